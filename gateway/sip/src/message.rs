@@ -1,0 +1,456 @@
+//! The SIP message model shared by every layer above the parser.
+//!
+//! Headers are kept as (name, raw value) pairs in arrival order, so that a
+//! header we do not understand is passed through byte-exact. Typed views
+//! (`Via`, `NameAddr`, `CSeq`, ...) are parsed on demand from the raw value by
+//! the accessors in `headers.rs`; a B2BUA touches only a handful of headers
+//! per message, so parsing every header eagerly would be wasted work.
+//!
+//! Multi-valued headers that the stack must edit one value at a time (Via,
+//! Route, Record-Route, Contact) are split into one entry per value by the
+//! parser; all other headers keep their line as received.
+
+use std::fmt;
+
+/// A SIP method. Unknown extension methods are kept by name.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Method {
+    Invite,
+    Ack,
+    Bye,
+    Cancel,
+    Options,
+    Register,
+    Prack,
+    Update,
+    Info,
+    Subscribe,
+    Notify,
+    Refer,
+    Message,
+    Publish,
+    Other(String),
+}
+
+impl Method {
+    pub fn as_str(&self) -> &str {
+        match self {
+            Method::Invite => "INVITE",
+            Method::Ack => "ACK",
+            Method::Bye => "BYE",
+            Method::Cancel => "CANCEL",
+            Method::Options => "OPTIONS",
+            Method::Register => "REGISTER",
+            Method::Prack => "PRACK",
+            Method::Update => "UPDATE",
+            Method::Info => "INFO",
+            Method::Subscribe => "SUBSCRIBE",
+            Method::Notify => "NOTIFY",
+            Method::Refer => "REFER",
+            Method::Message => "MESSAGE",
+            Method::Publish => "PUBLISH",
+            Method::Other(s) => s,
+        }
+    }
+
+    /// Methods are case-sensitive tokens (RFC 3261 7.1).
+    pub fn from_token(s: &str) -> Method {
+        match s {
+            "INVITE" => Method::Invite,
+            "ACK" => Method::Ack,
+            "BYE" => Method::Bye,
+            "CANCEL" => Method::Cancel,
+            "OPTIONS" => Method::Options,
+            "REGISTER" => Method::Register,
+            "PRACK" => Method::Prack,
+            "UPDATE" => Method::Update,
+            "INFO" => Method::Info,
+            "SUBSCRIBE" => Method::Subscribe,
+            "NOTIFY" => Method::Notify,
+            "REFER" => Method::Refer,
+            "MESSAGE" => Method::Message,
+            "PUBLISH" => Method::Publish,
+            other => Method::Other(other.to_string()),
+        }
+    }
+}
+
+impl fmt::Display for Method {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A header name. Known headers are recognised in both their long and
+/// compact forms and case-insensitively; they serialize in their long form.
+/// Unknown headers keep the exact spelling they arrived with.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum HeaderName {
+    Via,
+    From,
+    To,
+    CallId,
+    CSeq,
+    Contact,
+    MaxForwards,
+    Route,
+    RecordRoute,
+    ContentLength,
+    ContentType,
+    ContentEncoding,
+    ContentDisposition,
+    Expires,
+    MinExpires,
+    Authorization,
+    WwwAuthenticate,
+    ProxyAuthorization,
+    ProxyAuthenticate,
+    Allow,
+    Supported,
+    Require,
+    ProxyRequire,
+    Unsupported,
+    UserAgent,
+    Server,
+    Subject,
+    Event,
+    ReferTo,
+    ReferredBy,
+    SessionExpires,
+    MinSE,
+    RSeq,
+    RAck,
+    Accept,
+    AcceptEncoding,
+    AcceptLanguage,
+    AllowEvents,
+    Date,
+    Timestamp,
+    Warning,
+    RetryAfter,
+    Reason,
+    PAssertedIdentity,
+    Privacy,
+    Path,
+    Other(String),
+}
+
+impl HeaderName {
+    /// Recognise a header name as received (long or compact form, any case).
+    pub fn parse(name: &str) -> HeaderName {
+        // Compact forms (RFC 3261 7.3.3 and extensions).
+        if name.len() == 1 {
+            match name.as_bytes()[0].to_ascii_lowercase() {
+                b'v' => return HeaderName::Via,
+                b'f' => return HeaderName::From,
+                b't' => return HeaderName::To,
+                b'i' => return HeaderName::CallId,
+                b'm' => return HeaderName::Contact,
+                b'l' => return HeaderName::ContentLength,
+                b'c' => return HeaderName::ContentType,
+                b'e' => return HeaderName::ContentEncoding,
+                b'k' => return HeaderName::Supported,
+                b's' => return HeaderName::Subject,
+                b'o' => return HeaderName::Event,
+                b'r' => return HeaderName::ReferTo,
+                b'b' => return HeaderName::ReferredBy,
+                b'x' => return HeaderName::SessionExpires,
+                b'u' => return HeaderName::AllowEvents,
+                _ => return HeaderName::Other(name.to_string()),
+            }
+        }
+        macro_rules! known {
+            ($($s:literal => $v:ident),* $(,)?) => {
+                $( if name.eq_ignore_ascii_case($s) { return HeaderName::$v; } )*
+            };
+        }
+        known! {
+            "Via" => Via, "From" => From, "To" => To, "Call-ID" => CallId, "CSeq" => CSeq,
+            "Contact" => Contact, "Max-Forwards" => MaxForwards, "Route" => Route,
+            "Record-Route" => RecordRoute, "Content-Length" => ContentLength,
+            "Content-Type" => ContentType, "Content-Encoding" => ContentEncoding,
+            "Content-Disposition" => ContentDisposition, "Expires" => Expires,
+            "Min-Expires" => MinExpires, "Authorization" => Authorization,
+            "WWW-Authenticate" => WwwAuthenticate, "Proxy-Authorization" => ProxyAuthorization,
+            "Proxy-Authenticate" => ProxyAuthenticate, "Allow" => Allow, "Supported" => Supported,
+            "Require" => Require, "Proxy-Require" => ProxyRequire, "Unsupported" => Unsupported,
+            "User-Agent" => UserAgent, "Server" => Server, "Subject" => Subject, "Event" => Event,
+            "Refer-To" => ReferTo, "Referred-By" => ReferredBy, "Session-Expires" => SessionExpires,
+            "Min-SE" => MinSE, "RSeq" => RSeq, "RAck" => RAck, "Accept" => Accept,
+            "Accept-Encoding" => AcceptEncoding, "Accept-Language" => AcceptLanguage,
+            "Allow-Events" => AllowEvents, "Date" => Date, "Timestamp" => Timestamp,
+            "Warning" => Warning, "Retry-After" => RetryAfter, "Reason" => Reason,
+            "P-Asserted-Identity" => PAssertedIdentity, "Privacy" => Privacy, "Path" => Path,
+        }
+        HeaderName::Other(name.to_string())
+    }
+
+    /// The spelling used when serializing.
+    pub fn as_str(&self) -> &str {
+        match self {
+            HeaderName::Via => "Via",
+            HeaderName::From => "From",
+            HeaderName::To => "To",
+            HeaderName::CallId => "Call-ID",
+            HeaderName::CSeq => "CSeq",
+            HeaderName::Contact => "Contact",
+            HeaderName::MaxForwards => "Max-Forwards",
+            HeaderName::Route => "Route",
+            HeaderName::RecordRoute => "Record-Route",
+            HeaderName::ContentLength => "Content-Length",
+            HeaderName::ContentType => "Content-Type",
+            HeaderName::ContentEncoding => "Content-Encoding",
+            HeaderName::ContentDisposition => "Content-Disposition",
+            HeaderName::Expires => "Expires",
+            HeaderName::MinExpires => "Min-Expires",
+            HeaderName::Authorization => "Authorization",
+            HeaderName::WwwAuthenticate => "WWW-Authenticate",
+            HeaderName::ProxyAuthorization => "Proxy-Authorization",
+            HeaderName::ProxyAuthenticate => "Proxy-Authenticate",
+            HeaderName::Allow => "Allow",
+            HeaderName::Supported => "Supported",
+            HeaderName::Require => "Require",
+            HeaderName::ProxyRequire => "Proxy-Require",
+            HeaderName::Unsupported => "Unsupported",
+            HeaderName::UserAgent => "User-Agent",
+            HeaderName::Server => "Server",
+            HeaderName::Subject => "Subject",
+            HeaderName::Event => "Event",
+            HeaderName::ReferTo => "Refer-To",
+            HeaderName::ReferredBy => "Referred-By",
+            HeaderName::SessionExpires => "Session-Expires",
+            HeaderName::MinSE => "Min-SE",
+            HeaderName::RSeq => "RSeq",
+            HeaderName::RAck => "RAck",
+            HeaderName::Accept => "Accept",
+            HeaderName::AcceptEncoding => "Accept-Encoding",
+            HeaderName::AcceptLanguage => "Accept-Language",
+            HeaderName::AllowEvents => "Allow-Events",
+            HeaderName::Date => "Date",
+            HeaderName::Timestamp => "Timestamp",
+            HeaderName::Warning => "Warning",
+            HeaderName::RetryAfter => "Retry-After",
+            HeaderName::Reason => "Reason",
+            HeaderName::PAssertedIdentity => "P-Asserted-Identity",
+            HeaderName::Privacy => "Privacy",
+            HeaderName::Path => "Path",
+            HeaderName::Other(s) => s,
+        }
+    }
+
+    /// Headers whose comma-separated values the parser splits into one entry
+    /// per value.
+    pub fn is_split_on_comma(&self) -> bool {
+        matches!(
+            self,
+            HeaderName::Via
+                | HeaderName::Route
+                | HeaderName::RecordRoute
+                | HeaderName::Contact
+                | HeaderName::Path
+        )
+    }
+}
+
+impl fmt::Display for HeaderName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One header line (or one value of a split multi-valued header).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Header {
+    pub name: HeaderName,
+    /// The value with leading/trailing whitespace trimmed and line folding
+    /// (CRLF followed by whitespace) replaced by a single space. Otherwise
+    /// exactly as received.
+    pub value: String,
+}
+
+impl Header {
+    pub fn new(name: HeaderName, value: impl Into<String>) -> Header {
+        Header {
+            name,
+            value: value.into(),
+        }
+    }
+}
+
+/// The ordered header list of a message.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Headers(pub Vec<Header>);
+
+impl Headers {
+    pub fn new() -> Headers {
+        Headers(Vec::new())
+    }
+
+    /// The first value of `name`.
+    pub fn get(&self, name: &HeaderName) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|h| &h.name == name)
+            .map(|h| h.value.as_str())
+    }
+
+    /// Every value of `name`, in order.
+    pub fn get_all<'a>(&'a self, name: &'a HeaderName) -> impl Iterator<Item = &'a str> + 'a {
+        self.0
+            .iter()
+            .filter(move |h| &h.name == name)
+            .map(|h| h.value.as_str())
+    }
+
+    pub fn contains(&self, name: &HeaderName) -> bool {
+        self.0.iter().any(|h| &h.name == name)
+    }
+
+    /// Append a header at the end.
+    pub fn push(&mut self, name: HeaderName, value: impl Into<String>) {
+        self.0.push(Header::new(name, value));
+    }
+
+    /// Insert before the first existing header of the same name (or at the
+    /// end if none): this is how a Via or Record-Route is prepended.
+    pub fn push_front(&mut self, name: HeaderName, value: impl Into<String>) {
+        let at = self
+            .0
+            .iter()
+            .position(|h| h.name == name)
+            .unwrap_or(self.0.len());
+        self.0.insert(at, Header::new(name, value));
+    }
+
+    /// Replace every value of `name` by one value (appended if absent).
+    pub fn set(&mut self, name: HeaderName, value: impl Into<String>) {
+        let value = value.into();
+        if let Some(first) = self.0.iter().position(|h| h.name == name) {
+            self.0[first].value = value;
+            let mut i = 0usize;
+            self.0.retain(|h| {
+                let keep = i <= first || h.name != name;
+                i += 1;
+                keep
+            });
+        } else {
+            self.0.push(Header::new(name, value));
+        }
+    }
+
+    /// Remove every value of `name`; returns how many were removed.
+    pub fn remove(&mut self, name: &HeaderName) -> usize {
+        let before = self.0.len();
+        self.0.retain(|h| &h.name != name);
+        before - self.0.len()
+    }
+
+    /// Remove and return the first value of `name`.
+    pub fn remove_first(&mut self, name: &HeaderName) -> Option<String> {
+        let at = self.0.iter().position(|h| &h.name == name)?;
+        Some(self.0.remove(at).value)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Header> {
+        self.0.iter()
+    }
+}
+
+/// The SIP version on the start line; only 2.0 is accepted by the parser.
+pub const SIP_VERSION: &str = "SIP/2.0";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    pub method: Method,
+    /// The Request-URI as a parsed URI (see `uri.rs`).
+    pub uri: crate::uri::Uri,
+    pub headers: Headers,
+    pub body: Vec<u8>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Response {
+    pub status: u16,
+    pub reason: String,
+    pub headers: Headers,
+    pub body: Vec<u8>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Message {
+    Request(Request),
+    Response(Response),
+}
+
+impl Message {
+    pub fn headers(&self) -> &Headers {
+        match self {
+            Message::Request(r) => &r.headers,
+            Message::Response(r) => &r.headers,
+        }
+    }
+
+    pub fn headers_mut(&mut self) -> &mut Headers {
+        match self {
+            Message::Request(r) => &mut r.headers,
+            Message::Response(r) => &mut r.headers,
+        }
+    }
+
+    pub fn body(&self) -> &[u8] {
+        match self {
+            Message::Request(r) => &r.body,
+            Message::Response(r) => &r.body,
+        }
+    }
+}
+
+/// Default reason phrases for the status codes this gateway sends.
+pub fn default_reason(status: u16) -> &'static str {
+    match status {
+        100 => "Trying",
+        180 => "Ringing",
+        181 => "Call Is Being Forwarded",
+        182 => "Queued",
+        183 => "Session Progress",
+        200 => "OK",
+        202 => "Accepted",
+        301 => "Moved Permanently",
+        302 => "Moved Temporarily",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        407 => "Proxy Authentication Required",
+        408 => "Request Timeout",
+        413 => "Request Entity Too Large",
+        415 => "Unsupported Media Type",
+        416 => "Unsupported URI Scheme",
+        420 => "Bad Extension",
+        421 => "Extension Required",
+        422 => "Session Interval Too Small",
+        423 => "Interval Too Brief",
+        480 => "Temporarily Unavailable",
+        481 => "Call/Transaction Does Not Exist",
+        482 => "Loop Detected",
+        483 => "Too Many Hops",
+        484 => "Address Incomplete",
+        486 => "Busy Here",
+        487 => "Request Terminated",
+        488 => "Not Acceptable Here",
+        491 => "Request Pending",
+        500 => "Server Internal Error",
+        501 => "Not Implemented",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        504 => "Server Time-out",
+        505 => "Version Not Supported",
+        513 => "Message Too Large",
+        600 => "Busy Everywhere",
+        603 => "Decline",
+        604 => "Does Not Exist Anywhere",
+        606 => "Not Acceptable",
+        _ => "Unknown",
+    }
+}
