@@ -9,6 +9,9 @@ pub mod error;
 pub mod headers;
 pub mod message;
 pub mod uri;
+pub mod transaction;
+pub mod dialog;
+pub mod session_timer;
 
 pub use error::ParseError;
 pub use headers::{CSeq, NameAddr, Params, Via};
