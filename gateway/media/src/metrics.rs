@@ -1,0 +1,63 @@
+//! Relay-wide counters, read by the runtime's Prometheus exporter.
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+/// Global counters of one [`crate::MediaRelay`]. Updated with relaxed atomics:
+/// each value is monotonic (or a gauge) on its own; no cross-counter
+/// consistency is promised.
+#[derive(Debug, Default)]
+pub struct RelayMetrics {
+    pub(crate) rtp_packets: AtomicU64,
+    pub(crate) rtp_bytes: AtomicU64,
+    pub(crate) rtcp_packets: AtomicU64,
+    pub(crate) rtcp_bytes: AtomicU64,
+    pub(crate) dropped_foreign: AtomicU64,
+    pub(crate) dropped_malformed: AtomicU64,
+    pub(crate) dropped_no_destination: AtomicU64,
+    pub(crate) dropped_transform: AtomicU64,
+    pub(crate) send_errors: AtomicU64,
+    pub(crate) sessions_active: AtomicU64,
+    pub(crate) ports_in_use: AtomicU64,
+}
+
+/// A copy of [`RelayMetrics`] at one moment.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RelayMetricsSnapshot {
+    pub rtp_packets: u64,
+    pub rtp_bytes: u64,
+    pub rtcp_packets: u64,
+    pub rtcp_bytes: u64,
+    /// Packets from a source that is neither latched nor allowed to latch.
+    pub dropped_foreign: u64,
+    /// Datagrams that are not RTP/RTCP version 2.
+    pub dropped_malformed: u64,
+    /// Packets received before the other leg had a usable address (including
+    /// before any SDP on the receiving leg).
+    pub dropped_no_destination: u64,
+    /// Packets a [`crate::PacketTransform`] refused.
+    pub dropped_transform: u64,
+    /// `send_to` failed (socket buffer full, unreachable network).
+    pub send_errors: u64,
+    /// Gauge: sessions allocated and not yet closed.
+    pub sessions_active: u64,
+    /// Gauge: local UDP ports held (two per RTP/RTCP pair).
+    pub ports_in_use: u64,
+}
+
+impl RelayMetrics {
+    pub fn snapshot(&self) -> RelayMetricsSnapshot {
+        RelayMetricsSnapshot {
+            rtp_packets: self.rtp_packets.load(Relaxed),
+            rtp_bytes: self.rtp_bytes.load(Relaxed),
+            rtcp_packets: self.rtcp_packets.load(Relaxed),
+            rtcp_bytes: self.rtcp_bytes.load(Relaxed),
+            dropped_foreign: self.dropped_foreign.load(Relaxed),
+            dropped_malformed: self.dropped_malformed.load(Relaxed),
+            dropped_no_destination: self.dropped_no_destination.load(Relaxed),
+            dropped_transform: self.dropped_transform.load(Relaxed),
+            send_errors: self.send_errors.load(Relaxed),
+            sessions_active: self.sessions_active.load(Relaxed),
+            ports_in_use: self.ports_in_use.load(Relaxed),
+        }
+    }
+}

@@ -1,0 +1,682 @@
+//! The tokio side of media anchoring: sockets and one forwarding task per
+//! session.
+//!
+//! Each [`MediaSession`] is owned by one task that holds every socket of the
+//! session and the [`LegState`]s of its streams. Packets are received,
+//! checked by the sans-IO [`LegState`] and sent on the other leg's socket
+//! without any shared map lookup or lock. Control (new SDP, transforms)
+//! reaches the task over a small channel; counters are relaxed atomics.
+//!
+//! Performance notes: one receive buffer per task (the task handles one
+//! packet at a time, so per-socket buffers would only cost memory); sends
+//! never wait — if the kernel buffer is full the packet is dropped and
+//! counted, which is what a media path wants rather than stalling every
+//! other stream of the session. Later: `recvmmsg`/`sendmmsg` batching (and
+//! GSO) would cut syscalls per packet roughly in half at high load.
+
+use std::future::poll_fn;
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::ops::RangeInclusive;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use tokio::io::ReadBuf;
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use crate::leg::{DropReason, Inbound, LegState, SocketKind, DEFAULT_LATCH_WINDOW};
+use crate::metrics::{RelayMetrics, RelayMetricsSnapshot};
+use crate::packet::PacketClass;
+use crate::ports::{PortAllocator, PortPair, PortRangeError};
+use crate::transform::{IdentityTransform, PacketTransform};
+
+/// Receive buffer size. Larger than any Ethernet-MTU datagram; a bigger
+/// datagram would be truncated by the kernel (and then fail validation or be
+/// forwarded short), which RTP endpoints avoid by design.
+const RECV_BUF: usize = 4096;
+
+/// Default upper bound of streams (m-lines) per session.
+pub const DEFAULT_MAX_STREAMS: usize = 16;
+
+/// One side of a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Leg {
+    A = 0,
+    B = 1,
+}
+
+impl Leg {
+    pub fn other(self) -> Leg {
+        match self {
+            Leg::A => Leg::B,
+            Leg::B => Leg::A,
+        }
+    }
+}
+
+/// Direction of media, named by the leg it comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Direction {
+    AtoB = 0,
+    BtoA = 1,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum MediaError {
+    /// No free port pair: the B2BUA answers 503.
+    #[error("all media ports are in use")]
+    PortsExhausted,
+    #[error(transparent)]
+    PortRange(#[from] PortRangeError),
+    #[error("a media session holds 1 to {max} streams, {requested} requested")]
+    InvalidStreamCount { requested: usize, max: usize },
+    #[error("no stream {0} in this media session")]
+    NoSuchStream(usize),
+    #[error("media session is closed")]
+    SessionClosed,
+    #[error("media session control queue is full")]
+    ControlBusy,
+    #[error("media relay used outside a tokio runtime")]
+    NoRuntime,
+    #[error("cannot bind UDP {addr}: {source}")]
+    Bind { addr: SocketAddr, source: io::Error },
+}
+
+impl MediaError {
+    /// The SIP status the B2BUA should answer an INVITE with when media
+    /// cannot be set up for this reason.
+    pub fn sip_status(&self) -> u16 {
+        match self {
+            MediaError::PortsExhausted | MediaError::Bind { .. } | MediaError::ControlBusy => 503,
+            _ => 500,
+        }
+    }
+}
+
+/// Relay settings.
+#[derive(Debug, Clone)]
+pub struct RelayConfig {
+    /// Address the media sockets bind to (and that goes into rewritten SDP).
+    pub bind_ip: IpAddr,
+    pub ports: RangeInclusive<u16>,
+    /// See [`LegState`]: how long after offer/answer a source that does not
+    /// match the SDP may latch.
+    pub latch_window: Duration,
+    pub max_streams: usize,
+    /// Start the round-robin port walk at a random pair.
+    pub random_start: bool,
+}
+
+impl RelayConfig {
+    pub fn new(bind_ip: IpAddr, ports: RangeInclusive<u16>) -> Self {
+        RelayConfig {
+            bind_ip,
+            ports,
+            latch_window: DEFAULT_LATCH_WINDOW,
+            max_streams: DEFAULT_MAX_STREAMS,
+            random_start: true,
+        }
+    }
+}
+
+/// Cheap-to-clone handle to the relay shared by all calls.
+#[derive(Clone)]
+pub struct MediaRelay {
+    inner: Arc<RelayInner>,
+}
+
+struct RelayInner {
+    bind_ip: IpAddr,
+    latch_window: Duration,
+    max_streams: usize,
+    allocator: Mutex<PortAllocator>,
+    metrics: RelayMetrics,
+}
+
+impl RelayInner {
+    fn allocator(&self) -> MutexGuard<'_, PortAllocator> {
+        // The allocator cannot be left half-updated by a panic; keep going.
+        self.allocator.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl MediaRelay {
+    pub fn new(bind_ip: IpAddr, ports: RangeInclusive<u16>) -> Result<MediaRelay, MediaError> {
+        Self::with_config(RelayConfig::new(bind_ip, ports))
+    }
+
+    pub fn with_config(config: RelayConfig) -> Result<MediaRelay, MediaError> {
+        let allocator = if config.random_start {
+            PortAllocator::with_start(config.ports.clone(), rand::random::<u32>() as usize)?
+        } else {
+            PortAllocator::new(config.ports.clone())?
+        };
+        Ok(MediaRelay {
+            inner: Arc::new(RelayInner {
+                bind_ip: config.bind_ip,
+                latch_window: config.latch_window,
+                max_streams: config.max_streams,
+                allocator: Mutex::new(allocator),
+                metrics: RelayMetrics::default(),
+            }),
+        })
+    }
+
+    pub fn bind_ip(&self) -> IpAddr {
+        self.inner.bind_ip
+    }
+
+    pub fn metrics(&self) -> RelayMetricsSnapshot {
+        self.inner.metrics.snapshot()
+    }
+
+    /// Bind sockets for `streams` streams (one per SDP m-line), each with an
+    /// RTP/RTCP port pair on leg A and on leg B, and start relaying. Must be
+    /// called inside a tokio runtime. A pair whose ports something else holds
+    /// is skipped.
+    pub fn allocate(&self, call_label: &str, streams: usize) -> Result<MediaSession, MediaError> {
+        if streams == 0 || streams > self.inner.max_streams {
+            return Err(MediaError::InvalidStreamCount {
+                requested: streams,
+                max: self.inner.max_streams,
+            });
+        }
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| MediaError::NoRuntime)?;
+        let mut lease = PortLease::new(self.inner.clone());
+        let mut relays = Vec::with_capacity(streams);
+        let mut locals = Vec::with_capacity(streams);
+        for _ in 0..streams {
+            let (a, a_addr) = self.bind_pair(&mut lease)?;
+            let (b, b_addr) = self.bind_pair(&mut lease)?;
+            locals.push([a_addr, b_addr]);
+            relays.push(StreamRelay {
+                legs: [
+                    LegState::new(self.inner.latch_window),
+                    LegState::new(self.inner.latch_window),
+                ],
+                sockets: [a, b],
+                transforms: [Box::new(IdentityTransform), Box::new(IdentityTransform)],
+            });
+        }
+        let label: Arc<str> = Arc::from(call_label);
+        let counters: Arc<[StreamCounters]> =
+            (0..streams).map(|_| StreamCounters::default()).collect();
+        let (control_tx, control_rx) = mpsc::channel(4 * streams + 8);
+        let task = SessionTask {
+            streams: relays,
+            buf: vec![0u8; RECV_BUF].into_boxed_slice(),
+            control: control_rx,
+            counters: counters.clone(),
+            label: label.clone(),
+            lease,
+        };
+        tracing::debug!(call = %label, streams, "media session allocated");
+        let join = runtime.spawn(task.run());
+        Ok(MediaSession {
+            label,
+            locals,
+            control: control_tx,
+            counters,
+            task: Some(join),
+        })
+    }
+
+    fn bind_pair(
+        &self,
+        lease: &mut PortLease,
+    ) -> Result<([UdpSocket; 2], (SocketAddr, SocketAddr)), MediaError> {
+        let attempts = self.inner.allocator().capacity();
+        for _ in 0..attempts {
+            let pair = {
+                let mut alloc = self.inner.allocator();
+                let pair = alloc.allocate().map_err(|_| MediaError::PortsExhausted)?;
+                self.inner
+                    .metrics
+                    .ports_in_use
+                    .store(2 * alloc.pairs_in_use() as u64, Relaxed);
+                pair
+            };
+            match bind_udp_pair(self.inner.bind_ip, pair) {
+                Ok(sockets) => {
+                    lease.pairs.push(pair);
+                    let addrs = (
+                        SocketAddr::new(self.inner.bind_ip, pair.rtp),
+                        SocketAddr::new(self.inner.bind_ip, pair.rtcp()),
+                    );
+                    return Ok((sockets, addrs));
+                }
+                Err((addr, e)) => {
+                    lease.release_one(pair);
+                    if !matches!(
+                        e.kind(),
+                        io::ErrorKind::AddrInUse | io::ErrorKind::PermissionDenied
+                    ) {
+                        return Err(MediaError::Bind { addr, source: e });
+                    }
+                    tracing::debug!(%addr, error = %e, "media port busy, trying next pair");
+                }
+            }
+        }
+        Err(MediaError::PortsExhausted)
+    }
+}
+
+fn bind_udp_pair(ip: IpAddr, pair: PortPair) -> Result<[UdpSocket; 2], (SocketAddr, io::Error)> {
+    let bind = |port| {
+        let addr = SocketAddr::new(ip, port);
+        let s = std::net::UdpSocket::bind(addr).map_err(|e| (addr, e))?;
+        s.set_nonblocking(true).map_err(|e| (addr, e))?;
+        UdpSocket::from_std(s).map_err(|e| (addr, e))
+    };
+    Ok([bind(pair.rtp)?, bind(pair.rtcp())?])
+}
+
+/// Ports held by one session, returned to the allocator when dropped — after
+/// the sockets, which the session task drops first.
+struct PortLease {
+    inner: Arc<RelayInner>,
+    pairs: Vec<PortPair>,
+}
+
+impl PortLease {
+    fn new(inner: Arc<RelayInner>) -> Self {
+        inner.metrics.sessions_active.fetch_add(1, Relaxed);
+        PortLease {
+            inner,
+            pairs: Vec::new(),
+        }
+    }
+
+    fn release_one(&self, pair: PortPair) {
+        let mut alloc = self.inner.allocator();
+        alloc.release(pair);
+        self.inner
+            .metrics
+            .ports_in_use
+            .store(2 * alloc.pairs_in_use() as u64, Relaxed);
+    }
+}
+
+impl Drop for PortLease {
+    fn drop(&mut self) {
+        let mut alloc = self.inner.allocator();
+        for pair in self.pairs.drain(..) {
+            alloc.release(pair);
+        }
+        self.inner
+            .metrics
+            .ports_in_use
+            .store(2 * alloc.pairs_in_use() as u64, Relaxed);
+        self.inner.metrics.sessions_active.fetch_sub(1, Relaxed);
+    }
+}
+
+#[derive(Debug, Default)]
+struct StreamCounters {
+    packets: [AtomicU64; 2],
+    bytes: [AtomicU64; 2],
+    rtcp_packets: [AtomicU64; 2],
+    foreign: AtomicU64,
+    malformed: AtomicU64,
+    no_destination: AtomicU64,
+    other: AtomicU64,
+}
+
+/// Traffic forwarded in one direction.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DirectionStats {
+    /// RTP and RTCP packets forwarded.
+    pub packets: u64,
+    pub bytes: u64,
+    /// Of `packets`, how many were RTCP.
+    pub rtcp_packets: u64,
+}
+
+/// Counters of one session (or one stream of it).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SessionStats {
+    pub a_to_b: DirectionStats,
+    pub b_to_a: DirectionStats,
+    pub dropped_foreign: u64,
+    pub dropped_malformed: u64,
+    /// Arrived before the other leg had a usable address.
+    pub dropped_no_destination: u64,
+    /// Refused by a transform or failed to send.
+    pub dropped_other: u64,
+}
+
+impl SessionStats {
+    pub fn dropped(&self) -> u64 {
+        self.dropped_foreign
+            + self.dropped_malformed
+            + self.dropped_no_destination
+            + self.dropped_other
+    }
+
+    fn add(&mut self, c: &StreamCounters) {
+        for (dir, d) in [&mut self.a_to_b, &mut self.b_to_a].into_iter().enumerate() {
+            d.packets += c.packets[dir].load(Relaxed);
+            d.bytes += c.bytes[dir].load(Relaxed);
+            d.rtcp_packets += c.rtcp_packets[dir].load(Relaxed);
+        }
+        self.dropped_foreign += c.foreign.load(Relaxed);
+        self.dropped_malformed += c.malformed.load(Relaxed);
+        self.dropped_no_destination += c.no_destination.load(Relaxed);
+        self.dropped_other += c.other.load(Relaxed);
+    }
+}
+
+enum Command {
+    SetRemote {
+        stream: usize,
+        leg: Leg,
+        rtp: SocketAddr,
+        rtcp: Option<SocketAddr>,
+        rtcp_mux: bool,
+    },
+    SetTransform {
+        stream: usize,
+        direction: Direction,
+        transform: Box<dyn PacketTransform>,
+    },
+}
+
+/// Handle to one call's media. Dropping it (or [`MediaSession::close`]) stops
+/// the relay task and returns the ports.
+pub struct MediaSession {
+    label: Arc<str>,
+    locals: Vec<[(SocketAddr, SocketAddr); 2]>,
+    control: mpsc::Sender<Command>,
+    counters: Arc<[StreamCounters]>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for MediaSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MediaSession")
+            .field("label", &self.label)
+            .field("locals", &self.locals)
+            .finish_non_exhaustive()
+    }
+}
+
+impl MediaSession {
+    pub fn label(&self) -> &str {
+        &self.label
+    }
+
+    pub fn streams(&self) -> usize {
+        self.locals.len()
+    }
+
+    /// Our (RTP, RTCP) address for `leg` of `stream`, to put in that leg's SDP.
+    pub fn local_addr(
+        &self,
+        stream: usize,
+        leg: Leg,
+    ) -> Result<(SocketAddr, SocketAddr), MediaError> {
+        self.locals
+            .get(stream)
+            .map(|l| l[leg as usize])
+            .ok_or(MediaError::NoSuchStream(stream))
+    }
+
+    /// The peer address from `leg`'s SDP for `stream`; call again on re-INVITE.
+    pub fn set_remote(
+        &self,
+        stream: usize,
+        leg: Leg,
+        rtp: SocketAddr,
+        rtcp: Option<SocketAddr>,
+        rtcp_mux: bool,
+    ) -> Result<(), MediaError> {
+        self.check_stream(stream)?;
+        self.send(Command::SetRemote {
+            stream,
+            leg,
+            rtp,
+            rtcp,
+            rtcp_mux,
+        })
+    }
+
+    /// Install a transform for packets of `stream` flowing in `direction`.
+    pub fn set_transform(
+        &self,
+        stream: usize,
+        direction: Direction,
+        transform: Box<dyn PacketTransform>,
+    ) -> Result<(), MediaError> {
+        self.check_stream(stream)?;
+        self.send(Command::SetTransform {
+            stream,
+            direction,
+            transform,
+        })
+    }
+
+    /// Totals over all streams.
+    pub fn stats(&self) -> SessionStats {
+        let mut s = SessionStats::default();
+        self.counters.iter().for_each(|c| s.add(c));
+        s
+    }
+
+    pub fn stream_stats(&self, stream: usize) -> Result<SessionStats, MediaError> {
+        let c = self
+            .counters
+            .get(stream)
+            .ok_or(MediaError::NoSuchStream(stream))?;
+        let mut s = SessionStats::default();
+        s.add(c);
+        Ok(s)
+    }
+
+    /// Stop relaying and wait until the sockets are closed and the ports
+    /// are back in the pool.
+    pub async fn close(self) {
+        let MediaSession { control, task, .. } = self;
+        drop(control);
+        if let Some(task) = task {
+            let _ = task.await;
+        }
+    }
+
+    fn check_stream(&self, stream: usize) -> Result<(), MediaError> {
+        if stream < self.locals.len() {
+            Ok(())
+        } else {
+            Err(MediaError::NoSuchStream(stream))
+        }
+    }
+
+    fn send(&self, cmd: Command) -> Result<(), MediaError> {
+        self.control.try_send(cmd).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => MediaError::ControlBusy,
+            mpsc::error::TrySendError::Closed(_) => MediaError::SessionClosed,
+        })
+    }
+}
+
+struct StreamRelay {
+    legs: [LegState; 2],
+    /// `sockets[leg][SocketKind]`.
+    sockets: [[UdpSocket; 2]; 2],
+    /// `transforms[Direction]`, i.e. indexed by the leg a packet comes from.
+    transforms: [Box<dyn PacketTransform>; 2],
+}
+
+/// The single owner of a session's sockets and state. Field order matters:
+/// `streams` (the sockets) drop before `lease` gives the ports back.
+struct SessionTask {
+    streams: Vec<StreamRelay>,
+    buf: Box<[u8]>,
+    control: mpsc::Receiver<Command>,
+    counters: Arc<[StreamCounters]>,
+    label: Arc<str>,
+    lease: PortLease,
+}
+
+impl SessionTask {
+    async fn run(mut self) {
+        poll_fn(|cx| self.poll(cx)).await;
+        tracing::debug!(call = %self.label, "media session closed");
+    }
+
+    fn apply(&mut self, cmd: Command) {
+        match cmd {
+            Command::SetRemote {
+                stream,
+                leg,
+                rtp,
+                rtcp,
+                rtcp_mux,
+            } => {
+                if let Some(s) = self.streams.get_mut(stream) {
+                    s.legs[leg as usize].set_remote(rtp, rtcp, rtcp_mux, Instant::now());
+                }
+            }
+            Command::SetTransform {
+                stream,
+                direction,
+                transform,
+            } => {
+                if let Some(s) = self.streams.get_mut(stream) {
+                    s.transforms[direction as usize] = transform;
+                }
+            }
+        }
+    }
+
+    /// Ready only when the session handle is gone. Keeps receiving until
+    /// every socket is drained; tokio's cooperative budget makes
+    /// `poll_recv_from` return Pending after a while, so a busy session still
+    /// yields to others.
+    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        loop {
+            match self.control.poll_recv(cx) {
+                Poll::Ready(Some(cmd)) => self.apply(cmd),
+                Poll::Ready(None) => return Poll::Ready(()),
+                Poll::Pending => break,
+            }
+        }
+        let metrics = &self.lease.inner.metrics;
+        loop {
+            let mut progressed = false;
+            for (idx, stream) in self.streams.iter_mut().enumerate() {
+                for leg in [Leg::A, Leg::B] {
+                    let kinds: &[SocketKind] = if stream.legs[leg as usize].rtcp_mux() {
+                        &[SocketKind::Rtp]
+                    } else {
+                        &[SocketKind::Rtp, SocketKind::Rtcp]
+                    };
+                    for &kind in kinds {
+                        let mut rb = ReadBuf::new(&mut self.buf);
+                        match stream.sockets[leg as usize][kind as usize]
+                            .poll_recv_from(cx, &mut rb)
+                        {
+                            Poll::Ready(Ok(src)) => {
+                                let len = rb.filled().len();
+                                let counters = &self.counters[idx];
+                                forward(
+                                    stream,
+                                    &mut self.buf,
+                                    leg,
+                                    kind,
+                                    src,
+                                    len,
+                                    counters,
+                                    metrics,
+                                    &self.label,
+                                );
+                                progressed = true;
+                            }
+                            Poll::Ready(Err(e)) => {
+                                // ICMP errors surface here on some platforms; the
+                                // socket stays usable.
+                                tracing::trace!(call = %self.label, error = %e, "media recv error");
+                                progressed = true;
+                            }
+                            Poll::Pending => {}
+                        }
+                    }
+                }
+            }
+            if !progressed {
+                return Poll::Pending;
+            }
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+#[inline]
+fn forward(
+    stream: &mut StreamRelay,
+    buf: &mut [u8],
+    from: Leg,
+    kind: SocketKind,
+    src: SocketAddr,
+    len: usize,
+    c: &StreamCounters,
+    m: &RelayMetrics,
+    label: &str,
+) {
+    let info = match stream.legs[from as usize].inbound(kind, src, &buf[..len], Instant::now()) {
+        Inbound::Forward { info, latched } => {
+            if let Some(reason) = latched {
+                tracing::debug!(call = %label, leg = ?from, socket = ?kind, %src, ?reason, "media source latched");
+            }
+            info
+        }
+        Inbound::Drop(reason) => {
+            let (sc, mc) = match reason {
+                DropReason::Malformed(_) => (&c.malformed, &m.dropped_malformed),
+                DropReason::ForeignSource => (&c.foreign, &m.dropped_foreign),
+                DropReason::NoRemote => (&c.no_destination, &m.dropped_no_destination),
+            };
+            sc.fetch_add(1, Relaxed);
+            mc.fetch_add(1, Relaxed);
+            return;
+        }
+    };
+    let to = from.other();
+    let Some((out_kind, dst)) = stream.legs[to as usize].destination(info.class) else {
+        c.no_destination.fetch_add(1, Relaxed);
+        m.dropped_no_destination.fetch_add(1, Relaxed);
+        return;
+    };
+    let out = stream.transforms[from as usize]
+        .transform(info.class, buf, len)
+        .and_then(|n| buf.get(..n));
+    let Some(out) = out else {
+        c.other.fetch_add(1, Relaxed);
+        m.dropped_transform.fetch_add(1, Relaxed);
+        return;
+    };
+    match stream.sockets[to as usize][out_kind as usize].try_send_to(out, dst) {
+        Ok(n) => {
+            let dir = from as usize;
+            c.packets[dir].fetch_add(1, Relaxed);
+            c.bytes[dir].fetch_add(n as u64, Relaxed);
+            let (mp, mb) = match info.class {
+                PacketClass::Rtp => (&m.rtp_packets, &m.rtp_bytes),
+                PacketClass::Rtcp => {
+                    c.rtcp_packets[dir].fetch_add(1, Relaxed);
+                    (&m.rtcp_packets, &m.rtcp_bytes)
+                }
+            };
+            mp.fetch_add(1, Relaxed);
+            mb.fetch_add(n as u64, Relaxed);
+        }
+        Err(e) => {
+            tracing::trace!(call = %label, %dst, error = %e, "media send failed");
+            c.other.fetch_add(1, Relaxed);
+            m.send_errors.fetch_add(1, Relaxed);
+        }
+    }
+}

@@ -1,0 +1,27 @@
+//! Per-direction hook between receiving and sending a packet.
+//!
+//! Identity today. SRTP (unprotect on one leg, protect on the other) and
+//! transcoding will plug in here without touching the forwarding loop.
+
+use crate::packet::PacketClass;
+
+/// Transforms packets flowing in one direction of one stream.
+///
+/// `buf` is the whole receive buffer; the packet occupies `buf[..len]`. The
+/// spare room after it lets a transform grow the packet in place (an SRTP
+/// authentication tag, for instance) without allocating. Returns the new
+/// length, or `None` to drop the packet (authentication failure, …).
+pub trait PacketTransform: Send + 'static {
+    fn transform(&mut self, class: PacketClass, buf: &mut [u8], len: usize) -> Option<usize>;
+}
+
+/// Forwards packets unchanged.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct IdentityTransform;
+
+impl PacketTransform for IdentityTransform {
+    #[inline]
+    fn transform(&mut self, _class: PacketClass, _buf: &mut [u8], len: usize) -> Option<usize> {
+        Some(len)
+    }
+}
