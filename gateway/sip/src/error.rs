@@ -23,6 +23,10 @@ pub enum ParseError {
     ContentLength,
     #[error("malformed URI")]
     Uri,
+    #[error("Contact is *")]
+    WildcardContact,
+    #[error("malformed multipart body")]
+    Multipart,
     #[error("{0}")]
     Other(String),
 }

@@ -185,6 +185,12 @@ impl HeaderName {
         HeaderName::Other(name.to_string())
     }
 
+    /// Whether a raw header name is Content-Length (long or compact form);
+    /// used by stream framing before any header is parsed.
+    pub(crate) fn parse_is_content_length(name: &[u8]) -> bool {
+        name.eq_ignore_ascii_case(b"Content-Length") || name.eq_ignore_ascii_case(b"l")
+    }
+
     /// The spelling used when serializing.
     pub fn as_str(&self) -> &str {
         match self {
@@ -452,5 +458,309 @@ pub fn default_reason(status: u16) -> &'static str {
         604 => "Does Not Exist Anywhere",
         606 => "Not Acceptable",
         _ => "Unknown",
+    }
+}
+
+/// Typed accessors shared by requests and responses. Each parses the raw
+/// value on demand; a message that came through `parse_message` is known to
+/// have well-formed Via, From, To, Call-ID and CSeq, so those only fail on
+/// messages built by hand.
+macro_rules! typed_accessors {
+    ($t:ty) => {
+        impl $t {
+            /// The Call-ID value.
+            pub fn call_id(&self) -> Result<&str, ParseError> {
+                self.headers
+                    .get(&HeaderName::CallId)
+                    .ok_or(ParseError::Missing("Call-ID"))
+            }
+
+            pub fn cseq(&self) -> Result<CSeq, ParseError> {
+                CSeq::parse(
+                    self.headers
+                        .get(&HeaderName::CSeq)
+                        .ok_or(ParseError::Missing("CSeq"))?,
+                )
+            }
+
+            /// The topmost Via value.
+            pub fn top_via(&self) -> Result<Via, ParseError> {
+                Via::parse(
+                    self.headers
+                        .get(&HeaderName::Via)
+                        .ok_or(ParseError::Missing("Via"))?,
+                )
+                .map_err(|_| ParseError::Header("Via".into()))
+            }
+
+            /// Every Via value, top first.
+            pub fn vias(&self) -> Result<Vec<Via>, ParseError> {
+                self.headers
+                    .get_all(&HeaderName::Via)
+                    .map(|v| Via::parse(v).map_err(|_| ParseError::Header("Via".into())))
+                    .collect()
+            }
+
+            pub fn from(&self) -> Result<NameAddr, ParseError> {
+                name_addr_of(&self.headers, HeaderName::From, "From")
+            }
+
+            pub fn to(&self) -> Result<NameAddr, ParseError> {
+                name_addr_of(&self.headers, HeaderName::To, "To")
+            }
+
+            /// Every Contact address, in order. A `Contact: *` (only
+            /// meaningful in a REGISTER) is the distinct error
+            /// `ParseError::WildcardContact`; check `contact_is_wildcard`
+            /// first where it is allowed. No Contact gives an empty list.
+            pub fn contacts(&self) -> Result<Vec<NameAddr>, ParseError> {
+                if self.contact_is_wildcard() {
+                    return Err(ParseError::WildcardContact);
+                }
+                self.headers
+                    .get_all(&HeaderName::Contact)
+                    .map(|c| NameAddr::parse(c).map_err(|_| ParseError::Header("Contact".into())))
+                    .collect()
+            }
+
+            /// Whether the Contact header is `*` (RFC 3261 10.2.2).
+            pub fn contact_is_wildcard(&self) -> bool {
+                self.headers.get_all(&HeaderName::Contact).any(|c| c == "*")
+            }
+
+            /// Max-Forwards, 70 when absent (RFC 3261 8.1.1.6).
+            pub fn max_forwards(&self) -> Result<u32, ParseError> {
+                match self.headers.get(&HeaderName::MaxForwards) {
+                    None => Ok(crate::parse::DEFAULT_MAX_FORWARDS),
+                    Some(v) => delta_seconds(v).ok_or(ParseError::Header("Max-Forwards".into())),
+                }
+            }
+
+            /// The Expires header in seconds, if present.
+            pub fn expires(&self) -> Result<Option<u32>, ParseError> {
+                self.headers
+                    .get(&HeaderName::Expires)
+                    .map(|v| delta_seconds(v).ok_or(ParseError::Header("Expires".into())))
+                    .transpose()
+            }
+
+            /// The Content-Type value as received (media type and parameters).
+            pub fn content_type(&self) -> Option<&str> {
+                self.headers.get(&HeaderName::ContentType)
+            }
+        }
+    };
+}
+
+use crate::error::ParseError;
+use crate::headers::{CSeq, NameAddr, Via};
+
+typed_accessors!(Request);
+typed_accessors!(Response);
+
+fn name_addr_of(
+    headers: &Headers,
+    name: HeaderName,
+    label: &'static str,
+) -> Result<NameAddr, ParseError> {
+    let v = headers.get(&name).ok_or(ParseError::Missing(label))?;
+    NameAddr::parse(v).map_err(|_| ParseError::Header(label.into()))
+}
+
+/// delta-seconds = 1*DIGIT; values past u32 saturate as RFC 3261 20.19
+/// allows for Expires.
+fn delta_seconds(v: &str) -> Option<u32> {
+    if v.is_empty() || !v.bytes().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    Some(
+        v.parse::<u64>()
+            .map_or(u32::MAX, |n| n.min(u32::MAX as u64) as u32),
+    )
+}
+
+impl Request {
+    /// A request with no headers and no body; add headers with `header`.
+    pub fn new(method: Method, uri: crate::uri::Uri) -> Request {
+        Request {
+            method,
+            uri,
+            headers: Headers::new(),
+            body: Vec::new(),
+        }
+    }
+
+    /// Append a header (builder style).
+    pub fn header(mut self, name: HeaderName, value: impl Into<String>) -> Request {
+        self.headers.push(name, value);
+        self
+    }
+
+    /// Set the body and its Content-Type (builder style). Content-Length is
+    /// written by the serializer.
+    pub fn body(mut self, content_type: &str, body: impl Into<Vec<u8>>) -> Request {
+        self.headers.set(HeaderName::ContentType, content_type);
+        self.body = body.into();
+        self
+    }
+}
+
+impl Response {
+    /// A response to `req` per RFC 3261 8.2.6: every Via, From, To, Call-ID
+    /// and CSeq copied in their order, nothing else. The caller adds a To
+    /// tag where the response needs one.
+    pub fn from_request(req: &Request, status: u16, reason: impl Into<String>) -> Response {
+        let copied = req.headers.iter().filter(|h| {
+            matches!(
+                h.name,
+                HeaderName::Via
+                    | HeaderName::From
+                    | HeaderName::To
+                    | HeaderName::CallId
+                    | HeaderName::CSeq
+            )
+        });
+        let mut headers = Headers(Vec::with_capacity(req.headers.0.len().min(16)));
+        headers.0.extend(copied.cloned());
+        Response {
+            status,
+            reason: reason.into(),
+            headers,
+            body: Vec::new(),
+        }
+    }
+
+    /// Append a header (builder style).
+    pub fn header(mut self, name: HeaderName, value: impl Into<String>) -> Response {
+        self.headers.push(name, value);
+        self
+    }
+
+    /// Whether this is a provisional (1xx) response.
+    pub fn is_provisional(&self) -> bool {
+        self.status < 200
+    }
+}
+
+impl Message {
+    pub fn is_request(&self) -> bool {
+        matches!(self, Message::Request(_))
+    }
+
+    pub fn call_id(&self) -> Result<&str, ParseError> {
+        match self {
+            Message::Request(r) => r.call_id(),
+            Message::Response(r) => r.call_id(),
+        }
+    }
+
+    pub fn cseq(&self) -> Result<CSeq, ParseError> {
+        match self {
+            Message::Request(r) => r.cseq(),
+            Message::Response(r) => r.cseq(),
+        }
+    }
+
+    pub fn top_via(&self) -> Result<Via, ParseError> {
+        match self {
+            Message::Request(r) => r.top_via(),
+            Message::Response(r) => r.top_via(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parse::parse_message;
+
+    const REGISTER: &[u8] = b"REGISTER sip:registrar.biloxi.com SIP/2.0\r\n\
+Via: SIP/2.0/UDP bobspc.biloxi.com:5060;branch=z9hG4bKnashds7\r\n\
+Via: SIP/2.0/TCP proxy.biloxi.com;branch=z9hG4bK1\r\n\
+To: Bob <sip:bob@biloxi.com>\r\n\
+From: Bob <sip:bob@biloxi.com>;tag=456248\r\n\
+Call-ID: 843817637684230@998sdasdh09\r\n\
+CSeq: 1826 REGISTER\r\n\
+Contact: <sip:bob@192.0.2.4>;expires=60, \"Bob, mobile\" <sip:bob@192.0.2.5>\r\n\
+Expires: 7200\r\n\
+User-Agent: test\r\n\
+Content-Length: 0\r\n\r\n";
+
+    fn register() -> Request {
+        match parse_message(REGISTER).unwrap() {
+            Message::Request(r) => r,
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn typed_accessors_read_the_raw_headers() {
+        let r = register();
+        assert_eq!(r.call_id().unwrap(), "843817637684230@998sdasdh09");
+        assert_eq!(
+            r.cseq().unwrap(),
+            CSeq {
+                seq: 1826,
+                method: Method::Register
+            }
+        );
+        assert_eq!(r.top_via().unwrap().branch(), Some("z9hG4bKnashds7"));
+        assert_eq!(r.vias().unwrap().len(), 2);
+        assert_eq!(r.from().unwrap().tag(), Some("456248"));
+        assert_eq!(r.to().unwrap().tag(), None);
+        let c = r.contacts().unwrap();
+        assert_eq!(c.len(), 2);
+        assert_eq!(c[0].params.get("expires"), Some(Some("60")));
+        assert_eq!(c[1].display.as_deref(), Some("Bob, mobile"));
+        assert_eq!(r.max_forwards().unwrap(), 70);
+        assert_eq!(r.expires().unwrap(), Some(7200));
+        assert_eq!(r.content_type(), None);
+    }
+
+    #[test]
+    fn contact_wildcard_is_distinct() {
+        let data = String::from_utf8(REGISTER.to_vec()).unwrap().replace(
+            "Contact: <sip:bob@192.0.2.4>;expires=60, \"Bob, mobile\" <sip:bob@192.0.2.5>",
+            "Contact: *",
+        );
+        let Message::Request(r) = parse_message(data.as_bytes()).unwrap() else {
+            unreachable!()
+        };
+        assert!(r.contact_is_wildcard());
+        assert_eq!(r.contacts(), Err(ParseError::WildcardContact));
+        assert!(!register().contact_is_wildcard());
+    }
+
+    #[test]
+    fn response_from_request_copies_only_the_8_2_6_headers() {
+        let r = register();
+        let resp = Response::from_request(&r, 200, "OK");
+        let names: Vec<_> = resp.headers.iter().map(|h| h.name.as_str()).collect();
+        assert_eq!(names, ["Via", "Via", "To", "From", "Call-ID", "CSeq"]);
+        assert_eq!(resp.cseq().unwrap().seq, 1826);
+        let bytes = resp.to_bytes();
+        let Message::Response(back) = parse_message(&bytes).unwrap() else {
+            unreachable!()
+        };
+        assert_eq!(back.status, 200);
+        assert_eq!(back.headers.get(&HeaderName::ContentLength), Some("0"));
+    }
+
+    #[test]
+    fn built_request_serializes_and_parses() {
+        let uri = crate::uri::Uri::sip(Some("bob"), "biloxi.com");
+        let r = Request::new(Method::Invite, uri)
+            .header(HeaderName::Via, "SIP/2.0/UDP h;branch=z9hG4bK1")
+            .header(HeaderName::From, "<sip:a@b>;tag=1")
+            .header(HeaderName::To, "<sip:bob@biloxi.com>")
+            .header(HeaderName::CallId, "c1")
+            .header(HeaderName::CSeq, "1 INVITE")
+            .body("application/sdp", b"v=0\r\n".to_vec());
+        let Message::Request(back) = parse_message(&r.to_bytes()).unwrap() else {
+            unreachable!()
+        };
+        assert_eq!(back.content_type(), Some("application/sdp"));
+        assert_eq!(back.body, b"v=0\r\n");
+        assert_eq!(back.max_forwards().unwrap(), 70);
     }
 }

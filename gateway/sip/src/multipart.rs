@@ -1,0 +1,1 @@
+//! multipart/* bodies (RFC 2046 5.1).
