@@ -21,4 +21,3 @@ pub use headers::{CSeq, NameAddr, Params, Via};
 pub use message::{Header, HeaderName, Headers, Message, Method, Request, Response};
 pub use uri::{Scheme, Uri};
 pub use parse::{frame_len, parse_message, ParseFailure, PartialRequest, MAX_MESSAGE_SIZE};
-
