@@ -829,6 +829,19 @@ impl TransactionLayer {
     }
 }
 
+/// Put our top Via on a request: `SIP/2.0/<transport> <sent_by>;branch=...;rport`.
+pub fn add_via(req: &mut Request, transport: Transport, sent_by: &str, branch: &str) {
+    let t = match transport {
+        Transport::Udp => "UDP",
+        Transport::Tcp => "TCP",
+        Transport::Tls => "TLS",
+    };
+    req.headers.push_front(
+        HeaderName::Via,
+        format!("SIP/2.0/{t} {sent_by};branch={branch};rport"),
+    );
+}
+
 /// Build the CANCEL for a request (RFC 3261 9.1): same Request-URI,
 /// Call-ID, From, To, CSeq number and top Via (so it carries the same
 /// branch), the same Route set, method CANCEL.
