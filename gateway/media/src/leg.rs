@@ -15,10 +15,9 @@
 //!    - it is the first packet within [`LegState::latch_window`] after the
 //!      offer/answer (`set_remote`) — whether the SDP address is private/
 //!      unroutable (classic NAT) or a public address that differs (SIP ALGs,
-//!      multi-homed endpoints) — a *weak* latch. After the window only rule 1a
-//!      can latch.
-//!    For the RTCP socket the IP of the latched RTP source also counts as the
-//!    SDP IP: RTCP comes from the same host.
+//!      multi-homed endpoints) — a *weak* latch. After the window only the
+//!      first rule can latch. For the RTCP socket the IP of the latched RTP
+//!      source also counts as the SDP IP: RTCP comes from the same host.
 //! 2. **After latching**, packets from any other source are dropped and
 //!    counted ([`LegCounters::foreign`]), with two exceptions:
 //!    - a packet carrying an SSRC already seen from the latched source moves

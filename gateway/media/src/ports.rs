@@ -46,8 +46,8 @@ impl PortAllocator {
         let (low, high) = (*range.start(), *range.end());
         // Port 0 means "any" to the OS; start at 2 at the lowest.
         let first = u32::from(low.max(2)).next_multiple_of(2);
-        let pairs = if u32::from(high) >= first + 1 {
-            (u32::from(high) - first + 1) / 2
+        let pairs = if u32::from(high) > first {
+            (u32::from(high) - first).div_ceil(2)
         } else {
             0
         };
@@ -145,7 +145,7 @@ mod tests {
         let got: Vec<u16> = (0..4).map(|_| a.allocate().unwrap().rtp).collect();
         assert_eq!(got, vec![10002, 10004, 10006, 10008]);
         assert_eq!(a.allocate(), Err(PortsExhausted));
-        assert!(got.iter().all(|p| p % 2 == 0 && p + 1 <= 10010));
+        assert!(got.iter().all(|p| p % 2 == 0 && *p < 10010));
     }
 
     #[test]

@@ -134,7 +134,7 @@ async fn rtcp_mux_on_one_or_both_legs() {
         .set_remote(0, Leg::B, addr(&b), Some(addr(&b_rtcp)), false)
         .unwrap();
     let (a_local, _) = local(&session, 0, Leg::A);
-    let (b_local, b_local_rtcp) = local(&session, 0, Leg::B);
+    let (_, b_local_rtcp) = local(&session, 0, Leg::B);
     a.send_to(&rtp(1, 1), a_local).await.unwrap();
     assert_eq!(ssrc_of(&recv(&b).await.0), 1);
     a.send_to(&rtcp(200, 1), a_local).await.unwrap();

@@ -1,0 +1,117 @@
+//! Benchmark helper: allocate N relay sessions on one address and print
+//! where a load generator should send, as one line of JSON:
+//!
+//! `{"streams":[{"a_local":…,"a_target":…,"b_local":…,"b_target":…},…]}`
+//!
+//! Endpoint A of stream i is expected at `<ip>:<a-base + 2i>` and B at
+//! `<ip>:<b-base + 2i>`; the load generator binds those. Runs until stdin
+//! closes or `--duration` seconds pass, then prints relay metrics on stderr.
+//!
+//! cargo run --release -p gateway-media --example relay_bench -- \
+//!     --sessions 50 --ports 20000-29999 --a-base 40000 --b-base 42000
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use gateway_media::{Leg, MediaRelay, RelayConfig};
+use std::io::Read;
+
+struct Args {
+    sessions: usize,
+    bind: IpAddr,
+    ports: (u16, u16),
+    a_base: u16,
+    b_base: u16,
+    duration: u64,
+    threads: usize,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut a = Args {
+        sessions: 50,
+        bind: [127, 0, 0, 1].into(),
+        ports: (20000, 29999),
+        a_base: 40000,
+        b_base: 42000,
+        duration: 600,
+        threads: 2,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let val = it.next().ok_or(format!("{flag} needs a value"))?;
+        let num = |v: &str| v.parse::<u64>().map_err(|e| format!("{flag}: {e}"));
+        match flag.as_str() {
+            "--sessions" => a.sessions = num(&val)? as usize,
+            "--bind" => a.bind = val.parse().map_err(|e| format!("--bind: {e}"))?,
+            "--ports" => {
+                let (l, h) = val.split_once('-').ok_or("--ports LOW-HIGH")?;
+                a.ports = (num(l)? as u16, num(h)? as u16);
+            }
+            "--a-base" => a.a_base = num(&val)? as u16,
+            "--b-base" => a.b_base = num(&val)? as u16,
+            "--duration" => a.duration = num(&val)?,
+            "--threads" => a.threads = num(&val)?.max(1) as usize,
+            other => return Err(format!("unknown flag {other}")),
+        }
+    }
+    Ok(a)
+}
+
+fn main() {
+    let args = match parse_args() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("relay_bench: {e}");
+            std::process::exit(2);
+        }
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(args.threads)
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    rt.block_on(run(args));
+}
+
+async fn run(args: Args) {
+    let relay = MediaRelay::with_config(RelayConfig::new(args.bind, args.ports.0..=args.ports.1))
+        .expect("port range");
+    let mut sessions = Vec::with_capacity(args.sessions);
+    let mut streams = Vec::with_capacity(args.sessions);
+    for i in 0..args.sessions {
+        let s = relay
+            .allocate(&format!("bench-{i}"), 1)
+            .expect("allocate session");
+        let a_ep = SocketAddr::new(args.bind, args.a_base + 2 * i as u16);
+        let b_ep = SocketAddr::new(args.bind, args.b_base + 2 * i as u16);
+        s.set_remote(0, Leg::A, a_ep, None, false)
+            .expect("set_remote A");
+        s.set_remote(0, Leg::B, b_ep, None, false)
+            .expect("set_remote B");
+        streams.push(serde_json::json!({
+            "a_local": a_ep.to_string(),
+            "a_target": s.local_addr(0, Leg::A).expect("stream 0").0.to_string(),
+            "b_local": b_ep.to_string(),
+            "b_target": s.local_addr(0, Leg::B).expect("stream 0").0.to_string(),
+        }));
+        sessions.push(s);
+    }
+    println!("{}", serde_json::json!({ "streams": streams }));
+
+    let (closed_tx, stdin_closed) = tokio::sync::oneshot::channel::<()>();
+    std::thread::spawn(move || {
+        let mut sink = [0u8; 64];
+        let mut stdin = std::io::stdin();
+        while matches!(stdin.read(&mut sink), Ok(n) if n > 0) {}
+        let _ = closed_tx.send(());
+    });
+    tokio::select! {
+        _ = stdin_closed => {}
+        _ = tokio::time::sleep(Duration::from_secs(args.duration)) => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+    eprintln!("relay_bench: {:?}", relay.metrics());
+    for s in sessions {
+        s.close().await;
+    }
+}
