@@ -127,6 +127,7 @@ fn main() {
 
     let mut pkt = [0xd5u8; PKT_LEN];
     pkt[0] = 0x80;
+    pkt[1] = 0; // PCMU, as negotiated with rtpengine
     let start = Instant::now();
     let (mut sent, mut send_errors) = (0u64, 0u64);
     let n = flows.len() as u64;
