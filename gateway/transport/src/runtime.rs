@@ -39,6 +39,12 @@ fn raise(flag: &CloseFlag) {
     flag.send_replace(true);
 }
 
+/// IPv4 peers reaching a dual-stack socket appear as `::ffff:a.b.c.d`;
+/// keying and reporting them as plain IPv4 keeps reuse lookups consistent.
+fn canonical(addr: SocketAddr) -> SocketAddr {
+    SocketAddr::new(addr.ip().to_canonical(), addr.port())
+}
+
 async fn closed(rx: &mut watch::Receiver<bool>) {
     // An error means the flag's sender is gone, which also means "closed".
     let _ = rx.wait_for(|c| *c).await;
@@ -218,7 +224,8 @@ impl Shared {
         }
     }
 
-    pub(crate) fn send(self: &Arc<Self>, out: Outbound) -> Result<(), TransportError> {
+    pub(crate) fn send(self: &Arc<Self>, mut out: Outbound) -> Result<(), TransportError> {
+        out.dest = canonical(out.dest);
         if self.is_shut_down.load(Ordering::SeqCst) {
             return Err(TransportError::Shutdown);
         }
@@ -246,6 +253,8 @@ impl Shared {
             .local
             .and_then(|l| self.udp.iter().find(|u| u.local == l))
             .or_else(|| self.udp.iter().find(same_family))
+            // A dual-stack [::] socket can still reach an IPv4 peer.
+            .or_else(|| self.udp.first())
             .ok_or(TransportError::NoSocket {
                 kind: TransportKind::Udp,
                 dest: out.dest,
@@ -375,7 +384,7 @@ async fn udp_recv_loop(shared: Arc<Shared>, sock: Arc<UdpSocket>, local: SocketA
     let counters = &shared.metrics.udp;
     loop {
         let (n, source) = match sock.recv_from(&mut buf).await {
-            Ok(r) => r,
+            Ok((n, source)) => (n, canonical(source)),
             Err(e) => {
                 // E.g. ICMP port unreachable reported on some platforms; the
                 // socket itself is fine.
@@ -431,7 +440,7 @@ async fn accept_loop(
 ) {
     loop {
         let (tcp, peer) = match listener.accept().await {
-            Ok(r) => r,
+            Ok((tcp, peer)) => (tcp, canonical(peer)),
             Err(e) => {
                 // Typically EMFILE: back off instead of spinning.
                 warn!(target: "transport", %kind, %local, error = %e, "accept failed");
@@ -442,7 +451,9 @@ async fn accept_loop(
         let new = match shared.register(kind, peer) {
             Ok(n) => n,
             Err(e) => {
-                warn!(target: "transport", peer = %peer, %kind, error = %e, "connection refused");
+                // Counted; debug only, so that a connection flood cannot
+                // also flood the log.
+                debug!(target: "transport", peer = %peer, %kind, error = %e, "connection refused");
                 continue;
             }
         };

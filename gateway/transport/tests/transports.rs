@@ -119,6 +119,35 @@ async fn udp_round_trip() {
 }
 
 #[tokio::test]
+async fn udp_reply_leaves_from_the_receiving_socket() {
+    let (t, mut rx) = Transports::start(TransportConfig {
+        udp: vec![localhost(), localhost()],
+        ..TransportConfig::default()
+    })
+    .await
+    .unwrap();
+    let socks = t.local_addrs(TransportKind::Udp);
+    assert_eq!(socks.len(), 2);
+    let client = UdpSocket::bind(localhost()).await.unwrap();
+    let mut buf = [0u8; 1500];
+    for &server in socks.iter().rev() {
+        client
+            .send_to(b"OPTIONS sip:x SIP/2.0\r\n\r\n", server)
+            .await
+            .unwrap();
+        let inb = next(&mut rx).await;
+        assert_eq!(inb.local, server);
+        t.send(inb.reply(Bytes::from_static(b"SIP/2.0 200 OK\r\n\r\n")))
+            .unwrap();
+        let (_, from) = tokio::time::timeout(SAFETY, client.recv_from(&mut buf))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(from, server);
+    }
+}
+
+#[tokio::test]
 async fn udp_keepalives_oversize_and_garbage() {
     let (t, mut rx) = Transports::start(TransportConfig {
         max_message_size: 1000,
