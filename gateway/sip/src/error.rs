@@ -23,6 +23,10 @@ pub enum ParseError {
     ContentLength,
     #[error("malformed URI")]
     Uri,
+    #[error("more than one {0} header")]
+    Duplicate(&'static str),
+    #[error("CSeq method does not match the request method")]
+    CSeqMismatch,
     #[error("Contact is *")]
     WildcardContact,
     #[error("malformed multipart body")]

@@ -275,10 +275,15 @@ impl<'a> NameAddrRef<'a> {
         } else {
             // addr-spec without brackets: parameters belong to the header,
             // so the URI ends at the first ';' (RFC 3261 20.10).
+            // A URI holding ',', '?' or ';' must be bracketed (RFC 3261 20),
+            // which is what makes RFC 4475 regbadct malformed.
             let end = b
                 .iter()
                 .position(|&c| c == b';' || is_ws(c))
                 .unwrap_or(b.len());
+            if b[..end].iter().any(|&c| c == b'?' || c == b',') {
+                return Err(ParseError::Uri);
+            }
             (None, &s[..end], &s[end..])
         };
         let uri = UriRef::parse(uri)?;

@@ -142,7 +142,7 @@ pub fn keepalive_len(data: &[u8]) -> usize {
 
 /// Length of the start line and headers including the empty line that ends
 /// them. Lines end in CRLF; a bare LF is tolerated.
-fn find_head_end(data: &[u8]) -> Option<usize> {
+pub(crate) fn find_head_end(data: &[u8]) -> Option<usize> {
     let mut pos = 0;
     while let Some(nl) = memchr(b'\n', &data[pos..]) {
         let line_end = pos + nl + 1;
@@ -202,11 +202,11 @@ fn parse_inner(data: &[u8]) -> Result<Message, ParseError> {
     let start_line = strip_eol(&head[..line_end]);
     let start = start_line_of(start_line)?;
     let headers = header_list(head, line_end)?;
-    let body = body_of(&headers, &data[head_len..])?;
     match start {
         StartLine::Request { method, uri } => {
             let method = Method::from_token(method);
             check_request_headers(&headers, &method)?;
+            let body = body_of(&headers, &data[head_len..])?;
             Ok(Message::Request(Request {
                 method,
                 uri: uri.to_owned(),
@@ -216,6 +216,7 @@ fn parse_inner(data: &[u8]) -> Result<Message, ParseError> {
         }
         StartLine::Response { status, reason } => {
             check_response_headers(&headers)?;
+            let body = body_of(&headers, &data[head_len..])?;
             Ok(Message::Response(Response {
                 status,
                 reason: reason.to_string(),
@@ -259,6 +260,12 @@ fn request_line(line: &str) -> Result<StartLine<'_>, ParseError> {
     }
     sip_version(version)?;
     let uri = UriRef::parse(uri).map_err(|_| ParseError::RequestUri)?;
+    // Headers are not allowed in a Request-URI (RFC 3261 19.1.1, RFC 4475
+    // 3.1.2.11); refusing them keeps them from leaking into a forwarded
+    // request.
+    if !uri.headers.is_empty() {
+        return Err(ParseError::RequestUri);
+    }
     Ok(StartLine::Request { method, uri })
 }
 
@@ -307,7 +314,7 @@ fn sip_version(v: &str) -> Result<(), ParseError> {
 
 /// All header lines after the start line, unfolded, split where the header
 /// is a comma list the stack edits by value.
-fn header_list(head: &[u8], from: usize) -> Result<Headers, ParseError> {
+pub(crate) fn header_list(head: &[u8], from: usize) -> Result<Headers, ParseError> {
     let estimate = memchr::memchr_iter(b'\n', &head[from..]).count();
     let mut headers = Vec::with_capacity(estimate + 2);
     let mut lines = HeaderLines::new(head, from);
@@ -317,10 +324,7 @@ fn header_list(head: &[u8], from: usize) -> Result<Headers, ParseError> {
             .map_err(|_| ParseError::Other("malformed header name".into()))?;
         let name = HeaderName::parse(name_str);
         let raw = std::str::from_utf8(raw).map_err(|_| ParseError::Header(name_str.to_string()))?;
-        if raw
-            .bytes()
-            .any(|c| (c < b' ' && !matches!(c, b'\t' | b'\r' | b'\n')) || c == 0x7f)
-        {
+        if has_bare_control(raw.as_bytes()) {
             return Err(ParseError::Header(name_str.to_string()));
         }
         let value = unfold(raw);
@@ -337,6 +341,15 @@ fn header_list(head: &[u8], from: usize) -> Result<Headers, ParseError> {
         }
     }
     Ok(Headers(headers))
+}
+
+/// A control character outside a quoted-pair (RFC 3261 25.1 allows
+/// `\` followed by any octet but CR and LF inside quoted strings).
+fn has_bare_control(b: &[u8]) -> bool {
+    let is_ctl = |c: u8| (c < b' ' && !matches!(c, b'\t' | b'\r' | b'\n')) || c == 0x7f;
+    b.iter()
+        .enumerate()
+        .any(|(i, &c)| is_ctl(c) && (i == 0 || b[i - 1] != b'\\'))
 }
 
 fn is_contact_star(name: &HeaderName, value: &str) -> bool {
@@ -421,7 +434,7 @@ fn body_of<'a>(headers: &Headers, rest: &'a [u8]) -> Result<&'a [u8], ParseError
     let n = content_length_value(first)?;
     for other in lengths {
         if content_length_value(other)? != n {
-            return Err(content_length_error());
+            return Err(ParseError::Duplicate("Content-Length"));
         }
     }
     rest.get(..n).ok_or(ParseError::ContentLength)
@@ -431,16 +444,14 @@ fn body_of<'a>(headers: &Headers, rest: &'a [u8]) -> Result<&'a [u8], ParseError
 fn check_request_headers(headers: &Headers, method: &Method) -> Result<(), ParseError> {
     let cseq_method = check_common_headers(headers)?;
     if cseq_method != method.as_str() {
-        return Err(ParseError::Other(
-            "CSeq method does not match request method".into(),
-        ));
+        return Err(ParseError::CSeqMismatch);
     }
     if let Some(mf) = single(headers, HeaderName::MaxForwards, "Max-Forwards")? {
-        if mf.is_empty()
-            || mf.len() > 3
-            || !mf.bytes().all(|c| c.is_ascii_digit())
-            || mf.parse::<u16>().map_or(true, |v| v > 255)
-        {
+        // Leading zeros are legal (RFC 4475 3.1.1.1); the value is 0..=255.
+        let value = mf.trim_start_matches('0');
+        let in_range =
+            value.len() <= 3 && value.parse::<u16>().map_or(value.is_empty(), |v| v <= 255);
+        if mf.is_empty() || !mf.bytes().all(|c| c.is_ascii_digit()) || !in_range {
             return Err(ParseError::Header("Max-Forwards".into()));
         }
     }
@@ -487,7 +498,7 @@ fn check_common_headers(headers: &Headers) -> Result<&str, ParseError> {
 fn single<'h>(
     headers: &'h Headers,
     name: HeaderName,
-    label: &str,
+    label: &'static str,
 ) -> Result<Option<&'h str>, ParseError> {
     let mut all = headers
         .iter()
@@ -495,16 +506,16 @@ fn single<'h>(
         .map(|h| h.value.as_str());
     let first = all.next();
     if all.next().is_some() {
-        return Err(ParseError::Other(format!("more than one {label} header")));
+        return Err(ParseError::Duplicate(label));
     }
     Ok(first)
 }
 
-/// callid = word [ "@" word ]: printable, no whitespace.
+/// callid = word [ "@" word ]. Checked only for being visible ASCII
+/// without whitespace: deployed devices put '=' and other non-word
+/// characters in Call-IDs, and the value is only ever compared.
 fn is_call_id(v: &str) -> bool {
-    !v.is_empty()
-        && v.bytes()
-            .all(|c| c > b' ' && c < 0x7f && !matches!(c, b'<' | b'>' | b'"' | b'{' | b'}'))
+    !v.is_empty() && v.bytes().all(|c| c > b' ' && c < 0x7f)
 }
 
 /// Best-effort recovery of the headers needed to answer a failed request.

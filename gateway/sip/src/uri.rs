@@ -207,18 +207,19 @@ fn is_scheme(s: &str) -> bool {
 
 /// SIP-URI = "sip:" [ userinfo ] hostport uri-parameters [ headers ]
 fn parse_sip_rest<'a>(scheme: &'a str, rest: &'a str) -> Result<UriRef<'a>, ParseError> {
-    let (before_headers, headers) = match memchr::memchr(b'?', rest.as_bytes()) {
-        Some(q) => (&rest[..q], &rest[q + 1..]),
-        None => (rest, ""),
-    };
-    // The user part may contain ';' (user-unreserved) but never '@', and no
-    // later component may contain an unescaped '@': the first '@' ends it.
-    let (user, password, after_user) = match memchr::memchr(b'@', before_headers.as_bytes()) {
+    // The user part may contain ';', '?' and '/' (user-unreserved), but no
+    // component of a SIP URI may contain an unescaped '@' except as the end
+    // of the userinfo: the first '@' ends it.
+    let (user, password, after_user) = match memchr::memchr(b'@', rest.as_bytes()) {
         Some(at) => {
-            let (user, password) = userinfo(&before_headers[..at])?;
-            (Some(user), password, &before_headers[at + 1..])
+            let (user, password) = userinfo(&rest[..at])?;
+            (Some(user), password, &rest[at + 1..])
         }
-        None => (None, None, before_headers),
+        None => (None, None, rest),
+    };
+    let (after_user, headers, has_headers) = match memchr::memchr(b'?', after_user.as_bytes()) {
+        Some(q) => (&after_user[..q], &after_user[q + 1..], true),
+        None => (after_user, "", false),
     };
     let (hostport, params) = match memchr::memchr(b';', after_user.as_bytes()) {
         Some(semi) => (&after_user[..semi], &after_user[semi + 1..]),
@@ -228,7 +229,7 @@ fn parse_sip_rest<'a>(scheme: &'a str, rest: &'a str) -> Result<UriRef<'a>, Pars
     if !params.is_empty() || after_user.len() != hostport.len() {
         validate_uri_params(params)?;
     }
-    if before_headers.len() != rest.len() {
+    if has_headers {
         validate_uri_headers(headers)?;
     }
     Ok(UriRef {
