@@ -1,0 +1,1326 @@
+//! The back-to-back user agent: a call is two legs and a media bridge.
+//!
+//! Leg A is the caller's dialog (we are its UAS), leg B the dialog we place
+//! towards the routed target (we are its UAC). Each leg has its own
+//! Call-ID, tags, CSeq space and SDP; the engine relays between them and
+//! anchors media through the relay. The dialplan decides where leg B goes;
+//! this module obeys.
+
+pub mod anchor;
+
+use crate::engine::{unix_now, Engine, EngineTimer, ALLOW, SUPPORTED, USER_AGENT};
+use crate::store_writer::{CdrRecord, StoreOp};
+use gateway_dialplan::{Caller, Credentials, RouteOutcome, RouteRequest};
+use gateway_media::{Leg, MediaSession};
+use gateway_sip::dialog::Dialog;
+use gateway_sip::headers::{CSeq, NameAddr};
+use gateway_sip::message::{HeaderName, Message, Method, Request, Response};
+use gateway_sip::transaction::{
+    add_via, build_cancel, make_response, CancelTarget, ClientTxId, PeerAddr, ServerTxId, Transport,
+};
+use gateway_sip::uri::{Scheme, Uri};
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+use tracing::{debug, info, info_span, warn};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Side {
+    A,
+    B,
+}
+
+impl Side {
+    pub fn other(self) -> Side {
+        match self {
+            Side::A => Side::B,
+            Side::B => Side::A,
+        }
+    }
+    fn leg(self) -> Leg {
+        match self {
+            Side::A => Leg::A,
+            Side::B => Leg::B,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct CallRef {
+    pub call: u64,
+    pub side: Side,
+}
+
+/// Why we sent a client request on behalf of a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ClientPurpose {
+    /// The INVITE of leg B.
+    Invite,
+    Cancel,
+    Bye,
+    Prack,
+    /// A request relayed from one leg to the other (re-INVITE, UPDATE, INFO…);
+    /// the response goes back to the server transaction kept in the call.
+    Relay,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallState {
+    /// INVITE sent to B, no provisional with a tag yet.
+    Calling,
+    /// B sent a provisional response.
+    Early,
+    /// The caller cancelled; waiting for B's final response to the INVITE.
+    Cancelling,
+    /// 2xx sent to A, waiting for A's ACK.
+    Answered,
+    Confirmed,
+}
+
+/// A request received on one leg and relayed to the other.
+#[derive(Debug)]
+struct PendingRelay {
+    from: Side,
+    server_tx: ServerTxId,
+    req: Request,
+}
+
+pub struct Call {
+    pub id: u64,
+    /// Leg A's Call-ID: the id that appears on every log line of the call.
+    pub label: String,
+    pub state: CallState,
+    a_tx: ServerTxId,
+    a_invite: Request,
+    a_peer: PeerAddr,
+    a_tag: String,
+    a_dialog: Option<Dialog>,
+    b_invite: Request,
+    b_peer: PeerAddr,
+    b_tag: String,
+    b_dialog: Option<Dialog>,
+    /// B's INVITE still has no final response.
+    b_invite_open: bool,
+    media: Option<MediaSession>,
+    /// A's INVITE carried no offer: B's 2xx carries it, A's ACK the answer.
+    late_offer: bool,
+    /// The ACK to B waits for A's answer (late offer): B's INVITE CSeq.
+    pending_b_ack: Option<u32>,
+    relays: HashMap<ClientTxId, PendingRelay>,
+    /// Last SDP body we sent to each leg, to answer offerless refreshes.
+    last_sdp_to: [Option<Vec<u8>>; 2],
+    advertised: IpAddr,
+    // For the CDR.
+    started_unix_ms: i64,
+    answered_unix_ms: Option<i64>,
+    from_uri: String,
+    to_uri: String,
+    caller: String,
+    target: String,
+    unit: Option<String>,
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+impl Call {
+    fn dialog_mut(&mut self, side: Side) -> Option<&mut Dialog> {
+        match side {
+            Side::A => self.a_dialog.as_mut(),
+            Side::B => self.b_dialog.as_mut(),
+        }
+    }
+    fn peer(&self, side: Side) -> PeerAddr {
+        match side {
+            Side::A => self.a_peer,
+            Side::B => self.b_peer,
+        }
+    }
+}
+
+/// The secret the digest verifier needs, in the form the dialplan holds.
+pub fn auth_secret(c: &Credentials) -> gateway_sip::auth::Secret {
+    match c {
+        Credentials::Password(p) => gateway_sip::auth::Secret::Password(p.clone()),
+        Credentials::Ha1Md5(h) => gateway_sip::auth::Secret::Ha1Md5(h.clone()),
+        Credentials::Ha1Sha256(h) => gateway_sip::auth::Secret::Ha1Sha256(h.clone()),
+    }
+}
+
+/// Headers that belong to one leg and are never copied to the other.
+fn is_leg_header(name: &HeaderName) -> bool {
+    matches!(
+        name,
+        HeaderName::Via
+            | HeaderName::From
+            | HeaderName::To
+            | HeaderName::CallId
+            | HeaderName::CSeq
+            | HeaderName::Contact
+            | HeaderName::MaxForwards
+            | HeaderName::Route
+            | HeaderName::RecordRoute
+            | HeaderName::ContentLength
+            | HeaderName::Authorization
+            | HeaderName::ProxyAuthorization
+            | HeaderName::WwwAuthenticate
+            | HeaderName::ProxyAuthenticate
+            | HeaderName::SessionExpires
+            | HeaderName::MinSE
+            | HeaderName::Supported
+            | HeaderName::Require
+            | HeaderName::ProxyRequire
+            | HeaderName::Allow
+            | HeaderName::RSeq
+            | HeaderName::RAck
+            | HeaderName::Server
+            | HeaderName::UserAgent
+            | HeaderName::Path
+    )
+}
+
+fn copy_end_to_end_headers(
+    from: &gateway_sip::message::Headers,
+    to: &mut gateway_sip::message::Headers,
+) {
+    for h in from.iter().filter(|h| !is_leg_header(&h.name)) {
+        to.push(h.name.clone(), h.value.clone());
+    }
+}
+
+fn outcome_of(status: u16) -> &'static str {
+    match status {
+        200..=299 => "answered",
+        486 | 600 => "busy",
+        408 | 480 => "no_answer",
+        487 => "cancelled",
+        401..=404 | 488 | 603 | 606 => "rejected",
+        _ => "failed",
+    }
+}
+
+/// The socket address of a URI whose host is an IP literal.
+fn uri_peer(uri: &Uri) -> Result<PeerAddr, String> {
+    let host = uri.host.trim_start_matches('[').trim_end_matches(']');
+    let ip: IpAddr = host
+        .parse()
+        .map_err(|_| format!("host {host} is not an IP address (DNS is not supported yet)"))?;
+    let transport = match (uri.scheme.clone(), uri.transport().as_deref()) {
+        (Scheme::Sips, _) | (_, Some("tls")) => Transport::Tls,
+        (_, Some("tcp")) => Transport::Tcp,
+        _ => Transport::Udp,
+    };
+    let default_port = if transport == Transport::Tls {
+        5061
+    } else {
+        5060
+    };
+    Ok(PeerAddr {
+        transport,
+        addr: SocketAddr::new(ip, uri.port.unwrap_or(default_port)),
+        conn: None,
+    })
+}
+
+impl Engine {
+    /// A new INVITE (no To tag): authenticate, route, place leg B.
+    pub(crate) fn on_invite(&mut self, now: Instant, id: ServerTxId, req: Request, from: PeerAddr) {
+        let label = req
+            .headers
+            .get(&HeaderName::CallId)
+            .unwrap_or("")
+            .to_string();
+        let span = info_span!("call", call_id = %label);
+        let _g = span.enter();
+        if req.max_forwards().unwrap_or(70) == 0 {
+            return self.reply(now, id, &req, 483, "Too Many Hops", None);
+        }
+        let from_na = match req.from() {
+            Ok(f) => f,
+            Err(_) => return self.reply(now, id, &req, 400, "Malformed From header", None),
+        };
+        let from_user = from_na.uri.user.clone();
+
+        // Who is calling: a known endpoint must prove it with digest; any
+        // other caller must come from a trunk's address.
+        let caller = match from_user
+            .as_deref()
+            .and_then(|u| self.dialplan.endpoint_by_user(u))
+            .map(|e| e.id.clone())
+        {
+            Some(ep) => {
+                if !self.check_digest(now, id, &req, &ep, true) {
+                    return;
+                }
+                Caller::Endpoint(ep)
+            }
+            None => match self.dialplan.trunk_for_source(from.addr.ip()) {
+                Some(t) => Caller::Trunk(t.name.clone()),
+                None => {
+                    info!(source = %from.addr, "call refused: unknown caller and no trunk for its address");
+                    return self.reply(
+                        now,
+                        id,
+                        &req,
+                        403,
+                        "Caller not recognised (not a registered endpoint nor a trunk address)",
+                        None,
+                    );
+                }
+            },
+        };
+        self.metrics.call_attempts.inc();
+        let target = req
+            .uri
+            .user
+            .clone()
+            .or_else(|| req.to().ok().and_then(|t| t.uri.user))
+            .unwrap_or_default();
+        let route_req = RouteRequest {
+            caller: caller.clone(),
+            from_user: from_user.clone(),
+            target: target.clone(),
+            transport_secure: from.transport == Transport::Tls,
+        };
+        let decision = self.dialplan.route(&route_req);
+        info!(caller = ?caller, target = %target, outcome = ?decision.outcome, "routed");
+
+        let (b_uri, b_peer) = match &decision.outcome {
+            RouteOutcome::Reject { status, reason } => {
+                let (s, r) = (*status, reason.clone());
+                self.count_outcome(outcome_of(s));
+                return self.reply(now, id, &req, s, &r, None);
+            }
+            RouteOutcome::Endpoint { id: ep } => {
+                let bindings = self.registrar.lookup(ep, now);
+                let Some(b) = bindings.first() else {
+                    self.count_outcome("no_answer");
+                    return self.reply(
+                        now,
+                        id,
+                        &req,
+                        480,
+                        &format!("{ep} is not registered"),
+                        None,
+                    );
+                };
+                match Uri::parse(&b.contact) {
+                    Ok(u) => (u, b.source),
+                    Err(_) => {
+                        self.count_outcome("failed");
+                        return self.reply(
+                            now,
+                            id,
+                            &req,
+                            480,
+                            &format!("{ep} registered an unusable contact"),
+                            None,
+                        );
+                    }
+                }
+            }
+            RouteOutcome::Trunk { uri, .. } | RouteOutcome::Uri { uri } => {
+                let parsed = Uri::parse(uri).map_err(|_| format!("bad target URI {uri}"));
+                match parsed.and_then(|u| uri_peer(&u).map(|p| (u, p))) {
+                    Ok(x) => x,
+                    Err(reason) => {
+                        warn!(%reason, "cannot place outgoing leg");
+                        self.count_outcome("failed");
+                        return self.reply(now, id, &req, 503, &reason, None);
+                    }
+                }
+            }
+        };
+
+        // Media: anchor the offer (if any) through a new relay session.
+        let call_id = self.alloc_call_id();
+        let late_offer = req.body.is_empty();
+        let mut media = None;
+        let mut b_body = Vec::new();
+        if !late_offer {
+            match anchor::stream_count(&req.body)
+                .and_then(|n| Ok(self.media.allocate(&label, n.min(16))?))
+                .and_then(|m| {
+                    let body = anchor::anchor(&req.body, &m, Leg::A, self.cfg.advertised_ip)?;
+                    Ok((m, body))
+                }) {
+                Ok((m, body)) => {
+                    media = Some(m);
+                    b_body = body;
+                }
+                Err(anchor::AnchorError::Media(e)) => {
+                    warn!(error = %e, "no media ports");
+                    self.count_outcome("failed");
+                    return self.reply(
+                        now,
+                        id,
+                        &req,
+                        e.sip_status(),
+                        &format!("Media relay: {e}"),
+                        None,
+                    );
+                }
+                Err(e) => {
+                    self.count_outcome("failed");
+                    return self.reply(
+                        now,
+                        id,
+                        &req,
+                        488,
+                        &format!("Not Acceptable Here ({e})"),
+                        None,
+                    );
+                }
+            }
+        }
+
+        // Leg B's INVITE.
+        let b_tag = self.random_hex(8);
+        let a_tag = self.random_hex(8);
+        let hp = self.sent_by(b_peer.transport);
+        let mut b_req = Request::new(Method::Invite, b_uri.clone());
+        let branch = self.new_branch();
+        add_via(&mut b_req, b_peer.transport, &hp, &branch);
+        let mf = req.max_forwards().unwrap_or(70).saturating_sub(1).min(70);
+        b_req.headers.push(HeaderName::MaxForwards, mf.to_string());
+        let caller_user = decision
+            .policy
+            .caller_id
+            .clone()
+            .or(from_user.clone())
+            .unwrap_or_else(|| "anonymous".into());
+        let display = from_na
+            .display
+            .as_deref()
+            .map(|d| format!("{} ", quote_display(d)))
+            .unwrap_or_default();
+        let from_host =
+            crate::engine::host_port(self.cfg.advertised_ip, self.cfg.udp_port.unwrap_or(5060));
+        b_req.headers.push(
+            HeaderName::From,
+            format!(
+                "{display}<sip:{caller_user}@{}>;tag={b_tag}",
+                from_host.split(':').next().unwrap_or(&from_host)
+            ),
+        );
+        let mut to_uri = b_uri.clone();
+        to_uri.params.clear();
+        to_uri.headers.clear();
+        b_req.headers.push(HeaderName::To, format!("<{to_uri}>"));
+        let b_call_id = format!("{}@{}", self.random_hex(12), self.cfg.advertised_ip);
+        b_req.headers.push(HeaderName::CallId, b_call_id);
+        b_req.headers.push(HeaderName::CSeq, "1 INVITE");
+        b_req
+            .headers
+            .push(HeaderName::Contact, self.contact(b_peer.transport));
+        b_req.headers.push(HeaderName::Allow, ALLOW);
+        b_req.headers.push(HeaderName::Supported, SUPPORTED);
+        b_req.headers.push(HeaderName::UserAgent, USER_AGENT);
+        copy_end_to_end_headers(&req.headers, &mut b_req.headers);
+        if !b_body.is_empty() {
+            b_req
+                .headers
+                .set(HeaderName::ContentType, "application/sdp");
+            b_req.body = b_body.clone();
+        }
+        let b_tx = match self.tx.send_request(now, b_req.clone(), b_peer) {
+            Ok(t) => t,
+            Err(e) => {
+                warn!(error = %e, "outgoing INVITE not sent");
+                self.count_outcome("failed");
+                return self.reply(now, id, &req, 500, "Cannot build the outgoing INVITE", None);
+            }
+        };
+        let call = Call {
+            id: call_id,
+            label: label.clone(),
+            state: CallState::Calling,
+            a_tx: id,
+            a_peer: from,
+            a_tag: a_tag.clone(),
+            a_dialog: None,
+            b_invite: b_req,
+            b_peer,
+            b_tag: b_tag.clone(),
+            b_dialog: None,
+            b_invite_open: true,
+            media,
+            late_offer,
+            pending_b_ack: None,
+            relays: HashMap::new(),
+            last_sdp_to: [
+                None,
+                if b_body.is_empty() {
+                    None
+                } else {
+                    Some(b_body)
+                },
+            ],
+            advertised: self.cfg.advertised_ip,
+            started_unix_ms: now_ms(),
+            answered_unix_ms: None,
+            from_uri: from_na.uri.to_string(),
+            to_uri: req.uri.to_string(),
+            caller: match &caller {
+                Caller::Endpoint(e) => format!("endpoint:{e}"),
+                Caller::Trunk(t) => format!("trunk:{t}"),
+                Caller::Anonymous { source } => format!("anonymous:{source}"),
+            },
+            target: target.clone(),
+            unit: decision.policy.unit.clone(),
+            a_invite: req,
+        };
+        self.by_tag.insert(
+            a_tag,
+            CallRef {
+                call: call_id,
+                side: Side::A,
+            },
+        );
+        self.by_tag.insert(
+            b_tag,
+            CallRef {
+                call: call_id,
+                side: Side::B,
+            },
+        );
+        self.by_server_tx.insert(
+            id,
+            CallRef {
+                call: call_id,
+                side: Side::A,
+            },
+        );
+        self.by_client_tx
+            .insert(b_tx, (call_id, ClientPurpose::Invite));
+        self.calls.insert(call_id, call);
+        self.metrics.calls_active.inc();
+        self.schedule(now + self.cfg.ring_timeout, EngineTimer::Ring(call_id));
+        let max = Duration::from_secs(decision.policy.max_duration_secs.max(1));
+        self.schedule(now + max, EngineTimer::MaxDuration(call_id));
+    }
+
+    fn count_outcome(&self, outcome: &'static str) {
+        self.metrics
+            .calls_completed
+            .get_or_create(&crate::metrics::OutcomeLabel { outcome })
+            .inc();
+    }
+
+    /// Send a request inside the dialog of `side`, optionally with SDP.
+    fn send_in_dialog(
+        &mut self,
+        now: Instant,
+        call_id: u64,
+        side: Side,
+        method: Method,
+        body: Option<(String, Vec<u8>)>,
+        purpose: ClientPurpose,
+    ) -> Option<ClientTxId> {
+        let branch = self.new_branch();
+        let call = self.calls.get_mut(&call_id)?;
+        let peer = call.peer(side);
+        let dialog = call.dialog_mut(side)?;
+        let mut req = dialog.create_request(method).ok()?;
+        let hp = crate::engine::host_port(
+            self.cfg.advertised_ip,
+            match peer.transport {
+                Transport::Udp => self.cfg.udp_port,
+                Transport::Tcp => self.cfg.tcp_port,
+                Transport::Tls => self.cfg.tls_port,
+            }
+            .or(self.cfg.udp_port)
+            .unwrap_or(5060),
+        );
+        add_via(&mut req, peer.transport, &hp, &branch);
+        req.headers.push(HeaderName::UserAgent, USER_AGENT);
+        if let Some((ct, b)) = body {
+            req.headers.set(HeaderName::ContentType, ct);
+            req.body = b;
+        }
+        match self.tx.send_request(now, req, peer) {
+            Ok(tx) => {
+                self.by_client_tx.insert(tx, (call_id, purpose));
+                Some(tx)
+            }
+            Err(e) => {
+                debug!(error = %e, "in-dialog request not sent");
+                None
+            }
+        }
+    }
+
+    fn send_ack(&mut self, call_id: u64, side: Side, cseq: u32, body: Option<Vec<u8>>) {
+        let branch = self.new_branch();
+        let Some(call) = self.calls.get_mut(&call_id) else {
+            return;
+        };
+        let peer = call.peer(side);
+        let Some(dialog) = call.dialog_mut(side) else {
+            return;
+        };
+        let mut ack = dialog.create_ack(cseq);
+        let hp = self.sent_by(peer.transport);
+        add_via(&mut ack, peer.transport, &hp, &branch);
+        if let Some(b) = body {
+            ack.headers.set(HeaderName::ContentType, "application/sdp");
+            ack.body = b;
+        }
+        self.tx.send_stateless(Message::Request(ack), peer);
+    }
+
+    /// Anchor an SDP body that arrived on `from` for sending to the other leg.
+    fn anchor_body(
+        &mut self,
+        call_id: u64,
+        from: Side,
+        body: &[u8],
+    ) -> Result<Vec<u8>, anchor::AnchorError> {
+        let advertised = self.cfg.advertised_ip;
+        let call = self
+            .calls
+            .get_mut(&call_id)
+            .ok_or(anchor::AnchorError::NoConnection(0))?;
+        if call.media.is_none() {
+            let n = anchor::stream_count(body)?;
+            call.media = Some(self.media.allocate(&call.label, n.min(16))?);
+        }
+        let media = call
+            .media
+            .as_ref()
+            .ok_or(anchor::AnchorError::NoConnection(0))?;
+        let out = anchor::anchor(body, media, from.leg(), advertised)?;
+        call.last_sdp_to[match from.other() {
+            Side::A => 0,
+            Side::B => 1,
+        }] = Some(out.clone());
+        Ok(out)
+    }
+
+    /// Build a response on leg A's INVITE transaction from B's response.
+    fn forward_to_a(&mut self, now: Instant, call_id: u64, resp: &Response, body: Option<Vec<u8>>) {
+        let Some(call) = self.calls.get(&call_id) else {
+            return;
+        };
+        let mut out = make_response(&call.a_invite, resp.status, Some(&call.a_tag));
+        out.reason = resp.reason.clone();
+        if resp.status < 300 {
+            out.headers
+                .push(HeaderName::Contact, self.contact(call.a_peer.transport));
+            out.headers.push(HeaderName::Allow, ALLOW);
+        }
+        out.headers.push(HeaderName::Server, USER_AGENT);
+        copy_end_to_end_headers(&resp.headers, &mut out.headers);
+        out.headers.remove(&HeaderName::ContentType);
+        if let Some(b) = body {
+            out.headers.push(HeaderName::ContentType, "application/sdp");
+            out.body = b;
+        }
+        let a_tx = call.a_tx;
+        self.respond(now, a_tx, out);
+    }
+
+    fn ensure_a_dialog(&mut self, call_id: u64) {
+        let contact = {
+            let Some(call) = self.calls.get(&call_id) else {
+                return;
+            };
+            if call.a_dialog.is_some() {
+                return;
+            }
+            self.contact(call.a_peer.transport)
+        };
+        if let Some(call) = self.calls.get_mut(&call_id) {
+            match Dialog::uas_from_invite(&call.a_invite, &call.a_tag, &contact) {
+                Ok(d) => call.a_dialog = Some(d),
+                Err(e) => debug!(error = %e, "caller's INVITE cannot form a dialog"),
+            }
+        }
+    }
+
+    pub(crate) fn on_call_response(
+        &mut self,
+        now: Instant,
+        call_id: u64,
+        purpose: ClientPurpose,
+        tx: ClientTxId,
+        resp: Response,
+    ) {
+        let Some(call) = self.calls.get(&call_id) else {
+            return;
+        };
+        let span = info_span!("call", call_id = %call.label);
+        let _g = span.enter();
+        match purpose {
+            ClientPurpose::Invite => self.on_b_invite_response(now, call_id, resp),
+            ClientPurpose::Relay => self.on_relay_response(now, call_id, tx, resp),
+            ClientPurpose::Bye | ClientPurpose::Cancel | ClientPurpose::Prack => {
+                debug!(status = resp.status, ?purpose, "response")
+            }
+        }
+    }
+
+    fn on_b_invite_response(&mut self, now: Instant, call_id: u64, resp: Response) {
+        let Some(call) = self.calls.get_mut(&call_id) else {
+            return;
+        };
+        let status = resp.status;
+        if status == 100 {
+            return;
+        }
+        let has_tag = resp
+            .to()
+            .ok()
+            .and_then(|t| t.tag().map(str::to_string))
+            .is_some();
+        if status < 200 {
+            if call.state == CallState::Cancelling {
+                // Now that B answered provisionally, CANCEL may go out (RFC 3261 9.1).
+                let cancel = build_cancel(&call.b_invite);
+                let peer = call.b_peer;
+                if let Ok(tx) = self.tx.send_request(now, cancel, peer) {
+                    self.by_client_tx
+                        .insert(tx, (call_id, ClientPurpose::Cancel));
+                }
+                return;
+            }
+            if call.state == CallState::Calling {
+                call.state = CallState::Early;
+            }
+            if has_tag && call.b_dialog.is_none() {
+                call.b_dialog = Dialog::uac_from_response(&call.b_invite, &resp).ok();
+            }
+            // Reliable provisionals from B are acknowledged here; A gets them unreliably.
+            if gateway_sip::dialog::reliable_rseq(&resp).is_some() {
+                let peer = call.b_peer;
+                let prack = call
+                    .b_dialog
+                    .as_mut()
+                    .and_then(|d| d.create_prack(&resp).ok().flatten());
+                if let Some(mut prack) = prack {
+                    let branch = self.new_branch();
+                    add_via(
+                        &mut prack,
+                        peer.transport,
+                        &self.sent_by(peer.transport),
+                        &branch,
+                    );
+                    if let Ok(tx) = self.tx.send_request(now, prack, peer) {
+                        self.by_client_tx
+                            .insert(tx, (call_id, ClientPurpose::Prack));
+                    }
+                }
+            }
+            let body = if !resp.body.is_empty() && is_sdp(&resp) {
+                match self.anchor_body(call_id, Side::B, &resp.body) {
+                    Ok(b) => Some(b),
+                    Err(e) => {
+                        warn!(error = %e, "early media SDP from callee not usable");
+                        None
+                    }
+                }
+            } else {
+                None
+            };
+            self.ensure_a_dialog(call_id);
+            self.forward_to_a(now, call_id, &resp, body);
+            return;
+        }
+
+        if (200..300).contains(&status) {
+            return self.on_b_answer(now, call_id, resp);
+        }
+
+        // Final failure from B.
+        call.b_invite_open = false;
+        let state = call.state;
+        if state == CallState::Cancelling {
+            return self.finish(call_id, "cancelled", 487, "Caller cancelled");
+        }
+        let (out_status, reason) = match status {
+            401 | 407 => (
+                503,
+                format!("Callee {} demanded authentication", call.target),
+            ),
+            _ => (status, resp.reason.clone()),
+        };
+        let mut mapped = resp.clone();
+        mapped.status = out_status;
+        mapped.reason = reason.clone();
+        mapped.body.clear();
+        info!(status, "callee refused the call");
+        self.forward_to_a(now, call_id, &mapped, None);
+        self.finish(call_id, outcome_of(out_status), out_status, &reason);
+    }
+
+    fn on_b_answer(&mut self, now: Instant, call_id: u64, resp: Response) {
+        let Some(call) = self.calls.get_mut(&call_id) else {
+            return;
+        };
+        let cseq = resp.cseq().map(|c| c.seq).unwrap_or(1);
+        let tag = resp.to().ok().and_then(|t| t.tag().map(str::to_string));
+        let known_tag = call.b_dialog.as_ref().map(|d| d.id.remote_tag.clone());
+        let answered = matches!(call.state, CallState::Answered | CallState::Confirmed);
+        let cancelling = call.state == CallState::Cancelling;
+        call.b_invite_open = false;
+
+        if answered || cancelling {
+            // A retransmitted 2xx (ACK again) or another fork's 2xx, or a 2xx
+            // that crossed our CANCEL: acknowledge, and end the unwanted dialog.
+            let same = tag.is_some() && tag == known_tag;
+            if same && !cancelling {
+                if call.pending_b_ack.is_none() {
+                    self.send_ack(call_id, Side::B, cseq, None);
+                }
+                return;
+            }
+            if let Ok(d) = Dialog::uac_from_response(&call.b_invite, &resp) {
+                let saved = call.b_dialog.replace(d);
+                self.send_ack(call_id, Side::B, cseq, None);
+                self.send_in_dialog(now, call_id, Side::B, Method::Bye, None, ClientPurpose::Bye);
+                if let Some(c) = self.calls.get_mut(&call_id) {
+                    c.b_dialog = saved.or(c.b_dialog.take());
+                }
+            }
+            if cancelling {
+                self.finish(call_id, "cancelled", 487, "Caller cancelled");
+            }
+            return;
+        }
+
+        match Dialog::uac_from_response(&call.b_invite, &resp) {
+            Ok(mut d) => {
+                d.confirm();
+                call.b_dialog = Some(d);
+            }
+            Err(e) => {
+                warn!(error = %e, "callee's 2xx cannot form a dialog");
+            }
+        }
+        call.state = CallState::Answered;
+        call.answered_unix_ms = Some(now_ms());
+        let late = call.late_offer;
+        let body = if !resp.body.is_empty() && is_sdp(&resp) {
+            match self.anchor_body(call_id, Side::B, &resp.body) {
+                Ok(b) => Some(b),
+                Err(e) => {
+                    warn!(error = %e, "callee's SDP not usable; ending the call");
+                    self.send_ack(call_id, Side::B, cseq, None);
+                    self.send_in_dialog(
+                        now,
+                        call_id,
+                        Side::B,
+                        Method::Bye,
+                        None,
+                        ClientPurpose::Bye,
+                    );
+                    let mut r = resp.clone();
+                    r.status = 488;
+                    r.reason = format!("Not Acceptable Here (callee SDP: {e})");
+                    r.body.clear();
+                    self.forward_to_a(now, call_id, &r, None);
+                    return self.finish(call_id, "failed", 488, "callee SDP not usable");
+                }
+            }
+        } else {
+            None
+        };
+        if late {
+            if let Some(c) = self.calls.get_mut(&call_id) {
+                c.pending_b_ack = Some(cseq);
+            }
+        } else {
+            self.send_ack(call_id, Side::B, cseq, None);
+        }
+        self.ensure_a_dialog(call_id);
+        info!("call answered");
+        self.forward_to_a(now, call_id, &resp, body);
+    }
+
+    pub(crate) fn on_ack(&mut self, _now: Instant, req: Request, _from: PeerAddr) {
+        let Some(tag) = req.to().ok().and_then(|t| t.tag().map(str::to_string)) else {
+            return;
+        };
+        let Some(r) = self.by_tag.get(&tag).copied() else {
+            return;
+        };
+        let Some(call) = self.calls.get_mut(&r.call) else {
+            return;
+        };
+        if r.side != Side::A {
+            return;
+        }
+        if call.state == CallState::Answered {
+            call.state = CallState::Confirmed;
+            if let Some(d) = call.a_dialog.as_mut() {
+                d.confirm();
+            }
+        }
+        if let Some(cseq) = call.pending_b_ack.take() {
+            let body = if req.body.is_empty() {
+                None
+            } else {
+                match self.anchor_body(r.call, Side::A, &req.body) {
+                    Ok(b) => Some(b),
+                    Err(e) => {
+                        warn!(error = %e, "caller's answer in ACK not usable");
+                        None
+                    }
+                }
+            };
+            self.send_ack(r.call, Side::B, cseq, body);
+        }
+    }
+
+    pub(crate) fn on_cancel(&mut self, now: Instant, id: ServerTxId, req: Request) {
+        match self.tx.invite_for_cancel(&req) {
+            CancelTarget::NotFound => {
+                self.reply(now, id, &req, 481, "Call/Transaction Does Not Exist", None)
+            }
+            CancelTarget::AlreadyAnswered(_) => self.reply(now, id, &req, 200, "OK", None),
+            CancelTarget::Pending(invite_tx) => {
+                self.reply(now, id, &req, 200, "OK", None);
+                let Some(r) = self.by_server_tx.get(&invite_tx).copied() else {
+                    // A pending INVITE with no call yet: answer it ourselves.
+                    let resp = Response {
+                        status: 487,
+                        reason: "Request Terminated".into(),
+                        headers: Default::default(),
+                        body: Vec::new(),
+                    };
+                    let _ = resp;
+                    return;
+                };
+                let Some(call) = self.calls.get_mut(&r.call) else {
+                    return;
+                };
+                info!(call_id = %call.label, "caller cancelled");
+                let mut resp = make_response(&call.a_invite, 487, Some(&call.a_tag));
+                resp.headers.push(HeaderName::Server, USER_AGENT);
+                let a_tx = call.a_tx;
+                let send_now = call.state == CallState::Early;
+                call.state = CallState::Cancelling;
+                let cancel = build_cancel(&call.b_invite);
+                let peer = call.b_peer;
+                self.respond(now, a_tx, resp);
+                if send_now {
+                    if let Ok(tx) = self.tx.send_request(now, cancel, peer) {
+                        self.by_client_tx
+                            .insert(tx, (r.call, ClientPurpose::Cancel));
+                    }
+                }
+            }
+        }
+    }
+
+    pub(crate) fn on_in_dialog_request(
+        &mut self,
+        now: Instant,
+        r: CallRef,
+        id: ServerTxId,
+        req: Request,
+        _from: PeerAddr,
+    ) {
+        let Some(call) = self.calls.get_mut(&r.call) else {
+            return self.reply(now, id, &req, 481, "Call/Transaction Does Not Exist", None);
+        };
+        let span = info_span!("call", call_id = %call.label);
+        let _g = span.enter();
+        if let Some(d) = call.dialog_mut(r.side) {
+            if let Err(e) = d.on_request(&req) {
+                let status = e.status();
+                return self.reply(now, id, &req, status, &e.to_string(), None);
+            }
+        } else if req.method != Method::Bye {
+            return self.reply(now, id, &req, 481, "Dialog not established", None);
+        }
+        match req.method {
+            Method::Bye => {
+                self.reply(now, id, &req, 200, "OK", None);
+                info!(side = ?r.side, "hangup");
+                self.hang_up_other(now, r.call, r.side);
+                self.finish(
+                    r.call,
+                    "answered",
+                    200,
+                    &format!(
+                        "BYE from {}",
+                        if r.side == Side::A {
+                            "caller"
+                        } else {
+                            "callee"
+                        }
+                    ),
+                );
+            }
+            Method::Options | Method::Prack => self.reply(now, id, &req, 200, "OK", None),
+            Method::Invite | Method::Update => {
+                let pending_offer = call
+                    .relays
+                    .values()
+                    .any(|p| matches!(p.req.method, Method::Invite | Method::Update));
+                if pending_offer {
+                    return self.reply(now, id, &req, 491, "Request Pending", None);
+                }
+                if req.body.is_empty() {
+                    // A session refresh without an offer: answer it on this leg.
+                    let idx = if r.side == Side::A { 0 } else { 1 };
+                    let last = call.last_sdp_to[idx].clone();
+                    let tag = if r.side == Side::A {
+                        call.a_tag.clone()
+                    } else {
+                        call.b_tag.clone()
+                    };
+                    let transport = call.peer(r.side).transport;
+                    let mut resp = make_response(&req, 200, Some(&tag));
+                    resp.headers
+                        .push(HeaderName::Contact, self.contact(transport));
+                    if req.method == Method::Invite {
+                        if let Some(b) = last {
+                            resp.headers
+                                .push(HeaderName::ContentType, "application/sdp");
+                            resp.body = b;
+                        }
+                    }
+                    return self.respond(now, id, resp);
+                }
+                match self.anchor_body(r.call, r.side, &req.body) {
+                    Ok(body) => self.relay(now, r, id, req, Some(("application/sdp".into(), body))),
+                    Err(e) => self.reply(
+                        now,
+                        id,
+                        &req,
+                        488,
+                        &format!("Not Acceptable Here ({e})"),
+                        None,
+                    ),
+                }
+            }
+            _ => {
+                // INFO (DTMF, fast update), MESSAGE, NOTIFY, REFER…: end to end.
+                let body = if req.body.is_empty() {
+                    None
+                } else {
+                    Some((
+                        req.headers
+                            .get(&HeaderName::ContentType)
+                            .unwrap_or("application/octet-stream")
+                            .to_string(),
+                        req.body.clone(),
+                    ))
+                };
+                self.relay(now, r, id, req, body)
+            }
+        }
+    }
+
+    fn relay(
+        &mut self,
+        now: Instant,
+        r: CallRef,
+        id: ServerTxId,
+        req: Request,
+        body: Option<(String, Vec<u8>)>,
+    ) {
+        let method = req.method.clone();
+        match self.send_in_dialog(
+            now,
+            r.call,
+            r.side.other(),
+            method,
+            body,
+            ClientPurpose::Relay,
+        ) {
+            Some(tx) => {
+                if let Some(call) = self.calls.get_mut(&r.call) {
+                    call.relays.insert(
+                        tx,
+                        PendingRelay {
+                            from: r.side,
+                            server_tx: id,
+                            req,
+                        },
+                    );
+                }
+            }
+            None => self.reply(now, id, &req, 481, "The other leg has no dialog", None),
+        }
+    }
+
+    fn on_relay_response(&mut self, now: Instant, call_id: u64, tx: ClientTxId, resp: Response) {
+        let Some(call) = self.calls.get_mut(&call_id) else {
+            return;
+        };
+        let final_ = resp.status >= 200;
+        let Some(p) = (if final_ {
+            call.relays.remove(&tx)
+        } else {
+            call.relays.get(&tx).map(|p| PendingRelay {
+                from: p.from,
+                server_tx: p.server_tx,
+                req: p.req.clone(),
+            })
+        }) else {
+            return;
+        };
+        if resp.status == 100 {
+            return;
+        }
+        let to_side = p.from;
+        let transport = call.peer(to_side).transport;
+        let mut out = make_response(&p.req, resp.status, None);
+        out.reason = resp.reason.clone();
+        out.headers.push(HeaderName::Server, USER_AGENT);
+        if resp.status < 300 && p.req.method == Method::Invite {
+            out.headers
+                .push(HeaderName::Contact, self.contact(transport));
+        }
+        if (200..300).contains(&resp.status) && p.req.method == Method::Invite {
+            let cseq = resp.cseq().map(|c| c.seq).unwrap_or(0);
+            self.send_ack(call_id, to_side.other(), cseq, None);
+        }
+        if !resp.body.is_empty() {
+            if is_sdp(&resp) {
+                match self.anchor_body(call_id, to_side.other(), &resp.body) {
+                    Ok(b) => {
+                        out.headers.push(HeaderName::ContentType, "application/sdp");
+                        out.body = b;
+                    }
+                    Err(e) => warn!(error = %e, "SDP in relayed response not usable"),
+                }
+            } else if let Some(ct) = resp.headers.get(&HeaderName::ContentType) {
+                out.headers.push(HeaderName::ContentType, ct);
+                out.body = resp.body.clone();
+            }
+        }
+        self.respond(now, p.server_tx, out);
+    }
+
+    /// End the other leg of a call after one side hung up or failed.
+    fn hang_up_other(&mut self, now: Instant, call_id: u64, side: Side) {
+        let other = side.other();
+        let Some(call) = self.calls.get(&call_id) else {
+            return;
+        };
+        if other == Side::B && call.b_invite_open {
+            let cancel = build_cancel(&call.b_invite);
+            let peer = call.b_peer;
+            if let Ok(tx) = self.tx.send_request(now, cancel, peer) {
+                self.by_client_tx
+                    .insert(tx, (call_id, ClientPurpose::Cancel));
+            }
+            return;
+        }
+        let has_dialog = match other {
+            Side::A => {
+                call.a_dialog.is_some()
+                    && matches!(call.state, CallState::Answered | CallState::Confirmed)
+            }
+            Side::B => call.b_dialog.is_some(),
+        };
+        if has_dialog {
+            self.send_in_dialog(now, call_id, other, Method::Bye, None, ClientPurpose::Bye);
+        }
+    }
+
+    pub(crate) fn on_client_failure(&mut self, now: Instant, call_id: u64, purpose: ClientPurpose) {
+        let Some(call) = self.calls.get_mut(&call_id) else {
+            return;
+        };
+        match purpose {
+            ClientPurpose::Invite => {
+                call.b_invite_open = false;
+                if call.state == CallState::Cancelling {
+                    return self.finish(call_id, "cancelled", 487, "Caller cancelled");
+                }
+                let reason = format!("No response from {}", call.target);
+                warn!(%reason, "outgoing leg failed");
+                let r = Response {
+                    status: 408,
+                    reason: reason.clone(),
+                    headers: Default::default(),
+                    body: Vec::new(),
+                };
+                self.forward_to_a(now, call_id, &r, None);
+                self.finish(call_id, "no_answer", 408, &reason);
+            }
+            ClientPurpose::Relay => {
+                // Find which relay failed: the transaction id is gone, so
+                // answer every pending relay of this call with 408.
+                let pending: Vec<PendingRelay> = call.relays.drain().map(|(_, p)| p).collect();
+                for p in pending {
+                    self.reply(
+                        now,
+                        p.server_tx,
+                        &p.req,
+                        408,
+                        "The other leg did not answer",
+                        None,
+                    );
+                }
+            }
+            ClientPurpose::Bye | ClientPurpose::Cancel | ClientPurpose::Prack => {}
+        }
+    }
+
+    pub(crate) fn on_ack_timeout(&mut self, now: Instant, call_id: u64) {
+        let Some(call) = self.calls.get(&call_id) else {
+            return;
+        };
+        if call.state == CallState::Answered {
+            warn!(call_id = %call.label, "caller never acknowledged the answer; ending the call");
+            self.hang_up_other(now, call_id, Side::A);
+            self.send_in_dialog(now, call_id, Side::A, Method::Bye, None, ClientPurpose::Bye);
+            self.finish(call_id, "failed", 408, "No ACK from caller");
+        }
+    }
+
+    pub(crate) fn on_ring_timeout(&mut self, now: Instant, call_id: u64) {
+        let Some(call) = self.calls.get_mut(&call_id) else {
+            return;
+        };
+        if !matches!(call.state, CallState::Calling | CallState::Early) {
+            return;
+        }
+        let target = call.target.clone();
+        info!(call_id = %call.label, "no answer before the ring timeout");
+        let r = Response {
+            status: 480,
+            reason: format!("No answer from {target}"),
+            headers: Default::default(),
+            body: Vec::new(),
+        };
+        self.forward_to_a(now, call_id, &r, None);
+        if let Some(call) = self.calls.get_mut(&call_id) {
+            call.state = CallState::Cancelling;
+            let cancel = build_cancel(&call.b_invite);
+            let peer = call.b_peer;
+            if let Ok(tx) = self.tx.send_request(now, cancel, peer) {
+                self.by_client_tx
+                    .insert(tx, (call_id, ClientPurpose::Cancel));
+            }
+        }
+        // The CDR is written when B's final response (487) or its timeout arrives.
+    }
+
+    pub(crate) fn on_max_duration(&mut self, now: Instant, call_id: u64) {
+        let Some(call) = self.calls.get(&call_id) else {
+            return;
+        };
+        info!(call_id = %call.label, "maximum call duration reached");
+        match call.state {
+            CallState::Answered | CallState::Confirmed => {
+                self.send_in_dialog(now, call_id, Side::A, Method::Bye, None, ClientPurpose::Bye);
+                self.send_in_dialog(now, call_id, Side::B, Method::Bye, None, ClientPurpose::Bye);
+                self.finish(call_id, "answered", 200, "Maximum call duration reached");
+            }
+            _ => self.on_ring_timeout(now, call_id),
+        }
+    }
+
+    /// Remove the call, release its media and write its CDR.
+    pub(crate) fn finish(
+        &mut self,
+        call_id: u64,
+        outcome: &'static str,
+        status: u16,
+        reason: &str,
+    ) {
+        let Some(call) = self.calls.remove(&call_id) else {
+            return;
+        };
+        self.by_tag.remove(&call.a_tag);
+        self.by_tag.remove(&call.b_tag);
+        self.by_server_tx.retain(|_, r| r.call != call_id);
+        self.by_client_tx.retain(|_, (c, _)| *c != call_id);
+        let stats = call.media.as_ref().map(|m| m.stats());
+        let ended = now_ms();
+        info!(call_id = %call.label, outcome, status, reason, "call ended");
+        self.metrics.calls_active.dec();
+        self.count_outcome(outcome);
+        let (pin, pout) = stats
+            .map(|s| (s.a_to_b.packets as i64, s.b_to_a.packets as i64))
+            .unwrap_or((0, 0));
+        let _ = self.store.send(StoreOp::Cdr(CdrRecord {
+            call_id: call.label.clone(),
+            from_uri: call.from_uri.clone(),
+            to_uri: call.to_uri.clone(),
+            caller: call.caller.clone(),
+            target: call.target.clone(),
+            unit: call.unit.clone(),
+            started_at_ms: call.started_unix_ms,
+            answered_at_ms: call.answered_unix_ms,
+            ended_at_ms: ended,
+            outcome: outcome.to_string(),
+            sip_status: status,
+            reason: reason.to_string(),
+            rtp_packets_in: pin,
+            rtp_packets_out: pout,
+        }));
+        let _ = (unix_now(), call.advertised);
+        drop(call);
+    }
+}
+
+fn is_sdp(resp: &Response) -> bool {
+    resp.headers
+        .get(&HeaderName::ContentType)
+        .map(|c| c.trim().to_ascii_lowercase().starts_with("application/sdp"))
+        .unwrap_or(false)
+}
+
+fn quote_display(d: &str) -> String {
+    if d.starts_with('"') {
+        d.to_string()
+    } else {
+        format!("\"{}\"", d.replace('\\', "\\\\").replace('"', "\\\""))
+    }
+}
+
+#[allow(dead_code)]
+fn cseq_of(req: &Request) -> Option<CSeq> {
+    req.cseq().ok()
+}
+
+#[allow(dead_code)]
+fn name_addr(v: &str) -> Option<NameAddr> {
+    NameAddr::parse(v).ok()
+}
+
+/// The route request `gateway dialplan route` explains: the caller is the
+/// endpoint named by the From user if there is one, else the trunk whose
+/// ACL holds the source address, else anonymous.
+pub fn route_request_for_cli(
+    dp: &gateway_dialplan::Dialplan,
+    from: &str,
+    to: &str,
+    source: IpAddr,
+    secure: bool,
+) -> Result<RouteRequest, String> {
+    let from_uri = Uri::parse(from).map_err(|e| format!("--from {from}: {e}"))?;
+    let target = match Uri::parse(to) {
+        Ok(u) => u.user.unwrap_or_default(),
+        Err(_) => to.to_string(),
+    };
+    let caller = match from_uri
+        .user
+        .as_deref()
+        .and_then(|u| dp.endpoint_by_user(u))
+    {
+        Some(e) => Caller::Endpoint(e.id.clone()),
+        None => match dp.trunk_for_source(source) {
+            Some(t) => Caller::Trunk(t.name.clone()),
+            None => Caller::Anonymous { source },
+        },
+    };
+    Ok(RouteRequest {
+        caller,
+        from_user: from_uri.user,
+        target,
+        transport_secure: secure,
+    })
+}

@@ -1,0 +1,225 @@
+//! Gateway configuration: a TOML file (all fields optional) whose values the
+//! command-line flags override. With no file at all the gateway runs on
+//! embedded defaults: SIP on 0.0.0.0:5060 (UDP+TCP), admin on
+//! 127.0.0.1:8080, RTP ports 20000-29999, SQLite in ./data, and the sample
+//! dialplan imported on first start.
+
+use serde::Deserialize;
+use std::net::{IpAddr, SocketAddr};
+use std::ops::RangeInclusive;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Where the SIP UDP and TCP listeners bind.
+    pub sip_listen: SocketAddr,
+    /// Where the SIP TLS listener binds (none when absent).
+    pub tls_listen: Option<SocketAddr>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    /// The address written into Via, Contact and SDP when the listen address
+    /// is a wildcard (0.0.0.0). Defaults to the listen address, or 127.0.0.1.
+    pub advertised_ip: Option<IpAddr>,
+    pub admin_listen: SocketAddr,
+    /// `LOW-HIGH`, both even-aligned ports are used as RTP/RTCP pairs.
+    pub rtp_ports: String,
+    pub data_dir: PathBuf,
+    /// Database URL; default `sqlite://<data_dir>/gateway.db`.
+    pub db: Option<String>,
+    /// A dialplan file imported at start (replacing the stored one when it
+    /// differs). Without it the stored dialplan is used, or the embedded
+    /// sample on first start.
+    pub dialplan: Option<PathBuf>,
+    /// Realm of digest challenges; default: the dialplan's realm.
+    pub realm: Option<String>,
+    /// Seconds a nonce stays valid.
+    pub nonce_lifetime_secs: u64,
+    /// REGISTER expiry bounds (RFC 3261 10.3: 423 below the minimum).
+    pub min_expires: u32,
+    pub max_expires: u32,
+    pub default_expires: u32,
+    /// Seconds between OPTIONS qualify pings of registered contacts (0: off).
+    pub qualify_interval_secs: u64,
+    /// Seconds an outgoing INVITE may stay unanswered (Timer C-like).
+    pub ring_timeout_secs: u64,
+    /// Log format: "text" or "json".
+    pub log_format: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            sip_listen: "0.0.0.0:5060".parse().expect("literal"),
+            tls_listen: None,
+            tls_cert: None,
+            tls_key: None,
+            advertised_ip: None,
+            admin_listen: "127.0.0.1:8080".parse().expect("literal"),
+            rtp_ports: "20000-29999".into(),
+            data_dir: PathBuf::from("data"),
+            db: None,
+            dialplan: None,
+            realm: None,
+            nonce_lifetime_secs: 300,
+            min_expires: 60,
+            max_expires: 7200,
+            default_expires: 3600,
+            qualify_interval_secs: 30,
+            ring_timeout_secs: 120,
+            log_format: "text".into(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path}: {message}")]
+    Parse { path: String, message: String },
+    #[error("rtp_ports: {0}")]
+    RtpPorts(String),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl Config {
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Config::parse(&text, &path.display().to_string())
+    }
+
+    pub fn parse(text: &str, path: &str) -> Result<Config, ConfigError> {
+        toml::from_str(text).map_err(|e| {
+            // toml reports a byte span; turn it into line:column for humans.
+            let at = e
+                .span()
+                .map(|s| {
+                    let before = &text[..s.start.min(text.len())];
+                    let line = before.matches('\n').count() + 1;
+                    let col = before.len() - before.rfind('\n').map(|i| i + 1).unwrap_or(0) + 1;
+                    format!("{line}:{col}: ")
+                })
+                .unwrap_or_default();
+            ConfigError::Parse {
+                path: path.to_string(),
+                message: format!("{at}{}", e.message()),
+            }
+        })
+    }
+
+    pub fn rtp_port_range(&self) -> Result<RangeInclusive<u16>, ConfigError> {
+        parse_port_range(&self.rtp_ports).map_err(ConfigError::RtpPorts)
+    }
+
+    pub fn db_url(&self) -> String {
+        self.db
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("gateway.db").display()))
+    }
+
+    /// The IP other parties should send SIP and RTP to.
+    pub fn advertised_ip(&self) -> IpAddr {
+        if let Some(ip) = self.advertised_ip {
+            return ip;
+        }
+        let ip = self.sip_listen.ip();
+        if ip.is_unspecified() {
+            IpAddr::from([127, 0, 0, 1])
+        } else {
+            ip
+        }
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.rtp_port_range()?;
+        if self.tls_listen.is_some() && (self.tls_cert.is_none() || self.tls_key.is_none()) {
+            return Err(ConfigError::Invalid(
+                "tls_listen is set but tls_cert and tls_key are not (both PEM file paths are needed)"
+                    .into(),
+            ));
+        }
+        if self.min_expires > self.max_expires {
+            return Err(ConfigError::Invalid(format!(
+                "min_expires ({}) is greater than max_expires ({})",
+                self.min_expires, self.max_expires
+            )));
+        }
+        match self.log_format.as_str() {
+            "text" | "json" => {}
+            other => {
+                return Err(ConfigError::Invalid(format!(
+                    "log_format: expected \"text\" or \"json\", got {other:?}"
+                )))
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `LOW-HIGH` with LOW < HIGH, room for at least two RTP/RTCP pairs.
+pub fn parse_port_range(s: &str) -> Result<RangeInclusive<u16>, String> {
+    let (lo, hi) = s
+        .split_once('-')
+        .ok_or_else(|| format!("expected LOW-HIGH, got {s:?}"))?;
+    let lo: u16 = lo
+        .trim()
+        .parse()
+        .map_err(|_| format!("bad low port {lo:?}"))?;
+    let hi: u16 = hi
+        .trim()
+        .parse()
+        .map_err(|_| format!("bad high port {hi:?}"))?;
+    if lo < 1024 || hi <= lo || hi - lo < 3 {
+        return Err(format!(
+            "range {lo}-{hi} must be above 1023 and hold at least two even/odd port pairs"
+        ));
+    }
+    Ok(lo..=hi)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_file_gives_defaults() {
+        let c = Config::parse("", "x.toml").unwrap();
+        assert_eq!(c.sip_listen.port(), 5060);
+        assert_eq!(c.rtp_port_range().unwrap(), 20000..=29999);
+        c.validate().unwrap();
+    }
+
+    #[test]
+    fn unknown_field_is_named_with_line() {
+        let err = Config::parse(
+            "sip_listen = \"127.0.0.1:5060\"\nrtp_prots = \"1-2\"\n",
+            "gw.toml",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.starts_with("gw.toml: 2:1: "), "{err}");
+        assert!(err.contains("rtp_prots"), "{err}");
+    }
+
+    #[test]
+    fn port_range_errors() {
+        assert!(parse_port_range("20000").is_err());
+        assert!(parse_port_range("30000-20000").is_err());
+        assert!(parse_port_range("80-90").is_err());
+        assert_eq!(parse_port_range("40000-40100").unwrap(), 40000..=40100);
+    }
+
+    #[test]
+    fn tls_needs_cert_and_key() {
+        let c = Config::parse("tls_listen = \"127.0.0.1:5061\"\n", "x").unwrap();
+        assert!(c.validate().unwrap_err().to_string().contains("tls_cert"));
+    }
+}

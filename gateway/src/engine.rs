@@ -1,0 +1,707 @@
+//! The SIP engine: one task owns the transaction layer, the registrar and
+//! every call, so call state needs no lock. The runtime feeds it parsed
+//! messages and timeouts; it answers through the transaction layer, whose
+//! output the runtime puts on the wire.
+//!
+//! Requests are dispatched here (REGISTER, OPTIONS, new INVITEs, in-dialog
+//! requests by our local tag); the call logic itself is in `call/`.
+
+use crate::call::{Call, CallRef, ClientPurpose};
+use crate::metrics::{MethodLabel, Metrics};
+use crate::registrar::{BindingChange, Refusal, Registrar, RegistrarLimits};
+use crate::store_writer::StoreOp;
+use gateway_dialplan::Dialplan;
+use gateway_media::MediaRelay;
+use gateway_sip::auth::{AuthError, DigestChallenger, NonceCounts};
+use gateway_sip::headers::{NameAddr, Via};
+use gateway_sip::message::{HeaderName, Message, Method, Request, Response};
+use gateway_sip::parse::parse_message;
+use gateway_sip::transaction::{
+    make_response, ClientTxId, PeerAddr, ServerTxId, TimerConfig, TransactionLayer, Transport,
+    TxEvent, TxId,
+};
+use rand::RngCore;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use tokio::sync::mpsc;
+use tracing::{debug, info, warn};
+
+pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, UPDATE, INFO, PRACK";
+pub const SUPPORTED: &str = "replaces, timer";
+pub const USER_AGENT: &str = concat!("gateway/", env!("CARGO_PKG_VERSION"));
+
+/// Settings the engine needs from the configuration.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    pub advertised_ip: IpAddr,
+    /// Port per transport for Via/Contact (from the bound listeners).
+    pub udp_port: Option<u16>,
+    pub tcp_port: Option<u16>,
+    pub tls_port: Option<u16>,
+    pub realm: Option<String>,
+    pub limits: RegistrarLimits,
+    pub qualify_interval: Duration,
+    pub ring_timeout: Duration,
+    pub nonce_lifetime_secs: u64,
+}
+
+/// Timers the engine itself keeps (transaction timers live in the layer).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum EngineTimer {
+    /// The callee did not answer in time.
+    Ring(u64),
+    /// The call reached its maximum duration.
+    MaxDuration(u64),
+    /// Expire registrations, send qualify pings.
+    Housekeeping,
+}
+
+pub struct Engine {
+    pub(crate) cfg: EngineConfig,
+    pub(crate) tx: TransactionLayer,
+    pub(crate) registrar: Registrar,
+    pub(crate) dialplan: Arc<Dialplan>,
+    pub(crate) challenger: DigestChallenger,
+    pub(crate) nonce_counts: NonceCounts,
+    pub(crate) media: MediaRelay,
+    pub(crate) store: mpsc::UnboundedSender<StoreOp>,
+    pub(crate) metrics: Metrics,
+    pub(crate) calls: HashMap<u64, Call>,
+    /// Our local tag (A side: To tag we gave; B side: From tag we sent) → call.
+    pub(crate) by_tag: HashMap<String, CallRef>,
+    pub(crate) by_server_tx: HashMap<ServerTxId, CallRef>,
+    pub(crate) by_client_tx: HashMap<ClientTxId, (u64, ClientPurpose)>,
+    timers: BinaryHeap<Reverse<(Instant, EngineTimer)>>,
+    next_call_id: u64,
+    /// Qualify OPTIONS in flight: tx → (endpoint, contact).
+    qualify: HashMap<ClientTxId, (String, String)>,
+    pub(crate) rng: rand::rngs::StdRng,
+}
+
+pub(crate) fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+pub(crate) fn transport_of(kind: gateway_transport::TransportKind) -> Transport {
+    match kind {
+        gateway_transport::TransportKind::Udp => Transport::Udp,
+        gateway_transport::TransportKind::Tcp => Transport::Tcp,
+        gateway_transport::TransportKind::Tls => Transport::Tls,
+    }
+}
+
+impl Engine {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        cfg: EngineConfig,
+        dialplan: Arc<Dialplan>,
+        media: MediaRelay,
+        store: mpsc::UnboundedSender<StoreOp>,
+        metrics: Metrics,
+        now: Instant,
+    ) -> Engine {
+        use rand::SeedableRng;
+        let mut rng = rand::rngs::StdRng::from_os_rng();
+        let mut secret = [0u8; 32];
+        rng.fill_bytes(&mut secret);
+        let realm = cfg
+            .realm
+            .clone()
+            .unwrap_or_else(|| dialplan.gateway().realm.clone());
+        let mut tx = TransactionLayer::new(TimerConfig::default());
+        tx.set_auto_trying(true);
+        let mut e = Engine {
+            challenger: DigestChallenger::new(realm, secret, cfg.nonce_lifetime_secs),
+            nonce_counts: NonceCounts::new(100_000),
+            cfg,
+            tx,
+            registrar: Registrar::new(),
+            dialplan,
+            media,
+            store,
+            metrics,
+            calls: HashMap::new(),
+            by_tag: HashMap::new(),
+            by_server_tx: HashMap::new(),
+            by_client_tx: HashMap::new(),
+            timers: BinaryHeap::new(),
+            next_call_id: 1,
+            qualify: HashMap::new(),
+            rng,
+        };
+        e.schedule(now + Duration::from_secs(5), EngineTimer::Housekeeping);
+        e
+    }
+
+    pub fn set_dialplan(&mut self, dialplan: Arc<Dialplan>) {
+        // Calls in flight keep the decision they were routed with.
+        self.dialplan = dialplan;
+    }
+
+    pub fn registrar_mut(&mut self) -> &mut Registrar {
+        &mut self.registrar
+    }
+
+    pub(crate) fn schedule(&mut self, at: Instant, t: EngineTimer) {
+        self.timers.push(Reverse((at, t)));
+    }
+
+    pub(crate) fn alloc_call_id(&mut self) -> u64 {
+        let id = self.next_call_id;
+        self.next_call_id += 1;
+        id
+    }
+
+    pub(crate) fn random_hex(&mut self, bytes: usize) -> String {
+        let mut b = [0u8; 16];
+        let n = bytes.min(16);
+        self.rng.fill_bytes(&mut b[..n]);
+        hex_encode(&b[..n])
+    }
+
+    pub(crate) fn new_branch(&mut self) -> String {
+        let mut b = [0u8; 10];
+        self.rng.fill_bytes(&mut b);
+        gateway_sip::transaction::new_branch(&b)
+    }
+
+    /// `host:port` we put in Via for `transport`.
+    pub(crate) fn sent_by(&self, transport: Transport) -> String {
+        let port = match transport {
+            Transport::Udp => self.cfg.udp_port,
+            Transport::Tcp => self.cfg.tcp_port,
+            Transport::Tls => self.cfg.tls_port,
+        }
+        .or(self.cfg.udp_port)
+        .unwrap_or(5060);
+        host_port(self.cfg.advertised_ip, port)
+    }
+
+    /// Our Contact for a dialog over `transport`.
+    pub(crate) fn contact(&self, transport: Transport) -> String {
+        let hp = self.sent_by(transport);
+        match transport {
+            Transport::Udp => format!("<sip:gw@{hp}>"),
+            Transport::Tcp => format!("<sip:gw@{hp};transport=tcp>"),
+            Transport::Tls => format!("<sips:gw@{hp};transport=tls>"),
+        }
+    }
+
+    /// Earliest instant the runtime must wake us at.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let own = self.timers.peek().map(|Reverse((t, _))| *t);
+        match (own, self.tx.poll_timeout()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.tx.handle_timeout(now);
+        while let Some(Reverse((at, _))) = self.timers.peek() {
+            if *at > now {
+                break;
+            }
+            let Some(Reverse((_, t))) = self.timers.pop() else {
+                break;
+            };
+            match t {
+                EngineTimer::Ring(call) => self.on_ring_timeout(now, call),
+                EngineTimer::MaxDuration(call) => self.on_max_duration(now, call),
+                EngineTimer::Housekeeping => self.housekeeping(now),
+            }
+        }
+        self.drain_events(now);
+    }
+
+    /// One datagram or stream frame arrived.
+    pub fn handle_inbound(&mut self, now: Instant, data: &[u8], from: PeerAddr) {
+        match parse_message(data) {
+            Ok(mut msg) => {
+                if let Message::Request(req) = &mut msg {
+                    if let Err(reason) = stamp_received(req, from.addr) {
+                        // No usable Via: we cannot even address a response.
+                        self.metrics.parse_errors.inc();
+                        debug!(peer = %from.addr, %reason, "request dropped");
+                        return;
+                    }
+                    self.metrics
+                        .requests_received
+                        .get_or_create(&MethodLabel {
+                            method: req.method.as_str().to_string(),
+                        })
+                        .inc();
+                }
+                self.tx.receive(now, msg, from);
+            }
+            Err(failure) => {
+                self.metrics.parse_errors.inc();
+                match failure.error_response() {
+                    Some(mut resp) => {
+                        // Answer at the source, as for rport (RFC 3581).
+                        if let Some(top) = resp.headers.remove_first(&HeaderName::Via) {
+                            let stamped = match Via::parse(&top) {
+                                Ok(mut v) => {
+                                    v.params.set("received", Some(from.addr.ip().to_string()));
+                                    if v.params.contains("rport") {
+                                        v.params.set("rport", Some(from.addr.port().to_string()));
+                                    }
+                                    v.to_string()
+                                }
+                                Err(_) => top,
+                            };
+                            resp.headers.push_front(HeaderName::Via, stamped);
+                        }
+                        info!(peer = %from.addr, status = resp.status, reason = %resp.reason, "bad request answered");
+                        self.tx.send_stateless(Message::Response(resp), from);
+                    }
+                    None => {
+                        debug!(peer = %from.addr, error = %failure.error, len = data.len(), "unparseable message dropped");
+                    }
+                }
+            }
+        }
+        self.drain_events(now);
+    }
+
+    /// Hand every pending transaction event to its handler.
+    pub(crate) fn drain_events(&mut self, now: Instant) {
+        while let Some(ev) = self.tx.poll_event() {
+            match ev {
+                TxEvent::Request { id, req, from } => self.on_request(now, id, req, from),
+                TxEvent::Ack { req, from } => self.on_ack(now, req, from),
+                TxEvent::Response { id, resp } => self.on_response(now, id, resp),
+                TxEvent::Timeout { id } | TxEvent::TransportError { id } => {
+                    self.on_tx_failure(now, id)
+                }
+                TxEvent::Terminated { id } => self.on_tx_terminated(id),
+            }
+        }
+        let st = self.tx.stats();
+        let g = &self.metrics.engine;
+        g.transactions_active
+            .store(self.tx.len() as i64, Ordering::Relaxed);
+        g.retransmissions
+            .store(st.retransmissions_sent, Ordering::Relaxed);
+        g.registrations_active
+            .store(self.registrar.active_count() as i64, Ordering::Relaxed);
+    }
+
+    fn on_tx_terminated(&mut self, id: TxId) {
+        match id {
+            TxId::Server(s) => {
+                self.by_server_tx.remove(&s);
+            }
+            TxId::Client(c) => {
+                self.by_client_tx.remove(&c);
+                self.qualify.remove(&c);
+            }
+        }
+    }
+
+    fn on_tx_failure(&mut self, now: Instant, id: TxId) {
+        match id {
+            TxId::Client(c) => {
+                if let Some((endpoint, contact)) = self.qualify.remove(&c) {
+                    // A contact that does not answer OPTIONS is gone.
+                    if self.registrar.remove(&endpoint, &contact) {
+                        warn!(endpoint = %endpoint, contact = %contact, "contact did not answer qualify OPTIONS; binding removed");
+                        let _ = self.store.send(StoreOp::Binding(BindingChange::Remove {
+                            endpoint_id: endpoint,
+                            contact,
+                        }));
+                    }
+                    return;
+                }
+                if let Some((call, purpose)) = self.by_client_tx.remove(&c) {
+                    self.on_client_failure(now, call, purpose);
+                }
+            }
+            TxId::Server(s) => {
+                if let Some(r) = self.by_server_tx.remove(&s) {
+                    // Timer H: the caller never ACKed our final response.
+                    self.on_ack_timeout(now, r.call);
+                }
+            }
+        }
+    }
+
+    pub(crate) fn respond(&mut self, now: Instant, id: ServerTxId, resp: Response) {
+        if let Err(e) = self.tx.respond(now, &id, resp) {
+            debug!(error = %e, "response not sent");
+        }
+    }
+
+    /// A response with our Server header and the given reason phrase.
+    pub(crate) fn reply(
+        &mut self,
+        now: Instant,
+        id: ServerTxId,
+        req: &Request,
+        status: u16,
+        reason: &str,
+        to_tag: Option<&str>,
+    ) {
+        let mut resp = make_response(req, status, to_tag);
+        resp.reason = reason.to_string();
+        resp.headers.push(HeaderName::Server, USER_AGENT);
+        self.respond(now, id, resp);
+    }
+
+    fn on_request(&mut self, now: Instant, id: ServerTxId, req: Request, from: PeerAddr) {
+        // In-dialog requests carry our tag in To.
+        let to_tag = req
+            .headers
+            .get(&HeaderName::To)
+            .and_then(|t| NameAddr::parse(t).ok())
+            .and_then(|na| na.tag().map(str::to_string));
+        if req.method == Method::Cancel {
+            return self.on_cancel(now, id, req);
+        }
+        if let Some(tag) = to_tag {
+            return match self.by_tag.get(&tag).copied() {
+                Some(r) => self.on_in_dialog_request(now, r, id, req, from),
+                None if req.method == Method::Options => self.on_options(now, id, req),
+                None => {
+                    let tag_for_log = tag.clone();
+                    debug!(method = %req.method, tag = %tag_for_log, "request for unknown dialog");
+                    self.reply(now, id, &req, 481, "Call/Transaction Does Not Exist", None)
+                }
+            };
+        }
+        match req.method {
+            Method::Register => self.on_register(now, id, req, from),
+            Method::Options => self.on_options(now, id, req),
+            Method::Invite => self.on_invite(now, id, req, from),
+            Method::Bye | Method::Update | Method::Info | Method::Prack => {
+                self.reply(now, id, &req, 481, "Call/Transaction Does Not Exist", None)
+            }
+            _ => {
+                let mut resp = make_response(&req, 405, None);
+                resp.headers.push(HeaderName::Allow, ALLOW);
+                self.respond(now, id, resp);
+            }
+        }
+    }
+
+    fn on_options(&mut self, now: Instant, id: ServerTxId, req: Request) {
+        let mut resp = make_response(&req, 200, None);
+        resp.headers.push(HeaderName::Allow, ALLOW);
+        resp.headers.push(HeaderName::Accept, "application/sdp");
+        resp.headers.push(HeaderName::Supported, SUPPORTED);
+        resp.headers.push(HeaderName::Server, USER_AGENT);
+        self.respond(now, id, resp);
+    }
+
+    /// Verify digest credentials of `req` for `username`; on failure the
+    /// right challenge or refusal has already been sent.
+    pub(crate) fn check_digest(
+        &mut self,
+        now: Instant,
+        id: ServerTxId,
+        req: &Request,
+        username: &str,
+        proxy: bool,
+    ) -> bool {
+        let (cred_header, challenge_status) = if proxy {
+            (HeaderName::ProxyAuthorization, 407)
+        } else {
+            (HeaderName::Authorization, 401)
+        };
+        let Some(endpoint) = self.dialplan.endpoint(username) else {
+            self.metrics.auth_failures.inc();
+            self.reply(now, id, req, 403, "Unknown endpoint", None);
+            return false;
+        };
+        let creds = endpoint.credentials.clone();
+        let ep_id = endpoint.id.clone();
+        let unix = unix_now() as u64;
+        // Several credentials may be present (one per realm): use ours.
+        let realm = self.challenger.realm().to_string();
+        let header = req
+            .headers
+            .get_all(&cred_header)
+            .find(|v| v.contains(&format!("realm=\"{realm}\"")))
+            .map(str::to_string);
+        let outcome = match header {
+            None => Err(AuthError::Missing),
+            Some(h) => self.challenger.verify(
+                unix,
+                req.method.as_str(),
+                &h,
+                &mut self.nonce_counts,
+                |user, _realm| {
+                    if user != ep_id {
+                        return None;
+                    }
+                    Some(crate::call::auth_secret(&creds))
+                },
+            ),
+        };
+        match outcome {
+            Ok(ok) if ok.username == ep_id => true,
+            Ok(_) => {
+                self.metrics.auth_failures.inc();
+                self.reply(now, id, req, 403, "Credentials are for another user", None);
+                false
+            }
+            Err(e) => {
+                let stale = matches!(e, AuthError::StaleNonce);
+                if !matches!(e, AuthError::Missing) {
+                    self.metrics.auth_failures.inc();
+                    info!(endpoint = %username, error = %e, "digest authentication failed");
+                }
+                if matches!(e, AuthError::Missing | AuthError::StaleNonce) || !stale {
+                    let header_name = if proxy {
+                        HeaderName::ProxyAuthenticate
+                    } else {
+                        HeaderName::WwwAuthenticate
+                    };
+                    let mut resp = make_response(req, challenge_status, None);
+                    resp.reason = match e {
+                        AuthError::Missing => {
+                            gateway_sip::message::default_reason(challenge_status).to_string()
+                        }
+                        ref other => format!(
+                            "{} ({other})",
+                            gateway_sip::message::default_reason(challenge_status)
+                        ),
+                    };
+                    // Offer SHA-256 first, MD5 for older room systems (RFC 8760 §2.4).
+                    resp.headers.push(
+                        header_name.clone(),
+                        self.challenger.challenge(
+                            unix,
+                            gateway_sip::auth::Algorithm::Sha256,
+                            stale,
+                        ),
+                    );
+                    resp.headers.push(
+                        header_name,
+                        self.challenger
+                            .challenge(unix, gateway_sip::auth::Algorithm::Md5, stale),
+                    );
+                    resp.headers.push(HeaderName::Server, USER_AGENT);
+                    self.respond(now, id, resp);
+                }
+                false
+            }
+        }
+    }
+
+    fn on_register(&mut self, now: Instant, id: ServerTxId, req: Request, from: PeerAddr) {
+        let Some(user) = req
+            .headers
+            .get(&HeaderName::To)
+            .and_then(|t| NameAddr::parse(t).ok())
+            .and_then(|na| na.uri.user.clone())
+        else {
+            return self.reply(now, id, &req, 400, "Malformed To header", None);
+        };
+        let Some(endpoint) = self.dialplan.endpoint_by_user(&user) else {
+            self.metrics.auth_failures.inc();
+            return self.reply(now, id, &req, 404, "Unknown endpoint", None);
+        };
+        let ep_id = endpoint.id.clone();
+        let max_contacts = endpoint.max_contacts.max(1) as usize;
+        if !transport_allowed(endpoint.transport, from.transport) {
+            return self.reply(
+                now,
+                id,
+                &req,
+                403,
+                "Transport not allowed for this endpoint",
+                None,
+            );
+        }
+        if !self.check_digest(now, id, &req, &ep_id, false) {
+            return;
+        }
+        match self.registrar.register(
+            &ep_id,
+            max_contacts,
+            &req,
+            from,
+            now,
+            unix_now(),
+            self.cfg.limits,
+        ) {
+            Ok(accepted) => {
+                let mut resp = make_response(&req, 200, None);
+                for (contact, left) in &accepted.contacts {
+                    resp.headers
+                        .push(HeaderName::Contact, format!("<{contact}>;expires={left}"));
+                }
+                resp.headers.push(HeaderName::Server, USER_AGENT);
+                info!(endpoint = %ep_id, source = %from.addr, contacts = accepted.contacts.len(), "registered");
+                for c in accepted.changes {
+                    let _ = self.store.send(StoreOp::Binding(c));
+                }
+                self.respond(now, id, resp);
+            }
+            Err(Refusal {
+                status,
+                reason,
+                min_expires,
+            }) => {
+                let mut resp = make_response(&req, status, None);
+                resp.reason = reason;
+                if let Some(m) = min_expires {
+                    resp.headers.push(HeaderName::MinExpires, m.to_string());
+                }
+                self.respond(now, id, resp);
+            }
+        }
+    }
+
+    fn housekeeping(&mut self, now: Instant) {
+        for change in self.registrar.expire(now) {
+            let _ = self.store.send(StoreOp::Binding(change));
+        }
+        if !self.cfg.qualify_interval.is_zero() {
+            let targets: Vec<(String, String, PeerAddr)> = self
+                .registrar
+                .all()
+                .filter(|b| {
+                    !self
+                        .qualify
+                        .values()
+                        .any(|(e, c)| e == &b.endpoint_id && c == &b.contact)
+                })
+                .map(|b| (b.endpoint_id.clone(), b.contact.clone(), b.source))
+                .collect();
+            for (endpoint, contact, to) in targets {
+                self.send_qualify(now, endpoint, contact, to);
+            }
+        }
+        let next = if self.cfg.qualify_interval.is_zero() {
+            Duration::from_secs(10)
+        } else {
+            self.cfg.qualify_interval
+        };
+        self.schedule(now + next, EngineTimer::Housekeeping);
+    }
+
+    fn send_qualify(&mut self, now: Instant, endpoint: String, contact: String, to: PeerAddr) {
+        let Ok(uri) = gateway_sip::uri::Uri::parse(&contact) else {
+            return;
+        };
+        let mut req = Request::new(Method::Options, uri);
+        let branch = self.new_branch();
+        gateway_sip::transaction::add_via(
+            &mut req,
+            to.transport,
+            &self.sent_by(to.transport),
+            &branch,
+        );
+        let tag = self.random_hex(6);
+        let hp = self.sent_by(to.transport);
+        req.headers
+            .push(HeaderName::From, format!("<sip:gw@{hp}>;tag={tag}"));
+        req.headers.push(HeaderName::To, format!("<{contact}>"));
+        let cid = format!("{}@{}", self.random_hex(12), hp);
+        req.headers.push(HeaderName::CallId, cid);
+        req.headers.push(HeaderName::CSeq, "1 OPTIONS");
+        req.headers.push(HeaderName::MaxForwards, "70");
+        req.headers.push(HeaderName::UserAgent, USER_AGENT);
+        match self.tx.send_request(now, req, to) {
+            Ok(id) => {
+                self.qualify.insert(id, (endpoint, contact));
+            }
+            Err(e) => debug!(error = %e, "qualify not sent"),
+        }
+    }
+
+    fn on_response(&mut self, now: Instant, id: ClientTxId, resp: Response) {
+        if self.qualify.contains_key(&id) {
+            if resp.status >= 200 {
+                self.qualify.remove(&id);
+            }
+            return;
+        }
+        match self.by_client_tx.get(&id).copied() {
+            Some((call, purpose)) => {
+                if resp.status >= 200 && !(purpose == ClientPurpose::Invite && resp.status < 300) {
+                    self.by_client_tx.remove(&id);
+                }
+                self.on_call_response(now, call, purpose, id, resp)
+            }
+            None => debug!(status = resp.status, "response for a finished call ignored"),
+        }
+    }
+
+    pub fn transmit(&mut self) -> Option<gateway_sip::transaction::Transmit> {
+        self.tx.poll_transmit()
+    }
+
+    pub fn transport_failed(&mut self, now: Instant, id: TxId) {
+        self.tx.transport_error(id);
+        self.drain_events(now);
+    }
+
+    pub fn calls_active(&self) -> usize {
+        self.calls.len()
+    }
+}
+
+/// Add `received` (and the `rport` value) to the top Via, RFC 3261 18.2.1
+/// and RFC 3581, so responses find their way back through NAT.
+fn stamp_received(req: &mut Request, source: SocketAddr) -> Result<(), String> {
+    let Some(top) = req.headers.0.iter_mut().find(|h| h.name == HeaderName::Via) else {
+        return Err("no Via header".into());
+    };
+    let mut via = Via::parse(&top.value).map_err(|e| e.to_string())?;
+    let ip = source.ip().to_string();
+    let mut changed = false;
+    if via.host.trim_matches(|c| c == '[' || c == ']') != ip {
+        via.params.set("received", Some(ip));
+        changed = true;
+    }
+    if via.params.contains("rport") {
+        via.params.set("rport", Some(source.port().to_string()));
+        if !changed {
+            via.params.set("received", Some(source.ip().to_string()));
+        }
+        changed = true;
+    }
+    if changed {
+        top.value = via.to_string();
+    }
+    Ok(())
+}
+
+pub(crate) fn host_port(ip: IpAddr, port: u16) -> String {
+    match ip {
+        IpAddr::V4(v4) => format!("{v4}:{port}"),
+        IpAddr::V6(v6) => format!("[{v6}]:{port}"),
+    }
+}
+
+pub(crate) fn hex_encode(b: &[u8]) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(b.len() * 2);
+    for x in b {
+        s.push(HEX[(x >> 4) as usize] as char);
+        s.push(HEX[(x & 15) as usize] as char);
+    }
+    s
+}
+
+/// Whether an endpoint restricted to `allowed` may use `used`.
+fn transport_allowed(allowed: gateway_dialplan::Transport, used: Transport) -> bool {
+    use gateway_dialplan::Transport as T;
+    matches!(
+        (allowed, used),
+        (T::Any, _)
+            | (T::Udp, Transport::Udp)
+            | (T::Tcp, Transport::Tcp)
+            | (T::Tls, Transport::Tls)
+    )
+}

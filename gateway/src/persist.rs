@@ -1,0 +1,98 @@
+//! Mapping between the engine's records and the store's rows.
+
+use crate::registrar::{Binding, Registrar};
+use crate::store_writer::CdrRecord;
+use gateway_sip::transaction::{PeerAddr, Transport};
+use gateway_store::Store;
+use std::time::{Duration, Instant};
+
+fn transport_name(t: Transport) -> &'static str {
+    match t {
+        Transport::Udp => "udp",
+        Transport::Tcp => "tcp",
+        Transport::Tls => "tls",
+    }
+}
+
+fn transport_from(s: &str) -> Transport {
+    match s {
+        "tcp" => Transport::Tcp,
+        "tls" => Transport::Tls,
+        _ => Transport::Udp,
+    }
+}
+
+pub fn binding_to_row(b: &Binding) -> gateway_store::Binding {
+    gateway_store::Binding {
+        endpoint_id: b.endpoint_id.clone(),
+        contact_uri: b.contact.clone(),
+        received: Some(b.source.addr.to_string()),
+        transport: transport_name(b.source.transport).to_string(),
+        expires_at_unix: b.expires_at_unix,
+        call_id: b.call_id.clone(),
+        cseq: b.cseq as i64,
+        user_agent: b.user_agent.clone(),
+        ..Default::default()
+    }
+}
+
+pub fn cdr_to_row(c: &CdrRecord) -> gateway_store::Cdr {
+    gateway_store::Cdr {
+        call_id: c.call_id.clone(),
+        from_uri: c.from_uri.clone(),
+        to_uri: c.to_uri.clone(),
+        caller: c.caller.clone(),
+        callee: c.target.clone(),
+        unit: c.unit.clone(),
+        started_at: c.started_at_ms,
+        answered_at: c.answered_at_ms,
+        ended_at: c.ended_at_ms,
+        outcome: c.outcome.clone(),
+        sip_status: c.sip_status as i64,
+        reason: c.reason.clone(),
+        duration_ms: c
+            .answered_at_ms
+            .map(|a| (c.ended_at_ms - a).max(0))
+            .unwrap_or(0),
+        rtp_packets_in: c.rtp_packets_in,
+        rtp_packets_out: c.rtp_packets_out,
+    }
+}
+
+/// Load unexpired bindings into the registrar. Stream bindings come back
+/// without their connection: the next request opens a new one.
+pub async fn restore_bindings(
+    store: &Store,
+    registrar: &mut Registrar,
+    now: Instant,
+) -> Result<usize, String> {
+    let now_unix = crate::engine::unix_now();
+    let rows = store
+        .load_bindings(now_unix)
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut n = 0;
+    for row in rows {
+        let Some(addr) = row.received.as_deref().and_then(|r| r.parse().ok()) else {
+            continue;
+        };
+        let left = (row.expires_at_unix - now_unix).max(0) as u64;
+        registrar.restore(Binding {
+            endpoint_id: row.endpoint_id.clone(),
+            contact: row.contact_uri.clone(),
+            source: PeerAddr {
+                transport: transport_from(&row.transport),
+                addr,
+                conn: None,
+            },
+            expires_at: now + Duration::from_secs(left),
+            expires_at_unix: row.expires_at_unix,
+            call_id: row.call_id.clone(),
+            cseq: row.cseq as u32,
+            user_agent: row.user_agent.clone(),
+            registered_at_unix: now_unix - 1,
+        });
+        n += 1;
+    }
+    Ok(n)
+}

@@ -1,0 +1,315 @@
+//! The runtime: the only place that owns tokio, sockets, timers and the
+//! configuration. It wires the transports, the media relay, the store and
+//! the admin listener to the SIP engine and drives the engine's loop.
+
+use crate::admin::{self, AdminState};
+use crate::config::Config;
+use crate::engine::{transport_of, Engine, EngineConfig};
+use crate::metrics::{Metrics, SourcesCollector};
+use crate::registrar::RegistrarLimits;
+use gateway_dialplan::Dialplan;
+use gateway_media::MediaRelay;
+use gateway_sip::transaction::{PeerAddr, Transport, TxId};
+use gateway_store::Store;
+use gateway_transport::{Outbound, TransportConfig, TransportKind, Transports};
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+use tracing::{error, info, warn};
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("configuration: {0}")]
+    Config(#[from] crate::config::ConfigError),
+    #[error("cannot create data directory {path}: {source}")]
+    DataDir {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("database: {0}")]
+    Store(String),
+    #[error("dialplan: {0}")]
+    Dialplan(String),
+    #[error("SIP transports: {0}")]
+    Transport(#[from] gateway_transport::TransportError),
+    #[error("media relay: {0}")]
+    Media(#[from] gateway_media::MediaError),
+    #[error("admin listener {addr}: {source}")]
+    Admin {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+/// Load the dialplan to run with: the file given (imported into the store
+/// when it differs from the stored version), else the stored one, else the
+/// embedded sample (imported on first start).
+pub async fn load_dialplan(cfg: &Config, store: &Store) -> Result<Dialplan, RunError> {
+    if let Some(path) = &cfg.dialplan {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| RunError::Dialplan(format!("cannot read {}: {e}", path.display())))?;
+        let name = path.display().to_string();
+        let dp = Dialplan::parse(&text, &name).map_err(|errs| {
+            RunError::Dialplan(
+                errs.iter()
+                    .map(|e| e.to_string())
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            )
+        })?;
+        let version = store
+            .import_dialplan(&dp, &text, &name)
+            .await
+            .map_err(|e| RunError::Store(e.to_string()))?;
+        info!(file = %name, version, "dialplan imported");
+        return Ok(dp);
+    }
+    if let Some(dp) = store
+        .load_dialplan()
+        .await
+        .map_err(|e| RunError::Store(e.to_string()))?
+    {
+        info!("dialplan loaded from the database");
+        return Ok(dp);
+    }
+    let text = gateway_dialplan::SAMPLE_DIALPLAN;
+    let dp = Dialplan::parse(text, "<embedded sample dialplan>")
+        .map_err(|_| RunError::Dialplan("the embedded sample dialplan does not parse".into()))?;
+    store
+        .import_dialplan(&dp, text, "<embedded sample dialplan>")
+        .await
+        .map_err(|e| RunError::Store(e.to_string()))?;
+    info!("first start: embedded sample dialplan imported");
+    Ok(dp)
+}
+
+pub async fn run(cfg: Config) -> Result<(), RunError> {
+    cfg.validate()?;
+    std::fs::create_dir_all(&cfg.data_dir).map_err(|source| RunError::DataDir {
+        path: cfg.data_dir.display().to_string(),
+        source,
+    })?;
+    let store = Store::connect(&cfg.db_url())
+        .await
+        .map_err(|e| RunError::Store(e.to_string()))?;
+    let dialplan = Arc::new(load_dialplan(&cfg, &store).await?);
+
+    let tcfg = TransportConfig {
+        udp: vec![cfg.sip_listen],
+        tcp: vec![cfg.sip_listen],
+        tls: cfg.tls_listen.into_iter().collect(),
+        tls_cert_pem: cfg.tls_cert.clone(),
+        tls_key_pem: cfg.tls_key.clone(),
+        ..TransportConfig::default()
+    };
+    let (transports, mut inbound) = Transports::start(tcfg).await?;
+    let media_ip = if cfg.sip_listen.ip().is_unspecified() {
+        cfg.sip_listen.ip()
+    } else {
+        cfg.advertised_ip()
+    };
+    let media = MediaRelay::new(media_ip, cfg.rtp_port_range()?)?;
+
+    let metrics = Metrics::new();
+    let mut registry = prometheus_client::registry::Registry::default();
+    metrics.register(
+        &mut registry,
+        SourcesCollector {
+            engine: metrics.engine.clone(),
+            relay: media.clone(),
+            transport: transports.clone(),
+        },
+    );
+    let admin_state = Arc::new(AdminState {
+        registry,
+        ready: Default::default(),
+    });
+    let admin_listener = admin::bind(cfg.admin_listen)
+        .await
+        .map_err(|source| RunError::Admin {
+            addr: cfg.admin_listen,
+            source,
+        })?;
+    let admin_addr = admin_listener.local_addr().ok();
+    tokio::spawn({
+        let state = admin_state.clone();
+        async move {
+            if let Err(e) = admin::serve(admin_listener, state).await {
+                error!(error = %e, "admin listener stopped");
+            }
+        }
+    });
+
+    let (store_tx, store_rx) = mpsc::unbounded_channel();
+    let writer = tokio::spawn(crate::store_writer::run(store.clone(), store_rx));
+
+    let port = |k| transports.local_addr(k).map(|a: SocketAddr| a.port());
+    let ecfg = EngineConfig {
+        advertised_ip: cfg.advertised_ip(),
+        udp_port: port(TransportKind::Udp),
+        tcp_port: port(TransportKind::Tcp),
+        tls_port: port(TransportKind::Tls),
+        realm: cfg.realm.clone(),
+        limits: RegistrarLimits {
+            min_expires: cfg.min_expires,
+            max_expires: cfg.max_expires,
+            default_expires: cfg.default_expires,
+        },
+        qualify_interval: Duration::from_secs(cfg.qualify_interval_secs),
+        ring_timeout: Duration::from_secs(cfg.ring_timeout_secs),
+        nonce_lifetime_secs: cfg.nonce_lifetime_secs,
+    };
+    let now = Instant::now();
+    let mut engine = Engine::new(
+        ecfg,
+        dialplan,
+        media.clone(),
+        store_tx,
+        metrics.clone(),
+        now,
+    );
+    let restored = crate::persist::restore_bindings(&store, engine.registrar_mut(), now).await;
+    match restored {
+        Ok(n) => info!(bindings = n, "registrations restored from the database"),
+        Err(e) => warn!(error = %e, "could not restore registrations"),
+    }
+
+    let udp_local = transports.local_addr(TransportKind::Udp);
+    info!(
+        sip_udp = ?udp_local,
+        sip_tcp = ?transports.local_addr(TransportKind::Tcp),
+        sip_tls = ?transports.local_addr(TransportKind::Tls),
+        admin = ?admin_addr,
+        rtp_ports = %cfg.rtp_ports,
+        db = %redact_url(&cfg.db_url()),
+        "gateway running"
+    );
+    admin_state.ready.store(true, Ordering::Release);
+
+    let shutdown = shutdown_signal();
+    tokio::pin!(shutdown);
+    let far = Duration::from_secs(3600);
+    loop {
+        let deadline = engine
+            .poll_timeout()
+            .unwrap_or_else(|| Instant::now() + far);
+        tokio::select! {
+            biased;
+            _ = &mut shutdown => {
+                info!("shutting down");
+                break;
+            }
+            msg = inbound.recv() => {
+                let Some(first) = msg else { break };
+                let now = Instant::now();
+                engine.handle_inbound(now, &first.data, peer_of(&first));
+                // Take what else is queued before flushing, bounded so timers
+                // are never starved.
+                for _ in 0..64 {
+                    match inbound.try_recv() {
+                        Ok(m) => engine.handle_inbound(now, &m.data, peer_of(&m)),
+                        Err(_) => break,
+                    }
+                }
+            }
+            _ = tokio::time::sleep_until(tokio::time::Instant::from_std(deadline)) => {
+                engine.handle_timeout(Instant::now());
+            }
+        }
+        flush(&mut engine, &transports, udp_local);
+    }
+    admin_state.ready.store(false, Ordering::Release);
+    transports.shutdown();
+    drop(engine);
+    let _ = tokio::time::timeout(Duration::from_secs(5), writer).await;
+    Ok(())
+}
+
+fn peer_of(m: &gateway_transport::Inbound) -> PeerAddr {
+    PeerAddr {
+        transport: transport_of(m.kind),
+        addr: m.source,
+        conn: m.conn,
+    }
+}
+
+fn kind_of(t: Transport) -> TransportKind {
+    match t {
+        Transport::Udp => TransportKind::Udp,
+        Transport::Tcp => TransportKind::Tcp,
+        Transport::Tls => TransportKind::Tls,
+    }
+}
+
+/// Put everything the engine wants sent on the wire.
+fn flush(engine: &mut Engine, transports: &Transports, udp_local: Option<SocketAddr>) {
+    while let Some(t) = engine.transmit() {
+        let mut out = Outbound::new(kind_of(t.to.transport), t.to.addr, t.bytes);
+        if let Some(c) = t.to.conn {
+            out = out.on_conn(c);
+        }
+        if let (Transport::Udp, Some(l)) = (t.to.transport, udp_local) {
+            out = out.from_local(l);
+        }
+        if let Err(e) = transports.send(out) {
+            warn!(target: "transport", dest = %t.to.addr, error = %e, "send failed");
+            if let Some(id) = t.tx {
+                engine.transport_failed(Instant::now(), id as TxId);
+            }
+        }
+    }
+}
+
+fn redact_url(url: &str) -> String {
+    // postgres://user:password@host/db → postgres://user:***@host/db
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{}:***{}", &url[..s + 3], user, &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn database_passwords_are_not_logged() {
+        assert_eq!(
+            super::redact_url("postgres://gw:secret@127.0.0.1:5432/gw"),
+            "postgres://gw:***@127.0.0.1:5432/gw"
+        );
+        assert_eq!(
+            super::redact_url("sqlite://data/gateway.db"),
+            "sqlite://data/gateway.db"
+        );
+    }
+}
