@@ -18,6 +18,9 @@ pub enum Frame {
     Message(Bytes),
     /// A CRLFCRLF keep-alive ping; the peer expects a CRLF pong.
     Ping,
+    /// A CRLF pong. Reported only while [`StreamFramer::set_expect_pong`] is
+    /// on; otherwise a lone CRLF is padding and skipped.
+    Pong,
 }
 
 /// The stream cannot be resynchronised after any of these: the connection
@@ -55,6 +58,9 @@ pub struct StreamFramer {
     /// Total length of the message at the front of `buf`, once its header
     /// block is complete.
     pending_len: Option<usize>,
+    /// We sent a ping on this stream, so a lone CRLF is its answer rather
+    /// than padding or the start of a ping from the peer.
+    expect_pong: bool,
 }
 
 impl StreamFramer {
@@ -64,6 +70,7 @@ impl StreamFramer {
             max_message_size,
             scanned: 0,
             pending_len: None,
+            expect_pong: false,
         }
     }
 
@@ -76,6 +83,11 @@ impl StreamFramer {
 
     pub fn extend(&mut self, data: &[u8]) {
         self.buf.extend_from_slice(data);
+    }
+
+    /// While on, a CRLF between messages is reported as [`Frame::Pong`].
+    pub fn set_expect_pong(&mut self, expect: bool) {
+        self.expect_pong = expect;
     }
 
     /// Bytes held that do not yet form a complete frame.
@@ -125,6 +137,10 @@ impl StreamFramer {
                     let _ = self.buf.split_to(1);
                 }
                 Some(b'\r') => {
+                    if self.expect_pong && self.buf.starts_with(b"\r\n") {
+                        let _ = self.buf.split_to(2);
+                        return Some(Some(Frame::Pong));
+                    }
                     if self.buf.starts_with(PING) {
                         let _ = self.buf.split_to(PING.len());
                         return Some(Some(Frame::Ping));
@@ -236,7 +252,7 @@ mod tests {
     fn as_msg(fr: &Frame) -> &[u8] {
         match fr {
             Frame::Message(b) => b,
-            Frame::Ping => panic!("expected a message, got a ping"),
+            other => panic!("expected a message, got {other:?}"),
         }
     }
 
@@ -341,6 +357,19 @@ mod tests {
         f.extend(b"INFO sip:x SIP/2.0\r\n\r\n");
         let fr = f.next_frame().unwrap().unwrap();
         assert_eq!(as_msg(&fr), b"INFO sip:x SIP/2.0\r\n\r\n");
+    }
+
+    #[test]
+    fn pong_only_when_expected() {
+        let mut f = StreamFramer::new(MAX);
+        f.set_expect_pong(true);
+        f.extend(b"\r");
+        assert_eq!(f.next_frame().unwrap(), None);
+        f.extend(b"\n");
+        assert_eq!(f.next_frame().unwrap(), Some(Frame::Pong));
+        f.set_expect_pong(false);
+        f.extend(b"\r\nOPTIONS sip:x SIP/2.0\r\n\r\n");
+        assert!(matches!(f.next_frame().unwrap(), Some(Frame::Message(_))));
     }
 
     #[test]

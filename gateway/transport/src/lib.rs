@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 pub mod framer;
 mod metrics;
@@ -203,6 +203,8 @@ pub enum TransportError {
         kind: TransportKind,
         dest: SocketAddr,
     },
+    #[error("no open connection {0}")]
+    NoConnection(ConnId),
     #[error("connection limit of {0} reached")]
     TooManyConnections(usize),
     #[error("transports are shut down")]
@@ -236,9 +238,26 @@ impl Transports {
     }
 
     /// Queues `out` without waiting. Stream messages go to `out.conn`, else
-    /// to an existing connection to `out.dest`, else to a new connection.
-    pub fn send(&self, out: Outbound) -> Result<(), TransportError> {
+    /// to an existing connection to `out.dest` (TLS: whatever name it was
+    /// opened for), else to a new connection, whose failure to connect is
+    /// only logged and counted. Returns the stream connection used (`None`
+    /// for UDP), so that callers can pin a flow (RFC 5626) or ping it.
+    pub fn send(&self, out: Outbound) -> Result<Option<ConnId>, TransportError> {
         self.inner.send(out)
+    }
+
+    /// Sends an RFC 5626 §4.4.1 CRLFCRLF ping on a stream connection. The
+    /// receiver completes when a CRLF pong arrives and is dropped unanswered
+    /// when the connection closes; the caller applies its own deadline
+    /// (RFC 5626 suggests 10 s) and may then [`close`](Self::close) the flow.
+    pub fn ping(&self, conn: ConnId) -> Result<oneshot::Receiver<()>, TransportError> {
+        self.inner.ping(conn)
+    }
+
+    /// Closes a stream connection now, dropping anything still queued.
+    /// Returns false if it was already gone.
+    pub fn close(&self, conn: ConnId) -> bool {
+        self.inner.close(conn)
     }
 
     /// The first bound address of `kind` (with the real port when 0 was

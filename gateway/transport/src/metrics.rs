@@ -27,6 +27,7 @@ pub(crate) struct Counters {
     pub framing_errors: AtomicU64,
     pub oversize_drops: AtomicU64,
     pub keepalives_answered: AtomicU64,
+    pub keepalives_sent: AtomicU64,
     pub udp_keepalives_dropped: AtomicU64,
     pub queue_full_drops: AtomicU64,
     pub send_errors: AtomicU64,
@@ -74,6 +75,7 @@ impl Counters {
             framing_errors: self.framing_errors.load(Relaxed),
             oversize_drops: self.oversize_drops.load(Relaxed),
             keepalives_answered: self.keepalives_answered.load(Relaxed),
+            keepalives_sent: self.keepalives_sent.load(Relaxed),
             udp_keepalives_dropped: self.udp_keepalives_dropped.load(Relaxed),
             queue_full_drops: self.queue_full_drops.load(Relaxed),
             send_errors: self.send_errors.load(Relaxed),
@@ -114,6 +116,8 @@ pub struct TransportMetrics {
     pub oversize_drops: u64,
     /// CRLFCRLF pings on streams answered with a CRLF pong.
     pub keepalives_answered: u64,
+    /// Our own pings sent with [`Transports::ping`](crate::Transports::ping).
+    pub keepalives_sent: u64,
     /// Bare CRLF / CRLFCRLF datagrams dropped on UDP.
     pub udp_keepalives_dropped: u64,
     /// Outbound messages dropped because a send queue was full.

@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -15,7 +15,7 @@ use bytes::Bytes;
 use rustls::pki_types::ServerName;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::AbortHandle;
 use tokio::time::timeout;
 use tokio_rustls::{TlsAcceptor, TlsConnector};
@@ -55,6 +55,25 @@ struct ConnEntry {
     remote: SocketAddr,
     queue: mpsc::Sender<Bytes>,
     close: CloseFlag,
+    keepalive: Arc<KeepAlive>,
+}
+
+/// Our own RFC 5626 pings on a connection, awaiting their pongs.
+#[derive(Default)]
+struct KeepAlive {
+    outstanding: AtomicU32,
+    waiters: Mutex<Vec<oneshot::Sender<()>>>,
+}
+
+impl KeepAlive {
+    fn pong_received(&self) {
+        // Answers are not matched to pings: one pong proves the flow alive
+        // for everyone waiting.
+        self.outstanding.store(0, Ordering::Relaxed);
+        for w in lock(&self.waiters).drain(..) {
+            let _ = w.send(());
+        }
+    }
 }
 
 #[derive(Default)]
@@ -70,6 +89,7 @@ struct NewConn {
     queue_tx: mpsc::Sender<Bytes>,
     queue_rx: mpsc::Receiver<Bytes>,
     close: CloseFlag,
+    keepalive: Arc<KeepAlive>,
 }
 
 struct UdpEndpoint {
@@ -224,7 +244,10 @@ impl Shared {
         }
     }
 
-    pub(crate) fn send(self: &Arc<Self>, mut out: Outbound) -> Result<(), TransportError> {
+    pub(crate) fn send(
+        self: &Arc<Self>,
+        mut out: Outbound,
+    ) -> Result<Option<ConnId>, TransportError> {
         out.dest = canonical(out.dest);
         if self.is_shut_down.load(Ordering::SeqCst) {
             return Err(TransportError::Shutdown);
@@ -236,8 +259,8 @@ impl Shared {
             });
         }
         match out.kind {
-            TransportKind::Udp => self.send_udp(out),
-            TransportKind::Tcp | TransportKind::Tls => self.send_stream(out),
+            TransportKind::Udp => self.send_udp(out).map(|()| None),
+            TransportKind::Tcp | TransportKind::Tls => self.send_stream(out).map(Some),
         }
     }
 
@@ -277,7 +300,7 @@ impl Shared {
         }
     }
 
-    fn send_stream(self: &Arc<Self>, out: Outbound) -> Result<(), TransportError> {
+    fn send_stream(self: &Arc<Self>, out: Outbound) -> Result<ConnId, TransportError> {
         let kind = out.kind;
         let len = out.data.len();
         let mut table = lock(&self.conns);
@@ -291,7 +314,7 @@ impl Shared {
                     Ok(()) => {
                         drop(table);
                         self.count_out(kind, len);
-                        return Ok(());
+                        return Ok(id);
                     }
                     Err(mpsc::error::TrySendError::Full(_)) => {
                         let remote = entry.remote;
@@ -309,6 +332,7 @@ impl Shared {
         }
 
         let new = self.register_locked(&mut table, kind, out.dest)?;
+        let id = new.id;
         // A fresh queue has room for at least one message.
         let _ = new.queue_tx.try_send(out.data);
         drop(table);
@@ -320,7 +344,43 @@ impl Shared {
             out.dest,
             out.server_name,
         ));
-        Ok(())
+        Ok(id)
+    }
+
+    pub(crate) fn ping(&self, id: ConnId) -> Result<oneshot::Receiver<()>, TransportError> {
+        let table = lock(&self.conns);
+        let entry = table
+            .by_id
+            .get(&id)
+            .ok_or(TransportError::NoConnection(id))?;
+        let (tx, rx) = oneshot::channel();
+        // Register before sending so that a fast pong cannot be missed.
+        lock(&entry.keepalive.waiters).push(tx);
+        entry.keepalive.outstanding.fetch_add(1, Ordering::Relaxed);
+        match entry.queue.try_send(Bytes::from_static(b"\r\n\r\n")) {
+            Ok(()) => {
+                Counters::inc(&self.metrics.keepalives_sent);
+                Counters::add(&self.metrics.kind(entry.kind).bytes_out, 4);
+                Ok(rx)
+            }
+            Err(_) => {
+                Counters::inc(&self.metrics.queue_full_drops);
+                Err(TransportError::QueueFull {
+                    kind: entry.kind,
+                    dest: entry.remote,
+                })
+            }
+        }
+    }
+
+    pub(crate) fn close(&self, id: ConnId) -> bool {
+        match lock(&self.conns).by_id.get(&id) {
+            Some(entry) => {
+                raise(&entry.close);
+                true
+            }
+            None => false,
+        }
     }
 
     fn register(&self, kind: TransportKind, remote: SocketAddr) -> Result<NewConn, TransportError> {
@@ -342,6 +402,7 @@ impl Shared {
         let (queue_tx, queue_rx) = mpsc::channel(self.cfg.send_queue);
         let (close, _) = watch::channel(false);
         let close = Arc::new(close);
+        let keepalive = Arc::new(KeepAlive::default());
         table.by_id.insert(
             id,
             ConnEntry {
@@ -349,6 +410,7 @@ impl Shared {
                 remote,
                 queue: queue_tx.clone(),
                 close: close.clone(),
+                keepalive: keepalive.clone(),
             },
         );
         table.by_addr.insert((kind, remote), id);
@@ -358,6 +420,7 @@ impl Shared {
             queue_tx,
             queue_rx,
             close,
+            keepalive,
         })
     }
 
@@ -578,6 +641,7 @@ async fn run_connection<S>(
         queue_tx,
         queue_rx,
         close,
+        keepalive,
     } = new;
     let (rd, wr) = tokio::io::split(stream);
     let activity = Arc::new(AtomicU64::new(0));
@@ -596,6 +660,7 @@ async fn run_connection<S>(
         kind,
         remote,
         local,
+        keepalive: &keepalive,
     };
     let how = read_loop(ctx, rd, queue_tx, close.subscribe(), &activity).await;
     shared.remove_conn(id);
@@ -612,6 +677,7 @@ struct ReadCtx<'a> {
     kind: TransportKind,
     remote: SocketAddr,
     local: SocketAddr,
+    keepalive: &'a KeepAlive,
 }
 
 async fn read_loop<R: AsyncRead + Unpin>(
@@ -628,6 +694,7 @@ async fn read_loop<R: AsyncRead + Unpin>(
     let mut writes_seen = activity.load(Ordering::Relaxed);
     loop {
         loop {
+            framer.set_expect_pong(ctx.keepalive.outstanding.load(Ordering::Relaxed) > 0);
             match framer.next_frame() {
                 Ok(Some(Frame::Message(data))) => {
                     Counters::inc(&counters.messages_in);
@@ -650,6 +717,7 @@ async fn read_loop<R: AsyncRead + Unpin>(
                     }
                     Err(_) => Counters::inc(&metrics.queue_full_drops),
                 },
+                Ok(Some(Frame::Pong)) => ctx.keepalive.pong_received(),
                 Ok(None) => break,
                 Err(e) => {
                     Counters::inc(&metrics.framing_errors);

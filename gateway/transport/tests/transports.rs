@@ -345,10 +345,14 @@ async fn outbound_tcp_connects_once_and_receives_replies() {
     let m1 = sip("OPTIONS", "");
     let m2 = sip("MESSAGE", "second");
     // Both queued before the connection exists: one connection carries both.
-    t.send(Outbound::new(TransportKind::Tcp, peer_addr, m1.clone()))
+    let c1 = t
+        .send(Outbound::new(TransportKind::Tcp, peer_addr, m1.clone()))
         .unwrap();
-    t.send(Outbound::new(TransportKind::Tcp, peer_addr, m2.clone()))
+    let c2 = t
+        .send(Outbound::new(TransportKind::Tcp, peer_addr, m2.clone()))
         .unwrap();
+    assert!(c1.is_some());
+    assert_eq!(c1, c2);
     let (mut s, _) = tokio::time::timeout(SAFETY, peer.accept())
         .await
         .unwrap()
@@ -362,6 +366,7 @@ async fn outbound_tcp_connects_once_and_receives_replies() {
     assert_eq!(inb.data, reply.as_bytes());
     assert_eq!(inb.source, peer_addr);
     assert_eq!(inb.kind, TransportKind::Tcp);
+    assert_eq!(inb.conn, c1);
 
     // A later request reuses it as well.
     let m3 = sip("INFO", "");
@@ -474,7 +479,7 @@ async fn slow_peer_fills_its_queue_without_blocking_others() {
     let mut full = false;
     for _ in 0..100_000 {
         match t.send(stuck_in.reply(big.clone())) {
-            Ok(()) => tokio::task::yield_now().await,
+            Ok(_) => tokio::task::yield_now().await,
             Err(TransportError::QueueFull { .. }) => {
                 full = true;
                 break;
@@ -717,4 +722,47 @@ async fn tls_file_errors_name_the_file() {
     .await
     .unwrap_err();
     assert!(matches!(err, TransportError::TlsIdentityMissing), "{err}");
+}
+
+#[tokio::test]
+async fn ping_completes_on_pong_and_close_ends_the_flow() {
+    let (server, mut server_rx) = Transports::start(cfg()).await.unwrap();
+    let (client, _client_rx) = Transports::start(TransportConfig::default()).await.unwrap();
+    let server_addr = server.local_addr(TransportKind::Tcp).unwrap();
+    let flow = client
+        .send(Outbound::new(
+            TransportKind::Tcp,
+            server_addr,
+            sip("REGISTER", ""),
+        ))
+        .unwrap()
+        .expect("stream sends report their connection");
+    next(&mut server_rx).await;
+
+    for _ in 0..2 {
+        let pong = client.ping(flow).unwrap();
+        tokio::time::timeout(SAFETY, pong)
+            .await
+            .expect("no pong within the safety timeout")
+            .expect("connection closed before the pong");
+    }
+    assert_eq!(client.metrics().keepalives_sent, 2);
+    assert_eq!(server.metrics().keepalives_answered, 2);
+
+    // A pong waiter is always released: answered, or dropped with the flow.
+    let orphan = client.ping(flow).unwrap();
+    assert!(client.close(flow));
+    let _ = tokio::time::timeout(SAFETY, orphan)
+        .await
+        .expect("waiter never released");
+    eventually(&server, "server saw the close", |m| m.connections_open == 0).await;
+    eventually(&client, "client dropped the flow", |m| {
+        m.connections_open == 0
+    })
+    .await;
+    assert!(!client.close(flow));
+    assert!(matches!(
+        client.ping(flow),
+        Err(TransportError::NoConnection(id)) if id == flow
+    ));
 }
