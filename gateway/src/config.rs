@@ -223,3 +223,17 @@ mod tests {
         assert!(c.validate().unwrap_err().to_string().contains("tls_cert"));
     }
 }
+
+#[cfg(test)]
+mod example_file {
+    #[test]
+    fn example_config_parses_and_matches_defaults() {
+        let text = include_str!("../../gateway.example.toml");
+        let c = super::Config::parse(text, "gateway.example.toml").unwrap();
+        c.validate().unwrap();
+        let d = super::Config::default();
+        assert_eq!(c.sip_listen, d.sip_listen);
+        assert_eq!(c.rtp_ports, d.rtp_ports);
+        assert_eq!(c.qualify_interval_secs, d.qualify_interval_secs);
+    }
+}
