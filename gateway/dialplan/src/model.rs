@@ -1,0 +1,411 @@
+//! The validated, immutable dialplan snapshot and its lookups.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+use serde::Serialize;
+
+use crate::net::{Cidr, SipUri};
+use crate::template::Template;
+
+/// Settings of the `[gateway]` table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GatewaySettings {
+    /// Digest realm, and the SIP domain the gateway is authoritative for.
+    pub realm: String,
+    /// Further host names (or addresses) that mean "this gateway" in a
+    /// Request-URI or To header.
+    pub domains: Vec<String>,
+    /// Default call length limit when no rule sets one.
+    pub max_duration_secs: u64,
+    /// Default encryption policy when no rule sets one.
+    pub encryption: Encryption,
+}
+
+impl Default for GatewaySettings {
+    fn default() -> Self {
+        GatewaySettings {
+            realm: "gateway.local".into(),
+            domains: Vec::new(),
+            max_duration_secs: 14_400,
+            encryption: Encryption::Optional,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UnitKind {
+    City,
+    Province,
+    UrbanDistrict,
+    RuralDistrict,
+    Town,
+    District,
+    Ward,
+    Commune,
+    Township,
+}
+
+impl UnitKind {
+    pub const ALL: [UnitKind; 9] = [
+        UnitKind::City,
+        UnitKind::Province,
+        UnitKind::UrbanDistrict,
+        UnitKind::RuralDistrict,
+        UnitKind::Town,
+        UnitKind::District,
+        UnitKind::Ward,
+        UnitKind::Commune,
+        UnitKind::Township,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UnitKind::City => "city",
+            UnitKind::Province => "province",
+            UnitKind::UrbanDistrict => "urban_district",
+            UnitKind::RuralDistrict => "rural_district",
+            UnitKind::Town => "town",
+            UnitKind::District => "district",
+            UnitKind::Ward => "ward",
+            UnitKind::Commune => "commune",
+            UnitKind::Township => "township",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<UnitKind> {
+        UnitKind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+/// An administrative unit (city, district, ward, commune …).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unit {
+    /// Official statistics-office code, as text with its leading zeros.
+    pub code: String,
+    pub name: String,
+    pub kind: UnitKind,
+    pub parent: Option<String>,
+}
+
+/// How an endpoint proves who it is. HA1 forms let a dialplan avoid clear
+/// passwords; they are bound to the realm they were computed with.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Credentials {
+    Password(String),
+    /// Lower-case hex MD5(id ":" realm ":" password).
+    Ha1Md5(String),
+    /// Lower-case hex SHA-256(id ":" realm ":" password).
+    Ha1Sha256(String),
+}
+
+impl std::fmt::Debug for Credentials {
+    // Secrets never reach logs through Debug.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Credentials::Password(_) => f.write_str("Password(***)"),
+            Credentials::Ha1Md5(_) => f.write_str("Ha1Md5(***)"),
+            Credentials::Ha1Sha256(_) => f.write_str("Ha1Sha256(***)"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Transport {
+    Any,
+    Udp,
+    Tcp,
+    Tls,
+}
+
+impl Transport {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Transport::Any => "any",
+            Transport::Udp => "udp",
+            Transport::Tcp => "tcp",
+            Transport::Tls => "tls",
+        }
+    }
+}
+
+/// A registering device (a bridge point's room system, a softphone …).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    /// Also the digest username.
+    pub id: String,
+    pub unit: String,
+    pub credentials: Credentials,
+    pub display: Option<String>,
+    /// Lower-cased; matched case-insensitively.
+    pub aliases: Vec<String>,
+    pub numbers: Vec<String>,
+    /// The only transport it may register and call over (`Any`: no limit).
+    pub transport: Transport,
+    pub max_contacts: u32,
+    /// Passed the security check required before a device may call.
+    pub vetted: bool,
+}
+
+/// A SIP peer (carrier, another authority's bridge, a test tool).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Trunk {
+    pub name: String,
+    /// Where calls routed to the trunk go; has no user part.
+    pub uri: SipUri,
+    /// Source addresses recognised as this trunk without authentication.
+    pub acl: Vec<Cidr>,
+    /// Digest credentials: presented when the peer challenges our requests,
+    /// and accepted from the peer when it calls from outside `acl`.
+    pub username: Option<String>,
+    pub password: Option<String>,
+    /// Unit that calls from this trunk are accounted to and scoped by.
+    pub unit: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub enum Match {
+    Exact(String),
+    Prefix(String),
+    /// Implicitly anchored: the whole target must match.
+    Regex(regex::Regex),
+}
+
+impl PartialEq for Match {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Match::Exact(a), Match::Exact(b)) | (Match::Prefix(a), Match::Prefix(b)) => a == b,
+            (Match::Regex(a), Match::Regex(b)) => a.as_str() == b.as_str(),
+            _ => false,
+        }
+    }
+}
+
+impl Match {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Match::Exact(_) => "exact",
+            Match::Prefix(_) => "prefix",
+            Match::Regex(_) => "regex",
+        }
+    }
+
+    /// The pattern as written in the dialplan (without the implicit anchors).
+    pub fn pattern(&self) -> &str {
+        match self {
+            Match::Exact(s) | Match::Prefix(s) => s,
+            Match::Regex(r) => {
+                let s = r.as_str();
+                s.strip_prefix("^(?:")
+                    .and_then(|s| s.strip_suffix(")$"))
+                    .unwrap_or(s)
+            }
+        }
+    }
+
+    /// The capture groups of a match (`[0]` is the whole target), or `None`.
+    pub(crate) fn captures<'t>(&self, target: &'t str) -> Option<Vec<Option<&'t str>>> {
+        match self {
+            Match::Exact(s) => (target == s).then(|| vec![Some(target)]),
+            Match::Prefix(p) => target
+                .strip_prefix(p.as_str())
+                .map(|rest| vec![Some(target), Some(rest)]),
+            Match::Regex(r) => r
+                .captures(target)
+                .map(|c| c.iter().map(|m| m.map(|m| m.as_str())).collect()),
+        }
+    }
+}
+
+/// How a number is changed before it is sent on: `rewrite` (a template over
+/// the match's groups) first, then `strip` leading characters, then `prepend`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Rewrite {
+    pub template: Option<Template>,
+    pub strip: usize,
+    pub prepend: String,
+}
+
+impl Rewrite {
+    pub(crate) fn apply(&self, groups: &[Option<&str>]) -> String {
+        let base = match &self.template {
+            Some(t) => t.expand(groups, "", |s| s.to_string()),
+            None => groups.first().copied().flatten().unwrap_or("").to_string(),
+        };
+        let stripped: String = base.chars().skip(self.strip).collect();
+        format!("{}{}", self.prepend, stripped)
+    }
+
+    pub fn is_identity(&self) -> bool {
+        self.template.is_none() && self.strip == 0 && self.prepend.is_empty()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// `target` is resolved to the endpoint's id when the dialplan is parsed.
+    Endpoint {
+        target: String,
+    },
+    Trunk {
+        trunk: String,
+        rewrite: Rewrite,
+    },
+    Uri {
+        uri: Template,
+        rewrite: Rewrite,
+    },
+    Reject {
+        status: u16,
+        reason: String,
+    },
+}
+
+impl Action {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Action::Endpoint { .. } => "endpoint",
+            Action::Trunk { .. } => "trunk",
+            Action::Uri { .. } => "uri",
+            Action::Reject { .. } => "reject",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Encryption {
+    Optional,
+    Required,
+}
+
+impl Encryption {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Encryption::Optional => "optional",
+            Encryption::Required => "required",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rule {
+    pub name: String,
+    pub matcher: Match,
+    /// Applies only to callers whose unit is this unit or below it.
+    pub from_unit: Option<String>,
+    /// Applies only to calls arriving from this trunk.
+    pub from_trunk: Option<String>,
+    pub action: Action,
+    pub caller_id: Option<String>,
+    pub encryption: Option<Encryption>,
+    pub record: Option<bool>,
+    pub max_duration_secs: Option<u64>,
+}
+
+/// A validated dialplan. Immutable: the runtime shares it behind an `Arc` and
+/// swaps in a new one on reload, so calls in flight keep the snapshot they
+/// were routed with.
+#[derive(Debug, Clone)]
+pub struct Dialplan {
+    pub(crate) gateway: GatewaySettings,
+    pub(crate) units: Vec<Unit>,
+    pub(crate) endpoints: Vec<Endpoint>,
+    pub(crate) trunks: Vec<Trunk>,
+    pub(crate) rules: Vec<Rule>,
+    pub(crate) unit_index: HashMap<String, usize>,
+    pub(crate) endpoint_index: HashMap<String, usize>,
+    /// id, number or lower-cased alias → endpoint.
+    pub(crate) user_index: HashMap<String, usize>,
+    pub(crate) trunk_index: HashMap<String, usize>,
+}
+
+impl Dialplan {
+    pub fn gateway(&self) -> &GatewaySettings {
+        &self.gateway
+    }
+
+    pub fn units(&self) -> &[Unit] {
+        &self.units
+    }
+
+    pub fn endpoints(&self) -> &[Endpoint] {
+        &self.endpoints
+    }
+
+    pub fn trunks(&self) -> &[Trunk] {
+        &self.trunks
+    }
+
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
+    pub fn unit(&self, code: &str) -> Option<&Unit> {
+        self.unit_index.get(code).map(|&i| &self.units[i])
+    }
+
+    pub fn endpoint(&self, id: &str) -> Option<&Endpoint> {
+        self.endpoint_index.get(id).map(|&i| &self.endpoints[i])
+    }
+
+    /// The endpoint a SIP user part designates: its id, one of its numbers,
+    /// or one of its aliases (aliases case-insensitively).
+    pub fn endpoint_by_user(&self, user: &str) -> Option<&Endpoint> {
+        let i = match self.user_index.get(user) {
+            Some(i) => Some(i),
+            None if user.bytes().any(|b| b.is_ascii_uppercase()) => {
+                self.user_index.get(&user.to_ascii_lowercase())
+            }
+            None => None,
+        };
+        i.map(|&i| &self.endpoints[i])
+    }
+
+    pub fn trunk(&self, name: &str) -> Option<&Trunk> {
+        self.trunk_index.get(name).map(|&i| &self.trunks[i])
+    }
+
+    /// The trunk whose ACL holds `source`; when several do, the most specific
+    /// block wins, then the trunk written first.
+    pub fn trunk_for_source(&self, source: IpAddr) -> Option<&Trunk> {
+        self.trunk_acl_match(source).map(|(t, _)| t)
+    }
+
+    pub(crate) fn trunk_acl_match(&self, source: IpAddr) -> Option<(&Trunk, Cidr)> {
+        let mut best: Option<(&Trunk, Cidr)> = None;
+        for t in &self.trunks {
+            for c in &t.acl {
+                if c.contains(source) && best.is_none_or(|(_, b)| c.prefix_len > b.prefix_len) {
+                    best = Some((t, *c));
+                }
+            }
+        }
+        best
+    }
+
+    /// The units above `code`, nearest first (empty for a root or an
+    /// unknown code).
+    pub fn unit_ancestors(&self, code: &str) -> Vec<&Unit> {
+        let mut out = Vec::new();
+        let mut cur = self.unit(code);
+        // Parent cycles are rejected at parse time; the bound is belt and braces.
+        while let Some(u) = cur {
+            if out.len() > self.units.len() {
+                break;
+            }
+            cur = u.parent.as_deref().and_then(|p| self.unit(p));
+            if let Some(p) = cur {
+                out.push(p);
+            }
+        }
+        out
+    }
+
+    /// Whether `code` is `ancestor` or lies below it.
+    pub fn unit_within(&self, code: &str, ancestor: &str) -> bool {
+        code == ancestor || self.unit_ancestors(code).iter().any(|u| u.code == ancestor)
+    }
+}

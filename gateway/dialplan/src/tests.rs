@@ -1,0 +1,801 @@
+use std::net::IpAddr;
+
+use super::*;
+
+const BASE: &str = r#"
+[gateway]
+realm = "test.local"
+
+[[unit]]
+code = "01"
+name = "Thành phố Hà Nội"
+kind = "city"
+
+[[unit]]
+code = "001"
+name = "Quận Ba Đình"
+kind = "urban_district"
+parent = "01"
+
+[[unit]]
+code = "00004"
+name = "Phường Trúc Bạch"
+kind = "ward"
+parent = "001"
+
+[[unit]]
+code = "002"
+name = "Quận Hoàn Kiếm"
+kind = "urban_district"
+parent = "01"
+
+[[endpoint]]
+id = "1001"
+unit = "00004"
+password = "pass1001"
+numbers = ["1001", "241001"]
+aliases = ["Room-Truc-Bach"]
+vetted = true
+
+[[endpoint]]
+id = "1002"
+unit = "002"
+ha1_md5 = "0123456789abcdef0123456789ABCDEF"
+numbers = ["1002"]
+vetted = true
+
+[[endpoint]]
+id = "1003"
+unit = "001"
+password = "x"
+vetted = false
+
+[[trunk]]
+name = "carrier"
+uri = "sip:10.0.0.1:5060;transport=tcp"
+acl = ["10.0.0.0/24"]
+username = "gw"
+password = "secret"
+unit = "01"
+
+[[trunk]]
+name = "carrier-edge"
+uri = "sips:edge.example.net"
+acl = ["10.0.0.7/32"]
+
+[[rule]]
+name = "block-premium"
+match = { prefix = "1900" }
+action = "reject"
+status = 403
+reason = "Premium numbers are barred"
+
+[[rule]]
+name = "ba-dinh-out"
+match = { regex = '0(\d+)' }
+from_unit = "001"
+action = "trunk"
+trunk = "carrier"
+rewrite = "84$1"
+caller_id = "842438000000"
+record = true
+max_duration_secs = 3600
+
+[[rule]]
+name = "intl"
+match = { prefix = "00" }
+action = "trunk"
+trunk = "carrier-edge"
+strip = 2
+prepend = "+"
+encryption = "required"
+
+[[rule]]
+name = "meeting"
+match = { regex = '8(?P<room>\d{4})' }
+action = "uri"
+uri = "sip:${room}@meet.example.net;transport=tls"
+
+[[rule]]
+name = "meeting-by-number"
+match = { exact = "7000" }
+action = "uri"
+uri = "sip:conf-${number}@meet.example.net"
+prepend = "99"
+
+[[rule]]
+name = "operator"
+match = { exact = "0" }
+action = "endpoint"
+target = "room-truc-bach"
+
+[[rule]]
+name = "from-carrier"
+match = { prefix = "" }
+from_trunk = "carrier"
+action = "endpoint"
+target = "1002"
+"#;
+
+fn plan() -> Dialplan {
+    match Dialplan::parse(BASE, "base.toml") {
+        Ok(d) => d,
+        Err(e) => panic!(
+            "{}",
+            e.iter()
+                .map(|e| e.to_string())
+                .collect::<Vec<_>>()
+                .join("\n")
+        ),
+    }
+}
+
+fn req(caller: Caller, target: &str) -> RouteRequest {
+    RouteRequest {
+        caller,
+        from_user: None,
+        target: target.into(),
+        transport_secure: false,
+    }
+}
+
+fn ep(id: &str) -> Caller {
+    Caller::Endpoint(id.into())
+}
+
+fn anon(ip: &str) -> Caller {
+    Caller::Anonymous {
+        source: ip.parse::<IpAddr>().unwrap(),
+    }
+}
+
+/// Replaces the first occurrence of `from` in BASE and returns the errors
+/// rendered as `line:column field: message`.
+fn errors_with(from: &str, to: &str) -> Vec<String> {
+    assert!(BASE.contains(from), "fixture lacks {from:?}");
+    let src = BASE.replacen(from, to, 1);
+    Dialplan::check(&src, "t.toml")
+        .into_iter()
+        .map(|e| format!("{}:{} {}: {}", e.line, e.column, e.field, e.message))
+        .collect()
+}
+
+fn line_of(needle: &str) -> usize {
+    BASE[..BASE.find(needle).expect("needle in fixture")]
+        .matches('\n')
+        .count()
+        + 1
+}
+
+fn assert_one_error(from: &str, to: &str, line: usize, field: &str, msg: &str) {
+    let errs = errors_with(from, to);
+    assert_eq!(errs.len(), 1, "{errs:#?}");
+    let want = format!("{line}:");
+    assert!(errs[0].starts_with(&want), "want line {line}: {errs:#?}");
+    assert!(
+        errs[0].contains(&format!(" {field}: ")),
+        "want field {field}: {errs:#?}"
+    );
+    assert!(errs[0].contains(msg), "want {msg:?}: {errs:#?}");
+}
+
+#[test]
+fn base_fixture_parses_with_everything() {
+    let d = plan();
+    assert_eq!(d.gateway().realm, "test.local");
+    assert_eq!(d.units().len(), 4);
+    assert_eq!(d.endpoints().len(), 3);
+    assert_eq!(d.trunks().len(), 2);
+    assert_eq!(d.rules().len(), 7);
+    assert_eq!(
+        d.endpoint("1002").unwrap().credentials,
+        Credentials::Ha1Md5("0123456789abcdef0123456789abcdef".into())
+    );
+    // Rule targets are resolved to endpoint ids.
+    assert_eq!(
+        d.rules()[5].action,
+        Action::Endpoint {
+            target: "1001".into()
+        }
+    );
+}
+
+#[test]
+fn lookups() {
+    let d = plan();
+    assert_eq!(d.endpoint_by_user("241001").unwrap().id, "1001");
+    assert_eq!(d.endpoint_by_user("ROOM-truc-bach").unwrap().id, "1001");
+    assert_eq!(d.endpoint_by_user("1003").unwrap().id, "1003");
+    assert!(d.endpoint_by_user("9999").is_none());
+    assert_eq!(d.trunk("carrier").unwrap().uri.port, Some(5060));
+    assert_eq!(d.unit("00004").unwrap().kind, UnitKind::Ward);
+    let anc: Vec<&str> = d
+        .unit_ancestors("00004")
+        .iter()
+        .map(|u| u.code.as_str())
+        .collect();
+    assert_eq!(anc, ["001", "01"]);
+    assert!(d.unit_ancestors("01").is_empty());
+    assert!(d.unit_within("00004", "01"));
+    assert!(!d.unit_within("00004", "002"));
+    // Most specific ACL entry wins.
+    let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+    assert_eq!(
+        d.trunk_for_source(ip("10.0.0.7")).unwrap().name,
+        "carrier-edge"
+    );
+    assert_eq!(d.trunk_for_source(ip("10.0.0.8")).unwrap().name, "carrier");
+    assert!(d.trunk_for_source(ip("10.0.1.8")).is_none());
+}
+
+#[test]
+fn credentials_debug_hides_secrets() {
+    let d = plan();
+    let s = format!("{:?}", d.endpoint("1001").unwrap());
+    assert!(!s.contains("pass1001"), "{s}");
+}
+
+#[test]
+fn routes_endpoint_numbers_and_aliases_before_rules() {
+    let d = plan();
+    let r = d.route(&req(ep("1001"), "1002"));
+    assert_eq!(r.outcome, RouteOutcome::Endpoint { id: "1002".into() });
+    assert_eq!(r.policy.unit.as_deref(), Some("00004"));
+    assert_eq!(r.policy.max_duration_secs, 14400);
+    // "0" would match the ba-dinh-out regex? no: 0(\d+) needs a digit; but the
+    // operator rule is an exact match resolved to endpoint 1001 via its alias.
+    let r = d.route(&req(ep("1002"), "0"));
+    assert_eq!(r.outcome, RouteOutcome::Endpoint { id: "1001".into() });
+    assert!(
+        r.trace.iter().any(|t| t.contains("\"operator\" matched")),
+        "{:?}",
+        r.trace
+    );
+    let r = d.route(&req(ep("1002"), "room-truc-bach"));
+    assert_eq!(r.outcome, RouteOutcome::Endpoint { id: "1001".into() });
+}
+
+#[test]
+fn unknown_target_is_404() {
+    let d = plan();
+    let r = d.route(&req(ep("1002"), "5555"));
+    assert_eq!(
+        r.outcome,
+        RouteOutcome::Reject {
+            status: 404,
+            reason: "No route to 5555".into()
+        }
+    );
+    // The trace explains every rule that was passed over.
+    assert!(r
+        .trace
+        .iter()
+        .any(|t| t.contains("\"ba-dinh-out\" skipped: caller unit 002 is not within unit 001")));
+    assert!(r
+        .trace
+        .iter()
+        .any(|t| t.contains("\"intl\" skipped: \"5555\" does not match prefix \"00\"")));
+    let j = serde_json::to_value(&r).unwrap();
+    assert_eq!(j["outcome"]["kind"], "reject");
+    assert_eq!(j["outcome"]["status"], 404);
+}
+
+#[test]
+fn unvetted_and_unknown_callers_are_refused() {
+    let d = plan();
+    let r = d.route(&req(ep("1003"), "1001"));
+    assert_eq!(
+        r.outcome,
+        RouteOutcome::Reject {
+            status: 403,
+            reason: "Endpoint 1003 is not security-vetted".into()
+        }
+    );
+    let r = d.route(&req(ep("nobody"), "1001"));
+    assert!(matches!(
+        r.outcome,
+        RouteOutcome::Reject { status: 403, .. }
+    ));
+    let r = d.route(&req(Caller::Trunk("nope".into()), "1001"));
+    assert!(matches!(
+        r.outcome,
+        RouteOutcome::Reject { status: 403, .. }
+    ));
+}
+
+#[test]
+fn regex_rewrite_with_groups_scoped_by_unit_descendants() {
+    let d = plan();
+    // 1001 is in ward 00004, inside district 001: the rule applies.
+    let r = d.route(&req(ep("1001"), "0912345678"));
+    assert_eq!(
+        r.outcome,
+        RouteOutcome::Trunk {
+            name: "carrier".into(),
+            uri: "sip:84912345678@10.0.0.1:5060;transport=tcp".into()
+        }
+    );
+    assert!(r.policy.record);
+    assert_eq!(r.policy.caller_id.as_deref(), Some("842438000000"));
+    assert_eq!(r.policy.max_duration_secs, 3600);
+    assert_eq!(r.policy.unit.as_deref(), Some("00004"));
+    // 1002 is in district 002: not in scope, and nothing else matches.
+    let r = d.route(&req(ep("1002"), "0912345678"));
+    assert!(matches!(
+        r.outcome,
+        RouteOutcome::Reject { status: 404, .. }
+    ));
+}
+
+#[test]
+fn strip_prepend_and_encryption_required() {
+    let d = plan();
+    let r = d.route(&req(ep("1002"), "0033123"));
+    assert_eq!(
+        r.outcome,
+        RouteOutcome::Reject {
+            status: 488,
+            reason: "Encryption required: call over TLS with SRTP".into()
+        }
+    );
+    let mut q = req(ep("1002"), "0033123");
+    q.transport_secure = true;
+    let r = d.route(&q);
+    assert_eq!(
+        r.outcome,
+        RouteOutcome::Trunk {
+            name: "carrier-edge".into(),
+            uri: "sips:+33123@edge.example.net".into()
+        }
+    );
+    assert!(r.policy.encryption_required);
+}
+
+#[test]
+fn uri_action_with_named_group_and_number() {
+    let d = plan();
+    let r = d.route(&req(ep("1002"), "81234"));
+    assert_eq!(
+        r.outcome,
+        RouteOutcome::Uri {
+            uri: "sip:1234@meet.example.net;transport=tls".into()
+        }
+    );
+    let r = d.route(&req(ep("1002"), "7000"));
+    assert_eq!(
+        r.outcome,
+        RouteOutcome::Uri {
+            uri: "sip:conf-997000@meet.example.net".into()
+        }
+    );
+}
+
+#[test]
+fn regex_is_anchored() {
+    let d = plan();
+    // "x81234y" contains a match of 8\d{4} but is not one.
+    let r = d.route(&req(ep("1002"), "x81234y"));
+    assert!(matches!(
+        r.outcome,
+        RouteOutcome::Reject { status: 404, .. }
+    ));
+}
+
+#[test]
+fn reject_rule() {
+    let d = plan();
+    let r = d.route(&req(ep("1001"), "19001234"));
+    assert_eq!(
+        r.outcome,
+        RouteOutcome::Reject {
+            status: 403,
+            reason: "Premium numbers are barred".into()
+        }
+    );
+    assert!(r
+        .trace
+        .iter()
+        .any(|t| t.contains("\"block-premium\" matched")));
+}
+
+#[test]
+fn anonymous_callers_are_identified_by_trunk_acl() {
+    let d = plan();
+    let r = d.route(&req(anon("10.0.0.9"), "5555"));
+    // The carrier trunk may reach anything via its from_trunk rule.
+    assert_eq!(r.outcome, RouteOutcome::Endpoint { id: "1002".into() });
+    assert_eq!(r.policy.unit.as_deref(), Some("01"));
+    assert!(
+        r.trace[0].contains("is trunk carrier (acl 10.0.0.0/24)"),
+        "{:?}",
+        r.trace
+    );
+    // The same from the edge address (more specific ACL) is another trunk,
+    // to which the from_trunk rule does not apply.
+    let r = d.route(&req(anon("10.0.0.7"), "5555"));
+    assert!(matches!(
+        r.outcome,
+        RouteOutcome::Reject { status: 404, .. }
+    ));
+    assert!(r
+        .trace
+        .iter()
+        .any(|t| t.contains("did not come from trunk carrier")));
+    // Not in any ACL.
+    let r = d.route(&req(anon("192.0.2.1"), "1001"));
+    assert_eq!(
+        r.outcome,
+        RouteOutcome::Reject {
+            status: 403,
+            reason: "Anonymous caller from 192.0.2.1 is not allowed".into()
+        }
+    );
+    // An authenticated trunk caller behaves like its ACL twin.
+    let r = d.route(&req(Caller::Trunk("carrier".into()), "1001"));
+    assert_eq!(r.outcome, RouteOutcome::Endpoint { id: "1001".into() });
+}
+
+#[test]
+fn toml_syntax_and_type_errors_have_positions() {
+    let errs = errors_with("realm = \"test.local\"", "realm = ");
+    assert_eq!(errs.len(), 1);
+    assert!(errs[0].starts_with("3:"), "{errs:?}");
+    let errs = errors_with("vetted = false", "vetted = \"no\"");
+    assert_eq!(errs.len(), 1);
+    assert!(
+        errs[0].starts_with(&format!("{}:", line_of("vetted = false"))),
+        "{errs:?}"
+    );
+    assert_one_error(
+        "vetted = false",
+        "colour = 1",
+        line_of("vetted = false"),
+        "",
+        "unknown field `colour`",
+    );
+}
+
+#[test]
+fn unit_errors() {
+    assert_one_error(
+        "[[endpoint]]",
+        "[[unit]]\ncode = \"001\"\nname = \"x\"\nkind = \"ward\"\n\n[[endpoint]]",
+        line_of("[[endpoint]]") + 1,
+        "unit[4].code",
+        "duplicate unit code \"001\" (first defined on line 11)",
+    );
+    assert_one_error(
+        "parent = \"001\"",
+        "parent = \"0099\"",
+        line_of("parent = \"001\""),
+        "unit[2].parent",
+        "unknown unit \"0099\"",
+    );
+    assert_one_error(
+        "kind = \"city\"",
+        "kind = \"metropolis\"",
+        line_of("kind = \"city\""),
+        "unit[0].kind",
+        "unknown kind",
+    );
+    // A cycle: 01 → 002 → 01. Both units on it are reported.
+    let errs = errors_with("kind = \"city\"", "kind = \"city\"\nparent = \"002\"");
+    assert_eq!(errs.len(), 2, "{errs:?}");
+    assert!(
+        errs[0].contains("unit[0].parent: parent chain loops: 01 → 002 → 01"),
+        "{errs:?}"
+    );
+    assert!(errs[1].contains("unit[3].parent"), "{errs:?}");
+    assert_one_error(
+        "name = \"Quận Hoàn Kiếm\"",
+        "",
+        line_of("code = \"002\"") - 1,
+        "unit[3]",
+        "missing field `name`",
+    );
+}
+
+#[test]
+fn endpoint_errors() {
+    let l = line_of("unit = \"00004\"");
+    assert_one_error(
+        "unit = \"00004\"",
+        "unit = \"0099\"",
+        l,
+        "endpoint[0].unit",
+        "unknown unit \"0099\"",
+    );
+    let errs = errors_with("unit = \"00004\"", "unit = \"0099\"");
+    assert!(errs[0].starts_with(&format!("{l}:8 ")), "column: {errs:?}");
+    assert_one_error(
+        "password = \"pass1001\"",
+        "password = \"\"",
+        line_of("password = \"pass1001\""),
+        "endpoint[0].password",
+        "must not be empty",
+    );
+    assert_one_error(
+        "password = \"pass1001\"",
+        "",
+        line_of("id = \"1001\"") - 1,
+        "endpoint[0]",
+        "missing credentials",
+    );
+    assert_one_error(
+        "password = \"x\"",
+        "password = \"x\"\nha1_sha256 = \"00\"",
+        line_of("password = \"x\"") + 1,
+        "endpoint[2].ha1_sha256",
+        "set only one",
+    );
+    assert_one_error(
+        "ha1_md5 = \"0123456789abcdef0123456789ABCDEF\"",
+        "ha1_md5 = \"0123\"",
+        line_of("ha1_md5"),
+        "endpoint[1].ha1_md5",
+        "32 hexadecimal digits",
+    );
+    assert_one_error(
+        "id = \"1003\"",
+        "id = \"1002\"",
+        line_of("id = \"1003\""),
+        "endpoint[2].id",
+        "duplicate endpoint id",
+    );
+    assert_one_error(
+        "numbers = [\"1002\"]",
+        "numbers = [\"241001\"]",
+        line_of("numbers = [\"1002\"]"),
+        "endpoint[1].numbers[0]",
+        "number \"241001\" is already used by endpoint \"1001\"",
+    );
+    assert_one_error(
+        "numbers = [\"1002\"]",
+        "numbers = [\"1002\"]\naliases = [\"room-truc-bach\"]",
+        line_of("numbers = [\"1002\"]") + 1,
+        "endpoint[1].aliases[0]",
+        "alias \"room-truc-bach\" is already used by endpoint \"1001\"",
+    );
+    assert_one_error(
+        "numbers = [\"1002\"]",
+        "numbers = [\"10-02\"]",
+        line_of("numbers = [\"1002\"]"),
+        "endpoint[1].numbers[0]",
+        "is not a number",
+    );
+    assert_one_error(
+        "vetted = false",
+        "transport = \"sctp\"",
+        line_of("vetted = false"),
+        "endpoint[2].transport",
+        "not one of any, udp, tcp, tls",
+    );
+    assert_one_error(
+        "vetted = false",
+        "max_contacts = 0",
+        line_of("vetted = false"),
+        "endpoint[2].max_contacts",
+        "out of range",
+    );
+}
+
+#[test]
+fn trunk_errors() {
+    let l = line_of("uri = \"sip:10.0.0.1");
+    assert_one_error(
+        "uri = \"sip:10.0.0.1:5060;transport=tcp\"",
+        "uri = \"http://x\"",
+        l,
+        "trunk[0].uri",
+        "not a sip",
+    );
+    assert_one_error(
+        "uri = \"sip:10.0.0.1:5060;transport=tcp\"",
+        "uri = \"sip:u@h\"",
+        l,
+        "trunk[0].uri",
+        "no user part",
+    );
+    assert_one_error(
+        "acl = [\"10.0.0.0/24\"]",
+        "acl = [\"10.0.0.0/24\", \"10.0.0.1/8\"]",
+        line_of("acl = [\"10.0.0.0/24\"]"),
+        "trunk[0].acl[1]",
+        "host bits set",
+    );
+    assert_one_error(
+        "acl = [\"10.0.0.0/24\"]",
+        "acl = [\"10.0.0.300\"]",
+        line_of("acl = [\"10.0.0.0/24\"]"),
+        "trunk[0].acl[0]",
+        "not an IP address",
+    );
+    assert_one_error(
+        "[[rule]]",
+        "[[trunk]]\nname = \"carrier\"\nuri = \"sip:h\"\n\n[[rule]]",
+        line_of("[[rule]]") + 1,
+        "trunk[2].name",
+        "duplicate trunk name",
+    );
+    assert_one_error(
+        "password = \"secret\"",
+        "",
+        line_of("username = \"gw\""),
+        "trunk[0].username",
+        "needs a `password`",
+    );
+    assert_one_error(
+        "password = \"secret\"",
+        "password = \"\"",
+        line_of("password = \"secret\""),
+        "trunk[0].password",
+        "must not be empty",
+    );
+}
+
+#[test]
+fn rule_errors() {
+    let l = line_of("match = { regex = '0(\\d+)' }");
+    assert_one_error(
+        "regex = '0(\\d+)'",
+        "regex = '0(\\d+'",
+        l,
+        "rule[1].match.regex",
+        "bad regex",
+    );
+    assert_one_error(
+        "rewrite = \"84$1\"",
+        "rewrite = \"84$2\"",
+        line_of("rewrite"),
+        "rule[1].rewrite",
+        "group $2",
+    );
+    assert_one_error(
+        "trunk = \"carrier\"",
+        "trunk = \"nowhere\"",
+        line_of("trunk = \"carrier\""),
+        "rule[1].trunk",
+        "unknown trunk \"nowhere\"",
+    );
+    assert_one_error(
+        "from_unit = \"001\"",
+        "from_unit = \"0099\"",
+        line_of("from_unit"),
+        "rule[1].from_unit",
+        "unknown unit",
+    );
+    assert_one_error(
+        "from_trunk = \"carrier\"",
+        "from_trunk = \"x\"",
+        line_of("from_trunk"),
+        "rule[6].from_trunk",
+        "unknown trunk",
+    );
+    assert_one_error(
+        "status = 403",
+        "status = 200",
+        line_of("status = 403"),
+        "rule[0].status",
+        "400..=699",
+    );
+    assert_one_error(
+        "status = 403",
+        "status = 403\ntrunk = \"carrier\"",
+        line_of("status = 403") + 1,
+        "rule[0].trunk",
+        "does not apply to action = \"reject\"",
+    );
+    assert_one_error(
+        "target = \"room-truc-bach\"",
+        "target = \"nobody\"",
+        line_of("target = \"room-truc-bach\""),
+        "rule[5].target",
+        "unknown endpoint",
+    );
+    assert_one_error(
+        "match = { exact = \"0\" }",
+        "match = { exact = \"0\", prefix = \"1\" }",
+        line_of("match = { exact = \"0\" }"),
+        "rule[5].match.prefix",
+        "only one",
+    );
+    assert_one_error(
+        "uri = \"sip:${room}@meet.example.net;transport=tls\"",
+        "uri = \"sip:${rom}@meet.example.net\"",
+        line_of("uri = \"sip:${room}"),
+        "rule[3].uri",
+        "unknown group",
+    );
+    assert_one_error(
+        "uri = \"sip:${room}@meet.example.net;transport=tls\"",
+        "uri = \"mailto:${room}\"",
+        line_of("uri = \"sip:${room}"),
+        "rule[3].uri",
+        "not a sip",
+    );
+    assert_one_error(
+        "action = \"uri\"",
+        "action = \"forward\"",
+        line_of("action = \"uri\""),
+        "rule[3].action",
+        "unknown action",
+    );
+    assert_one_error(
+        "strip = 2",
+        "strip = -1",
+        line_of("strip = 2"),
+        "rule[2].strip",
+        "out of range",
+    );
+    assert_one_error(
+        "name = \"intl\"",
+        "name = \"block-premium\"",
+        line_of("name = \"intl\""),
+        "rule[2].name",
+        "duplicate rule name",
+    );
+    assert_one_error(
+        "encryption = \"required\"",
+        "encryption = \"maybe\"",
+        line_of("encryption = \"required\""),
+        "rule[2].encryption",
+        "not \"optional\" or \"required\"",
+    );
+}
+
+#[test]
+fn all_errors_are_reported_in_order() {
+    let src = BASE
+        .replacen("parent = \"001\"", "parent = \"0099\"", 1)
+        .replacen("status = 403", "status = 99", 1)
+        .replacen("unit = \"002\"", "unit = \"nowhere\"", 1);
+    let errs = Dialplan::check(&src, "dialplans/x.toml");
+    assert_eq!(errs.len(), 3, "{errs:#?}");
+    assert!(errs.windows(2).all(|w| w[0].line < w[1].line));
+    assert_eq!(
+        errs[0].to_string(),
+        format!(
+            "dialplans/x.toml:{}:10: unit[2].parent: unknown unit \"0099\"",
+            line_of("parent = \"001\"")
+        )
+    );
+    assert_eq!(errs[1].field, "endpoint[1].unit");
+    assert_eq!(errs[2].field, "rule[0].status");
+}
+
+#[test]
+fn sample_dialplan_routes_the_loopback_fixture() {
+    let d = Dialplan::parse(SAMPLE_DIALPLAN, "loopback.toml").expect("sample parses");
+    assert!(matches!(
+        d.endpoint("1001").unwrap().credentials,
+        Credentials::Password(ref p) if p == "pass1001"
+    ));
+    let r = d.route(&req(ep("1001"), "1002"));
+    assert_eq!(r.outcome, RouteOutcome::Endpoint { id: "1002".into() });
+    let r = d.route(&req(ep("1002"), "1001"));
+    assert_eq!(r.outcome, RouteOutcome::Endpoint { id: "1001".into() });
+    let r = d.route(&req(ep("1001"), "5555"));
+    assert_eq!(
+        r.outcome,
+        RouteOutcome::Trunk {
+            name: "loopback-trunk".into(),
+            uri: "sip:5555@127.0.0.1:5070".into()
+        }
+    );
+    // SIPp on 127.0.0.1 without credentials.
+    let r = d.route(&req(anon("127.0.0.1"), "1001"));
+    assert_eq!(r.outcome, RouteOutcome::Endpoint { id: "1001".into() });
+    let r = d.route(&req(anon("127.0.0.1"), "777"));
+    assert_eq!(
+        r.outcome,
+        RouteOutcome::Trunk {
+            name: "loopback-trunk".into(),
+            uri: "sip:777@127.0.0.1:5070".into()
+        }
+    );
+    let r = d.route(&req(anon("192.0.2.10"), "1001"));
+    assert!(matches!(
+        r.outcome,
+        RouteOutcome::Reject { status: 403, .. }
+    ));
+}
