@@ -9,6 +9,23 @@
 //!   [`MediaSession`]s, each relayed by one task that owns its sockets.
 //! - [`transform`]: per-direction hook for SRTP/transcoding (identity now).
 //! - [`metrics`]: relay-wide counters for the Prometheus exporter.
+//!
+//! How the B2BUA uses it, per call:
+//!
+//! ```no_run
+//! # async fn call() -> Result<(), gateway_media::MediaError> {
+//! use gateway_media::{Leg, MediaRelay};
+//! let relay = MediaRelay::new("192.0.2.1".parse().unwrap(), 20000..=29999)?;
+//! // Offer from A with audio + video: one stream per m-line.
+//! let media = relay.allocate("call-id-1234", 2)?; // PortsExhausted => 503
+//! media.set_remote(0, Leg::A, "198.51.100.7:4000".parse().unwrap(), None, false)?;
+//! let (rtp, _rtcp) = media.local_addr(0, Leg::B)?; // goes into the offer to B
+//! // ... B answers:
+//! media.set_remote(0, Leg::B, "203.0.113.9:5000".parse().unwrap(), None, true)?;
+//! // ... BYE:
+//! media.close().await;
+//! # let _ = rtp; Ok(()) }
+//! ```
 
 pub mod leg;
 pub mod metrics;
