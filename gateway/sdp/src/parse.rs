@@ -177,7 +177,16 @@ impl Parser {
         Ok(())
     }
 
-    fn finish(self) -> Result<SessionDescription, SdpError> {
+    fn finish(mut self) -> Result<SessionDescription, SdpError> {
+        // Some endpoints omit t=; "t=0 0" (unbounded) is what they mean, and
+        // filling it in keeps parse(serialize(x)) == x.
+        if self.timings.is_empty() {
+            self.timings.push(Timing {
+                start: 0,
+                stop: 0,
+                repeats: Vec::new(),
+            });
+        }
         Ok(SessionDescription {
             version: self.version.ok_or(SdpError::Missing("v="))?,
             origin: self.origin.ok_or(SdpError::Missing("o="))?,

@@ -411,7 +411,8 @@ fn tolerates_missing_timing_and_reordered_session_lines() {
     let text =
         "v=0\no=- 1 1 IN IP4 10.0.0.1\ns=x\na=tool:y\nc=IN IP4 10.0.0.1\nm=audio 5000 RTP/AVP 0\n";
     let sdp = parse(text);
-    assert!(sdp.timings.is_empty());
+    assert_eq!(sdp.timings.len(), 1);
+    assert_eq!((sdp.timings[0].start, sdp.timings[0].stop), (0, 0));
     let out = sdp.to_string();
     assert_eq!(
         out,
