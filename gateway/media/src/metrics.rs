@@ -4,7 +4,9 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 /// Global counters of one [`crate::MediaRelay`]. Updated with relaxed atomics:
 /// each value is monotonic (or a gauge) on its own; no cross-counter
-/// consistency is promised.
+/// consistency is promised. Packet counters are added once per wakeup of a
+/// session task, so they lag the traffic by at most one batch (per-session
+/// [`crate::SessionStats`] are exact).
 #[derive(Debug, Default)]
 pub struct RelayMetrics {
     pub(crate) rtp_packets: AtomicU64,
@@ -58,6 +60,44 @@ impl RelayMetrics {
             send_errors: self.send_errors.load(Relaxed),
             sessions_active: self.sessions_active.load(Relaxed),
             ports_in_use: self.ports_in_use.load(Relaxed),
+        }
+    }
+}
+
+/// Per-task counts added to [`RelayMetrics`] once per wakeup of the session
+/// task rather than per packet: the global counters are shared by every
+/// worker thread, and bouncing their cache lines per packet costs more than
+/// the counting itself.
+#[derive(Debug, Default)]
+pub(crate) struct Tally {
+    pub rtp_packets: u64,
+    pub rtp_bytes: u64,
+    pub rtcp_packets: u64,
+    pub rtcp_bytes: u64,
+    pub dropped_foreign: u64,
+    pub dropped_malformed: u64,
+    pub dropped_no_destination: u64,
+    pub dropped_transform: u64,
+    pub send_errors: u64,
+}
+
+impl Tally {
+    pub fn flush(&mut self, m: &RelayMetrics) {
+        let pairs = [
+            (&mut self.rtp_packets, &m.rtp_packets),
+            (&mut self.rtp_bytes, &m.rtp_bytes),
+            (&mut self.rtcp_packets, &m.rtcp_packets),
+            (&mut self.rtcp_bytes, &m.rtcp_bytes),
+            (&mut self.dropped_foreign, &m.dropped_foreign),
+            (&mut self.dropped_malformed, &m.dropped_malformed),
+            (&mut self.dropped_no_destination, &m.dropped_no_destination),
+            (&mut self.dropped_transform, &m.dropped_transform),
+            (&mut self.send_errors, &m.send_errors),
+        ];
+        for (local, global) in pairs {
+            if *local != 0 {
+                global.fetch_add(std::mem::take(local), Relaxed);
+            }
         }
     }
 }

@@ -29,7 +29,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::leg::{DropReason, Inbound, LegState, SocketKind, DEFAULT_LATCH_WINDOW};
-use crate::metrics::{RelayMetrics, RelayMetricsSnapshot};
+use crate::metrics::{RelayMetrics, RelayMetricsSnapshot, Tally};
 use crate::packet::PacketClass;
 use crate::ports::{PortAllocator, PortPair, PortRangeError};
 use crate::transform::{IdentityTransform, PacketTransform};
@@ -211,6 +211,7 @@ impl MediaRelay {
             buf: vec![0u8; RECV_BUF].into_boxed_slice(),
             control: control_rx,
             counters: counters.clone(),
+            tally: Tally::default(),
             label: label.clone(),
             lease,
         };
@@ -517,6 +518,7 @@ struct SessionTask {
     buf: Box<[u8]>,
     control: mpsc::Receiver<Command>,
     counters: Arc<[StreamCounters]>,
+    tally: Tally,
     label: Arc<str>,
     lease: PortLease,
 }
@@ -564,7 +566,6 @@ impl SessionTask {
                 Poll::Pending => break,
             }
         }
-        let metrics = &self.lease.inner.metrics;
         loop {
             let mut progressed = false;
             for (idx, stream) in self.streams.iter_mut().enumerate() {
@@ -590,7 +591,7 @@ impl SessionTask {
                                     src,
                                     len,
                                     counters,
-                                    metrics,
+                                    &mut self.tally,
                                     &self.label,
                                 );
                                 progressed = true;
@@ -607,6 +608,7 @@ impl SessionTask {
                 }
             }
             if !progressed {
+                self.tally.flush(&self.lease.inner.metrics);
                 return Poll::Pending;
             }
         }
@@ -623,7 +625,7 @@ fn forward(
     src: SocketAddr,
     len: usize,
     c: &StreamCounters,
-    m: &RelayMetrics,
+    m: &mut Tally,
     label: &str,
 ) {
     let info = match stream.legs[from as usize].inbound(kind, src, &buf[..len], Instant::now()) {
@@ -635,19 +637,19 @@ fn forward(
         }
         Inbound::Drop(reason) => {
             let (sc, mc) = match reason {
-                DropReason::Malformed(_) => (&c.malformed, &m.dropped_malformed),
-                DropReason::ForeignSource => (&c.foreign, &m.dropped_foreign),
-                DropReason::NoRemote => (&c.no_destination, &m.dropped_no_destination),
+                DropReason::Malformed(_) => (&c.malformed, &mut m.dropped_malformed),
+                DropReason::ForeignSource => (&c.foreign, &mut m.dropped_foreign),
+                DropReason::NoRemote => (&c.no_destination, &mut m.dropped_no_destination),
             };
             sc.fetch_add(1, Relaxed);
-            mc.fetch_add(1, Relaxed);
+            *mc += 1;
             return;
         }
     };
     let to = from.other();
     let Some((out_kind, dst)) = stream.legs[to as usize].destination(info.class) else {
         c.no_destination.fetch_add(1, Relaxed);
-        m.dropped_no_destination.fetch_add(1, Relaxed);
+        m.dropped_no_destination += 1;
         return;
     };
     let out = stream.transforms[from as usize]
@@ -655,7 +657,7 @@ fn forward(
         .and_then(|n| buf.get(..n));
     let Some(out) = out else {
         c.other.fetch_add(1, Relaxed);
-        m.dropped_transform.fetch_add(1, Relaxed);
+        m.dropped_transform += 1;
         return;
     };
     match stream.sockets[to as usize][out_kind as usize].try_send_to(out, dst) {
@@ -664,19 +666,19 @@ fn forward(
             c.packets[dir].fetch_add(1, Relaxed);
             c.bytes[dir].fetch_add(n as u64, Relaxed);
             let (mp, mb) = match info.class {
-                PacketClass::Rtp => (&m.rtp_packets, &m.rtp_bytes),
+                PacketClass::Rtp => (&mut m.rtp_packets, &mut m.rtp_bytes),
                 PacketClass::Rtcp => {
                     c.rtcp_packets[dir].fetch_add(1, Relaxed);
-                    (&m.rtcp_packets, &m.rtcp_bytes)
+                    (&mut m.rtcp_packets, &mut m.rtcp_bytes)
                 }
             };
-            mp.fetch_add(1, Relaxed);
-            mb.fetch_add(n as u64, Relaxed);
+            *mp += 1;
+            *mb += n as u64;
         }
         Err(e) => {
             tracing::trace!(call = %label, %dst, error = %e, "media send failed");
             c.other.fetch_add(1, Relaxed);
-            m.send_errors.fetch_add(1, Relaxed);
+            m.send_errors += 1;
         }
     }
 }

@@ -1,7 +1,9 @@
 //! Relay sessions over real sockets on 127.0.0.1. Traffic only ever goes to
 //! loopback: addresses from TEST-NET (192.0.2.0/24) appear in "SDP" only and
 //! the tests make sure the relay has latched to a loopback source before it
-//! would send toward that leg.
+//! would send toward that leg. The tests run on tokio's current-thread
+//! runtime, so a relay task's wakeup (including its flush of the global
+//! metrics) is complete before the test task looks at the counters.
 
 use std::net::SocketAddr;
 use std::time::Duration;
