@@ -71,9 +71,11 @@ impl Template {
                         return Err(format!("bad group name {name:?}"));
                     }
                 }
-                _ => return Err(format!(
+                _ => {
+                    return Err(format!(
                     "\"$\" at offset {i} must be followed by a group number, \"{{name}}\" or \"$\""
-                )),
+                ))
+                }
             };
             if !lit.is_empty() {
                 pieces.push(Piece::Literal(std::mem::take(&mut lit)));

@@ -1,0 +1,131 @@
+//! The committed sample dialplans parse, and route as their comments say.
+
+use gateway_dialplan::*;
+
+const HANOI_2024: &str = include_str!("../../../dialplans/hanoi-2024.toml");
+const HANOI_2025: &str = include_str!("../../../dialplans/hanoi-2025.toml");
+const LOOPBACK: &str = include_str!("../../../dialplans/loopback.toml");
+
+fn parse(src: &str, name: &str) -> Dialplan {
+    Dialplan::parse(src, name).unwrap_or_else(|errs| {
+        panic!(
+            "{}",
+            errs.iter()
+                .map(|e| e.to_string())
+                .collect::<Vec<_>>()
+                .join("\n")
+        )
+    })
+}
+
+fn count(d: &Dialplan, kinds: &[UnitKind]) -> usize {
+    d.units().iter().filter(|u| kinds.contains(&u.kind)).count()
+}
+
+const WARDS: [UnitKind; 3] = [UnitKind::Ward, UnitKind::Commune, UnitKind::Township];
+const DISTRICTS: [UnitKind; 3] = [
+    UnitKind::UrbanDistrict,
+    UnitKind::RuralDistrict,
+    UnitKind::Town,
+];
+
+#[test]
+fn loopback_is_the_embedded_sample() {
+    assert_eq!(SAMPLE_DIALPLAN, LOOPBACK);
+    let d = parse(LOOPBACK, "dialplans/loopback.toml");
+    assert_eq!(d.endpoints().len(), 2);
+    assert!(d.endpoints().iter().all(|e| e.vetted));
+}
+
+#[test]
+fn hanoi_2024_has_three_tiers() {
+    let d = parse(HANOI_2024, "dialplans/hanoi-2024.toml");
+    assert_eq!(count(&d, &[UnitKind::City]), 1);
+    assert_eq!(count(&d, &DISTRICTS), 30);
+    assert_eq!(count(&d, &WARDS), 526);
+    assert_eq!(d.endpoints().len(), 557);
+    // Phường Trúc Bạch (00004) lies in Quận Ba Đình (001) in the city (01).
+    let anc: Vec<&str> = d
+        .unit_ancestors("00004")
+        .iter()
+        .map(|u| u.code.as_str())
+        .collect();
+    assert_eq!(anc, ["001", "01"]);
+    assert_eq!(d.endpoint_by_user("300004").unwrap().id, "bp-00004");
+    assert_eq!(d.endpoint_by_user("200001").unwrap().unit, "001");
+    assert_eq!(d.endpoint_by_user("100001").unwrap().unit, "01");
+}
+
+#[test]
+fn hanoi_2025_has_two_tiers() {
+    let d = parse(HANOI_2025, "dialplans/hanoi-2025.toml");
+    assert_eq!(count(&d, &[UnitKind::City]), 1);
+    assert_eq!(count(&d, &DISTRICTS), 0);
+    assert_eq!(count(&d, &WARDS), 126);
+    assert!(d
+        .units()
+        .iter()
+        .filter(|u| u.kind != UnitKind::City)
+        .all(|u| u.parent.as_deref() == Some("01")));
+    assert_eq!(d.endpoint_by_user("phuong-ba-dinh").unwrap().unit, "00004");
+}
+
+#[test]
+fn hanoi_rules_route_as_documented() {
+    let d = parse(HANOI_2025, "dialplans/hanoi-2025.toml");
+    // Sample endpoints are not vetted yet.
+    let r = d.route(&RouteRequest {
+        caller: Caller::Endpoint("bp-00004".into()),
+        from_user: None,
+        target: "300070".into(),
+        transport_secure: false,
+    });
+    assert_eq!(
+        r.outcome,
+        RouteOutcome::Reject {
+            status: 403,
+            reason: "Endpoint bp-00004 is not security-vetted".into()
+        }
+    );
+    // The carrier trunk (by ACL) dialling a classified meeting over TLS.
+    let r = d.route(&RouteRequest {
+        caller: Caller::Anonymous {
+            source: "203.0.113.5".parse().unwrap(),
+        },
+        from_user: Some("0912345678".into()),
+        target: "9123456".into(),
+        transport_secure: true,
+    });
+    assert_eq!(
+        r.outcome,
+        RouteOutcome::Uri {
+            uri: "sips:meeting-123456@core.hanoi.gateway.local;transport=tls".into()
+        }
+    );
+    assert!(r.policy.encryption_required && r.policy.record);
+    // The same over plain UDP is refused.
+    let r = d.route(&RouteRequest {
+        caller: Caller::Trunk("carrier".into()),
+        from_user: None,
+        target: "9123456".into(),
+        transport_secure: false,
+    });
+    assert!(matches!(
+        r.outcome,
+        RouteOutcome::Reject { status: 488, .. }
+    ));
+    // Carrier calls out to PSTN from the city's unit.
+    let r = d.route(&RouteRequest {
+        caller: Caller::Trunk("thanh-uy".into()),
+        from_user: None,
+        target: "0912345678".into(),
+        transport_secure: true,
+    });
+    assert_eq!(
+        r.outcome,
+        RouteOutcome::Trunk {
+            name: "carrier".into(),
+            uri: "sip:84912345678@sbc.carrier.example:5060;transport=tcp".into()
+        }
+    );
+}
