@@ -211,10 +211,22 @@ pub enum TransportError {
     Shutdown,
 }
 
-/// Cheap, cloneable handle to the running transports.
+/// Cheap, cloneable handle to the running transports. When the last clone
+/// is dropped the transports shut down, as with [`Transports::shutdown`].
 #[derive(Clone)]
 pub struct Transports {
     inner: Arc<runtime::Shared>,
+    _owner: Arc<ShutdownOnDrop>,
+}
+
+/// The socket tasks hold `Shared` themselves, so dropping the handles alone
+/// would leave them running; this guard stops them with the last handle.
+struct ShutdownOnDrop(Arc<runtime::Shared>);
+
+impl Drop for ShutdownOnDrop {
+    fn drop(&mut self) {
+        self.0.shutdown();
+    }
 }
 
 impl fmt::Debug for Transports {
@@ -234,7 +246,14 @@ impl Transports {
         cfg: TransportConfig,
     ) -> Result<(Transports, mpsc::Receiver<Inbound>), TransportError> {
         let (shared, rx) = runtime::Shared::start(cfg).await?;
-        Ok((Transports { inner: shared }, rx))
+        let owner = Arc::new(ShutdownOnDrop(shared.clone()));
+        Ok((
+            Transports {
+                inner: shared,
+                _owner: owner,
+            },
+            rx,
+        ))
     }
 
     /// Queues `out` without waiting. Stream messages go to `out.conn`, else
@@ -279,7 +298,8 @@ impl Transports {
         self.inner.metrics.snapshot()
     }
 
-    /// Stops the listeners and closes every connection. Sends fail afterwards.
+    /// Stops the listeners and closes every connection. Sends fail afterwards;
+    /// the inbound channel ends once the last connection task has finished.
     pub fn shutdown(&self) {
         self.inner.shutdown();
     }

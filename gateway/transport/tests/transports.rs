@@ -766,3 +766,27 @@ async fn ping_completes_on_pong_and_close_ends_the_flow() {
         Err(TransportError::NoConnection(id)) if id == flow
     ));
 }
+
+#[tokio::test]
+async fn dropping_the_last_handle_releases_everything() {
+    let (t, mut rx) = Transports::start(cfg()).await.unwrap();
+    let udp = t.local_addr(TransportKind::Udp).unwrap();
+    let mut c = tcp_client(&t).await;
+    eventually(&t, "connection registered", |m| m.connections_open == 1).await;
+    let clone = t.clone();
+    drop(t);
+    // A clone keeps everything running.
+    let probe = UdpSocket::bind(localhost()).await.unwrap();
+    probe
+        .send_to(b"OPTIONS sip:x SIP/2.0\r\n\r\n", udp)
+        .await
+        .unwrap();
+    assert_eq!(next(&mut rx).await.source, probe.local_addr().unwrap());
+    drop(clone);
+    assert!(wait_closed(&mut c).await);
+    // With every task gone the inbound channel reports its end.
+    let end = tokio::time::timeout(SAFETY, rx.recv())
+        .await
+        .expect("channel never ended");
+    assert!(end.is_none());
+}
