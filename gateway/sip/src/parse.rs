@@ -345,11 +345,15 @@ pub(crate) fn header_list(head: &[u8], from: usize) -> Result<Headers, ParseErro
 
 /// A control character outside a quoted-pair (RFC 3261 25.1 allows
 /// `\` followed by any octet but CR and LF inside quoted strings).
+/// A CR that does not end a line is refused too: a peer could read it as
+/// a line end and see a different header list than we forwarded.
 fn has_bare_control(b: &[u8]) -> bool {
-    let is_ctl = |c: u8| (c < b' ' && !matches!(c, b'\t' | b'\r' | b'\n')) || c == 0x7f;
-    b.iter()
-        .enumerate()
-        .any(|(i, &c)| is_ctl(c) && (i == 0 || b[i - 1] != b'\\'))
+    b.iter().enumerate().any(|(i, &c)| match c {
+        b'\t' | b'\n' => false,
+        b'\r' => b.get(i + 1) != Some(&b'\n'),
+        0..=0x1f | 0x7f => i == 0 || b[i - 1] != b'\\',
+        _ => false,
+    })
 }
 
 fn is_contact_star(name: &HeaderName, value: &str) -> bool {
