@@ -157,7 +157,11 @@ impl StreamFramer {
 
     /// Length of the header block including its terminating CRLFCRLF.
     fn find_header_end(&mut self) -> Result<Option<usize>, FramingError> {
-        let start = self.scanned.saturating_sub(PING.len() - 1);
+        // The terminator may straddle the previous scan's end.
+        let start = self
+            .scanned
+            .saturating_sub(PING.len() - 1)
+            .min(self.buf.len());
         if let Some(pos) = memmem::find(&self.buf[start..], PING) {
             return Ok(Some(start + pos + PING.len()));
         }
