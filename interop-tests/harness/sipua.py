@@ -256,6 +256,7 @@ class UdpUA:
         from_tag = new_tag()
         data, cseq, branch = self.request(method, ruri, to_uri, call_id, from_tag, extra, body)
         self.send(data)
+        self.last_branch = branch
         resp = self.final_response(call_id, cseq, timeout)
         if resp is None or resp.status not in (401, 407):
             return resp
