@@ -5,6 +5,7 @@
 //! a lock: state machines take `Instant`s and bytes as input and return bytes
 //! to send, events and their next deadline.
 
+pub mod auth;
 pub mod error;
 pub mod headers;
 pub mod message;
