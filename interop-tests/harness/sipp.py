@@ -92,7 +92,8 @@ class Sipp:
             raise AssertionError(f"{PCAP_DIR}/g711a.pcap missing: install the Debian package sip-tester")
         xml = self.workdir / "uac_pcap.xml"
         out = run(["sipp", "-sd", "uac_pcap"], timeout=10)
-        assert out.returncode == 0 and b"play_pcap_audio" in out.stdout, out.stderr
+        # sipp -sd exits 99 after dumping; judge by what it printed.
+        assert b"play_pcap_audio" in out.stdout, (out.returncode, out.stderr)
         xml.write_bytes(out.stdout)
         pcap = self.workdir / "pcap"
         pcap.mkdir(exist_ok=True)
