@@ -7,8 +7,9 @@ from harness.gateway import LOOPBACK_DIALPLAN, gateway_bin
 from harness.procs import run
 
 
-def _gw(*args, timeout=30):
-    out = run([str(gateway_bin()), *args], timeout=timeout)
+def _gw(*args, cwd, timeout=30):
+    # Own cwd: the CLI's default --data-dir is ./data, which must not land in the repo.
+    out = run([str(gateway_bin()), *args], timeout=timeout, cwd=cwd)
     return out.returncode, out.stdout.decode(errors="replace"), out.stderr.decode(errors="replace")
 
 
@@ -23,8 +24,8 @@ def _objects(value):
             yield from _objects(v)
 
 
-def test_dialplan_check_accepts_loopback():
-    rc, out, err = _gw("dialplan", "check", str(LOOPBACK_DIALPLAN))
+def test_dialplan_check_accepts_loopback(tmp_path):
+    rc, out, err = _gw("dialplan", "check", str(LOOPBACK_DIALPLAN), cwd=tmp_path)
     assert rc == 0, f"`gateway dialplan check {LOOPBACK_DIALPLAN}` exit {rc}\nstdout: {out}\nstderr: {err}"
 
 
@@ -44,7 +45,7 @@ def test_dialplan_check_names_file_and_line(tmp_path):
     broken.write_text("".join(lines))
     lineno = target + 1
 
-    rc, out, err = _gw("dialplan", "check", str(broken))
+    rc, out, err = _gw("dialplan", "check", str(broken), cwd=tmp_path)
     assert rc != 0, f"check accepted a dialplan with an unknown unit (exit 0)\nstdout: {out}\nstderr: {err}"
     assert f"broken.toml:{lineno}" in err, (
         f"stderr does not point at broken.toml:{lineno} (the bad unit reference):\n{err}")
@@ -54,14 +55,14 @@ def test_dialplan_check_names_file_and_line(tmp_path):
 def test_dialplan_check_rejects_toml_syntax_error(tmp_path):
     bad = tmp_path / "syntax.toml"
     bad.write_text(LOOPBACK_DIALPLAN.read_text() + "\n[[endpoint]\nid = 1\n")
-    rc, out, err = _gw("dialplan", "check", str(bad))
+    rc, out, err = _gw("dialplan", "check", str(bad), cwd=tmp_path)
     assert rc != 0, "check accepted a file with a TOML syntax error"
     assert "syntax.toml:" in err, f"stderr does not name the file:\n{err}"
 
 
-def test_dialplan_route_to_endpoint():
+def test_dialplan_route_to_endpoint(tmp_path):
     rc, out, err = _gw("dialplan", "route", "--from", "sip:1001@127.0.0.1", "--to", "1002",
-                       "--dialplan", str(LOOPBACK_DIALPLAN))
+                       "--dialplan", str(LOOPBACK_DIALPLAN), cwd=tmp_path)
     assert rc == 0, f"route exit {rc}\nstdout: {out}\nstderr: {err}"
     try:
         decision = json.loads(out)
@@ -72,9 +73,9 @@ def test_dialplan_route_to_endpoint():
     assert hits, f"route decision does not target endpoint 1002:\n{json.dumps(decision, indent=2)}"
 
 
-def test_dialplan_route_anonymous_to_trunk():
+def test_dialplan_route_anonymous_to_trunk(tmp_path):
     rc, out, err = _gw("dialplan", "route", "--from", "sip:sipp@127.0.0.1", "--to", "5000",
-                       "--dialplan", str(LOOPBACK_DIALPLAN))
+                       "--dialplan", str(LOOPBACK_DIALPLAN), cwd=tmp_path)
     assert rc == 0, f"route exit {rc}\nstdout: {out}\nstderr: {err}"
     decision = json.loads(out)
     hits = [o for o in _objects(decision) if o.get("kind") == "trunk"]

@@ -29,6 +29,11 @@ def test_sipp_rtp_echo(gateway, sipp, procs):
         f"{stats.successful}/{calls} pcap calls ok, failures {stats.failures()}, exit {rc}\n"
         f"{sipp.explain(uac)}")
 
+    to_echo = count(pcap, f"udp.dstport == {echo_port}")
+    back = count(pcap, f"udp.dstport >= {uac_media} and udp.dstport <= {uac_media + 11}")
+    assert to_echo >= calls * 200, f"only {to_echo} RTP packets reached the echoing SIPp"
+    assert back >= calls * 200, f"only {back} echoed RTP packets came back to the calling SIPp"
+
     m = gateway.metrics()
     packets = m.get("gateway_rtp_packets_relayed_total")
     bytes_ = m.get("gateway_rtp_bytes_relayed_total")
@@ -45,7 +50,3 @@ def test_sipp_rtp_echo(gateway, sipp, procs):
     if dirs:
         assert len(dirs) >= 2, f"RTP relayed in one direction only: {dirs}"
 
-    to_echo = count(pcap, f"udp.dstport == {echo_port}")
-    back = count(pcap, f"udp.dstport >= {uac_media} and udp.dstport <= {uac_media + 11}")
-    assert to_echo >= calls * 200, f"only {to_echo} RTP packets reached the echoing SIPp"
-    assert back >= calls * 200, f"only {back} echoed RTP packets came back to the calling SIPp"

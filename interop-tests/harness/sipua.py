@@ -126,7 +126,7 @@ def digest_authorization(challenge: dict[str, str], method: str, uri: str,
     parts = [f'username="{username}"', f'realm="{realm}"', f'nonce="{nonce}"', f'uri="{uri}"']
     if "auth" in qops:
         response = h(f"{ha1}:{nonce}:{nc}:{cnonce}:auth:{ha2}")
-        parts += [f"qop=auth", f"nc={nc}", f'cnonce="{cnonce}"']
+        parts += ["qop=auth", f"nc={nc}", f'cnonce="{cnonce}"']
     else:
         response = h(f"{ha1}:{nonce}:{ha2}")
     parts += [f'response="{response}"', f"algorithm={algorithm}"]
