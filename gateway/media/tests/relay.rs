@@ -449,3 +449,14 @@ async fn transform_hook_applies_per_direction() {
     b.send_to(&rtp(8, 1), b_local).await.unwrap();
     assert_eq!(recv(&a).await.0, rtp(8, 1));
 }
+
+#[test]
+fn allocate_outside_a_runtime_is_an_error_not_a_panic() {
+    let relay = relay(21380, 21389);
+    assert!(matches!(
+        relay.allocate("no-rt", 1),
+        Err(MediaError::NoRuntime)
+    ));
+    assert_eq!(relay.metrics().ports_in_use, 0);
+    assert_eq!(relay.metrics().sessions_active, 0);
+}
