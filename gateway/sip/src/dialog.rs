@@ -695,6 +695,7 @@ impl ReliableProvisionals {
 pub struct AckWait {
     resp: Response,
     backoff: Backoff,
+    gave_up: bool,
 }
 
 impl AckWait {
@@ -702,15 +703,25 @@ impl AckWait {
         AckWait {
             resp,
             backoff: Backoff::new(now, t1, Some(t2)),
+            gave_up: false,
         }
     }
-    pub fn poll_timeout(&self) -> Instant {
-        self.backoff.deadline()
+
+    /// `None` once it gave up.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        (!self.gave_up).then(|| self.backoff.deadline())
     }
+
     pub fn handle_timeout(&mut self, now: Instant) -> Option<RetransmitAction> {
+        if self.gave_up {
+            return None;
+        }
         match self.backoff.fire(now)? {
             true => Some(RetransmitAction::Resend(self.resp.clone())),
-            false => Some(RetransmitAction::GiveUp),
+            false => {
+                self.gave_up = true;
+                Some(RetransmitAction::GiveUp)
+            }
         }
     }
 }

@@ -177,7 +177,7 @@ impl Uas {
     }
 
     fn poll_timeout(&self) -> Option<Instant> {
-        let w = self.ack_wait.as_ref().map(|w| w.poll_timeout());
+        let w = self.ack_wait.as_ref().and_then(|w| w.poll_timeout());
         [self.layer.poll_timeout(), w].into_iter().flatten().min()
     }
 }
