@@ -61,28 +61,35 @@ summary() {
 # matter on a machine without a Python of its own.
 APT_PACKAGES=(
     sip-tester baresip linphone-cli sipsak kamailio rtpengine-daemon tshark sox
-    postgresql procps iproute2 ca-certificates python3 python3-venv python3-pip
+    postgresql procps iproute2 ca-certificates python3
 )
 
-missing=()
-for p in "${APT_PACKAGES[@]}"; do
-    if ! dpkg -s "$p" >/dev/null 2>&1; then
-        missing+=("$p")
+APT_UPDATED=0
+apt_install() {
+    local missing=() p
+    for p in "$@"; do
+        dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+    done
+    if [ "${#missing[@]}" -eq 0 ]; then
+        log "Debian packages already installed: $*"
+        return 0
     fi
-done
-if [ "${#missing[@]}" -gt 0 ]; then
     log "apt-get install ${missing[*]}"
     if [ "$(id -u)" -ne 0 ]; then
         echo "need root to install: ${missing[*]}" >&2
         exit 1
     fi
-    # wireshark-common asks whether non-root may capture: answer once, no prompt.
-    echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections || true
-    apt-get update -q
+    if [ "$APT_UPDATED" = 0 ]; then
+        # wireshark-common asks whether non-root may capture: answer, no prompt.
+        echo "wireshark-common wireshark-common/install-setuid boolean false" \
+            | debconf-set-selections || true
+        apt-get update -q
+        APT_UPDATED=1
+    fi
     apt-get install -y -q --no-install-recommends "${missing[@]}"
-else
-    log "all ${#APT_PACKAGES[@]} Debian packages already installed"
-fi
+}
+
+apt_install "${APT_PACKAGES[@]}"
 
 # The daemons are installed but must not be running on their default ports:
 # tests start their own instances with their own configs.
@@ -100,6 +107,7 @@ PY=python3
 if ! "$PY" -m pip install -q --disable-pip-version-check -r interop-tests/requirements.txt 2>/tmp/pip-err.$$; then
     if grep -q externally-managed /tmp/pip-err.$$; then
         log "system python is externally managed: using a venv in target/interop-venv"
+        apt_install python3-venv
         "$PY" -m venv target/interop-venv
         PY="$ROOT/target/interop-venv/bin/python3"
         "$PY" -m pip install -q --disable-pip-version-check -r interop-tests/requirements.txt
