@@ -159,30 +159,115 @@ impl HeaderName {
                 _ => return HeaderName::Other(name.to_string()),
             }
         }
-        macro_rules! known {
-            ($($s:literal => $v:ident),* $(,)?) => {
-                $( if name.eq_ignore_ascii_case($s) { return HeaderName::$v; } )*
-            };
-        }
-        known! {
-            "Via" => Via, "From" => From, "To" => To, "Call-ID" => CallId, "CSeq" => CSeq,
-            "Contact" => Contact, "Max-Forwards" => MaxForwards, "Route" => Route,
-            "Record-Route" => RecordRoute, "Content-Length" => ContentLength,
-            "Content-Type" => ContentType, "Content-Encoding" => ContentEncoding,
-            "Content-Disposition" => ContentDisposition, "Expires" => Expires,
-            "Min-Expires" => MinExpires, "Authorization" => Authorization,
-            "WWW-Authenticate" => WwwAuthenticate, "Proxy-Authorization" => ProxyAuthorization,
-            "Proxy-Authenticate" => ProxyAuthenticate, "Allow" => Allow, "Supported" => Supported,
-            "Require" => Require, "Proxy-Require" => ProxyRequire, "Unsupported" => Unsupported,
-            "User-Agent" => UserAgent, "Server" => Server, "Subject" => Subject, "Event" => Event,
-            "Refer-To" => ReferTo, "Referred-By" => ReferredBy, "Session-Expires" => SessionExpires,
-            "Min-SE" => MinSE, "RSeq" => RSeq, "RAck" => RAck, "Accept" => Accept,
-            "Accept-Encoding" => AcceptEncoding, "Accept-Language" => AcceptLanguage,
-            "Allow-Events" => AllowEvents, "Date" => Date, "Timestamp" => Timestamp,
-            "Warning" => Warning, "Retry-After" => RetryAfter, "Reason" => Reason,
-            "P-Asserted-Identity" => PAssertedIdentity, "Privacy" => Privacy, "Path" => Path,
-        }
-        HeaderName::Other(name.to_string())
+        // Dispatch on length first: one or two comparisons per name.
+        let known = match name.len() {
+            2 => pick(name, &[("To", HeaderName::To)]),
+            3 => pick(name, &[("Via", HeaderName::Via)]),
+            4 => pick(
+                name,
+                &[
+                    ("From", HeaderName::From),
+                    ("CSeq", HeaderName::CSeq),
+                    ("RSeq", HeaderName::RSeq),
+                    ("RAck", HeaderName::RAck),
+                    ("Date", HeaderName::Date),
+                    ("Path", HeaderName::Path),
+                ],
+            ),
+            5 => pick(
+                name,
+                &[
+                    ("Route", HeaderName::Route),
+                    ("Allow", HeaderName::Allow),
+                    ("Event", HeaderName::Event),
+                ],
+            ),
+            6 => pick(
+                name,
+                &[
+                    ("Server", HeaderName::Server),
+                    ("Min-SE", HeaderName::MinSE),
+                    ("Accept", HeaderName::Accept),
+                    ("Reason", HeaderName::Reason),
+                ],
+            ),
+            7 => pick(
+                name,
+                &[
+                    ("Call-ID", HeaderName::CallId),
+                    ("Contact", HeaderName::Contact),
+                    ("Expires", HeaderName::Expires),
+                    ("Require", HeaderName::Require),
+                    ("Subject", HeaderName::Subject),
+                    ("Warning", HeaderName::Warning),
+                    ("Privacy", HeaderName::Privacy),
+                ],
+            ),
+            8 => pick(name, &[("Refer-To", HeaderName::ReferTo)]),
+            9 => pick(
+                name,
+                &[
+                    ("Supported", HeaderName::Supported),
+                    ("Timestamp", HeaderName::Timestamp),
+                ],
+            ),
+            10 => pick(name, &[("User-Agent", HeaderName::UserAgent)]),
+            11 => pick(
+                name,
+                &[
+                    ("Min-Expires", HeaderName::MinExpires),
+                    ("Unsupported", HeaderName::Unsupported),
+                    ("Referred-By", HeaderName::ReferredBy),
+                    ("Retry-After", HeaderName::RetryAfter),
+                ],
+            ),
+            12 => pick(
+                name,
+                &[
+                    ("Max-Forwards", HeaderName::MaxForwards),
+                    ("Record-Route", HeaderName::RecordRoute),
+                    ("Content-Type", HeaderName::ContentType),
+                    ("Allow-Events", HeaderName::AllowEvents),
+                ],
+            ),
+            13 => pick(
+                name,
+                &[
+                    ("Authorization", HeaderName::Authorization),
+                    ("Proxy-Require", HeaderName::ProxyRequire),
+                ],
+            ),
+            14 => pick(name, &[("Content-Length", HeaderName::ContentLength)]),
+            15 => pick(
+                name,
+                &[
+                    ("Session-Expires", HeaderName::SessionExpires),
+                    ("Accept-Encoding", HeaderName::AcceptEncoding),
+                    ("Accept-Language", HeaderName::AcceptLanguage),
+                ],
+            ),
+            16 => pick(
+                name,
+                &[
+                    ("Content-Encoding", HeaderName::ContentEncoding),
+                    ("WWW-Authenticate", HeaderName::WwwAuthenticate),
+                ],
+            ),
+            18 => pick(
+                name,
+                &[("Proxy-Authenticate", HeaderName::ProxyAuthenticate)],
+            ),
+            19 => pick(
+                name,
+                &[
+                    ("Content-Disposition", HeaderName::ContentDisposition),
+                    ("Proxy-Authorization", HeaderName::ProxyAuthorization),
+                    ("P-Asserted-Identity", HeaderName::PAssertedIdentity),
+                ],
+            ),
+            _ => None,
+        };
+        known.unwrap_or_else(|| HeaderName::Other(name.to_string()))
     }
 
     /// Whether a raw header name is Content-Length (long or compact form);
@@ -262,6 +347,14 @@ impl fmt::Display for HeaderName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
+}
+
+/// The entry of `candidates` whose name matches `name` case-insensitively.
+fn pick(name: &str, candidates: &[(&str, HeaderName)]) -> Option<HeaderName> {
+    candidates
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, h)| h.clone())
 }
 
 /// One header line (or one value of a split multi-valued header).
@@ -691,6 +784,69 @@ Content-Length: 0\r\n\r\n";
             Message::Request(r) => r,
             _ => unreachable!(),
         }
+    }
+
+    #[test]
+    fn every_known_header_name_is_recognised_in_any_case() {
+        let known = [
+            HeaderName::Via,
+            HeaderName::From,
+            HeaderName::To,
+            HeaderName::CallId,
+            HeaderName::CSeq,
+            HeaderName::Contact,
+            HeaderName::MaxForwards,
+            HeaderName::Route,
+            HeaderName::RecordRoute,
+            HeaderName::ContentLength,
+            HeaderName::ContentType,
+            HeaderName::ContentEncoding,
+            HeaderName::ContentDisposition,
+            HeaderName::Expires,
+            HeaderName::MinExpires,
+            HeaderName::Authorization,
+            HeaderName::WwwAuthenticate,
+            HeaderName::ProxyAuthorization,
+            HeaderName::ProxyAuthenticate,
+            HeaderName::Allow,
+            HeaderName::Supported,
+            HeaderName::Require,
+            HeaderName::ProxyRequire,
+            HeaderName::Unsupported,
+            HeaderName::UserAgent,
+            HeaderName::Server,
+            HeaderName::Subject,
+            HeaderName::Event,
+            HeaderName::ReferTo,
+            HeaderName::ReferredBy,
+            HeaderName::SessionExpires,
+            HeaderName::MinSE,
+            HeaderName::RSeq,
+            HeaderName::RAck,
+            HeaderName::Accept,
+            HeaderName::AcceptEncoding,
+            HeaderName::AcceptLanguage,
+            HeaderName::AllowEvents,
+            HeaderName::Date,
+            HeaderName::Timestamp,
+            HeaderName::Warning,
+            HeaderName::RetryAfter,
+            HeaderName::Reason,
+            HeaderName::PAssertedIdentity,
+            HeaderName::Privacy,
+            HeaderName::Path,
+        ];
+        for h in known {
+            assert_eq!(HeaderName::parse(h.as_str()), h);
+            assert_eq!(HeaderName::parse(&h.as_str().to_ascii_lowercase()), h);
+            assert_eq!(HeaderName::parse(&h.as_str().to_ascii_uppercase()), h);
+        }
+        assert_eq!(
+            HeaderName::parse("X-Via"),
+            HeaderName::Other("X-Via".into())
+        );
+        assert_eq!(HeaderName::parse("i"), HeaderName::CallId);
+        assert_eq!(HeaderName::parse("a"), HeaderName::Other("a".into()));
     }
 
     #[test]

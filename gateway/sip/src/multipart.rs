@@ -112,7 +112,8 @@ fn part_of(raw: &[u8]) -> Result<Part, ParseError> {
     } else {
         find_head_end(raw).ok_or(ParseError::Multipart)?
     };
-    let headers = header_list(&raw[..head_len], 0).map_err(|_| ParseError::Multipart)?;
+    let head = std::str::from_utf8(&raw[..head_len]).map_err(|_| ParseError::Multipart)?;
+    let headers = header_list(head, 0).map_err(|_| ParseError::Multipart)?;
     Ok(Part {
         headers,
         body: raw[head_len..].to_vec(),

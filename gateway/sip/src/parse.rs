@@ -199,14 +199,16 @@ fn parse_inner(data: &[u8]) -> Result<Message, ParseError> {
     let head_len = find_head_end(data).ok_or(ParseError::Incomplete)?;
     let head = &data[..head_len];
     let line_end = first_line_end(head);
-    let start_line = strip_eol(&head[..line_end]);
-    let start = start_line_of(start_line)?;
+    let start = start_line_of(strip_eol(&head[..line_end]))?;
+    // One UTF-8 check for all headers; values are then sliced out of it.
+    let head = std::str::from_utf8(head).map_err(|e| utf8_fault(head, e.valid_up_to()))?;
     let headers = header_list(head, line_end)?;
+    let found = Essentials::of(&headers)?;
     match start {
         StartLine::Request { method, uri } => {
             let method = Method::from_token(method);
-            check_request_headers(&headers, &method)?;
-            let body = body_of(&headers, &data[head_len..])?;
+            check_request_headers(&headers, &found, &method)?;
+            let body = body_of(&found, &data[head_len..])?;
             Ok(Message::Request(Request {
                 method,
                 uri: uri.to_owned(),
@@ -215,8 +217,8 @@ fn parse_inner(data: &[u8]) -> Result<Message, ParseError> {
             }))
         }
         StartLine::Response { status, reason } => {
-            check_response_headers(&headers)?;
-            let body = body_of(&headers, &data[head_len..])?;
+            check_common_headers(&headers, &found)?;
+            let body = body_of(&found, &data[head_len..])?;
             Ok(Message::Response(Response {
                 status,
                 reason: reason.to_string(),
@@ -314,19 +316,19 @@ fn sip_version(v: &str) -> Result<(), ParseError> {
 
 /// All header lines after the start line, unfolded, split where the header
 /// is a comma list the stack edits by value.
-pub(crate) fn header_list(head: &[u8], from: usize) -> Result<Headers, ParseError> {
-    let estimate = memchr::memchr_iter(b'\n', &head[from..]).count();
+pub(crate) fn header_list(head: &str, from: usize) -> Result<Headers, ParseError> {
+    let bytes = head.as_bytes();
+    let estimate = memchr::memchr_iter(b'\n', &bytes[from..]).count();
     let mut headers = Vec::with_capacity(estimate + 2);
-    let mut lines = HeaderLines::new(head, from);
-    while let Some(line) = lines.next() {
+    // Control octets are rare: look for them once, per header only if seen.
+    let suspicious = has_suspicious_octets(&bytes[from..]);
+    for line in HeaderLines::new(bytes, from) {
         let (name, raw) = line?;
-        let name_str = std::str::from_utf8(name)
-            .map_err(|_| ParseError::Other("malformed header name".into()))?;
-        let name = HeaderName::parse(name_str);
-        let raw = std::str::from_utf8(raw).map_err(|_| ParseError::Header(name_str.to_string()))?;
-        if has_bare_control(raw.as_bytes()) {
+        let (name_str, raw) = (sub_str(head, name), sub_str(head, raw));
+        if suspicious && has_bare_control(raw.as_bytes()) {
             return Err(ParseError::Header(name_str.to_string()));
         }
+        let name = HeaderName::parse(name_str);
         let value = unfold(raw);
         if name.is_split_on_comma() && !is_contact_star(&name, &value) {
             for v in scan::CommaList::new(&value) {
@@ -341,6 +343,50 @@ pub(crate) fn header_list(head: &[u8], from: usize) -> Result<Headers, ParseErro
         }
     }
     Ok(Headers(headers))
+}
+
+/// The part of `whole` that `part` (a subslice of its bytes, cut at ASCII
+/// delimiters) covers.
+fn sub_str<'a>(whole: &'a str, part: &[u8]) -> &'a str {
+    let start = part.as_ptr() as usize - whole.as_ptr() as usize;
+    &whole[start..start + part.len()]
+}
+
+/// Which line an invalid UTF-8 sequence at `at` sits in: the start line, or
+/// the header (named when its name is readable) it belongs to.
+fn utf8_fault(head: &[u8], at: usize) -> ParseError {
+    let first_line = first_line_end(head);
+    if at < first_line {
+        return ParseError::StartLine;
+    }
+    let mut line_start = head[..at]
+        .iter()
+        .rposition(|&c| c == b'\n')
+        .map_or(0, |p| p + 1);
+    // Walk back over continuation lines to the header's own line.
+    while matches!(head.get(line_start), Some(b' ' | b'\t')) && line_start > first_line {
+        line_start = head[..line_start - 1]
+            .iter()
+            .rposition(|&c| c == b'\n')
+            .map_or(0, |p| p + 1);
+    }
+    let line = &head[line_start..];
+    let name = memchr(b':', line)
+        .and_then(|colon| std::str::from_utf8(scan::trim_ws_bytes_end(&line[..colon])).ok())
+        .filter(|n| scan::is_token(n));
+    match name {
+        Some(n) => ParseError::Header(n.to_string()),
+        None => ParseError::Other("malformed header line".into()),
+    }
+}
+
+/// Whether any control octet other than HT/CR/LF, or any CR not ending a
+/// line, occurs. Written as a fold so that it vectorizes.
+fn has_suspicious_octets(b: &[u8]) -> bool {
+    let ctl = b.iter().fold(false, |acc, &c| {
+        acc | ((c < b' ' && c != b'\t' && c != b'\r' && c != b'\n') | (c == 0x7f))
+    });
+    ctl || memchr::memchr_iter(b'\r', b).any(|i| b.get(i + 1) != Some(&b'\n'))
 }
 
 /// A control character outside a quoted-pair (RFC 3261 25.1 allows
@@ -430,27 +476,84 @@ impl<'a> Iterator for HeaderLines<'a> {
     }
 }
 
-fn body_of<'a>(headers: &Headers, rest: &'a [u8]) -> Result<&'a [u8], ParseError> {
-    let mut lengths = headers.get_all(&HeaderName::ContentLength);
-    let Some(first) = lengths.next() else {
-        return Ok(rest);
-    };
-    let n = content_length_value(first)?;
-    for other in lengths {
-        if content_length_value(other)? != n {
-            return Err(ParseError::Duplicate("Content-Length"));
+fn body_of<'a>(found: &Essentials<'_>, rest: &'a [u8]) -> Result<&'a [u8], ParseError> {
+    match found.content_length {
+        None => Ok(rest),
+        Some(v) => rest
+            .get(..content_length_value(v)?)
+            .ok_or(ParseError::ContentLength),
+    }
+}
+
+/// The single-valued headers the parser vouches for, found in one pass.
+#[derive(Default)]
+struct Essentials<'h> {
+    vias: usize,
+    from: Option<&'h str>,
+    to: Option<&'h str>,
+    call_id: Option<&'h str>,
+    cseq: Option<&'h str>,
+    max_forwards: Option<&'h str>,
+    content_length: Option<&'h str>,
+}
+
+impl<'h> Essentials<'h> {
+    /// Refuses a repeated single-valued header; repeated Content-Length
+    /// values are tolerated only when they agree.
+    fn of(headers: &'h Headers) -> Result<Essentials<'h>, ParseError> {
+        let mut e = Essentials::default();
+        let mut duplicate = None;
+        for h in headers.iter() {
+            let (slot, label) = match h.name {
+                HeaderName::Via => {
+                    e.vias += 1;
+                    continue;
+                }
+                HeaderName::From => (&mut e.from, "From"),
+                HeaderName::To => (&mut e.to, "To"),
+                HeaderName::CallId => (&mut e.call_id, "Call-ID"),
+                HeaderName::CSeq => (&mut e.cseq, "CSeq"),
+                HeaderName::MaxForwards => (&mut e.max_forwards, "Max-Forwards"),
+                HeaderName::ContentLength => {
+                    match e.content_length {
+                        None => e.content_length = Some(&h.value),
+                        Some(first) if first == h.value => {}
+                        Some(first) => {
+                            let same =
+                                content_length_value(first)? == content_length_value(&h.value)?;
+                            if !same {
+                                duplicate = duplicate.or(Some("Content-Length"));
+                            }
+                        }
+                    }
+                    continue;
+                }
+                _ => continue,
+            };
+            if slot.is_some() {
+                duplicate = duplicate.or(Some(label));
+            } else {
+                *slot = Some(&h.value);
+            }
+        }
+        match duplicate {
+            Some(label) => Err(ParseError::Duplicate(label)),
+            None => Ok(e),
         }
     }
-    rest.get(..n).ok_or(ParseError::ContentLength)
 }
 
 /// The headers a request must carry, each checked against its grammar.
-fn check_request_headers(headers: &Headers, method: &Method) -> Result<(), ParseError> {
-    let cseq_method = check_common_headers(headers)?;
+fn check_request_headers(
+    headers: &Headers,
+    found: &Essentials<'_>,
+    method: &Method,
+) -> Result<(), ParseError> {
+    let cseq_method = check_common_headers(headers, found)?;
     if cseq_method != method.as_str() {
         return Err(ParseError::CSeqMismatch);
     }
-    if let Some(mf) = single(headers, HeaderName::MaxForwards, "Max-Forwards")? {
+    if let Some(mf) = found.max_forwards {
         // Leading zeros are legal (RFC 4475 3.1.1.1); the value is 0..=255.
         let value = mf.trim_start_matches('0');
         let in_range =
@@ -467,52 +570,31 @@ fn check_request_headers(headers: &Headers, method: &Method) -> Result<(), Parse
     Ok(())
 }
 
-fn check_response_headers(headers: &Headers) -> Result<(), ParseError> {
-    check_common_headers(headers).map(|_| ())
-}
-
 /// Via (every value), From, To, Call-ID and CSeq; returns the CSeq method.
-fn check_common_headers(headers: &Headers) -> Result<&str, ParseError> {
-    let mut vias = 0;
+fn check_common_headers<'h>(
+    headers: &Headers,
+    found: &Essentials<'h>,
+) -> Result<&'h str, ParseError> {
+    if found.vias == 0 {
+        return Err(ParseError::Missing("Via"));
+    }
     for v in headers.get_all(&HeaderName::Via) {
         ViaRef::parse(v).map_err(|e| match e {
             ParseError::Version(v) => ParseError::Version(v),
             _ => ParseError::Header("Via".into()),
         })?;
-        vias += 1;
     }
-    if vias == 0 {
-        return Err(ParseError::Missing("Via"));
-    }
-    let from = single(headers, HeaderName::From, "From")?.ok_or(ParseError::Missing("From"))?;
+    let from = found.from.ok_or(ParseError::Missing("From"))?;
     NameAddrRef::parse(from).map_err(|_| ParseError::Header("From".into()))?;
-    let to = single(headers, HeaderName::To, "To")?.ok_or(ParseError::Missing("To"))?;
+    let to = found.to.ok_or(ParseError::Missing("To"))?;
     NameAddrRef::parse(to).map_err(|_| ParseError::Header("To".into()))?;
-    let call_id =
-        single(headers, HeaderName::CallId, "Call-ID")?.ok_or(ParseError::Missing("Call-ID"))?;
+    let call_id = found.call_id.ok_or(ParseError::Missing("Call-ID"))?;
     if !is_call_id(call_id) {
         return Err(ParseError::Header("Call-ID".into()));
     }
-    let cseq = single(headers, HeaderName::CSeq, "CSeq")?.ok_or(ParseError::Missing("CSeq"))?;
+    let cseq = found.cseq.ok_or(ParseError::Missing("CSeq"))?;
     let (_, method) = cseq_parts(cseq)?;
     Ok(method)
-}
-
-/// The value of a header that may appear at most once.
-fn single<'h>(
-    headers: &'h Headers,
-    name: HeaderName,
-    label: &'static str,
-) -> Result<Option<&'h str>, ParseError> {
-    let mut all = headers
-        .iter()
-        .filter(|h| h.name == name)
-        .map(|h| h.value.as_str());
-    let first = all.next();
-    if all.next().is_some() {
-        return Err(ParseError::Duplicate(label));
-    }
-    Ok(first)
 }
 
 /// callid = word [ "@" word ]. Checked only for being visible ASCII
@@ -596,16 +678,28 @@ pub(crate) mod scan {
     }
 
     pub fn trim_ws(s: &str) -> &str {
-        s.trim_matches(|c| c == ' ' || c == '\t')
+        let b = s.as_bytes();
+        let start = b.iter().position(|&c| !is_ws(c)).unwrap_or(b.len());
+        let end = b.iter().rposition(|&c| !is_ws(c)).map_or(start, |p| p + 1);
+        &s[start..end]
     }
 
     pub fn trim_ws_end(s: &str) -> &str {
-        s.trim_end_matches(|c| c == ' ' || c == '\t')
+        let end = s
+            .as_bytes()
+            .iter()
+            .rposition(|&c| !is_ws(c))
+            .map_or(0, |p| p + 1);
+        &s[..end]
     }
 
     /// Trim whitespace including line ends (a raw header value).
     pub fn trim_lws(s: &str) -> &str {
-        s.trim_matches(|c| matches!(c, ' ' | '\t' | '\r' | '\n'))
+        let is_lws = |c: &u8| matches!(c, b' ' | b'\t' | b'\r' | b'\n');
+        let b = s.as_bytes();
+        let start = b.iter().position(|c| !is_lws(c)).unwrap_or(b.len());
+        let end = b.iter().rposition(|c| !is_lws(c)).map_or(start, |p| p + 1);
+        &s[start..end]
     }
 
     pub fn trim_ws_bytes_end(b: &[u8]) -> &[u8] {
@@ -876,6 +970,43 @@ X-Custom-HEADER :  keep  me , as is\r\n\
             .unwrap()
             .replace("Content-Length: 4", "Content-Length: 999999");
         assert_eq!(frame_len(big_cl.as_bytes()), Err(ParseError::TooLarge));
+    }
+
+    #[test]
+    fn invalid_utf8_and_control_octets_name_the_header() {
+        let text = String::from_utf8(INVITE.to_vec()).unwrap();
+        let mut bad = text
+            .replace("Contact: <sip:alice@pc33", "Contact: <sip:al\u{1}ice@pc33")
+            .into_bytes();
+        assert_eq!(
+            parse_message(&bad).unwrap_err().error,
+            ParseError::Header("Contact".into())
+        );
+        bad = text
+            .replace("Max-Forwards: 70\r\n", "Max-Forwards: 70\r\n X\r\n")
+            .into_bytes();
+        let at = bad.windows(2).position(|w| w == b" X").unwrap();
+        bad[at + 1] = 0xff;
+        assert_eq!(
+            parse_message(&bad).unwrap_err().error,
+            ParseError::Header("Max-Forwards".into())
+        );
+        bad = text
+            .replace("bob@biloxi.com SIP", "b\u{1}b@biloxi.com SIP")
+            .into_bytes();
+        bad[9] = 0xfe;
+        assert_eq!(
+            parse_message(&bad).unwrap_err().error,
+            ParseError::StartLine
+        );
+        let bare_cr = text.replace("Call-ID: a84b", "Call-ID: a8\r4b");
+        assert_eq!(
+            parse_message(bare_cr.as_bytes()).unwrap_err().error,
+            ParseError::Header("Call-ID".into())
+        );
+        // A control octet escaped inside a quoted string is legal.
+        let quoted = text.replace("To: Bob <", "To: \"B\\\u{7}b\" <");
+        assert!(parse_message(quoted.as_bytes()).is_ok());
     }
 
     #[test]

@@ -410,7 +410,7 @@ fn invalid_messages_yield_specific_errors() {
         ("mismatch02", ParseError::CSeqMismatch),
         ("bigcode", ParseError::StartLine),
         ("insuf", ParseError::Missing("From")),
-        ("multi01", ParseError::Duplicate("From")),
+        ("multi01", ParseError::Duplicate("CSeq")),
         ("mcl01", ParseError::Duplicate("Content-Length")),
     ];
     for (name, expected) in cases {
