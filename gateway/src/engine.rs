@@ -422,7 +422,7 @@ impl Engine {
         };
         let creds = endpoint.credentials.clone();
         let ep_id = endpoint.id.clone();
-        let unix = unix_now() as u64;
+        let wall = SystemTime::now();
         // Several credentials may be present (one per realm): use ours.
         let realm = self.challenger.realm().to_string();
         let header = req
@@ -433,15 +433,16 @@ impl Engine {
         let outcome = match header {
             None => Err(AuthError::Missing),
             Some(h) => self.challenger.verify(
-                unix,
+                wall,
                 req.method.as_str(),
+                Some(&req.uri.to_string()),
                 &h,
                 &mut self.nonce_counts,
-                |user, _realm| {
+                |user, _realm, algorithm| {
                     if user != ep_id {
                         return None;
                     }
-                    Some(crate::call::auth_secret(&creds))
+                    crate::call::auth_secret(&creds, algorithm)
                 },
             ),
         };
@@ -478,7 +479,7 @@ impl Engine {
                     resp.headers.push(
                         header_name.clone(),
                         self.challenger.challenge(
-                            unix,
+                            wall,
                             gateway_sip::auth::Algorithm::Sha256,
                             stale,
                         ),
@@ -486,7 +487,7 @@ impl Engine {
                     resp.headers.push(
                         header_name,
                         self.challenger
-                            .challenge(unix, gateway_sip::auth::Algorithm::Md5, stale),
+                            .challenge(wall, gateway_sip::auth::Algorithm::Md5, stale),
                     );
                     resp.headers.push(HeaderName::Server, USER_AGENT);
                     self.respond(now, id, resp);

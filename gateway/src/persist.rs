@@ -1,7 +1,6 @@
 //! Mapping between the engine's records and the store's rows.
 
 use crate::registrar::{Binding, Registrar};
-use crate::store_writer::CdrRecord;
 use gateway_sip::transaction::{PeerAddr, Transport};
 use gateway_store::Store;
 use std::time::{Duration, Instant};
@@ -30,32 +29,11 @@ pub fn binding_to_row(b: &Binding) -> gateway_store::Binding {
         transport: transport_name(b.source.transport).to_string(),
         expires_at_unix: b.expires_at_unix,
         call_id: b.call_id.clone(),
-        cseq: b.cseq as i64,
+        cseq: b.cseq,
         user_agent: b.user_agent.clone(),
-        ..Default::default()
-    }
-}
-
-pub fn cdr_to_row(c: &CdrRecord) -> gateway_store::Cdr {
-    gateway_store::Cdr {
-        call_id: c.call_id.clone(),
-        from_uri: c.from_uri.clone(),
-        to_uri: c.to_uri.clone(),
-        caller: c.caller.clone(),
-        callee: c.target.clone(),
-        unit: c.unit.clone(),
-        started_at: c.started_at_ms,
-        answered_at: c.answered_at_ms,
-        ended_at: c.ended_at_ms,
-        outcome: c.outcome.clone(),
-        sip_status: c.sip_status as i64,
-        reason: c.reason.clone(),
-        duration_ms: c
-            .answered_at_ms
-            .map(|a| (c.ended_at_ms - a).max(0))
-            .unwrap_or(0),
-        rtp_packets_in: c.rtp_packets_in,
-        rtp_packets_out: c.rtp_packets_out,
+        path: Vec::new(),
+        instance_id: None,
+        reg_id: None,
     }
 }
 
@@ -88,7 +66,7 @@ pub async fn restore_bindings(
             expires_at: now + Duration::from_secs(left),
             expires_at_unix: row.expires_at_unix,
             call_id: row.call_id.clone(),
-            cseq: row.cseq as u32,
+            cseq: row.cseq,
             user_agent: row.user_agent.clone(),
             registered_at_unix: now_unix - 1,
         });

@@ -7,29 +7,10 @@ use gateway_store::Store;
 use tokio::sync::mpsc;
 use tracing::warn;
 
-/// One finished call, as the engine reports it.
-#[derive(Debug, Clone)]
-pub struct CdrRecord {
-    pub call_id: String,
-    pub from_uri: String,
-    pub to_uri: String,
-    pub caller: String,
-    pub target: String,
-    pub unit: Option<String>,
-    pub started_at_ms: i64,
-    pub answered_at_ms: Option<i64>,
-    pub ended_at_ms: i64,
-    pub outcome: String,
-    pub sip_status: u16,
-    pub reason: String,
-    pub rtp_packets_in: i64,
-    pub rtp_packets_out: i64,
-}
-
 #[derive(Debug)]
 pub enum StoreOp {
     Binding(BindingChange),
-    Cdr(CdrRecord),
+    Cdr(gateway_store::Cdr),
 }
 
 pub async fn run(store: Store, mut rx: mpsc::UnboundedReceiver<StoreOp>) {
@@ -46,10 +27,7 @@ pub async fn run(store: Store, mut rx: mpsc::UnboundedReceiver<StoreOp>) {
                 .delete_binding(&endpoint_id, &contact)
                 .await
                 .map(|_| ()),
-            StoreOp::Cdr(c) => store
-                .insert_cdr(&crate::persist::cdr_to_row(&c))
-                .await
-                .map(|_| ()),
+            StoreOp::Cdr(c) => store.insert_cdr(&c).await.map(|_| ()),
         };
         if let Err(e) = result {
             warn!(target: "store", error = %e, "database write failed");

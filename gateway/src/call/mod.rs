@@ -8,8 +8,8 @@
 
 pub mod anchor;
 
-use crate::engine::{unix_now, Engine, EngineTimer, ALLOW, SUPPORTED, USER_AGENT};
-use crate::store_writer::{CdrRecord, StoreOp};
+use crate::engine::{Engine, EngineTimer, ALLOW, SUPPORTED, USER_AGENT};
+use crate::store_writer::StoreOp;
 use gateway_dialplan::{Caller, Credentials, RouteOutcome, RouteRequest};
 use gateway_media::{Leg, MediaSession};
 use gateway_sip::dialog::Dialog;
@@ -143,11 +143,17 @@ impl Call {
 }
 
 /// The secret the digest verifier needs, in the form the dialplan holds.
-pub fn auth_secret(c: &Credentials) -> gateway_sip::auth::Secret {
-    match c {
-        Credentials::Password(p) => gateway_sip::auth::Secret::Password(p.clone()),
-        Credentials::Ha1Md5(h) => gateway_sip::auth::Secret::Ha1Md5(h.clone()),
-        Credentials::Ha1Sha256(h) => gateway_sip::auth::Secret::Ha1Sha256(h.clone()),
+pub fn auth_secret(
+    c: &Credentials,
+    algorithm: gateway_sip::auth::Algorithm,
+) -> Option<gateway_sip::auth::UserSecret> {
+    use gateway_sip::auth::{Algorithm, UserSecret};
+    match (c, algorithm) {
+        (Credentials::Password(p), _) => Some(UserSecret::Password(p.clone())),
+        (Credentials::Ha1Md5(h), Algorithm::Md5) => Some(UserSecret::Ha1(h.clone())),
+        (Credentials::Ha1Sha256(h), Algorithm::Sha256) => Some(UserSecret::Ha1(h.clone())),
+        // An HA1 only answers for the algorithm it was computed with.
+        _ => None,
     }
 }
 
@@ -1245,24 +1251,26 @@ impl Engine {
         let (pin, pout) = stats
             .map(|s| (s.a_to_b.packets as i64, s.b_to_a.packets as i64))
             .unwrap_or((0, 0));
-        let _ = self.store.send(StoreOp::Cdr(CdrRecord {
+        let _ = self.store.send(StoreOp::Cdr(gateway_store::Cdr {
             call_id: call.label.clone(),
             from_uri: call.from_uri.clone(),
             to_uri: call.to_uri.clone(),
             caller: call.caller.clone(),
-            target: call.target.clone(),
+            callee: call.target.clone(),
             unit: call.unit.clone(),
             started_at_ms: call.started_unix_ms,
             answered_at_ms: call.answered_unix_ms,
             ended_at_ms: ended,
+            duration_ms: call
+                .answered_unix_ms
+                .map(|a| (ended - a).max(0))
+                .unwrap_or(0),
             outcome: outcome.to_string(),
             sip_status: status,
             reason: reason.to_string(),
             rtp_packets_in: pin,
             rtp_packets_out: pout,
         }));
-        let _ = (unix_now(), call.advertised);
-        drop(call);
     }
 }
 
