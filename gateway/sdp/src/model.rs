@@ -1,6 +1,8 @@
 use std::fmt;
 use std::net::IpAddr;
 
+use crate::attributes::SecretKeyParams;
+
 /// A whole session description (RFC 8866 §5).
 ///
 /// Fields are public: the model is plain data, and the invariants that the
@@ -30,8 +32,9 @@ pub struct SessionDescription {
     pub timings: Vec<Timing>,
     /// `z=` line, kept raw.
     pub time_zones: Option<String>,
-    /// Session-level `k=` (obsolete, kept raw).
-    pub key: Option<String>,
+    /// Session-level `k=` (obsolete, kept raw; may hold a clear key, so
+    /// its `Debug` is redacted).
+    pub key: Option<SecretKeyParams>,
     /// Session-level `a=` lines, in order.
     pub attributes: Vec<Attribute>,
     /// `m=` sections, in order.
@@ -101,8 +104,8 @@ pub struct MediaDescription {
     pub connections: Vec<Connection>,
     /// Media-level `b=` lines.
     pub bandwidths: Vec<Bandwidth>,
-    /// Media-level `k=` (obsolete, kept raw).
-    pub key: Option<String>,
+    /// Media-level `k=` (obsolete, kept raw, `Debug` redacted).
+    pub key: Option<SecretKeyParams>,
     /// Media-level `a=` lines, in order.
     pub attributes: Vec<Attribute>,
 }
@@ -125,31 +128,42 @@ impl Attribute {
         Attribute::new(name, Some(value.into()))
     }
 
-    /// Whether the value would carry keying material that must stay out of
-    /// logs.
-    fn is_secret(&self) -> bool {
-        self.name.eq_ignore_ascii_case("crypto") || self.name.eq_ignore_ascii_case("key-mgmt")
+    /// How many leading space-separated words of the value may be shown in
+    /// logs; `None` when the value carries no secret. SDES keys (`crypto`),
+    /// MIKEY payloads (`key-mgmt`) and ICE passwords must not be logged.
+    fn visible_words(&self) -> Option<usize> {
+        let n = self.name.as_str();
+        if n.eq_ignore_ascii_case("crypto") {
+            Some(2) // tag and suite help debugging
+        } else if n.eq_ignore_ascii_case("key-mgmt") {
+            Some(1) // protocol id
+        } else if n.eq_ignore_ascii_case("ice-pwd") {
+            Some(0)
+        } else {
+            None
+        }
     }
 }
 
-// Debug output is what ends up in logs; SDES keys must not (the
+// Debug output is what ends up in logs; keys must not (the
 // classified-meeting rule: keys never appear in logs).
 impl fmt::Debug for Attribute {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut d = f.debug_struct("Attribute");
         d.field("name", &self.name);
-        match &self.value {
-            Some(v) if self.is_secret() => {
-                // Keep the tag and suite, which help debugging, but not the key.
-                let mut parts = v.splitn(3, ' ');
-                let shown = format!(
-                    "{} {} <redacted>",
-                    parts.next().unwrap_or(""),
-                    parts.next().unwrap_or("")
-                );
-                d.field("value", &Some(shown))
+        match (&self.value, self.visible_words()) {
+            (Some(v), Some(words)) => {
+                // A word with ':' may be key material (`inline:...`) even in
+                // a malformed value, so the shown prefix stops before one.
+                let mut shown: Vec<&str> = v
+                    .split(' ')
+                    .take(words)
+                    .take_while(|w| !w.contains(':'))
+                    .collect();
+                shown.push("<redacted>");
+                d.field("value", &Some(shown.join(" ")))
             }
-            other => d.field("value", other),
+            (other, _) => d.field("value", other),
         };
         d.finish()
     }
@@ -246,7 +260,7 @@ impl fmt::Display for MediaDescription {
             write!(f, "{b}\r\n")?;
         }
         if let Some(k) = &self.key {
-            write!(f, "k={k}\r\n")?;
+            write!(f, "k={}\r\n", k.expose())?;
         }
         for a in &self.attributes {
             write!(f, "{a}\r\n")?;
@@ -295,7 +309,7 @@ impl fmt::Display for SessionDescription {
             write!(f, "z={z}\r\n")?;
         }
         if let Some(k) = &self.key {
-            write!(f, "k={k}\r\n")?;
+            write!(f, "k={}\r\n", k.expose())?;
         }
         for a in &self.attributes {
             write!(f, "{a}\r\n")?;

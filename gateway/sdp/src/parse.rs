@@ -1,3 +1,4 @@
+use crate::attributes::SecretKeyParams;
 use crate::error::SdpError;
 use crate::limits::{MAX_ATTRIBUTES, MAX_LINES, MAX_MEDIA};
 use crate::model::{
@@ -86,7 +87,7 @@ struct Parser {
     bandwidths: Vec<Bandwidth>,
     timings: Vec<Timing>,
     time_zones: Option<String>,
-    key: Option<String>,
+    key: Option<SecretKeyParams>,
     attributes: Vec<Attribute>,
     media: Vec<MediaDescription>,
     attribute_count: usize,
@@ -165,7 +166,7 @@ impl Parser {
                 None => return Err(SdpError::invalid(n, "r= line", "not after a t= line")),
             },
             b'z' => set_once(&mut self.time_zones, n, "z= line", value)?,
-            b'k' => set_once(&mut self.key, n, "k= line", value)?,
+            b'k' => set_key(&mut self.key, n, value)?,
             _ => {
                 return Err(SdpError::invalid(
                     n,
@@ -219,6 +220,14 @@ fn set_once(
     Ok(())
 }
 
+fn set_key(slot: &mut Option<SecretKeyParams>, n: usize, value: &str) -> Result<(), SdpError> {
+    if slot.is_some() {
+        return Err(SdpError::invalid(n, "k= line", "duplicate"));
+    }
+    *slot = Some(SecretKeyParams::new(value));
+    Ok(())
+}
+
 fn media_line(m: &mut MediaDescription, n: usize, kind: u8, value: &str) -> Result<(), SdpError> {
     match kind {
         b'i' => set_once(&mut m.information, n, "i= line", value),
@@ -230,7 +239,7 @@ fn media_line(m: &mut MediaDescription, n: usize, kind: u8, value: &str) -> Resu
             m.bandwidths.push(parse_bandwidth(n, value)?);
             Ok(())
         }
-        b'k' => set_once(&mut m.key, n, "k= line", value),
+        b'k' => set_key(&mut m.key, n, value),
         b'v' | b'o' | b's' | b'u' | b'e' | b'p' | b't' | b'r' | b'z' => Err(SdpError::invalid(
             n,
             field_name(kind),

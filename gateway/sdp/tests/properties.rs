@@ -4,7 +4,8 @@
 use std::net::IpAddr;
 
 use gateway_sdp::{
-    Attribute, Bandwidth, Connection, MediaDescription, Origin, SessionDescription, Timing,
+    Attribute, Bandwidth, Connection, MediaDescription, Origin, SecretKeyParams,
+    SessionDescription, Timing,
 };
 use proptest::prelude::*;
 
@@ -83,7 +84,7 @@ fn media() -> impl Strategy<Value = MediaDescription> {
         proptest::option::of(text()),
         proptest::collection::vec(connection(), 0..2),
         proptest::collection::vec(bandwidth(), 0..2),
-        proptest::option::of(text()),
+        proptest::option::of(text().prop_map(SecretKeyParams::new)),
         proptest::collection::vec(attribute(), 0..8),
     )
         .prop_map(
@@ -156,7 +157,7 @@ fn description() -> impl Strategy<Value = SessionDescription> {
         proptest::collection::vec(bandwidth(), 0..3),
         proptest::collection::vec(timing(), 1..3),
         proptest::option::of(text()),
-        proptest::option::of(text()),
+        proptest::option::of(text().prop_map(SecretKeyParams::new)),
         proptest::collection::vec(attribute(), 0..8),
         proptest::collection::vec(media(), 0..5),
     );

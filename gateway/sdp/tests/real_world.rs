@@ -185,6 +185,19 @@ fn keys_never_reach_debug_output() {
         "suite still visible"
     );
     assert!(crypto.contains("<redacted>"));
+    let chrome = format!("{:?}", parse(CHROME));
+    assert!(
+        !chrome.contains("7OPDbJtCpvFyrw3KuCBmAjDE"),
+        "ICE password redacted"
+    );
+    assert!(chrome.contains("Oyef"), "ICE ufrag is not secret");
+    let mikey = gateway_sdp::Attribute::value("key-mgmt", "mikey AQAFgM0XflABAAAAAAAAAAAAAAsAyO");
+    assert_eq!(
+        format!("{mikey:?}"),
+        r#"Attribute { name: "key-mgmt", value: Some("mikey <redacted>") }"#
+    );
+    let malformed = gateway_sdp::Attribute::value("crypto", "inline:S0VZS0VZ|2^20 x");
+    assert!(!format!("{malformed:?}").contains("S0VZ"));
     // The wire form, of course, carries them.
     assert!(sdp
         .to_string()
@@ -563,4 +576,6 @@ fn port_count_multicast_and_repeat_lines_survive() {
         Some(ip("233.252.0.1"))
     );
     assert_eq!(sdp.direction(), Direction::RecvOnly);
+    assert_eq!(sdp.key.as_ref().map(|k| k.expose()), Some("clear:secret"));
+    assert!(!format!("{sdp:?}").contains("clear:secret"));
 }
