@@ -1,0 +1,436 @@
+//! Dialplan versions and their normalized projection.
+//!
+//! **Authoritative:** the `source_text` of the latest row of
+//! `dialplan_versions`. [`Store::load_dialplan`] re-parses it, so the loaded
+//! snapshot goes through exactly the validation a file does. The tables
+//! `units`, `endpoints`, `endpoint_numbers`, `endpoint_aliases`, `trunks`,
+//! `trunk_acl` and `rules` are a read model of that same version, rewritten
+//! in the import's transaction, for admin queries ("all endpoints under
+//! district 001"). They are never edited in place: a change is a new source
+//! version, imported whole.
+
+use gateway_dialplan::{Action, Credentials, Dialplan};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use sqlx::Row;
+
+use crate::batch::{insert_rows, Val};
+use crate::{now_unix, Store, StoreError};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DialplanVersion {
+    pub version: i64,
+    pub file_name: String,
+    /// Lower-case hex SHA-256 of the source text.
+    pub sha256: String,
+    pub imported_at_unix: i64,
+}
+
+fn sha256_hex(s: &str) -> String {
+    hex::encode(Sha256::digest(s.as_bytes()))
+}
+
+fn check_same(file: &str, parsed: &Dialplan, given: &Dialplan) -> Result<(), StoreError> {
+    let differs = if parsed.gateway() != given.gateway() {
+        Some("[gateway]")
+    } else if parsed.units() != given.units() {
+        Some("units")
+    } else if parsed.endpoints() != given.endpoints() {
+        Some("endpoints")
+    } else if parsed.trunks() != given.trunks() {
+        Some("trunks")
+    } else if parsed.rules() != given.rules() {
+        Some("rules")
+    } else {
+        None
+    };
+    match differs {
+        Some(what) => Err(StoreError::DialplanMismatch {
+            file: file.to_string(),
+            detail: format!("{what} differ"),
+        }),
+        None => Ok(()),
+    }
+}
+
+impl Store {
+    /// Stores `source_text` (from which `dialplan` was parsed) as a new
+    /// version and rewrites the normalized tables from it, in one
+    /// transaction: after an error nothing has changed. Importing the same
+    /// text under the same file name as the latest version writes nothing and
+    /// returns that version.
+    pub async fn import_dialplan(
+        &self,
+        dialplan: &Dialplan,
+        source_text: &str,
+        file_name: &str,
+    ) -> Result<i64, StoreError> {
+        self.import_inner(dialplan, source_text, file_name, None)
+            .await
+    }
+
+    pub(crate) async fn import_inner(
+        &self,
+        dp: &Dialplan,
+        source_text: &str,
+        file_name: &str,
+        fail_after: Option<&'static str>,
+    ) -> Result<i64, StoreError> {
+        // The stored source must rebuild this very snapshot, or the
+        // authoritative text and the read model would disagree.
+        let parsed = Dialplan::parse(source_text, file_name).map_err(|errs| {
+            StoreError::DialplanMismatch {
+                file: file_name.to_string(),
+                detail: errs.first().map(|e| e.to_string()).unwrap_or_default(),
+            }
+        })?;
+        check_same(file_name, &parsed, dp)?;
+        let sha = sha256_hex(source_text);
+
+        let mut tx = self.pool.begin().await?;
+        let latest = sqlx::query("SELECT version, sha256, file_name FROM dialplan_versions ORDER BY version DESC LIMIT 1")
+            .fetch_optional(&mut *tx)
+            .await?;
+        let next = match &latest {
+            Some(row) => {
+                let v: i64 = row.try_get("version")?;
+                let s: String = row.try_get("sha256")?;
+                let f: String = row.try_get("file_name")?;
+                if s == sha && f == file_name {
+                    tx.rollback().await?;
+                    return Ok(v);
+                }
+                v + 1
+            }
+            None => 1,
+        };
+        let fail = |stage: &'static str| -> Result<(), StoreError> {
+            #[cfg(test)]
+            if fail_after == Some(stage) {
+                return Err(StoreError::Injected(stage));
+            }
+            let _ = (stage, fail_after);
+            Ok(())
+        };
+
+        let g = dp.gateway();
+        sqlx::query(
+            "INSERT INTO dialplan_versions (version, file_name, source_text, sha256, imported_at_unix, \
+             realm, domains_json, max_duration_secs, encryption) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(next)
+        .bind(file_name)
+        .bind(source_text)
+        .bind(sha)
+        .bind(now_unix())
+        .bind(g.realm.clone())
+        .bind(serde_json::to_string(&g.domains).unwrap_or_else(|_| "[]".into()))
+        .bind(g.max_duration_secs as i64)
+        .bind(g.encryption.as_str())
+        .execute(&mut *tx)
+        .await?;
+        fail("dialplan_versions")?;
+
+        // Children before parents on delete; parents before children on insert.
+        for table in [
+            "rules",
+            "trunk_acl",
+            "trunks",
+            "endpoint_aliases",
+            "endpoint_numbers",
+            "endpoints",
+        ] {
+            sqlx::query(&format!("DELETE FROM {table}"))
+                .execute(&mut *tx)
+                .await?;
+        }
+        // Units reference their parents: delete the leaves first.
+        let mut by_depth: Vec<(usize, usize)> = dp
+            .units()
+            .iter()
+            .enumerate()
+            .map(|(i, u)| (dp.unit_ancestors(&u.code).len(), i))
+            .collect();
+        loop {
+            let n = sqlx::query("DELETE FROM units WHERE code NOT IN (SELECT parent_code FROM units WHERE parent_code IS NOT NULL)")
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if n == 0 {
+                break;
+            }
+        }
+
+        by_depth.sort();
+        let rows: Vec<Vec<Val>> = by_depth
+            .iter()
+            .map(|&(_, i)| {
+                let u = &dp.units()[i];
+                vec![
+                    u.code.clone().into(),
+                    u.name.clone().into(),
+                    u.kind.as_str().into(),
+                    u.parent.clone().into(),
+                    (i as i64).into(),
+                ]
+            })
+            .collect();
+        insert_rows(
+            &mut tx,
+            "units",
+            &["code", "name", "kind", "parent_code", "position"],
+            &rows,
+        )
+        .await?;
+        fail("units")?;
+
+        let mut eps = Vec::new();
+        let mut numbers = Vec::new();
+        let mut aliases = Vec::new();
+        for (i, e) in dp.endpoints().iter().enumerate() {
+            let (kind, secret) = match &e.credentials {
+                Credentials::Password(p) => ("password", p),
+                Credentials::Ha1Md5(h) => ("ha1_md5", h),
+                Credentials::Ha1Sha256(h) => ("ha1_sha256", h),
+            };
+            eps.push(vec![
+                e.id.clone().into(),
+                e.unit.clone().into(),
+                e.display.clone().into(),
+                e.transport.as_str().into(),
+                i64::from(e.max_contacts).into(),
+                i64::from(e.vetted).into(),
+                kind.into(),
+                secret.clone().into(),
+                (i as i64).into(),
+            ]);
+            for (k, n) in e.numbers.iter().enumerate() {
+                numbers.push(vec![
+                    n.clone().into(),
+                    e.id.clone().into(),
+                    (k as i64).into(),
+                ]);
+            }
+            for (k, a) in e.aliases.iter().enumerate() {
+                aliases.push(vec![
+                    a.clone().into(),
+                    e.id.clone().into(),
+                    (k as i64).into(),
+                ]);
+            }
+        }
+        insert_rows(
+            &mut tx,
+            "endpoints",
+            &[
+                "id",
+                "unit_code",
+                "display",
+                "transport",
+                "max_contacts",
+                "vetted",
+                "credential_kind",
+                "credential",
+                "position",
+            ],
+            &eps,
+        )
+        .await?;
+        fail("endpoints")?;
+        insert_rows(
+            &mut tx,
+            "endpoint_numbers",
+            &["number", "endpoint_id", "position"],
+            &numbers,
+        )
+        .await?;
+        insert_rows(
+            &mut tx,
+            "endpoint_aliases",
+            &["alias", "endpoint_id", "position"],
+            &aliases,
+        )
+        .await?;
+
+        let mut trunks = Vec::new();
+        let mut acl = Vec::new();
+        for (i, t) in dp.trunks().iter().enumerate() {
+            trunks.push(vec![
+                t.name.clone().into(),
+                t.uri.to_string().into(),
+                t.username.clone().into(),
+                t.password.clone().into(),
+                t.unit.clone().into(),
+                (i as i64).into(),
+            ]);
+            for (k, c) in t.acl.iter().enumerate() {
+                acl.push(vec![
+                    t.name.clone().into(),
+                    (k as i64).into(),
+                    c.to_string().into(),
+                ]);
+            }
+        }
+        insert_rows(
+            &mut tx,
+            "trunks",
+            &[
+                "name",
+                "uri",
+                "username",
+                "password",
+                "unit_code",
+                "position",
+            ],
+            &trunks,
+        )
+        .await?;
+        insert_rows(
+            &mut tx,
+            "trunk_acl",
+            &["trunk_name", "position", "cidr"],
+            &acl,
+        )
+        .await?;
+
+        let rules: Vec<Vec<Val>> = dp
+            .rules()
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                let (
+                    mut target_endpoint,
+                    mut target_trunk,
+                    mut uri,
+                    mut reject_status,
+                    mut reject_reason,
+                ) = (None, None, None, None, None);
+                let mut rw = None;
+                match &r.action {
+                    Action::Endpoint { target } => target_endpoint = Some(target.clone()),
+                    Action::Trunk { trunk, rewrite } => {
+                        target_trunk = Some(trunk.clone());
+                        rw = Some(rewrite);
+                    }
+                    Action::Uri { uri: u, rewrite } => {
+                        uri = Some(u.as_str().to_string());
+                        rw = Some(rewrite);
+                    }
+                    Action::Reject { status, reason } => {
+                        reject_status = Some(i64::from(*status));
+                        reject_reason = Some(reason.clone());
+                    }
+                }
+                vec![
+                    (i as i64).into(),
+                    r.name.clone().into(),
+                    r.matcher.kind().into(),
+                    r.matcher.pattern().into(),
+                    r.from_unit.clone().into(),
+                    r.from_trunk.clone().into(),
+                    r.action.kind().into(),
+                    target_endpoint.into(),
+                    target_trunk.into(),
+                    uri.into(),
+                    rw.and_then(|w| w.template.as_ref().map(|t| t.as_str().to_string()))
+                        .into(),
+                    rw.map(|w| w.strip as i64).into(),
+                    rw.map(|w| w.prepend.clone()).into(),
+                    reject_status.into(),
+                    reject_reason.into(),
+                    r.caller_id.clone().into(),
+                    r.encryption.map(|e| e.as_str().to_string()).into(),
+                    r.record.map(i64::from).into(),
+                    r.max_duration_secs.map(|m| m as i64).into(),
+                ]
+            })
+            .collect();
+        insert_rows(
+            &mut tx,
+            "rules",
+            &[
+                "position",
+                "name",
+                "match_kind",
+                "match_pattern",
+                "from_unit",
+                "from_trunk",
+                "action",
+                "target_endpoint",
+                "target_trunk",
+                "uri_template",
+                "rewrite",
+                "strip",
+                "prepend",
+                "reject_status",
+                "reject_reason",
+                "caller_id",
+                "encryption",
+                "record",
+                "max_duration_secs",
+            ],
+            &rules,
+        )
+        .await?;
+        fail("rules")?;
+        tx.commit().await?;
+        tracing::info!(version = next, file = file_name, "dialplan imported");
+        Ok(next)
+    }
+
+    /// The latest imported dialplan, re-parsed from its stored source, or
+    /// `None` when none was ever imported.
+    pub async fn load_dialplan(&self) -> Result<Option<Dialplan>, StoreError> {
+        let row = sqlx::query("SELECT version, file_name, source_text FROM dialplan_versions ORDER BY version DESC LIMIT 1")
+            .fetch_optional(&self.pool)
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        let version: i64 = row.try_get("version")?;
+        let file: String = row.try_get("file_name")?;
+        let src: String = row.try_get("source_text")?;
+        Dialplan::parse(&src, &file)
+            .map(Some)
+            .map_err(|errors| StoreError::StoredDialplanInvalid { version, errors })
+    }
+
+    /// The latest version, or `None` when no dialplan was imported.
+    pub async fn dialplan_version(&self) -> Result<Option<DialplanVersion>, StoreError> {
+        Ok(self.dialplan_versions(1).await?.into_iter().next())
+    }
+
+    /// The newest `limit` versions, newest first.
+    pub async fn dialplan_versions(&self, limit: i64) -> Result<Vec<DialplanVersion>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT version, file_name, sha256, imported_at_unix FROM dialplan_versions ORDER BY version DESC LIMIT $1",
+        )
+        .bind(limit.max(0))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(DialplanVersion {
+                    version: r.try_get("version")?,
+                    file_name: r.try_get("file_name")?,
+                    sha256: r.try_get("sha256")?,
+                    imported_at_unix: r.try_get("imported_at_unix")?,
+                })
+            })
+            .collect()
+    }
+
+    /// The stored source text and file name of one version.
+    pub async fn dialplan_source(
+        &self,
+        version: i64,
+    ) -> Result<Option<(String, String)>, StoreError> {
+        let row =
+            sqlx::query("SELECT file_name, source_text FROM dialplan_versions WHERE version = $1")
+                .bind(version)
+                .fetch_optional(&self.pool)
+                .await?;
+        match row {
+            Some(r) => Ok(Some((r.try_get("file_name")?, r.try_get("source_text")?))),
+            None => Ok(None),
+        }
+    }
+}
