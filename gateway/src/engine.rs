@@ -56,6 +56,8 @@ pub enum EngineTimer {
     Ring(u64),
     /// The call reached its maximum duration.
     MaxDuration(u64),
+    /// A leg's session timer (RFC 4028) may need a refresh or has expired.
+    Session(u64),
     /// Expire registrations, send qualify pings.
     Housekeeping,
 }
@@ -140,11 +142,6 @@ impl Engine {
         e
     }
 
-    pub fn set_dialplan(&mut self, dialplan: Arc<Dialplan>) {
-        // Calls in flight keep the decision they were routed with.
-        self.dialplan = dialplan;
-    }
-
     pub fn registrar_mut(&mut self) -> &mut Registrar {
         &mut self.registrar
     }
@@ -215,6 +212,7 @@ impl Engine {
             match t {
                 EngineTimer::Ring(call) => self.on_ring_timeout(now, call),
                 EngineTimer::MaxDuration(call) => self.on_max_duration(now, call),
+                EngineTimer::Session(call) => self.on_session_timer(now, call),
                 EngineTimer::Housekeeping => self.housekeeping(now),
             }
         }
@@ -645,10 +643,6 @@ impl Engine {
     pub fn transport_failed(&mut self, now: Instant, id: TxId) {
         self.tx.transport_error(id);
         self.drain_events(now);
-    }
-
-    pub fn calls_active(&self) -> usize {
-        self.calls.len()
     }
 }
 

@@ -15,6 +15,10 @@ use gateway_media::{Leg, MediaSession};
 use gateway_sip::dialog::Dialog;
 use gateway_sip::headers::{CSeq, NameAddr};
 use gateway_sip::message::{HeaderName, Message, Method, Request, Response};
+use gateway_sip::session_timer::{
+    apply_to_request, negotiate_uac, negotiate_uas, SessionTimer, SessionTimerAction,
+    SessionTimerConfig, SessionTimerError,
+};
 use gateway_sip::transaction::{
     add_via, build_cancel, make_response, CancelTarget, ClientTxId, PeerAddr, ServerTxId, Transport,
 };
@@ -62,6 +66,8 @@ pub enum ClientPurpose {
     /// A request relayed from one leg to the other (re-INVITE, UPDATE, INFO…);
     /// the response goes back to the server transaction kept in the call.
     Relay,
+    /// A session refresh (RFC 4028) we send because we are the refresher.
+    Refresh,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,7 +92,6 @@ struct PendingRelay {
 }
 
 pub struct Call {
-    pub id: u64,
     /// Leg A's Call-ID: the id that appears on every log line of the call.
     pub label: String,
     pub state: CallState,
@@ -107,9 +112,12 @@ pub struct Call {
     /// The ACK to B waits for A's answer (late offer): B's INVITE CSeq.
     pending_b_ack: Option<u32>,
     relays: HashMap<ClientTxId, PendingRelay>,
+    /// Session timer of each leg (RFC 4028), negotiated with that leg alone.
+    session_timers: [Option<SessionTimer>; 2],
+    /// Session refreshes in flight, and the leg each went to.
+    refreshes: HashMap<ClientTxId, Side>,
     /// Last SDP body we sent to each leg, to answer offerless refreshes.
     last_sdp_to: [Option<Vec<u8>>; 2],
-    advertised: IpAddr,
     // For the CDR.
     started_unix_ms: i64,
     answered_unix_ms: Option<i64>,
@@ -244,6 +252,15 @@ impl Engine {
         let _g = span.enter();
         if req.max_forwards().unwrap_or(70) == 0 {
             return self.reply(now, id, &req, 483, "Too Many Hops", None);
+        }
+        match negotiate_uas(&req, &SessionTimerConfig::default()) {
+            Err(SessionTimerError::TooSmall { min_se }) => {
+                let mut resp = gateway_sip::session_timer::reject_422(&req, min_se);
+                resp.headers.push(HeaderName::Server, USER_AGENT);
+                return self.respond(now, id, resp);
+            }
+            Err(e) => return self.reply(now, id, &req, 400, &e.to_string(), None),
+            Ok(_) => {}
         }
         let from_na = match req.from() {
             Ok(f) => f,
@@ -427,6 +444,7 @@ impl Engine {
         b_req.headers.push(HeaderName::Supported, SUPPORTED);
         b_req.headers.push(HeaderName::UserAgent, USER_AGENT);
         copy_end_to_end_headers(&req.headers, &mut b_req.headers);
+        apply_to_request(&mut b_req, &SessionTimerConfig::default(), None);
         if !b_body.is_empty() {
             b_req
                 .headers
@@ -442,7 +460,6 @@ impl Engine {
             }
         };
         let call = Call {
-            id: call_id,
             label: label.clone(),
             state: CallState::Calling,
             a_tx: id,
@@ -458,6 +475,8 @@ impl Engine {
             late_offer,
             pending_b_ack: None,
             relays: HashMap::new(),
+            session_timers: [None, None],
+            refreshes: HashMap::new(),
             last_sdp_to: [
                 None,
                 if b_body.is_empty() {
@@ -466,7 +485,6 @@ impl Engine {
                     Some(b_body)
                 },
             ],
-            advertised: self.cfg.advertised_ip,
             started_unix_ms: now_ms(),
             answered_unix_ms: None,
             from_uri: from_na.uri.to_string(),
@@ -627,6 +645,16 @@ impl Engine {
             out.body = b;
         }
         let a_tx = call.a_tx;
+        if (200..300).contains(&resp.status) {
+            if let Ok(n) = negotiate_uas(&call.a_invite, &SessionTimerConfig::default()) {
+                n.apply_to_response(&mut out);
+                let timer = SessionTimer::new(now, n.interval, n.we_refresh(false));
+                if let Some(c) = self.calls.get_mut(&call_id) {
+                    c.session_timers[0] = Some(timer);
+                }
+                self.arm_session_timer(call_id);
+            }
+        }
         self.respond(now, a_tx, out);
     }
 
@@ -664,6 +692,7 @@ impl Engine {
         match purpose {
             ClientPurpose::Invite => self.on_b_invite_response(now, call_id, resp),
             ClientPurpose::Relay => self.on_relay_response(now, call_id, tx, resp),
+            ClientPurpose::Refresh => self.on_refresh_response(now, call_id, tx, resp),
             ClientPurpose::Bye | ClientPurpose::Cancel | ClientPurpose::Prack => {
                 debug!(status = resp.status, ?purpose, "response")
             }
@@ -809,6 +838,9 @@ impl Engine {
         }
         call.state = CallState::Answered;
         call.answered_unix_ms = Some(now_ms());
+        if let Ok(n) = negotiate_uac(&resp, &SessionTimerConfig::default()) {
+            call.session_timers[1] = Some(SessionTimer::new(now, n.interval, n.we_refresh(true)));
+        }
         let late = call.late_offer;
         let body = if !resp.body.is_empty() && is_sdp(&resp) {
             match self.anchor_body(call_id, Side::B, &resp.body) {
@@ -985,6 +1017,13 @@ impl Engine {
                     let mut resp = make_response(&req, 200, Some(&tag));
                     resp.headers
                         .push(HeaderName::Contact, self.contact(transport));
+                    if let Ok(n) = negotiate_uas(&req, &SessionTimerConfig::default()) {
+                        n.apply_to_response(&mut resp);
+                        if let Some(c) = self.calls.get_mut(&r.call) {
+                            c.session_timers[r.side as usize] =
+                                Some(SessionTimer::new(now, n.interval, n.we_refresh(false)));
+                        }
+                    }
                     if req.method == Method::Invite {
                         if let Some(b) = last {
                             resp.headers
@@ -1089,6 +1128,18 @@ impl Engine {
             let cseq = resp.cseq().map(|c| c.seq).unwrap_or(0);
             self.send_ack(call_id, to_side.other(), cseq, None);
         }
+        if (200..300).contains(&resp.status)
+            && matches!(p.req.method, Method::Invite | Method::Update)
+        {
+            // A successful offer/answer in both dialogs refreshes both sessions.
+            if let Some(c) = self.calls.get_mut(&call_id) {
+                for t in c.session_timers.iter_mut().flatten() {
+                    let (secs, ours) = (t.interval().as_secs() as u32, t.we_refresh());
+                    t.refreshed(now, secs, ours);
+                }
+            }
+            self.arm_session_timer(call_id);
+        }
         if !resp.body.is_empty() {
             if is_sdp(&resp) {
                 match self.anchor_body(call_id, to_side.other(), &resp.body) {
@@ -1168,6 +1219,11 @@ impl Engine {
                         None,
                     );
                 }
+            }
+            ClientPurpose::Refresh => {
+                warn!(call_id = %call.label, "session refresh got no answer; ending the call");
+                self.hang_up_both(now, call_id);
+                self.finish(call_id, "failed", 408, "Session refresh not answered");
             }
             ClientPurpose::Bye | ClientPurpose::Cancel | ClientPurpose::Prack => {}
         }
@@ -1331,4 +1387,116 @@ pub fn route_request_for_cli(
         target,
         transport_secure: secure,
     })
+}
+
+impl Engine {
+    /// Wake up at the earliest session-timer deadline of the call.
+    fn arm_session_timer(&mut self, call_id: u64) {
+        let Some(call) = self.calls.get(&call_id) else {
+            return;
+        };
+        let next = call
+            .session_timers
+            .iter()
+            .flatten()
+            .filter_map(SessionTimer::poll_timeout)
+            .min();
+        if let Some(at) = next {
+            self.schedule(at, EngineTimer::Session(call_id));
+        }
+    }
+
+    pub(crate) fn on_session_timer(&mut self, now: Instant, call_id: u64) {
+        for side in [Side::A, Side::B] {
+            let Some(call) = self.calls.get_mut(&call_id) else {
+                return;
+            };
+            let action = call.session_timers[side as usize]
+                .as_mut()
+                .and_then(|t| t.handle_timeout(now));
+            match action {
+                Some(SessionTimerAction::SendRefresh) => {
+                    // A refresh re-INVITE carries the SDP this leg already has.
+                    let body = call.last_sdp_to[side as usize]
+                        .clone()
+                        .map(|b| ("application/sdp".to_string(), b));
+                    debug!(call_id = %call.label, ?side, "sending session refresh");
+                    if let Some(tx) = self.send_in_dialog(
+                        now,
+                        call_id,
+                        side,
+                        Method::Invite,
+                        body,
+                        ClientPurpose::Refresh,
+                    ) {
+                        if let Some(c) = self.calls.get_mut(&call_id) {
+                            c.refreshes.insert(tx, side);
+                        }
+                    }
+                }
+                Some(SessionTimerAction::Expired) => {
+                    let label = call.label.clone();
+                    warn!(call_id = %label, ?side, "session timer expired: the peer stopped refreshing");
+                    self.hang_up_both(now, call_id);
+                    return self.finish(call_id, "failed", 408, "Session timer expired");
+                }
+                None => {}
+            }
+        }
+        self.arm_session_timer(call_id);
+    }
+
+    fn on_refresh_response(&mut self, now: Instant, call_id: u64, tx: ClientTxId, resp: Response) {
+        if resp.status < 200 {
+            return;
+        }
+        let Some(call) = self.calls.get_mut(&call_id) else {
+            return;
+        };
+        let Some(side) = call.refreshes.remove(&tx) else {
+            return;
+        };
+        match resp.status {
+            200..=299 => {
+                let cseq = resp.cseq().map(|c| c.seq).unwrap_or(0);
+                if let (Some(t), Ok(n)) = (
+                    call.session_timers[side as usize].as_mut(),
+                    negotiate_uac(&resp, &SessionTimerConfig::default()),
+                ) {
+                    t.refreshed(now, n.interval, n.we_refresh(true));
+                }
+                self.send_ack(call_id, side, cseq, None);
+                self.arm_session_timer(call_id);
+            }
+            481 | 408 => {
+                info!(call_id = %call.label, ?side, status = resp.status, "session refresh found the dialog gone");
+                self.hang_up_both(now, call_id);
+                self.finish(
+                    call_id,
+                    "answered",
+                    resp.status,
+                    "Dialog gone at session refresh",
+                );
+            }
+            // 491 or another refusal: the session stays up; the timer's
+            // expiry decides if nothing succeeds in time.
+            _ => self.arm_session_timer(call_id),
+        }
+    }
+
+    /// BYE on every leg that has an established dialog.
+    fn hang_up_both(&mut self, now: Instant, call_id: u64) {
+        for side in [Side::A, Side::B] {
+            let established = self.calls.get(&call_id).is_some_and(|c| match side {
+                Side::A => {
+                    c.a_dialog.is_some()
+                        && matches!(c.state, CallState::Answered | CallState::Confirmed)
+                }
+                Side::B => c.b_dialog.is_some(),
+            });
+            if established {
+                self.send_in_dialog(now, call_id, side, Method::Bye, None, ClientPurpose::Bye);
+            }
+        }
+    }
 }
