@@ -81,7 +81,9 @@ impl MediaDescription {
     /// Keeps only the listed payload types in the `m=` line and drops the
     /// `a=rtpmap`, `a=fmtp` and `a=rtcp-fb` lines of the others (wildcard
     /// `rtcp-fb:*` lines stay). Non-numeric formats are left alone. Returns
-    /// the number of formats removed.
+    /// the number of formats removed. An `m=` line needs at least one
+    /// format, so when none of the offered ones is kept, answer with
+    /// [`MediaDescription::reject`] on the unmodified section instead.
     pub fn retain_payload_types(&mut self, keep: &[u8]) -> usize {
         let mut dropped: Vec<String> = Vec::new();
         self.formats.retain(|f| match f.parse::<u8>() {

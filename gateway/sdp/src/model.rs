@@ -110,6 +110,29 @@ pub struct MediaDescription {
     pub attributes: Vec<Attribute>,
 }
 
+impl MediaDescription {
+    /// A section with no `i=`, `c=`, `b=`, `k=` or `a=` lines yet.
+    pub fn new(
+        media: impl Into<String>,
+        port: u16,
+        proto: impl Into<String>,
+        formats: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        MediaDescription {
+            media: media.into(),
+            port,
+            port_count: None,
+            proto: proto.into(),
+            formats: formats.into_iter().map(Into::into).collect(),
+            information: None,
+            connections: Vec::new(),
+            bandwidths: Vec::new(),
+            key: None,
+            attributes: Vec::new(),
+        }
+    }
+}
+
 impl Attribute {
     pub fn new(name: impl Into<String>, value: Option<String>) -> Self {
         Attribute {

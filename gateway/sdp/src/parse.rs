@@ -33,7 +33,7 @@ impl SessionDescription {
             if bytes.len() < 2 || !bytes[0].is_ascii_alphabetic() || bytes[1] != b'=' {
                 return Err(SdpError::invalid(
                     line_no,
-                    "line",
+                    "syntax",
                     format!("expected '<type>=<value>', got '{}'", clip(line)),
                 ));
             }
@@ -170,8 +170,8 @@ impl Parser {
             _ => {
                 return Err(SdpError::invalid(
                     n,
-                    "line",
-                    format!("unknown type '{}'", kind as char),
+                    "line type",
+                    format!("unknown '{}='", kind as char),
                 ))
             }
         }
@@ -247,8 +247,8 @@ fn media_line(m: &mut MediaDescription, n: usize, kind: u8, value: &str) -> Resu
         )),
         _ => Err(SdpError::invalid(
             n,
-            "line",
-            format!("unknown type '{}'", kind as char),
+            "line type",
+            format!("unknown '{}='", kind as char),
         )),
     }
 }

@@ -487,7 +487,7 @@ fn errors_name_line_and_field() {
     );
     assert_eq!(
         err(&format!("{HEAD}x=1\r\n")),
-        "line 4: line: unknown type 'x'"
+        "line 4: line type: unknown 'x='"
     );
     assert_eq!(
         err(&format!("{HEAD}m=audio 1 RTP/AVP 0\r\nt=0 0\r\n")),
@@ -495,7 +495,7 @@ fn errors_name_line_and_field() {
     );
     assert_eq!(
         err(&format!("{HEAD}hello\r\n")),
-        "line 4: line: expected '<type>=<value>', got 'hello'"
+        "line 4: syntax: expected '<type>=<value>', got 'hello'"
     );
     assert_eq!(
         err(&format!("{HEAD}a=\r\n")),
@@ -578,4 +578,17 @@ fn port_count_multicast_and_repeat_lines_survive() {
     assert_eq!(sdp.direction(), Direction::RecvOnly);
     assert_eq!(sdp.key.as_ref().map(|k| k.expose()), Some("clear:secret"));
     assert!(!format!("{sdp:?}").contains("clear:secret"));
+}
+
+#[test]
+fn building_a_section_by_hand() {
+    let mut m = gateway_sdp::MediaDescription::new("audio", 40000, "RTP/AVP", ["8", "101"]);
+    m.attributes
+        .push(gateway_sdp::Attribute::value("rtpmap", "8 PCMA/8000"));
+    m.attributes.push(gateway_sdp::Attribute::flag("sendrecv"));
+    assert_eq!(
+        m.to_string(),
+        "m=audio 40000 RTP/AVP 8 101\r\na=rtpmap:8 PCMA/8000\r\na=sendrecv\r\n"
+    );
+    assert_eq!(m.rtpmap(8).unwrap().clock_rate, 8000);
 }
