@@ -642,3 +642,47 @@ fn many_transactions_keep_deadlines_ordered() {
     assert_eq!(l.len(), 0);
     assert_eq!(l.stats().timeouts, 10_000);
 }
+
+#[test]
+fn overload_limit_answers_503_statelessly() {
+    let base = Instant::now();
+    let mut l = TransactionLayer::new(TimerConfig::default());
+    l.set_max_transactions(2);
+    for i in 0..3 {
+        l.receive(
+            base,
+            Message::Request(request("OPTIONS", &format!("z9hG4bKo{i}"), 1)),
+            udp(),
+        );
+    }
+    assert_eq!(l.len(), 2);
+    assert_eq!(events(&mut l).len(), 2);
+    let out = transmits(&mut l);
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].tx, None, "stateless");
+    let Message::Response(r) = parse(&out[0]) else {
+        panic!()
+    };
+    assert_eq!(r.status, 503);
+    assert!(r.headers.contains(&HeaderName::RetryAfter));
+    assert_eq!(l.stats().rejected_overload, 1);
+}
+
+#[test]
+fn responses_go_back_on_the_connection_the_request_came_on() {
+    let base = Instant::now();
+    let mut l = TransactionLayer::new(TimerConfig::default());
+    let from = PeerAddr {
+        conn: Some(42),
+        ..peer(Transport::Tls, 5061)
+    };
+    let inv = request("INVITE", "z9hG4bKconn", 1);
+    l.receive(base, Message::Request(inv.clone()), from);
+    let id = server_id(&events(&mut l));
+    l.respond(base, &id, respond_to(&inv, 180)).unwrap();
+    let out = transmits(&mut l);
+    assert_eq!(out.len(), 2, "100 Trying and 180");
+    assert!(out
+        .iter()
+        .all(|t| t.to == from && t.tx == Some(TxId::Server(id))));
+}

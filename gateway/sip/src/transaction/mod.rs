@@ -195,6 +195,9 @@ pub struct TxStats {
     /// Messages dropped because the fields matching needs (top Via, CSeq)
     /// were missing or malformed.
     pub malformed_dropped: u64,
+    /// New requests answered statelessly with 503 because the layer was at
+    /// its transaction limit.
+    pub rejected_overload: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -369,6 +372,7 @@ struct ServerEntry {
 pub struct TransactionLayer {
     cfg: TimerConfig,
     auto_trying: bool,
+    max_transactions: usize,
     next_id: u64,
     clients: HashMap<ClientTxId, ClientEntry>,
     client_keys: HashMap<ClientKey, ClientTxId>,
@@ -383,6 +387,7 @@ impl TransactionLayer {
         TransactionLayer {
             cfg,
             auto_trying: true,
+            max_transactions: usize::MAX,
             next_id: 1,
             clients: HashMap::new(),
             client_keys: HashMap::new(),
@@ -398,6 +403,14 @@ impl TransactionLayer {
     /// within 200 ms. Turn this off when the TU sends its own 100.
     pub fn set_auto_trying(&mut self, on: bool) {
         self.auto_trying = on;
+    }
+
+    /// Cap on live transactions. Beyond it, new requests get a stateless
+    /// `503` with `Retry-After` instead of a transaction, so a flood cannot
+    /// grow memory without bound (server transactions wait for the TU's
+    /// answer without a timer of their own).
+    pub fn set_max_transactions(&mut self, max: usize) {
+        self.max_transactions = max;
     }
 
     pub fn config(&self) -> &TimerConfig {
@@ -455,6 +468,12 @@ impl TransactionLayer {
             // An ACK that matches no INVITE server transaction acknowledges
             // a 2xx: the dialog handles it.
             Method::Ack => self.out.events.push_back(TxEvent::Ack { req, from }),
+            _ if self.len() >= self.max_transactions => {
+                self.out.stats.rejected_overload += 1;
+                let mut resp = make_response(&req, 503, None);
+                resp.headers.push(HeaderName::RetryAfter, "5");
+                self.send_stateless(Message::Response(resp), from);
+            }
             Method::Invite => {
                 let id = ServerTxId(self.alloc_id());
                 let tx = InviteServerTransaction::new(
