@@ -10,6 +10,21 @@
 //! [`TransactionLayer::poll_event`], the next deadline from
 //! [`TransactionLayer::poll_timeout`].
 //!
+//! # Driving it
+//!
+//! The runtime loops: parse each datagram/stream frame and `receive` it;
+//! send everything `poll_transmit` yields (reporting failures with
+//! `transport_error(transmit.tx)`); hand every `poll_event` to the TU; sleep
+//! until `poll_timeout` and call `handle_timeout(now)`. Responses to server
+//! transactions go to the `PeerAddr` the request came from.
+//!
+//! What stays with the TU (see `crate::dialog`): ACKing every 2xx (each
+//! [`TxEvent::Response`] with a 2xx to INVITE, including retransmissions and
+//! other forks), retransmitting its own 2xx until the ACK arrives
+//! (`dialog::AckWait`), answering CANCEL ([`TransactionLayer::invite_for_cancel`])
+//! and answering every [`TxEvent::Request`]: server transactions wait for
+//! the TU without a timer of their own.
+//!
 //! Timer C (RFC 3261 16.6 step 11) belongs to proxies and is not
 //! implemented: a UA or B2BUA limits ringing with its own no-answer timer
 //! and CANCELs.
