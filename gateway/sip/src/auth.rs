@@ -12,6 +12,27 @@
 //! `Authorization` / `Proxy-Authorization` value.
 //!
 //! Nothing here reads a clock: time comes in as an argument.
+//!
+//! ```
+//! use gateway_sip::auth::{parse_challenge, Algorithm, DigestChallenger, NonceCounts, UserSecret};
+//!
+//! let server = DigestChallenger::new("gw.example.vn", [42; 32], 300);
+//! let mut counts = NonceCounts::default();
+//! let now = 1_780_000_000;
+//!
+//! // 401 with this WWW-Authenticate value...
+//! let challenge = server.challenge_at(now, Algorithm::Sha256, false);
+//! // ...the client answers...
+//! let authorization = parse_challenge(&challenge)
+//!     .unwrap()
+//!     .respond("1001", "pw", "REGISTER", "sip:gw.example.vn", "b7e1a2", 1);
+//! // ...and the server checks it.
+//! let ok = server
+//!     .verify_at(now + 1, "REGISTER", Some("sip:gw.example.vn"), &authorization, &mut counts,
+//!         |user, _realm, _alg| (user == "1001").then(|| UserSecret::Password("pw".into())))
+//!     .unwrap();
+//! assert_eq!(ok.username, "1001");
+//! ```
 
 use std::collections::{BTreeSet, HashMap};
 use std::fmt;
@@ -791,6 +812,25 @@ pub fn parse_challenge(value: &str) -> Result<Challenge, AuthError> {
     })
 }
 
+/// Picks the challenge to answer from several `WWW-Authenticate` (or
+/// `Proxy-Authenticate`) values for one realm: the first one this module
+/// supports, since servers list their preferred algorithm first (RFC 8760
+/// has SHA-256 before MD5). Returns the first value's error if none fits.
+pub fn select_challenge<'a>(
+    values: impl IntoIterator<Item = &'a str>,
+) -> Result<Challenge, AuthError> {
+    let mut first_err = None;
+    for v in values {
+        match parse_challenge(v) {
+            Ok(c) => return Ok(c),
+            Err(e) => {
+                first_err.get_or_insert(e);
+            }
+        }
+    }
+    Err(first_err.unwrap_or(AuthError::Missing))
+}
+
 impl Challenge {
     /// Whether `qop=auth` will be used in the answer.
     pub fn uses_qop(&self) -> bool {
@@ -1351,6 +1391,23 @@ mod tests {
             )
             .unwrap();
         assert_eq!(ok.username, "us\\er");
+    }
+
+    #[test]
+    fn select_first_supported_challenge() {
+        let sha512 = "Digest realm=\"r\", nonce=\"a\", algorithm=SHA-512-256, qop=\"auth\"";
+        let sha256 = "Digest realm=\"r\", nonce=\"b\", algorithm=SHA-256, qop=\"auth\"";
+        let md5 = "Digest realm=\"r\", nonce=\"c\", algorithm=MD5, qop=\"auth\"";
+        assert_eq!(
+            select_challenge([sha512, sha256, md5]).unwrap().algorithm,
+            Algorithm::Sha256
+        );
+        assert_eq!(select_challenge([md5, sha256]).unwrap().nonce, "c");
+        assert_eq!(
+            select_challenge([sha512]),
+            Err(AuthError::Unsupported("algorithm"))
+        );
+        assert_eq!(select_challenge([]), Err(AuthError::Missing));
     }
 
     #[test]
