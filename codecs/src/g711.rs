@@ -81,6 +81,18 @@ pub fn alaw_decode(code: u8) -> i16 {
     value as i16
 }
 
+/// Converts a µ-law code to the A-law code nearest in level, for PCMU <->
+/// PCMA bridging without a trip through a linear buffer. Goes through the
+/// 16-bit reconstruction value, so it agrees with decode-then-encode.
+pub fn ulaw_to_alaw(code: u8) -> u8 {
+    alaw_encode(ulaw_decode(code))
+}
+
+/// Converts an A-law code to the nearest µ-law code.
+pub fn alaw_to_ulaw(code: u8) -> u8 {
+    ulaw_encode(alaw_decode(code))
+}
+
 /// Encodes a buffer of samples to µ-law, one byte per sample.
 pub fn ulaw_encode_buf(samples: &[i16]) -> Vec<u8> {
     samples.iter().map(|&s| ulaw_encode(s)).collect()
@@ -229,6 +241,52 @@ mod tests {
         let sum = |f: fn(u8) -> i16| (0..=255u8).map(|c| i64::from(f(c)).abs()).sum::<i64>();
         assert_eq!(sum(ulaw_decode), 1_532_928);
         assert_eq!(sum(alaw_decode), 1_564_672);
+    }
+
+    #[test]
+    fn law_to_law_conversion_stays_close() {
+        for code in 0..=255u8 {
+            let u = i32::from(ulaw_decode(code));
+            let via_a = i32::from(alaw_decode(ulaw_to_alaw(code)));
+            // Within one A-law step of the original level.
+            let step = if u.abs() < 0x200 {
+                16
+            } else {
+                1 << (31 - u.abs().leading_zeros() - 4)
+            };
+            assert!((u - via_a).abs() <= step, "µ {code:#04x}: {u} vs {via_a}");
+            let a = i32::from(alaw_decode(code));
+            let via_u = i32::from(ulaw_decode(alaw_to_ulaw(code)));
+            let step = if a.abs() < 0x200 {
+                16
+            } else {
+                1 << (31 - a.abs().leading_zeros() - 4)
+            };
+            assert!((a - via_u).abs() <= step, "A {code:#04x}: {a} vs {via_u}");
+        }
+        assert_eq!(ulaw_to_alaw(ULAW_SILENCE), ALAW_SILENCE);
+    }
+
+    /// G.711's point: roughly 38 dB SNR across a wide range of levels.
+    #[test]
+    fn signal_to_noise_of_a_sine() {
+        let snr = |amp: f64, codec: fn(i16) -> i16| {
+            let (mut sig, mut noise) = (0.0f64, 0.0f64);
+            for i in 0..8000 {
+                let x =
+                    (amp * (2.0 * std::f64::consts::PI * 1004.0 * i as f64 / 8000.0).sin()) as i16;
+                let y = codec(x);
+                sig += f64::from(x).powi(2);
+                noise += (f64::from(x) - f64::from(y)).powi(2);
+            }
+            10.0 * (sig / noise).log10()
+        };
+        for amp in [1000.0, 4000.0, 16000.0, 30000.0] {
+            let u = snr(amp, |x| ulaw_decode(ulaw_encode(x)));
+            let a = snr(amp, |x| alaw_decode(alaw_encode(x)));
+            assert!(u > 33.0, "µ-law at {amp}: {u:.1} dB");
+            assert!(a > 33.0, "A-law at {amp}: {a:.1} dB");
+        }
     }
 
     #[test]

@@ -8,6 +8,6 @@ pub mod g711;
 
 pub use analysis::{dominant_frequency, goertzel_power, zero_crossing_frequency};
 pub use g711::{
-    alaw_decode, alaw_decode_buf, alaw_encode, alaw_encode_buf, ulaw_decode, ulaw_decode_buf,
-    ulaw_encode, ulaw_encode_buf, ALAW_SILENCE, ULAW_SILENCE,
+    alaw_decode, alaw_decode_buf, alaw_encode, alaw_encode_buf, alaw_to_ulaw, ulaw_decode,
+    ulaw_decode_buf, ulaw_encode, ulaw_encode_buf, ulaw_to_alaw, ALAW_SILENCE, ULAW_SILENCE,
 };
