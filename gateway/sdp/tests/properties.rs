@@ -262,3 +262,55 @@ proptest! {
         prop_assert!(m.rtpmap(pt).is_none());
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// After anchoring, every section resolves to the new address, and the
+    /// edited description still round-trips.
+    #[test]
+    fn anchoring_reaches_every_section(mut sdp in description(), addr in ip(), port in 1u16..) {
+        sdp.set_connection_addr(addr);
+        for m in &mut sdp.media {
+            m.set_port(port);
+        }
+        for m in &sdp.media {
+            let c = sdp.media_connection(m);
+            prop_assert_eq!(c.and_then(|c| c.ip()), Some(addr));
+        }
+        let text = sdp.to_string();
+        prop_assert_eq!(SessionDescription::parse(&text), Ok(sdp));
+    }
+
+    /// Keeping a subset of payload types leaves no rtpmap/fmtp/rtcp-fb for
+    /// a dropped one and touches nothing else.
+    #[test]
+    fn retain_drops_exactly_the_other_payload_types(
+        pts in proptest::collection::vec(0u8..128, 1..8),
+        keep_mask in any::<u8>(),
+        other in proptest::collection::vec(attribute(), 0..4),
+    ) {
+        let mut m = MediaDescription::new("audio", 5000, "RTP/AVP", pts.iter().map(|p| p.to_string()));
+        for p in &pts {
+            m.attributes.push(Attribute::value("rtpmap", format!("{p} X/8000")));
+            m.attributes.push(Attribute::value("fmtp", format!("{p} a=b")));
+            m.attributes.push(Attribute::value("rtcp-fb", format!("{p} nack")));
+        }
+        m.attributes.push(Attribute::value("rtcp-fb", "* ccm fir"));
+        m.attributes.extend(other.iter().filter(|a| !["rtpmap", "fmtp", "rtcp-fb"].contains(&a.name.as_str())).cloned());
+        let keep: Vec<u8> = pts.iter().enumerate().filter(|(i, _)| keep_mask & (1 << i) != 0).map(|(_, p)| *p).collect();
+        let before = m.clone();
+        m.retain_payload_types(&keep);
+        prop_assert!(m.payload_types().iter().all(|p| keep.contains(p)));
+        for p in &pts {
+            let kept = keep.contains(p);
+            prop_assert_eq!(m.rtpmap(*p).is_some(), kept);
+            prop_assert_eq!(m.fmtp(*p).is_some(), kept);
+        }
+        prop_assert!(m.attributes.iter().any(|a| a.value.as_deref() == Some("* ccm fir")));
+        let untouched = |d: &MediaDescription| -> Vec<Attribute> {
+            d.attributes.iter().filter(|a| !["rtpmap", "fmtp", "rtcp-fb"].contains(&a.name.as_str())).cloned().collect()
+        };
+        prop_assert_eq!(untouched(&m), untouched(&before));
+    }
+}
