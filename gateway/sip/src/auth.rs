@@ -121,6 +121,25 @@ impl Algorithm {
         .find(|a| a.as_str().eq_ignore_ascii_case(s))
     }
 
+    const fn id(self) -> u8 {
+        match self {
+            Algorithm::Md5 => 1,
+            Algorithm::Md5Sess => 2,
+            Algorithm::Sha256 => 3,
+            Algorithm::Sha256Sess => 4,
+        }
+    }
+
+    const fn from_id(id: u8) -> Option<Algorithm> {
+        match id {
+            1 => Some(Algorithm::Md5),
+            2 => Some(Algorithm::Md5Sess),
+            3 => Some(Algorithm::Sha256),
+            4 => Some(Algorithm::Sha256Sess),
+            _ => None,
+        }
+    }
+
     pub const fn is_sess(self) -> bool {
         matches!(self, Algorithm::Md5Sess | Algorithm::Sha256Sess)
     }
@@ -225,15 +244,20 @@ fn hmac_sha256(key: &[u8; 32], message: &[u8]) -> [u8; 32] {
         .into()
 }
 
-/// Bytes of the nonce: issue time, sequence number, truncated MAC.
+/// Bytes of the nonce: issue time, sequence number, algorithm, truncated MAC.
 const NONCE_TIME: usize = 8;
 const NONCE_SEQ: usize = 8;
+const NONCE_ALG: usize = 1;
+const NONCE_BODY: usize = NONCE_TIME + NONCE_SEQ + NONCE_ALG;
 const NONCE_MAC: usize = 16;
-const NONCE_LEN: usize = NONCE_TIME + NONCE_SEQ + NONCE_MAC;
+const NONCE_LEN: usize = NONCE_BODY + NONCE_MAC;
 
 /// A nonce that passed its MAC check.
 struct ValidNonce {
     issued: u64,
+    /// The algorithm the challenge named; binding it stops a man in the
+    /// middle from downgrading a SHA-256 challenge to MD5.
+    algorithm: Algorithm,
     /// Identifies the nonce in [`NonceCounts`].
     id: [u8; 16],
 }
@@ -278,21 +302,22 @@ impl DigestChallenger {
         self.nonce_lifetime_secs
     }
 
-    fn mac(&self, time_and_seq: &[u8]) -> [u8; 32] {
-        let mut msg = Vec::with_capacity(time_and_seq.len() + self.realm.len() + 8);
+    fn mac(&self, body: &[u8]) -> [u8; 32] {
+        let mut msg = Vec::with_capacity(body.len() + self.realm.len() + 8);
         msg.extend_from_slice(b"sipnonce");
-        msg.extend_from_slice(time_and_seq);
+        msg.extend_from_slice(body);
         msg.extend_from_slice(self.realm.as_bytes());
         hmac_sha256(&self.key, &msg)
     }
 
-    fn new_nonce(&self, now_secs: u64) -> String {
+    fn new_nonce(&self, now_secs: u64, algorithm: Algorithm) -> String {
         let seq = self.sequence.fetch_add(1, Ordering::Relaxed);
         let mut raw = [0u8; NONCE_LEN];
         raw[..NONCE_TIME].copy_from_slice(&now_secs.to_be_bytes());
         raw[NONCE_TIME..NONCE_TIME + NONCE_SEQ].copy_from_slice(&seq.to_be_bytes());
-        let mac = self.mac(&raw[..NONCE_TIME + NONCE_SEQ]);
-        raw[NONCE_TIME + NONCE_SEQ..].copy_from_slice(&mac[..NONCE_MAC]);
+        raw[NONCE_TIME + NONCE_SEQ] = algorithm.id();
+        let mac = self.mac(&raw[..NONCE_BODY]);
+        raw[NONCE_BODY..].copy_from_slice(&mac[..NONCE_MAC]);
         hex::encode(raw)
     }
 
@@ -302,16 +327,19 @@ impl DigestChallenger {
         }
         let mut raw = [0u8; NONCE_LEN];
         hex::decode_to_slice(nonce, &mut raw).map_err(|_| AuthError::InvalidNonce)?;
-        let (body, mac) = raw.split_at(NONCE_TIME + NONCE_SEQ);
+        let (body, mac) = raw.split_at(NONCE_BODY);
         if !constant_time_eq(&self.mac(body)[..NONCE_MAC], mac) {
             return Err(AuthError::InvalidNonce);
         }
+        let algorithm =
+            Algorithm::from_id(body[NONCE_TIME + NONCE_SEQ]).ok_or(AuthError::InvalidNonce)?;
         let mut t = [0u8; 8];
         t.copy_from_slice(&body[..NONCE_TIME]);
         let mut id = [0u8; 16];
         id.copy_from_slice(mac);
         Ok(ValidNonce {
             issued: u64::from_be_bytes(t),
+            algorithm,
             id,
         })
     }
@@ -326,7 +354,7 @@ impl DigestChallenger {
         let mut s = format!(
             "Digest realm=\"{}\", nonce=\"{}\", algorithm={}, qop=\"auth\"",
             escape(&self.realm),
-            self.new_nonce(now_secs),
+            self.new_nonce(now_secs, algorithm),
             algorithm
         );
         if stale {
@@ -387,6 +415,9 @@ impl DigestChallenger {
             }
         }
         let nonce = self.check_nonce(&c.nonce)?;
+        if nonce.algorithm != c.algorithm {
+            return Err(AuthError::Malformed("algorithm"));
+        }
         if nonce.issued > now_secs.saturating_add(MAX_FUTURE_SKEW_SECS) {
             return Err(AuthError::InvalidNonce);
         }
@@ -1172,6 +1203,20 @@ mod tests {
     }
 
     #[test]
+    fn algorithm_downgrade_rejected() {
+        let s = server();
+        let mut counts = NonceCounts::default();
+        let ch = s.challenge_at(T0, Algorithm::Sha256, false);
+        let downgraded = ch.replace("algorithm=SHA-256", "algorithm=MD5");
+        let cred = answer(&downgraded, "alice", "s3cret", 1);
+        assert_eq!(
+            check(&s, &mut counts, T0, &cred),
+            Err(AuthError::Malformed("algorithm"))
+        );
+        assert!(check(&s, &mut counts, T0, &answer(&ch, "alice", "s3cret", 1)).is_ok());
+    }
+
+    #[test]
     fn tampered_nonce_rejected() {
         let s = server();
         let mut counts = NonceCounts::default();
@@ -1516,6 +1561,15 @@ mod tests {
         assert_eq!(
             format!("{:?}", UserSecret::Password("s3cret".into())),
             "Password(<redacted>)"
+        );
+    }
+
+    #[test]
+    fn hmac_matches_an_independent_implementation() {
+        let key: [u8; 32] = core::array::from_fn(|i| i as u8);
+        assert_eq!(
+            hex::encode(hmac_sha256(&key, b"what do ya want for nothing?")),
+            "099805f4ac310786968565c098db515cc50862b420ae31e20238312344bed36a"
         );
     }
 
