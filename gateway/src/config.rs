@@ -35,6 +35,12 @@ pub struct Config {
     pub realm: Option<String>,
     /// Seconds a nonce stays valid.
     pub nonce_lifetime_secs: u64,
+    /// Digest algorithms offered in challenges, most preferred first
+    /// (RFC 8760). The default offers MD5 alone: some deployed user agents
+    /// (libre-based ones such as baresip 1.0, older room systems) give up on
+    /// the whole 401 when any challenge names an algorithm they lack. Use
+    /// `["SHA-256", "MD5"]` where every endpoint follows RFC 8760.
+    pub digest_algorithms: Vec<String>,
     /// REGISTER expiry bounds (RFC 3261 10.3: 423 below the minimum).
     pub min_expires: u32,
     pub max_expires: u32,
@@ -62,6 +68,7 @@ impl Default for Config {
             dialplan: None,
             realm: None,
             nonce_lifetime_secs: 300,
+            digest_algorithms: vec!["MD5".into()],
             min_expires: 60,
             max_expires: 7200,
             default_expires: 3600,
@@ -152,6 +159,18 @@ impl Config {
                 self.min_expires, self.max_expires
             )));
         }
+        if self.digest_algorithms.is_empty() {
+            return Err(ConfigError::Invalid(
+                "digest_algorithms: at least one of \"MD5\", \"SHA-256\" is needed".into(),
+            ));
+        }
+        for a in &self.digest_algorithms {
+            if gateway_sip::auth::Algorithm::parse(a).is_none() {
+                return Err(ConfigError::Invalid(format!(
+                    "digest_algorithms: unknown algorithm {a:?} (use \"MD5\" or \"SHA-256\")"
+                )));
+            }
+        }
         match self.log_format.as_str() {
             "text" | "json" => {}
             other => {
@@ -215,6 +234,12 @@ mod tests {
         assert!(parse_port_range("30000-20000").is_err());
         assert!(parse_port_range("80-90").is_err());
         assert_eq!(parse_port_range("40000-40100").unwrap(), 40000..=40100);
+    }
+
+    #[test]
+    fn unknown_digest_algorithm_is_refused() {
+        let c = Config::parse("digest_algorithms = [\"SHA-512\"]\n", "x").unwrap();
+        assert!(c.validate().unwrap_err().to_string().contains("SHA-512"));
     }
 
     #[test]

@@ -47,6 +47,8 @@ pub struct EngineConfig {
     pub qualify_interval: Duration,
     pub ring_timeout: Duration,
     pub nonce_lifetime_secs: u64,
+    /// Challenge algorithms, most preferred first.
+    pub digest_algorithms: Vec<gateway_sip::auth::Algorithm>,
 }
 
 /// Timers the engine itself keeps (transaction timers live in the layer).
@@ -473,20 +475,10 @@ impl Engine {
                             gateway_sip::message::default_reason(challenge_status)
                         ),
                     };
-                    // Offer SHA-256 first, MD5 for older room systems (RFC 8760 §2.4).
-                    resp.headers.push(
-                        header_name.clone(),
-                        self.challenger.challenge(
-                            wall,
-                            gateway_sip::auth::Algorithm::Sha256,
-                            stale,
-                        ),
-                    );
-                    resp.headers.push(
-                        header_name,
-                        self.challenger
-                            .challenge(wall, gateway_sip::auth::Algorithm::Md5, stale),
-                    );
+                    for alg in self.cfg.digest_algorithms.clone() {
+                        let value = self.challenger.challenge(wall, alg, stale);
+                        resp.headers.push(header_name.clone(), value);
+                    }
                     resp.headers.push(HeaderName::Server, USER_AGENT);
                     self.respond(now, id, resp);
                 }

@@ -160,6 +160,11 @@ pub async fn run(cfg: Config) -> Result<(), RunError> {
         qualify_interval: Duration::from_secs(cfg.qualify_interval_secs),
         ring_timeout: Duration::from_secs(cfg.ring_timeout_secs),
         nonce_lifetime_secs: cfg.nonce_lifetime_secs,
+        digest_algorithms: cfg
+            .digest_algorithms
+            .iter()
+            .filter_map(|a| gateway_sip::auth::Algorithm::parse(a))
+            .collect(),
     };
     let now = Instant::now();
     let mut engine = Engine::new(
