@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 use sqlx::Row;
 
 use crate::batch::{insert_rows, Val};
-use crate::{now_unix, Store, StoreError};
+use crate::{now_unix, Backend, Store, StoreError};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DialplanVersion {
@@ -24,6 +24,19 @@ pub struct DialplanVersion {
     /// Lower-case hex SHA-256 of the source text.
     pub sha256: String,
     pub imported_at_unix: i64,
+}
+
+/// A concurrent writer got there first: the version number was taken
+/// (PostgreSQL), or SQLite could not upgrade a stale read snapshot to a write.
+fn is_write_race(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(db) => {
+            db.is_unique_violation()
+                || matches!(db.code().as_deref(), Some("5" | "517" | "6" | "262"))
+                || db.message().contains("database is locked")
+        }
+        _ => false,
+    }
 }
 
 fn sha256_hex(s: &str) -> String {
@@ -59,14 +72,29 @@ impl Store {
     /// transaction: after an error nothing has changed. Importing the same
     /// text under the same file name as the latest version writes nothing and
     /// returns that version.
+    ///
+    /// Several nodes may import at once (all starting with the same file):
+    /// the loser of the race for the next version number retries, finds the
+    /// winner's identical version, and returns it.
     pub async fn import_dialplan(
         &self,
         dialplan: &Dialplan,
         source_text: &str,
         file_name: &str,
     ) -> Result<i64, StoreError> {
-        self.import_inner(dialplan, source_text, file_name, None)
-            .await
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self
+                .import_inner(dialplan, source_text, file_name, None)
+                .await
+            {
+                Err(StoreError::Database(e)) if attempt < 4 && is_write_race(&e) => {
+                    tracing::debug!(attempt, error = %e, "dialplan import raced another writer; retrying");
+                }
+                other => return other,
+            }
+        }
     }
 
     pub(crate) async fn import_inner(
@@ -87,7 +115,12 @@ impl Store {
         check_same(file_name, &parsed, dp)?;
         let sha = sha256_hex(source_text);
 
-        let mut tx = self.pool.begin().await?;
+        // SQLite: take the write lock up front, so a concurrent importer waits
+        // (busy timeout) instead of failing to upgrade a read lock.
+        let mut tx = match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        };
         let latest = sqlx::query("SELECT version, sha256, file_name FROM dialplan_versions ORDER BY version DESC LIMIT 1")
             .fetch_optional(&mut *tx)
             .await?;

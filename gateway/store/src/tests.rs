@@ -99,6 +99,7 @@ on_both!(
     import_and_load,
     import_is_all_or_nothing,
     import_rejects_source_that_is_not_the_dialplan,
+    concurrent_imports_agree,
     bindings_lifecycle,
     cdrs_roundtrip,
 );
@@ -343,6 +344,22 @@ async fn import_rejects_source_that_is_not_the_dialplan(db: &TestDb) {
         .unwrap_err();
     assert!(err.to_string().contains("broken.toml:2:8"), "{err}");
     assert!(store.dialplan_version().await.unwrap().is_none());
+}
+
+async fn concurrent_imports_agree(db: &TestDb) {
+    // Separate pools, as separate gateway nodes would have.
+    let a = Store::connect(&db.url).await.unwrap();
+    let b = Store::connect(&db.url).await.unwrap();
+    let c = Store::connect(&db.url).await.unwrap();
+    let hanoi = parse(HANOI_2025, "hanoi-2025.toml");
+    let (ra, rb, rc) = tokio::join!(
+        a.import_dialplan(&hanoi, HANOI_2025, "hanoi-2025.toml"),
+        b.import_dialplan(&hanoi, HANOI_2025, "hanoi-2025.toml"),
+        c.import_dialplan(&hanoi, HANOI_2025, "hanoi-2025.toml"),
+    );
+    assert_eq!((ra.unwrap(), rb.unwrap(), rc.unwrap()), (1, 1, 1));
+    assert_eq!(a.dialplan_versions(10).await.unwrap().len(), 1);
+    assert_eq!(count(&a, "SELECT COUNT(*) FROM units").await, 127);
 }
 
 fn binding(endpoint: &str, contact: &str, expires: i64) -> Binding {
