@@ -774,7 +774,18 @@ fn rules(
                     let s = v.get_ref();
                     match *kind {
                         "exact" if s.is_empty() => cx.err(v.span(), f, "must not be empty"),
-                        "exact" => matcher = Some(Match::Exact(s.clone())),
+                        "exact" => match users.get(s.as_str()).or_else(|| users.get(&s.to_ascii_lowercase())) {
+                            // Endpoint names are matched before any rule.
+                            Some(&e) => cx.err(
+                                v.span(),
+                                f,
+                                format!(
+                                    "{s:?} already reaches endpoint {:?} (endpoints are matched before rules), so this rule never applies",
+                                    endpoints[e].id
+                                ),
+                            ),
+                            None => matcher = Some(Match::Exact(s.clone())),
+                        },
                         "prefix" => {
                             matcher = Some(Match::Prefix(s.clone()));
                             groups = 2;

@@ -149,6 +149,9 @@ impl Dialplan {
             },
         };
         policy.unit = facts.unit.map(str::to_string);
+        if let Some(f) = &req.from_user {
+            trace.push(format!("From user {f:?} (not used for routing)"));
+        }
         let target = req.target.as_str();
         if target.is_empty() {
             return reject(484, "Address Incomplete".into(), policy, trace);
