@@ -344,7 +344,6 @@ fn units(cx: &mut Ctx, raw: &[S<RawUnit>]) -> (Vec<Unit>, HashMap<String, usize>
     }
     // Parents are checked once all codes are known: a parent may be defined
     // after its children.
-    let mut unknown_parent = HashSet::new();
     for (n, (i, u)) in units.iter().enumerate() {
         if let (Some(parent), Some(span)) = (&u.parent, &parent_spans[n]) {
             if !index.contains_key(parent) {
@@ -353,7 +352,6 @@ fn units(cx: &mut Ctx, raw: &[S<RawUnit>]) -> (Vec<Unit>, HashMap<String, usize>
                     format!("unit[{i}].parent"),
                     format!("unknown unit {parent:?}"),
                 );
-                unknown_parent.insert(n);
             }
         }
     }

@@ -6,6 +6,9 @@
 //! PostgreSQL (several gateway nodes sharing a control plane): the store goes
 //! through sqlx's `Any` driver, the schema uses only `TEXT` and `BIGINT`, and
 //! every query uses `$N` placeholders, which both databases accept.
+//!
+//! Tests run on a temporary SQLite file; `gateway/store/tests/pg.sh` runs the
+//! same tests on a throwaway PostgreSQL cluster as well.
 
 mod batch;
 mod bindings;
