@@ -51,6 +51,9 @@ pub struct Config {
     pub ring_timeout_secs: u64,
     /// Log format: "text" or "json".
     pub log_format: String,
+    /// Largest SIP message accepted on any transport, in bytes. Larger
+    /// datagrams are dropped; a stream that sends one is closed.
+    pub max_message_bytes: usize,
 }
 
 impl Default for Config {
@@ -75,6 +78,7 @@ impl Default for Config {
             qualify_interval_secs: 30,
             ring_timeout_secs: 120,
             log_format: "text".into(),
+            max_message_bytes: 32 * 1024,
         }
     }
 }
@@ -157,6 +161,12 @@ impl Config {
             return Err(ConfigError::Invalid(format!(
                 "min_expires ({}) is greater than max_expires ({})",
                 self.min_expires, self.max_expires
+            )));
+        }
+        if !(1500..=65_535).contains(&self.max_message_bytes) {
+            return Err(ConfigError::Invalid(format!(
+                "max_message_bytes: {} is outside 1500..=65535",
+                self.max_message_bytes
             )));
         }
         if self.digest_algorithms.is_empty() {

@@ -243,7 +243,10 @@ impl Engine {
             }
             Err(failure) => {
                 self.metrics.parse_errors.inc();
-                match failure.error_response() {
+                match failure
+                    .error_response()
+                    .or_else(|| partial_error_response(&failure))
+                {
                     Some(mut resp) => {
                         // Answer at the source, as for rport (RFC 3581).
                         if let Some(top) = resp.headers.remove_first(&HeaderName::Via) {
@@ -691,4 +694,35 @@ fn transport_allowed(allowed: gateway_dialplan::Transport, used: Transport) -> b
             | (T::Tcp, Transport::Tcp)
             | (T::Tls, Transport::Tls)
     )
+}
+
+/// A 400 for a request too broken for `ParseFailure::error_response`
+/// (one of From, To, Call-ID or CSeq is missing): answer with the headers
+/// that are there, so the sender learns which one is missing instead of
+/// retransmitting into silence. Needs at least a Via to be addressable.
+fn partial_error_response(failure: &gateway_sip::parse::ParseFailure) -> Option<Response> {
+    let p = failure.partial.as_ref()?;
+    if p.method == "ACK" || p.vias.is_empty() {
+        return None;
+    }
+    let mut headers = gateway_sip::message::Headers::new();
+    for v in &p.vias {
+        headers.push(HeaderName::Via, v.as_str());
+    }
+    for (name, value) in [
+        (HeaderName::From, &p.from),
+        (HeaderName::To, &p.to),
+        (HeaderName::CallId, &p.call_id),
+        (HeaderName::CSeq, &p.cseq),
+    ] {
+        if let Some(v) = value {
+            headers.push(name, v.as_str());
+        }
+    }
+    Some(Response {
+        status: 400,
+        reason: failure.error.to_string(),
+        headers,
+        body: Vec::new(),
+    })
 }

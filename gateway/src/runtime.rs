@@ -102,6 +102,7 @@ pub async fn run(cfg: Config) -> Result<(), RunError> {
         tls: cfg.tls_listen.into_iter().collect(),
         tls_cert_pem: cfg.tls_cert.clone(),
         tls_key_pem: cfg.tls_key.clone(),
+        max_message_size: cfg.max_message_bytes,
         ..TransportConfig::default()
     };
     let (transports, mut inbound) = Transports::start(tcfg).await?;
