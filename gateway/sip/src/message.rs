@@ -160,114 +160,13 @@ impl HeaderName {
             }
         }
         // Dispatch on length first: one or two comparisons per name.
-        let known = match name.len() {
-            2 => pick(name, &[("To", HeaderName::To)]),
-            3 => pick(name, &[("Via", HeaderName::Via)]),
-            4 => pick(
-                name,
-                &[
-                    ("From", HeaderName::From),
-                    ("CSeq", HeaderName::CSeq),
-                    ("RSeq", HeaderName::RSeq),
-                    ("RAck", HeaderName::RAck),
-                    ("Date", HeaderName::Date),
-                    ("Path", HeaderName::Path),
-                ],
-            ),
-            5 => pick(
-                name,
-                &[
-                    ("Route", HeaderName::Route),
-                    ("Allow", HeaderName::Allow),
-                    ("Event", HeaderName::Event),
-                ],
-            ),
-            6 => pick(
-                name,
-                &[
-                    ("Server", HeaderName::Server),
-                    ("Min-SE", HeaderName::MinSE),
-                    ("Accept", HeaderName::Accept),
-                    ("Reason", HeaderName::Reason),
-                ],
-            ),
-            7 => pick(
-                name,
-                &[
-                    ("Call-ID", HeaderName::CallId),
-                    ("Contact", HeaderName::Contact),
-                    ("Expires", HeaderName::Expires),
-                    ("Require", HeaderName::Require),
-                    ("Subject", HeaderName::Subject),
-                    ("Warning", HeaderName::Warning),
-                    ("Privacy", HeaderName::Privacy),
-                ],
-            ),
-            8 => pick(name, &[("Refer-To", HeaderName::ReferTo)]),
-            9 => pick(
-                name,
-                &[
-                    ("Supported", HeaderName::Supported),
-                    ("Timestamp", HeaderName::Timestamp),
-                ],
-            ),
-            10 => pick(name, &[("User-Agent", HeaderName::UserAgent)]),
-            11 => pick(
-                name,
-                &[
-                    ("Min-Expires", HeaderName::MinExpires),
-                    ("Unsupported", HeaderName::Unsupported),
-                    ("Referred-By", HeaderName::ReferredBy),
-                    ("Retry-After", HeaderName::RetryAfter),
-                ],
-            ),
-            12 => pick(
-                name,
-                &[
-                    ("Max-Forwards", HeaderName::MaxForwards),
-                    ("Record-Route", HeaderName::RecordRoute),
-                    ("Content-Type", HeaderName::ContentType),
-                    ("Allow-Events", HeaderName::AllowEvents),
-                ],
-            ),
-            13 => pick(
-                name,
-                &[
-                    ("Authorization", HeaderName::Authorization),
-                    ("Proxy-Require", HeaderName::ProxyRequire),
-                ],
-            ),
-            14 => pick(name, &[("Content-Length", HeaderName::ContentLength)]),
-            15 => pick(
-                name,
-                &[
-                    ("Session-Expires", HeaderName::SessionExpires),
-                    ("Accept-Encoding", HeaderName::AcceptEncoding),
-                    ("Accept-Language", HeaderName::AcceptLanguage),
-                ],
-            ),
-            16 => pick(
-                name,
-                &[
-                    ("Content-Encoding", HeaderName::ContentEncoding),
-                    ("WWW-Authenticate", HeaderName::WwwAuthenticate),
-                ],
-            ),
-            18 => pick(
-                name,
-                &[("Proxy-Authenticate", HeaderName::ProxyAuthenticate)],
-            ),
-            19 => pick(
-                name,
-                &[
-                    ("Content-Disposition", HeaderName::ContentDisposition),
-                    ("Proxy-Authorization", HeaderName::ProxyAuthorization),
-                    ("P-Asserted-Identity", HeaderName::PAssertedIdentity),
-                ],
-            ),
-            _ => None,
-        };
-        known.unwrap_or_else(|| HeaderName::Other(name.to_string()))
+        let known = KNOWN_BY_LEN
+            .get(name.len())
+            .and_then(|names| names.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)));
+        match known {
+            Some((_, h)) => h.clone(),
+            None => HeaderName::Other(name.to_string()),
+        }
     }
 
     /// Whether a raw header name is Content-Length (long or compact form);
@@ -349,13 +248,80 @@ impl fmt::Display for HeaderName {
     }
 }
 
-/// The entry of `candidates` whose name matches `name` case-insensitively.
-fn pick(name: &str, candidates: &[(&str, HeaderName)]) -> Option<HeaderName> {
-    candidates
-        .iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case(name))
-        .map(|(_, h)| h.clone())
-}
+/// Known long header names, indexed by length.
+static KNOWN_BY_LEN: [&[(&str, HeaderName)]; 20] = [
+    &[],
+    &[],
+    &[("To", HeaderName::To)],
+    &[("Via", HeaderName::Via)],
+    &[
+        ("From", HeaderName::From),
+        ("CSeq", HeaderName::CSeq),
+        ("RSeq", HeaderName::RSeq),
+        ("RAck", HeaderName::RAck),
+        ("Date", HeaderName::Date),
+        ("Path", HeaderName::Path),
+    ],
+    &[
+        ("Route", HeaderName::Route),
+        ("Allow", HeaderName::Allow),
+        ("Event", HeaderName::Event),
+    ],
+    &[
+        ("Server", HeaderName::Server),
+        ("Min-SE", HeaderName::MinSE),
+        ("Accept", HeaderName::Accept),
+        ("Reason", HeaderName::Reason),
+    ],
+    &[
+        ("Call-ID", HeaderName::CallId),
+        ("Contact", HeaderName::Contact),
+        ("Expires", HeaderName::Expires),
+        ("Require", HeaderName::Require),
+        ("Subject", HeaderName::Subject),
+        ("Warning", HeaderName::Warning),
+        ("Privacy", HeaderName::Privacy),
+    ],
+    &[("Refer-To", HeaderName::ReferTo)],
+    &[
+        ("Supported", HeaderName::Supported),
+        ("Timestamp", HeaderName::Timestamp),
+    ],
+    &[("User-Agent", HeaderName::UserAgent)],
+    &[
+        ("Min-Expires", HeaderName::MinExpires),
+        ("Unsupported", HeaderName::Unsupported),
+        ("Referred-By", HeaderName::ReferredBy),
+        ("Retry-After", HeaderName::RetryAfter),
+    ],
+    &[
+        ("Max-Forwards", HeaderName::MaxForwards),
+        ("Record-Route", HeaderName::RecordRoute),
+        ("Content-Type", HeaderName::ContentType),
+        ("Allow-Events", HeaderName::AllowEvents),
+    ],
+    &[
+        ("Authorization", HeaderName::Authorization),
+        ("Proxy-Require", HeaderName::ProxyRequire),
+    ],
+    &[("Content-Length", HeaderName::ContentLength)],
+    &[
+        ("Session-Expires", HeaderName::SessionExpires),
+        ("Accept-Encoding", HeaderName::AcceptEncoding),
+        ("Accept-Language", HeaderName::AcceptLanguage),
+    ],
+    &[
+        ("Content-Encoding", HeaderName::ContentEncoding),
+        ("WWW-Authenticate", HeaderName::WwwAuthenticate),
+    ],
+    &[],
+    &[("Proxy-Authenticate", HeaderName::ProxyAuthenticate)],
+    &[
+        ("Content-Disposition", HeaderName::ContentDisposition),
+        ("Proxy-Authorization", HeaderName::ProxyAuthorization),
+        ("P-Asserted-Identity", HeaderName::PAssertedIdentity),
+    ],
+];
 
 /// One header line (or one value of a split multi-valued header).
 #[derive(Debug, Clone, PartialEq, Eq)]

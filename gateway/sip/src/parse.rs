@@ -645,6 +645,7 @@ fn salvage_request(data: &[u8]) -> Option<PartialRequest> {
 /// URI and header grammars.
 pub(crate) mod scan {
     /// unreserved = alphanum / mark
+    #[inline]
     pub fn is_unreserved(c: u8) -> bool {
         c.is_ascii_alphanumeric()
             || matches!(
@@ -654,23 +655,37 @@ pub(crate) mod scan {
     }
 
     /// token = 1*(alphanum / "-" / "." / "!" / "%" / "*" / "_" / "+" / "`" / "'" / "~")
+    #[inline]
     pub fn is_token_char(c: u8) -> bool {
-        c.is_ascii_alphanumeric()
-            || matches!(
-                c,
-                b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~'
-            )
+        TOKEN_CHARS[c as usize]
     }
+
+    static TOKEN_CHARS: [bool; 256] = {
+        let mut t = [false; 256];
+        let mut c = 0;
+        while c < 256 {
+            let b = c as u8;
+            t[c] = b.is_ascii_alphanumeric()
+                || matches!(
+                    b,
+                    b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~'
+                );
+            c += 1;
+        }
+        t
+    };
 
     pub fn is_token(s: &str) -> bool {
         !s.is_empty() && s.bytes().all(is_token_char)
     }
 
+    #[inline]
     pub fn is_ws(c: u8) -> bool {
         c == b' ' || c == b'\t'
     }
 
     /// escaped = "%" HEXDIG HEXDIG, at `i`.
+    #[inline]
     pub fn is_escaped_at(b: &[u8], i: usize) -> bool {
         b.get(i) == Some(&b'%')
             && b.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
