@@ -368,13 +368,14 @@ fn is_ipv6_reference(s: &str) -> bool {
     if double_colons > 1 || inner.contains(":::") {
         return false;
     }
-    let groups: Vec<&str> = inner.split(':').collect();
     let mut hex_groups = 0;
-    for (i, g) in groups.iter().enumerate() {
+    let mut groups = inner.split(':').peekable();
+    while let Some(g) = groups.next() {
+        let is_last = groups.peek().is_none();
         if g.is_empty() {
             continue;
         }
-        if i == groups.len() - 1 && g.contains('.') {
+        if is_last && g.contains('.') {
             if !is_ipv4(g) {
                 return false;
             }

@@ -203,6 +203,35 @@ Content-Length: 31\r\n\
 \r\n\
 v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\n";
 
+/// Every RFC 4475 message (valid or not) as wire bytes: LF becomes CRLF
+/// and `<hex>` runs become octets (`<repeat>` runs are left as text, which
+/// only makes them odd header values).
+fn torture_seeds() -> &'static Vec<Vec<u8>> {
+    static SEEDS: std::sync::OnceLock<Vec<Vec<u8>>> = std::sync::OnceLock::new();
+    SEEDS.get_or_init(|| {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/rfc4475");
+        let mut seeds: Vec<Vec<u8>> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| {
+                let text = std::fs::read_to_string(e.unwrap().path()).unwrap();
+                let text = text.replace('\n', "\r\n");
+                let mut out = Vec::new();
+                let mut rest = text.as_str();
+                while let Some(start) = rest.find("<hex>") {
+                    out.extend_from_slice(rest[..start].as_bytes());
+                    let end = rest.find("</hex>").unwrap();
+                    out.extend(hex::decode(&rest[start + 5..end]).unwrap());
+                    rest = &rest[end + 6..];
+                }
+                out.extend_from_slice(rest.as_bytes());
+                out
+            })
+            .collect();
+        seeds.sort();
+        seeds
+    })
+}
+
 #[derive(Debug, Clone)]
 enum Mutation {
     Flip(usize, u8),
@@ -293,7 +322,10 @@ fn check_reserialization(data: &[u8]) -> Result<(), TestCaseError> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(512))]
+    // PROPTEST_CASES=100000 for a long local run; CI keeps the default.
+    #![proptest_config(ProptestConfig::with_cases(
+        std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(512)
+    ))]
 
     #[test]
     fn generated_messages_round_trip(m in message()) {
@@ -321,6 +353,19 @@ proptest! {
         text.push_str(&lines.join(sep));
         text.push_str("\r\n\r\n");
         check_reserialization(text.as_bytes())?;
+    }
+
+    #[test]
+    fn mutated_torture_messages_never_panic(
+        seed in any::<proptest::sample::Index>(),
+        mutations in proptest::collection::vec(mutation(), 1..4),
+    ) {
+        let seeds = torture_seeds();
+        let mut data = seeds[seed.index(seeds.len())].clone();
+        for m in &mutations {
+            apply(&mut data, m);
+        }
+        check_reserialization(&data)?;
     }
 
     #[test]
