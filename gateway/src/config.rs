@@ -151,9 +151,9 @@ impl Config {
 
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.rtp_port_range()?;
-        if self.tls_listen.is_some() && (self.tls_cert.is_none() || self.tls_key.is_none()) {
+        if self.tls_cert.is_some() != self.tls_key.is_some() {
             return Err(ConfigError::Invalid(
-                "tls_listen is set but tls_cert and tls_key are not (both PEM file paths are needed)"
+                "tls_cert and tls_key go together: set both PEM paths, or neither for a self-signed certificate"
                     .into(),
             ));
         }
@@ -253,9 +253,11 @@ mod tests {
     }
 
     #[test]
-    fn tls_needs_cert_and_key() {
+    fn tls_cert_and_key_go_together() {
         let c = Config::parse("tls_listen = \"127.0.0.1:5061\"\n", "x").unwrap();
-        assert!(c.validate().unwrap_err().to_string().contains("tls_cert"));
+        c.validate().unwrap();
+        let c = Config::parse("tls_cert = \"/x/cert.pem\"\n", "x").unwrap();
+        assert!(c.validate().unwrap_err().to_string().contains("tls_key"));
     }
 }
 

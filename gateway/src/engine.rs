@@ -31,7 +31,7 @@ use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
 
 pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, UPDATE, INFO, PRACK";
-pub const SUPPORTED: &str = "replaces, timer";
+pub const SUPPORTED: &str = "timer, 100rel";
 pub const USER_AGENT: &str = concat!("gateway/", env!("CARGO_PKG_VERSION"));
 
 /// Settings the engine needs from the configuration.
@@ -60,6 +60,8 @@ pub enum EngineTimer {
     MaxDuration(u64),
     /// A leg's session timer (RFC 4028) may need a refresh or has expired.
     Session(u64),
+    /// A reliable provisional to the caller may need retransmitting.
+    Reliable(u64),
     /// Expire registrations, send qualify pings.
     Housekeeping,
 }
@@ -215,6 +217,7 @@ impl Engine {
                 EngineTimer::Ring(call) => self.on_ring_timeout(now, call),
                 EngineTimer::MaxDuration(call) => self.on_max_duration(now, call),
                 EngineTimer::Session(call) => self.on_session_timer(now, call),
+                EngineTimer::Reliable(call) => self.on_reliable_timer(now, call),
                 EngineTimer::Housekeeping => self.housekeeping(now),
             }
         }
@@ -413,18 +416,33 @@ impl Engine {
         username: &str,
         proxy: bool,
     ) -> bool {
-        let (cred_header, challenge_status) = if proxy {
-            (HeaderName::ProxyAuthorization, 407)
-        } else {
-            (HeaderName::Authorization, 401)
-        };
         let Some(endpoint) = self.dialplan.endpoint(username) else {
             self.metrics.auth_failures.inc();
             self.reply(now, id, req, 403, "Unknown endpoint", None);
             return false;
         };
         let creds = endpoint.credentials.clone();
-        let ep_id = endpoint.id.clone();
+        self.check_digest_for(now, id, req, username, creds, proxy)
+    }
+
+    /// Verify that `req` carries valid digest credentials of `ep_id`
+    /// (`creds` being its secret); challenge or refuse otherwise.
+    pub(crate) fn check_digest_for(
+        &mut self,
+        now: Instant,
+        id: ServerTxId,
+        req: &Request,
+        ep_id: &str,
+        creds: gateway_dialplan::Credentials,
+        proxy: bool,
+    ) -> bool {
+        let (cred_header, challenge_status) = if proxy {
+            (HeaderName::ProxyAuthorization, 407)
+        } else {
+            (HeaderName::Authorization, 401)
+        };
+        let ep_id = ep_id.to_string();
+        let username = ep_id.as_str();
         let wall = SystemTime::now();
         // Several credentials may be present (one per realm): use ours.
         let realm = self.challenger.realm().to_string();

@@ -96,12 +96,19 @@ pub async fn run(cfg: Config) -> Result<(), RunError> {
         .map_err(|e| RunError::Store(e.to_string()))?;
     let dialplan = Arc::new(load_dialplan(&cfg, &store).await?);
 
+    let (tls_cert, tls_key) = match (&cfg.tls_listen, &cfg.tls_cert, &cfg.tls_key) {
+        (Some(_), None, None) => {
+            let (c, k) = self_signed_identity(&cfg)?;
+            (Some(c), Some(k))
+        }
+        _ => (cfg.tls_cert.clone(), cfg.tls_key.clone()),
+    };
     let tcfg = TransportConfig {
         udp: vec![cfg.sip_listen],
         tcp: vec![cfg.sip_listen],
         tls: cfg.tls_listen.into_iter().collect(),
-        tls_cert_pem: cfg.tls_cert.clone(),
-        tls_key_pem: cfg.tls_key.clone(),
+        tls_cert_pem: tls_cert,
+        tls_key_pem: tls_key,
         max_message_size: cfg.max_message_bytes,
         ..TransportConfig::default()
     };
@@ -231,6 +238,48 @@ pub async fn run(cfg: Config) -> Result<(), RunError> {
     drop(engine);
     let _ = tokio::time::timeout(Duration::from_secs(5), writer).await;
     Ok(())
+}
+
+/// A TLS listener without a configured certificate gets a self-signed one,
+/// made once and kept in the data directory, so `--tls-listen` works out of
+/// the box. Peers that verify certificates need a real one (tls_cert/tls_key).
+fn self_signed_identity(
+    cfg: &Config,
+) -> Result<(std::path::PathBuf, std::path::PathBuf), RunError> {
+    let dir = cfg.data_dir.join("tls");
+    let cert = dir.join("self-signed-cert.pem");
+    let key = dir.join("self-signed-key.pem");
+    if cert.exists() && key.exists() {
+        return Ok((cert, key));
+    }
+    let io = |source| RunError::DataDir {
+        path: dir.display().to_string(),
+        source,
+    };
+    std::fs::create_dir_all(&dir).map_err(io)?;
+    let mut names = vec!["localhost".to_string()];
+    names.push(cfg.advertised_ip().to_string());
+    let made = rcgen::generate_simple_self_signed(names).map_err(|e| {
+        RunError::Config(crate::config::ConfigError::Invalid(format!(
+            "cannot make a TLS certificate: {e}"
+        )))
+    })?;
+    std::fs::write(&cert, made.cert.pem()).map_err(io)?;
+    write_private(&key, made.key_pair.serialize_pem().as_bytes()).map_err(io)?;
+    warn!(cert = %cert.display(), "no tls_cert configured: using a self-signed certificate");
+    Ok((cert, key))
+}
+
+fn write_private(path: &std::path::Path, data: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    opts.open(path)?.write_all(data)
 }
 
 fn peer_of(m: &gateway_transport::Inbound) -> PeerAddr {

@@ -12,7 +12,7 @@ use crate::engine::{Engine, EngineTimer, ALLOW, SUPPORTED, USER_AGENT};
 use crate::store_writer::StoreOp;
 use gateway_dialplan::{Caller, Credentials, RouteOutcome, RouteRequest};
 use gateway_media::{Leg, MediaSession};
-use gateway_sip::dialog::Dialog;
+use gateway_sip::dialog::{Dialog, ReliableProvisionals, RetransmitAction};
 use gateway_sip::headers::{CSeq, NameAddr};
 use gateway_sip::message::{HeaderName, Message, Method, Request, Response};
 use gateway_sip::session_timer::{
@@ -116,6 +116,11 @@ pub struct Call {
     session_timers: [Option<SessionTimer>; 2],
     /// Session refreshes in flight, and the leg each went to.
     refreshes: HashMap<ClientTxId, Side>,
+    /// The caller requires 100rel: its provisionals go reliably (RFC 3262).
+    reliable_a: Option<ReliableProvisionals>,
+    /// Digest credentials for leg B (a trunk's), used once when challenged.
+    b_credentials: Option<(String, String)>,
+    b_auth_tried: bool,
     /// Last SDP body we sent to each leg, to answer offerless refreshes.
     last_sdp_to: [Option<Vec<u8>>; 2],
     // For the CDR.
@@ -283,19 +288,31 @@ impl Engine {
             }
             None => match self.dialplan.trunk_for_source(from.addr.ip()) {
                 Some(t) => Caller::Trunk(t.name.clone()),
-                None => {
-                    info!(source = %from.addr, "call refused: unknown caller and no trunk for its address");
-                    return self.reply(
-                        now,
-                        id,
-                        &req,
-                        403,
-                        "Caller not recognised (not a registered endpoint nor a trunk address)",
-                        None,
-                    );
-                }
+                None => match self.trunk_by_digest(now, id, &req) {
+                    TrunkAuth::Trunk(name) => Caller::Trunk(name),
+                    TrunkAuth::Answered => return,
+                    TrunkAuth::Unknown => {
+                        info!(source = %from.addr, "call refused: unknown caller and no trunk for its address");
+                        return self.reply(
+                            now,
+                            id,
+                            &req,
+                            403,
+                            "Caller not recognised (not a registered endpoint nor a trunk address)",
+                            None,
+                        );
+                    }
+                },
             },
         };
+        let unsupported = unsupported_requirements(&req);
+        if !unsupported.is_empty() {
+            let mut resp = make_response(&req, 420, None);
+            resp.headers
+                .push(HeaderName::Unsupported, unsupported.join(", "));
+            resp.headers.push(HeaderName::Server, USER_AGENT);
+            return self.respond(now, id, resp);
+        }
         self.metrics.call_attempts.inc();
         let target = req
             .uri
@@ -459,6 +476,18 @@ impl Engine {
                 return self.reply(now, id, &req, 500, "Cannot build the outgoing INVITE", None);
             }
         };
+        let reliable_a = requires_100rel(&req).then(|| {
+            let cseq = req.cseq().map(|c| c.seq).unwrap_or(1);
+            let rseq = 1 + (rand::RngCore::next_u32(&mut self.rng) % 1_000_000);
+            ReliableProvisionals::new(Duration::from_millis(500), rseq, cseq)
+        });
+        let b_credentials = match &decision.outcome {
+            RouteOutcome::Trunk { name, .. } => self
+                .dialplan
+                .trunk(name)
+                .and_then(|t| Some((t.username.clone()?, t.password.clone()?))),
+            _ => None,
+        };
         let call = Call {
             label: label.clone(),
             state: CallState::Calling,
@@ -477,6 +506,9 @@ impl Engine {
             relays: HashMap::new(),
             session_timers: [None, None],
             refreshes: HashMap::new(),
+            reliable_a,
+            b_credentials,
+            b_auth_tried: false,
             last_sdp_to: [
                 None,
                 if b_body.is_empty() {
@@ -645,16 +677,30 @@ impl Engine {
             out.body = b;
         }
         let a_tx = call.a_tx;
-        if (200..300).contains(&resp.status) {
-            if let Ok(n) = negotiate_uas(&call.a_invite, &SessionTimerConfig::default()) {
-                n.apply_to_response(&mut out);
-                let timer = SessionTimer::new(now, n.interval, n.we_refresh(false));
-                if let Some(c) = self.calls.get_mut(&call_id) {
-                    c.session_timers[0] = Some(timer);
-                }
-                self.arm_session_timer(call_id);
+        let timer_terms = (200..300)
+            .contains(&resp.status)
+            .then(|| negotiate_uas(&call.a_invite, &SessionTimerConfig::default()).ok())
+            .flatten();
+        let Some(call) = self.calls.get_mut(&call_id) else {
+            return;
+        };
+        let mut reliable_deadline = None;
+        if let (101..=199, Some(rel)) = (resp.status, call.reliable_a.as_mut()) {
+            if rel.send(now, &mut out).is_err() {
+                // One unacknowledged reliable provisional at a time (RFC 3262
+                // 3): this one is superseded by the news that follows.
+                return;
             }
+            reliable_deadline = rel.poll_timeout();
         }
+        if let Some(n) = timer_terms {
+            n.apply_to_response(&mut out);
+            call.session_timers[0] = Some(SessionTimer::new(now, n.interval, n.we_refresh(false)));
+        }
+        if let Some(at) = reliable_deadline {
+            self.schedule(at, EngineTimer::Reliable(call_id));
+        }
+        self.arm_session_timer(call_id);
         self.respond(now, a_tx, out);
     }
 
@@ -772,6 +818,18 @@ impl Engine {
 
         // Final failure from B.
         call.b_invite_open = false;
+        if matches!(status, 401 | 407) && !call.b_auth_tried && call.state != CallState::Cancelling
+        {
+            if let Some(creds) = call.b_credentials.clone() {
+                call.b_auth_tried = true;
+                if self.retry_b_with_credentials(now, call_id, &resp, &creds) {
+                    return;
+                }
+            }
+        }
+        let Some(call) = self.calls.get_mut(&call_id) else {
+            return;
+        };
         let state = call.state;
         if state == CallState::Cancelling {
             return self.finish(call_id, "cancelled", 487, "Caller cancelled");
@@ -995,7 +1053,18 @@ impl Engine {
                     ),
                 );
             }
-            Method::Options | Method::Prack => self.reply(now, id, &req, 200, "OK", None),
+            Method::Options => self.reply(now, id, &req, 200, "OK", None),
+            Method::Prack => {
+                let acked = match call.reliable_a.as_mut() {
+                    Some(rel) if r.side == Side::A => rel.on_prack(&req).is_ok(),
+                    _ => false,
+                };
+                if acked {
+                    self.reply(now, id, &req, 200, "OK", None)
+                } else {
+                    self.reply(now, id, &req, 481, "No matching reliable provisional", None)
+                }
+            }
             Method::Invite | Method::Update => {
                 let pending_offer = call
                     .relays
@@ -1497,6 +1566,186 @@ impl Engine {
             if established {
                 self.send_in_dialog(now, call_id, side, Method::Bye, None, ClientPurpose::Bye);
             }
+        }
+    }
+}
+
+/// How a caller outside every trunk ACL fared with trunk digest credentials.
+enum TrunkAuth {
+    Trunk(String),
+    /// A challenge or refusal was sent.
+    Answered,
+    /// No trunk takes digest credentials: the caller is unknown.
+    Unknown,
+}
+
+/// Option tags of `Require` that we do not implement (RFC 3261 8.2.2.3).
+fn unsupported_requirements(req: &Request) -> Vec<String> {
+    req.headers
+        .get_all(&HeaderName::Require)
+        .flat_map(|v| v.split(','))
+        .map(|t| t.trim())
+        .filter(|t| !t.is_empty())
+        .filter(|t| !SUPPORTED_TAGS.iter().any(|s| s.eq_ignore_ascii_case(t)))
+        .map(str::to_string)
+        .collect()
+}
+
+/// Option tags the B2BUA honours.
+const SUPPORTED_TAGS: &[&str] = &["100rel", "timer"];
+
+/// The `username` parameter of a digest credentials value.
+fn digest_username(value: &str) -> Option<String> {
+    let at = value.find("username")?;
+    let rest = value[at + "username".len()..]
+        .trim_start()
+        .strip_prefix('=')?
+        .trim_start();
+    let rest = rest.strip_prefix('"')?;
+    Some(rest[..rest.find('"')?].to_string())
+}
+
+impl Engine {
+    /// A trunk that calls from outside its ACL proves itself with digest.
+    fn trunk_by_digest(&mut self, now: Instant, id: ServerTxId, req: &Request) -> TrunkAuth {
+        let with_credentials: Vec<(String, String, String)> = self
+            .dialplan
+            .trunks()
+            .iter()
+            .filter_map(|t| Some((t.name.clone(), t.username.clone()?, t.password.clone()?)))
+            .collect();
+        if with_credentials.is_empty() {
+            return TrunkAuth::Unknown;
+        }
+        let user = req
+            .headers
+            .get(&HeaderName::ProxyAuthorization)
+            .and_then(digest_username);
+        let Some(user) = user else {
+            // Challenge: any trunk's credentials may answer.
+            let first = with_credentials[0].clone();
+            self.check_digest_for(now, id, req, &first.1, Credentials::Password(first.2), true);
+            return TrunkAuth::Answered;
+        };
+        match with_credentials.into_iter().find(|(_, u, _)| *u == user) {
+            Some((name, u, p)) => {
+                if self.check_digest_for(now, id, req, &u, Credentials::Password(p), true) {
+                    TrunkAuth::Trunk(name)
+                } else {
+                    TrunkAuth::Answered
+                }
+            }
+            None => {
+                self.metrics.auth_failures.inc();
+                self.reply(now, id, req, 403, "Unknown trunk credentials", None);
+                TrunkAuth::Answered
+            }
+        }
+    }
+}
+
+fn requires_100rel(req: &Request) -> bool {
+    req.headers
+        .get_all(&HeaderName::Require)
+        .flat_map(|v| v.split(','))
+        .any(|t| t.trim().eq_ignore_ascii_case("100rel"))
+}
+
+impl Engine {
+    /// Retransmit or give up on the caller's unacknowledged reliable provisional.
+    pub(crate) fn on_reliable_timer(&mut self, now: Instant, call_id: u64) {
+        let Some(call) = self.calls.get_mut(&call_id) else {
+            return;
+        };
+        let Some(rel) = call.reliable_a.as_mut() else {
+            return;
+        };
+        let action = rel.handle_timeout(now);
+        let next = rel.poll_timeout();
+        let a_tx = call.a_tx;
+        match action {
+            Some(RetransmitAction::Resend(resp)) => {
+                self.respond(now, a_tx, resp);
+                if let Some(at) = next {
+                    self.schedule(at, EngineTimer::Reliable(call_id));
+                }
+            }
+            Some(RetransmitAction::GiveUp) => {
+                warn!(call_id = %call.label, "caller never acknowledged a reliable provisional (PRACK)");
+                let r = Response {
+                    status: 504,
+                    reason: "Reliable provisional response not acknowledged".into(),
+                    headers: Default::default(),
+                    body: Vec::new(),
+                };
+                self.forward_to_a(now, call_id, &r, None);
+                self.hang_up_other(now, call_id, Side::A);
+                self.finish(call_id, "failed", 504, "No PRACK from caller");
+            }
+            None => {
+                if let Some(at) = next {
+                    self.schedule(at, EngineTimer::Reliable(call_id));
+                }
+            }
+        }
+    }
+
+    /// Answer leg B's 401/407 with the trunk's credentials: the same INVITE
+    /// with the next CSeq, a new branch and an Authorization header.
+    fn retry_b_with_credentials(
+        &mut self,
+        now: Instant,
+        call_id: u64,
+        resp: &Response,
+        (user, pass): &(String, String),
+    ) -> bool {
+        let (challenge_header, answer_header) = if resp.status == 407 {
+            (
+                HeaderName::ProxyAuthenticate,
+                HeaderName::ProxyAuthorization,
+            )
+        } else {
+            (HeaderName::WwwAuthenticate, HeaderName::Authorization)
+        };
+        let Ok(challenge) =
+            gateway_sip::auth::select_challenge(resp.headers.get_all(&challenge_header))
+        else {
+            return false;
+        };
+        let cnonce = self.random_hex(8);
+        let branch = self.new_branch();
+        let Some(call) = self.calls.get_mut(&call_id) else {
+            return false;
+        };
+        let mut req = call.b_invite.clone();
+        let seq = req.cseq().map(|c| c.seq).unwrap_or(1) + 1;
+        req.headers.set(HeaderName::CSeq, format!("{seq} INVITE"));
+        req.headers.remove(&HeaderName::Via);
+        let peer = call.b_peer;
+        let uri = req.uri.to_string();
+        let answer = challenge.respond(user, pass, "INVITE", &uri, &cnonce, 1);
+        req.headers.set(answer_header, answer);
+        let hp = crate::engine::host_port(
+            self.cfg.advertised_ip,
+            match peer.transport {
+                Transport::Udp => self.cfg.udp_port,
+                Transport::Tcp => self.cfg.tcp_port,
+                Transport::Tls => self.cfg.tls_port,
+            }
+            .or(self.cfg.udp_port)
+            .unwrap_or(5060),
+        );
+        add_via(&mut req, peer.transport, &hp, &branch);
+        match self.tx.send_request(now, req.clone(), peer) {
+            Ok(tx) => {
+                info!(call_id = %call.label, "callee challenged; retrying with the trunk's credentials");
+                call.b_invite = req;
+                call.b_invite_open = true;
+                self.by_client_tx
+                    .insert(tx, (call_id, ClientPurpose::Invite));
+                true
+            }
+            Err(_) => false,
         }
     }
 }
