@@ -624,6 +624,11 @@ fn salvage_request(data: &[u8]) -> Option<PartialRequest> {
         let (Ok(name), Ok(raw)) = (std::str::from_utf8(name), std::str::from_utf8(raw)) else {
             continue;
         };
+        // These values are echoed in our 400: never echo a control octet
+        // (a bare CR could split our response into extra headers).
+        if has_bare_control(raw.as_bytes()) {
+            continue;
+        }
         let value = unfold(raw);
         match HeaderName::parse(name) {
             HeaderName::Via => p.vias.extend(
@@ -952,6 +957,18 @@ X-Custom-HEADER :  keep  me , as is\r\n\
         assert_eq!(resp.reason, "malformed CSeq header");
         assert_eq!(resp.headers.get(&HeaderName::CSeq), Some("x INVITE"));
         assert_eq!(resp.headers.get_all(&HeaderName::Via).count(), 1);
+    }
+
+    #[test]
+    fn error_response_never_echoes_control_octets() {
+        let text = String::from_utf8(INVITE.to_vec()).unwrap();
+        let injected = text.replace("Call-ID: a84b", "Call-ID: a8\rX-Evil: 1\r\n\r\n4b");
+        let failure = parse_message(injected.as_bytes()).unwrap_err();
+        assert_eq!(failure.error, ParseError::Header("Call-ID".into()));
+        assert!(failure.error_response().is_none());
+        let salvaged = failure.partial.unwrap();
+        assert_eq!(salvaged.call_id, None);
+        assert_eq!(salvaged.cseq, None); // after the injected empty line
     }
 
     #[test]
