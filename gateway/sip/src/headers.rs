@@ -203,7 +203,7 @@ pub struct NameAddr {
 impl NameAddr {
     pub fn parse(value: &str) -> Result<NameAddr, ParseError> {
         let n = NameAddrRef::parse(value).map_err(|_| bad("address"))?;
-        Ok(n.to_owned())
+        Ok(n.to_name_addr())
     }
 
     /// A bare `<uri>` with no display name or parameters.
@@ -297,10 +297,10 @@ impl<'a> NameAddrRef<'a> {
         })
     }
 
-    pub fn to_owned(&self) -> NameAddr {
+    pub fn to_name_addr(self) -> NameAddr {
         NameAddr {
             display: self.display.map(unquote),
-            uri: self.uri.to_owned(),
+            uri: self.uri.to_uri(),
             params: Params::from_validated(self.params),
         }
     }

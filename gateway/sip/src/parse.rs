@@ -100,6 +100,9 @@ impl From<ParseFailure> for ParseError {
 ///
 /// Without a Content-Length the rest of the input is the body (datagram
 /// rule, RFC 3261 18.3); bytes beyond Content-Length are discarded.
+// The failure carries the salvaged headers by value: it is built only on
+// the error path, so its size costs nothing on the hot path.
+#[allow(clippy::result_large_err)]
 pub fn parse_message(data: &[u8]) -> Result<Message, ParseFailure> {
     parse_inner(data).map_err(|error| ParseFailure {
         partial: salvage_request(data),
@@ -158,8 +161,7 @@ pub(crate) fn find_head_end(data: &[u8]) -> Option<usize> {
 /// Content-Length of a head given as bytes, for framing.
 fn scan_content_length(head: &[u8]) -> Result<Option<usize>, ParseError> {
     let mut found = None;
-    let mut lines = HeaderLines::new(head, first_line_end(head));
-    while let Some(line) = lines.next() {
+    for line in HeaderLines::new(head, first_line_end(head)) {
         let (name, value) = line?;
         if HeaderName::parse_is_content_length(name) {
             let value = std::str::from_utf8(value).map_err(|_| content_length_error())?;
@@ -211,7 +213,7 @@ fn parse_inner(data: &[u8]) -> Result<Message, ParseError> {
             let body = body_of(&found, &data[head_len..])?;
             Ok(Message::Request(Request {
                 method,
-                uri: uri.to_owned(),
+                uri: uri.to_uri(),
                 headers,
                 body: body.to_vec(),
             }))

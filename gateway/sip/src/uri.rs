@@ -51,7 +51,7 @@ pub struct Uri {
 
 impl Uri {
     pub fn parse(s: &str) -> Result<Uri, ParseError> {
-        Ok(UriRef::parse(s)?.to_owned())
+        Ok(UriRef::parse(s)?.to_uri())
     }
 
     /// `sip:user@host` (user optional), a convenience for building requests.
@@ -178,7 +178,7 @@ impl<'a> UriRef<'a> {
         }
     }
 
-    pub fn to_owned(&self) -> Uri {
+    pub fn to_uri(self) -> Uri {
         Uri {
             scheme: self.scheme(),
             user: self.user.map(str::to_string),

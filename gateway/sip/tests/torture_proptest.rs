@@ -218,7 +218,7 @@ fn torture_seeds() -> &'static Vec<Vec<u8>> {
                 let mut out = Vec::new();
                 let mut rest = text.as_str();
                 while let Some(start) = rest.find("<hex>") {
-                    out.extend_from_slice(rest[..start].as_bytes());
+                    out.extend_from_slice(&rest.as_bytes()[..start]);
                     let end = rest.find("</hex>").unwrap();
                     out.extend(hex::decode(&rest[start + 5..end]).unwrap());
                     rest = &rest[end + 6..];

@@ -56,7 +56,7 @@ fn decode_hex(s: &str) -> Vec<u8> {
     let mut out = Vec::with_capacity(s.len());
     let mut rest = s;
     while let Some(start) = rest.find("<hex>") {
-        out.extend_from_slice(rest[..start].as_bytes());
+        out.extend_from_slice(&rest.as_bytes()[..start]);
         let after = &rest[start + 5..];
         let end = after.find("</hex>").unwrap();
         out.extend(hex::decode(&after[..end]).unwrap());
