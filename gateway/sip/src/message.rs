@@ -419,6 +419,14 @@ impl Headers {
     pub fn iter(&self) -> impl Iterator<Item = &Header> {
         self.0.iter()
     }
+
+    /// The comma-separated elements of every value of `name`, trimmed
+    /// (Require, Supported, Allow, Accept, ...). Commas inside quoted
+    /// strings do not separate; empty elements are skipped.
+    pub fn tokens<'a>(&'a self, name: &'a HeaderName) -> impl Iterator<Item = &'a str> + 'a {
+        self.get_all(name)
+            .flat_map(|v| crate::parse::scan::CommaList::new(v).filter_map(Result::ok))
+    }
 }
 
 /// The SIP version on the start line; only 2.0 is accepted by the parser.
@@ -607,6 +615,25 @@ macro_rules! typed_accessors {
             pub fn content_type(&self) -> Option<&str> {
                 self.headers.get(&HeaderName::ContentType)
             }
+
+            /// Whether the body is of `media_type` (`type/subtype`, compared
+            /// case-insensitively, parameters ignored).
+            pub fn has_content_type(&self, media_type: &str) -> bool {
+                self.content_type().is_some_and(|ct| {
+                    let bare = ct.split(';').next().unwrap_or("");
+                    bare.trim().eq_ignore_ascii_case(media_type)
+                })
+            }
+
+            /// Route values, top first.
+            pub fn routes(&self) -> Result<Vec<NameAddr>, ParseError> {
+                name_addrs_of(&self.headers, HeaderName::Route, "Route")
+            }
+
+            /// Record-Route values, top first.
+            pub fn record_routes(&self) -> Result<Vec<NameAddr>, ParseError> {
+                name_addrs_of(&self.headers, HeaderName::RecordRoute, "Record-Route")
+            }
         }
     };
 }
@@ -624,6 +651,17 @@ fn name_addr_of(
 ) -> Result<NameAddr, ParseError> {
     let v = headers.get(&name).ok_or(ParseError::Missing(label))?;
     NameAddr::parse(v).map_err(|_| ParseError::Header(label.into()))
+}
+
+fn name_addrs_of(
+    headers: &Headers,
+    name: HeaderName,
+    label: &'static str,
+) -> Result<Vec<NameAddr>, ParseError> {
+    headers
+        .get_all(&name)
+        .map(|v| NameAddr::parse(v).map_err(|_| ParseError::Header(label.into())))
+        .collect()
 }
 
 /// delta-seconds = 1*DIGIT; values past u32 saturate as RFC 3261 20.19
@@ -837,6 +875,32 @@ Content-Length: 0\r\n\r\n";
         assert_eq!(r.max_forwards().unwrap(), 70);
         assert_eq!(r.expires().unwrap(), Some(7200));
         assert_eq!(r.content_type(), None);
+    }
+
+    #[test]
+    fn routes_tokens_and_media_type() {
+        let data = String::from_utf8(REGISTER.to_vec()).unwrap().replace(
+            "User-Agent: test\r\n",
+            "Route: <sip:p1.example.com;lr>, <sip:p2.example.com;lr>\r\n\
+Record-Route: <sip:rr.example.com;lr>\r\n\
+Supported: timer, 100rel\r\nSupported: path,,\r\n\
+Content-Type: Application/SDP ; charset=utf-8\r\n",
+        );
+        let Message::Request(r) = parse_message(data.as_bytes()).unwrap() else {
+            unreachable!()
+        };
+        let hosts: Vec<_> = r
+            .routes()
+            .unwrap()
+            .into_iter()
+            .map(|n| n.uri.host)
+            .collect();
+        assert_eq!(hosts, ["p1.example.com", "p2.example.com"]);
+        assert_eq!(r.record_routes().unwrap()[0].uri.param("lr"), Some(None));
+        let supported: Vec<_> = r.headers.tokens(&HeaderName::Supported).collect();
+        assert_eq!(supported, ["timer", "100rel", "path"]);
+        assert!(r.has_content_type("application/sdp"));
+        assert!(!r.has_content_type("application/isup"));
     }
 
     #[test]
