@@ -265,7 +265,11 @@ impl<'a> NameAddrRef<'a> {
             let rest = trim_ws(&s[len..]);
             let (uri, params) = angle_bracketed(rest)?;
             (Some(&s[..len]), uri, params)
-        } else if let Some(lt) = memchr::memchr(b'<', b) {
+        } else if let Some(lt) = memchr::memchr(b'<', b)
+            // A ';' first means an addr-spec whose parameters hold the '<'
+            // (`sip:a@b;+sip.instance="<urn:...>"`): display names have no ';'.
+            .filter(|&lt| memchr::memchr(b';', &b[..lt]).is_none())
+        {
             let display = trim_ws(&s[..lt]);
             if !display.bytes().all(|c| is_token_char(c) || is_ws(c)) {
                 return Err(ParseError::Uri);
@@ -507,6 +511,12 @@ mod tests {
         assert!(n.uri.params.is_empty());
         assert_eq!(n.tag(), Some("1928301774"));
 
+        let n = NameAddr::parse("sip:a@b;+sip.instance=\"<urn:uuid:1>\"").unwrap();
+        assert_eq!(n.uri.host, "b");
+        assert_eq!(
+            n.params.get("+sip.instance"),
+            Some(Some("\"<urn:uuid:1>\""))
+        );
         let n = NameAddr::parse("<sip:[2001:db8::1]:5060>;+sip.instance=\"<urn:uuid:1>\"").unwrap();
         assert_eq!(n.uri.host, "[2001:db8::1]");
         assert_eq!(
