@@ -271,7 +271,13 @@ impl<'a> NameAddrRef<'a> {
             .filter(|&lt| memchr::memchr(b';', &b[..lt]).is_none())
         {
             let display = trim_ws(&s[..lt]);
-            if !display.bytes().all(|c| is_token_char(c) || is_ws(c)) {
+            // Tokens only (RFC 3261 25.1), but UTF-8 is let through: room
+            // systems send unquoted Vietnamese names, and refusing the
+            // whole request over it helps nobody.
+            if !display
+                .bytes()
+                .all(|c| is_token_char(c) || is_ws(c) || c >= 0x80)
+            {
                 return Err(ParseError::Uri);
             }
             let (uri, params) = angle_bracketed(&s[lt..])?;
@@ -505,6 +511,8 @@ mod tests {
 
         let n = NameAddr::parse("Bob Smith <sip:bob@biloxi.com>").unwrap();
         assert_eq!(n.display.as_deref(), Some("Bob Smith"));
+        let n = NameAddr::parse("Phòng họp Ba Đình <sip:room@hanoi.example.vn>").unwrap();
+        assert_eq!(n.display.as_deref(), Some("Phòng họp Ba Đình"));
 
         let n = NameAddr::parse("sip:bob@biloxi.com;tag=1928301774").unwrap();
         assert_eq!(n.display, None);
