@@ -339,7 +339,20 @@ impl Engine {
         }
     }
 
-    pub(crate) fn respond(&mut self, now: Instant, id: ServerTxId, resp: Response) {
+    pub(crate) fn respond(&mut self, now: Instant, id: ServerTxId, mut resp: Response) {
+        // RFC 3261 8.2.6.2: every response but 100 carries a To tag.
+        if resp.status > 100 {
+            let untagged = resp
+                .headers
+                .get(&HeaderName::To)
+                .is_some_and(|t| NameAddr::parse(t).is_ok_and(|na| na.tag().is_none()));
+            if untagged {
+                let tag = self.random_hex(8);
+                if let Some(h) = resp.headers.0.iter_mut().find(|h| h.name == HeaderName::To) {
+                    h.value = format!("{};tag={tag}", h.value);
+                }
+            }
+        }
         if let Err(e) = self.tx.respond(now, &id, resp) {
             debug!(error = %e, "response not sent");
         }

@@ -91,5 +91,8 @@ pub fn anchor(
     if sdp.connection.is_some() {
         sdp.connection = Some(Connection::new(advertised));
     }
+    // The other leg learns nothing of this leg's addresses (topology hiding);
+    // session id and version pass through so re-offers stay recognisable.
+    sdp.set_origin_addr(advertised);
     Ok(sdp.to_string().into_bytes())
 }

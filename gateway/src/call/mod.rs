@@ -582,6 +582,23 @@ impl Engine {
         let peer = call.peer(side);
         let dialog = call.dialog_mut(side)?;
         let mut req = dialog.create_request(method).ok()?;
+        if purpose == ClientPurpose::Refresh {
+            let interval = call.session_timers[side as usize]
+                .as_ref()
+                .map(|t| t.interval().as_secs() as u32)
+                .unwrap_or(SessionTimerConfig::default().interval);
+            let cfg = SessionTimerConfig {
+                interval,
+                ..SessionTimerConfig::default()
+            };
+            // In the refresh transaction we are the UAC, whichever side
+            // created the dialog (RFC 4028 7.4): refresher=uac means us.
+            apply_to_request(
+                &mut req,
+                &cfg,
+                Some(gateway_sip::session_timer::Refresher::Uac),
+            );
+        }
         let hp = crate::engine::host_port(
             self.cfg.advertised_ip,
             match peer.transport {
