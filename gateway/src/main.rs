@@ -4,6 +4,8 @@ mod admin;
 mod call;
 mod config;
 mod engine;
+#[cfg(test)]
+mod engine_tests;
 mod metrics;
 mod persist;
 mod registrar;
