@@ -332,6 +332,11 @@ pub(crate) fn header_list(head: &str, from: usize) -> Result<Headers, ParseError
         }
         let name = HeaderName::parse(name_str);
         let value = unfold(raw);
+        if name.is_split_on_comma() && value.is_empty() {
+            // An empty Contact/Route line carries nothing to route on;
+            // dropping it beats refusing the message.
+            continue;
+        }
         if name.is_split_on_comma() && !is_contact_star(&name, &value) {
             for v in scan::CommaList::new(&value) {
                 let v = v.map_err(|_| ParseError::Header(name_str.to_string()))?;
@@ -971,6 +976,24 @@ X-Custom-HEADER :  keep  me , as is\r\n\
         let salvaged = failure.partial.unwrap();
         assert_eq!(salvaged.call_id, None);
         assert_eq!(salvaged.cseq, None); // after the injected empty line
+    }
+
+    #[test]
+    fn empty_list_headers_are_dropped_but_empty_elements_refused() {
+        let text = String::from_utf8(INVITE.to_vec()).unwrap();
+        let empty = text.replace("Contact: <sip:alice@pc33.atlanta.com>", "Contact:");
+        assert_eq!(
+            request(empty.as_bytes()).headers.get(&HeaderName::Contact),
+            None
+        );
+        let stray = text.replace(
+            "Contact: <sip:alice@pc33.atlanta.com>",
+            "Contact: <sip:a@b>,",
+        );
+        assert_eq!(
+            parse_message(stray.as_bytes()).unwrap_err().error,
+            ParseError::Header("Contact".into())
+        );
     }
 
     #[test]
