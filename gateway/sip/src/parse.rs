@@ -100,6 +100,30 @@ impl From<ParseFailure> for ParseError {
 ///
 /// Without a Content-Length the rest of the input is the body (datagram
 /// rule, RFC 3261 18.3); bytes beyond Content-Length are discarded.
+///
+/// ```
+/// use gateway_sip::parse::{frame_len, parse_message};
+/// let wire = b"OPTIONS sip:gw.example.com SIP/2.0\r\n\
+/// Via: SIP/2.0/TCP 192.0.2.1;branch=z9hG4bK1\r\n\
+/// From: <sip:a@example.com>;tag=1\r\nTo: <sip:gw.example.com>\r\n\
+/// Call-ID: c1\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n";
+/// // A stream transport first asks how long the next message is...
+/// let mut stream = b"\r\n\r\n".to_vec();
+/// stream.extend_from_slice(wire);
+/// let n = frame_len(&stream).unwrap().expect("a whole message");
+/// // ...then parses exactly that frame.
+/// let msg = parse_message(&stream[..n]).unwrap();
+/// assert_eq!(msg.call_id().unwrap(), "c1");
+///
+/// // A request that fails to parse can still be answered.
+/// let bad = b"OPTIONS sip:gw.example.com SIP/2.0\r\n\
+/// Via: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bK2\r\n\
+/// From: <sip:a@example.com>;tag=1\r\nTo: <sip:gw.example.com>\r\n\
+/// Call-ID: c2\r\nCSeq: one OPTIONS\r\n\r\n";
+/// let failure = parse_message(bad).unwrap_err();
+/// let answer = failure.error_response().unwrap();
+/// assert_eq!((answer.status, answer.reason.as_str()), (400, "malformed CSeq header"));
+/// ```
 // The failure carries the salvaged headers by value: it is built only on
 // the error path, so its size costs nothing on the hot path.
 #[allow(clippy::result_large_err)]
