@@ -1,7 +1,7 @@
 //! In-memory call flows through the whole engine: raw SIP text in, parsed
 //! transmits out, a virtual clock for every protocol timer. The media relay
 //! binds real loopback sockets (it needs a tokio runtime), so each test owns
-//! a disjoint slice of 41000-41999 to keep parallel tests apart.
+//! a disjoint 20-port slice of 41000-41999 to keep parallel tests apart.
 
 use crate::engine::{Engine, EngineConfig};
 use crate::metrics::{Metrics, OutcomeLabel};
@@ -73,8 +73,14 @@ impl Harness {
     }
 
     fn with(slot: u16, cfg: EngineConfig, dialplan: &str) -> Harness {
-        let lo = 41000 + slot * 50;
-        let hi = lo + 49;
+        Harness::with_ports(slot, 20, cfg, dialplan)
+    }
+
+    /// `count` ports from the slot's 20 (each slot owns 41000 + 20*slot..).
+    fn with_ports(slot: u16, count: u16, cfg: EngineConfig, dialplan: &str) -> Harness {
+        assert!(slot < 50 && count <= 20);
+        let lo = 41000 + slot * 20;
+        let hi = lo + count - 1;
         let dp = Arc::new(Dialplan::parse(dialplan, "x").expect("dialplan parses"));
         let media = MediaRelay::new(LOOP, lo..=hi).expect("relay");
         let (tx, rx) = mpsc::unbounded_channel();
@@ -2265,4 +2271,298 @@ async fn cdr_duration_follows_the_engine_clock() {
         "duration {} ms",
         cdrs[0].duration_ms
     );
+}
+
+#[tokio::test]
+async fn media_ports_are_released_when_a_call_ends() {
+    // Room for exactly one call: two RTP/RTCP pairs.
+    let mut h = Harness::with_ports(34, 4, test_config(), gateway_dialplan::SAMPLE_DIALPLAN);
+    let (mut a, _b_inv, _ok) = established(&mut h, "bt34", &[]);
+
+    let mut a2 = Caller::new(addr("127.0.0.1:40002"), "9998", "5551234");
+    h.send(a2.addr, &a2.invite(&[], &sdp("127.0.0.5", 30010, 1)));
+    let out = h.out();
+    let r = resp(&out, a2.addr, 503);
+    assert!(r.reason.contains("Media relay"), "{}", r.reason);
+    no_request(&out, b_addr(), Method::Invite);
+    h.send(a2.addr, &a2.ack_failure(&r));
+
+    h.send(a.addr, &a.in_dialog("BYE", ""));
+    let out = h.out();
+    ok_all(&mut h, &out, b_addr(), Method::Bye);
+    // The relay task frees its ports when it sees the session dropped.
+    for _ in 0..50 {
+        tokio::task::yield_now().await;
+    }
+    let mut a3 = Caller::new(addr("127.0.0.1:40003"), "9997", "5551234");
+    let mut placed = false;
+    for _ in 0..100 {
+        h.send(a3.addr, &a3.invite(&[], &sdp("127.0.0.5", 30020, 1)));
+        let out = h.out();
+        if !requests(&out, b_addr(), Method::Invite).is_empty() {
+            placed = true;
+            break;
+        }
+        let r = resp(&out, a3.addr, 503);
+        h.send(a3.addr, &a3.ack_failure(&r));
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(placed, "ports of the finished call were never released");
+}
+
+#[tokio::test]
+async fn caller_session_timer_refreshed_by_caller_and_expiring() {
+    let mut h = Harness::new(35);
+    let mut a = Caller::new(a_addr(), "9999", "5551234");
+    let st = [
+        "Supported: timer".to_string(),
+        "Session-Expires: 90;refresher=uac".to_string(),
+    ];
+    h.send(a.addr, &a.invite(&st, &sdp("127.0.0.5", 30000, 1)));
+    let out = h.out();
+    let b_inv = req(&out, b_addr(), Method::Invite);
+    let ok = answer(
+        &mut h,
+        &mut a,
+        &b_inv,
+        "bt35",
+        &sdp("127.0.0.6", 30002, 1),
+        &[],
+    );
+    let se = ok
+        .headers
+        .get(&HeaderName::SessionExpires)
+        .expect("Session-Expires in A's 200");
+    assert!(se.starts_with("90") && se.contains("refresher=uac"), "{se}");
+    assert!(ok
+        .headers
+        .get_all(&HeaderName::Require)
+        .any(|v| v.contains("timer")));
+
+    // A refreshes twice with offerless re-INVITEs: the call lives on.
+    for _ in 0..2 {
+        h.advance(Duration::from_secs(40));
+        assert!(h.out().is_empty());
+        h.send(a.addr, &a.invite(&st, ""));
+        let out = h.out();
+        let r = resp(&out, a.addr, 200);
+        assert!(r.headers.get(&HeaderName::SessionExpires).is_some());
+        no_request(&out, b_addr(), Method::Invite);
+        h.send(a.addr, &a.ack_2xx());
+    }
+    // Then A falls silent: BYE both legs at 90 - 30 s after the last refresh.
+    h.advance(Duration::from_secs(55));
+    let out = h.out();
+    no_request(&out, a.addr, Method::Bye);
+    h.advance(Duration::from_secs(10));
+    let out = h.out();
+    req(&out, a.addr, Method::Bye);
+    req(&out, b_addr(), Method::Bye);
+    assert_eq!(h.cdrs().len(), 1);
+}
+
+#[tokio::test]
+async fn registration_expires_in_virtual_time() {
+    let mut h = Harness::new(36);
+    let ua = addr("127.0.0.1:40036");
+    let cid = "reg-exp";
+    h.send(
+        ua,
+        &register_text(
+            "1002",
+            ua,
+            cid,
+            1,
+            "<sip:1002@127.0.0.1:40036>",
+            Some(60),
+            None,
+        ),
+    );
+    let c = resp(&h.out(), ua, 401);
+    let www = c
+        .headers
+        .get(&HeaderName::WwwAuthenticate)
+        .unwrap()
+        .to_string();
+    let cred = digest(&www, "1002", "pass1002", "REGISTER", "sip:127.0.0.1", 1);
+    h.send(
+        ua,
+        &register_text(
+            "1002",
+            ua,
+            cid,
+            2,
+            "<sip:1002@127.0.0.1:40036>",
+            Some(60),
+            Some(&cred),
+        ),
+    );
+    let ok = resp(&h.out(), ua, 200);
+    assert!(ok
+        .headers
+        .get(&HeaderName::Contact)
+        .unwrap()
+        .contains("expires=60"));
+    h.store_ops();
+
+    let mut a = Caller::new(a_addr(), "9999", "room-1002");
+    h.send(a.addr, &a.invite(&[], ""));
+    let out = h.out();
+    let b = req(&out, ua, Method::Invite);
+    assert_eq!(b.uri.to_string(), "sip:1002@127.0.0.1:40036");
+    h.send(
+        ua,
+        &response_text(&b, 486, "Busy Here", Some("x"), None, &[], ""),
+    );
+    let out = h.out();
+    let r = resp(&out, a.addr, 486);
+    h.send(a.addr, &a.ack_failure(&r));
+
+    h.advance(Duration::from_secs(75));
+    h.out();
+    let ops = h.store_ops();
+    assert!(
+        ops.iter().any(|op| matches!(op, StoreOp::Binding(BindingChange::Remove { endpoint_id, .. }) if endpoint_id == "1002")),
+        "{ops:?}"
+    );
+    let mut a = Caller::new(a_addr(), "9999", "1002");
+    h.send(a.addr, &a.invite(&[], ""));
+    resp(&h.out(), a.addr, 480);
+}
+
+#[tokio::test]
+async fn late_cancel_and_retransmitted_2xx_leave_the_call_alone() {
+    let mut h = Harness::new(37);
+    let (mut a, b_inv, _ok) = established(&mut h, "bt37", &[]);
+    // CANCEL after the answer: 200 for the CANCEL, nothing else.
+    h.send(a.addr, &a.cancel());
+    let out = h.out();
+    let r = resp(&out, a.addr, 200);
+    assert_eq!(cseq_method(&r), Method::Cancel);
+    no_request(&out, b_addr(), Method::Cancel);
+    no_request(&out, b_addr(), Method::Bye);
+    // B retransmits its 200: re-ACKed, A hears nothing.
+    h.send(
+        b_addr(),
+        &response_text(
+            &b_inv,
+            200,
+            "OK",
+            Some("bt37"),
+            Some("<sip:callee@127.0.0.1:5070>"),
+            &[],
+            &sdp("127.0.0.6", 30002, 1),
+        ),
+    );
+    let out = h.out();
+    req(&out, b_addr(), Method::Ack);
+    assert!(responses(&out, a.addr).is_empty(), "{}", describe(&out));
+    // An in-dialog request with an old CSeq is refused.
+    a.cseq = 4;
+    h.send(a.addr, &a.in_dialog("INFO", ""));
+    let out = h.out();
+    let info = req(&out, b_addr(), Method::Info);
+    h.send(
+        b_addr(),
+        &response_text(&info, 200, "OK", None, None, &[], ""),
+    );
+    resp(&h.out(), a.addr, 200);
+    a.cseq = 2;
+    h.send(a.addr, &a.in_dialog("INFO", ""));
+    let out = h.out();
+    let r = resp(&out, a.addr, 500);
+    assert_eq!(cseq_method(&r), Method::Info);
+    no_request(&out, b_addr(), Method::Info);
+    assert_eq!(h.metrics.calls_active.get(), 1);
+}
+
+#[tokio::test]
+async fn callee_sdp_without_address_fails_the_call_cleanly() {
+    let mut h = Harness::new(38);
+    let mut a = Caller::new(a_addr(), "9999", "5551234");
+    let b_inv = place_call(&mut h, &mut a, b_addr(), &sdp("127.0.0.5", 30000, 1));
+    let bad = "v=0\r\no=- 1 1 IN IP4 127.0.0.6\r\ns=-\r\nt=0 0\r\nm=audio 30002 RTP/AVP 0\r\n";
+    h.send(
+        b_addr(),
+        &response_text(
+            &b_inv,
+            200,
+            "OK",
+            Some("bt38"),
+            Some("<sip:callee@127.0.0.1:5070>"),
+            &[],
+            bad,
+        ),
+    );
+    let out = h.out();
+    let r = resp(&out, a.addr, 488);
+    assert!(to_tag(&r.headers).is_some());
+    req(&out, b_addr(), Method::Ack);
+    let bye = req(&out, b_addr(), Method::Bye);
+    assert_eq!(to_tag(&bye.headers).as_deref(), Some("bt38"));
+    h.send(a.addr, &a.ack_failure(&r));
+    let cdrs = h.cdrs();
+    assert_eq!(cdrs.len(), 1);
+    assert_eq!(cdrs[0].outcome, "failed");
+    assert_eq!(h.metrics.calls_active.get(), 0);
+}
+
+#[tokio::test]
+async fn glare_the_other_way_round() {
+    let mut h = Harness::new(39);
+    let (mut a, b_inv, _ok) = established(&mut h, "bt39", &[]);
+    h.send(
+        b_addr(),
+        &b_request_text(
+            &b_inv,
+            "bt39",
+            "INVITE",
+            1,
+            &[],
+            &sdp("127.0.0.6", 32002, 2),
+        ),
+    );
+    let out = h.out();
+    let re = req(&out, a.addr, Method::Invite);
+    h.send(a.addr, &a.invite(&[], &sdp("127.0.0.5", 31000, 2)));
+    let out = h.out();
+    let r = resp(&out, a.addr, 491);
+    assert_eq!(r.cseq().unwrap().seq, a.cseq);
+    no_request(&out, b_addr(), Method::Invite);
+    h.send(a.addr, &a.ack_failure(&r));
+    h.send(a.addr, &a_ok(&re, &sdp("127.0.0.5", 32000, 2)));
+    let out = h.out();
+    resp(&out, b_addr(), 200);
+    req(&out, a.addr, Method::Ack);
+}
+
+#[tokio::test]
+async fn two_calls_are_independent() {
+    let mut h = Harness::new(40);
+    let (mut a1, _b1, _) = established(&mut h, "bt40a", &[]);
+    let mut a2 = Caller::new(addr("127.0.0.1:40002"), "9998", "5551235");
+    let b2 = place_call(&mut h, &mut a2, b_addr(), &sdp("127.0.0.5", 30010, 1));
+    answer(
+        &mut h,
+        &mut a2,
+        &b2,
+        "bt40b",
+        &sdp("127.0.0.6", 30012, 1),
+        &[],
+    );
+    assert_eq!(h.metrics.calls_active.get(), 2);
+    h.send(a1.addr, &a1.in_dialog("BYE", ""));
+    let out = h.out();
+    let bye = req(&out, b_addr(), Method::Bye);
+    assert_eq!(to_tag(&bye.headers).as_deref(), Some("bt40a"));
+    no_request(&out, a2.addr, Method::Bye);
+    assert_eq!(h.metrics.calls_active.get(), 1);
+    h.send(a2.addr, &a2.in_dialog("BYE", ""));
+    let out = h.out();
+    let bye = req(&out, b_addr(), Method::Bye);
+    assert_eq!(to_tag(&bye.headers).as_deref(), Some("bt40b"));
+    let cdrs = h.cdrs();
+    assert_eq!(cdrs.len(), 2);
+    assert_eq!(cdrs[0].call_id, a1.call_id);
+    assert_eq!(cdrs[1].call_id, a2.call_id);
 }
