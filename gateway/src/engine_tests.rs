@@ -478,11 +478,11 @@ impl Caller {
         }
     }
 
-    fn from_header(&self) -> String {
+    fn from_value(&self) -> String {
         format!("{};tag={}", self.from, self.from_tag)
     }
 
-    fn to_header(&self) -> String {
+    fn to_value(&self) -> String {
         match &self.remote_tag {
             Some(t) => format!("<{}>;tag={t}", self.ruri),
             None => format!("<{}>", self.ruri),
@@ -504,8 +504,8 @@ impl Caller {
             &self.req_uri(),
             self.addr,
             &self.invite_branch.clone(),
-            &self.from_header(),
-            &self.to_header(),
+            &self.from_value(),
+            &self.to_value(),
             &self.call_id,
             self.cseq,
             &ex,
@@ -521,7 +521,7 @@ impl Caller {
             &self.ruri,
             self.addr,
             &self.invite_branch,
-            &self.from_header(),
+            &self.from_value(),
             to,
             &self.call_id,
             self.cseq,
@@ -537,8 +537,8 @@ impl Caller {
             &self.req_uri(),
             self.addr,
             &branch(),
-            &self.from_header(),
-            &self.to_header(),
+            &self.from_value(),
+            &self.to_value(),
             &self.call_id,
             self.cseq,
             &[],
@@ -552,7 +552,7 @@ impl Caller {
             &self.ruri,
             self.addr,
             &self.invite_branch,
-            &self.from_header(),
+            &self.from_value(),
             &format!("<{}>", self.ruri),
             &self.call_id,
             self.cseq,
@@ -568,8 +568,8 @@ impl Caller {
             &self.req_uri(),
             self.addr,
             &branch(),
-            &self.from_header(),
-            &self.to_header(),
+            &self.from_value(),
+            &self.to_value(),
             &self.call_id,
             self.cseq,
             &[],
