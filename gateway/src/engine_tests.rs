@@ -478,11 +478,11 @@ impl Caller {
         }
     }
 
-    fn from_value(&self) -> String {
+    fn local_party(&self) -> String {
         format!("{};tag={}", self.from, self.from_tag)
     }
 
-    fn to_value(&self) -> String {
+    fn remote_party(&self) -> String {
         match &self.remote_tag {
             Some(t) => format!("<{}>;tag={t}", self.ruri),
             None => format!("<{}>", self.ruri),
@@ -504,8 +504,8 @@ impl Caller {
             &self.req_uri(),
             self.addr,
             &self.invite_branch.clone(),
-            &self.from_value(),
-            &self.to_value(),
+            &self.local_party(),
+            &self.remote_party(),
             &self.call_id,
             self.cseq,
             &ex,
@@ -521,7 +521,7 @@ impl Caller {
             &self.ruri,
             self.addr,
             &self.invite_branch,
-            &self.from_value(),
+            &self.local_party(),
             to,
             &self.call_id,
             self.cseq,
@@ -537,8 +537,8 @@ impl Caller {
             &self.req_uri(),
             self.addr,
             &branch(),
-            &self.from_value(),
-            &self.to_value(),
+            &self.local_party(),
+            &self.remote_party(),
             &self.call_id,
             self.cseq,
             &[],
@@ -552,7 +552,7 @@ impl Caller {
             &self.ruri,
             self.addr,
             &self.invite_branch,
-            &self.from_value(),
+            &self.local_party(),
             &format!("<{}>", self.ruri),
             &self.call_id,
             self.cseq,
@@ -568,8 +568,8 @@ impl Caller {
             &self.req_uri(),
             self.addr,
             &branch(),
-            &self.from_value(),
-            &self.to_value(),
+            &self.local_party(),
+            &self.remote_party(),
             &self.call_id,
             self.cseq,
             &[],
