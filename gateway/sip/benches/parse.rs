@@ -1,6 +1,7 @@
 //! Parse and serialize a Polycom Group Series INVITE (SDP with G.722.1C,
 //! G.722, G.711, H.264 main video, BFCP, H.264 content, FECC) with this
-//! crate and, in the same run, with `rsip` as a reference.
+//! crate and, in the same run, with `rsip` and `rvoip-sip-core` as
+//! references.
 //!
 //! What each side does differs, so the groups are named for what they
 //! measure:
@@ -68,6 +69,19 @@ fn bench(c: &mut Criterion) {
         })
     });
 
+    // rvoip-sip-core types every header while parsing (nom), so its
+    // "parse" is closer to our parse plus every typed accessor.
+    g.bench_function("parse/rvoip-sip-core", |b| {
+        b.iter(|| rvoip_sip_core::parse_message(black_box(INVITE)).unwrap())
+    });
+    g.bench_function("parse+serialize/rvoip-sip-core", |b| {
+        b.iter(|| {
+            rvoip_sip_core::parse_message(black_box(INVITE))
+                .unwrap()
+                .to_bytes()
+        })
+    });
+
     let parsed = parse_message(INVITE).unwrap();
     g.bench_function("serialize/gateway-sip", |b| {
         b.iter(|| black_box(&parsed).to_bytes())
@@ -75,6 +89,10 @@ fn bench(c: &mut Criterion) {
     let parsed_rsip = rsip::SipMessage::try_from(INVITE).unwrap();
     g.bench_function("serialize/rsip", |b| {
         b.iter(|| black_box(&parsed_rsip).to_string())
+    });
+    let parsed_rvoip = rvoip_sip_core::parse_message(INVITE).unwrap();
+    g.bench_function("serialize/rvoip-sip-core", |b| {
+        b.iter(|| black_box(&parsed_rvoip).to_bytes())
     });
     g.finish();
 }
