@@ -108,7 +108,9 @@ class Gateway:
         self.dialplan = Path(dialplan)
         self.sip_port = ports.port()
         self.admin_port = ports.port()
-        self.rtp_low, self.rtp_high = ports.block(400)
+        # 4 ports per call (two legs, RTP+RTCP); the malformed test peaks
+        # near 100 concurrent calls.
+        self.rtp_low, self.rtp_high = ports.block(1600)
         self.db_url = f"sqlite://{self.data_dir / 'gw.db'}"
         self.extra_args = extra_args or []
         self.proc: Proc | None = None

@@ -16,7 +16,7 @@ TRUNK_PORT = 5070
 _next = 16000
 _LIMIT = 29999
 _next_block = 30000
-_BLOCK_LIMIT = 60000
+_BLOCK_LIMIT = 65000
 
 
 def _free(port: int) -> bool:
