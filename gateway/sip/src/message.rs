@@ -83,8 +83,11 @@ impl fmt::Display for Method {
 
 /// A header name. Known headers are recognised in both their long and
 /// compact forms and case-insensitively; they serialize in their long form.
-/// Unknown headers keep the exact spelling they arrived with.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+/// Unknown headers keep the exact spelling they arrived with, and compare
+/// (and hash) case-insensitively like every header name. Build names from
+/// text with `HeaderName::parse` (or `From<&str>`), so that `"v"` or `"via"`
+/// becomes `Via` rather than `Other`.
+#[derive(Debug, Clone)]
 pub enum HeaderName {
     Via,
     From,
@@ -239,6 +242,34 @@ impl HeaderName {
                 | HeaderName::Contact
                 | HeaderName::Path
         )
+    }
+}
+
+impl PartialEq for HeaderName {
+    fn eq(&self, other: &HeaderName) -> bool {
+        match (self, other) {
+            (HeaderName::Other(a), HeaderName::Other(b)) => a.eq_ignore_ascii_case(b),
+            _ => std::mem::discriminant(self) == std::mem::discriminant(other),
+        }
+    }
+}
+
+impl Eq for HeaderName {}
+
+impl std::hash::Hash for HeaderName {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        std::mem::discriminant(self).hash(state);
+        if let HeaderName::Other(name) = self {
+            for b in name.bytes() {
+                state.write_u8(b.to_ascii_lowercase());
+            }
+        }
+    }
+}
+
+impl From<&str> for HeaderName {
+    fn from(name: &str) -> HeaderName {
+        HeaderName::parse(name)
     }
 }
 
@@ -788,6 +819,30 @@ Content-Length: 0\r\n\r\n";
             Message::Request(r) => r,
             _ => unreachable!(),
         }
+    }
+
+    #[test]
+    fn unknown_header_names_compare_case_insensitively() {
+        use std::collections::hash_map::DefaultHasher;
+        use std::hash::{Hash, Hasher};
+        let hash = |h: &HeaderName| {
+            let mut s = DefaultHasher::new();
+            h.hash(&mut s);
+            s.finish()
+        };
+        let a = HeaderName::parse("P-Preferred-Identity");
+        let b = HeaderName::from("p-preferred-identity");
+        assert_eq!(a, b);
+        assert_eq!(hash(&a), hash(&b));
+        assert_eq!(a.as_str(), "P-Preferred-Identity");
+        assert_ne!(a, HeaderName::Other("P-Called-Party-ID".into()));
+        assert_ne!(HeaderName::Via, HeaderName::Route);
+        let mut headers = Headers::new();
+        headers.push(a, "<sip:x@y>");
+        assert_eq!(
+            headers.get(&"P-PREFERRED-IDENTITY".into()),
+            Some("<sip:x@y>")
+        );
     }
 
     #[test]
