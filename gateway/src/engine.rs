@@ -62,6 +62,8 @@ pub enum EngineTimer {
     Session(u64),
     /// A reliable provisional to the caller may need retransmitting.
     Reliable(u64),
+    /// Our 2xx to the caller may need retransmitting (no ACK yet).
+    AckWait(u64),
     /// Expire registrations, send qualify pings.
     Housekeeping,
 }
@@ -86,6 +88,8 @@ pub struct Engine {
     /// Qualify OPTIONS in flight: tx → (endpoint, contact).
     qualify: HashMap<ClientTxId, (String, String)>,
     pub(crate) rng: rand::rngs::StdRng,
+    /// The instant of the input being handled (the runtime's clock).
+    pub(crate) now: Instant,
 }
 
 pub(crate) fn unix_now() -> i64 {
@@ -141,6 +145,7 @@ impl Engine {
             next_call_id: 1,
             qualify: HashMap::new(),
             rng,
+            now,
         };
         e.schedule(now + Duration::from_secs(5), EngineTimer::Housekeeping);
         e
@@ -205,6 +210,7 @@ impl Engine {
     }
 
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.now = now;
         self.tx.handle_timeout(now);
         while let Some(Reverse((at, _))) = self.timers.peek() {
             if *at > now {
@@ -218,6 +224,7 @@ impl Engine {
                 EngineTimer::MaxDuration(call) => self.on_max_duration(now, call),
                 EngineTimer::Session(call) => self.on_session_timer(now, call),
                 EngineTimer::Reliable(call) => self.on_reliable_timer(now, call),
+                EngineTimer::AckWait(call) => self.on_ack_wait_timer(now, call),
                 EngineTimer::Housekeeping => self.housekeeping(now),
             }
         }
@@ -226,6 +233,7 @@ impl Engine {
 
     /// One datagram or stream frame arrived.
     pub fn handle_inbound(&mut self, now: Instant, data: &[u8], from: PeerAddr) {
+        self.now = now;
         match parse_message(data) {
             Ok(mut msg) => {
                 if let Message::Request(req) = &mut msg {

@@ -12,7 +12,7 @@ use crate::engine::{Engine, EngineTimer, ALLOW, SUPPORTED, USER_AGENT};
 use crate::store_writer::StoreOp;
 use gateway_dialplan::{Caller, Credentials, RouteOutcome, RouteRequest};
 use gateway_media::{Leg, MediaSession};
-use gateway_sip::dialog::{Dialog, ReliableProvisionals, RetransmitAction};
+use gateway_sip::dialog::{AckWait, Dialog, ReliableProvisionals, RetransmitAction};
 use gateway_sip::headers::{CSeq, NameAddr};
 use gateway_sip::message::{HeaderName, Message, Method, Request, Response};
 use gateway_sip::session_timer::{
@@ -121,11 +121,20 @@ pub struct Call {
     /// Digest credentials for leg B (a trunk's), used once when challenged.
     b_credentials: Option<(String, String)>,
     b_auth_tried: bool,
+    /// Why leg B is being cancelled: the CDR outcome, status and reason.
+    cancel_cause: Option<(&'static str, u16, String)>,
+    /// Our 2xx to the caller, retransmitted until its ACK (RFC 3261 13.3.1.4).
+    ack_wait: Option<AckWait>,
+    /// A refresh fell due while another offer was pending on that leg.
+    refresh_due: [bool; 2],
     /// Last SDP body we sent to each leg, to answer offerless refreshes.
     last_sdp_to: [Option<Vec<u8>>; 2],
     // For the CDR.
+    /// Wall-clock start (read once per call) and engine instants: CDR times
+    /// follow the clock the runtime drives the engine with.
     started_unix_ms: i64,
-    answered_unix_ms: Option<i64>,
+    started: Instant,
+    answered: Option<Instant>,
     from_uri: String,
     to_uri: String,
     caller: String,
@@ -378,14 +387,15 @@ impl Engine {
 
         // Media: anchor the offer (if any) through a new relay session.
         let call_id = self.alloc_call_id();
-        let late_offer = req.body.is_empty();
+        let offer = sdp_body(&req.headers, &req.body);
+        let late_offer = offer.is_none();
         let mut media = None;
         let mut b_body = Vec::new();
-        if !late_offer {
-            match anchor::stream_count(&req.body)
+        if let Some(offer) = &offer {
+            match anchor::stream_count(offer)
                 .and_then(|n| Ok(self.media.allocate(&label, n.min(16))?))
                 .and_then(|m| {
-                    let body = anchor::anchor(&req.body, &m, Leg::A, self.cfg.advertised_ip)?;
+                    let body = anchor::anchor(offer, &m, Leg::A, self.cfg.advertised_ip)?;
                     Ok((m, body))
                 }) {
                 Ok((m, body)) => {
@@ -509,6 +519,9 @@ impl Engine {
             reliable_a,
             b_credentials,
             b_auth_tried: false,
+            cancel_cause: None,
+            ack_wait: None,
+            refresh_due: [false, false],
             last_sdp_to: [
                 None,
                 if b_body.is_empty() {
@@ -518,7 +531,8 @@ impl Engine {
                 },
             ],
             started_unix_ms: now_ms(),
-            answered_unix_ms: None,
+            started: now,
+            answered: None,
             from_uri: from_na.uri.to_string(),
             to_uri: req.uri.to_string(),
             caller: match &caller {
@@ -658,9 +672,12 @@ impl Engine {
             .calls
             .get_mut(&call_id)
             .ok_or(anchor::AnchorError::NoConnection(0))?;
-        if call.media.is_none() {
-            let n = anchor::stream_count(body)?;
-            call.media = Some(self.media.allocate(&call.label, n.min(16))?);
+        let n = anchor::stream_count(body)?.min(16);
+        if call.media.as_ref().is_none_or(|m| m.streams() < n) {
+            // A new session (or one that grew a stream, e.g. video added by
+            // re-INVITE): both legs learn the new ports in this same offer/answer
+            // exchange, and the old session's ports are released.
+            call.media = Some(self.media.allocate(&call.label, n)?);
         }
         let media = call
             .media
@@ -713,6 +730,16 @@ impl Engine {
         if let Some(n) = timer_terms {
             n.apply_to_response(&mut out);
             call.session_timers[0] = Some(SessionTimer::new(now, n.interval, n.we_refresh(false)));
+        }
+        let mut ack_deadline = None;
+        if (200..300).contains(&resp.status) {
+            let t = self.tx.config();
+            let wait = AckWait::new(now, t.t1, t.t2, out.clone());
+            ack_deadline = wait.poll_timeout();
+            call.ack_wait = Some(wait);
+        }
+        if let Some(at) = ack_deadline {
+            self.schedule(at, EngineTimer::AckWait(call_id));
         }
         if let Some(at) = reliable_deadline {
             self.schedule(at, EngineTimer::Reliable(call_id));
@@ -813,8 +840,8 @@ impl Engine {
                     }
                 }
             }
-            let body = if !resp.body.is_empty() && is_sdp(&resp) {
-                match self.anchor_body(call_id, Side::B, &resp.body) {
+            let body = if let Some(sdp) = sdp_body(&resp.headers, &resp.body) {
+                match self.anchor_body(call_id, Side::B, &sdp) {
                     Ok(b) => Some(b),
                     Err(e) => {
                         warn!(error = %e, "early media SDP from callee not usable");
@@ -849,7 +876,7 @@ impl Engine {
         };
         let state = call.state;
         if state == CallState::Cancelling {
-            return self.finish(call_id, "cancelled", 487, "Caller cancelled");
+            return self.finish_cancelled(call_id);
         }
         let (out_status, reason) = match status {
             401 | 407 => (
@@ -897,7 +924,7 @@ impl Engine {
                 }
             }
             if cancelling {
-                self.finish(call_id, "cancelled", 487, "Caller cancelled");
+                self.finish_cancelled(call_id);
             }
             return;
         }
@@ -912,13 +939,13 @@ impl Engine {
             }
         }
         call.state = CallState::Answered;
-        call.answered_unix_ms = Some(now_ms());
+        call.answered = Some(now);
         if let Ok(n) = negotiate_uac(&resp, &SessionTimerConfig::default()) {
             call.session_timers[1] = Some(SessionTimer::new(now, n.interval, n.we_refresh(true)));
         }
         let late = call.late_offer;
-        let body = if !resp.body.is_empty() && is_sdp(&resp) {
-            match self.anchor_body(call_id, Side::B, &resp.body) {
+        let body = if let Some(sdp) = sdp_body(&resp.headers, &resp.body) {
+            match self.anchor_body(call_id, Side::B, &sdp) {
                 Ok(b) => Some(b),
                 Err(e) => {
                     warn!(error = %e, "callee's SDP not usable; ending the call");
@@ -949,6 +976,14 @@ impl Engine {
         } else {
             self.send_ack(call_id, Side::B, cseq, None);
         }
+        // B may have answered in a reliable provisional; the caller saw that
+        // provisional unreliably (or not at all), so its 2xx repeats the answer.
+        let body = body.or_else(|| {
+            self.calls
+                .get(&call_id)
+                .filter(|c| c.reliable_a.is_none())
+                .and_then(|c| c.last_sdp_to[0].clone())
+        });
         self.ensure_a_dialog(call_id);
         info!("call answered");
         self.forward_to_a(now, call_id, &resp, body);
@@ -967,6 +1002,7 @@ impl Engine {
         if r.side != Side::A {
             return;
         }
+        call.ack_wait = None;
         if call.state == CallState::Answered {
             call.state = CallState::Confirmed;
             if let Some(d) = call.a_dialog.as_mut() {
@@ -974,16 +1010,15 @@ impl Engine {
             }
         }
         if let Some(cseq) = call.pending_b_ack.take() {
-            let body = if req.body.is_empty() {
-                None
-            } else {
-                match self.anchor_body(r.call, Side::A, &req.body) {
+            let body = match sdp_body(&req.headers, &req.body) {
+                None => None,
+                Some(sdp) => match self.anchor_body(r.call, Side::A, &sdp) {
                     Ok(b) => Some(b),
                     Err(e) => {
                         warn!(error = %e, "caller's answer in ACK not usable");
                         None
                     }
-                }
+                },
             };
             self.send_ack(r.call, Side::B, cseq, body);
         }
@@ -998,14 +1033,6 @@ impl Engine {
             CancelTarget::Pending(invite_tx) => {
                 self.reply(now, id, &req, 200, "OK", None);
                 let Some(r) = self.by_server_tx.get(&invite_tx).copied() else {
-                    // A pending INVITE with no call yet: answer it ourselves.
-                    let resp = Response {
-                        status: 487,
-                        reason: "Request Terminated".into(),
-                        headers: Default::default(),
-                        body: Vec::new(),
-                    };
-                    let _ = resp;
                     return;
                 };
                 let Some(call) = self.calls.get_mut(&r.call) else {
@@ -1015,17 +1042,8 @@ impl Engine {
                 let mut resp = make_response(&call.a_invite, 487, Some(&call.a_tag));
                 resp.headers.push(HeaderName::Server, USER_AGENT);
                 let a_tx = call.a_tx;
-                let send_now = call.state == CallState::Early;
-                call.state = CallState::Cancelling;
-                let cancel = build_cancel(&call.b_invite);
-                let peer = call.b_peer;
                 self.respond(now, a_tx, resp);
-                if send_now {
-                    if let Ok(tx) = self.tx.send_request(now, cancel, peer) {
-                        self.by_client_tx
-                            .insert(tx, (r.call, ClientPurpose::Cancel));
-                    }
-                }
+                self.abandon_b(now, r.call, "cancelled", 487, "Caller cancelled".into());
             }
         }
     }
@@ -1052,6 +1070,27 @@ impl Engine {
             return self.reply(now, id, &req, 481, "Dialog not established", None);
         }
         match req.method {
+            Method::Bye
+                if r.side == Side::A
+                    && matches!(call.state, CallState::Calling | CallState::Early) =>
+            {
+                // A BYE on the early dialog ends the attempt (RFC 3261 15).
+                self.reply(now, id, &req, 200, "OK", None);
+                let r487 = Response {
+                    status: 487,
+                    reason: "Request Terminated".into(),
+                    headers: Default::default(),
+                    body: Vec::new(),
+                };
+                self.forward_to_a(now, r.call, &r487, None);
+                self.abandon_b(
+                    now,
+                    r.call,
+                    "cancelled",
+                    487,
+                    "Caller hung up before the answer".into(),
+                );
+            }
             Method::Bye => {
                 self.reply(now, id, &req, 200, "OK", None);
                 info!(side = ?r.side, "hangup");
@@ -1083,14 +1122,15 @@ impl Engine {
                 }
             }
             Method::Invite | Method::Update => {
-                let pending_offer = call
-                    .relays
-                    .values()
-                    .any(|p| matches!(p.req.method, Method::Invite | Method::Update));
+                let pending_offer = !call.refreshes.is_empty()
+                    || call
+                        .relays
+                        .values()
+                        .any(|p| matches!(p.req.method, Method::Invite | Method::Update));
                 if pending_offer {
                     return self.reply(now, id, &req, 491, "Request Pending", None);
                 }
-                if req.body.is_empty() {
+                let Some(offer) = sdp_body(&req.headers, &req.body) else {
                     // A session refresh without an offer: answer it on this leg.
                     let idx = if r.side == Side::A { 0 } else { 1 };
                     let last = call.last_sdp_to[idx].clone();
@@ -1118,8 +1158,8 @@ impl Engine {
                         }
                     }
                     return self.respond(now, id, resp);
-                }
-                match self.anchor_body(r.call, r.side, &req.body) {
+                };
+                match self.anchor_body(r.call, r.side, &offer) {
                     Ok(body) => self.relay(now, r, id, req, Some(("application/sdp".into(), body))),
                     Err(e) => self.reply(
                         now,
@@ -1223,12 +1263,19 @@ impl Engine {
                     let (secs, ours) = (t.interval().as_secs() as u32, t.we_refresh());
                     t.refreshed(now, secs, ours);
                 }
+                c.refresh_due = [false, false];
+                // The originator negotiates its own timer in this exchange.
+                if let Ok(n) = negotiate_uas(&p.req, &SessionTimerConfig::default()) {
+                    n.apply_to_response(&mut out);
+                    c.session_timers[to_side as usize] =
+                        Some(SessionTimer::new(now, n.interval, n.we_refresh(false)));
+                }
             }
             self.arm_session_timer(call_id);
         }
         if !resp.body.is_empty() {
-            if is_sdp(&resp) {
-                match self.anchor_body(call_id, to_side.other(), &resp.body) {
+            if let Some(sdp) = sdp_body(&resp.headers, &resp.body) {
+                match self.anchor_body(call_id, to_side.other(), &sdp) {
                     Ok(b) => {
                         out.headers.push(HeaderName::ContentType, "application/sdp");
                         out.body = b;
@@ -1278,7 +1325,7 @@ impl Engine {
             ClientPurpose::Invite => {
                 call.b_invite_open = false;
                 if call.state == CallState::Cancelling {
-                    return self.finish(call_id, "cancelled", 487, "Caller cancelled");
+                    return self.finish_cancelled(call_id);
                 }
                 let reason = format!("No response from {}", call.target);
                 warn!(%reason, "outgoing leg failed");
@@ -1342,17 +1389,10 @@ impl Engine {
             headers: Default::default(),
             body: Vec::new(),
         };
+        let reason = r.reason.clone();
         self.forward_to_a(now, call_id, &r, None);
-        if let Some(call) = self.calls.get_mut(&call_id) {
-            call.state = CallState::Cancelling;
-            let cancel = build_cancel(&call.b_invite);
-            let peer = call.b_peer;
-            if let Ok(tx) = self.tx.send_request(now, cancel, peer) {
-                self.by_client_tx
-                    .insert(tx, (call_id, ClientPurpose::Cancel));
-            }
-        }
         // The CDR is written when B's final response (487) or its timeout arrives.
+        self.abandon_b(now, call_id, "no_answer", 480, reason);
     }
 
     pub(crate) fn on_max_duration(&mut self, now: Instant, call_id: u64) {
@@ -1386,7 +1426,19 @@ impl Engine {
         self.by_server_tx.retain(|_, r| r.call != call_id);
         self.by_client_tx.retain(|_, (c, _)| *c != call_id);
         let stats = call.media.as_ref().map(|m| m.stats());
-        let ended = now_ms();
+        // A BYE or CANCEL ends the call under a pending re-INVITE: answer it
+        // (RFC 3261 15.1.2).
+        let mut call = call;
+        for (_, p) in call.relays.drain() {
+            let mut resp = make_response(&p.req, 487, None);
+            resp.reason = "Request Terminated (call ended)".into();
+            self.respond(self.now, p.server_tx, resp);
+        }
+        let at = |i: Instant| {
+            call.started_unix_ms + i.saturating_duration_since(call.started).as_millis() as i64
+        };
+        let ended = at(self.now);
+        let answered_ms = call.answered.map(at);
         info!(call_id = %call.label, outcome, status, reason, "call ended");
         self.metrics.calls_active.dec();
         self.count_outcome(outcome);
@@ -1401,12 +1453,9 @@ impl Engine {
             callee: call.target.clone(),
             unit: call.unit.clone(),
             started_at_ms: call.started_unix_ms,
-            answered_at_ms: call.answered_unix_ms,
+            answered_at_ms: answered_ms,
             ended_at_ms: ended,
-            duration_ms: call
-                .answered_unix_ms
-                .map(|a| (ended - a).max(0))
-                .unwrap_or(0),
+            duration_ms: answered_ms.map(|a| (ended - a).max(0)).unwrap_or(0),
             outcome: outcome.to_string(),
             sip_status: status,
             reason: reason.to_string(),
@@ -1416,19 +1465,43 @@ impl Engine {
     }
 }
 
-fn is_sdp(resp: &Response) -> bool {
-    resp.headers
-        .get(&HeaderName::ContentType)
-        .map(|c| c.trim().to_ascii_lowercase().starts_with("application/sdp"))
-        .unwrap_or(false)
+fn is_sdp_type(content_type: &str) -> bool {
+    content_type
+        .trim()
+        .to_ascii_lowercase()
+        .starts_with("application/sdp")
 }
 
-fn quote_display(d: &str) -> String {
-    if d.starts_with('"') {
-        d.to_string()
-    } else {
-        format!("\"{}\"", d.replace('\\', "\\\\").replace('"', "\\\""))
+/// The session description a message carries: its body when that is SDP,
+/// or the SDP part of a multipart body (SIP-I carriers send SDP + ISUP).
+/// Other bodies (pidf, ISUP alone …) are not offers.
+fn sdp_body(headers: &gateway_sip::message::Headers, body: &[u8]) -> Option<Vec<u8>> {
+    if body.is_empty() {
+        return None;
     }
+    let ct = headers.get(&HeaderName::ContentType)?;
+    if is_sdp_type(ct) {
+        return Some(body.to_vec());
+    }
+    if ct.trim().to_ascii_lowercase().starts_with("multipart/") {
+        return gateway_sip::multipart::split(ct, body)
+            .ok()?
+            .into_iter()
+            .find(|p| p.content_type().is_some_and(is_sdp_type))
+            .map(|p| p.body);
+    }
+    None
+}
+
+/// A display name as one quoted-string, whatever form it arrived in.
+fn quote_display(d: &str) -> String {
+    let inner = d
+        .strip_prefix('"')
+        .and_then(|x| x.strip_suffix('"'))
+        .filter(|x| !x.replace("\\\\", "").replace("\\\"", "").contains('"'))
+        .map(|x| x.replace("\\\"", "\"").replace("\\\\", "\\"))
+        .unwrap_or_else(|| d.to_string());
+    format!("\"{}\"", inner.replace('\\', "\\\\").replace('"', "\\\""))
 }
 
 #[allow(dead_code)]
@@ -1501,7 +1574,32 @@ impl Engine {
                 .as_mut()
                 .and_then(|t| t.handle_timeout(now));
             match action {
-                Some(SessionTimerAction::SendRefresh) => {
+                Some(SessionTimerAction::SendRefresh) => call.refresh_due[side as usize] = true,
+                Some(SessionTimerAction::Expired) => {
+                    let label = call.label.clone();
+                    warn!(call_id = %label, ?side, "session timer expired: the peer stopped refreshing");
+                    self.hang_up_both(now, call_id);
+                    return self.finish(call_id, "failed", 408, "Session timer expired");
+                }
+                None => {}
+            }
+            let Some(call) = self.calls.get_mut(&call_id) else {
+                return;
+            };
+            let offer_pending = !call.refreshes.is_empty()
+                || call
+                    .relays
+                    .values()
+                    .any(|p| matches!(p.req.method, Method::Invite | Method::Update));
+            if call.refresh_due[side as usize] && offer_pending {
+                // One INVITE at a time per dialog (RFC 3261 14.1): try again
+                // shortly; the pending exchange may well refresh the session.
+                self.schedule(now + Duration::from_secs(2), EngineTimer::Session(call_id));
+                continue;
+            }
+            if call.refresh_due[side as usize] {
+                call.refresh_due[side as usize] = false;
+                {
                     // A refresh re-INVITE carries the SDP this leg already has.
                     let body = call.last_sdp_to[side as usize]
                         .clone()
@@ -1520,13 +1618,6 @@ impl Engine {
                         }
                     }
                 }
-                Some(SessionTimerAction::Expired) => {
-                    let label = call.label.clone();
-                    warn!(call_id = %label, ?side, "session timer expired: the peer stopped refreshing");
-                    self.hang_up_both(now, call_id);
-                    return self.finish(call_id, "failed", 408, "Session timer expired");
-                }
-                None => {}
             }
         }
         self.arm_session_timer(call_id);
@@ -1763,6 +1854,77 @@ impl Engine {
                 true
             }
             Err(_) => false,
+        }
+    }
+}
+
+impl Engine {
+    /// Give up on leg B before its final response: CANCEL it now if it sent
+    /// a provisional, else as soon as it does (RFC 3261 9.1). The call ends
+    /// when B's final response arrives, with `cause` in its CDR.
+    fn abandon_b(
+        &mut self,
+        now: Instant,
+        call_id: u64,
+        outcome: &'static str,
+        status: u16,
+        reason: String,
+    ) {
+        let Some(call) = self.calls.get_mut(&call_id) else {
+            return;
+        };
+        let send_now = call.state == CallState::Early;
+        call.state = CallState::Cancelling;
+        call.cancel_cause = Some((outcome, status, reason));
+        if send_now {
+            let cancel = build_cancel(&call.b_invite);
+            let peer = call.b_peer;
+            if let Ok(tx) = self.tx.send_request(now, cancel, peer) {
+                self.by_client_tx
+                    .insert(tx, (call_id, ClientPurpose::Cancel));
+            }
+        }
+    }
+
+    fn finish_cancelled(&mut self, call_id: u64) {
+        let cause = self
+            .calls
+            .get_mut(&call_id)
+            .and_then(|c| c.cancel_cause.take());
+        let (outcome, status, reason) =
+            cause.unwrap_or(("cancelled", 487, "Caller cancelled".to_string()));
+        self.finish(call_id, outcome, status, &reason);
+    }
+}
+
+impl Engine {
+    /// Retransmit the caller's 2xx until it ACKs; give up after 64*T1.
+    pub(crate) fn on_ack_wait_timer(&mut self, now: Instant, call_id: u64) {
+        let Some(call) = self.calls.get_mut(&call_id) else {
+            return;
+        };
+        let Some(wait) = call.ack_wait.as_mut() else {
+            return;
+        };
+        let action = wait.handle_timeout(now);
+        let next = wait.poll_timeout();
+        let a_tx = call.a_tx;
+        match action {
+            Some(RetransmitAction::Resend(resp)) => {
+                if let Err(e) = self.tx.respond(now, &a_tx, resp) {
+                    debug!(error = %e, "2xx retransmission not sent");
+                }
+            }
+            Some(RetransmitAction::GiveUp) => {
+                if let Some(c) = self.calls.get_mut(&call_id) {
+                    c.ack_wait = None;
+                }
+                return self.on_ack_timeout(now, call_id);
+            }
+            None => {}
+        }
+        if let Some(at) = next {
+            self.schedule(at, EngineTimer::AckWait(call_id));
         }
     }
 }
