@@ -389,6 +389,13 @@ impl Engine {
             .get(&HeaderName::To)
             .and_then(|t| NameAddr::parse(t).ok())
             .and_then(|na| na.tag().map(str::to_string));
+        if matches!(req.uri.scheme, gateway_sip::uri::Scheme::Other(_)) {
+            // RFC 3261 8.2.2.1: we route sip:, sips: and tel: only.
+            let mut resp = make_response(&req, 416, None);
+            resp.reason = "Unsupported URI Scheme".into();
+            resp.headers.push(HeaderName::Server, USER_AGENT);
+            return self.respond(now, id, resp);
+        }
         if req.method == Method::Cancel {
             return self.on_cancel(now, id, req);
         }
@@ -744,6 +751,11 @@ fn partial_error_response(failure: &gateway_sip::parse::ParseFailure) -> Option<
     if p.method == "ACK" || p.vias.is_empty() {
         return None;
     }
+    // Never echo control bytes back to whoever sent them.
+    let clean = |v: &str| !v.bytes().any(|b| b < 0x20 && b != b'\t' || b == 0x7f);
+    if !p.vias.iter().all(|v| clean(v)) {
+        return None;
+    }
     let mut headers = gateway_sip::message::Headers::new();
     for v in &p.vias {
         headers.push(HeaderName::Via, v.as_str());
@@ -754,8 +766,8 @@ fn partial_error_response(failure: &gateway_sip::parse::ParseFailure) -> Option<
         (HeaderName::CallId, &p.call_id),
         (HeaderName::CSeq, &p.cseq),
     ] {
-        if let Some(v) = value {
-            headers.push(name, v.as_str());
+        if let Some(v) = value.as_deref().filter(|v| clean(v)) {
+            headers.push(name, v);
         }
     }
     Some(Response {

@@ -1715,6 +1715,21 @@ async fn max_forwards_zero_gets_483() {
     assert_eq!(h.metrics.calls_active.get(), 0);
 }
 
+#[tokio::test]
+async fn unknown_uri_scheme_gets_416() {
+    let mut h = Harness::new();
+    let mut a = Caller::new(a_addr(), "9999", "5551234");
+    let text =
+        a.invite(&[], &sdp("127.0.0.5", 30000, 1))
+            .replacen("INVITE sip:", "INVITE mailto:", 1);
+    assert!(text.starts_with("INVITE mailto:"), "{text}");
+    h.send(a.addr, &text);
+    let out = h.out();
+    let r = resp(&out, a.addr, 416);
+    assert_eq!(r.reason, "Unsupported URI Scheme");
+    no_request(&out, b_addr(), Method::Invite);
+}
+
 // ---------------------------------------------------------------- more flows
 
 fn a_contact() -> String {
