@@ -336,7 +336,7 @@ impl Engine {
             transport_secure: from.transport == Transport::Tls,
         };
         let decision = self.dialplan.route(&route_req);
-        info!(caller = ?caller, target = %target, outcome = ?decision.outcome, "routed");
+        debug!(caller = ?caller, target = %target, outcome = ?decision.outcome, trace = ?decision.trace, "routed");
 
         let (b_uri, b_peer) = match &decision.outcome {
             RouteOutcome::Reject { status, reason } => {
@@ -889,7 +889,7 @@ impl Engine {
         mapped.status = out_status;
         mapped.reason = reason.clone();
         mapped.body.clear();
-        info!(status, "callee refused the call");
+        debug!(status, "callee refused the call");
         self.forward_to_a(now, call_id, &mapped, None);
         self.finish(call_id, outcome_of(out_status), out_status, &reason);
     }
@@ -985,7 +985,7 @@ impl Engine {
                 .and_then(|c| c.last_sdp_to[0].clone())
         });
         self.ensure_a_dialog(call_id);
-        info!("call answered");
+        debug!("call answered");
         self.forward_to_a(now, call_id, &resp, body);
     }
 
@@ -1093,7 +1093,7 @@ impl Engine {
             }
             Method::Bye => {
                 self.reply(now, id, &req, 200, "OK", None);
-                info!(side = ?r.side, "hangup");
+                debug!(side = ?r.side, "hangup");
                 self.hang_up_other(now, r.call, r.side);
                 self.finish(
                     r.call,
@@ -1439,7 +1439,16 @@ impl Engine {
         };
         let ended = at(self.now);
         let answered_ms = call.answered.map(at);
-        info!(call_id = %call.label, outcome, status, reason, "call ended");
+        info!(
+            call_id = %call.label,
+            caller = %call.caller,
+            target = %call.target,
+            outcome,
+            status,
+            reason,
+            talk_ms = answered_ms.map(|a| ended - a).unwrap_or(0),
+            "call ended"
+        );
         self.metrics.calls_active.dec();
         self.count_outcome(outcome);
         let (pin, pout) = stats
