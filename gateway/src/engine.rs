@@ -151,6 +151,12 @@ impl Engine {
         e
     }
 
+    /// Swap in a new dialplan snapshot. Calls in flight keep the decision
+    /// they were routed with; new calls and registrations use this one.
+    pub fn set_dialplan(&mut self, dialplan: Arc<Dialplan>) {
+        self.dialplan = dialplan;
+    }
+
     pub fn registrar_mut(&mut self) -> &mut Registrar {
         &mut self.registrar
     }

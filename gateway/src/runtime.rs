@@ -203,6 +203,7 @@ pub async fn run(cfg: Config) -> Result<(), RunError> {
 
     let shutdown = shutdown_signal();
     tokio::pin!(shutdown);
+    let mut reload = reload_signal();
     let far = Duration::from_secs(3600);
     loop {
         let deadline = engine
@@ -213,6 +214,17 @@ pub async fn run(cfg: Config) -> Result<(), RunError> {
             _ = &mut shutdown => {
                 info!("shutting down");
                 break;
+            }
+            Some(()) = reload.recv() => {
+                // SIGHUP: re-read the dialplan (the --dialplan file if one was
+                // given, else the stored version, e.g. after `dialplan import`).
+                match load_dialplan(&cfg, &store).await {
+                    Ok(dp) => {
+                        info!(endpoints = dp.endpoints().len(), trunks = dp.trunks().len(), rules = dp.rules().len(), "dialplan reloaded");
+                        engine.set_dialplan(Arc::new(dp));
+                    }
+                    Err(e) => error!(error = %e, "dialplan reload failed; the running dialplan stays in force"),
+                }
             }
             msg = inbound.recv() => {
                 let Some(first) = msg else { break };
@@ -329,6 +341,22 @@ fn redact_url(url: &str) -> String {
         }
         _ => url.to_string(),
     }
+}
+
+/// SIGHUP deliveries (never fires where there are no Unix signals).
+fn reload_signal() -> tokio::sync::mpsc::Receiver<()> {
+    let (tx, rx) = tokio::sync::mpsc::channel(1);
+    #[cfg(unix)]
+    if let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
+        tokio::spawn(async move {
+            while hup.recv().await.is_some() {
+                let _ = tx.try_send(());
+            }
+        });
+    }
+    #[cfg(not(unix))]
+    drop(tx);
+    rx
 }
 
 async fn shutdown_signal() {
