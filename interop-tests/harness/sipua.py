@@ -236,6 +236,22 @@ class UdpUA:
             headers.append(("Content-Type", "application/sdp"))
         return build(f"{method} {ruri} SIP/2.0", headers, body), self.cseq, branch
 
+    def request_in_dialog(self, method: str, ruri: str, resp: SipMessage, cseq: int) -> bytes:
+        """ACK/BYE inside the dialog a 2xx `resp` created (we are the UAC)."""
+        routes = []
+        for value in resp.header_all("record-route"):
+            routes += [r.strip() for r in value.split(",") if r.strip()]
+        headers = [
+            ("Via", self.via(new_branch())),
+            ("Max-Forwards", "70"),
+            ("From", resp.header("from") or ""),
+            ("To", resp.header("to") or ""),
+            ("Call-ID", resp.header("call-id") or ""),
+            ("CSeq", f"{cseq} {method}"),
+        ]
+        headers += [("Route", r) for r in reversed(routes)]
+        return build(f"{method} {ruri} SIP/2.0", headers)
+
     def ack_for(self, resp: SipMessage, ruri: str, branch: str) -> bytes:
         """ACK for a non-2xx final response (same branch, RFC 3261 17.1.1.3)."""
         cseq_num = (resp.header("cseq") or "1").split()[0]
