@@ -51,6 +51,21 @@ pub struct EngineConfig {
     pub digest_algorithms: Vec<gateway_sip::auth::Algorithm>,
 }
 
+impl EngineConfig {
+    /// `host:port` of our listener for `transport` (the UDP port when that
+    /// transport has no listener of its own).
+    pub(crate) fn sent_by(&self, transport: Transport) -> String {
+        let port = match transport {
+            Transport::Udp => self.udp_port,
+            Transport::Tcp => self.tcp_port,
+            Transport::Tls => self.tls_port,
+        }
+        .or(self.udp_port)
+        .unwrap_or(5060);
+        host_port(self.advertised_ip, port)
+    }
+}
+
 /// Timers the engine itself keeps (transaction timers live in the layer).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum EngineTimer {
@@ -186,14 +201,7 @@ impl Engine {
 
     /// `host:port` we put in Via for `transport`.
     pub(crate) fn sent_by(&self, transport: Transport) -> String {
-        let port = match transport {
-            Transport::Udp => self.cfg.udp_port,
-            Transport::Tcp => self.cfg.tcp_port,
-            Transport::Tls => self.cfg.tls_port,
-        }
-        .or(self.cfg.udp_port)
-        .unwrap_or(5060);
-        host_port(self.cfg.advertised_ip, port)
+        self.cfg.sent_by(transport)
     }
 
     /// Our Contact for a dialog over `transport`.

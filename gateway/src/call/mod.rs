@@ -613,16 +613,7 @@ impl Engine {
                 Some(gateway_sip::session_timer::Refresher::Uac),
             );
         }
-        let hp = crate::engine::host_port(
-            self.cfg.advertised_ip,
-            match peer.transport {
-                Transport::Udp => self.cfg.udp_port,
-                Transport::Tcp => self.cfg.tcp_port,
-                Transport::Tls => self.cfg.tls_port,
-            }
-            .or(self.cfg.udp_port)
-            .unwrap_or(5060),
-        );
+        let hp = self.cfg.sent_by(peer.transport);
         add_via(&mut req, peer.transport, &hp, &branch);
         req.headers.push(HeaderName::UserAgent, USER_AGENT);
         if let Some((ct, b)) = body {
@@ -1842,16 +1833,7 @@ impl Engine {
         let uri = req.uri.to_string();
         let answer = challenge.respond(user, pass, "INVITE", &uri, &cnonce, 1);
         req.headers.set(answer_header, answer);
-        let hp = crate::engine::host_port(
-            self.cfg.advertised_ip,
-            match peer.transport {
-                Transport::Udp => self.cfg.udp_port,
-                Transport::Tcp => self.cfg.tcp_port,
-                Transport::Tls => self.cfg.tls_port,
-            }
-            .or(self.cfg.udp_port)
-            .unwrap_or(5060),
-        );
+        let hp = self.cfg.sent_by(peer.transport);
         add_via(&mut req, peer.transport, &hp, &branch);
         match self.tx.send_request(now, req.clone(), peer) {
             Ok(tx) => {
