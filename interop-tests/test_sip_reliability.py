@@ -73,3 +73,33 @@ def test_unacknowledged_2xx_ends_the_call(gateway, sipp):
         assert active == 0, f"gateway_calls_active={active} after the unacknowledged call ended"
     finally:
         ua.close()
+
+
+def test_retransmitted_bye_gets_the_same_200(gateway, sipp):
+    """A BYE whose 200 was lost is retransmitted (same branch); the server
+    transaction (Timer J, 64*T1 on UDP) must answer it with 200 again, not 481.
+    Seen at 3000 CPS in bench/sip-cps.sh: the gateway dropped some 200s to BYE
+    (UDP send queue full), SIPp retransmitted, and got 481."""
+    sipp.uas()
+    ua = UdpUA("probe", "", ("127.0.0.1", gateway.sip_port))
+    try:
+        _invite(gateway, ua)
+        ok = ua.final_response_any(10)
+        assert ok is not None and ok.status == 200, f"call not answered: {ok and ok.start_line}"
+        contact = ok.header("contact") or ""
+        mo = re.search(r"<([^>]+)>", contact)
+        target = mo.group(1) if mo else contact.split(";")[0].strip()
+        ua.send(ua.request_in_dialog("ACK", target, ok, cseq=1))
+        bye = ua.request_in_dialog("BYE", target, ok, cseq=2)
+        ua.send(bye)
+        first = ua.recv(5, lambda m: m.is_response and m.cseq_method == "BYE")
+        assert first is not None and first.status == 200, f"BYE answered {first and first.start_line}"
+        time.sleep(0.5)
+        ua.send(bye)  # byte-identical retransmission: same Via branch
+        again = ua.recv(5, lambda m: m.is_response and m.cseq_method == "BYE")
+        assert again is not None, "retransmitted BYE got no response"
+        assert again.status == 200, (
+            f"retransmitted BYE answered {again.start_line!r}; the BYE server transaction "
+            f"must resend its 200 (RFC 3261 17.2.2), not treat it as a new request")
+    finally:
+        ua.close()

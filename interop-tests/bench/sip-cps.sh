@@ -220,6 +220,7 @@ run_step() {
     (cd "$WORK" && exec timeout -k 5 $(( SECONDS_PER_STEP * 3 + 40 )) sipp -sn uac "$TARGET_ADDR" -s 5000 -i 127.0.0.1 -p $UAC_PORT \
         -r "$rate" -m "$calls" -d 0 -nostdin -timeout $(( SECONDS_PER_STEP * 3 + 30 )) \
         -trace_stat -stf "$stat" -fd 1 -trace_screen -screen_file "$WORK/uac-$target-$rate.screen" \
+        -trace_err -error_file "$WORK/uac-$target-$rate.errors" \
         >"$WORK/uac-$target-$rate.log" 2>&1) &
     uac_pid=$!
     PIDS+=("$uac_pid")

@@ -216,6 +216,15 @@ class UdpUA:
             if msg is None or msg.status >= 200:
                 return msg
 
+    def final_response_any(self, timeout: float) -> SipMessage | None:
+        """The next final response to an INVITE, whatever its Call-ID."""
+        deadline = time.monotonic() + timeout
+        while True:
+            msg = self.recv(max(deadline - time.monotonic(), 0),
+                            lambda m: m.is_response and m.cseq_method == "INVITE")
+            if msg is None or msg.status >= 200:
+                return msg
+
     def request(self, method: str, ruri: str, to_uri: str, call_id: str, from_tag: str,
                 extra: list[tuple[str, str]] = (), body: bytes = b"",
                 branch: str | None = None) -> tuple[bytes, int, str]:
