@@ -17,7 +17,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
-use tracing::{error, info, warn};
+use tracing::{debug, error, info, warn};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
@@ -320,10 +320,23 @@ fn flush(engine: &mut Engine, transports: &Transports, udp_local: Option<SocketA
         if let (Transport::Udp, Some(l)) = (t.to.transport, udp_local) {
             out = out.from_local(l);
         }
-        if let Err(e) = transports.send(out) {
-            warn!(target: "transport", dest = %t.to.addr, error = %e, "send failed");
-            if let Some(id) = t.tx {
-                engine.transport_failed(Instant::now(), id as TxId);
+        match transports.send(out) {
+            Ok(_) => {}
+            // A datagram that finds the send queue full is as good as lost
+            // on the wire: the transaction's retransmissions recover it.
+            Err(
+                e @ gateway_transport::TransportError::QueueFull {
+                    kind: TransportKind::Udp,
+                    ..
+                },
+            ) => {
+                debug!(target: "transport", dest = %t.to.addr, error = %e, "datagram dropped");
+            }
+            Err(e) => {
+                warn!(target: "transport", dest = %t.to.addr, error = %e, "send failed");
+                if let Some(id) = t.tx {
+                    engine.transport_failed(Instant::now(), id as TxId);
+                }
             }
         }
     }

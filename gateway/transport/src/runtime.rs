@@ -94,6 +94,9 @@ struct NewConn {
 
 struct UdpEndpoint {
     local: SocketAddr,
+    sock: Arc<UdpSocket>,
+    /// Used only when the socket buffer is full, and while it has anything
+    /// queued (to keep order): most datagrams go out directly.
     queue: mpsc::Sender<(Bytes, SocketAddr)>,
 }
 
@@ -170,10 +173,11 @@ impl Shared {
         let (inbound, inbound_rx) = mpsc::channel(cfg.inbound_queue);
         let mut udp = Vec::new();
         let mut udp_queues = Vec::new();
-        for (_, local) in &udp_sockets {
+        for (sock, local) in &udp_sockets {
             let (tx, rx) = mpsc::channel(cfg.send_queue);
             udp.push(UdpEndpoint {
                 local: *local,
+                sock: sock.clone(),
                 queue: tx,
             });
             udp_queues.push(rx);
@@ -283,6 +287,24 @@ impl Shared {
                 dest: out.dest,
             })?;
         let len = out.data.len();
+        // Fast path: straight onto the socket, without a task hop, unless
+        // earlier datagrams are still queued behind a full socket buffer.
+        if endpoint.queue.capacity() == endpoint.queue.max_capacity() {
+            match endpoint.sock.try_send_to(&out.data, out.dest) {
+                Ok(_) => {
+                    self.count_out(TransportKind::Udp, len);
+                    return Ok(());
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(e) => {
+                    // Like a datagram lost on the way (ICMP errors included):
+                    // retransmission timers recover, nothing is fatal here.
+                    Counters::inc(&self.metrics.send_errors);
+                    debug!(target: "transport", peer = %out.dest, error = %e, "UDP send failed");
+                    return Ok(());
+                }
+            }
+        }
         match endpoint.queue.try_send((out.data, out.dest)) {
             Ok(()) => {
                 self.count_out(TransportKind::Udp, len);
