@@ -133,7 +133,7 @@ STEPS+=("cargo build"); RESULTS+=("ok")
 run_step "cargo test" cargo test --release --workspace
 
 if [ -f gateway/store/tests/pg.sh ]; then
-    run_step "postgres store tests" bash gateway/store/tests/pg.sh
+    run_step "postgres store tests" bash gateway/store/tests/pg.sh --release
 else
     log "gateway/store/tests/pg.sh not present: PostgreSQL store tests not run"
 fi
