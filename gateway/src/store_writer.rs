@@ -13,24 +13,55 @@ pub enum StoreOp {
     Cdr(gateway_store::Cdr),
 }
 
+/// Most operations taken in one turn: a burst of calls ending together
+/// becomes one transaction of CDRs instead of one commit each.
+const BATCH: usize = 512;
+
 pub async fn run(store: Store, mut rx: mpsc::UnboundedReceiver<StoreOp>) {
-    while let Some(op) = rx.recv().await {
-        let result = match op {
-            StoreOp::Binding(BindingChange::Upsert(b)) => store
-                .upsert_binding(&crate::persist::binding_to_row(&b))
-                .await
-                .map(|_| ()),
-            StoreOp::Binding(BindingChange::Remove {
-                endpoint_id,
-                contact,
-            }) => store
-                .delete_binding(&endpoint_id, &contact)
-                .await
-                .map(|_| ()),
-            StoreOp::Cdr(c) => store.insert_cdr(&c).await.map(|_| ()),
-        };
-        if let Err(e) = result {
-            warn!(target: "store", error = %e, "database write failed");
+    let mut cdrs = Vec::with_capacity(BATCH);
+    while let Some(first) = rx.recv().await {
+        let mut next = Some(first);
+        let mut taken = 0;
+        while let Some(op) = next.take() {
+            taken += 1;
+            match op {
+                // Bindings are applied in order: an unregister must follow
+                // the register it undoes.
+                StoreOp::Binding(BindingChange::Upsert(b)) => report(
+                    store
+                        .upsert_binding(&crate::persist::binding_to_row(&b))
+                        .await,
+                ),
+                StoreOp::Binding(BindingChange::Remove {
+                    endpoint_id,
+                    contact,
+                }) => report(
+                    store
+                        .delete_binding(&endpoint_id, &contact)
+                        .await
+                        .map(|_| ()),
+                ),
+                StoreOp::Cdr(c) => cdrs.push(c),
+            }
+            if taken < BATCH {
+                next = rx.try_recv().ok();
+            }
         }
+        if !cdrs.is_empty() {
+            if let Err(e) = store.insert_cdrs(&cdrs).await {
+                // One bad record must not cost the others theirs: retry singly.
+                warn!(target: "store", error = %e, records = cdrs.len(), "CDR batch refused; writing one by one");
+                for c in &cdrs {
+                    report(store.insert_cdr(c).await);
+                }
+            }
+            cdrs.clear();
+        }
+    }
+}
+
+fn report(result: Result<(), gateway_store::StoreError>) {
+    if let Err(e) = result {
+        warn!(target: "store", error = %e, "database write failed");
     }
 }

@@ -3,6 +3,8 @@
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
+use crate::batch::{insert_rows, Val};
+
 use crate::{Store, StoreError};
 
 /// Allowed values of [`Cdr::outcome`].
@@ -45,32 +47,55 @@ const COLUMNS: &str = "call_id, started_at_ms, answered_at_ms, ended_at_ms, from
 
 impl Store {
     pub async fn insert_cdr(&self, c: &Cdr) -> Result<(), StoreError> {
-        if !CDR_OUTCOMES.contains(&c.outcome.as_str()) {
+        self.insert_cdrs(std::slice::from_ref(c)).await
+    }
+
+    /// Several records in one transaction (multi-row INSERTs): the gateway
+    /// writes the CDRs of a burst of calls together, not one commit each.
+    /// All or nothing: one invalid record refuses the batch.
+    pub async fn insert_cdrs(&self, cdrs: &[Cdr]) -> Result<(), StoreError> {
+        if let Some(bad) = cdrs
+            .iter()
+            .find(|c| !CDR_OUTCOMES.contains(&c.outcome.as_str()))
+        {
             return Err(StoreError::Invalid {
                 field: "cdr.outcome",
-                detail: format!("{:?} is not one of {}", c.outcome, CDR_OUTCOMES.join(", ")),
+                detail: format!(
+                    "{:?} is not one of {}",
+                    bad.outcome,
+                    CDR_OUTCOMES.join(", ")
+                ),
             });
         }
-        sqlx::query(&format!(
-            "INSERT INTO cdrs ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
-        ))
-        .bind(c.call_id.clone())
-        .bind(c.started_at_ms)
-        .bind(c.answered_at_ms)
-        .bind(c.ended_at_ms)
-        .bind(c.from_uri.clone())
-        .bind(c.to_uri.clone())
-        .bind(c.caller.clone())
-        .bind(c.callee.clone())
-        .bind(c.unit.clone())
-        .bind(c.outcome.clone())
-        .bind(i64::from(c.sip_status))
-        .bind(c.reason.clone())
-        .bind(c.duration_ms)
-        .bind(c.rtp_packets_in)
-        .bind(c.rtp_packets_out)
-        .execute(&self.pool)
-        .await?;
+        if cdrs.is_empty() {
+            return Ok(());
+        }
+        let rows: Vec<Vec<Val>> = cdrs
+            .iter()
+            .map(|c| {
+                vec![
+                    c.call_id.clone().into(),
+                    c.started_at_ms.into(),
+                    c.answered_at_ms.into(),
+                    c.ended_at_ms.into(),
+                    c.from_uri.clone().into(),
+                    c.to_uri.clone().into(),
+                    c.caller.clone().into(),
+                    c.callee.clone().into(),
+                    c.unit.clone().into(),
+                    c.outcome.clone().into(),
+                    i64::from(c.sip_status).into(),
+                    c.reason.clone().into(),
+                    c.duration_ms.into(),
+                    c.rtp_packets_in.into(),
+                    c.rtp_packets_out.into(),
+                ]
+            })
+            .collect();
+        let columns: Vec<&str> = COLUMNS.split(',').map(str::trim).collect();
+        let mut tx = self.pool.begin().await?;
+        insert_rows(&mut tx, "cdrs", &columns, &rows).await?;
+        tx.commit().await?;
         Ok(())
     }
 

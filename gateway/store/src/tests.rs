@@ -102,6 +102,7 @@ on_both!(
     concurrent_imports_agree,
     bindings_lifecycle,
     cdrs_roundtrip,
+    cdr_batches_are_all_or_nothing,
 );
 
 fn parse(src: &str, name: &str) -> Dialplan {
@@ -510,6 +511,25 @@ async fn cdrs_roundtrip(db: &TestDb) {
     .execute(store.pool())
     .await;
     assert!(raw.is_err());
+}
+
+async fn cdr_batches_are_all_or_nothing(db: &TestDb) {
+    let store = Store::connect(&db.url).await.unwrap();
+    let t = 1_700_000_000_000;
+    // More rows than one multi-row INSERT chunk holds.
+    let batch: Vec<Cdr> = (0..250)
+        .map(|i| cdr(&format!("{i}@batch"), t + i, "answered"))
+        .collect();
+    store.insert_cdrs(&batch).await.unwrap();
+    assert_eq!(store.list_cdrs(1000).await.unwrap().len(), 250);
+    // A duplicate inside the next batch refuses the whole batch.
+    let mut second: Vec<Cdr> = (0..3)
+        .map(|i| cdr(&format!("{i}@second"), t + 1000 + i, "busy"))
+        .collect();
+    second.push(batch[7].clone());
+    assert!(store.insert_cdrs(&second).await.is_err());
+    assert_eq!(store.list_cdrs(1000).await.unwrap().len(), 250);
+    store.insert_cdrs(&[]).await.unwrap();
 }
 
 #[tokio::test]
