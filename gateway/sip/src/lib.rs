@@ -6,19 +6,19 @@
 //! to send, events and their next deadline.
 
 pub mod auth;
+pub mod dialog;
 pub mod error;
 pub mod headers;
 pub mod message;
 pub mod multipart;
 pub mod parse;
 pub mod serialize;
-pub mod uri;
-pub mod transaction;
-pub mod dialog;
 pub mod session_timer;
+pub mod transaction;
+pub mod uri;
 
 pub use error::ParseError;
 pub use headers::{CSeq, NameAddr, Params, Via};
 pub use message::{Header, HeaderName, Headers, Message, Method, Request, Response};
-pub use uri::{Scheme, Uri};
 pub use parse::{frame_len, parse_message, ParseFailure, PartialRequest, MAX_MESSAGE_SIZE};
+pub use uri::{Scheme, Uri};
