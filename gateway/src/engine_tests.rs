@@ -2951,3 +2951,63 @@ async fn bye_on_early_dialog_ends_the_attempt() {
     assert_ne!(cdrs[0].outcome, "answered", "{:?}", cdrs[0]);
     assert!(cdrs[0].answered_at_ms.is_none());
 }
+
+// ---------------------------------------------------------------- qualify
+
+/// Registered contacts are pinged with OPTIONS; one that answers stays, one
+/// that never answers (Timer F) loses its binding, in memory and in the store.
+#[tokio::test]
+async fn qualify_drops_contacts_that_stop_answering() {
+    let mut cfg = test_config();
+    cfg.qualify_interval = Duration::from_secs(30);
+    let mut h = Harness::with(cfg, gateway_dialplan::SAMPLE_DIALPLAN);
+    let live = addr("127.0.0.1:40011");
+    let silent = addr("127.0.0.1:40012");
+    register(
+        &mut h,
+        "1001",
+        "pass1001",
+        live,
+        "<sip:1001@127.0.0.1:40011>",
+    );
+    register(
+        &mut h,
+        "1002",
+        "pass1002",
+        silent,
+        "<sip:1002@127.0.0.1:40012>",
+    );
+    h.out();
+    h.store_ops();
+    let active = |h: &Harness| {
+        h.metrics
+            .engine
+            .registrations_active
+            .load(std::sync::atomic::Ordering::Relaxed)
+    };
+    assert_eq!(active(&h), 2);
+
+    // 80 s of virtual time: the live contact answers every ping, the silent
+    // one never does, so its first ping's Timer F (64*T1 = 32 s) runs out.
+    let mut silent_pinged = false;
+    for _ in 0..8 {
+        h.advance(Duration::from_secs(10));
+        let out = h.out();
+        silent_pinged |= !requests(&out, silent, Method::Options).is_empty();
+        for ping in requests(&out, live, Method::Options) {
+            assert_eq!(ping.uri.to_string(), "sip:1001@127.0.0.1:40011");
+            h.send(live, &response_text(&ping, 200, "OK", None, None, &[], ""));
+        }
+    }
+    assert!(silent_pinged);
+    let removed: Vec<String> = h
+        .store_ops()
+        .into_iter()
+        .filter_map(|op| match op {
+            StoreOp::Binding(BindingChange::Remove { endpoint_id, .. }) => Some(endpoint_id),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(removed, vec!["1002".to_string()]);
+    assert_eq!(active(&h), 1);
+}
