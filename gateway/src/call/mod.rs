@@ -13,7 +13,6 @@ use crate::store_writer::StoreOp;
 use gateway_dialplan::{Caller, Credentials, RouteOutcome, RouteRequest};
 use gateway_media::{Leg, MediaSession};
 use gateway_sip::dialog::{AckWait, Dialog, ReliableProvisionals, RetransmitAction};
-use gateway_sip::headers::{CSeq, NameAddr};
 use gateway_sip::message::{HeaderName, Message, Method, Request, Response};
 use gateway_sip::session_timer::{
     apply_to_request, negotiate_uac, negotiate_uas, SessionTimer, SessionTimerAction,
@@ -1502,16 +1501,6 @@ fn quote_display(d: &str) -> String {
         .map(|x| x.replace("\\\"", "\"").replace("\\\\", "\\"))
         .unwrap_or_else(|| d.to_string());
     format!("\"{}\"", inner.replace('\\', "\\\\").replace('"', "\\\""))
-}
-
-#[allow(dead_code)]
-fn cseq_of(req: &Request) -> Option<CSeq> {
-    req.cseq().ok()
-}
-
-#[allow(dead_code)]
-fn name_addr(v: &str) -> Option<NameAddr> {
-    NameAddr::parse(v).ok()
 }
 
 /// The route request `gateway dialplan route` explains: the caller is the
