@@ -482,7 +482,14 @@ impl Engine {
             Err(e) => {
                 warn!(error = %e, "outgoing INVITE not sent");
                 self.count_outcome("failed");
-                return self.reply(now, id, &req, 500, "Cannot build the outgoing INVITE", None);
+                return self.reply(
+                    now,
+                    id,
+                    &req,
+                    503,
+                    &format!("Outgoing leg not started: {e}"),
+                    None,
+                );
             }
         };
         let reliable_a = requires_100rel(&req).then(|| {
