@@ -75,10 +75,8 @@ pub enum EngineTimer {
     MaxDuration(u64),
     /// A leg's session timer (RFC 4028) may need a refresh or has expired.
     Session(u64),
-    /// A reliable provisional to the caller may need retransmitting.
-    Reliable(u64),
-    /// Our 2xx to the caller may need retransmitting (no ACK yet).
-    AckWait(u64),
+    /// A response to the caller may need retransmitting.
+    Retransmit(u64, crate::call::CallerRetransmit),
     /// Expire registrations, send qualify pings.
     Housekeeping,
 }
@@ -237,8 +235,7 @@ impl Engine {
                 EngineTimer::Ring(call) => self.on_ring_timeout(now, call),
                 EngineTimer::MaxDuration(call) => self.on_max_duration(now, call),
                 EngineTimer::Session(call) => self.on_session_timer(now, call),
-                EngineTimer::Reliable(call) => self.on_reliable_timer(now, call),
-                EngineTimer::AckWait(call) => self.on_ack_wait_timer(now, call),
+                EngineTimer::Retransmit(call, kind) => self.on_caller_retransmit(now, call, kind),
                 EngineTimer::Housekeeping => self.housekeeping(now),
             }
         }

@@ -736,10 +736,16 @@ impl Engine {
             call.ack_wait = Some(wait);
         }
         if let Some(at) = ack_deadline {
-            self.schedule(at, EngineTimer::AckWait(call_id));
+            self.schedule(
+                at,
+                EngineTimer::Retransmit(call_id, CallerRetransmit::Answer),
+            );
         }
         if let Some(at) = reliable_deadline {
-            self.schedule(at, EngineTimer::Reliable(call_id));
+            self.schedule(
+                at,
+                EngineTimer::Retransmit(call_id, CallerRetransmit::Reliable),
+            );
         }
         self.arm_session_timer(call_id);
         self.respond(now, a_tx, out);
@@ -1756,44 +1762,6 @@ fn requires_100rel(req: &Request) -> bool {
 }
 
 impl Engine {
-    /// Retransmit or give up on the caller's unacknowledged reliable provisional.
-    pub(crate) fn on_reliable_timer(&mut self, now: Instant, call_id: u64) {
-        let Some(call) = self.calls.get_mut(&call_id) else {
-            return;
-        };
-        let Some(rel) = call.reliable_a.as_mut() else {
-            return;
-        };
-        let action = rel.handle_timeout(now);
-        let next = rel.poll_timeout();
-        let a_tx = call.a_tx;
-        match action {
-            Some(RetransmitAction::Resend(resp)) => {
-                self.respond(now, a_tx, resp);
-                if let Some(at) = next {
-                    self.schedule(at, EngineTimer::Reliable(call_id));
-                }
-            }
-            Some(RetransmitAction::GiveUp) => {
-                warn!(call_id = %call.label, "caller never acknowledged a reliable provisional (PRACK)");
-                let r = Response {
-                    status: 504,
-                    reason: "Reliable provisional response not acknowledged".into(),
-                    headers: Default::default(),
-                    body: Vec::new(),
-                };
-                self.forward_to_a(now, call_id, &r, None);
-                self.hang_up_other(now, call_id, Side::A);
-                self.finish(call_id, "failed", 504, "No PRACK from caller");
-            }
-            None => {
-                if let Some(at) = next {
-                    self.schedule(at, EngineTimer::Reliable(call_id));
-                }
-            }
-        }
-    }
-
     /// Answer leg B's 401/407 with the trunk's credentials: the same INVITE
     /// with the next CSeq, a new branch and an Authorization header.
     fn retry_b_with_credentials(
@@ -1884,34 +1852,71 @@ impl Engine {
     }
 }
 
+/// Responses to the caller that the engine retransmits itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum CallerRetransmit {
+    /// A reliable provisional, until PRACK (RFC 3262).
+    Reliable,
+    /// The 2xx, until ACK (RFC 3261 13.3.1.4).
+    Answer,
+}
+
 impl Engine {
-    /// Retransmit the caller's 2xx until it ACKs; give up after 64*T1.
-    pub(crate) fn on_ack_wait_timer(&mut self, now: Instant, call_id: u64) {
+    /// Resend a response to the caller when its timer fires, or give up
+    /// after 64*T1 and end the call.
+    pub(crate) fn on_caller_retransmit(
+        &mut self,
+        now: Instant,
+        call_id: u64,
+        kind: CallerRetransmit,
+    ) {
         let Some(call) = self.calls.get_mut(&call_id) else {
             return;
         };
-        let Some(wait) = call.ack_wait.as_mut() else {
+        let step = match kind {
+            CallerRetransmit::Reliable => call
+                .reliable_a
+                .as_mut()
+                .map(|r| (r.handle_timeout(now), r.poll_timeout())),
+            CallerRetransmit::Answer => call
+                .ack_wait
+                .as_mut()
+                .map(|w| (w.handle_timeout(now), w.poll_timeout())),
+        };
+        let Some((action, next)) = step else {
             return;
         };
-        let action = wait.handle_timeout(now);
-        let next = wait.poll_timeout();
         let a_tx = call.a_tx;
         match action {
             Some(RetransmitAction::Resend(resp)) => {
                 if let Err(e) = self.tx.respond(now, &a_tx, resp) {
-                    debug!(error = %e, "2xx retransmission not sent");
+                    debug!(error = %e, "retransmission to the caller not sent");
                 }
             }
             Some(RetransmitAction::GiveUp) => {
-                if let Some(c) = self.calls.get_mut(&call_id) {
-                    c.ack_wait = None;
-                }
-                return self.on_ack_timeout(now, call_id);
+                return match kind {
+                    CallerRetransmit::Reliable => {
+                        warn!(call_id = %call.label, "caller never acknowledged a reliable provisional (PRACK)");
+                        let r = Response {
+                            status: 504,
+                            reason: "Reliable provisional response not acknowledged".into(),
+                            headers: Default::default(),
+                            body: Vec::new(),
+                        };
+                        self.forward_to_a(now, call_id, &r, None);
+                        self.hang_up_other(now, call_id, Side::A);
+                        self.finish(call_id, "failed", 504, "No PRACK from caller");
+                    }
+                    CallerRetransmit::Answer => {
+                        call.ack_wait = None;
+                        self.on_ack_timeout(now, call_id);
+                    }
+                };
             }
             None => {}
         }
         if let Some(at) = next {
-            self.schedule(at, EngineTimer::AckWait(call_id));
+            self.schedule(at, EngineTimer::Retransmit(call_id, kind));
         }
     }
 }
