@@ -2116,6 +2116,36 @@ async fn info_is_relayed_end_to_end() {
     assert_eq!(cseq_method(&r), Method::Info);
 }
 
+/// A relayed in-dialog request carries the caller's Max-Forwards less one;
+/// one that arrives with 0 is refused with 483 and not relayed.
+#[tokio::test]
+async fn relayed_requests_count_down_max_forwards() {
+    let mut h = Harness::new();
+    let (mut a, _b_inv, _ok) = established(&mut h, "bt29", &[]);
+    let text = a
+        .in_dialog("INFO", "")
+        .replace("Max-Forwards: 70\r\n", "Max-Forwards: 9\r\n");
+    assert!(text.contains("Max-Forwards: 9\r\n"), "{text}");
+    h.send(a.addr, &text);
+    let out = h.out();
+    let info = req(&out, b_addr(), Method::Info);
+    assert_eq!(info.headers.get(&HeaderName::MaxForwards), Some("8"));
+    h.send(
+        b_addr(),
+        &response_text(&info, 200, "OK", None, None, &[], ""),
+    );
+    h.out();
+
+    let text = a
+        .in_dialog("INFO", "")
+        .replace("Max-Forwards: 70\r\n", "Max-Forwards: 0\r\n");
+    h.send(a.addr, &text);
+    let out = h.out();
+    let r = resp(&out, a.addr, 483);
+    assert_eq!(cseq_method(&r), Method::Info);
+    no_request(&out, b_addr(), Method::Info);
+}
+
 /// RFC 3261 13.2.1: A's offer needs an answer in a reliable message. The
 /// engine relays B's reliable 183 to A unreliably, so A's 200 must carry
 /// the answer even when B's 200 (legally) does not repeat it.

@@ -597,6 +597,22 @@ impl Engine {
         body: Option<(String, Vec<u8>)>,
         purpose: ClientPurpose,
     ) -> Option<ClientTxId> {
+        self.send_in_dialog_with(now, call_id, side, method, body, None, purpose)
+    }
+
+    /// `send_in_dialog` carrying a Max-Forwards taken from the request being
+    /// relayed, so loops through other B2BUAs still run out.
+    #[allow(clippy::too_many_arguments)]
+    fn send_in_dialog_with(
+        &mut self,
+        now: Instant,
+        call_id: u64,
+        side: Side,
+        method: Method,
+        body: Option<(String, Vec<u8>)>,
+        max_forwards: Option<u32>,
+        purpose: ClientPurpose,
+    ) -> Option<ClientTxId> {
         let branch = self.new_branch();
         let call = self.calls.get_mut(&call_id)?;
         let peer = call.peer(side);
@@ -622,6 +638,9 @@ impl Engine {
         let hp = self.cfg.sent_by(peer.transport);
         add_via(&mut req, peer.transport, &hp, &branch);
         req.headers.push(HeaderName::UserAgent, USER_AGENT);
+        if let Some(mf) = max_forwards {
+            req.headers.set(HeaderName::MaxForwards, mf.to_string());
+        }
         if let Some((ct, b)) = body {
             req.headers.set(HeaderName::ContentType, ct);
             req.body = b;
@@ -1201,12 +1220,17 @@ impl Engine {
         body: Option<(String, Vec<u8>)>,
     ) {
         let method = req.method.clone();
-        match self.send_in_dialog(
+        let max_forwards = req.max_forwards().unwrap_or(70);
+        if max_forwards == 0 {
+            return self.reply(now, id, &req, 483, "Too Many Hops", None);
+        }
+        match self.send_in_dialog_with(
             now,
             r.call,
             r.side.other(),
             method,
             body,
+            Some((max_forwards - 1).min(70)),
             ClientPurpose::Relay,
         ) {
             Some(tx) => {
