@@ -176,6 +176,19 @@ impl Engine {
 
     pub(crate) fn schedule(&mut self, at: Instant, t: EngineTimer) {
         self.timers.push(Reverse((at, t)));
+        // Timers are deleted lazily, and a call's max-duration timer lies
+        // hours ahead: drop the entries of ended calls once they outnumber
+        // the live ones, so the heap stays proportional to calls in progress.
+        if self.timers.len() > 1024 + 8 * self.calls.len() {
+            let calls = &self.calls;
+            self.timers.retain(|Reverse((_, t))| match *t {
+                EngineTimer::Ring(c)
+                | EngineTimer::MaxDuration(c)
+                | EngineTimer::Session(c)
+                | EngineTimer::Retransmit(c, _) => calls.contains_key(&c),
+                EngineTimer::Housekeeping => true,
+            });
+        }
     }
 
     pub(crate) fn alloc_call_id(&mut self) -> u64 {
@@ -256,9 +269,7 @@ impl Engine {
                     }
                     self.metrics
                         .requests_received
-                        .get_or_create(&MethodLabel {
-                            method: req.method.as_str().to_string(),
-                        })
+                        .get_or_create(&MethodLabel::of(&req.method))
                         .inc();
                 }
                 self.tx.receive(now, msg, from);
@@ -617,15 +628,15 @@ impl Engine {
             let _ = self.store.send(StoreOp::Binding(change));
         }
         if !self.cfg.qualify_interval.is_zero() {
+            let in_flight: std::collections::HashSet<(&str, &str)> = self
+                .qualify
+                .values()
+                .map(|(e, c)| (e.as_str(), c.as_str()))
+                .collect();
             let targets: Vec<(String, String, PeerAddr)> = self
                 .registrar
                 .all()
-                .filter(|b| {
-                    !self
-                        .qualify
-                        .values()
-                        .any(|(e, c)| e == &b.endpoint_id && c == &b.contact)
-                })
+                .filter(|b| !in_flight.contains(&(b.endpoint_id.as_str(), b.contact.as_str())))
                 .map(|b| (b.endpoint_id.clone(), b.contact.clone(), b.source))
                 .collect();
             for (endpoint, contact, to) in targets {

@@ -1450,8 +1450,9 @@ impl Engine {
         };
         self.by_tag.remove(&call.a_tag);
         self.by_tag.remove(&call.b_tag);
-        self.by_server_tx.retain(|_, r| r.call != call_id);
-        self.by_client_tx.retain(|_, (c, _)| *c != call_id);
+        // Transaction entries of the call go when their transactions end
+        // (TxEvent::Terminated); call ids are never reused, so a late one
+        // finds no call. Scanning both maps here would cost O(all calls).
         let stats = call.media.as_ref().map(|m| m.stats());
         // A BYE or CANCEL ends the call under a pending re-INVITE: answer it
         // (RFC 3261 15.1.2).
