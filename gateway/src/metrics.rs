@@ -21,7 +21,33 @@ pub struct OutcomeLabel {
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct MethodLabel {
-    pub method: String,
+    /// A standard method name, or "other": method names come from the
+    /// network, and one series per invented name would grow without bound.
+    pub method: &'static str,
+}
+
+impl MethodLabel {
+    pub fn of(m: &gateway_sip::message::Method) -> MethodLabel {
+        use gateway_sip::message::Method as M;
+        let method = match m {
+            M::Invite => "INVITE",
+            M::Ack => "ACK",
+            M::Bye => "BYE",
+            M::Cancel => "CANCEL",
+            M::Options => "OPTIONS",
+            M::Register => "REGISTER",
+            M::Prack => "PRACK",
+            M::Update => "UPDATE",
+            M::Info => "INFO",
+            M::Subscribe => "SUBSCRIBE",
+            M::Notify => "NOTIFY",
+            M::Refer => "REFER",
+            M::Message => "MESSAGE",
+            M::Publish => "PUBLISH",
+            M::Other(_) => "other",
+        };
+        MethodLabel { method }
+    }
 }
 
 /// Values that the SIP engine publishes after each turn of its loop, read by
