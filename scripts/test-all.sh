@@ -62,6 +62,9 @@ summary() {
 APT_PACKAGES=(
     sip-tester baresip linphone-cli sipsak kamailio rtpengine-daemon tshark sox
     postgresql procps iproute2 ca-certificates python3
+    # libopus for the Opus codec (opus crate links it through pkg-config),
+    # ffmpeg as an independent G.722 codec for the codec tests.
+    libopus-dev pkg-config ffmpeg
 )
 
 APT_UPDATED=0
