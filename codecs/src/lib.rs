@@ -5,6 +5,12 @@
 
 pub mod analysis;
 pub mod g711;
+pub mod g722;
+pub mod jitter;
+pub mod mix;
+pub mod opus;
+pub mod plc;
+pub mod resample;
 
 pub use analysis::{dominant_frequency, goertzel_power, zero_crossing_frequency};
 pub use g711::{

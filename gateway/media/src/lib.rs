@@ -27,11 +27,15 @@
 //! # let _ = rtp; Ok(()) }
 //! ```
 
+pub mod dtmf;
 pub mod leg;
 pub mod metrics;
+pub mod ogg;
 pub mod packet;
 pub mod ports;
+pub mod quality;
 pub mod relay;
+pub mod rtcp;
 pub mod transform;
 
 pub use leg::{DropReason, Inbound, LatchReason, LegCounters, LegState, RemoteMedia, SocketKind};

@@ -28,6 +28,7 @@
 //! ```
 
 mod attributes;
+pub mod crypto;
 mod edit;
 mod error;
 mod model;

@@ -1,0 +1,1 @@
+//! SDES (RFC 4568) a=crypto attributes.
