@@ -1,0 +1,52 @@
+//! What a leg tells its owner, and what the owner asks of a leg.
+
+use crate::cause::Cause;
+use crate::media::MediaCaps;
+
+/// A leg's identity within its call or meeting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct LegId(pub u64);
+
+impl std::fmt::Display for LegId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "leg-{}", self.0)
+    }
+}
+
+/// Neutral events, one per protocol happening that matters to the owner.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LegEvent {
+    /// The peer wants a session (INVITE, H.225 Setup, a WebRTC join) to this
+    /// target, with this media offer (`None`: the peer waits for ours).
+    Incoming { target: String, offer: Option<MediaCaps> },
+    /// The peer offers new media mid-call (re-INVITE, H.245 reopen).
+    Offer(MediaCaps),
+    /// The peer's answer to our offer.
+    Answer(MediaCaps),
+    /// Ringing or session progress, with early media if `Some`.
+    Progress { early_media: Option<MediaCaps> },
+    Answered,
+    /// The peer put us on hold (`true`) or resumed (`false`).
+    Hold(bool),
+    /// A DTMF digit signalled out of band (SIP INFO, H.245 userInput).
+    Dtmf { digit: char, duration_ms: u32 },
+    /// The peer asks for a video keyframe (SIP INFO picture_fast_update,
+    /// H.245 videoFastUpdatePicture).
+    KeyframeRequest,
+    /// The peer's receive bandwidth for all media, kbit/s.
+    Bandwidth(u32),
+    Ended(Cause),
+}
+
+/// What the owner asks a leg to do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LegCommand {
+    Progress { early_media: Option<MediaCaps> },
+    /// Accept the session with this media (answer or offer).
+    Answer(MediaCaps),
+    Offer(MediaCaps),
+    Dtmf { digit: char, duration_ms: u32 },
+    KeyframeRequest,
+    /// End the leg (reject if not answered) with this cause.
+    End(Cause),
+}
