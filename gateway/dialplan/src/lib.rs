@@ -5,6 +5,7 @@
 //! No I/O except [`Dialplan::load`], which reads the one file it is given.
 
 mod error;
+mod meeting;
 mod model;
 mod net;
 mod parse;
@@ -12,6 +13,7 @@ mod route;
 mod template;
 
 pub use error::DialplanError;
+pub use meeting::{Classification, Meeting, DEFAULT_MAX_PARTICIPANTS, MAX_PARTICIPANTS_LIMIT};
 pub use model::{
     Action, Credentials, Dialplan, Encryption, Endpoint, GatewaySettings, Match, Rewrite, Rule,
     Transport, Trunk, Unit, UnitKind,

@@ -315,6 +315,9 @@ pub struct Dialplan {
     pub(crate) endpoints: Vec<Endpoint>,
     pub(crate) trunks: Vec<Trunk>,
     pub(crate) rules: Vec<Rule>,
+    pub(crate) meetings: Vec<crate::meeting::Meeting>,
+    /// Meeting number or lower-cased alias → meeting.
+    pub(crate) meeting_index: HashMap<String, usize>,
     pub(crate) unit_index: HashMap<String, usize>,
     pub(crate) endpoint_index: HashMap<String, usize>,
     /// id, number or lower-cased alias → endpoint.
@@ -362,6 +365,23 @@ impl Dialplan {
             None => None,
         };
         i.map(|&i| &self.endpoints[i])
+    }
+
+    pub fn meetings(&self) -> &[crate::meeting::Meeting] {
+        &self.meetings
+    }
+
+    /// The meeting a dialled user part designates: its number or one of its
+    /// aliases (case-insensitively).
+    pub fn meeting_by_user(&self, user: &str) -> Option<&crate::meeting::Meeting> {
+        let i = match self.meeting_index.get(user) {
+            Some(i) => Some(i),
+            None if user.bytes().any(|b| b.is_ascii_uppercase()) => {
+                self.meeting_index.get(&user.to_ascii_lowercase())
+            }
+            None => None,
+        };
+        i.map(|&i| &self.meetings[i])
     }
 
     pub fn trunk(&self, name: &str) -> Option<&Trunk> {

@@ -13,7 +13,7 @@ use crate::model::*;
 use crate::net::{Cidr, SipUri};
 use crate::template::Template;
 
-type S<T> = Spanned<T>;
+pub(crate) type S<T> = Spanned<T>;
 
 // Every field is optional at the serde level: a missing field is reported by
 // the validator (with the entry's position) instead of stopping the parse.
@@ -29,6 +29,8 @@ struct RawFile {
     trunk: Vec<S<RawTrunk>>,
     #[serde(default)]
     rule: Vec<S<RawRule>>,
+    #[serde(default)]
+    meeting: Vec<S<crate::meeting::RawMeeting>>,
 }
 
 #[derive(Deserialize)]
@@ -107,14 +109,19 @@ struct RawRule {
     max_duration_secs: Option<S<i64>>,
 }
 
-struct Ctx<'a> {
+pub(crate) struct Ctx<'a> {
     file: &'a str,
     lines: LineIndex<'a>,
     errors: Vec<DialplanError>,
 }
 
 impl Ctx<'_> {
-    fn err(&mut self, span: Range<usize>, field: impl Into<String>, message: impl Into<String>) {
+    pub(crate) fn err(
+        &mut self,
+        span: Range<usize>,
+        field: impl Into<String>,
+        message: impl Into<String>,
+    ) {
         let (line, column) = self.lines.position(span.start);
         self.errors.push(DialplanError {
             file: self.file.to_string(),
@@ -126,7 +133,7 @@ impl Ctx<'_> {
     }
 
     /// A required field: reports it missing at the entry when absent.
-    fn require<'v, T>(
+    pub(crate) fn require<'v, T>(
         &mut self,
         v: &'v Option<S<T>>,
         entry: &Range<usize>,
@@ -140,14 +147,14 @@ impl Ctx<'_> {
     }
 }
 
-fn is_ident(s: &str) -> bool {
+pub(crate) fn is_ident(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 64
         && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
 }
 
-fn is_number(s: &str) -> bool {
+pub(crate) fn is_number(s: &str) -> bool {
     let digits = s.strip_prefix('+').unwrap_or(s);
     !digits.is_empty()
         && s.len() <= 32
@@ -197,6 +204,8 @@ pub(crate) fn parse(src: &str, file: &str) -> Result<Dialplan, Vec<DialplanError
         &user_index,
         &endpoints,
     );
+    let (meetings, meeting_index) =
+        crate::meeting::meetings(&mut cx, &raw.meeting, &unit_index, &user_index);
 
     if !cx.errors.is_empty() {
         let mut errors = cx.errors;
@@ -209,6 +218,8 @@ pub(crate) fn parse(src: &str, file: &str) -> Result<Dialplan, Vec<DialplanError
         endpoints,
         trunks,
         rules,
+        meetings,
+        meeting_index,
         unit_index,
         endpoint_index,
         user_index,

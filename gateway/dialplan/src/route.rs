@@ -33,10 +33,24 @@ pub struct RouteRequest {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum RouteOutcome {
-    Endpoint { id: String },
-    Trunk { name: String, uri: String },
-    Uri { uri: String },
-    Reject { status: u16, reason: String },
+    Endpoint {
+        id: String,
+    },
+    Trunk {
+        name: String,
+        uri: String,
+    },
+    Uri {
+        uri: String,
+    },
+    /// A meeting the gateway hosts: the caller joins it.
+    Meeting {
+        number: String,
+    },
+    Reject {
+        status: u16,
+        reason: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -166,6 +180,24 @@ impl Dialplan {
                 policy.unit = Some(ep.unit.clone());
             }
             RouteOutcome::Endpoint { id: ep.id.clone() }
+        } else if let Some(m) = self.meeting_by_user(target) {
+            trace.push(format!(
+                "{target:?} is meeting {} of unit {} ({}{})",
+                m.number,
+                m.unit,
+                m.classification.as_str(),
+                if m.record { ", recorded" } else { "" }
+            ));
+            if m.classification.requires_encryption() {
+                policy.encryption_required = true;
+            }
+            policy.record |= m.record;
+            if policy.unit.is_none() {
+                policy.unit = Some(m.unit.clone());
+            }
+            RouteOutcome::Meeting {
+                number: m.number.clone(),
+            }
         } else {
             match self.route_by_rules(target, &facts, &mut policy, &mut trace) {
                 Some(o) => o,
@@ -184,12 +216,18 @@ impl Dialplan {
             && !req.transport_secure
             && !matches!(outcome, RouteOutcome::Reject { .. })
         {
-            return reject(
-                488,
-                "Encryption required: call over TLS with SRTP".into(),
-                policy,
-                trace,
-            );
+            let reason = match &outcome {
+                RouteOutcome::Meeting { number } => {
+                    let class = self
+                        .meeting_by_user(number)
+                        .map_or("classified", |m| m.classification.as_str());
+                    format!(
+                        "Meeting {number} is {class}: only encrypted legs are admitted (SIP over TLS with SRTP)"
+                    )
+                }
+                _ => "Encryption required: call over TLS with SRTP".into(),
+            };
+            return reject(488, reason, policy, trace);
         }
         if let RouteOutcome::Reject { status, reason } = &outcome {
             trace.push(format!("reject {status} {reason}"));

@@ -46,6 +46,7 @@ proptest! {
                     prop_assert!(SipUri::parse(uri).is_ok(), "bad uri {}", uri);
                 }
                 RouteOutcome::Endpoint { id } => prop_assert!(d.endpoint(id).is_some()),
+                RouteOutcome::Meeting { number } => prop_assert!(d.meeting_by_user(number).is_some()),
             }
         }
     }

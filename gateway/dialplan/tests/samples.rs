@@ -33,8 +33,22 @@ const DISTRICTS: [UnitKind; 3] = [
 fn loopback_is_the_embedded_sample() {
     assert_eq!(SAMPLE_DIALPLAN, LOOPBACK);
     let d = parse(LOOPBACK, "dialplans/loopback.toml");
-    assert_eq!(d.endpoints().len(), 2);
+    assert_eq!(d.endpoints().len(), 3);
     assert!(d.endpoints().iter().all(|e| e.vetted));
+    let meetings: Vec<(&str, &str, bool)> = d
+        .meetings()
+        .iter()
+        .map(|m| (m.number.as_str(), m.classification.as_str(), m.record))
+        .collect();
+    assert_eq!(
+        meetings,
+        [
+            ("8000", "normal", false),
+            ("8001", "secret", false),
+            ("8002", "normal", true)
+        ]
+    );
+    assert!(d.meetings().iter().all(|m| m.unit == "01"));
 }
 
 #[test]
