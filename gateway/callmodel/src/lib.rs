@@ -8,8 +8,11 @@
 //! types: the owner never asks which protocol a leg speaks.
 
 pub mod cause;
-// `event` joins once `cause::Cause` lands.
+pub mod event;
 pub mod media;
+
+pub use cause::{Cause, H225ReleaseReason, Q850};
+pub use event::{LegCommand, LegEvent, LegId};
 
 pub use media::{
     AudioCodec, CodecCap, Direction, MediaCaps, MediaKind, MediaTransport, StreamCaps,
