@@ -2,3 +2,5 @@
 //! signalling (Q.931 in TPKT), H.245 control.
 
 pub mod per;
+pub mod q931;
+pub mod tpkt;
