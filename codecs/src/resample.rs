@@ -12,8 +12,9 @@
 //! telephone band up to 3.4 kHz passes and everything above the lower
 //! Nyquist frequency is attenuated by about 80 dB before it can alias.
 //! Being symmetric, the filter has linear phase and a constant delay of
-//! [`HALF_TAPS_LOW`] samples at the lower rate (3 ms), reported in output
-//! samples by [`Resampler::delay`].
+//! [`HALF_TAPS_LOW`] samples at the lower rate (3 ms for 8 kHz <-> 16 or
+//! 48 kHz, 1.5 ms for 16 <-> 48 kHz), reported in output samples by
+//! [`Resampler::delay`].
 //!
 //! Filtering runs in `f32`; history across calls makes any split of the
 //! input into frames produce exactly the same output as one call.
@@ -163,7 +164,8 @@ impl Resampler {
     }
 
     /// Delay the filter adds, in output samples: a tone comes out this
-    /// many output samples after it went in (3 ms at every ratio).
+    /// many output samples after it went in ([`HALF_TAPS_LOW`] samples of
+    /// the lower rate; 3 ms when one side is 8 kHz).
     pub fn delay(&self) -> usize {
         if self.up == 1 && self.down == 1 {
             0
