@@ -221,9 +221,12 @@ fn flatten(structure: Structure, json: &str) -> Result<Vec<AdminUnit>, StoreErro
 
 /// Joined as `JOIN scope s ON s.structure = x.unit_structure AND s.code =
 /// x.unit_code`, with the root bound to `$1` (structure) and `$2` (code):
-/// the root and every unit below it, at any depth, with its depth.
+/// the root and every unit below it, at any depth, with its depth. With
+/// `$1` bound to `''` it is every unit of every structure (each tree from
+/// its root), so one query text serves scoped and unscoped callers.
 pub const SUBTREE_CTE: &str = "WITH RECURSIVE scope (structure, code, depth) AS ( \
-    SELECT structure, code, CAST(0 AS BIGINT) FROM adm_units WHERE structure = $1 AND code = $2 \
+    SELECT structure, code, CAST(0 AS BIGINT) FROM adm_units \
+    WHERE ($1 = '' AND parent_code IS NULL) OR (structure = $1 AND code = $2) \
     UNION ALL \
     SELECT u.structure, u.code, s.depth + 1 FROM adm_units u \
     JOIN scope s ON u.structure = s.structure AND u.parent_code = s.code \
