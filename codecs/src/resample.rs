@@ -31,6 +31,9 @@ pub const HALF_TAPS_LOW: usize = 24;
 /// Cutoff as a fraction of the lower rate's Nyquist frequency.
 pub const PASSBAND: f64 = 0.92;
 
+/// Independent accumulators in the dot product.
+const LANES: usize = 8;
+
 /// Kaiser window shape: about 80 dB stopband attenuation.
 const KAISER_BETA: f64 = 8.0;
 
@@ -45,9 +48,9 @@ pub struct Resampler {
     /// Decimation factor M.
     down: usize,
     taps_per_phase: usize,
-    /// `phases[p]` holds the taps for phase p, reversed so that the dot
-    /// product runs forward over the history buffer.
-    phases: Vec<Vec<f32>>,
+    /// Taps for phase p at `p * taps_per_phase..`, reversed so that the
+    /// dot product runs forward over the history buffer.
+    phases: Vec<f32>,
     /// The last `taps_per_phase - 1` input samples, followed during a call
     /// by that call's input.
     history: Vec<f32>,
@@ -99,7 +102,7 @@ impl Resampler {
                 up,
                 down,
                 taps_per_phase: 1,
-                phases: vec![vec![1.0]],
+                phases: vec![1.0],
                 history: Vec::new(),
                 next_t: 0,
             });
@@ -132,13 +135,15 @@ impl Resampler {
             *h *= up as f64 / sum;
         }
 
-        let taps_per_phase = len.div_ceil(up);
+        // Padded with zero taps (on the oldest side, so the delay does not
+        // change) to a multiple of the dot product's lane count.
+        let taps_per_phase = len.div_ceil(up).next_multiple_of(LANES);
         let phases = (0..up)
-            .map(|p| {
+            .flat_map(|p| {
+                let proto = &proto;
                 (0..taps_per_phase)
                     .rev()
-                    .map(|k| proto.get(p + k * up).copied().unwrap_or(0.0) as f32)
-                    .collect()
+                    .map(move |k| proto.get(p + k * up).copied().unwrap_or(0.0) as f32)
             })
             .collect();
         Ok(Resampler {
@@ -205,17 +210,29 @@ impl Resampler {
         out.reserve(self.output_len(input.len()));
 
         let end = input.len() * self.up;
-        let mut t = self.next_t;
-        while t < end {
-            let i = t / self.up;
-            let taps = &self.phases[t % self.up];
-            // history[i + keep] is input[i]; the window ends there.
-            let window = &self.history[i..i + self.taps_per_phase];
-            let acc = dot(taps, window);
-            out.push(acc.round().clamp(-32768.0, 32767.0) as i16);
-            t += self.down;
+        if self.next_t < end {
+            let taps_len = self.taps_per_phase;
+            // Step through (input index, phase) incrementally: a division
+            // per output sample would cost more than a short dot product.
+            let (step_i, step_p) = (self.down / self.up, self.down % self.up);
+            let (mut i, mut p) = (self.next_t / self.up, self.next_t % self.up);
+            let n_in = input.len();
+            while i < n_in {
+                let taps = &self.phases[p * taps_len..(p + 1) * taps_len];
+                // history[i + keep] is input[i]; the window ends there.
+                let window = &self.history[i..i + taps_len];
+                out.push(to_i16(dot(taps, window)));
+                i += step_i;
+                p += step_p;
+                if p >= self.up {
+                    p -= self.up;
+                    i += 1;
+                }
+            }
+            self.next_t = i * self.up + p;
         }
-        self.next_t = t - end;
+        // Here next_t >= end: rebase it onto the next call's input.
+        self.next_t -= end;
         let len = self.history.len();
         self.history.copy_within(len - keep.., 0);
         self.history.truncate(keep);
@@ -228,16 +245,24 @@ impl Resampler {
     }
 }
 
+/// Rounds to nearest and saturates; `f32::round` is a library call on
+/// baseline x86-64, this is two compares and a conversion.
+#[inline]
+fn to_i16(x: f32) -> i16 {
+    let x = x.clamp(-32768.0, 32767.0);
+    (if x >= 0.0 { x + 0.5 } else { x - 0.5 }) as i16
+}
+
 /// Dot product in eight independent lanes, so the compiler can vectorise it
 /// without reassociating (which it may not do for floats on its own).
 #[inline]
 fn dot(a: &[f32], b: &[f32]) -> f32 {
-    let mut lanes = [0.0f32; 8];
-    let ca = a.chunks_exact(8);
-    let cb = b.chunks_exact(8);
+    let mut lanes = [0.0f32; LANES];
+    let ca = a.chunks_exact(LANES);
+    let cb = b.chunks_exact(LANES);
     let (ra, rb) = (ca.remainder(), cb.remainder());
     for (x, y) in ca.zip(cb) {
-        for k in 0..8 {
+        for k in 0..LANES {
             lanes[k] += x[k] * y[k];
         }
     }
