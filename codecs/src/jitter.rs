@@ -164,11 +164,14 @@ impl<P> JitterBuffer<P> {
     pub fn new(mut cfg: JitterConfig) -> Self {
         cfg.clock_rate = cfg.clock_rate.max(1);
         cfg.capacity = cfg.capacity.clamp(4, 1 << 16);
-        cfg.jitter_window = cfg.jitter_window.max(MIN_TRANSIT_SAMPLES);
-        if cfg.frame_duration.is_zero() {
-            cfg.frame_duration = Duration::from_millis(20);
-        }
-        cfg.max_delay = cfg.max_delay.max(cfg.min_delay);
+        cfg.jitter_window = cfg.jitter_window.clamp(MIN_TRANSIT_SAMPLES, 1 << 16);
+        // Bounds keep all Duration arithmetic far from overflow.
+        cfg.frame_duration = cfg
+            .frame_duration
+            .clamp(Duration::from_millis(1), Duration::from_secs(1));
+        cfg.max_delay = cfg.max_delay.min(Duration::from_secs(10));
+        cfg.min_delay = cfg.min_delay.min(cfg.max_delay);
+        cfg.resync_threshold = cfg.resync_threshold.min(Duration::from_secs(3600));
         let frame = cfg.frame_duration;
         let target = (2 * frame).clamp(cfg.min_delay, cfg.max_delay);
         let mut slots = Vec::with_capacity(cfg.capacity);
@@ -294,7 +297,7 @@ impl<P> JitterBuffer<P> {
         let mut transit = self.transit_us(ts, arrival);
         if self.transit_len >= MIN_TRANSIT_SAMPLES {
             let limit = self.cfg.resync_threshold.as_micros() as i64;
-            if (transit - self.transit_min()).abs() > limit {
+            if transit.saturating_sub(self.transit_min()).saturating_abs() > limit {
                 // Media time and arrival time no longer agree: a new
                 // timestamp base, once a second packet confirms it.
                 self.ts_jumps += 1;
@@ -429,10 +432,12 @@ impl<P> JitterBuffer<P> {
             Some(d) => d.as_micros() as i64,
             None => -(epoch.duration_since(arrival).as_micros() as i64),
         };
-        let ext_ts = self.last_ext_ts + i64::from(ts.wrapping_sub(self.last_ts) as i32);
+        let ext_ts = self
+            .last_ext_ts
+            .saturating_add(i64::from(ts.wrapping_sub(self.last_ts) as i32));
         self.last_ts = ts;
         self.last_ext_ts = ext_ts;
-        arrival_us - ext_ts * 1_000_000 / i64::from(self.cfg.clock_rate)
+        arrival_us.saturating_sub(ext_ts.saturating_mul(1_000_000) / i64::from(self.cfg.clock_rate))
     }
 
     fn transit_min(&self) -> i64 {
@@ -445,7 +450,7 @@ impl<P> JitterBuffer<P> {
 
     fn record_transit(&mut self, transit: i64) {
         if let Some(prev) = self.prev_transit {
-            let d = (transit - prev).abs() as f64;
+            let d = transit.saturating_sub(prev).saturating_abs() as f64;
             self.jitter_us += (d - self.jitter_us) / 16.0;
         }
         self.prev_transit = Some(transit);
@@ -457,7 +462,8 @@ impl<P> JitterBuffer<P> {
             let window = &self.transits[..self.transit_len];
             let lo = window.iter().copied().min().unwrap_or(0);
             let hi = window.iter().copied().max().unwrap_or(0);
-            let spread = Duration::from_micros((hi - lo).max(0) as u64);
+            let spread =
+                Duration::from_micros(hi.saturating_sub(lo).max(0) as u64).min(self.cfg.max_delay);
             self.target = (spread + self.frame).clamp(self.cfg.min_delay, self.cfg.max_delay);
         }
     }

@@ -51,9 +51,9 @@ pub struct Plc {
 
 impl Plc {
     /// A concealer for audio at `sample_rate` Hz (8000..=48000 typical;
-    /// any rate of at least 1 kHz works).
+    /// values outside 1 kHz..=192 kHz are clamped, which bounds the memory).
     pub fn new(sample_rate: u32) -> Self {
-        let rate = sample_rate.max(1000);
+        let rate = sample_rate.clamp(1000, 192_000);
         let samples = |tenth_ms: u32| ((u64::from(rate) * u64::from(tenth_ms)) / 10_000) as usize;
         let min_lag = samples(MIN_LAG_MS).max(2);
         let max_lag = samples(MAX_LAG_MS).max(min_lag + 1);

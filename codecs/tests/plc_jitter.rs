@@ -643,3 +643,95 @@ fn lost_frames_drive_plc_end_to_end() {
     let step = max_step(&out[3200..]);
     assert!(f64::from(step) < 1.5 * natural, "step {step}");
 }
+
+/// xorshift64*: fixed seed so failures reproduce.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+}
+
+#[test]
+fn jitter_buffer_survives_hostile_input() {
+    // Random sequence numbers, timestamps and arrival times (including
+    // time going backwards) must never panic or grow the buffer; extreme
+    // configurations are clamped.
+    let t0 = Instant::now() + Duration::from_secs(3600);
+    let mut rng = Rng(0xDEAD_BEEF);
+    let configs = [
+        JitterConfig::new(8000),
+        JitterConfig {
+            clock_rate: 0,
+            frame_duration: Duration::ZERO,
+            min_delay: Duration::MAX,
+            max_delay: Duration::ZERO,
+            capacity: 0,
+            jitter_window: 0,
+            resync_threshold: Duration::MAX,
+        },
+        JitterConfig {
+            clock_rate: u32::MAX,
+            frame_duration: Duration::MAX,
+            min_delay: Duration::ZERO,
+            max_delay: Duration::MAX,
+            capacity: usize::MAX,
+            jitter_window: usize::MAX,
+            resync_threshold: Duration::ZERO,
+        },
+    ];
+    for cfg in configs {
+        let mut jb: JitterBuffer<u64> = JitterBuffer::new(cfg);
+        let mut now_ms: i64 = 0;
+        for i in 0..20_000u64 {
+            let r = rng.next();
+            now_ms += (r % 50) as i64 - 10;
+            let at = if now_ms >= 0 {
+                t0 + Duration::from_millis(now_ms as u64)
+            } else {
+                t0 - Duration::from_millis(now_ms.unsigned_abs())
+            };
+            let seq = match r % 4 {
+                0 => rng.next() as u16,
+                _ => (i as u16).wrapping_add((r >> 8) as u16 % 5),
+            };
+            let ts = match r % 3 {
+                0 => rng.next() as u32,
+                _ => (i as u32).wrapping_mul(160),
+            };
+            jb.push(seq, ts, i, at);
+            if r % 2 == 0 {
+                let _ = jb.pop(at);
+            }
+            assert!(jb.len() <= 1 << 16);
+        }
+        let s = jb.stats();
+        assert_eq!(s.received, 20_000);
+        assert!(jb.target_delay() <= Duration::from_secs(10));
+    }
+    // The default capacity is a hard bound.
+    let mut jb: JitterBuffer<u64> = JitterBuffer::new(JitterConfig::new(8000));
+    for i in 0..5000u64 {
+        jb.push(rng.next() as u16, rng.next() as u32, i, t0);
+        assert!(jb.len() <= 64);
+    }
+}
+
+#[test]
+fn plc_survives_extreme_rates_and_full_scale() {
+    for rate in [0u32, 1, 8000, 192_000, u32::MAX] {
+        let mut plc = Plc::new(rate);
+        let mut loud: Vec<i16> = (0..4000)
+            .map(|i| if i % 3 == 0 { i16::MIN } else { i16::MAX })
+            .collect();
+        plc.good_frame(&mut loud);
+        let mut out = vec![0i16; 5000];
+        plc.conceal(&mut out);
+        plc.conceal(&mut out);
+        plc.good_frame(&mut loud);
+        assert!(plc.sample_rate() >= 1000 && plc.sample_rate() <= 192_000);
+    }
+}
