@@ -268,7 +268,8 @@ const RECENT: usize = 8;
 ///
 /// An event is identified by its RTP timestamp (RFC 4733 §2.5.2.1), not by
 /// the marker bit, which is lost with the first packet, nor by the E bit,
-/// which comes three times or not at all.
+/// which comes three times or not at all. One receiver per SSRC: on a new
+/// SSRC the owner starts a new receiver.
 #[derive(Debug)]
 pub struct DtmfReceiver {
     clock_rate: u32,

@@ -17,6 +17,10 @@ const MAX_DROPOUT: u16 = 3000;
 const MAX_MISORDER: u16 = 100;
 
 /// Receive statistics for one incoming RTP stream (one SSRC).
+///
+/// Unlike RFC 3550 A.1 there is no probation period: the relay only hands
+/// over packets of a source it has latched (see `leg`), so the first packet
+/// already starts the statistics.
 #[derive(Debug, Clone)]
 pub struct ReceiveStats {
     ssrc: u32,

@@ -672,7 +672,7 @@ fn remb_parse() {
         bitrate_bps: 1_500_000,
         ssrcs: vec![0xdead_beef],
     };
-    assert_eq!(parse_compound(&b).unwrap(), [want.clone()]);
+    assert_eq!(parse_compound(&b).unwrap(), std::slice::from_ref(&want));
     assert_eq!(build_compound(&[want]).unwrap(), b);
     // SSRC count larger than the packet.
     b[16] = 9;
@@ -1235,4 +1235,128 @@ fn e_model_components() {
     // Heavy loss and delay floor at MOS 1, never NaN.
     let q = estimate(&input(CodecImpairment::G711, 100.0, 5000));
     assert_eq!(q.mos, 1.0);
+}
+
+mod dtmf_prop {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// What the network does to one event's packets.
+    #[derive(Debug, Clone)]
+    struct Damage {
+        drop: Vec<bool>,
+        swap_at: Option<usize>,
+        dup_at: Option<usize>,
+        /// Deliver the rest of this event after the next event's first
+        /// packet.
+        overtaken: bool,
+        lose_marker: bool,
+    }
+
+    fn damage() -> impl Strategy<Value = Damage> {
+        (
+            proptest::collection::vec(proptest::bool::weighted(0.3), 12),
+            proptest::option::of(0usize..12),
+            proptest::option::of(0usize..12),
+            proptest::bool::weighted(0.3),
+            proptest::bool::weighted(0.3),
+        )
+            .prop_map(|(drop, swap_at, dup_at, overtaken, lose_marker)| Damage {
+                drop,
+                swap_at,
+                dup_at,
+                overtaken,
+                lose_marker,
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+
+        /// Each key press is reported exactly once and in order, as long as
+        /// one packet of it arrives and it does not arrive entirely after
+        /// a later key press.
+        #[test]
+        fn every_press_once_in_order(
+            keys in proptest::collection::vec((0u8..=16, 40u32..400), 1..8),
+            damages in proptest::collection::vec(damage(), 8),
+            seq0 in any::<u16>(),
+            ts0 in any::<u32>(),
+            rate in prop_oneof![Just(8000u32), Just(16000), Just(48000)],
+        ) {
+            let tx = DtmfSender::new(rate, 20).unwrap();
+            let mut ts = ts0;
+            // (seq, packet) per event, sequence numbers in send order.
+            let mut seq = seq0;
+            let mut events: Vec<Vec<(u16, EventPacket)>> = Vec::new();
+            for &(code, ms) in &keys {
+                let pkts = tx.packets(DtmfEvent::from_code(code).unwrap(), ms, ts);
+                events.push(pkts.into_iter().map(|p| {
+                    let s = seq;
+                    seq = seq.wrapping_add(1);
+                    (s, p)
+                }).collect());
+                // Next press after the event plus a 60 ms pause.
+                ts = ts.wrapping_add((u64::from(ms) * u64::from(rate) / 1000) as u32 + rate * 6 / 100);
+            }
+            let mut damaged: Vec<Vec<(u16, EventPacket)>> = Vec::new();
+            for (ev_pkts, d) in events.iter().zip(&damages) {
+                let mut kept: Vec<(u16, EventPacket)> = ev_pkts
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| !d.drop.get(*i).copied().unwrap_or(false))
+                    .map(|(_, p)| *p)
+                    .collect();
+                if d.lose_marker && !kept.is_empty() && kept[0].1.marker {
+                    kept.remove(0);
+                }
+                if kept.is_empty() {
+                    kept.push(*ev_pkts.last().unwrap());
+                }
+                if let Some(i) = d.swap_at {
+                    if i + 1 < kept.len() {
+                        kept.swap(i, i + 1);
+                    }
+                }
+                if let Some(i) = d.dup_at {
+                    if i < kept.len() {
+                        let p = kept[i];
+                        kept.insert(i + 1, p);
+                    }
+                }
+                damaged.push(kept);
+            }
+            // Interleave: an overtaken event's tail arrives after the next
+            // event's first packet.
+            let mut wire: Vec<(u16, EventPacket)> = Vec::new();
+            let mut carry: Vec<(u16, EventPacket)> = Vec::new();
+            for (k, pk) in damaged.iter().enumerate() {
+                let (head, tail) = pk.split_at(1);
+                wire.extend_from_slice(head);
+                wire.append(&mut carry);
+                if damages[k].overtaken && k + 1 < damaged.len() {
+                    carry = tail.to_vec();
+                } else {
+                    wire.extend_from_slice(tail);
+                }
+            }
+            wire.append(&mut carry);
+
+            let t0 = Instant::now();
+            let mut rx = DtmfReceiver::new(rate).unwrap();
+            for (s, p) in &wire {
+                rx.on_packet(t0 + p.at, *s, p.timestamp, p.marker, &p.report.to_bytes()).unwrap();
+            }
+            rx.flush();
+            let notes = drain(&mut rx);
+            let want: String = keys.iter().map(|&(c, _)| DtmfEvent::from_code(c).unwrap().to_char()).collect();
+            prop_assert_eq!(began_digits(&notes), want.clone());
+            prop_assert_eq!(ended_digits(&notes), want);
+            // Began and Ended alternate.
+            for pair in notes.chunks(2) {
+                let ok = matches!(pair, [DtmfNotification::Began { .. }, DtmfNotification::Ended { .. }]);
+                prop_assert!(ok);
+            }
+        }
+    }
 }
