@@ -6,8 +6,10 @@
 # initdb's a cluster in a temporary directory (as the `postgres` user when run
 # as root: PostgreSQL refuses to run as root), starts it on 127.0.0.1 with a
 # free port and its unix socket in that directory, runs `cargo test -p
-# gateway-store` with GATEWAY_TEST_POSTGRES_URL set (each test creates its own
-# database there), then stops the server by its PID and removes everything.
+# gateway-store` and `cargo test -p gateway-admin` (the administration
+# registry on the same schema) with GATEWAY_TEST_POSTGRES_URL set (each test
+# creates its own database there), then stops the server by its PID and
+# removes everything.
 set -euo pipefail
 
 PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
@@ -66,3 +68,4 @@ echo "pg.sh: PostgreSQL $("$PG_BIN/postgres" --version | awk '{print $3}') pid $
 export GATEWAY_TEST_POSTGRES_URL="postgres://gateway@127.0.0.1:$PORT/postgres"
 cd "$REPO"
 cargo test -p gateway-store "$@"
+cargo test -p gateway-admin "$@"

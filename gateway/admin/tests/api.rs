@@ -1,0 +1,1409 @@
+//! The administration API in-process (tower `oneshot` on the router) over a
+//! real database: a fresh SQLite file per test and, when
+//! `GATEWAY_TEST_POSTGRES_URL` names a server (`gateway/store/tests/pg.sh`),
+//! a fresh PostgreSQL database too.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicI64, AtomicU32, Ordering};
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{HeaderMap, Method, Request, StatusCode};
+use axum::Router;
+use gateway_admin::*;
+use gateway_store::Store;
+use serde_json::{json, Value};
+use sqlx::{Connection, Row};
+use tower::ServiceExt;
+
+static NEXT: AtomicU32 = AtomicU32::new(0);
+
+struct TestDb {
+    url: String,
+    dir: Option<PathBuf>,
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some(d) = &self.dir {
+            let _ = std::fs::remove_dir_all(d);
+        }
+    }
+}
+
+fn unique() -> String {
+    format!(
+        "{}_{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+fn sqlite_db() -> TestDb {
+    let root = std::env::temp_dir().join(format!("gateway-admin-test-{}", unique()));
+    TestDb {
+        url: format!("sqlite://{}", root.join("admin.db").display()),
+        dir: Some(root),
+    }
+}
+
+async fn pg_db() -> Option<TestDb> {
+    let base = std::env::var("GATEWAY_TEST_POSTGRES_URL").ok()?;
+    sqlx::any::install_default_drivers();
+    let name = format!("gw_admin_{}", unique());
+    let mut admin = sqlx::AnyConnection::connect(&base)
+        .await
+        .expect("connect to GATEWAY_TEST_POSTGRES_URL");
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut admin)
+        .await
+        .expect("create test database");
+    admin.close().await.ok();
+    let (head, query) = match base.split_once('?') {
+        Some((h, q)) => (h, format!("?{q}")),
+        None => (base.as_str(), String::new()),
+    };
+    let scheme_end = head.find("://").map(|i| i + 3).unwrap_or(0);
+    let host_part = match head[scheme_end..].find('/') {
+        Some(i) => &head[..scheme_end + i],
+        None => head,
+    };
+    Some(TestDb {
+        url: format!("{host_part}/{name}{query}"),
+        dir: None,
+    })
+}
+
+macro_rules! on_both {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test]
+            async fn sqlite() {
+                let db = super::sqlite_db();
+                super::$name(super::World::new(&db).await).await;
+            }
+
+            #[tokio::test]
+            async fn postgres() {
+                match super::pg_db().await {
+                    Some(db) => super::$name(super::World::new(&db).await).await,
+                    None => eprintln!("skipped: GATEWAY_TEST_POSTGRES_URL is not set"),
+                }
+            }
+        }
+    )*};
+}
+
+on_both!(
+    unit_import_counts_and_trees,
+    district_admin_boundaries,
+    only_security_reviewer_vets,
+    device_change_sends_approved_back_to_review,
+    contacts_keep_their_history,
+    bad_requests_are_problem_details,
+    tokens_expire_and_log_out,
+    openapi_lists_what_exists,
+);
+
+const PASSWORD: &str = "correct horse battery";
+const BA_DINH: &str = "001"; // 2024 district
+const HOAN_KIEM: &str = "002"; // 2024 district
+const PHUC_XA: &str = "00001"; // ward of Ba Đình
+const TRUC_BACH: &str = "00004"; // ward of Ba Đình
+const HANG_BAC: &str = "00037"; // ward of Hoàn Kiếm
+
+struct World {
+    admin: Admin,
+    app: Router,
+    clock: Arc<AtomicI64>,
+    tokens: std::collections::HashMap<&'static str, String>,
+}
+
+fn unit24(code: &str) -> Option<UnitRef> {
+    Some(UnitRef::new(Structure::Y2024, code))
+}
+
+impl World {
+    async fn new(db: &TestDb) -> World {
+        let store = Store::connect(&db.url).await.expect("connect");
+        let clock = Arc::new(AtomicI64::new(1_800_000_000_000));
+        let c = clock.clone();
+        let admin = Admin::with_clock(
+            store,
+            AdminConfig {
+                realm: "hanoi.gateway.local".into(),
+                token_ttl_secs: 3600,
+                default_structure: Structure::Y2024,
+            },
+            Arc::new(move || c.load(Ordering::SeqCst)),
+        );
+        admin.import_city_units().await.expect("units import");
+        let users: [(&'static str, Role, Option<UnitRef>); 7] = [
+            ("city", Role::CityAdmin, None),
+            ("bd-admin", Role::UnitAdmin, unit24(BA_DINH)),
+            ("hk-admin", Role::UnitAdmin, unit24(HOAN_KIEM)),
+            ("bd-operator", Role::Operator, unit24(BA_DINH)),
+            ("bd-auditor", Role::Auditor, unit24(BA_DINH)),
+            ("reviewer", Role::SecurityReviewer, None),
+            ("bd-reviewer", Role::SecurityReviewer, unit24(BA_DINH)),
+        ];
+        for (name, role, unit) in users.clone() {
+            admin
+                .add_user(
+                    NewUser {
+                        name: name.into(),
+                        password: PASSWORD.into(),
+                        role,
+                        unit,
+                    },
+                    "test-setup",
+                )
+                .await
+                .expect("add user");
+        }
+        let app = router(admin.clone());
+        let mut w = World {
+            admin,
+            app,
+            clock,
+            tokens: Default::default(),
+        };
+        for (name, _, _) in users {
+            let (st, _, body) = w
+                .call(
+                    Method::POST,
+                    "/api/v1/session",
+                    None,
+                    Some(json!({"user": name, "password": PASSWORD})),
+                )
+                .await;
+            assert_eq!(st, StatusCode::CREATED, "{body}");
+            assert_eq!(body["token_type"], "Bearer");
+            w.tokens
+                .insert(name, body["token"].as_str().unwrap().to_string());
+        }
+        // One endpoint in each district, created by the city administrator.
+        for (id, ward, number) in [
+            ("bp-bd-1", PHUC_XA, "100001"),
+            ("bp-hk-1", HANG_BAC, "100037"),
+        ] {
+            let (st, _, body) = w
+                .call(
+                    Method::POST,
+                    "/api/v1/endpoints",
+                    Some("city"),
+                    Some(json!({
+                        "id": id,
+                        "unit": {"structure": "2024", "code": ward},
+                        "protocol": "sip",
+                        "display": format!("Điểm cầu {id}"),
+                        "numbers": [number],
+                        "aliases": [format!("room-{id}")],
+                        "credentials": {"password": "s3cret-room"},
+                        "contacts": {"office_lead": {"name": "Nguyễn Văn A"}}
+                    })),
+                )
+                .await;
+            assert_eq!(st, StatusCode::CREATED, "{body}");
+        }
+        w
+    }
+
+    fn now_secs(&self) -> i64 {
+        self.clock.load(Ordering::SeqCst) / 1000
+    }
+
+    fn advance(&self, secs: i64) {
+        self.clock.fetch_add(secs * 1000, Ordering::SeqCst);
+    }
+
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        user: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, HeaderMap, Value) {
+        let token = user.map(|u| self.tokens.get(u).cloned().unwrap_or_else(|| u.to_string()));
+        self.raw(
+            method,
+            path,
+            token.as_deref(),
+            body.map(|b| b.to_string()),
+            "application/json",
+        )
+        .await
+    }
+
+    async fn raw(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<String>,
+        content_type: &str,
+    ) -> (StatusCode, HeaderMap, Value) {
+        let mut req = Request::builder().method(method).uri(path);
+        if let Some(t) = token {
+            req = req.header("authorization", format!("Bearer {t}"));
+        }
+        if body.is_some() {
+            req = req.header("content-type", content_type);
+        }
+        let req = req
+            .body(body.map(Body::from).unwrap_or_else(Body::empty))
+            .unwrap();
+        let resp = self.app.clone().oneshot(req).await.unwrap();
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let bytes = axum::body::to_bytes(resp.into_body(), 1 << 24)
+            .await
+            .unwrap();
+        let value = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).unwrap_or_else(|e| {
+                panic!(
+                    "{path}: body is not JSON ({e}): {}",
+                    String::from_utf8_lossy(&bytes)
+                )
+            })
+        };
+        (status, headers, value)
+    }
+
+    /// Everything the registry holds, as text: equal before and after a
+    /// refused request means nothing changed.
+    async fn snapshot(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for sql in [
+            "SELECT id || '|' || unit_structure || '/' || unit_code || '|' || COALESCE(display, '') || '|' || protocol || '|' || COALESCE(ha1_md5, '') || '|' || COALESCE(fixed_address, '') || '|' || vetting_state || '|' || COALESCE(vetting_reason, '') || '|' || updated_at_unix FROM adm_endpoints ORDER BY id",
+            "SELECT number || '|' || endpoint_id FROM adm_endpoint_numbers ORDER BY number",
+            "SELECT alias || '|' || endpoint_id FROM adm_endpoint_aliases ORDER BY alias",
+            "SELECT id || '|' || endpoint_id || '|' || name || '|' || COALESCE(until_unix, -1) FROM adm_contacts ORDER BY id",
+            "SELECT id || '|' || endpoint_id || '|' || model FROM adm_devices ORDER BY id",
+            "SELECT name || '|' || role FROM adm_users ORDER BY name",
+            "SELECT id || '|' || action || '|' || object_id FROM adm_audit ORDER BY id",
+        ] {
+            for row in sqlx::query(sql).fetch_all(self.admin.store().pool()).await.unwrap() {
+                out.push(row.try_get::<String, _>(0).unwrap());
+            }
+        }
+        out
+    }
+
+    async fn vetting_of(&self, id: &str) -> String {
+        sqlx::query("SELECT vetting_state FROM adm_endpoints WHERE id = $1")
+            .bind(id)
+            .fetch_one(self.admin.store().pool())
+            .await
+            .unwrap()
+            .try_get(0)
+            .unwrap()
+    }
+}
+
+fn assert_problem(
+    st: StatusCode,
+    headers: &HeaderMap,
+    body: &Value,
+    want: StatusCode,
+    detail_has: &str,
+) {
+    assert_eq!(st, want, "{body}");
+    assert_eq!(
+        headers.get("content-type").and_then(|v| v.to_str().ok()),
+        Some("application/problem+json"),
+        "{body}"
+    );
+    assert_eq!(body["status"], want.as_u16());
+    assert_eq!(body["type"], "about:blank");
+    assert_eq!(body["title"], want.canonical_reason().unwrap());
+    let detail = body["detail"].as_str().unwrap();
+    assert!(
+        detail.contains(detail_has),
+        "{detail:?} should contain {detail_has:?}"
+    );
+}
+
+fn count_nodes(v: &Value) -> usize {
+    1 + v["children"]
+        .as_array()
+        .map(|c| c.iter().map(count_nodes).sum())
+        .unwrap_or(0)
+}
+
+async fn unit_import_counts_and_trees(w: World) {
+    // The files shipped with the crate, counted independently.
+    let v24: Value = serde_json::from_str(data::UNITS_2024).unwrap();
+    let v25: Value = serde_json::from_str(data::UNITS_2025).unwrap();
+    let districts = v24["city"]["children"].as_array().unwrap();
+    let wards24: usize = districts
+        .iter()
+        .map(|d| d["children"].as_array().unwrap().len())
+        .sum();
+    assert_eq!((districts.len(), wards24), (30, 526));
+    assert_eq!(v25["city"]["children"].as_array().unwrap().len(), 126);
+
+    // Importing again is a no-op.
+    let again = w.admin.import_city_units().await.unwrap();
+    assert_eq!(
+        again[0],
+        UnitImport {
+            inserted: 0,
+            updated: 0,
+            unchanged: 557
+        }
+    );
+    assert_eq!(
+        again[1],
+        UnitImport {
+            inserted: 0,
+            updated: 0,
+            unchanged: 127
+        }
+    );
+
+    let (st, _, trees) = w
+        .call(
+            Method::GET,
+            "/api/v1/units?structure=2024",
+            Some("city"),
+            None,
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK);
+    let roots = trees.as_array().unwrap();
+    assert_eq!(roots.len(), 1);
+    assert_eq!(roots[0]["name"], "Thành phố Hà Nội");
+    assert_eq!(roots[0]["children"].as_array().unwrap().len(), 30);
+    assert_eq!(count_nodes(&roots[0]), 557);
+    let (_, _, trees) = w
+        .call(
+            Method::GET,
+            "/api/v1/units?structure=2025",
+            Some("city"),
+            None,
+        )
+        .await;
+    assert_eq!(trees[0]["children"].as_array().unwrap().len(), 126);
+    let (_, _, all) = w
+        .call(Method::GET, "/api/v1/units?flat=true", Some("city"), None)
+        .await;
+    assert_eq!(all.as_array().unwrap().len(), 557 + 127);
+
+    // A district administrator's tree is its district.
+    let ba_dinh_wards = districts.iter().find(|d| d["code"] == 1).unwrap()["children"]
+        .as_array()
+        .unwrap()
+        .len();
+    let (_, _, trees) = w
+        .call(Method::GET, "/api/v1/units", Some("bd-admin"), None)
+        .await;
+    assert_eq!(trees.as_array().unwrap().len(), 1);
+    assert_eq!(trees[0]["code"], BA_DINH);
+    assert_eq!(count_nodes(&trees[0]), 1 + ba_dinh_wards);
+    let (st, _, sub) = w
+        .call(
+            Method::GET,
+            &format!("/api/v1/units/2024/{BA_DINH}/subtree"),
+            Some("city"),
+            None,
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(count_nodes(&sub[0]), 1 + ba_dinh_wards);
+
+    let (st, _, u) = w
+        .call(
+            Method::GET,
+            &format!("/api/v1/units/2024/{TRUC_BACH}"),
+            Some("bd-admin"),
+            None,
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{u}");
+    assert_eq!(u["name"], "Phường Trúc Bạch");
+    // Its ancestors as far as the actor sees: the district, not the city.
+    assert_eq!(
+        u["ancestors"],
+        json!([{"structure": "2024", "code": BA_DINH}])
+    );
+    let (st, h, b) = w
+        .call(
+            Method::GET,
+            &format!("/api/v1/units/2024/{HOAN_KIEM}"),
+            Some("bd-admin"),
+            None,
+        )
+        .await;
+    assert_problem(st, &h, &b, StatusCode::NOT_FOUND, "not found");
+    let (st, h, b) = w
+        .call(
+            Method::GET,
+            &format!("/api/v1/units/2025/{TRUC_BACH}"),
+            Some("bd-admin"),
+            None,
+        )
+        .await;
+    assert_problem(st, &h, &b, StatusCode::NOT_FOUND, "not found");
+}
+
+async fn district_admin_boundaries(w: World) {
+    let before = w.snapshot().await;
+
+    // Another district's endpoint does not exist for it: reading, changing,
+    // deleting, approving.
+    let (st, h, b) = w
+        .call(
+            Method::GET,
+            "/api/v1/endpoints/bp-hk-1",
+            Some("bd-admin"),
+            None,
+        )
+        .await;
+    assert_problem(
+        st,
+        &h,
+        &b,
+        StatusCode::NOT_FOUND,
+        "endpoint bp-hk-1 not found",
+    );
+    let (st, h, b) = w
+        .call(
+            Method::PATCH,
+            "/api/v1/endpoints/bp-hk-1",
+            Some("bd-admin"),
+            Some(json!({"display": "mine now"})),
+        )
+        .await;
+    assert_problem(st, &h, &b, StatusCode::NOT_FOUND, "not found");
+    let (st, h, b) = w
+        .call(
+            Method::DELETE,
+            "/api/v1/endpoints/bp-hk-1",
+            Some("bd-admin"),
+            None,
+        )
+        .await;
+    assert_problem(st, &h, &b, StatusCode::NOT_FOUND, "not found");
+    let (st, h, b) = w
+        .call(
+            Method::POST,
+            "/api/v1/vetting/bp-hk-1/approve",
+            Some("bd-reviewer"),
+            None,
+        )
+        .await;
+    assert_problem(st, &h, &b, StatusCode::NOT_FOUND, "not found");
+    // Nor may it put anything there.
+    let (st, h, b) = w
+        .call(
+            Method::POST,
+            "/api/v1/endpoints",
+            Some("bd-admin"),
+            Some(json!({"id": "sneaky", "unit": {"structure": "2024", "code": HANG_BAC}, "protocol": "h323"})),
+        )
+        .await;
+    assert_problem(
+        st,
+        &h,
+        &b,
+        StatusCode::NOT_FOUND,
+        "unit 2024/00037 not found",
+    );
+    let (st, h, b) = w
+        .call(
+            Method::PATCH,
+            "/api/v1/endpoints/bp-bd-1",
+            Some("bd-admin"),
+            Some(json!({"unit": {"structure": "2024", "code": HANG_BAC}})),
+        )
+        .await;
+    assert_problem(
+        st,
+        &h,
+        &b,
+        StatusCode::NOT_FOUND,
+        "unit 2024/00037 not found",
+    );
+
+    // Visible but not its role's to change: 403.
+    let (st, _, ep) = w
+        .call(
+            Method::GET,
+            "/api/v1/endpoints/bp-bd-1",
+            Some("bd-operator"),
+            None,
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(ep["unit"], json!({"structure": "2024", "code": PHUC_XA}));
+    let (st, h, b) = w
+        .call(
+            Method::PATCH,
+            "/api/v1/endpoints/bp-bd-1",
+            Some("bd-operator"),
+            Some(json!({"display": "x"})),
+        )
+        .await;
+    assert_problem(
+        st,
+        &h,
+        &b,
+        StatusCode::FORBIDDEN,
+        "bd-operator (operator) may not change endpoints",
+    );
+    let (st, h, b) = w
+        .call(
+            Method::DELETE,
+            "/api/v1/endpoints/bp-bd-1",
+            Some("bd-auditor"),
+            None,
+        )
+        .await;
+    assert_problem(st, &h, &b, StatusCode::FORBIDDEN, "may not delete");
+    let (st, h, b) = w
+        .call(
+            Method::POST,
+            "/api/v1/endpoints",
+            Some("bd-operator"),
+            Some(json!({"id": "op-made", "unit": {"structure": "2024", "code": TRUC_BACH}, "protocol": "sip"})),
+        )
+        .await;
+    assert_problem(
+        st,
+        &h,
+        &b,
+        StatusCode::FORBIDDEN,
+        "may not create endpoints",
+    );
+    let (st, h, b) = w
+        .call(
+            Method::POST,
+            "/api/v1/users",
+            Some("bd-admin"),
+            Some(json!({"name": "rev2", "password": PASSWORD, "role": "security-reviewer", "unit": {"structure": "2024", "code": BA_DINH}})),
+        )
+        .await;
+    assert_problem(
+        st,
+        &h,
+        &b,
+        StatusCode::FORBIDDEN,
+        "may not create security-reviewer users",
+    );
+    let (st, h, b) = w
+        .call(
+            Method::POST,
+            "/api/v1/users",
+            Some("bd-admin"),
+            Some(json!({"name": "hk-op", "password": PASSWORD, "role": "operator", "unit": {"structure": "2024", "code": HOAN_KIEM}})),
+        )
+        .await;
+    assert_problem(st, &h, &b, StatusCode::NOT_FOUND, "unit 2024/002 not found");
+    let (st, h, b) = w
+        .call(
+            Method::POST,
+            "/api/v1/users",
+            Some("bd-admin"),
+            Some(json!({"name": "everywhere", "password": PASSWORD, "role": "operator"})),
+        )
+        .await;
+    assert_problem(st, &h, &b, StatusCode::FORBIDDEN, "needs a unit");
+    let (st, h, b) = w
+        .call(Method::GET, "/api/v1/audit", Some("bd-operator"), None)
+        .await;
+    assert_problem(
+        st,
+        &h,
+        &b,
+        StatusCode::FORBIDDEN,
+        "may not read the audit log",
+    );
+
+    // Checked in the database: none of that changed anything.
+    assert_eq!(w.snapshot().await, before);
+
+    // Its own subtree it administers.
+    let (st, _, list) = w
+        .call(Method::GET, "/api/v1/endpoints", Some("bd-admin"), None)
+        .await;
+    assert_eq!(st, StatusCode::OK);
+    let ids: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["bp-bd-1"]);
+    let (_, _, list) = w
+        .call(Method::GET, "/api/v1/endpoints", Some("city"), None)
+        .await;
+    assert_eq!(list.as_array().unwrap().len(), 2);
+    let (st, h, b) = w
+        .call(
+            Method::GET,
+            "/api/v1/endpoints?unit=2024/002",
+            Some("bd-admin"),
+            None,
+        )
+        .await;
+    assert_problem(st, &h, &b, StatusCode::NOT_FOUND, "not found");
+
+    let (st, _, after) = w
+        .call(
+            Method::PATCH,
+            "/api/v1/endpoints/bp-bd-1",
+            Some("bd-admin"),
+            Some(json!({"display": "Phòng họp UBND phường Phúc Xá", "unit": {"structure": "2024", "code": TRUC_BACH}, "numbers": ["100001", "100002"]})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{after}");
+    assert_eq!(after["unit"]["code"], TRUC_BACH);
+    assert_eq!(after["numbers"], json!(["100001", "100002"]));
+    // A number another endpoint holds is a conflict, wherever that one is.
+    let (st, h, b) = w
+        .call(
+            Method::PATCH,
+            "/api/v1/endpoints/bp-bd-1",
+            Some("bd-admin"),
+            Some(json!({"numbers": ["100037"]})),
+        )
+        .await;
+    assert_problem(
+        st,
+        &h,
+        &b,
+        StatusCode::CONFLICT,
+        "number 100037 is already in use",
+    );
+    assert!(!b["detail"].as_str().unwrap().contains("bp-hk-1"));
+    let (st, _, created) = w
+        .call(
+            Method::POST,
+            "/api/v1/users",
+            Some("bd-admin"),
+            Some(json!({"name": "tb-op", "password": PASSWORD, "role": "operator", "unit": {"structure": "2024", "code": TRUC_BACH}})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{created}");
+
+    // The audit log: the change with before and after, visible to the
+    // district's auditor; the other district's creation is not.
+    let (st, _, rows) = w
+        .call(
+            Method::GET,
+            "/api/v1/audit?object_kind=endpoint",
+            Some("bd-auditor"),
+            None,
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{rows}");
+    let rows = rows.as_array().unwrap();
+    assert!(rows.iter().all(|r| r["object_id"] == "bp-bd-1"), "{rows:?}");
+    let update = &rows[0];
+    assert_eq!(update["action"], "endpoint.update");
+    assert_eq!(update["actor"], "bd-admin");
+    assert_eq!(update["actor_role"], "unit-admin");
+    assert_eq!(update["before"]["display"], "Điểm cầu bp-bd-1");
+    assert_eq!(update["before"]["unit"]["code"], PHUC_XA);
+    assert_eq!(update["after"]["display"], "Phòng họp UBND phường Phúc Xá");
+    assert_eq!(update["after"]["unit"]["code"], TRUC_BACH);
+    assert_eq!(rows.last().unwrap()["action"], "endpoint.create");
+    // Credentials appear in no audit row, only their fingerprint.
+    let ha1: String = sqlx::query("SELECT ha1_md5 FROM adm_endpoints WHERE id = 'bp-bd-1'")
+        .fetch_one(w.admin.store().pool())
+        .await
+        .unwrap()
+        .try_get(0)
+        .unwrap();
+    assert_eq!(ha1.len(), 32);
+    let (_, _, everything) = w
+        .call(Method::GET, "/api/v1/audit", Some("city"), None)
+        .await;
+    let text = everything.to_string();
+    assert!(!text.contains(&ha1) && !text.contains("s3cret-room"));
+    assert!(everything.as_array().unwrap().len() > rows.len());
+
+    // And deleting its own works, leaving the whole endpoint in the audit.
+    let (st, _, _) = w
+        .call(
+            Method::DELETE,
+            "/api/v1/endpoints/bp-bd-1",
+            Some("bd-admin"),
+            None,
+        )
+        .await;
+    assert_eq!(st, StatusCode::NO_CONTENT);
+    let (st, _, _) = w
+        .call(Method::GET, "/api/v1/endpoints/bp-bd-1", Some("city"), None)
+        .await;
+    assert_eq!(st, StatusCode::NOT_FOUND);
+    let (_, _, rows) = w
+        .call(
+            Method::GET,
+            "/api/v1/audit?object_id=bp-bd-1&limit=1",
+            Some("bd-auditor"),
+            None,
+        )
+        .await;
+    assert_eq!(rows[0]["action"], "endpoint.delete");
+    assert_eq!(rows[0]["before"]["numbers"], json!(["100001", "100002"]));
+    assert_eq!(rows[0]["after"], Value::Null);
+}
+
+async fn only_security_reviewer_vets(w: World) {
+    let (_, _, ep) = w
+        .call(Method::GET, "/api/v1/endpoints/bp-bd-1", Some("city"), None)
+        .await;
+    assert_eq!(ep["vetting"]["state"], "pending");
+    let (_, _, queue) = w
+        .call(Method::GET, "/api/v1/vetting", Some("bd-admin"), None)
+        .await;
+    assert_eq!(queue.as_array().unwrap().len(), 1);
+
+    let before = w.snapshot().await;
+    for user in ["city", "bd-admin", "bd-operator", "bd-auditor"] {
+        let (st, h, b) = w
+            .call(
+                Method::POST,
+                "/api/v1/vetting/bp-bd-1/approve",
+                Some(user),
+                Some(json!({})),
+            )
+            .await;
+        assert_problem(
+            st,
+            &h,
+            &b,
+            StatusCode::FORBIDDEN,
+            "only a security-reviewer",
+        );
+        let (st, h, b) = w
+            .call(
+                Method::POST,
+                "/api/v1/vetting/bp-bd-1/suspend",
+                Some(user),
+                Some(json!({"reason": "x"})),
+            )
+            .await;
+        assert_problem(
+            st,
+            &h,
+            &b,
+            StatusCode::FORBIDDEN,
+            "only a security-reviewer",
+        );
+    }
+    assert_eq!(w.snapshot().await, before);
+    assert_eq!(w.vetting_of("bp-bd-1").await, "pending");
+
+    // The district's reviewer approves in its district (no body needed).
+    let (st, _, ep) = w
+        .call(
+            Method::POST,
+            "/api/v1/vetting/bp-bd-1/approve",
+            Some("bd-reviewer"),
+            None,
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{ep}");
+    assert_eq!(ep["vetting"]["state"], "approved");
+    assert_eq!(ep["vetting"]["by"], "bd-reviewer");
+    assert_eq!(w.vetting_of("bp-bd-1").await, "approved");
+    let (st, h, b) = w
+        .call(
+            Method::POST,
+            "/api/v1/vetting/bp-bd-1/approve",
+            Some("reviewer"),
+            None,
+        )
+        .await;
+    assert_problem(st, &h, &b, StatusCode::CONFLICT, "already approved");
+    let (st, h, b) = w
+        .call(
+            Method::POST,
+            "/api/v1/vetting/bp-bd-1/suspend",
+            Some("reviewer"),
+            Some(json!({})),
+        )
+        .await;
+    assert_problem(
+        st,
+        &h,
+        &b,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "a suspension needs a reason",
+    );
+    assert_eq!(b["field"], "reason");
+    let (st, _, ep) = w
+        .call(
+            Method::POST,
+            "/api/v1/vetting/bp-bd-1/suspend",
+            Some("reviewer"),
+            Some(json!({"reason": "thiết bị mang đi sửa chữa"})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{ep}");
+    assert_eq!(ep["vetting"]["state"], "suspended");
+    assert_eq!(ep["vetting"]["reason"], "thiết bị mang đi sửa chữa");
+
+    let (_, _, rows) = w
+        .call(
+            Method::GET,
+            "/api/v1/audit?object_id=bp-bd-1",
+            Some("bd-auditor"),
+            None,
+        )
+        .await;
+    let actions: Vec<&str> = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        ["vetting.suspend", "vetting.approve", "endpoint.create"]
+    );
+    let approve = &rows[1];
+    assert_eq!(approve["actor"], "bd-reviewer");
+    assert_eq!(approve["before"]["vetting"]["state"], "pending");
+    assert_eq!(approve["after"]["vetting"]["state"], "approved");
+    // The queue no longer has it.
+    let (_, _, queue) = w
+        .call(Method::GET, "/api/v1/vetting", Some("bd-admin"), None)
+        .await;
+    assert!(queue.as_array().unwrap().is_empty());
+}
+
+async fn device_change_sends_approved_back_to_review(w: World) {
+    let a = &w.admin;
+    // Approved before any device was seen: it adopts the first one.
+    let (st, _, _) = w
+        .call(
+            Method::POST,
+            "/api/v1/vetting/bp-bd-1/approve",
+            Some("reviewer"),
+            None,
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK);
+    let ua1 = "Yealink SIP-T46S 66.86.0.15 80:5e:c0:12:34:56";
+    assert_eq!(
+        a.observe_device("bp-bd-1", ua1).await.unwrap(),
+        DeviceObservation::FirstSeen { adopted: true }
+    );
+    assert_eq!(w.vetting_of("bp-bd-1").await, "approved");
+    w.advance(600);
+    assert_eq!(
+        a.observe_device("bp-bd-1", ua1).await.unwrap(),
+        DeviceObservation::Unchanged
+    );
+    let (_, _, ep) = w
+        .call(
+            Method::GET,
+            "/api/v1/endpoints/bp-bd-1",
+            Some("bd-admin"),
+            None,
+        )
+        .await;
+    assert_eq!(ep["device"]["vendor"], "Yealink");
+    assert_eq!(ep["device"]["model"], "SIP-T46S");
+    assert_eq!(ep["device"]["firmware"], "66.86.0.15");
+    assert_eq!(ep["device"]["serial"], "805ec0123456");
+    assert_eq!(ep["device"]["last_seen_unix"], w.now_secs());
+    assert!(ep["device"]["first_seen_unix"].as_i64().unwrap() < w.now_secs());
+
+    // Maintenance is planned on the device; a firmware update keeps it.
+    let (st, _, ep) = w
+        .call(
+            Method::PATCH,
+            "/api/v1/endpoints/bp-bd-1",
+            Some("bd-admin"),
+            Some(json!({"maintenance_due": "2026-03-31"})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{ep}");
+    assert_eq!(ep["device"]["maintenance_due"], "2026-03-31");
+
+    w.advance(600);
+    let audit_before = w
+        .call(Method::GET, "/api/v1/audit", Some("city"), None)
+        .await
+        .2;
+    let seen = a
+        .observe_device("bp-bd-1", "Yealink SIP-T46S 66.86.0.20 80:5e:c0:12:34:56")
+        .await
+        .unwrap();
+    assert_eq!(
+        seen,
+        DeviceObservation::Changed {
+            what: vec!["firmware"],
+            back_to_review: true
+        }
+    );
+    assert_eq!(w.vetting_of("bp-bd-1").await, "pending");
+    let (_, _, queue) = w
+        .call(Method::GET, "/api/v1/vetting", Some("reviewer"), None)
+        .await;
+    let item = queue
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["id"] == "bp-bd-1")
+        .expect("in the queue");
+    assert_eq!(item["vetting"]["by"], SYSTEM_ACTOR);
+    assert!(item["vetting"]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("firmware"));
+    let events = item["device_events"].as_array().unwrap();
+    assert_eq!(events.len(), 2);
+    assert_eq!(events[0]["kind"], "adopted");
+    assert_eq!(events[1]["kind"], "changed");
+    assert_eq!(events[1]["before"]["firmware"], "66.86.0.15");
+    assert_eq!(events[1]["after"]["firmware"], "66.86.0.20");
+    assert_eq!(item["device"]["maintenance_due"], "2026-03-31");
+
+    let (_, _, audit) = w
+        .call(Method::GET, "/api/v1/audit", Some("city"), None)
+        .await;
+    assert_eq!(
+        audit.as_array().unwrap().len(),
+        audit_before.as_array().unwrap().len() + 1
+    );
+    let row = &audit[0];
+    assert_eq!(row["action"], "device.changed");
+    assert_eq!(row["actor"], SYSTEM_ACTOR);
+    assert_eq!(row["before"]["vetting"]["state"], "approved");
+    assert_eq!(row["after"]["vetting"]["state"], "pending");
+
+    // Approved again, then another unit entirely: product and serial.
+    let (st, _, _) = w
+        .call(
+            Method::POST,
+            "/api/v1/vetting/bp-bd-1/approve",
+            Some("reviewer"),
+            None,
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK);
+    let seen = a
+        .observe_device(
+            "bp-bd-1",
+            "PolycomRealPresenceGroup-Group_500-UA/6.2.2.1 SN:8G1234ABCD",
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        seen,
+        DeviceObservation::Changed {
+            what: vec!["product", "firmware", "serial"],
+            back_to_review: true
+        }
+    );
+    let (_, _, ep) = w
+        .call(Method::GET, "/api/v1/endpoints/bp-bd-1", Some("city"), None)
+        .await;
+    assert_eq!(ep["vetting"]["state"], "pending");
+    assert_eq!(ep["device"]["model"], "Group 500");
+    assert_eq!(ep["device"]["maintenance_due"], Value::Null);
+    let history = ep["device_history"].as_array().unwrap();
+    assert_eq!(history.len(), 3);
+    assert!(history[..2].iter().all(|d| d["retired_unix"].is_i64()));
+
+    // A pending endpoint's first device is recorded, not adopted; a change
+    // on a pending one keeps it pending.
+    assert_eq!(
+        a.observe_device("bp-hk-1", "baresip v2.0.0 (x86_64/linux)")
+            .await
+            .unwrap(),
+        DeviceObservation::FirstSeen { adopted: false }
+    );
+    assert_eq!(
+        a.observe_device("bp-hk-1", "baresip v3.1.0 (x86_64/linux)")
+            .await
+            .unwrap(),
+        DeviceObservation::Changed {
+            what: vec!["firmware"],
+            back_to_review: false
+        }
+    );
+    assert_eq!(w.vetting_of("bp-hk-1").await, "pending");
+    assert!(matches!(
+        a.observe_device("nobody", "baresip v2.0.0").await,
+        Err(AdminError::NotFound(_))
+    ));
+    assert_eq!(
+        a.vetting_state("bp-hk-1").await.unwrap().map(|v| v.0),
+        Some(VettingState::Pending)
+    );
+    assert_eq!(a.vetting_state("nobody").await.unwrap(), None);
+}
+
+async fn contacts_keep_their_history(w: World) {
+    let (st, _, ep) = w
+        .call(
+            Method::PATCH,
+            "/api/v1/endpoints/bp-bd-1",
+            Some("bd-admin"),
+            Some(json!({"contacts": {
+                "office_lead": {"name": "Trần Thị B", "phone": "0912345678"},
+                "technical_officer": {"name": "Lê Văn C", "email": "c@example.vn"}
+            }})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{ep}");
+    assert_eq!(ep["contacts"]["office_lead"]["name"], "Trần Thị B");
+    assert_eq!(ep["contacts"]["technical_officer"]["name"], "Lê Văn C");
+    let (_, _, full) = w
+        .call(
+            Method::GET,
+            "/api/v1/endpoints/bp-bd-1",
+            Some("bd-admin"),
+            None,
+        )
+        .await;
+    let history = full["contact_history"].as_array().unwrap();
+    assert_eq!(history.len(), 3);
+    assert_eq!(history[0]["name"], "Nguyễn Văn A");
+    assert_eq!(history[0]["until_unix"], w.now_secs());
+    assert_eq!(history[1]["until_unix"], Value::Null);
+    assert_eq!(history[1]["changed_by"], "bd-admin");
+
+    // The same contacts again change nothing and write no audit row.
+    let audit = w.snapshot().await;
+    let (st, _, _) = w
+        .call(
+            Method::PATCH,
+            "/api/v1/endpoints/bp-bd-1",
+            Some("bd-admin"),
+            Some(
+                json!({"contacts": {"office_lead": {"name": "Trần Thị B", "phone": "0912345678"}}}),
+            ),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(w.snapshot().await, audit);
+    // Names are kept in NFC whatever form they come in.
+    let decomposed = "Nguye\u{0302}\u{0303}n Va\u{0306}n D";
+    let (_, _, ep) = w
+        .call(
+            Method::PATCH,
+            "/api/v1/endpoints/bp-bd-1",
+            Some("bd-admin"),
+            Some(json!({"contacts": {"technical_officer": {"name": decomposed}}})),
+        )
+        .await;
+    assert_eq!(ep["contacts"]["technical_officer"]["name"], "Nguyễn Văn D");
+}
+
+async fn bad_requests_are_problem_details(w: World) {
+    let before = w.snapshot().await;
+    let token = w.tokens["city"].clone();
+    let (st, h, b) = w
+        .raw(
+            Method::POST,
+            "/api/v1/endpoints",
+            Some(&token),
+            Some("{\"id\": \"x\",".into()),
+            "application/json",
+        )
+        .await;
+    assert_problem(
+        st,
+        &h,
+        &b,
+        StatusCode::BAD_REQUEST,
+        "invalid JSON body: EOF while parsing",
+    );
+    let (st, h, b) = w
+        .call(
+            Method::POST,
+            "/api/v1/endpoints",
+            Some("city"),
+            Some(json!({"id": "x", "unit": {"structure": "2024", "code": "001"}})),
+        )
+        .await;
+    assert_problem(
+        st,
+        &h,
+        &b,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "missing field `protocol`",
+    );
+    let (st, h, b) = w
+        .call(
+            Method::POST,
+            "/api/v1/endpoints",
+            Some("city"),
+            Some(json!({"id": "x", "unit": {"structure": "2024", "code": "001"}, "protocol": "sip", "vetted": true})),
+        )
+        .await;
+    assert_problem(
+        st,
+        &h,
+        &b,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "unknown field `vetted`",
+    );
+    let (st, h, b) = w
+        .call(
+            Method::POST,
+            "/api/v1/endpoints",
+            Some("city"),
+            Some(json!({"id": "x", "unit": {"structure": "2024", "code": "001"}, "protocol": "skype"})),
+        )
+        .await;
+    assert_problem(
+        st,
+        &h,
+        &b,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "unknown variant `skype`",
+    );
+    let (st, h, b) = w
+        .call(
+            Method::POST,
+            "/api/v1/endpoints",
+            Some("city"),
+            Some(json!({"id": "has space", "unit": {"structure": "2024", "code": "001"}, "protocol": "sip"})),
+        )
+        .await;
+    assert_problem(st, &h, &b, StatusCode::UNPROCESSABLE_ENTITY, "invalid id");
+    assert_eq!(b["field"], "id");
+    let (st, h, b) = w
+        .call(
+            Method::POST,
+            "/api/v1/endpoints",
+            Some("city"),
+            Some(json!({"id": "x", "unit": {"structure": "2024", "code": "001"}, "protocol": "sip", "numbers": ["12ab"]})),
+        )
+        .await;
+    assert_problem(
+        st,
+        &h,
+        &b,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "\"12ab\" is not a number",
+    );
+    let (st, h, b) = w
+        .call(
+            Method::POST,
+            "/api/v1/endpoints",
+            Some("city"),
+            Some(json!({"id": "x", "unit": {"structure": "2024", "code": "001"}, "protocol": "sip", "credentials": {"password": "a", "ha1_md5": "00"}})),
+        )
+        .await;
+    assert_problem(
+        st,
+        &h,
+        &b,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "either a password or HA1",
+    );
+    let (st, h, b) = w
+        .call(Method::POST, "/api/v1/endpoints", Some("city"), Some(json!({"id": "bp-bd-1", "unit": {"structure": "2024", "code": "001"}, "protocol": "sip"})))
+        .await;
+    assert_problem(st, &h, &b, StatusCode::CONFLICT, "already exists");
+    let (st, h, b) = w
+        .raw(
+            Method::POST,
+            "/api/v1/endpoints",
+            Some(&token),
+            Some("id=x".into()),
+            "application/x-www-form-urlencoded",
+        )
+        .await;
+    assert_problem(
+        st,
+        &h,
+        &b,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "must be JSON",
+    );
+    let (st, h, b) = w
+        .call(
+            Method::GET,
+            "/api/v1/endpoints?vetting=maybe",
+            Some("city"),
+            None,
+        )
+        .await;
+    assert_problem(st, &h, &b, StatusCode::BAD_REQUEST, "vetting");
+    let (st, h, b) = w
+        .call(Method::GET, "/api/v1/nothing-here", Some("city"), None)
+        .await;
+    assert_problem(st, &h, &b, StatusCode::NOT_FOUND, "no such resource");
+    let (st, h, b) = w
+        .call(
+            Method::PUT,
+            "/api/v1/endpoints/bp-bd-1",
+            Some("city"),
+            Some(json!({})),
+        )
+        .await;
+    assert_problem(
+        st,
+        &h,
+        &b,
+        StatusCode::METHOD_NOT_ALLOWED,
+        "does not support the method",
+    );
+    let (st, h, b) = w
+        .call(Method::GET, "/api/v1/units/1999/01", Some("city"), None)
+        .await;
+    assert_problem(st, &h, &b, StatusCode::NOT_FOUND, "no unit structure");
+    assert_eq!(w.snapshot().await, before);
+}
+
+async fn tokens_expire_and_log_out(w: World) {
+    let (st, h, b) = w.call(Method::GET, "/api/v1/endpoints", None, None).await;
+    assert_problem(
+        st,
+        &h,
+        &b,
+        StatusCode::UNAUTHORIZED,
+        "missing Authorization",
+    );
+    assert!(h.get("www-authenticate").is_some());
+    let (st, h, b) = w
+        .call(Method::GET, "/api/v1/endpoints", Some("not-a-token"), None)
+        .await;
+    assert_problem(st, &h, &b, StatusCode::UNAUTHORIZED, "unknown bearer token");
+    let (st, h, b) = w
+        .call(
+            Method::POST,
+            "/api/v1/session",
+            None,
+            Some(json!({"user": "city", "password": "wrong password"})),
+        )
+        .await;
+    assert_problem(
+        st,
+        &h,
+        &b,
+        StatusCode::UNAUTHORIZED,
+        "invalid user name or password",
+    );
+    let (st, h, b) = w
+        .call(
+            Method::POST,
+            "/api/v1/session",
+            None,
+            Some(json!({"user": "ghost", "password": PASSWORD})),
+        )
+        .await;
+    assert_problem(
+        st,
+        &h,
+        &b,
+        StatusCode::UNAUTHORIZED,
+        "invalid user name or password",
+    );
+
+    // Tokens are stored hashed, passwords as argon2.
+    let token = w.tokens["city"].clone();
+    let stored: Vec<String> = sqlx::query("SELECT token_sha256 FROM adm_sessions")
+        .fetch_all(w.admin.store().pool())
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.try_get(0).unwrap())
+        .collect();
+    assert!(!stored.contains(&token));
+    let hash: String = sqlx::query("SELECT password_hash FROM adm_users WHERE name = 'city'")
+        .fetch_one(w.admin.store().pool())
+        .await
+        .unwrap()
+        .try_get(0)
+        .unwrap();
+    assert!(hash.starts_with("$argon2id$"), "{hash}");
+
+    let (st, _, _) = w
+        .call(Method::GET, "/api/v1/endpoints", Some("city"), None)
+        .await;
+    assert_eq!(st, StatusCode::OK);
+    w.advance(3599);
+    let (st, _, _) = w
+        .call(Method::GET, "/api/v1/endpoints", Some("city"), None)
+        .await;
+    assert_eq!(st, StatusCode::OK);
+    w.advance(1);
+    let (st, h, b) = w
+        .call(Method::GET, "/api/v1/endpoints", Some("city"), None)
+        .await;
+    assert_problem(st, &h, &b, StatusCode::UNAUTHORIZED, "expired");
+
+    // A fresh login works; logging out ends that token.
+    let (st, _, s) = w
+        .call(
+            Method::POST,
+            "/api/v1/session",
+            None,
+            Some(json!({"user": "bd-admin", "password": PASSWORD})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED);
+    assert_eq!(s["expires_at_unix"], w.now_secs() + 3600);
+    assert_eq!(s["role"], "unit-admin");
+    assert_eq!(s["unit"], json!({"structure": "2024", "code": BA_DINH}));
+    let t = s["token"].as_str().unwrap();
+    let (st, _, _) = w
+        .raw(Method::GET, "/api/v1/endpoints", Some(t), None, "")
+        .await;
+    assert_eq!(st, StatusCode::OK);
+    let (st, _, _) = w
+        .raw(Method::DELETE, "/api/v1/session", Some(t), None, "")
+        .await;
+    assert_eq!(st, StatusCode::NO_CONTENT);
+    let (st, _, _) = w
+        .raw(Method::GET, "/api/v1/endpoints", Some(t), None, "")
+        .await;
+    assert_eq!(st, StatusCode::UNAUTHORIZED);
+}
+
+async fn openapi_lists_what_exists(w: World) {
+    let (st, h, doc) = w
+        .call(Method::GET, "/api/v1/openapi.json", None, None)
+        .await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(h.get("content-type").unwrap(), "application/json");
+    assert_eq!(doc["openapi"], "3.1.0");
+    let paths = doc["paths"].as_object().unwrap();
+    let mut operations = 0;
+    for (path, item) in paths {
+        for (method, op) in item.as_object().unwrap() {
+            operations += 1;
+            // Every listed operation is routed: without credentials it is
+            // refused for that (or answered), never "no such resource" or
+            // "method not allowed".
+            let concrete = path
+                .replace("{structure}", "2024")
+                .replace("{code}", "001")
+                .replace("{id}", "bp-bd-1");
+            let m = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            let (st, _, _) = w.raw(m, &concrete, None, None, "").await;
+            assert!(
+                st != StatusCode::NOT_FOUND && st != StatusCode::METHOD_NOT_ALLOWED,
+                "{method} {path} answered {st}"
+            );
+            let public = op.get("security").is_some_and(|s| s == &json!([]));
+            if !public {
+                assert_eq!(st, StatusCode::UNAUTHORIZED, "{method} {path}");
+            }
+            // Every $ref resolves.
+            for r in op.to_string().split("\"$ref\":\"").skip(1) {
+                let target = r.split('"').next().unwrap();
+                let mut node = &doc;
+                for part in target.trim_start_matches("#/").split('/') {
+                    node = &node[part];
+                }
+                assert!(!node.is_null(), "{target} in {method} {path}");
+            }
+        }
+    }
+    assert_eq!(operations, 17);
+}
