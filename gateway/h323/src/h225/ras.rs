@@ -1665,7 +1665,7 @@ impl PerType for PerCallInfo {
             audio,
             video,
             h245: d.field("h245", TransportChannelInfo::decode)?,
-            call_signalling: d.field("callSignaling", TransportChannelInfo::decode)?,
+            call_signalling: d.field("callSignalling", TransportChannelInfo::decode)?,
             call_type: d.field("callType", CallType::decode)?,
             band_width: d.field("bandWidth", bandwidth)?,
             call_model: d.field("callModel", CallModel::decode)?,
@@ -1714,7 +1714,7 @@ impl PerType for PerCallInfo {
             e.field("video", |e| put_seq_of(e, &self.video))?;
         }
         e.field("h245", |e| self.h245.encode(e))?;
-        e.field("callSignaling", |e| self.call_signalling.encode(e))?;
+        e.field("callSignalling", |e| self.call_signalling.encode(e))?;
         self.call_type.encode(e)?;
         put_bandwidth(e, self.band_width)?;
         self.call_model.encode(e)?;
