@@ -326,3 +326,24 @@ fn encode_appends_after_existing_bytes() {
     let mut out = Vec::new();
     assert_eq!(dec.decode(&buf[12..], &mut out).unwrap(), 960);
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+    /// Whatever arrives, decoding returns a length it really appended or an
+    /// error that appended nothing.
+    #[test]
+    fn arbitrary_packets_never_panic(packet in proptest::collection::vec(proptest::num::u8::ANY, 0..1500)) {
+        let mut dec = OpusDecoder::new(16000, 1).unwrap();
+        let mut out = vec![7i16; 3];
+        match dec.decode(&packet, &mut out) {
+            Ok(n) => {
+                proptest::prop_assert!(n > 0 && n <= 1920);
+                proptest::prop_assert_eq!(out.len(), 3 + n);
+            }
+            Err(_) => proptest::prop_assert_eq!(out.len(), 3),
+        }
+        let fec = dec.decode_fec(&packet, 320, &mut out);
+        proptest::prop_assert!(fec.is_err() || out.len() >= 3 + 320);
+    }
+}

@@ -412,3 +412,57 @@ fn speaker_switches_only_after_hold_off() {
     // A leg that leaves the meeting loses the floor.
     assert_eq!(drive(&mut det, &[-20.0], 1), vec![(0, 0)]);
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+    /// Any split of the input into pieces gives the one-shot output.
+    #[test]
+    fn any_split_streams_like_one_shot(
+        pair in proptest::sample::select(vec![(48000u32, 8000u32), (8000, 48000), (16000, 48000), (48000, 16000), (8000, 16000), (16000, 8000), (24000, 16000)]),
+        input in proptest::collection::vec(proptest::num::i16::ANY, 0..1200),
+        cuts in proptest::collection::vec(0usize..200, 0..12),
+    ) {
+        let (from, to) = pair;
+        let mut whole = Vec::new();
+        Resampler::new(from, to).unwrap().process(&input, &mut whole);
+        let mut r = Resampler::new(from, to).unwrap();
+        let mut pieces = Vec::new();
+        let mut pos = 0;
+        for c in cuts {
+            let end = (pos + c).min(input.len());
+            r.process(&input[pos..end], &mut pieces);
+            pos = end;
+        }
+        r.process(&input[pos..], &mut pieces);
+        proptest::prop_assert_eq!(pieces, whole);
+    }
+
+    /// The O(N) mix-minus equals the naive sum of every other leg, hard
+    /// clipped, for any frames including extreme values and absent legs.
+    #[test]
+    fn mix_minus_equals_naive_sum(
+        legs in proptest::collection::vec(
+            proptest::option::of(proptest::collection::vec(proptest::num::i16::ANY, 8)),
+            0..10,
+        ),
+    ) {
+        let frames: Vec<Option<&[i16]>> = legs.iter().map(|l| l.as_deref()).collect();
+        let mut mixer = MixMinus::new(8).with_clip(Clip::Hard);
+        let mut outputs = Vec::new();
+        let active = mixer.mix(&frames, &mut outputs).unwrap();
+        proptest::prop_assert_eq!(active, legs.iter().flatten().count());
+        proptest::prop_assert_eq!(outputs.len(), legs.len());
+        for (i, out) in outputs.iter().enumerate() {
+            for (k, &sample) in out.iter().enumerate() {
+                let naive: i32 = legs
+                    .iter()
+                    .enumerate()
+                    .filter(|&(j, _)| j != i)
+                    .filter_map(|(_, l)| l.as_ref().map(|f| i32::from(f[k])))
+                    .sum();
+                proptest::prop_assert_eq!(i32::from(sample), naive.clamp(-32767, 32767));
+            }
+        }
+    }
+}
