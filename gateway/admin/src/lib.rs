@@ -15,7 +15,9 @@ pub use api::{router, Problem, OPENAPI_JSON};
 pub use error::AdminError;
 pub use gateway_store::{AdminUnit, Structure, UnitImport, UnitRef};
 pub use model::*;
-pub use ops::{Admin, AdminConfig, Clock, DeviceObservation, UnitDetail, SYSTEM_ACTOR};
+pub use ops::{
+    Admin, AdminConfig, Clock, DeviceObservation, DialplanAdoption, UnitDetail, SYSTEM_ACTOR,
+};
 
 /// The city's official unit files, shipped with the gateway (facts; see
 /// `data/README.md`).

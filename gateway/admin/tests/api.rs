@@ -103,6 +103,7 @@ on_both!(
     bad_requests_are_problem_details,
     tokens_expire_and_log_out,
     openapi_lists_what_exists,
+    dialplan_endpoints_are_adopted,
 );
 
 const PASSWORD: &str = "correct horse battery";
@@ -1406,4 +1407,73 @@ async fn openapi_lists_what_exists(w: World) {
         }
     }
     assert_eq!(operations, 17);
+}
+
+async fn dialplan_endpoints_are_adopted(w: World) {
+    const LOOPBACK: &str = include_str!("../../../dialplans/loopback.toml");
+    let dp = gateway_dialplan::Dialplan::parse(LOOPBACK, "loopback.toml").unwrap();
+    let a = &w.admin;
+    // No dialplan imported yet: nothing to adopt.
+    assert_eq!(
+        a.adopt_dialplan_endpoints(Structure::Y2025).await.unwrap(),
+        DialplanAdoption::default()
+    );
+    a.store()
+        .import_dialplan(&dp, LOOPBACK, "loopback.toml")
+        .await
+        .unwrap();
+    let report = a.adopt_dialplan_endpoints(Structure::Y2025).await.unwrap();
+    let ids: Vec<&str> = dp.endpoints().iter().map(|e| e.id.as_str()).collect();
+    assert_eq!(report.added, ids);
+    assert!(report.skipped.is_empty(), "{report:?}");
+    let again = a.adopt_dialplan_endpoints(Structure::Y2025).await.unwrap();
+    assert_eq!((again.added.len(), again.already), (0, ids.len()));
+
+    let first = &dp.endpoints()[0];
+    let (st, _, ep) = w
+        .call(
+            Method::GET,
+            &format!("/api/v1/endpoints/{}", first.id),
+            Some("city"),
+            None,
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{ep}");
+    assert_eq!(ep["unit"], json!({"structure": "2025", "code": first.unit}));
+    assert_eq!(ep["numbers"], json!(first.numbers));
+    assert_eq!(
+        ep["vetting"]["state"],
+        if first.vetted { "approved" } else { "pending" }
+    );
+    assert_eq!(ep["credentials"]["forms"], json!(["md5", "sha-256"]));
+    // The password became its HA1 forms, nothing else.
+    if let gateway_dialplan::Credentials::Password(pw) = &first.credentials {
+        let stored: String = sqlx::query("SELECT ha1_md5 FROM adm_endpoints WHERE id = $1")
+            .bind(first.id.as_str())
+            .fetch_one(a.store().pool())
+            .await
+            .unwrap()
+            .try_get(0)
+            .unwrap();
+        use md5::Digest;
+        let want = hex::encode(md5::Md5::digest(format!(
+            "{}:{}:{pw}",
+            first.id,
+            dp.gateway().realm
+        )));
+        assert_eq!(stored, want);
+    }
+    // A vetted fixture endpoint adopts the first device it registers with.
+    if first.vetted {
+        assert_eq!(
+            a.observe_device(&first.id, "baresip v2.0.0 (x86_64/linux)")
+                .await
+                .unwrap(),
+            DeviceObservation::FirstSeen { adopted: true }
+        );
+        assert_eq!(w.vetting_of(&first.id).await, "approved");
+    }
+    // Endpoints are known by id: another structure does not duplicate them.
+    let other = a.adopt_dialplan_endpoints(Structure::Y2024).await.unwrap();
+    assert_eq!((other.added.len(), other.already), (0, ids.len()));
 }
