@@ -689,6 +689,35 @@ async fn district_admin_boundaries(w: World) {
         )
         .await;
     assert_eq!(st, StatusCode::CREATED, "{created}");
+    // Users it sees: those scoped inside its district, none elsewhere.
+    let (st, _, users) = w
+        .call(Method::GET, "/api/v1/users", Some("bd-admin"), None)
+        .await;
+    assert_eq!(st, StatusCode::OK, "{users}");
+    let names: Vec<&str> = users
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "bd-admin",
+            "bd-auditor",
+            "bd-operator",
+            "bd-reviewer",
+            "tb-op"
+        ]
+    );
+    let (_, _, users) = w
+        .call(Method::GET, "/api/v1/users", Some("city"), None)
+        .await;
+    assert_eq!(users.as_array().unwrap().len(), 8);
+    let (st, h, b) = w
+        .call(Method::GET, "/api/v1/users", Some("bd-operator"), None)
+        .await;
+    assert_problem(st, &h, &b, StatusCode::FORBIDDEN, "may not list users");
 
     // The audit log: the change with before and after, visible to the
     // district's auditor; the other district's creation is not.
