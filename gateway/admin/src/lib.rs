@@ -1,2 +1,41 @@
 //! Administration of the city's network: units, endpoints, vetting, users
 //! with roles scoped to a unit subtree, audit, and the REST API.
+//!
+//! [`Admin`] holds the operations (plain async methods, each taking the
+//! acting [`Actor`]); [`router`] serves them under `/api/v1/`. The registry
+//! lives in the store's `adm_*` tables (see `gateway_store::units`).
+
+mod api;
+mod error;
+mod model;
+mod ops;
+pub mod ua;
+
+pub use api::{router, Problem, OPENAPI_JSON};
+pub use error::AdminError;
+pub use gateway_store::{AdminUnit, Structure, UnitImport, UnitRef};
+pub use model::*;
+pub use ops::{Admin, AdminConfig, Clock, DeviceObservation, UnitDetail, SYSTEM_ACTOR};
+
+/// The city's official unit files, shipped with the gateway (facts; see
+/// `data/README.md`).
+pub mod data {
+    pub const UNITS_2024: &str = include_str!("../data/hanoi-admin-units-3tier-2024.json");
+    pub const UNITS_2025: &str = include_str!("../data/hanoi-admin-units-2tier-2025.json");
+    pub const REORGANISATION_2025: &str = include_str!("../data/hanoi-reorganisation-2025.json");
+}
+
+impl Admin {
+    /// Imports both of the city's unit structures shipped in [`data`]
+    /// (idempotent: nothing is written when they are already there).
+    pub async fn import_city_units(&self) -> Result<[UnitImport; 2], AdminError> {
+        Ok([
+            self.store()
+                .import_units(Structure::Y2024, data::UNITS_2024)
+                .await?,
+            self.store()
+                .import_units(Structure::Y2025, data::UNITS_2025)
+                .await?,
+        ])
+    }
+}

@@ -564,7 +564,7 @@ impl fmt::Display for Cause {
 /// (the RFC's footnote) is not modelled: we carry no location.
 fn q850_to_sip(cause: Q850) -> u16 {
     match cause.value() {
-        1 | 2 | 3 => 404,
+        1..=3 => 404,
         16 => 480,
         17 => 486,
         18 => 408,
@@ -627,7 +627,7 @@ fn sip_to_q850(status: u16) -> Q850 {
 /// Standard reason phrases (RFC 3261 and the extensions we map), with a
 /// class phrase for anything else.
 pub fn sip_status_phrase(status: u16) -> &'static str {
-    match status {
+    let known = match status {
         300 => "Multiple Choices",
         301 => "Moved Permanently",
         302 => "Moved Temporarily",
@@ -672,6 +672,12 @@ pub fn sip_status_phrase(status: u16) -> &'static str {
         603 => "Decline",
         604 => "Does Not Exist Anywhere",
         606 => "Not Acceptable",
+        _ => "",
+    };
+    if !known.is_empty() {
+        return known;
+    }
+    match status {
         300..=399 => "Redirection",
         400..=499 => "Request Failure",
         500..=599 => "Server Failure",

@@ -1,4 +1,7 @@
 //! H.323 protocol cores (sans-IO): ASN.1 aligned PER, H.225.0 RAS and call
 //! signalling (Q.931 in TPKT), H.245 control.
 
+pub mod h225;
 pub mod per;
+pub mod q931;
+pub mod tpkt;

@@ -140,6 +140,10 @@ impl ExtBitmap {
             .filter(|(_, p)| **p)
             .map(|(i, _)| i)
     }
+    /// The present indices, collected (so the decoder can be borrowed).
+    pub fn indices(&self) -> Vec<usize> {
+        self.present().collect()
+    }
     pub fn len(&self) -> usize {
         self.present.len()
     }
@@ -405,7 +409,7 @@ impl<'a> Decoder<'a> {
         } else {
             // 10.5.7.4: a length in octets (itself constrained), then the octets.
             let max_octets = octets_for(span) as u64;
-            let len = self.read_bits(bits_for(max_octets - 1).max(0))? + 1;
+            let len = self.read_bits(bits_for(max_octets - 1))? + 1;
             if len > max_octets {
                 return Err(self.err(PerErrorKind::TooLong {
                     len: len as usize,

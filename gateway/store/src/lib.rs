@@ -7,6 +7,11 @@
 //! through sqlx's `Any` driver, the schema uses only `TEXT` and `BIGINT`, and
 //! every query uses `$N` placeholders, which both databases accept.
 //!
+//! Besides the dialplan's read model, the store holds the administration
+//! registry (`adm_*` tables: units of both city structures, endpoints with
+//! vetting, contacts and devices, users, sessions, audit); see [`units`] and
+//! the `gateway-admin` crate, which owns the operations on it.
+//!
 //! Tests run on a temporary SQLite file; `gateway/store/tests/pg.sh` runs the
 //! same tests on a throwaway PostgreSQL cluster as well.
 
@@ -14,6 +19,7 @@ mod batch;
 mod bindings;
 mod cdrs;
 mod dialplan;
+pub mod units;
 
 use std::path::{Path, PathBuf};
 
@@ -23,6 +29,7 @@ use sqlx::AnyPool;
 pub use bindings::Binding;
 pub use cdrs::{Cdr, CDR_OUTCOMES};
 pub use dialplan::DialplanVersion;
+pub use units::{AdminUnit, Structure, UnitImport, UnitRef};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 

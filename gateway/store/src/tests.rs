@@ -13,6 +13,8 @@ use super::*;
 const LOOPBACK: &str = include_str!("../../../dialplans/loopback.toml");
 const HANOI_2024: &str = include_str!("../../../dialplans/hanoi-2024.toml");
 const HANOI_2025: &str = include_str!("../../../dialplans/hanoi-2025.toml");
+const UNITS_2024: &str = include_str!("../../admin/data/hanoi-admin-units-3tier-2024.json");
+const UNITS_2025: &str = include_str!("../../admin/data/hanoi-admin-units-2tier-2025.json");
 
 static NEXT: AtomicU32 = AtomicU32::new(0);
 
@@ -103,6 +105,7 @@ on_both!(
     bindings_lifecycle,
     cdrs_roundtrip,
     cdr_batches_are_all_or_nothing,
+    admin_units_import_and_subtree,
 );
 
 fn parse(src: &str, name: &str) -> Dialplan {
@@ -303,19 +306,20 @@ async fn import_is_all_or_nothing(db: &TestDb) {
             1,
             "after {stage}"
         );
+        // The loopback fixture's own counts: it grows with the interop tests.
         assert_eq!(
             count(&store, "SELECT COUNT(*) FROM units").await,
-            1,
+            loop_dp.units().len() as i64,
             "after {stage}"
         );
         assert_eq!(
             count(&store, "SELECT COUNT(*) FROM endpoints").await,
-            2,
+            loop_dp.endpoints().len() as i64,
             "after {stage}"
         );
         assert_eq!(
             count(&store, "SELECT COUNT(*) FROM rules").await,
-            1,
+            loop_dp.rules().len() as i64,
             "after {stage}"
         );
     }
@@ -530,6 +534,200 @@ async fn cdr_batches_are_all_or_nothing(db: &TestDb) {
     assert!(store.insert_cdrs(&second).await.is_err());
     assert_eq!(store.list_cdrs(1000).await.unwrap().len(), 250);
     store.insert_cdrs(&[]).await.unwrap();
+}
+
+/// Counts straight from the JSON: (units, districts, children of `district`).
+fn json_counts(json: &str, district: u64) -> (usize, usize, usize) {
+    let v: serde_json::Value = serde_json::from_str(json).unwrap();
+    let kids = v["city"]["children"].as_array().unwrap();
+    let grandchildren: usize = kids
+        .iter()
+        .map(|k| k["children"].as_array().map_or(0, |c| c.len()))
+        .sum();
+    let of_district = kids
+        .iter()
+        .find(|k| k["code"].as_u64() == Some(district))
+        .and_then(|k| k["children"].as_array().map(|c| c.len()))
+        .unwrap_or(0);
+    (1 + kids.len() + grandchildren, kids.len(), of_district)
+}
+
+async fn admin_units_import_and_subtree(db: &TestDb) {
+    use unicode_normalization::UnicodeNormalization;
+    let store = Store::connect(&db.url).await.unwrap();
+    let (total24, districts, in_ba_dinh) = json_counts(UNITS_2024, 1);
+    assert_eq!((total24, districts), (557, 30));
+    assert!(in_ba_dinh > 10);
+    let (total25, wards25, _) = json_counts(UNITS_2025, 0);
+    assert_eq!((total25, wards25), (127, 126));
+
+    let s24 = store
+        .import_units(Structure::Y2024, UNITS_2024)
+        .await
+        .unwrap();
+    assert_eq!(
+        s24,
+        UnitImport {
+            inserted: 557,
+            updated: 0,
+            unchanged: 0
+        }
+    );
+    let s25 = store
+        .import_units(Structure::Y2025, UNITS_2025)
+        .await
+        .unwrap();
+    assert_eq!(s25.inserted, 127);
+    // Idempotent: the same files again change nothing.
+    let again = store
+        .import_units(Structure::Y2024, UNITS_2024)
+        .await
+        .unwrap();
+    assert_eq!(
+        again,
+        UnitImport {
+            inserted: 0,
+            updated: 0,
+            unchanged: 557
+        }
+    );
+    assert_eq!(
+        store
+            .import_units(Structure::Y2025, UNITS_2025)
+            .await
+            .unwrap()
+            .unchanged,
+        127
+    );
+    assert_eq!(
+        count(&store, "SELECT COUNT(*) FROM adm_units").await,
+        557 + 127
+    );
+    assert_eq!(
+        count(&store, "SELECT COUNT(*) FROM adm_units WHERE structure = '2024' AND kind IN ('urban_district', 'rural_district', 'town')").await,
+        30
+    );
+    assert_eq!(
+        count(
+            &store,
+            "SELECT COUNT(*) FROM adm_units WHERE structure = '2025' AND parent_code = '01'"
+        )
+        .await,
+        126
+    );
+    // A changed name is an update, and only that.
+    let renamed = UNITS_2025.replacen("Phường Hoàn Kiếm", "Phuong Hoan Kiem (test)", 1);
+    assert_eq!(
+        store
+            .import_units(Structure::Y2025, &renamed)
+            .await
+            .unwrap(),
+        UnitImport {
+            inserted: 0,
+            updated: 1,
+            unchanged: 126
+        }
+    );
+    store
+        .import_units(Structure::Y2025, UNITS_2025)
+        .await
+        .unwrap();
+
+    let city24 = UnitRef::new(Structure::Y2024, "01");
+    let ba_dinh = UnitRef::new(Structure::Y2024, "001");
+    let sub = store.unit_subtree(&ba_dinh).await.unwrap();
+    assert_eq!(sub.len(), 1 + in_ba_dinh);
+    assert_eq!(sub[0].code, "001");
+    assert_eq!(sub[0].depth, 0);
+    assert!(sub[1..]
+        .iter()
+        .all(|u| u.depth == 1 && u.parent_code.as_deref() == Some("001")));
+    assert_eq!(store.unit_subtree(&city24).await.unwrap().len(), 557);
+    let city25 = store
+        .unit_subtree(&UnitRef::new(Structure::Y2025, "01"))
+        .await
+        .unwrap();
+    assert_eq!(city25.len(), 127);
+    assert!(store
+        .unit_subtree(&UnitRef::new(Structure::Y2024, "999"))
+        .await
+        .unwrap()
+        .is_empty());
+
+    // Codes repeat across structures with other meanings.
+    let truc_bach = store
+        .admin_unit(&UnitRef::new(Structure::Y2024, "00004"))
+        .await
+        .unwrap()
+        .unwrap();
+    let ba_dinh25 = store
+        .admin_unit(&UnitRef::new(Structure::Y2025, "00004"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(truc_bach.name, "Phường Trúc Bạch");
+    assert_eq!(ba_dinh25.name, "Phường Ba Đình");
+    assert_eq!(truc_bach.valid_to.as_deref(), Some("2025-07-01"));
+    assert_eq!(ba_dinh25.valid_from.as_deref(), Some("2025-07-01"));
+    for u in store.unit_subtree(&city24).await.unwrap() {
+        assert_eq!(
+            u.name,
+            u.name.nfc().collect::<String>(),
+            "{} is NFC",
+            u.code
+        );
+    }
+
+    assert!(store
+        .unit_in_subtree(&ba_dinh, &truc_bach.unit_ref())
+        .await
+        .unwrap());
+    assert!(store
+        .unit_in_subtree(&city24, &truc_bach.unit_ref())
+        .await
+        .unwrap());
+    assert!(store.unit_in_subtree(&ba_dinh, &ba_dinh).await.unwrap());
+    assert!(!store
+        .unit_in_subtree(
+            &UnitRef::new(Structure::Y2024, "002"),
+            &truc_bach.unit_ref()
+        )
+        .await
+        .unwrap());
+    assert!(!store
+        .unit_in_subtree(&truc_bach.unit_ref(), &ba_dinh)
+        .await
+        .unwrap());
+    assert!(!store
+        .unit_in_subtree(&city24, &ba_dinh25.unit_ref())
+        .await
+        .unwrap());
+
+    // A broken file changes nothing.
+    assert!(store
+        .import_units(Structure::Y2025, "{\"city\": 3}")
+        .await
+        .is_err());
+    assert_eq!(
+        count(&store, "SELECT COUNT(*) FROM adm_units").await,
+        557 + 127
+    );
+}
+
+#[test]
+fn unit_refs_parse() {
+    assert_eq!(
+        UnitRef::parse("2024/001", Structure::Y2025),
+        Some(UnitRef::new(Structure::Y2024, "001"))
+    );
+    assert_eq!(
+        UnitRef::parse("00070", Structure::Y2025),
+        Some(UnitRef::new(Structure::Y2025, "00070"))
+    );
+    assert_eq!(UnitRef::parse("2023/001", Structure::Y2025), None);
+    assert_eq!(UnitRef::parse("2024/", Structure::Y2025), None);
+    assert_eq!(UnitRef::parse("01; DROP", Structure::Y2025), None);
+    assert_eq!(UnitRef::new(Structure::Y2025, "01").to_string(), "2025/01");
 }
 
 #[tokio::test]

@@ -1,0 +1,468 @@
+//! The REST API under `/api/v1/`: JSON in and out, bearer tokens from
+//! `POST /api/v1/session`, and every error as RFC 9457 problem details
+//! (`application/problem+json`), including malformed bodies, unknown paths
+//! and wrong methods.
+
+use std::collections::HashMap;
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request, State};
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, LOCATION, WWW_AUTHENTICATE};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::model::*;
+use crate::ops::Admin;
+use crate::{AdminError, AdminUnit, Structure, UnitRef};
+
+/// The OpenAPI 3.1 description of this API, served at
+/// `/api/v1/openapi.json`.
+pub const OPENAPI_JSON: &str = include_str!("openapi.json");
+
+/// An RFC 9457 problem: `type` stays `about:blank`, so `title` is the
+/// status's phrase and `detail` says what went wrong with this request.
+#[derive(Debug, Clone, Serialize)]
+pub struct Problem {
+    #[serde(rename = "type")]
+    pub problem_type: &'static str,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    /// The request field at fault, when there is one (an extension member).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+impl Problem {
+    pub fn new(status: StatusCode, detail: impl Into<String>) -> Problem {
+        Problem {
+            problem_type: "about:blank",
+            title: status.canonical_reason().unwrap_or("Error").to_string(),
+            status: status.as_u16(),
+            detail: detail.into(),
+            field: None,
+        }
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let body = serde_json::to_vec(&self).unwrap_or_default();
+        let mut resp = (status, body).into_response();
+        resp.headers_mut().insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        if status == StatusCode::UNAUTHORIZED {
+            resp.headers_mut().insert(
+                WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"gateway-admin\""),
+            );
+        }
+        resp
+    }
+}
+
+impl From<AdminError> for Problem {
+    fn from(e: AdminError) -> Problem {
+        match e {
+            AdminError::Unauthorized(d) => Problem::new(StatusCode::UNAUTHORIZED, d),
+            AdminError::NotFound(d) => Problem::new(StatusCode::NOT_FOUND, d),
+            AdminError::Forbidden(d) => Problem::new(StatusCode::FORBIDDEN, d),
+            AdminError::Conflict(d) => Problem::new(StatusCode::CONFLICT, d),
+            AdminError::Invalid { field, detail } => Problem {
+                field: Some(field.clone()),
+                ..Problem::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    format!("invalid {field}: {detail}"),
+                )
+            },
+            AdminError::Store(e) => {
+                tracing::error!(error = %e, "admin API: store failure");
+                Problem::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "the gateway's database failed to answer; the gateway log has the cause",
+                )
+            }
+        }
+    }
+}
+
+type ApiResult<T> = Result<T, Problem>;
+
+/// A JSON body, refused as problem details when it is not JSON, does not
+/// parse or does not fit the expected shape. An empty body is `{}`.
+pub struct ApiJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
+    type Rejection = Problem;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Problem> {
+        let json_type = req
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| {
+                let mime = v
+                    .split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_ascii_lowercase();
+                mime == "application/json" || mime.ends_with("+json")
+            });
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(|e| Problem::new(e.status(), e.body_text()))?;
+        let bytes = if bytes.iter().all(u8::is_ascii_whitespace) {
+            Bytes::from_static(b"{}")
+        } else {
+            if json_type != Some(true) {
+                return Err(Problem::new(
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    "the request body must be JSON (Content-Type: application/json)",
+                ));
+            }
+            bytes
+        };
+        serde_json::from_slice(&bytes).map(ApiJson).map_err(|e| {
+            use serde_json::error::Category;
+            let status = match e.classify() {
+                Category::Data => StatusCode::UNPROCESSABLE_ENTITY,
+                _ => StatusCode::BAD_REQUEST,
+            };
+            Problem::new(status, format!("invalid JSON body: {e}"))
+        })
+    }
+}
+
+/// Query parameters, refused as problem details.
+pub struct ApiQuery<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Problem> {
+        Query::<T>::try_from_uri(&parts.uri)
+            .map(|Query(q)| ApiQuery(q))
+            .map_err(|e| Problem::new(StatusCode::BAD_REQUEST, e.body_text()))
+    }
+}
+
+struct ApiPath<T>(T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Problem> {
+        Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Path(p)| ApiPath(p))
+            .map_err(|e| Problem::new(e.status(), e.body_text()))
+    }
+}
+
+fn bearer(headers: &HeaderMap) -> Result<&str, Problem> {
+    let value = headers
+        .get(AUTHORIZATION)
+        .ok_or_else(|| {
+            Problem::new(
+                StatusCode::UNAUTHORIZED,
+                "missing Authorization: Bearer token (POST /api/v1/session to get one)",
+            )
+        })?
+        .to_str()
+        .map_err(|_| Problem::new(StatusCode::UNAUTHORIZED, "malformed Authorization header"))?;
+    match value.split_once(' ') {
+        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => Ok(token.trim()),
+        _ => Err(Problem::new(
+            StatusCode::UNAUTHORIZED,
+            "the Authorization header must be \"Bearer TOKEN\"",
+        )),
+    }
+}
+
+/// The authenticated actor of a request.
+pub struct Authed(pub Actor);
+
+impl FromRequestParts<Admin> for Authed {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, admin: &Admin) -> Result<Self, Problem> {
+        let token = bearer(&parts.headers)?;
+        Ok(Authed(admin.authenticate(token).await?))
+    }
+}
+
+/// The API under `/api/v1/`, with `admin` as its state. Mount it on the
+/// admin listener (`Router::merge`); it answers problem details for any
+/// path under `/api/v1/` it does not know.
+pub fn router(admin: Admin) -> Router {
+    let api = Router::new()
+        .route("/openapi.json", get(openapi))
+        .route("/session", post(login).delete(logout))
+        .route("/units", get(list_units))
+        .route("/units/{structure}/{code}", get(get_unit))
+        .route("/units/{structure}/{code}/subtree", get(unit_subtree))
+        .route("/endpoints", get(list_endpoints).post(create_endpoint))
+        .route(
+            "/endpoints/{id}",
+            get(get_endpoint)
+                .patch(update_endpoint)
+                .delete(delete_endpoint),
+        )
+        .route("/vetting", get(vetting_queue))
+        .route("/vetting/{id}/approve", post(approve))
+        .route("/vetting/{id}/suspend", post(suspend))
+        .route("/users", get(list_users).post(create_user))
+        .route("/audit", get(list_audit))
+        .fallback(unknown_path)
+        .method_not_allowed_fallback(wrong_method)
+        .with_state(admin);
+    Router::new().nest("/api/v1", api)
+}
+
+async fn unknown_path() -> Problem {
+    Problem::new(
+        StatusCode::NOT_FOUND,
+        "no such resource; /api/v1/openapi.json lists what exists",
+    )
+}
+
+async fn wrong_method() -> Problem {
+    Problem::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "this resource does not support the method; /api/v1/openapi.json lists what it does",
+    )
+}
+
+async fn openapi() -> Response {
+    (
+        [(CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+        OPENAPI_JSON,
+    )
+        .into_response()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Login {
+    user: String,
+    password: String,
+}
+
+async fn login(State(admin): State<Admin>, ApiJson(l): ApiJson<Login>) -> ApiResult<Response> {
+    let token = admin.login(&l.user, &l.password).await?;
+    Ok((StatusCode::CREATED, Json(token)).into_response())
+}
+
+async fn logout(State(admin): State<Admin>, headers: HeaderMap) -> ApiResult<StatusCode> {
+    let token = bearer(&headers)?;
+    admin.authenticate(token).await?;
+    admin.logout(token).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Clone, Serialize)]
+struct UnitNode {
+    #[serde(flatten)]
+    unit: AdminUnit,
+    children: Vec<UnitNode>,
+}
+
+/// Nests a parents-first list; units whose parent is not in the list are
+/// roots (the actor's scope, or each structure's city).
+fn tree(units: Vec<AdminUnit>) -> Vec<UnitNode> {
+    let present: std::collections::HashSet<(Structure, String)> = units
+        .iter()
+        .map(|u| (u.structure, u.code.clone()))
+        .collect();
+    let mut roots = Vec::new();
+    let mut by_parent: HashMap<(Structure, String), Vec<AdminUnit>> = HashMap::new();
+    for u in units {
+        match &u.parent_code {
+            Some(p) if present.contains(&(u.structure, p.clone())) => by_parent
+                .entry((u.structure, p.clone()))
+                .or_default()
+                .push(u),
+            _ => roots.push(u),
+        }
+    }
+    fn build(
+        u: AdminUnit,
+        by_parent: &mut HashMap<(Structure, String), Vec<AdminUnit>>,
+    ) -> UnitNode {
+        let kids = by_parent
+            .remove(&(u.structure, u.code.clone()))
+            .unwrap_or_default();
+        UnitNode {
+            children: kids.into_iter().map(|k| build(k, by_parent)).collect(),
+            unit: u,
+        }
+    }
+    roots
+        .into_iter()
+        .map(|r| build(r, &mut by_parent))
+        .collect()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UnitsQuery {
+    #[serde(default)]
+    structure: Option<Structure>,
+    /// `true`: a flat list (parents first) instead of a tree.
+    #[serde(default)]
+    flat: Option<bool>,
+}
+
+async fn list_units(
+    State(admin): State<Admin>,
+    Authed(actor): Authed,
+    ApiQuery(q): ApiQuery<UnitsQuery>,
+) -> ApiResult<Response> {
+    let units = admin.list_units(&actor, q.structure).await?;
+    Ok(if q.flat == Some(true) {
+        Json(units).into_response()
+    } else {
+        Json(tree(units)).into_response()
+    })
+}
+
+fn unit_ref(structure: &str, code: &str) -> Result<UnitRef, Problem> {
+    let structure = Structure::parse(structure).ok_or_else(|| {
+        Problem::new(
+            StatusCode::NOT_FOUND,
+            format!("no unit structure {structure:?} (there are 2024 and 2025)"),
+        )
+    })?;
+    Ok(UnitRef::new(structure, code))
+}
+
+async fn get_unit(
+    State(admin): State<Admin>,
+    Authed(actor): Authed,
+    ApiPath((structure, code)): ApiPath<(String, String)>,
+) -> ApiResult<Response> {
+    let r = unit_ref(&structure, &code)?;
+    Ok(Json(admin.get_unit(&actor, &r).await?).into_response())
+}
+
+async fn unit_subtree(
+    State(admin): State<Admin>,
+    Authed(actor): Authed,
+    ApiPath((structure, code)): ApiPath<(String, String)>,
+) -> ApiResult<Response> {
+    let r = unit_ref(&structure, &code)?;
+    let units = admin.unit_subtree(&actor, &r).await?;
+    Ok(Json(tree(units)).into_response())
+}
+
+async fn list_endpoints(
+    State(admin): State<Admin>,
+    Authed(actor): Authed,
+    ApiQuery(q): ApiQuery<EndpointQuery>,
+) -> ApiResult<Response> {
+    Ok(Json(admin.list_endpoints(&actor, &q).await?).into_response())
+}
+
+async fn get_endpoint(
+    State(admin): State<Admin>,
+    Authed(actor): Authed,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Response> {
+    Ok(Json(admin.get_endpoint(&actor, &id).await?).into_response())
+}
+
+async fn create_endpoint(
+    State(admin): State<Admin>,
+    Authed(actor): Authed,
+    ApiJson(new): ApiJson<NewEndpoint>,
+) -> ApiResult<Response> {
+    let view = admin.create_endpoint(&actor, new).await?;
+    let location = format!("/api/v1/endpoints/{}", view.id);
+    let mut resp = (StatusCode::CREATED, Json(view)).into_response();
+    if let Ok(v) = HeaderValue::from_str(&location) {
+        resp.headers_mut().insert(LOCATION, v);
+    }
+    Ok(resp)
+}
+
+async fn update_endpoint(
+    State(admin): State<Admin>,
+    Authed(actor): Authed,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(patch): ApiJson<EndpointPatch>,
+) -> ApiResult<Response> {
+    Ok(Json(admin.update_endpoint(&actor, &id, patch).await?).into_response())
+}
+
+async fn delete_endpoint(
+    State(admin): State<Admin>,
+    Authed(actor): Authed,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<StatusCode> {
+    admin.delete_endpoint(&actor, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn vetting_queue(State(admin): State<Admin>, Authed(actor): Authed) -> ApiResult<Response> {
+    Ok(Json(admin.vetting_queue(&actor).await?).into_response())
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Decision {
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+async fn approve(
+    State(admin): State<Admin>,
+    Authed(actor): Authed,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(d): ApiJson<Decision>,
+) -> ApiResult<Response> {
+    Ok(Json(admin.approve(&actor, &id, d.reason.as_deref()).await?).into_response())
+}
+
+async fn suspend(
+    State(admin): State<Admin>,
+    Authed(actor): Authed,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(d): ApiJson<Decision>,
+) -> ApiResult<Response> {
+    // A missing reason is refused after the visibility and role checks,
+    // so the answer does not depend on the body.
+    let view = admin
+        .set_vetting(&actor, &id, VettingState::Suspended, d.reason.as_deref())
+        .await?;
+    Ok(Json(view).into_response())
+}
+
+async fn list_users(State(admin): State<Admin>, Authed(actor): Authed) -> ApiResult<Response> {
+    Ok(Json(admin.list_users(&actor).await?).into_response())
+}
+
+async fn create_user(
+    State(admin): State<Admin>,
+    Authed(actor): Authed,
+    ApiJson(new): ApiJson<NewUser>,
+) -> ApiResult<Response> {
+    let view = admin.create_user(&actor, new).await?;
+    Ok((StatusCode::CREATED, Json(view)).into_response())
+}
+
+async fn list_audit(
+    State(admin): State<Admin>,
+    Authed(actor): Authed,
+    ApiQuery(q): ApiQuery<AuditQuery>,
+) -> ApiResult<Response> {
+    Ok(Json(admin.list_audit(&actor, &q).await?).into_response())
+}
