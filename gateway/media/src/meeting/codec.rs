@@ -4,6 +4,8 @@
 
 use std::collections::VecDeque;
 
+use codecs::g722::{G722Decoder, G722Encoder};
+use codecs::{Application, OpusDecoder, OpusEncoder, Resampler};
 use gateway_callmodel::AudioCodec;
 
 /// The mix's sample rate.
@@ -12,128 +14,125 @@ pub const MIX_RATE: u32 = 16_000;
 pub const FRAME: usize = (MIX_RATE / 50) as usize;
 
 #[derive(Debug, thiserror::Error)]
-#[error("the meeting bridge cannot transcode {0:?} yet")]
-pub struct UnsupportedCodec(pub AudioCodec);
+#[error("the meeting bridge cannot transcode {0:?}: {1}")]
+pub struct UnsupportedCodec(pub AudioCodec, pub String);
+
+/// Encoding names of the codecs a meeting mixes, for refusals.
+pub const MIXABLE: &[&str] = &["PCMU", "PCMA", "G722", "opus"];
+
+/// Opus bit rate towards a room: wideband speech.
+const OPUS_BITRATE: u32 = 32_000;
+
+enum Coder {
+    /// G.711 at 8 kHz, resampled to and from the 16 kHz mix.
+    G711 {
+        alaw: bool,
+        up: Resampler,
+        down: Resampler,
+    },
+    G722(Box<(G722Encoder, G722Decoder)>),
+    /// libopus runs at 16 kHz on our side; the RTP clock stays 48 kHz.
+    Opus(Box<(OpusEncoder, OpusDecoder)>),
+}
 
 pub(crate) struct LegCodec {
     codec: AudioCodec,
-    up: HalfBand,
-    down: HalfBand,
+    coder: Coder,
     scratch: Vec<i16>,
+    /// G.711 samples at 8 kHz, before or after resampling.
+    narrow: Vec<i16>,
+}
+
+fn unsupported(codec: AudioCodec, e: impl std::fmt::Display) -> UnsupportedCodec {
+    UnsupportedCodec(codec, e.to_string())
 }
 
 impl LegCodec {
     pub(crate) fn new(codec: AudioCodec) -> Result<LegCodec, UnsupportedCodec> {
-        match codec {
-            AudioCodec::Pcmu | AudioCodec::Pcma => Ok(LegCodec {
-                codec,
-                up: HalfBand::new(),
-                down: HalfBand::new(),
-                scratch: Vec::with_capacity(2 * FRAME),
-            }),
-            other => Err(UnsupportedCodec(other)),
-        }
+        let coder = match codec {
+            AudioCodec::Pcmu | AudioCodec::Pcma => Coder::G711 {
+                alaw: codec == AudioCodec::Pcma,
+                up: Resampler::new(8000, MIX_RATE).map_err(|e| unsupported(codec, e))?,
+                down: Resampler::new(MIX_RATE, 8000).map_err(|e| unsupported(codec, e))?,
+            },
+            AudioCodec::G722 => Coder::G722(Box::new((G722Encoder::new(), G722Decoder::new()))),
+            AudioCodec::Opus => {
+                let enc = OpusEncoder::new(MIX_RATE, 1, Application::Voip, OPUS_BITRATE)
+                    .map_err(|e| unsupported(codec, e))?;
+                let dec = OpusDecoder::new(MIX_RATE, 1).map_err(|e| unsupported(codec, e))?;
+                Coder::Opus(Box::new((enc, dec)))
+            }
+        };
+        Ok(LegCodec {
+            codec,
+            coder,
+            scratch: Vec::with_capacity(4 * FRAME),
+            narrow: Vec::with_capacity(2 * FRAME),
+        })
     }
 
-    /// RTP timestamp units per 16 kHz mix sample, as a ratio (num, den).
+    /// RTP timestamp units for `mix_samples` samples of the 16 kHz mix.
     pub(crate) fn rtp_ticks_per_mix_samples(&self, mix_samples: usize) -> u32 {
         (mix_samples as u64 * self.codec.rtp_clock() as u64 / MIX_RATE as u64) as u32
     }
 
-    /// Decode one payload and append the 16 kHz PCM to `out`.
-    pub(crate) fn decode(&mut self, payload: &[u8], out: &mut VecDeque<i16>) {
-        let decode: fn(u8) -> i16 = match self.codec {
-            AudioCodec::Pcma => codecs::alaw_decode,
-            _ => codecs::ulaw_decode,
-        };
-        for &b in payload {
-            let [a, b] = self.up.interpolate(decode(b));
-            out.push_back(a);
-            out.push_back(b);
+    /// The packet time a leg can be sent: Opus frames are 10, 20, 40 or 60
+    /// ms; anything else goes at 20.
+    pub(crate) fn ptime_ms(&self, wanted: u32) -> u32 {
+        match self.coder {
+            Coder::Opus(_) if ![10, 20, 40, 60].contains(&wanted) => 20,
+            _ => wanted,
         }
+    }
+
+    /// Decode one payload and append the 16 kHz PCM to `out`. A payload the
+    /// codec refuses adds nothing (the leg's FIFO then runs dry and the mix
+    /// plays silence for it).
+    pub(crate) fn decode(&mut self, payload: &[u8], out: &mut VecDeque<i16>) -> bool {
+        self.scratch.clear();
+        let ok = match &mut self.coder {
+            Coder::G711 { alaw, up, .. } => {
+                let decode: fn(u8) -> i16 = if *alaw {
+                    codecs::alaw_decode
+                } else {
+                    codecs::ulaw_decode
+                };
+                self.narrow.clear();
+                self.narrow.extend(payload.iter().map(|&b| decode(b)));
+                up.process(&self.narrow, &mut self.scratch);
+                true
+            }
+            Coder::G722(c) => {
+                c.1.decode(payload, &mut self.scratch);
+                true
+            }
+            Coder::Opus(c) => c.1.decode(payload, &mut self.scratch).is_ok(),
+        };
+        out.extend(self.scratch.iter().copied());
+        ok
     }
 
     /// Encode 16 kHz PCM (a whole packet's worth) and append the payload.
-    pub(crate) fn encode(&mut self, pcm: &[i16], out: &mut Vec<u8>) {
-        let encode: fn(i16) -> u8 = match self.codec {
-            AudioCodec::Pcma => codecs::alaw_encode,
-            _ => codecs::ulaw_encode,
-        };
-        self.scratch.clear();
-        for pair in pcm.chunks_exact(2) {
-            self.scratch.push(self.down.decimate(pair[0], pair[1]));
-        }
-        out.extend(self.scratch.iter().map(|&s| encode(s)));
-    }
-}
-
-/// Half-band low-pass FIR for 2:1 interpolation and decimation between 8
-/// and 16 kHz (windowed sinc, cut-off at 4 kHz).
-struct HalfBand {
-    taps: [f32; TAPS],
-    history: [f32; TAPS],
-    pos: usize,
-}
-
-const TAPS: usize = 31;
-
-impl HalfBand {
-    fn new() -> HalfBand {
-        let mut taps = [0f32; TAPS];
-        let mid = (TAPS / 2) as f32;
-        let mut sum = 0.0;
-        for (i, t) in taps.iter_mut().enumerate() {
-            let x = i as f32 - mid;
-            let sinc = if x == 0.0 {
-                0.5
-            } else {
-                (std::f32::consts::PI * x * 0.5).sin() / (std::f32::consts::PI * x)
-            };
-            let w = 0.54 - 0.46 * (2.0 * std::f32::consts::PI * i as f32 / (TAPS - 1) as f32).cos();
-            *t = sinc * w;
-            sum += *t;
-        }
-        taps.iter_mut().for_each(|t| *t /= sum);
-        HalfBand {
-            taps,
-            history: [0.0; TAPS],
-            pos: 0,
+    pub(crate) fn encode(&mut self, pcm: &[i16], out: &mut Vec<u8>) -> bool {
+        match &mut self.coder {
+            Coder::G711 { alaw, down, .. } => {
+                let encode: fn(i16) -> u8 = if *alaw {
+                    codecs::alaw_encode
+                } else {
+                    codecs::ulaw_encode
+                };
+                self.scratch.clear();
+                down.process(pcm, &mut self.scratch);
+                out.extend(self.scratch.iter().map(|&s| encode(s)));
+                true
+            }
+            Coder::G722(c) => {
+                c.0.encode(pcm, out);
+                true
+            }
+            Coder::Opus(c) => c.0.encode(pcm, out).is_ok(),
         }
     }
-
-    fn push(&mut self, x: f32) {
-        self.history[self.pos] = x;
-        self.pos = (self.pos + 1) % TAPS;
-    }
-
-    fn output(&self) -> f32 {
-        // history[pos] is the oldest sample.
-        let mut acc = 0.0;
-        for (k, t) in self.taps.iter().enumerate() {
-            acc += t * self.history[(self.pos + k) % TAPS];
-        }
-        acc
-    }
-
-    /// One 8 kHz sample in, two 16 kHz samples out (zero stuffing, gain 2).
-    fn interpolate(&mut self, x: i16) -> [i16; 2] {
-        self.push(2.0 * x as f32);
-        let a = self.output();
-        self.push(0.0);
-        let b = self.output();
-        [clamp(a), clamp(b)]
-    }
-
-    /// Two 16 kHz samples in, one 8 kHz sample out.
-    fn decimate(&mut self, a: i16, b: i16) -> i16 {
-        self.push(a as f32);
-        self.push(b as f32);
-        clamp(self.output())
-    }
-}
-
-fn clamp(x: f32) -> i16 {
-    x.round().clamp(i16::MIN as f32, i16::MAX as f32) as i16
 }
 
 #[cfg(test)]

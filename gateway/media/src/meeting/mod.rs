@@ -18,7 +18,7 @@
 mod codec;
 mod rtp;
 
-pub use codec::{UnsupportedCodec, FRAME, MIX_RATE};
+pub use codec::{UnsupportedCodec, FRAME, MIXABLE, MIX_RATE};
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -293,7 +293,7 @@ impl MixTask {
                     spec.rtcp_mux,
                     Instant::now(),
                 );
-                let ptime = spec.ptime_ms.clamp(10, 60) as usize;
+                let ptime = codec.ptime_ms(spec.ptime_ms.clamp(10, 60)) as usize;
                 tracing::info!(meeting = %self.label, leg = %spec.label, codec = ?spec.codec, ptime, "leg joined the mix");
                 self.legs.push(MixLeg {
                     id: spec.id,
@@ -400,8 +400,12 @@ impl MixLeg {
                 };
                 if v.payload_type == self.payload_type {
                     self.counters.packets_in.fetch_add(1, Relaxed);
-                    self.codec
-                        .decode(&buf[v.payload.0..v.payload.1], &mut self.inbox);
+                    if !self
+                        .codec
+                        .decode(&buf[v.payload.0..v.payload.1], &mut self.inbox)
+                    {
+                        self.counters.dropped.fetch_add(1, Relaxed);
+                    }
                     if self.inbox.len() > MAX_QUEUED {
                         let excess = self.inbox.len() - MAX_QUEUED + PRIME_SAMPLES;
                         let excess = excess.min(self.inbox.len());
@@ -447,8 +451,12 @@ impl MixLeg {
                 self.timestamp,
                 self.ssrc,
             );
-            self.codec.encode(&self.outbox[..self.packet_samples], out);
+            let encoded = self.codec.encode(&self.outbox[..self.packet_samples], out);
             self.outbox.drain(..self.packet_samples);
+            if !encoded {
+                self.counters.dropped.fetch_add(1, Relaxed);
+                continue;
+            }
             self.first_packet = false;
             self.seq = self.seq.wrapping_add(1);
             self.timestamp = self
