@@ -77,6 +77,10 @@ pub enum EngineTimer {
     Session(u64),
     /// A response to the caller may need retransmitting.
     Retransmit(u64, crate::call::CallerRetransmit),
+    /// A meeting leg's 2xx may need retransmitting (no ACK yet).
+    MeetingAnswer(u64),
+    /// A meeting leg reached its maximum duration.
+    MeetingMaxDuration(u64),
     /// Expire registrations, send qualify pings.
     Housekeeping,
 }
@@ -96,6 +100,12 @@ pub struct Engine {
     pub(crate) by_tag: HashMap<String, CallRef>,
     pub(crate) by_server_tx: HashMap<ServerTxId, CallRef>,
     pub(crate) by_client_tx: HashMap<ClientTxId, (u64, ClientPurpose)>,
+    /// Meetings in progress, by number.
+    pub(crate) meetings: HashMap<String, crate::meeting::Meeting>,
+    /// Our To tag of a meeting leg → the leg.
+    pub(crate) meeting_tags: HashMap<String, crate::meeting::MeetingLegRef>,
+    /// Meeting leg id → its meeting's number (for the leg's timers).
+    pub(crate) meeting_legs: HashMap<u64, String>,
     timers: BinaryHeap<Reverse<(Instant, EngineTimer)>>,
     next_call_id: u64,
     /// Qualify OPTIONS in flight: tx → (endpoint, contact).
@@ -154,6 +164,9 @@ impl Engine {
             by_tag: HashMap::new(),
             by_server_tx: HashMap::new(),
             by_client_tx: HashMap::new(),
+            meetings: HashMap::new(),
+            meeting_tags: HashMap::new(),
+            meeting_legs: HashMap::new(),
             timers: BinaryHeap::new(),
             next_call_id: 1,
             qualify: HashMap::new(),
@@ -179,13 +192,17 @@ impl Engine {
         // Timers are deleted lazily, and a call's max-duration timer lies
         // hours ahead: drop the entries of ended calls once they outnumber
         // the live ones, so the heap stays proportional to calls in progress.
-        if self.timers.len() > 1024 + 8 * self.calls.len() {
+        if self.timers.len() > 1024 + 8 * (self.calls.len() + self.meeting_legs.len()) {
             let calls = &self.calls;
+            let legs = &self.meeting_legs;
             self.timers.retain(|Reverse((_, t))| match *t {
                 EngineTimer::Ring(c)
                 | EngineTimer::MaxDuration(c)
                 | EngineTimer::Session(c)
                 | EngineTimer::Retransmit(c, _) => calls.contains_key(&c),
+                EngineTimer::MeetingAnswer(l) | EngineTimer::MeetingMaxDuration(l) => {
+                    legs.contains_key(&l)
+                }
                 EngineTimer::Housekeeping => true,
             });
         }
@@ -249,6 +266,8 @@ impl Engine {
                 EngineTimer::MaxDuration(call) => self.on_max_duration(now, call),
                 EngineTimer::Session(call) => self.on_session_timer(now, call),
                 EngineTimer::Retransmit(call, kind) => self.on_caller_retransmit(now, call, kind),
+                EngineTimer::MeetingAnswer(leg) => self.on_meeting_answer_timer(now, leg),
+                EngineTimer::MeetingMaxDuration(leg) => self.on_meeting_max_duration(now, leg),
                 EngineTimer::Housekeeping => self.housekeeping(now),
             }
         }
@@ -422,6 +441,9 @@ impl Engine {
             return self.on_cancel(now, id, req);
         }
         if let Some(tag) = to_tag {
+            if let Some(r) = self.meeting_tags.get(&tag).cloned() {
+                return self.on_meeting_request(now, r, id, req);
+            }
             return match self.by_tag.get(&tag).copied() {
                 Some(r) => self.on_in_dialog_request(now, r, id, req, from),
                 None if req.method == Method::Options => self.on_options(now, id, req),

@@ -6,6 +6,7 @@ mod config;
 mod engine;
 #[cfg(test)]
 mod engine_tests;
+mod meeting;
 mod metrics;
 mod persist;
 mod registrar;

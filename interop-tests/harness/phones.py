@@ -234,3 +234,31 @@ display=0
                 return True
             time.sleep(0.2)
         return False
+
+
+def tone_levels(path: Path, freqs: list[float], start: float, seconds: float) -> dict[float, float]:
+    """Power of each frequency (dB relative to a full-scale sine) in
+    [start, start+seconds) of a 16-bit wav, by the Goertzel algorithm: a
+    mix of several tones, where sox's single "rough frequency" says nothing."""
+    import math
+    import wave
+
+    with wave.open(str(path), "rb") as w:
+        rate, width, channels = w.getframerate(), w.getsampwidth(), w.getnchannels()
+        assert width == 2, f"{path}: {8 * width}-bit samples, expected 16"
+        w.setpos(min(int(start * rate), w.getnframes()))
+        raw = w.readframes(int(seconds * rate))
+    samples = memoryview(raw).cast("h")[::channels]
+    n = len(samples)
+    assert n >= rate * seconds * 0.9, f"{path}: only {n / rate:.1f}s from {start}s, wanted {seconds}s"
+    levels = {}
+    for f in freqs:
+        coeff = 2 * math.cos(2 * math.pi * f / rate)
+        s1 = s2 = 0.0
+        for x in samples:
+            s1, s2 = x + coeff * s1 - s2, s1
+        power = s1 * s1 + s2 * s2 - coeff * s1 * s2
+        # A full-scale sine of n samples has Goertzel power (32767 * n / 2)^2.
+        ref = (32767 * n / 2) ** 2
+        levels[f] = 10 * math.log10(max(power, 1e-9) / ref)
+    return levels

@@ -29,6 +29,7 @@
 
 pub mod dtmf;
 pub mod leg;
+pub mod meeting;
 pub mod metrics;
 pub mod ogg;
 pub mod packet;

@@ -82,6 +82,8 @@ pub enum MediaError {
     ControlBusy,
     #[error("media relay used outside a tokio runtime")]
     NoRuntime,
+    #[error("{0}")]
+    Unsupported(String),
     #[error("cannot bind UDP {addr}: {source}")]
     Bind { addr: SocketAddr, source: io::Error },
 }
@@ -92,6 +94,7 @@ impl MediaError {
     pub fn sip_status(&self) -> u16 {
         match self {
             MediaError::PortsExhausted | MediaError::Bind { .. } | MediaError::ControlBusy => 503,
+            MediaError::Unsupported(_) => 488,
             _ => 500,
         }
     }
@@ -129,12 +132,12 @@ pub struct MediaRelay {
     inner: Arc<RelayInner>,
 }
 
-struct RelayInner {
+pub(crate) struct RelayInner {
     bind_ip: IpAddr,
     latch_window: Duration,
     max_streams: usize,
     allocator: Mutex<PortAllocator>,
-    metrics: RelayMetrics,
+    pub(crate) metrics: RelayMetrics,
 }
 
 impl RelayInner {
@@ -226,6 +229,19 @@ impl MediaRelay {
         })
     }
 
+    /// Bind one RTP/RTCP port pair for a leg the caller will hand to a
+    /// meeting bridge (see [`crate::meeting`]). The ports return to the
+    /// pool when the returned value (or the bridge that took it) drops.
+    pub fn bind_leg(&self) -> Result<crate::meeting::BoundLeg, MediaError> {
+        let mut lease = PortLease::uncounted(self.inner.clone());
+        let (sockets, local) = self.bind_pair(&mut lease)?;
+        Ok(crate::meeting::BoundLeg::new(sockets, local, lease))
+    }
+
+    pub(crate) fn inner(&self) -> &Arc<RelayInner> {
+        &self.inner
+    }
+
     fn bind_pair(
         &self,
         lease: &mut PortLease,
@@ -278,9 +294,12 @@ fn bind_udp_pair(ip: IpAddr, pair: PortPair) -> Result<[UdpSocket; 2], (SocketAd
 
 /// Ports held by one session, returned to the allocator when dropped — after
 /// the sockets, which the session task drops first.
-struct PortLease {
-    inner: Arc<RelayInner>,
+pub(crate) struct PortLease {
+    pub(crate) inner: Arc<RelayInner>,
     pairs: Vec<PortPair>,
+    /// A call's session counts in `sessions_active`; a meeting leg's ports
+    /// do not (the meeting counts once).
+    counted: bool,
 }
 
 impl PortLease {
@@ -289,6 +308,15 @@ impl PortLease {
         PortLease {
             inner,
             pairs: Vec::new(),
+            counted: true,
+        }
+    }
+
+    fn uncounted(inner: Arc<RelayInner>) -> Self {
+        PortLease {
+            inner,
+            pairs: Vec::new(),
+            counted: false,
         }
     }
 
@@ -312,7 +340,9 @@ impl Drop for PortLease {
             .metrics
             .ports_in_use
             .store(2 * alloc.pairs_in_use() as u64, Relaxed);
-        self.inner.metrics.sessions_active.fetch_sub(1, Relaxed);
+        if self.counted {
+            self.inner.metrics.sessions_active.fetch_sub(1, Relaxed);
+        }
     }
 }
 

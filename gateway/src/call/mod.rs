@@ -7,6 +7,7 @@
 //! this module obeys.
 
 pub mod anchor;
+pub mod caps;
 
 use crate::engine::{Engine, EngineTimer, ALLOW, SUPPORTED, USER_AGENT};
 use crate::store_writer::StoreOp;
@@ -343,6 +344,15 @@ impl Engine {
                 self.count_outcome(outcome_of(s));
                 return self.reply(now, id, &req, s, &r, None);
             }
+            RouteOutcome::Meeting { number } => {
+                let number = number.clone();
+                let caller = match &caller {
+                    Caller::Endpoint(e) => format!("endpoint:{e}"),
+                    Caller::Trunk(t) => format!("trunk:{t}"),
+                    Caller::Anonymous { source } => format!("anonymous:{source}"),
+                };
+                return self.join_meeting(now, id, req, from, &decision, &number, caller);
+            }
             RouteOutcome::Endpoint { id: ep } => {
                 let bindings = self.registrar.lookup(ep, now);
                 let Some(b) = bindings.first() else {
@@ -580,7 +590,7 @@ impl Engine {
         self.schedule(now + max, EngineTimer::MaxDuration(call_id));
     }
 
-    fn count_outcome(&self, outcome: &'static str) {
+    pub(crate) fn count_outcome(&self, outcome: &'static str) {
         self.metrics
             .calls_completed
             .get_or_create(&crate::metrics::OutcomeLabel { outcome })
@@ -1015,6 +1025,9 @@ impl Engine {
         let Some(tag) = req.to().ok().and_then(|t| t.tag().map(str::to_string)) else {
             return;
         };
+        if let Some(r) = self.meeting_tags.get(&tag).cloned() {
+            return self.on_meeting_ack(&r);
+        }
         let Some(r) = self.by_tag.get(&tag).copied() else {
             return;
         };
@@ -1512,7 +1525,7 @@ fn is_sdp_type(content_type: &str) -> bool {
 /// The session description a message carries: its body when that is SDP,
 /// or the SDP part of a multipart body (SIP-I carriers send SDP + ISUP).
 /// Other bodies (pidf, ISUP alone …) are not offers.
-fn sdp_body(headers: &gateway_sip::message::Headers, body: &[u8]) -> Option<Vec<u8>> {
+pub(crate) fn sdp_body(headers: &gateway_sip::message::Headers, body: &[u8]) -> Option<Vec<u8>> {
     if body.is_empty() {
         return None;
     }

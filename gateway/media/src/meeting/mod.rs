@@ -1,0 +1,487 @@
+//! The meeting bridge: one task owns every leg of a meeting — its sockets,
+//! latching state, codec and packet clock — and every 20 ms decodes what
+//! each leg sent, mixes, and sends each leg the sum of everyone else
+//! (mix-minus) in its own codec.
+//!
+//! Signalling (SIP today, H.323 and WebRTC later) binds a leg's ports with
+//! [`crate::MediaRelay::bind_leg`], puts them in its answer, and hands them
+//! to [`MeetingBridge::add_leg`] with what the negotiation chose
+//! ([`MeetingLegSpec`]). Legs join and leave without disturbing the others:
+//! a leg's arrival or departure only changes which inputs the next frame
+//! sums.
+//!
+//! Timing: each leg's decoded audio goes into its own FIFO, primed with
+//! [`PRIME_SAMPLES`] before it plays (absorbs arrival jitter and a leg's own
+//! packet time); a FIFO that runs dry plays silence and primes again. The
+//! added latency is therefore one tick plus the priming depth (≈ 60 ms).
+
+mod codec;
+mod rtp;
+
+pub use codec::{UnsupportedCodec, FRAME, MIXABLE, MIX_RATE};
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use gateway_callmodel::AudioCodec;
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use crate::leg::{Inbound, LegState, SocketKind, DEFAULT_LATCH_WINDOW};
+use crate::packet::PacketClass;
+use crate::relay::{MediaError, PortLease};
+use crate::transform::PacketTransform;
+use codec::LegCodec;
+
+/// Decoded audio a leg must have queued before it is mixed in (40 ms).
+pub const PRIME_SAMPLES: usize = 2 * FRAME;
+/// A leg's FIFO never holds more than this (200 ms); beyond, the oldest
+/// audio is dropped so a leg whose clock runs fast cannot add delay.
+const MAX_QUEUED: usize = 10 * FRAME;
+/// Packets read per socket per tick, so one flooding peer cannot starve the
+/// others' mix.
+const MAX_READS_PER_TICK: usize = 64;
+const TICK: Duration = Duration::from_millis(20);
+const BUF: usize = 4096;
+
+/// Whether the bridge can decode and encode `codec` (the rest are refused
+/// at negotiation with 488).
+pub fn can_mix(codec: AudioCodec) -> bool {
+    LegCodec::new(codec).is_ok()
+}
+
+/// A leg's bound ports, not yet in a meeting.
+pub struct BoundLeg {
+    sockets: [UdpSocket; 2],
+    local: (SocketAddr, SocketAddr),
+    lease: PortLease,
+}
+
+impl BoundLeg {
+    pub(crate) fn new(
+        sockets: [UdpSocket; 2],
+        local: (SocketAddr, SocketAddr),
+        lease: PortLease,
+    ) -> BoundLeg {
+        BoundLeg {
+            sockets,
+            local,
+            lease,
+        }
+    }
+
+    /// (RTP, RTCP) address to put in the leg's answer.
+    pub fn local_addr(&self) -> (SocketAddr, SocketAddr) {
+        self.local
+    }
+}
+
+impl std::fmt::Debug for BoundLeg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BoundLeg")
+            .field("local", &self.local)
+            .finish()
+    }
+}
+
+/// What the negotiation chose for one leg.
+pub struct MeetingLegSpec {
+    pub id: u64,
+    /// For logs: who the leg is (endpoint id, Call-ID).
+    pub label: String,
+    pub remote_rtp: SocketAddr,
+    pub remote_rtcp: Option<SocketAddr>,
+    pub rtcp_mux: bool,
+    pub codec: AudioCodec,
+    pub payload_type: u8,
+    pub telephone_event: Option<u8>,
+    /// Packet time the leg sends and wants, 10..=60 ms (20 if unsure).
+    pub ptime_ms: u32,
+    /// Applied to every packet received (SRTP unprotect) and sent (protect).
+    pub inbound: Option<Box<dyn PacketTransform>>,
+    pub outbound: Option<Box<dyn PacketTransform>>,
+}
+
+/// Live counters of one leg, readable while the meeting runs.
+#[derive(Debug, Default)]
+pub struct MeetingLegCounters {
+    pub packets_in: AtomicU64,
+    pub packets_out: AtomicU64,
+    pub dtmf_packets: AtomicU64,
+    pub rtcp_in: AtomicU64,
+    /// Dropped: foreign source, malformed, transform refused, unknown PT.
+    pub dropped: AtomicU64,
+    /// Ticks on which a primed leg had no audio (it then plays silence).
+    pub underruns: AtomicU64,
+    /// Audio dropped because the leg's FIFO was over its bound, in samples.
+    pub overflow_samples: AtomicU64,
+}
+
+enum Command {
+    Add(Box<(BoundLeg, MeetingLegSpec)>, Arc<MeetingLegCounters>),
+    Remote {
+        id: u64,
+        rtp: SocketAddr,
+        rtcp: Option<SocketAddr>,
+        rtcp_mux: bool,
+    },
+    Remove(u64),
+}
+
+/// Handle to a running meeting's media. Dropping it (or [`close`]) ends the
+/// task and returns every leg's ports.
+///
+/// [`close`]: MeetingBridge::close
+pub struct MeetingBridge {
+    label: Arc<str>,
+    control: mpsc::Sender<Command>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for MeetingBridge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MeetingBridge")
+            .field("label", &self.label)
+            .finish_non_exhaustive()
+    }
+}
+
+impl MeetingBridge {
+    /// Start the mixing task of a meeting. Needs a tokio runtime.
+    pub fn start(relay: &crate::MediaRelay, label: &str) -> Result<MeetingBridge, MediaError> {
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| MediaError::NoRuntime)?;
+        let label: Arc<str> = Arc::from(label);
+        let (control, rx) = mpsc::channel(64);
+        let metrics = relay.inner().clone();
+        metrics.metrics.sessions_active.fetch_add(1, Relaxed);
+        let task = MixTask {
+            label: label.clone(),
+            legs: Vec::new(),
+            control: rx,
+            buf: vec![0u8; BUF].into_boxed_slice(),
+            out: Vec::with_capacity(BUF),
+            total: vec![0i32; FRAME],
+            relay: metrics,
+        };
+        tracing::debug!(meeting = %label, "meeting bridge started");
+        Ok(MeetingBridge {
+            label,
+            control,
+            task: Some(runtime.spawn(task.run())),
+        })
+    }
+
+    /// Add a leg. Fails without side effects if its codec cannot be mixed.
+    pub fn add_leg(
+        &self,
+        bound: BoundLeg,
+        spec: MeetingLegSpec,
+    ) -> Result<Arc<MeetingLegCounters>, MediaError> {
+        if let Err(e) = LegCodec::new(spec.codec) {
+            return Err(MediaError::Unsupported(e.to_string()));
+        }
+        let counters = Arc::new(MeetingLegCounters::default());
+        self.send(Command::Add(Box::new((bound, spec)), counters.clone()))?;
+        Ok(counters)
+    }
+
+    /// The leg's peer moved (re-INVITE with another address).
+    pub fn set_remote(
+        &self,
+        id: u64,
+        rtp: SocketAddr,
+        rtcp: Option<SocketAddr>,
+        rtcp_mux: bool,
+    ) -> Result<(), MediaError> {
+        self.send(Command::Remote {
+            id,
+            rtp,
+            rtcp,
+            rtcp_mux,
+        })
+    }
+
+    /// Remove a leg; its ports go back to the pool.
+    pub fn remove_leg(&self, id: u64) -> Result<(), MediaError> {
+        self.send(Command::Remove(id))
+    }
+
+    /// Stop mixing and wait until every socket is closed.
+    pub async fn close(mut self) {
+        let task = self.task.take();
+        drop(self);
+        if let Some(t) = task {
+            let _ = t.await;
+        }
+    }
+
+    fn send(&self, cmd: Command) -> Result<(), MediaError> {
+        self.control.try_send(cmd).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => MediaError::ControlBusy,
+            mpsc::error::TrySendError::Closed(_) => MediaError::SessionClosed,
+        })
+    }
+}
+
+struct MixLeg {
+    id: u64,
+    label: String,
+    sockets: [UdpSocket; 2],
+    state: LegState,
+    codec: LegCodec,
+    payload_type: u8,
+    telephone_event: Option<u8>,
+    /// 16 kHz samples per outgoing packet.
+    packet_samples: usize,
+    inbox: VecDeque<i16>,
+    primed: bool,
+    outbox: Vec<i16>,
+    input: Vec<i16>,
+    seq: u16,
+    timestamp: u32,
+    ssrc: u32,
+    first_packet: bool,
+    inbound: Option<Box<dyn PacketTransform>>,
+    outbound: Option<Box<dyn PacketTransform>>,
+    counters: Arc<MeetingLegCounters>,
+    // Drops after the sockets: the ports return once they are closed.
+    _lease: PortLease,
+}
+
+struct MixTask {
+    label: Arc<str>,
+    legs: Vec<MixLeg>,
+    control: mpsc::Receiver<Command>,
+    buf: Box<[u8]>,
+    out: Vec<u8>,
+    total: Vec<i32>,
+    relay: Arc<crate::relay::RelayInner>,
+}
+
+impl MixTask {
+    async fn run(mut self) {
+        let mut tick = tokio::time::interval(TICK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                cmd = self.control.recv() => match cmd {
+                    Some(cmd) => self.apply(cmd),
+                    None => break,
+                },
+                _ = tick.tick() => self.tick(Instant::now()),
+            }
+        }
+        self.relay.metrics.sessions_active.fetch_sub(1, Relaxed);
+        tracing::debug!(meeting = %self.label, "meeting bridge closed");
+    }
+
+    fn apply(&mut self, cmd: Command) {
+        match cmd {
+            Command::Add(boxed, counters) => {
+                let (bound, spec) = *boxed;
+                let Ok(codec) = LegCodec::new(spec.codec) else {
+                    return;
+                };
+                let mut state = LegState::new(DEFAULT_LATCH_WINDOW);
+                state.set_remote(
+                    spec.remote_rtp,
+                    spec.remote_rtcp,
+                    spec.rtcp_mux,
+                    Instant::now(),
+                );
+                let ptime = codec.ptime_ms(spec.ptime_ms.clamp(10, 60)) as usize;
+                tracing::info!(meeting = %self.label, leg = %spec.label, codec = ?spec.codec, ptime, "leg joined the mix");
+                self.legs.push(MixLeg {
+                    id: spec.id,
+                    label: spec.label,
+                    sockets: bound.sockets,
+                    state,
+                    codec,
+                    payload_type: spec.payload_type,
+                    telephone_event: spec.telephone_event,
+                    packet_samples: ptime * MIX_RATE as usize / 1000,
+                    inbox: VecDeque::with_capacity(MAX_QUEUED + FRAME),
+                    primed: false,
+                    outbox: Vec::with_capacity(4 * FRAME),
+                    input: vec![0; FRAME],
+                    seq: rand::random(),
+                    timestamp: rand::random(),
+                    ssrc: rand::random(),
+                    first_packet: true,
+                    inbound: spec.inbound,
+                    outbound: spec.outbound,
+                    counters,
+                    _lease: bound.lease,
+                });
+            }
+            Command::Remote {
+                id,
+                rtp,
+                rtcp,
+                rtcp_mux,
+            } => {
+                if let Some(l) = self.legs.iter_mut().find(|l| l.id == id) {
+                    l.state.set_remote(rtp, rtcp, rtcp_mux, Instant::now());
+                }
+            }
+            Command::Remove(id) => {
+                if let Some(i) = self.legs.iter().position(|l| l.id == id) {
+                    let l = self.legs.swap_remove(i);
+                    tracing::info!(meeting = %self.label, leg = %l.label, "leg left the mix");
+                }
+            }
+        }
+    }
+
+    fn tick(&mut self, now: Instant) {
+        for leg in &mut self.legs {
+            leg.receive(&mut self.buf, now);
+        }
+        // Each leg's input for this frame, then the sum of all.
+        self.total.iter_mut().for_each(|t| *t = 0);
+        for leg in &mut self.legs {
+            leg.take_input();
+            for (t, &s) in self.total.iter_mut().zip(&leg.input) {
+                *t += s as i32;
+            }
+        }
+        for leg in &mut self.legs {
+            let minus =
+                self.total.iter().zip(&leg.input).map(|(&t, &own)| {
+                    (t - own as i32).clamp(i16::MIN as i32, i16::MAX as i32) as i16
+                });
+            leg.outbox.extend(minus);
+            leg.send_ready(&mut self.out, &mut self.buf);
+        }
+    }
+}
+
+impl MixLeg {
+    fn receive(&mut self, buf: &mut [u8], now: Instant) {
+        for kind in [SocketKind::Rtp, SocketKind::Rtcp] {
+            for _ in 0..MAX_READS_PER_TICK {
+                let (len, src) = match self.sockets[kind as usize].try_recv_from(buf) {
+                    Ok(x) => x,
+                    Err(_) => break,
+                };
+                let class = match self.state.inbound(kind, src, &buf[..len], now) {
+                    Inbound::Forward { info, latched } => {
+                        if let Some(reason) = latched {
+                            tracing::debug!(leg = %self.label, %src, ?reason, "meeting leg media latched");
+                        }
+                        info.class
+                    }
+                    Inbound::Drop(_) => {
+                        self.counters.dropped.fetch_add(1, Relaxed);
+                        continue;
+                    }
+                };
+                let len = match &mut self.inbound {
+                    Some(t) => match t.transform(class, buf, len) {
+                        Some(n) => n,
+                        None => {
+                            self.counters.dropped.fetch_add(1, Relaxed);
+                            continue;
+                        }
+                    },
+                    None => len,
+                };
+                if class == PacketClass::Rtcp {
+                    self.counters.rtcp_in.fetch_add(1, Relaxed);
+                    continue;
+                }
+                let Some(v) = rtp::parse(&buf[..len]) else {
+                    self.counters.dropped.fetch_add(1, Relaxed);
+                    continue;
+                };
+                if v.payload_type == self.payload_type {
+                    self.counters.packets_in.fetch_add(1, Relaxed);
+                    if !self
+                        .codec
+                        .decode(&buf[v.payload.0..v.payload.1], &mut self.inbox)
+                    {
+                        self.counters.dropped.fetch_add(1, Relaxed);
+                    }
+                    if self.inbox.len() > MAX_QUEUED {
+                        let excess = self.inbox.len() - MAX_QUEUED + PRIME_SAMPLES;
+                        let excess = excess.min(self.inbox.len());
+                        self.inbox.drain(..excess);
+                        self.counters
+                            .overflow_samples
+                            .fetch_add(excess as u64, Relaxed);
+                    }
+                } else if Some(v.payload_type) == self.telephone_event {
+                    self.counters.dtmf_packets.fetch_add(1, Relaxed);
+                } else {
+                    self.counters.dropped.fetch_add(1, Relaxed);
+                }
+            }
+        }
+    }
+
+    fn take_input(&mut self) {
+        if !self.primed && self.inbox.len() >= PRIME_SAMPLES {
+            self.primed = true;
+        }
+        if self.primed && self.inbox.len() >= FRAME {
+            for (d, s) in self.input.iter_mut().zip(self.inbox.drain(..FRAME)) {
+                *d = s;
+            }
+        } else {
+            if self.primed {
+                self.primed = false;
+                self.counters.underruns.fetch_add(1, Relaxed);
+            }
+            self.input.iter_mut().for_each(|s| *s = 0);
+        }
+    }
+
+    fn send_ready(&mut self, out: &mut Vec<u8>, scratch: &mut [u8]) {
+        while self.outbox.len() >= self.packet_samples {
+            out.clear();
+            rtp::write_header(
+                out,
+                self.payload_type,
+                self.first_packet,
+                self.seq,
+                self.timestamp,
+                self.ssrc,
+            );
+            let encoded = self.codec.encode(&self.outbox[..self.packet_samples], out);
+            self.outbox.drain(..self.packet_samples);
+            if !encoded {
+                self.counters.dropped.fetch_add(1, Relaxed);
+                continue;
+            }
+            self.first_packet = false;
+            self.seq = self.seq.wrapping_add(1);
+            self.timestamp = self
+                .timestamp
+                .wrapping_add(self.codec.rtp_ticks_per_mix_samples(self.packet_samples));
+            let Some((kind, dst)) = self.state.destination(PacketClass::Rtp) else {
+                continue;
+            };
+            let pkt: &[u8] = match &mut self.outbound {
+                Some(t) => {
+                    let n = out.len();
+                    if n > scratch.len() {
+                        continue;
+                    }
+                    scratch[..n].copy_from_slice(out);
+                    match t.transform(PacketClass::Rtp, scratch, n) {
+                        Some(m) if m <= scratch.len() => &scratch[..m],
+                        _ => continue,
+                    }
+                }
+                None => out,
+            };
+            if self.sockets[kind as usize].try_send_to(pkt, dst).is_ok() {
+                self.counters.packets_out.fetch_add(1, Relaxed);
+            }
+        }
+    }
+}
