@@ -183,6 +183,7 @@ pub async fn run(cfg: Config) -> Result<(), RunError> {
         metrics.clone(),
         now,
     );
+    engine.set_recordings_dir(cfg.data_dir.join("recordings"));
     let restored = crate::persist::restore_bindings(&store, engine.registrar_mut(), now).await;
     match restored {
         Ok(n) => info!(bindings = n, "registrations restored from the database"),

@@ -57,7 +57,7 @@ async fn phone(freq: f32, pt: u8, sock: UdpSocket, to: SocketAddr, packets: u16)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_leg_hears_the_others_and_not_itself() {
     let relay = MediaRelay::new("127.0.0.1".parse().unwrap(), 41000..=41099).unwrap();
-    let bridge = MeetingBridge::start(&relay, "test-meeting").unwrap();
+    let bridge = MeetingBridge::start(&relay, "test-meeting", None).unwrap();
     let mut tasks = Vec::new();
     let mut counters = Vec::new();
     for (i, freq) in TONES.into_iter().enumerate() {
@@ -131,7 +131,7 @@ async fn every_leg_hears_the_others_and_not_itself() {
 #[tokio::test]
 async fn a_codec_the_mix_cannot_decode_is_refused_and_frees_nothing_twice() {
     let relay = MediaRelay::new("127.0.0.1".parse().unwrap(), 41100..=41109).unwrap();
-    let bridge = MeetingBridge::start(&relay, "m").unwrap();
+    let bridge = MeetingBridge::start(&relay, "m", None).unwrap();
     let bound = relay.bind_leg().unwrap();
     let err = bridge
         .add_leg(

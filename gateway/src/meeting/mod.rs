@@ -17,7 +17,7 @@ use gateway_callmodel::{
     Cause, CodecCap, Direction, LegEvent, MediaCaps, MediaKind, MediaTransport, StreamCaps,
 };
 use gateway_dialplan::{Classification, RouteDecision};
-use gateway_media::meeting::{MeetingBridge, MeetingLegCounters, MeetingLegSpec};
+use gateway_media::meeting::{MeetingBridge, MeetingLegCounters, MeetingLegSpec, RecordingSpec};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering::Relaxed;
@@ -197,8 +197,15 @@ impl Engine {
         })?;
         let (local_rtp, local_rtcp) = bound.local_addr();
         if !self.meetings.contains_key(&m.number) {
-            let bridge = MeetingBridge::start(&self.media, &m.number)
-                .map_err(|e| refuse(e.sip_status(), format!("Media: {e}")))?;
+            let recording = m.record.then(|| self.recording_spec(&m));
+            let bridge =
+                MeetingBridge::start(&self.media, &m.number, recording.as_ref()).map_err(|e| {
+                    warn!(meeting = %m.number, error = %e, "meeting could not start");
+                    refuse(e.sip_status(), format!("Meeting {}: {e}", m.number))
+                })?;
+            if let Some(r) = &recording {
+                info!(meeting = %m.number, unit = %m.unit, path = %r.path.display(), "recording the meeting");
+            }
             info!(meeting = %m.number, unit = %m.unit, classification = m.classification.as_str(), record = m.record, "meeting started");
             self.meetings.insert(
                 m.number.clone(),
@@ -275,6 +282,40 @@ impl Engine {
             stream_index: plan.index,
             answer,
         })
+    }
+
+    /// `<recordings>/<unit>/<number>-<UTC start>.ogg`: the owning unit's
+    /// folder, so that grants between units map onto paths.
+    fn recording_spec(&self, m: &gateway_dialplan::Meeting) -> RecordingSpec {
+        let started = unix_ms() / 1000;
+        let safe = |s: &str| -> String {
+            s.chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || c == '-' {
+                        c
+                    } else {
+                        '_'
+                    }
+                })
+                .collect()
+        };
+        let path = self
+            .recordings_dir
+            .join(safe(&m.unit))
+            .join(format!("{}-{started}.ogg", safe(&m.number)));
+        let mut tags = vec![
+            ("MEETING".to_string(), m.number.clone()),
+            ("UNIT".to_string(), m.unit.clone()),
+            (
+                "CLASSIFICATION".to_string(),
+                m.classification.as_str().to_string(),
+            ),
+            ("STARTED_UNIX".to_string(), started.to_string()),
+        ];
+        if let Some(n) = &m.name {
+            tags.push(("TITLE".to_string(), n.clone()));
+        }
+        RecordingSpec { path, tags }
     }
 
     pub(crate) fn meeting_leg_mut(&mut self, r: &MeetingLegRef) -> Option<&mut MeetingLeg> {
@@ -379,6 +420,8 @@ impl Engine {
                 meeting = %m.number,
                 classification = m.classification.as_str(),
                 recorded = m.record,
+                recorded_packets = m.bridge.recording_stats().packets_written.load(Relaxed),
+                recording_dropped = m.bridge.recording_stats().packets_dropped.load(Relaxed),
                 lasted_s = self.now.saturating_duration_since(m.started).as_secs(),
                 "meeting ended (no participants left)"
             );
