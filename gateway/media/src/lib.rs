@@ -37,6 +37,8 @@ pub mod ports;
 pub mod quality;
 pub mod relay;
 pub mod rtcp;
+mod rtp_header;
+pub mod transcode;
 pub mod transform;
 
 pub use leg::{DropReason, Inbound, LatchReason, LegCounters, LegState, RemoteMedia, SocketKind};

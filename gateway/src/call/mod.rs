@@ -8,6 +8,7 @@
 
 pub mod anchor;
 pub mod caps;
+pub mod transcode;
 
 use crate::engine::{Engine, EngineTimer, ALLOW, SUPPORTED, USER_AGENT};
 use crate::store_writer::StoreOp;
@@ -107,6 +108,12 @@ pub struct Call {
     /// B's INVITE still has no final response.
     b_invite_open: bool,
     media: Option<MediaSession>,
+    /// The audio codecs of the last offer and the leg that made it, while
+    /// its answer may still come (repeated in 18x and 2xx).
+    offered_audio: Option<(Side, transcode::OfferedAudio)>,
+    /// The audio stream is transcoded (the answerer chose a codec the
+    /// offerer did not offer).
+    transcode: Option<transcode::TranscodePlan>,
     /// A's INVITE carried no offer: B's 2xx carries it, A's ACK the answer.
     late_offer: bool,
     /// The ACK to B waits for A's answer (late offer): B's INVITE CSeq.
@@ -399,6 +406,7 @@ impl Engine {
         let offer = sdp_body(&req.headers, &req.body);
         let late_offer = offer.is_none();
         let mut media = None;
+        let mut offered_audio = None;
         let mut b_body = Vec::new();
         if let Some(offer) = &offer {
             match anchor::stream_count(offer)
@@ -409,7 +417,13 @@ impl Engine {
                 }) {
                 Ok((m, body)) => {
                     media = Some(m);
-                    b_body = body;
+                    b_body = match transcode::extend_offer(&body) {
+                        Some((extended, offered)) => {
+                            offered_audio = Some((Side::A, offered));
+                            extended
+                        }
+                        None => body,
+                    };
                 }
                 Err(anchor::AnchorError::Media(e)) => {
                     warn!(error = %e, "no media ports");
@@ -527,6 +541,8 @@ impl Engine {
             b_dialog: None,
             b_invite_open: true,
             media,
+            offered_audio,
+            transcode: None,
             late_offer,
             pending_b_ack: None,
             relays: HashMap::new(),
@@ -687,11 +703,15 @@ impl Engine {
     }
 
     /// Anchor an SDP body that arrived on `from` for sending to the other leg.
+    /// An offer going to the other leg gains the codecs the bridge can
+    /// transcode to; an answer to such an offer decides whether the audio is
+    /// forwarded or transcoded (see [`transcode`]).
     fn anchor_body(
         &mut self,
         call_id: u64,
         from: Side,
         body: &[u8],
+        kind: SdpKind,
     ) -> Result<Vec<u8>, anchor::AnchorError> {
         let advertised = self.cfg.advertised_ip;
         let call = self
@@ -709,7 +729,29 @@ impl Engine {
             .media
             .as_ref()
             .ok_or(anchor::AnchorError::NoConnection(0))?;
-        let out = anchor::anchor(body, media, from.leg(), advertised)?;
+        let mut out = anchor::anchor(body, media, from.leg(), advertised)?;
+        match kind {
+            SdpKind::Offer => {
+                call.offered_audio = transcode::extend_offer(&out).map(|(extended, offered)| {
+                    out = extended;
+                    (from, offered)
+                });
+            }
+            SdpKind::Answer => {
+                if let Some((offerer, offered)) = &call.offered_audio {
+                    if *offerer == from.other() {
+                        let plan = transcode::plan(offered, &out);
+                        if let Some(p) = &plan {
+                            out = transcode::rewrite_answer(&out, offered, p);
+                        }
+                        if plan != call.transcode {
+                            install_transcoding(&call.label, media, *offerer, plan.as_ref());
+                            call.transcode = plan;
+                        }
+                    }
+                }
+            }
+        }
         call.last_sdp_to[match from.other() {
             Side::A => 0,
             Side::B => 1,
@@ -873,7 +915,8 @@ impl Engine {
                 }
             }
             let body = if let Some(sdp) = sdp_body(&resp.headers, &resp.body) {
-                match self.anchor_body(call_id, Side::B, &sdp) {
+                let kind = self.sdp_kind_from_b(call_id);
+                match self.anchor_body(call_id, Side::B, &sdp, kind) {
                     Ok(b) => Some(b),
                     Err(e) => {
                         warn!(error = %e, "early media SDP from callee not usable");
@@ -977,7 +1020,12 @@ impl Engine {
         }
         let late = call.late_offer;
         let body = if let Some(sdp) = sdp_body(&resp.headers, &resp.body) {
-            match self.anchor_body(call_id, Side::B, &sdp) {
+            let kind = if late {
+                SdpKind::Offer
+            } else {
+                SdpKind::Answer
+            };
+            match self.anchor_body(call_id, Side::B, &sdp, kind) {
                 Ok(b) => Some(b),
                 Err(e) => {
                     warn!(error = %e, "callee's SDP not usable; ending the call");
@@ -1047,7 +1095,7 @@ impl Engine {
         if let Some(cseq) = call.pending_b_ack.take() {
             let body = match sdp_body(&req.headers, &req.body) {
                 None => None,
-                Some(sdp) => match self.anchor_body(r.call, Side::A, &sdp) {
+                Some(sdp) => match self.anchor_body(r.call, Side::A, &sdp, SdpKind::Answer) {
                     Ok(b) => Some(b),
                     Err(e) => {
                         warn!(error = %e, "caller's answer in ACK not usable");
@@ -1194,7 +1242,7 @@ impl Engine {
                     }
                     return self.respond(now, id, resp);
                 };
-                match self.anchor_body(r.call, r.side, &offer) {
+                match self.anchor_body(r.call, r.side, &offer, SdpKind::Offer) {
                     Ok(body) => self.relay(now, r, id, req, Some(("application/sdp".into(), body))),
                     Err(e) => self.reply(
                         now,
@@ -1315,7 +1363,7 @@ impl Engine {
         }
         if !resp.body.is_empty() {
             if let Some(sdp) = sdp_body(&resp.headers, &resp.body) {
-                match self.anchor_body(call_id, to_side.other(), &sdp) {
+                match self.anchor_body(call_id, to_side.other(), &sdp, SdpKind::Answer) {
                     Ok(b) => {
                         out.headers.push(HeaderName::ContentType, "application/sdp");
                         out.body = b;
@@ -1956,5 +2004,65 @@ impl Engine {
         if let Some(at) = next {
             self.schedule(at, EngineTimer::Retransmit(call_id, kind));
         }
+    }
+}
+
+/// Whether an SDP body is an offer or an answer (RFC 3264): the caller
+/// knows from the message that carried it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SdpKind {
+    Offer,
+    Answer,
+}
+
+impl Engine {
+    /// B's provisional and 2xx carry the answer, or the offer when A's
+    /// INVITE had none.
+    fn sdp_kind_from_b(&self, call_id: u64) -> SdpKind {
+        match self.calls.get(&call_id) {
+            Some(c) if c.late_offer => SdpKind::Offer,
+            _ => SdpKind::Answer,
+        }
+    }
+}
+
+/// Point both directions of the transcoded stream at their transcoders, or
+/// back to plain forwarding.
+fn install_transcoding(
+    label: &str,
+    media: &MediaSession,
+    offerer: Side,
+    plan: Option<&transcode::TranscodePlan>,
+) {
+    use gateway_media::relay::Direction as RelayDirection;
+    use gateway_media::transcode::Transcoder;
+    let from_offerer = match offerer {
+        Side::A => RelayDirection::AtoB,
+        Side::B => RelayDirection::BtoA,
+    };
+    let from_answerer = match offerer {
+        Side::A => RelayDirection::BtoA,
+        Side::B => RelayDirection::AtoB,
+    };
+    let Some(p) = plan else {
+        for d in [from_offerer, from_answerer] {
+            let _ = media.set_transform(0, d, Box::new(gateway_media::IdentityTransform));
+        }
+        info!(call_id = %label, "audio forwarded without transcoding");
+        return;
+    };
+    let pair = Transcoder::new(p.offerer, p.answerer)
+        .and_then(|there| Ok((there, Transcoder::new(p.answerer, p.offerer)?)));
+    match pair {
+        Ok((there, back)) => {
+            let a = media.set_transform(p.index, from_offerer, Box::new(there));
+            let b = media.set_transform(p.index, from_answerer, Box::new(back));
+            if let Err(e) = a.and(b) {
+                warn!(call_id = %label, error = %e, "transcoding not installed");
+            } else {
+                info!(call_id = %label, offerer = ?p.offerer.codec, answerer = ?p.answerer.codec, "audio transcoded");
+            }
+        }
+        Err(e) => warn!(call_id = %label, error = %e, "transcoding not possible"),
     }
 }

@@ -15,9 +15,8 @@
 //! packet time); a FIFO that runs dry plays silence and primes again. The
 //! added latency is therefore one tick plus the priming depth (≈ 60 ms).
 
-mod codec;
+pub(crate) mod codec;
 mod record;
-mod rtp;
 
 pub use record::{RecordingSpec, RecordingStats};
 
@@ -425,7 +424,7 @@ impl MixLeg {
                     self.counters.rtcp_in.fetch_add(1, Relaxed);
                     continue;
                 }
-                let Some(v) = rtp::parse(&buf[..len]) else {
+                let Some(v) = crate::rtp_header::parse(&buf[..len]) else {
                     self.counters.dropped.fetch_add(1, Relaxed);
                     continue;
                 };
@@ -474,7 +473,7 @@ impl MixLeg {
     fn send_ready(&mut self, out: &mut Vec<u8>, scratch: &mut [u8]) {
         while self.outbox.len() >= self.packet_samples {
             out.clear();
-            rtp::write_header(
+            crate::rtp_header::write_header(
                 out,
                 self.payload_type,
                 self.first_packet,
