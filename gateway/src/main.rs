@@ -12,6 +12,7 @@ mod persist;
 mod registrar;
 mod runtime;
 mod store_writer;
+mod vetting;
 
 use clap::{Args, Parser, Subcommand};
 use config::Config;
