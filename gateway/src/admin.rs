@@ -1,5 +1,5 @@
-//! The admin HTTP listener: Prometheus metrics and health. The full
-//! administration API (dialplan editing, roles, audit) lives here later.
+//! The admin HTTP listener: Prometheus metrics, health, and the
+//! administration API (`gateway_admin::router`, under `/api/v1/`).
 
 use axum::extract::State;
 use axum::http::{header, StatusCode};
@@ -20,11 +20,13 @@ pub struct AdminState {
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: Arc<AdminState>,
+    api: Router,
 ) -> std::io::Result<()> {
     let app = Router::new()
         .route("/metrics", get(metrics))
         .route("/healthz", get(healthz))
-        .with_state(state);
+        .with_state(state)
+        .merge(api);
     axum::serve(listener, app).await
 }
 

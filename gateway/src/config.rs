@@ -54,6 +54,12 @@ pub struct Config {
     /// Largest SIP message accepted on any transport, in bytes. Larger
     /// datagrams are dropped; a stream that sends one is closed.
     pub max_message_bytes: usize,
+    /// The city's unit structure the dialplan's unit codes refer to,
+    /// "2024" or "2025"; default: the one whose units match the dialplan's
+    /// codes and names best, "2025" when both match as well.
+    pub unit_structure: Option<String>,
+    /// Lifetime of an admin API session token, in seconds.
+    pub admin_token_ttl_secs: i64,
 }
 
 impl Default for Config {
@@ -79,6 +85,8 @@ impl Default for Config {
             ring_timeout_secs: 120,
             log_format: "text".into(),
             max_message_bytes: 32 * 1024,
+            unit_structure: None,
+            admin_token_ttl_secs: 8 * 3600,
         }
     }
 }
@@ -180,6 +188,19 @@ impl Config {
                     "digest_algorithms: unknown algorithm {a:?} (use \"MD5\" or \"SHA-256\")"
                 )));
             }
+        }
+        if let Some(s) = &self.unit_structure {
+            if gateway_admin::Structure::parse(s).is_none() {
+                return Err(ConfigError::Invalid(format!(
+                    "unit_structure: expected \"2024\" or \"2025\", got {s:?}"
+                )));
+            }
+        }
+        if self.admin_token_ttl_secs < 60 {
+            return Err(ConfigError::Invalid(format!(
+                "admin_token_ttl_secs: {} is less than 60",
+                self.admin_token_ttl_secs
+            )));
         }
         match self.log_format.as_str() {
             "text" | "json" => {}

@@ -115,6 +115,8 @@ pub struct Engine {
     pub(crate) rng: rand::rngs::StdRng,
     /// The instant of the input being handled (the runtime's clock).
     pub(crate) now: Instant,
+    /// Who may register and call, from the admin registry.
+    pub(crate) vetting: crate::vetting::VettingGate,
 }
 
 pub(crate) fn unix_now() -> i64 {
@@ -175,6 +177,7 @@ impl Engine {
             qualify: HashMap::new(),
             rng,
             now,
+            vetting: Default::default(),
         };
         e.schedule(now + Duration::from_secs(5), EngineTimer::Housekeeping);
         e
@@ -192,6 +195,12 @@ impl Engine {
 
     pub fn registrar_mut(&mut self) -> &mut Registrar {
         &mut self.registrar
+    }
+
+    /// The vetting gate: replace its snapshot, apply announced changes,
+    /// attach the device observer (see `vetting.rs`).
+    pub fn vetting_mut(&mut self) -> &mut crate::vetting::VettingGate {
+        &mut self.vetting
     }
 
     pub(crate) fn schedule(&mut self, at: Instant, t: EngineTimer) {
@@ -485,9 +494,22 @@ impl Engine {
         self.respond(now, id, resp);
     }
 
-    /// Verify digest credentials of `req` for `username`; on failure the
-    /// right challenge or refusal has already been sent.
+    /// Verify digest credentials of `req` for `username` and that its
+    /// vetting lets it use the gateway; on failure the right challenge or
+    /// refusal has already been sent.
     pub(crate) fn check_digest(
+        &mut self,
+        now: Instant,
+        id: ServerTxId,
+        req: &Request,
+        username: &str,
+        proxy: bool,
+    ) -> bool {
+        self.authenticate_endpoint(now, id, req, username, proxy)
+            && self.vetting_allows(now, id, req, username)
+    }
+
+    fn authenticate_endpoint(
         &mut self,
         now: Instant,
         id: ServerTxId,
@@ -502,6 +524,28 @@ impl Engine {
         };
         let creds = endpoint.credentials.clone();
         self.check_digest_for(now, id, req, username, creds, proxy)
+    }
+
+    /// 403 with a Warning naming the state unless the endpoint is approved
+    /// (or unknown to the admin registry).
+    fn vetting_allows(&mut self, now: Instant, id: ServerTxId, req: &Request, ep_id: &str) -> bool {
+        let Err(refusal) = self.vetting.check(ep_id) else {
+            return true;
+        };
+        info!(endpoint = %ep_id, method = %req.method, state = refusal.state.as_str(), "refused: endpoint not approved");
+        let mut resp = make_response(req, 403, None);
+        resp.reason = refusal.text.clone();
+        let host = match self.cfg.advertised_ip {
+            IpAddr::V6(v6) => format!("[{v6}]"),
+            v4 => v4.to_string(),
+        };
+        resp.headers.push(
+            HeaderName::Warning,
+            format!("399 {host} \"{}\"", refusal.text),
+        );
+        resp.headers.push(HeaderName::Server, USER_AGENT);
+        self.respond(now, id, resp);
+        false
     }
 
     /// Verify that `req` carries valid digest credentials of `ep_id`
@@ -612,7 +656,15 @@ impl Engine {
                 None,
             );
         }
-        if !self.check_digest(now, id, &req, &ep_id, false) {
+        if !self.authenticate_endpoint(now, id, &req, &ep_id, false) {
+            return;
+        }
+        // The device is looked at before the gate, so that a REGISTER
+        // presenting a changed device is itself refused.
+        if let Some(ua) = req.headers.get(&HeaderName::UserAgent) {
+            self.vetting.device_seen(&ep_id, ua);
+        }
+        if !self.vetting_allows(now, id, &req, &ep_id) {
             return;
         }
         match self.registrar.register(

@@ -12,6 +12,7 @@ mod persist;
 mod registrar;
 mod runtime;
 mod store_writer;
+mod vetting;
 
 use clap::{Args, Parser, Subcommand};
 use config::Config;
@@ -37,6 +38,76 @@ enum Command {
     /// Check, import and try out dialplans.
     #[command(subcommand)]
     Dialplan(DialplanCmd),
+    /// Administration users (on the database directly).
+    #[command(subcommand)]
+    Users(UsersCmd),
+    /// The city's administrative units (on the database directly).
+    #[command(subcommand)]
+    Units(UnitsCmd),
+    /// Security vetting of endpoints (on the database directly; a running
+    /// gateway takes the change on its next SIGHUP).
+    #[command(subcommand)]
+    Vetting(VettingCmd),
+}
+
+/// Where the database is, as for `gateway run`.
+#[derive(Args)]
+struct DbArgs {
+    #[arg(long, env = "GATEWAY_DB")]
+    db: Option<String>,
+    #[arg(long, default_value = "data")]
+    data_dir: PathBuf,
+}
+
+#[derive(Subcommand)]
+enum UsersCmd {
+    /// Add a user; the password is read from stdin (one line).
+    Add {
+        name: String,
+        /// city-admin, unit-admin, operator, security-reviewer or auditor.
+        #[arg(long)]
+        role: String,
+        /// The unit subtree the user administers: CODE (2025 structure) or
+        /// STRUCTURE/CODE; none: the whole network.
+        #[arg(long)]
+        unit: Option<String>,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum UnitsCmd {
+    /// Import both of the city's unit structures (idempotent).
+    Import {
+        #[command(flatten)]
+        db: DbArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum VettingCmd {
+    /// The review queue: endpoints pending vetting, with what changed.
+    List {
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Approve an endpoint (as a security reviewer).
+    Approve {
+        id: String,
+        #[arg(long)]
+        reason: Option<String>,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Suspend an endpoint; a reason is required.
+    Suspend {
+        id: String,
+        #[arg(long)]
+        reason: String,
+        #[command(flatten)]
+        db: DbArgs,
+    },
 }
 
 #[derive(Args)]
@@ -125,7 +196,192 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Run(args) => run(args),
         Command::Dialplan(cmd) => dialplan(cmd),
+        Command::Users(cmd) => users(cmd),
+        Command::Units(cmd) => units(cmd),
+        Command::Vetting(cmd) => vetting(cmd),
     }
+}
+
+/// The administration service on the database named by `db`, with the
+/// city's units in place (imported when missing).
+async fn open_admin(db: &DbArgs) -> Result<gateway_admin::Admin, String> {
+    let url = db_url(db.db.clone(), &db.data_dir);
+    if url.starts_with("sqlite://") {
+        std::fs::create_dir_all(&db.data_dir)
+            .map_err(|e| format!("cannot create {}: {e}", db.data_dir.display()))?;
+    }
+    let store = gateway_store::Store::connect(&url)
+        .await
+        .map_err(|e| format!("database {url}: {e}"))?;
+    let admin = gateway_admin::Admin::new(store, gateway_admin::AdminConfig::default());
+    admin
+        .import_city_units()
+        .await
+        .map_err(|e| format!("cannot import the city's units: {e}"))?;
+    Ok(admin)
+}
+
+/// Who the CLI acts as: a reviewer of the whole network, named after the
+/// operating-system user (whoever may open the database may do anything).
+fn cli_actor(role: gateway_admin::Role) -> gateway_admin::Actor {
+    let os_user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
+    gateway_admin::Actor {
+        user: format!("cli:{os_user}"),
+        role,
+        unit_scope: None,
+    }
+}
+
+fn read_password() -> Result<String, String> {
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .map_err(|e| format!("cannot read the password from stdin: {e}"))?;
+    let pw = line.trim_end_matches(['\r', '\n']).to_string();
+    if pw.is_empty() {
+        return Err("no password on stdin: give it as one line, e.g. `echo \"$PW\" | gateway users add ...`".into());
+    }
+    Ok(pw)
+}
+
+fn finish(res: Result<String, (u8, String)>) -> ExitCode {
+    match res {
+        Ok(out) => {
+            println!("{out}");
+            ExitCode::SUCCESS
+        }
+        Err((code, e)) => {
+            eprintln!("gateway: {e}");
+            ExitCode::from(code)
+        }
+    }
+}
+
+fn users(cmd: UsersCmd) -> ExitCode {
+    let UsersCmd::Add {
+        name,
+        role,
+        unit,
+        db,
+    } = cmd;
+    let Some(role) = gateway_admin::Role::parse(&role) else {
+        let known: Vec<&str> = gateway_admin::Role::ALL
+            .iter()
+            .map(|r| r.as_str())
+            .collect();
+        return finish(Err((
+            2,
+            format!(
+                "--role {role:?} is not a role; use one of {}",
+                known.join(", ")
+            ),
+        )));
+    };
+    let password = match read_password() {
+        Ok(p) => p,
+        Err(e) => return finish(Err((2, e))),
+    };
+    finish(tokio_runtime().block_on(async {
+        let admin = open_admin(&db).await.map_err(|e| (1, e))?;
+        let unit = match &unit {
+            Some(u) => Some(
+                admin
+                    .parse_unit(u)
+                    .map_err(|e| (2, format!("--unit: {e}")))?,
+            ),
+            None => None,
+        };
+        let new = gateway_admin::NewUser {
+            name: name.clone(),
+            password,
+            role,
+            unit,
+        };
+        let by = cli_actor(role).user;
+        let v = admin
+            .add_user(new, &by)
+            .await
+            .map_err(|e| (1, format!("user {name:?} not added: {e}")))?;
+        Ok(format!(
+            "user {} added: role {}, {}",
+            v.name,
+            v.role,
+            match &v.unit {
+                Some(u) => format!("unit {u} and below"),
+                None => "the whole network".into(),
+            }
+        ))
+    }))
+}
+
+fn units(cmd: UnitsCmd) -> ExitCode {
+    let UnitsCmd::Import { db } = cmd;
+    finish(tokio_runtime().block_on(async {
+        let url = db_url(db.db.clone(), &db.data_dir);
+        let admin = open_admin(&db).await.map_err(|e| (1, e))?;
+        let mut out = Vec::new();
+        for s in [
+            gateway_admin::Structure::Y2024,
+            gateway_admin::Structure::Y2025,
+        ] {
+            let n = admin
+                .list_units(&cli_actor(gateway_admin::Role::Auditor), Some(s))
+                .await
+                .map_err(|e| (1, e.to_string()))?
+                .len();
+            out.push(format!("{n} units of the {} structure", s.as_str()));
+        }
+        Ok(format!("{url}: {}", out.join(", ")))
+    }))
+}
+
+fn vetting(cmd: VettingCmd) -> ExitCode {
+    use gateway_admin::Role;
+    finish(tokio_runtime().block_on(async {
+        let reviewer = cli_actor(Role::SecurityReviewer);
+        let hint = "a running gateway applies it after SIGHUP";
+        match cmd {
+            VettingCmd::List { db } => {
+                let admin = open_admin(&db).await.map_err(|e| (1, e))?;
+                let q = admin
+                    .vetting_queue(&reviewer)
+                    .await
+                    .map_err(|e| (1, e.to_string()))?;
+                let mut lines = vec![format!("{} endpoint(s) pending vetting", q.len())];
+                for e in q {
+                    lines.push(format!(
+                        "{}\tunit {}\t{}",
+                        e.id,
+                        e.unit,
+                        e.vetting.reason.as_deref().unwrap_or("")
+                    ));
+                }
+                Ok(lines.join("\n"))
+            }
+            VettingCmd::Approve { id, reason, db } => {
+                let admin = open_admin(&db).await.map_err(|e| (1, e))?;
+                admin
+                    .approve(&reviewer, &id, reason.as_deref())
+                    .await
+                    .map_err(|e| (1, format!("endpoint {id} not approved: {e}")))?;
+                Ok(format!(
+                    "endpoint {id} approved by {} ({hint})",
+                    reviewer.user
+                ))
+            }
+            VettingCmd::Suspend { id, reason, db } => {
+                let admin = open_admin(&db).await.map_err(|e| (1, e))?;
+                admin
+                    .suspend(&reviewer, &id, &reason)
+                    .await
+                    .map_err(|e| (1, format!("endpoint {id} not suspended: {e}")))?;
+                Ok(format!(
+                    "endpoint {id} suspended by {} ({hint})",
+                    reviewer.user
+                ))
+            }
+        }
+    }))
 }
 
 fn build_config(args: RunArgs) -> Result<Config, String> {

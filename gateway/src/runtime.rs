@@ -7,6 +7,7 @@ use crate::config::Config;
 use crate::engine::{transport_of, Engine, EngineConfig};
 use crate::metrics::{Metrics, SourcesCollector};
 use crate::registrar::RegistrarLimits;
+use gateway_admin::{Admin, AdminConfig, DeviceObservation, Structure};
 use gateway_dialplan::Dialplan;
 use gateway_media::MediaRelay;
 use gateway_sip::transaction::{PeerAddr, Transport, TxId};
@@ -85,6 +86,115 @@ pub async fn load_dialplan(cfg: &Config, store: &Store) -> Result<Dialplan, RunE
     Ok(dp)
 }
 
+/// The unit structure the dialplan's codes refer to: the configured one,
+/// else the one its units match best, else 2025 (the structure in force).
+pub async fn dialplan_structure(
+    cfg: &Config,
+    admin: &Admin,
+    dialplan: &Dialplan,
+) -> Result<Structure, RunError> {
+    if let Some(s) = cfg.unit_structure.as_deref().and_then(Structure::parse) {
+        return Ok(s);
+    }
+    let found = admin
+        .matching_structure(
+            dialplan
+                .units()
+                .iter()
+                .map(|u| (u.code.as_str(), u.name.as_str())),
+        )
+        .await
+        .map_err(|e| RunError::Store(e.to_string()))?;
+    Ok(found.unwrap_or(Structure::Y2025))
+}
+
+/// The administration service over the store: the city's units imported
+/// (idempotent), its default structure the dialplan's.
+pub async fn start_admin(
+    cfg: &Config,
+    store: &Store,
+    dialplan: &Dialplan,
+) -> Result<Admin, RunError> {
+    let store_err = |e: gateway_admin::AdminError| RunError::Store(e.to_string());
+    let mut config = AdminConfig {
+        realm: cfg
+            .realm
+            .clone()
+            .unwrap_or_else(|| dialplan.gateway().realm.clone()),
+        token_ttl_secs: cfg.admin_token_ttl_secs,
+        ..AdminConfig::default()
+    };
+    let admin = Admin::new(store.clone(), config.clone());
+    let imported = admin.import_city_units().await.map_err(store_err)?;
+    for i in &imported {
+        if i.total() > 0 {
+            info!(units = i.total(), "administrative units imported");
+        }
+    }
+    config.default_structure = dialplan_structure(cfg, &admin, dialplan).await?;
+    Ok(Admin::new(store.clone(), config))
+}
+
+/// Brings the dialplan's endpoints into the admin registry (new ones only)
+/// and returns the registry's vetting snapshot for the engine.
+async fn adopt_dialplan(
+    cfg: &Config,
+    admin: &Admin,
+    dialplan: &Dialplan,
+) -> Result<std::collections::HashMap<String, gateway_admin::VettingEntry>, RunError> {
+    let store_err = |e: gateway_admin::AdminError| RunError::Store(e.to_string());
+    let structure = dialplan_structure(cfg, admin, dialplan).await?;
+    let report = admin
+        .adopt_dialplan_endpoints(structure)
+        .await
+        .map_err(store_err)?;
+    info!(
+        structure = structure.as_str(),
+        added = report.added.len(),
+        already = report.already,
+        skipped = report.skipped.len(),
+        "dialplan endpoints adopted into the admin registry"
+    );
+    for (id, why) in &report.skipped {
+        warn!(endpoint = %id, reason = %why, "endpoint not in the admin registry: vetting follows the dialplan");
+    }
+    admin.vetting_snapshot().await.map_err(store_err)
+}
+
+/// Records devices the engine saw on REGISTERs (one at a time, in order).
+fn spawn_device_observer(admin: Admin) -> mpsc::Sender<crate::vetting::DeviceSeen> {
+    let (tx, mut rx) = mpsc::channel::<crate::vetting::DeviceSeen>(1024);
+    tokio::spawn(async move {
+        while let Some(seen) = rx.recv().await {
+            match admin
+                .observe_device(&seen.endpoint_id, &seen.user_agent)
+                .await
+            {
+                Ok(DeviceObservation::Changed {
+                    what,
+                    back_to_review: true,
+                }) => warn!(
+                    endpoint = %seen.endpoint_id,
+                    changed = %what.join(", "),
+                    user_agent = %seen.user_agent,
+                    "device changed: endpoint back in the vetting queue"
+                ),
+                Ok(DeviceObservation::FirstSeen { adopted }) => info!(
+                    endpoint = %seen.endpoint_id,
+                    adopted,
+                    user_agent = %seen.user_agent,
+                    "first device of the endpoint recorded"
+                ),
+                Ok(_) => {}
+                Err(e) => {
+                    warn!(endpoint = %seen.endpoint_id, error = %e, "device observation not recorded")
+                }
+            }
+        }
+    });
+    tx
+}
+
 pub async fn run(cfg: Config) -> Result<(), RunError> {
     cfg.validate()?;
     std::fs::create_dir_all(&cfg.data_dir).map_err(|source| RunError::DataDir {
@@ -95,6 +205,11 @@ pub async fn run(cfg: Config) -> Result<(), RunError> {
         .await
         .map_err(|e| RunError::Store(e.to_string()))?;
     let dialplan = Arc::new(load_dialplan(&cfg, &store).await?);
+    let admin = start_admin(&cfg, &store, &dialplan).await?;
+    // Subscribed before the snapshot is read: a change committed in between
+    // arrives as an event too, and applying it again is harmless.
+    let mut vetting_changes = admin.subscribe_vetting();
+    let vetting_snapshot = adopt_dialplan(&cfg, &admin, &dialplan).await?;
 
     let (tls_cert, tls_key) = match (&cfg.tls_listen, &cfg.tls_cert, &cfg.tls_key) {
         (Some(_), None, None) => {
@@ -143,8 +258,9 @@ pub async fn run(cfg: Config) -> Result<(), RunError> {
     let admin_addr = admin_listener.local_addr().ok();
     tokio::spawn({
         let state = admin_state.clone();
+        let api = gateway_admin::router(admin.clone());
         async move {
-            if let Err(e) = admin::serve(admin_listener, state).await {
+            if let Err(e) = admin::serve(admin_listener, state, api).await {
                 error!(error = %e, "admin listener stopped");
             }
         }
@@ -184,6 +300,10 @@ pub async fn run(cfg: Config) -> Result<(), RunError> {
         now,
     );
     engine.set_recordings_dir(cfg.data_dir.join("recordings"));
+    engine.vetting_mut().replace(vetting_snapshot);
+    engine
+        .vetting_mut()
+        .set_observer(spawn_device_observer(admin.clone()));
     let restored = crate::persist::restore_bindings(&store, engine.registrar_mut(), now).await;
     match restored {
         Ok(n) => info!(bindings = n, "registrations restored from the database"),
@@ -205,6 +325,7 @@ pub async fn run(cfg: Config) -> Result<(), RunError> {
     let shutdown = shutdown_signal();
     tokio::pin!(shutdown);
     let mut reload = reload_signal();
+    let mut vetting_open = true;
     let far = Duration::from_secs(3600);
     loop {
         let deadline = engine
@@ -222,11 +343,32 @@ pub async fn run(cfg: Config) -> Result<(), RunError> {
                 match load_dialplan(&cfg, &store).await {
                     Ok(dp) => {
                         info!(endpoints = dp.endpoints().len(), trunks = dp.trunks().len(), rules = dp.rules().len(), "dialplan reloaded");
+                        // Also picks up vetting changes made on the database
+                        // by another process (the CLI).
+                        match adopt_dialplan(&cfg, &admin, &dp).await {
+                            Ok(snapshot) => engine.vetting_mut().replace(snapshot),
+                            Err(e) => error!(error = %e, "admin registry not refreshed; the vetting snapshot stays as it was"),
+                        }
                         engine.set_dialplan(Arc::new(dp));
                     }
                     Err(e) => error!(error = %e, "dialplan reload failed; the running dialplan stays in force"),
                 }
             }
+            change = vetting_changes.recv(), if vetting_open => match change {
+                Ok(c) => {
+                    info!(endpoint = %c.endpoint_id, state = c.state.as_str(), "vetting changed");
+                    engine.vetting_mut().apply(c);
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                    warn!(missed = n, "vetting changes came too fast: reloading the snapshot");
+                    match admin.vetting_snapshot().await {
+                        Ok(s) => engine.vetting_mut().replace(s),
+                        Err(e) => error!(error = %e, "vetting snapshot not reloaded"),
+                    }
+                }
+                // Cannot happen while the runtime holds `admin`; never spin on it.
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => vetting_open = false,
+            },
             msg = inbound.recv() => {
                 let Some(first) = msg else { break };
                 let now = Instant::now();

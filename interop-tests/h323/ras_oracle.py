@@ -15,6 +15,21 @@ import sys
 from pycrate_asn1dir import H225
 
 RAS = H225.H323_MESSAGES.RasMessage
+UU = H225.H323_MESSAGES.H323_UserInformation
+_H245 = None
+
+
+def h245():
+    # compiled lazily: the RAS modes do not need it
+    global _H245
+    if _H245 is None:
+        from pycrate_asn1dir import H245
+        _H245 = H245.MULTIMEDIA_SYSTEM_CONTROL.MultimediaSystemControlMessage
+    return _H245
+
+
+def codec(mode):
+    return {'check': RAS, 'vectors': RAS, 'uu-check': UU, 'uu-vectors': UU}.get(mode) or h245()
 
 V4 = (0, 0, 8, 2250, 0, 4)
 V2 = (0, 0, 8, 2250, 0, 2)
@@ -33,7 +48,7 @@ def js(v):
     return v
 
 
-def check():
+def check(T=RAS):
     for line in sys.stdin:
         line = line.strip()
         if not line:
@@ -41,15 +56,15 @@ def check():
         label, hx = line.split()
         out = {'label': label}
         try:
-            RAS.from_aper(bytes.fromhex(hx))
-            val = RAS.get_val()
+            T.from_aper(bytes.fromhex(hx))
+            val = T.get_val()
             out['value'] = js(val)
-            RAS.set_val(val)
-            re = RAS.to_aper()
+            T.set_val(val)
+            re = T.to_aper()
             out['reencoded'] = re.hex()
             # False when pycrate cannot read its own re-encoding back (its
             # encoder's extension-addition padding bug, see repair()).
-            out['reencoding_readable'] = reads_back(re, val)
+            out['reencoding_readable'] = reads_back(re, val, T)
         except Exception as e:  # report, the Rust side fails the test
             out['error'] = '%s: %s' % (type(e).__name__, e)
         print(json.dumps(out), flush=True)
@@ -226,35 +241,58 @@ def vectors():
         print(json.dumps({'label': label, 'hex': hx}), flush=True)
 
 
-def reads_back(buf, val):
+def reads_back(buf, val, T=RAS):
     try:
-        RAS.from_aper(buf)
-        return RAS.get_val() == val
+        T.from_aper(buf)
+        return T.get_val() == val
     except Exception:
         return False
 
 
-def repair(buf, val):
+def repair(buf, val, T=RAS):
     """pycrate 0.8.1's aligned-PER encoder sometimes writes a spurious zero
     octet before the open types of extension additions, and then cannot
     decode its own output (its decoder agrees with X.691 and with tshark).
     Drop such octets (at most two) until pycrate's decoder reads the value
     back; the result is what a correct encoder produces."""
-    if reads_back(buf, val):
+    if reads_back(buf, val, T):
         return buf.hex()
     zeros = [i for i, b in enumerate(buf) if b == 0]
     for i in zeros:
         one = buf[:i] + buf[i + 1:]
-        if reads_back(one, val):
+        if reads_back(one, val, T):
             return one.hex()
     for i in zeros:
         for j in zeros:
             if j > i:
                 two = buf[:i] + buf[i + 1:j] + buf[j + 1:]
-                if reads_back(two, val):
+                if reads_back(two, val, T):
                     return two.hex()
     return None
 
 
+def emit(T, vs):
+    for label, val in vs:
+        T.set_val(val)
+        hx = repair(T.to_aper(), val, T)
+        if hx is None:
+            raise SystemExit('vector %s does not survive a pycrate round trip' % label)
+        print(json.dumps({'label': label, 'hex': hx}), flush=True)
+
+
 if __name__ == '__main__':
-    {'check': check, 'vectors': vectors}[sys.argv[1]]()
+    mode = sys.argv[1]
+    if mode == 'check':
+        check()
+    elif mode == 'vectors':
+        vectors()
+    elif mode in ('uu-check', 'h245-check'):
+        check(codec(mode))
+    elif mode == 'uu-vectors':
+        import uu_vectors
+        emit(UU, uu_vectors.VECTORS)
+    elif mode == 'h245-vectors':
+        import h245_vectors
+        emit(h245(), h245_vectors.VECTORS)
+    else:
+        raise SystemExit('unknown mode ' + mode)

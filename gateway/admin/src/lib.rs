@@ -9,6 +9,7 @@ mod api;
 mod error;
 mod model;
 mod ops;
+mod snapshot;
 pub mod ua;
 
 pub use api::{router, Problem, OPENAPI_JSON};
@@ -16,8 +17,10 @@ pub use error::AdminError;
 pub use gateway_store::{AdminUnit, Structure, UnitImport, UnitRef};
 pub use model::*;
 pub use ops::{
-    Admin, AdminConfig, Clock, DeviceObservation, DialplanAdoption, UnitDetail, SYSTEM_ACTOR,
+    Admin, AdminConfig, Clock, DeviceObservation, DialplanAdoption, UnitDetail, VettingChange,
+    SYSTEM_ACTOR,
 };
+pub use snapshot::VettingEntry;
 
 /// The city's official unit files, shipped with the gateway (facts; see
 /// `data/README.md`).

@@ -120,7 +120,7 @@ impl VettingState {
         }
     }
 
-    pub(crate) fn parse(s: &str) -> Option<VettingState> {
+    pub fn parse(s: &str) -> Option<VettingState> {
         [
             VettingState::Pending,
             VettingState::Approved,

@@ -50,6 +50,16 @@ pub struct Admin {
     store: Store,
     clock: Clock,
     config: AdminConfig,
+    /// Committed vetting changes, for the engine's in-memory snapshot.
+    changes: tokio::sync::broadcast::Sender<VettingChange>,
+}
+
+/// A vetting state that changed in the database (after the commit).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VettingChange {
+    pub endpoint_id: String,
+    pub state: VettingState,
+    pub reason: Option<String>,
 }
 
 /// The actor name and role recorded for changes the gateway makes itself.
@@ -714,11 +724,31 @@ impl Admin {
 
     /// With a clock of one's own (Unix milliseconds), for tests of expiry.
     pub fn with_clock(store: Store, config: AdminConfig, clock: Clock) -> Admin {
+        // A lagging subscriber reloads the whole snapshot, so a small
+        // buffer is enough.
+        let (changes, _) = tokio::sync::broadcast::channel(256);
         Admin {
             store,
             clock,
             config,
+            changes,
         }
+    }
+
+    /// Every vetting change committed through this `Admin` (or its clones)
+    /// from now on. On `RecvError::Lagged` reload with
+    /// [`Admin::vetting_snapshot`].
+    pub fn subscribe_vetting(&self) -> tokio::sync::broadcast::Receiver<VettingChange> {
+        self.changes.subscribe()
+    }
+
+    pub(crate) fn announce(&self, endpoint_id: &str, state: VettingState, reason: Option<String>) {
+        // No subscriber (the CLI, tests) is not an error.
+        let _ = self.changes.send(VettingChange {
+            endpoint_id: endpoint_id.to_string(),
+            state,
+            reason,
+        });
     }
 
     pub fn store(&self) -> &Store {
@@ -918,6 +948,7 @@ impl Admin {
         )
         .await?;
         tx.commit().await?;
+        self.announce(&new.id, after.vetting.state, after.vetting.reason.clone());
         Ok(after)
     }
 
@@ -1175,6 +1206,7 @@ impl Admin {
         )
         .await?;
         tx.commit().await?;
+        self.announce(id, after.vetting.state, after.vetting.reason.clone());
         Ok(after)
     }
 
@@ -1327,6 +1359,11 @@ impl Admin {
             }
         ) {
             tracing::warn!(endpoint = endpoint_id, %detail, "device changed: endpoint back to vetting");
+            self.announce(
+                endpoint_id,
+                after.vetting.state,
+                after.vetting.reason.clone(),
+            );
         }
         Ok(outcome)
     }

@@ -671,6 +671,16 @@ impl<'a> Decoder<'a> {
         r
     }
 
+    /// A decoder over `data` (octets this decoder produced, e.g. a skipped
+    /// open type) whose error paths continue this decoder's current path.
+    pub fn sub_decoder<'b>(&self, data: &'b [u8]) -> Decoder<'b> {
+        Decoder {
+            data,
+            pos: 0,
+            path: self.path.clone(),
+        }
+    }
+
     /// Skips an open type, returning its octets (for unknown additions).
     pub fn skip_open_type(&mut self) -> Result<Vec<u8>> {
         let n = self.length(Size::unbounded())?;

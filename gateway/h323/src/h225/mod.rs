@@ -2,6 +2,8 @@
 
 pub mod common;
 pub mod ras;
+pub mod uu;
 
 pub use common::*;
 pub use ras::*;
+pub use uu::*;

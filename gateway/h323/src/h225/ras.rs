@@ -8,18 +8,18 @@
 use super::common::*;
 use crate::per::{any_ext, Decoder, Encoder, Index, Result};
 
-fn nsd(d: &mut Decoder<'_>, present: bool) -> Result<Option<NonStandardParameter>> {
+pub(crate) fn nsd(d: &mut Decoder<'_>, present: bool) -> Result<Option<NonStandardParameter>> {
     opt(d, present, "nonStandardData", NonStandardParameter::decode)
 }
 
-fn put_nsd(e: &mut Encoder, v: &Option<NonStandardParameter>) -> Result<()> {
+pub(crate) fn put_nsd(e: &mut Encoder, v: &Option<NonStandardParameter>) -> Result<()> {
     match v {
         Some(n) => e.field("nonStandardData", |e| n.encode(e)),
         None => Ok(()),
     }
 }
 
-fn put_opt<T>(
+pub(crate) fn put_opt<T>(
     e: &mut Encoder,
     name: &'static str,
     v: &Option<T>,
@@ -31,19 +31,19 @@ fn put_opt<T>(
     }
 }
 
-fn aliases(d: &mut Decoder<'_>) -> Result<Vec<AliasAddress>> {
+pub(crate) fn aliases(d: &mut Decoder<'_>) -> Result<Vec<AliasAddress>> {
     seq_of(d)
 }
 
-fn put_aliases(e: &mut Encoder, v: &[AliasAddress]) -> Result<()> {
+pub(crate) fn put_aliases(e: &mut Encoder, v: &[AliasAddress]) -> Result<()> {
     put_seq_of(e, v)
 }
 
-fn ext_bool(d: &mut Decoder<'_>, name: &'static str) -> Result<bool> {
+pub(crate) fn ext_bool(d: &mut Decoder<'_>, name: &'static str) -> Result<bool> {
     d.field(name, |d| d.open_type(|d| d.bool()))
 }
 
-fn ext_of<'a, T>(
+pub(crate) fn ext_of<'a, T>(
     d: &mut Decoder<'a>,
     name: &'static str,
     f: impl FnOnce(&mut Decoder<'a>) -> Result<T>,
@@ -51,7 +51,7 @@ fn ext_of<'a, T>(
     d.field(name, |d| d.open_type(f))
 }
 
-fn add_opt<T>(
+pub(crate) fn add_opt<T>(
     e: &mut Encoder,
     name: &'static str,
     v: &Option<T>,
@@ -64,7 +64,7 @@ fn add_opt<T>(
 }
 
 /// Skips one extension addition: for additions a message does not model.
-fn skip(d: &mut Decoder<'_>) -> Result<()> {
+pub(crate) fn skip(d: &mut Decoder<'_>) -> Result<()> {
     d.skip_open_type().map(|_| ())
 }
 
