@@ -38,6 +38,7 @@ pub mod quality;
 pub mod relay;
 pub mod rtcp;
 mod rtp_header;
+pub mod srtp;
 pub mod transcode;
 pub mod transform;
 
@@ -48,4 +49,4 @@ pub use ports::{PortAllocator, PortPair, PortRangeError, PortsExhausted};
 pub use relay::{
     Direction, DirectionStats, Leg, MediaError, MediaRelay, MediaSession, RelayConfig, SessionStats,
 };
-pub use transform::{IdentityTransform, PacketTransform};
+pub use transform::{Chain, IdentityTransform, PacketTransform};
