@@ -2,6 +2,7 @@
 //! signalling (Q.931 in TPKT), H.245 control.
 
 pub mod h225;
+pub mod h245;
 pub mod per;
 pub mod q931;
 pub mod tpkt;
