@@ -248,13 +248,16 @@ impl Engine {
         self.cfg.sent_by(transport)
     }
 
-    /// Our Contact for a dialog over `transport`.
+    /// Our Contact for a dialog over `transport`. Over TLS a `sip:` URI with
+    /// `transport=tls` (RFC 3261 §12.1.1 asks for `sips:` only when the
+    /// request used one; libre-based phones such as baresip cannot route to
+    /// a `sips:` Contact at all).
     pub(crate) fn contact(&self, transport: Transport) -> String {
         let hp = self.sent_by(transport);
         match transport {
             Transport::Udp => format!("<sip:gw@{hp}>"),
             Transport::Tcp => format!("<sip:gw@{hp};transport=tcp>"),
-            Transport::Tls => format!("<sips:gw@{hp};transport=tls>"),
+            Transport::Tls => format!("<sip:gw@{hp};transport=tls>"),
         }
     }
 

@@ -8,6 +8,7 @@
 
 pub mod anchor;
 pub mod caps;
+pub mod sdes;
 pub mod transcode;
 
 use crate::engine::{Engine, EngineTimer, ALLOW, SUPPORTED, USER_AGENT};

@@ -18,6 +18,7 @@ use gateway_callmodel::{
 };
 use gateway_dialplan::{Classification, RouteDecision};
 use gateway_media::meeting::{MeetingBridge, MeetingLegCounters, MeetingLegSpec, RecordingSpec};
+use gateway_media::srtp::{SrtpProtect, SrtpUnprotect};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering::Relaxed;
@@ -175,13 +176,21 @@ impl Engine {
             ));
         }
         let (plan, audio) = plan_audio(join.offer)?;
-        if audio.transport.is_encrypted() {
-            // SRTP legs join once the bridge protects media (the SRTP crate).
-            return Err(refuse(
-                488,
-                "Encrypted media (SRTP) is not available on this gateway yet".into(),
-            ));
-        }
+        // An SRTP leg is decrypted on the way in and encrypted on the way
+        // out with a key of ours: the mix itself is plain.
+        let (srtp, answer_transport) = match &audio.transport {
+            MediaTransport::Rtp => (None, MediaTransport::Rtp),
+            MediaTransport::SrtpSdes { crypto } => match crate::call::sdes::answer(crypto) {
+                Ok((line, leg)) => (Some(leg), MediaTransport::SrtpSdes { crypto: vec![line] }),
+                Err(why) => return Err(refuse(488, format!("SRTP offer not usable: {why}"))),
+            },
+            MediaTransport::DtlsSrtp { .. } => {
+                return Err(refuse(
+                    488,
+                    "DTLS-SRTP is not available for SIP rooms; offer SDES (a=crypto)".into(),
+                ))
+            }
+        };
         let participants = self.meetings.get(&m.number).map_or(0, |x| x.legs.len());
         if participants >= m.max_participants as usize {
             info!(call_id = %label, meeting = %m.number, participants, "meeting full");
@@ -234,6 +243,14 @@ impl Engine {
             inbound: None,
             outbound: None,
         };
+        let spec = match srtp {
+            Some(leg) => MeetingLegSpec {
+                inbound: Some(Box::new(SrtpUnprotect::new(leg.inbound))),
+                outbound: Some(Box::new(SrtpProtect::new(leg.outbound))),
+                ..spec
+            },
+            None => spec,
+        };
         let meeting = self.meetings.get_mut(&m.number).expect("inserted above");
         let counters = match meeting.bridge.add_leg(bound, spec) {
             Ok(c) => c,
@@ -244,7 +261,7 @@ impl Engine {
                 return Err(refuse(e.sip_status(), format!("Media: {e}")));
             }
         };
-        info!(call_id = %label, meeting = %m.number, caller = %join.caller, codec = ?plan.audio, participants = participants + 1, "joined meeting");
+        info!(call_id = %label, meeting = %m.number, caller = %join.caller, codec = ?plan.audio, encrypted = audio.transport.is_encrypted(), participants = participants + 1, "joined meeting");
         meeting.legs.insert(
             leg_id,
             MeetingLeg {
@@ -268,7 +285,7 @@ impl Engine {
             rtp: Some(SocketAddr::new(self.cfg.advertised_ip, local_rtp.port())),
             rtcp: Some(SocketAddr::new(self.cfg.advertised_ip, local_rtcp.port())),
             rtcp_mux: false,
-            transport: MediaTransport::Rtp,
+            transport: answer_transport,
             direction: audio.direction.reversed(),
             codecs,
             ptime_ms: Some(plan.ptime_ms),
