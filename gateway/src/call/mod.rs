@@ -8,6 +8,7 @@
 
 pub mod anchor;
 pub mod caps;
+pub mod encryption;
 pub mod sdes;
 pub mod transcode;
 
@@ -115,6 +116,14 @@ pub struct Call {
     /// The audio stream is transcoded (the answerer chose a codec the
     /// offerer did not offer).
     transcode: Option<transcode::TranscodePlan>,
+    /// An SRTP audio offer the gateway terminates, and the leg that made it.
+    srtp_offer: Option<(Side, encryption::SrtpOffer)>,
+    /// Both legs' SRTP keys once answered, and which leg offered.
+    srtp: Option<(Side, encryption::SrtpLegs)>,
+    /// The routing decision requires encrypted media.
+    require_encryption: bool,
+    /// B's INVITE was already retried as RTP/SAVP after a 488.
+    srtp_retried: bool,
     /// A's INVITE carried no offer: B's 2xx carries it, A's ACK the answer.
     late_offer: bool,
     /// The ACK to B waits for A's answer (late offer): B's INVITE CSeq.
@@ -408,6 +417,7 @@ impl Engine {
         let late_offer = offer.is_none();
         let mut media = None;
         let mut offered_audio = None;
+        let mut srtp_offer = None;
         let mut b_body = Vec::new();
         if let Some(offer) = &offer {
             match anchor::stream_count(offer)
@@ -418,7 +428,17 @@ impl Engine {
                 }) {
                 Ok((m, body)) => {
                     media = Some(m);
-                    b_body = match transcode::extend_offer(&body) {
+                    let body = match encryption::terminate_offer(
+                        &body,
+                        decision.policy.encryption_required,
+                    ) {
+                        Some((b, offer)) => {
+                            srtp_offer = Some((Side::A, offer));
+                            b
+                        }
+                        None => body,
+                    };
+                    b_body = match transcode::extend_offer(&body, srtp_offer.is_some()) {
                         Some((extended, offered)) => {
                             offered_audio = Some((Side::A, offered));
                             extended
@@ -544,6 +564,10 @@ impl Engine {
             media,
             offered_audio,
             transcode: None,
+            srtp_offer,
+            srtp: None,
+            require_encryption: decision.policy.encryption_required,
+            srtp_retried: false,
             late_offer,
             pending_b_ack: None,
             relays: HashMap::new(),
@@ -733,23 +757,53 @@ impl Engine {
         let mut out = anchor::anchor(body, media, from.leg(), advertised)?;
         match kind {
             SdpKind::Offer => {
-                call.offered_audio = transcode::extend_offer(&out).map(|(extended, offered)| {
-                    out = extended;
-                    (from, offered)
-                });
+                call.srtp_offer =
+                    encryption::terminate_offer(&out, call.require_encryption).map(|(b, offer)| {
+                        out = b;
+                        (from, offer)
+                    });
+                let decrypted = call.srtp_offer.is_some();
+                call.offered_audio =
+                    transcode::extend_offer(&out, decrypted).map(|(b, offered)| {
+                        out = b;
+                        (from, offered)
+                    });
             }
             SdpKind::Answer => {
+                let mut changed = false;
                 if let Some((offerer, offered)) = &call.offered_audio {
                     if *offerer == from.other() {
                         let plan = transcode::plan(offered, &out);
                         if let Some(p) = &plan {
                             out = transcode::rewrite_answer(&out, offered, p);
                         }
-                        if plan != call.transcode {
-                            install_transcoding(&call.label, media, *offerer, plan.as_ref());
-                            call.transcode = plan;
+                        changed |= plan != call.transcode || plan.is_some();
+                        call.transcode = plan;
+                    }
+                }
+                if let Some((offerer, offer)) = &call.srtp_offer {
+                    if *offerer == from.other() {
+                        match encryption::terminate_answer(&out, offer) {
+                            Ok((b, legs)) => {
+                                out = b;
+                                call.srtp = Some((*offerer, legs));
+                                changed = true;
+                            }
+                            Err(why) => {
+                                warn!(call_id = %call.label, %why, "SRTP answer not usable; media dropped");
+                            }
                         }
                     }
+                }
+                if changed {
+                    let offerer = from.other();
+                    install_media(
+                        &call.label,
+                        media,
+                        offerer,
+                        call.transcode.as_ref(),
+                        call.srtp.as_ref(),
+                    );
                 }
             }
         }
@@ -938,6 +992,15 @@ impl Engine {
 
         // Final failure from B.
         call.b_invite_open = false;
+        if status == 488
+            && call.state != CallState::Cancelling
+            && self.retry_b_with_savp(now, call_id)
+        {
+            return;
+        }
+        let Some(call) = self.calls.get_mut(&call_id) else {
+            return;
+        };
         if matches!(status, 401 | 407) && !call.b_auth_tried && call.state != CallState::Cancelling
         {
             if let Some(creds) = call.b_credentials.clone() {
@@ -1901,6 +1964,50 @@ impl Engine {
 }
 
 impl Engine {
+    /// Leg B refused our offer with 488 where SRTP might have been what it
+    /// wanted (an SRTP-only phone refuses `RTP/AVP`): offer it once more as
+    /// `RTP/SAVP` with keys of ours; the gateway then terminates B's SRTP.
+    fn retry_b_with_savp(&mut self, now: Instant, call_id: u64) -> bool {
+        let branch = self.new_branch();
+        let Some(call) = self.calls.get_mut(&call_id) else {
+            return false;
+        };
+        if call.srtp_retried || call.late_offer {
+            return false;
+        }
+        let offer = match &call.srtp_offer {
+            Some((Side::A, o)) => Some(o),
+            Some(_) => return false,
+            None => None,
+        };
+        let Some((body, srtp_offer)) = encryption::savp_retry(&call.b_invite.body, offer) else {
+            return false;
+        };
+        call.srtp_retried = true;
+        call.srtp_offer = Some((Side::A, srtp_offer));
+        let mut req = call.b_invite.clone();
+        let seq = req.cseq().map(|c| c.seq).unwrap_or(1) + 1;
+        req.headers.set(HeaderName::CSeq, format!("{seq} INVITE"));
+        req.headers.remove(&HeaderName::Via);
+        req.headers
+            .set(HeaderName::ContentLength, body.len().to_string());
+        req.body = body;
+        let peer = call.b_peer;
+        let hp = self.cfg.sent_by(peer.transport);
+        add_via(&mut req, peer.transport, &hp, &branch);
+        match self.tx.send_request(now, req.clone(), peer) {
+            Ok(tx) => {
+                info!(call_id = %call.label, "callee refused RTP/AVP (488); offering RTP/SAVP with our keys");
+                call.b_invite = req;
+                call.b_invite_open = true;
+                self.by_client_tx
+                    .insert(tx, (call_id, ClientPurpose::Invite));
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
     /// Give up on leg B before its final response: CANCEL it now if it sent
     /// a provisional, else as soon as it does (RFC 3261 9.1). The call ends
     /// when B's final response arrives, with `cause` in its CDR.
@@ -2027,43 +2134,79 @@ impl Engine {
     }
 }
 
-/// Point both directions of the transcoded stream at their transcoders, or
-/// back to plain forwarding.
-fn install_transcoding(
+/// The transforms of each direction of the first audio stream: decrypt
+/// what arrives from an SRTP leg, transcode, encrypt what goes to an SRTP
+/// leg. With none of these the stream is forwarded untouched.
+fn install_media(
     label: &str,
     media: &MediaSession,
     offerer: Side,
     plan: Option<&transcode::TranscodePlan>,
+    srtp: Option<&(Side, encryption::SrtpLegs)>,
 ) {
     use gateway_media::relay::Direction as RelayDirection;
+    use gateway_media::srtp::{SrtpProtect, SrtpUnprotect};
     use gateway_media::transcode::Transcoder;
-    let from_offerer = match offerer {
+    use gateway_media::{Chain, PacketTransform};
+
+    let direction_from = |side: Side| match side {
         Side::A => RelayDirection::AtoB,
         Side::B => RelayDirection::BtoA,
     };
-    let from_answerer = match offerer {
-        Side::A => RelayDirection::BtoA,
-        Side::B => RelayDirection::AtoB,
-    };
-    let Some(p) = plan else {
-        for d in [from_offerer, from_answerer] {
-            let _ = media.set_transform(0, d, Box::new(gateway_media::IdentityTransform));
+    // Keys per side (the SRTP offerer may differ from the codec offerer
+    // only in theory; both are the leg that sent the last offer).
+    let keys = |side: Side| -> Option<&sdes::LegKeys> {
+        let (srtp_offerer, legs) = srtp?;
+        if side == *srtp_offerer {
+            legs.offerer.as_ref()
+        } else {
+            legs.answerer.as_ref()
         }
-        info!(call_id = %label, "audio forwarded without transcoding");
-        return;
     };
-    let pair = Transcoder::new(p.offerer, p.answerer)
-        .and_then(|there| Ok((there, Transcoder::new(p.answerer, p.offerer)?)));
-    match pair {
-        Ok((there, back)) => {
-            let a = media.set_transform(p.index, from_offerer, Box::new(there));
-            let b = media.set_transform(p.index, from_answerer, Box::new(back));
-            if let Err(e) = a.and(b) {
-                warn!(call_id = %label, error = %e, "transcoding not installed");
-            } else {
-                info!(call_id = %label, offerer = ?p.offerer.codec, answerer = ?p.answerer.codec, "audio transcoded");
+    let index = plan
+        .map(|p| p.index)
+        .or(srtp.map(|(_, l)| l.index))
+        .unwrap_or(0);
+    for from in [offerer, offerer.other()] {
+        let mut chain: Vec<Box<dyn PacketTransform>> = Vec::new();
+        let result: Result<(), String> = (|| {
+            if let Some(k) = keys(from) {
+                chain.push(Box::new(SrtpUnprotect::new(k.contexts()?.inbound)));
             }
+            if let Some(p) = plan {
+                let (f, t) = if from == offerer {
+                    (p.offerer, p.answerer)
+                } else {
+                    (p.answerer, p.offerer)
+                };
+                chain.push(Box::new(Transcoder::new(f, t).map_err(|e| e.to_string())?));
+            }
+            if let Some(k) = keys(from.other()) {
+                chain.push(Box::new(SrtpProtect::new(k.contexts()?.outbound)));
+            }
+            Ok(())
+        })();
+        if let Err(e) = result {
+            warn!(call_id = %label, error = %e, "media transforms not installed");
+            return;
         }
-        Err(e) => warn!(call_id = %label, error = %e, "transcoding not possible"),
+        let what: Box<dyn PacketTransform> = match chain.len() {
+            0 => Box::new(gateway_media::IdentityTransform),
+            _ => Box::new(Chain(chain)),
+        };
+        if let Err(e) = media.set_transform(index, direction_from(from), what) {
+            warn!(call_id = %label, error = %e, "media transforms not installed");
+            return;
+        }
+    }
+    info!(
+        call_id = %label,
+        transcoded = ?plan.map(|p| (p.offerer.codec, p.answerer.codec)),
+        srtp_offerer = srtp.is_some(),
+        srtp_answerer = srtp.is_some_and(|(_, l)| l.answerer.is_some()),
+        "audio path set"
+    );
+    if plan.is_some() {
+        info!(call_id = %label, "audio transcoded");
     }
 }

@@ -61,7 +61,7 @@ fn context(suite: SrtpSuite, c: &SdesCrypto, opts: SrtpOptions) -> Result<SrtpCo
 }
 
 /// The value of an `a=crypto` line (without `a=crypto:`).
-fn line(c: &SdesCrypto) -> String {
+pub fn line(c: &SdesCrypto) -> String {
     let a = c.to_attribute();
     let mut s = format!("{} {} {}", a.tag, a.suite, a.key_params.expose());
     for p in &a.session_params {
@@ -71,10 +71,47 @@ fn line(c: &SdesCrypto) -> String {
     s
 }
 
+/// The keys of one leg: the peer's (it encrypts with it) and ours (we
+/// encrypt with it). Contexts are built from them whenever the relay needs
+/// fresh ones.
+#[derive(Clone)]
+pub struct LegKeys {
+    theirs: SdesCrypto,
+    ours: SdesCrypto,
+}
+
+impl std::fmt::Debug for LegKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "LegKeys({}, tag {}, redacted)",
+            self.ours.suite.name(),
+            self.ours.tag
+        )
+    }
+}
+
+impl LegKeys {
+    /// Our `a=crypto` value for this leg's SDP.
+    pub fn our_line(&self) -> String {
+        line(&self.ours)
+    }
+
+    pub fn contexts(&self) -> Result<LegSrtp, String> {
+        let suite = srtp_suite(&self.ours).ok_or("suite not supported")?;
+        let opts = options(&self.theirs);
+        Ok(LegSrtp {
+            inbound: context(suite, &self.theirs, opts)?,
+            outbound: context(suite, &self.ours, opts)?,
+            suite,
+        })
+    }
+}
+
 /// Answer an offer's `a=crypto` lines: the first one whose suite and key
 /// we can use, answered with the same tag and suite and a key of ours.
-/// Returns our line and the leg's contexts; `Err` says why none would do.
-pub fn answer(offered: &[String]) -> Result<(String, LegSrtp), String> {
+/// `Err` says why none would do.
+pub fn answer(offered: &[String]) -> Result<LegKeys, String> {
     let mut why = String::from("no a=crypto line");
     for text in offered {
         let c = match SdesCrypto::parse(text) {
@@ -88,14 +125,10 @@ pub fn answer(offered: &[String]) -> Result<(String, LegSrtp), String> {
             why = format!("suite {} is not supported", c.suite.name());
             continue;
         };
-        let opts = options(&c);
-        let inbound = match context(suite, &c, opts) {
-            Ok(x) => x,
-            Err(e) => {
-                why = e;
-                continue;
-            }
-        };
+        if let Err(e) = context(suite, &c, options(&c)) {
+            why = e;
+            continue;
+        }
         let mut ours = SdesCrypto::generate(c.tag, c.suite);
         // Echo what the offer switched off, so both sides agree.
         ours.session_params = c
@@ -111,35 +144,26 @@ pub fn answer(offered: &[String]) -> Result<(String, LegSrtp), String> {
             })
             .cloned()
             .collect();
-        let outbound = context(suite, &ours, opts)?;
-        return Ok((
-            line(&ours),
-            LegSrtp {
-                inbound,
-                outbound,
-                suite,
-            },
-        ));
+        return Ok(LegKeys { theirs: c, ours });
     }
     Err(why)
 }
 
-/// Our offer: one line per suite, each with its own fresh key. Keep the
-/// returned keys until the answer says which tag the peer took.
-pub fn offer() -> (Vec<String>, Vec<SdesCrypto>) {
-    let ours: Vec<SdesCrypto> = OFFERED
+/// Our offer: one line per suite, each with its own fresh key. Keep them
+/// until the answer says which tag the peer took.
+pub fn offer() -> Vec<SdesCrypto> {
+    OFFERED
         .iter()
         .enumerate()
         .filter_map(|(i, s)| {
             let suite = gateway_sdp::crypto::SdesSuite::from_name(s.sdes_name())?;
             Some(SdesCrypto::generate(i as u32 + 1, suite))
         })
-        .collect();
-    (ours.iter().map(line).collect(), ours)
+        .collect()
 }
 
 /// The peer's answer to our offer: its line names the tag it accepted.
-pub fn accept(ours: &[SdesCrypto], answered: &[String]) -> Result<LegSrtp, String> {
+pub fn accept(ours: &[SdesCrypto], answered: &[String]) -> Result<LegKeys, String> {
     let text = answered.first().ok_or("the answer has no a=crypto line")?;
     let theirs = SdesCrypto::parse(text).map_err(|e| e.to_string())?;
     let mine = ours
@@ -151,13 +175,12 @@ pub fn accept(ours: &[SdesCrypto], answered: &[String]) -> Result<LegSrtp, Strin
                 theirs.tag
             )
         })?;
-    let suite = srtp_suite(mine).ok_or("suite not supported")?;
-    let opts = options(&theirs);
-    Ok(LegSrtp {
-        inbound: context(suite, &theirs, opts)?,
-        outbound: context(suite, mine, opts)?,
-        suite,
-    })
+    let keys = LegKeys {
+        theirs,
+        ours: mine.clone(),
+    };
+    keys.contexts()?;
+    Ok(keys)
 }
 
 #[cfg(test)]
@@ -169,7 +192,9 @@ mod tests {
 
     #[test]
     fn a_polycom_line_is_answered_with_our_own_key_and_its_params() {
-        let (ours, leg) = answer(&[POLYCOM.to_string()]).unwrap();
+        let keys = answer(&[POLYCOM.to_string()]).unwrap();
+        let ours = keys.our_line();
+        let leg = keys.contexts().unwrap();
         assert!(
             ours.starts_with("1 AES_CM_128_HMAC_SHA1_80 inline:"),
             "{ours}"
@@ -177,7 +202,7 @@ mod tests {
         assert!(ours.ends_with(" UNENCRYPTED_SRTCP"), "{ours}");
         assert!(!ours.contains("WVNfX19z"), "our key is not the peer's");
         assert_eq!(leg.suite, SrtpSuite::AesCm128HmacSha1_80);
-        assert!(!format!("{leg:?}").contains("inline"));
+        assert!(!format!("{leg:?}{keys:?}").contains("inline"));
     }
 
     #[test]
@@ -185,19 +210,24 @@ mod tests {
         let bad =
             "1 F8_128_HMAC_SHA1_80 inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz".to_string();
         let good = POLYCOM.replacen('1', "2", 1);
-        let (ours, _) = answer(&[bad.clone(), good]).unwrap();
-        assert!(ours.starts_with("2 "));
+        let keys = answer(&[bad.clone(), good]).unwrap();
+        assert!(keys.our_line().starts_with("2 "));
         let err = answer(&[bad]).unwrap_err();
         assert!(err.contains("F8_128"), "{err}");
     }
 
     #[test]
     fn our_offer_and_the_peers_answer_make_working_contexts() {
-        let (lines, ours) = offer();
+        let ours = offer();
+        let lines: Vec<String> = ours.iter().map(line).collect();
         assert_eq!(lines.len(), 4);
         // The peer answers tag 3 (AEAD_AES_128_GCM) with a key of its own.
-        let (peer_line, mut peer) = answer(&lines[2..3]).unwrap();
-        let mut us = accept(&ours, &[peer_line]).unwrap();
+        let peer_keys = answer(&lines[2..3]).unwrap();
+        let mut peer = peer_keys.contexts().unwrap();
+        let mut us = accept(&ours, &[peer_keys.our_line()])
+            .unwrap()
+            .contexts()
+            .unwrap();
         assert_eq!(us.suite, SrtpSuite::AeadAes128Gcm);
         let plain = [&[0x80, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 9][..], &[7u8; 160]].concat();
         let mut p = plain.clone();

@@ -43,11 +43,14 @@ fn parse(body: &[u8]) -> Option<SessionDescription> {
     SessionDescription::parse(std::str::from_utf8(body).ok()?).ok()
 }
 
-fn audio_index(sdp: &SessionDescription) -> Option<usize> {
+/// The first plain audio stream; with `decrypted`, an SRTP one too (the
+/// gateway terminates its SRTP, so it sees the payloads).
+fn audio_index(sdp: &SessionDescription, decrypted: bool) -> Option<usize> {
     sdp.media.iter().position(|m| {
         m.media.eq_ignore_ascii_case("audio")
             && m.port != 0
-            && m.proto.eq_ignore_ascii_case("RTP/AVP")
+            && (m.proto.eq_ignore_ascii_case("RTP/AVP")
+                || (decrypted && m.proto.eq_ignore_ascii_case("RTP/SAVP")))
     })
 }
 
@@ -70,9 +73,9 @@ fn end_of(codecs: &[CodecCap], chosen: &CodecCap, codec: AudioCodec) -> CodecEnd
 /// other leg (already anchored). Returns the new body and what the offerer
 /// itself offered; `None` when there is nothing to transcode from (no
 /// plain audio stream, or none of its codecs is one the bridge decodes).
-pub fn extend_offer(body: &[u8]) -> Option<(Vec<u8>, OfferedAudio)> {
+pub fn extend_offer(body: &[u8], decrypted: bool) -> Option<(Vec<u8>, OfferedAudio)> {
     let mut sdp = parse(body)?;
-    let index = audio_index(&sdp)?;
+    let index = audio_index(&sdp, decrypted)?;
     let m = &mut sdp.media[index];
     let codecs = codecs_of(m);
     if !codecs.iter().any(|c| c.audio_codec().is_some()) {
@@ -197,7 +200,7 @@ a=rtpmap:101 telephone-event/48000\r\na=sendrecv\r\n";
 
     #[test]
     fn an_opus_offer_grows_the_codecs_the_bridge_transcodes() {
-        let (body, offered) = extend_offer(OPUS_ONLY.as_bytes()).unwrap();
+        let (body, offered) = extend_offer(OPUS_ONLY.as_bytes(), false).unwrap();
         let sdp = parse(&body).unwrap();
         let names: Vec<String> = codecs_of(&sdp.media[0])
             .iter()
@@ -242,7 +245,7 @@ m=audio 5000 RTP/AVP 0 96\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:96 telephone-event
 
     #[test]
     fn a_callee_that_picks_an_offered_codec_is_forwarded() {
-        let (_, offered) = extend_offer(OPUS_ONLY.as_bytes()).unwrap();
+        let (_, offered) = extend_offer(OPUS_ONLY.as_bytes(), false).unwrap();
         let answer = OPUS_ONLY.replace("4000", "6000");
         assert_eq!(plan(&offered, answer.as_bytes()), None);
     }
@@ -256,9 +259,9 @@ m=audio 5000 RTP/AVP 0 96\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:96 telephone-event
                 "",
             )
             .replace("a=rtpmap:101 telephone-event/48000\r\n", "");
-        assert!(extend_offer(g729.as_bytes()).is_none());
+        assert!(extend_offer(g729.as_bytes(), false).is_none());
         let srtp = OPUS_ONLY.replace("RTP/AVP", "RTP/SAVP");
-        assert!(extend_offer(srtp.as_bytes()).is_none());
-        assert!(extend_offer(b"not sdp").is_none());
+        assert!(extend_offer(srtp.as_bytes(), false).is_none());
+        assert!(extend_offer(b"not sdp", false).is_none());
     }
 }

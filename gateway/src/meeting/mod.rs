@@ -180,10 +180,14 @@ impl Engine {
         // out with a key of ours: the mix itself is plain.
         let (srtp, answer_transport) = match &audio.transport {
             MediaTransport::Rtp => (None, MediaTransport::Rtp),
-            MediaTransport::SrtpSdes { crypto } => match crate::call::sdes::answer(crypto) {
-                Ok((line, leg)) => (Some(leg), MediaTransport::SrtpSdes { crypto: vec![line] }),
-                Err(why) => return Err(refuse(488, format!("SRTP offer not usable: {why}"))),
-            },
+            MediaTransport::SrtpSdes { crypto } => {
+                match crate::call::sdes::answer(crypto)
+                    .and_then(|k| Ok((k.our_line(), k.contexts()?)))
+                {
+                    Ok((line, leg)) => (Some(leg), MediaTransport::SrtpSdes { crypto: vec![line] }),
+                    Err(why) => return Err(refuse(488, format!("SRTP offer not usable: {why}"))),
+                }
+            }
             MediaTransport::DtlsSrtp { .. } => {
                 return Err(refuse(
                     488,
