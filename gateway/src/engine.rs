@@ -529,6 +529,34 @@ impl Engine {
         self.check_digest_for(now, id, req, username, creds, proxy)
     }
 
+    /// A refusal as the peer sees it: the cause's status with its text as
+    /// the reason phrase, a `Warning: 399` (RFC 3261 §20.43) carrying the
+    /// same text, and a `Reason` header (RFC 3326) with the Q.850 cause, so
+    /// a room's administrator reads why on the device or in a trace.
+    pub(crate) fn refuse_with_cause(
+        &mut self,
+        now: Instant,
+        id: ServerTxId,
+        req: &Request,
+        cause: &gateway_callmodel::Cause,
+    ) {
+        let status = cause.to_sip_status();
+        let why = cause.text().unwrap_or_else(|| cause.sip_reason_phrase());
+        let mut resp = make_response(req, status, None);
+        resp.reason = why.to_string();
+        let host = match self.cfg.advertised_ip {
+            IpAddr::V6(v6) => format!("[{v6}]"),
+            v4 => v4.to_string(),
+        };
+        resp.headers.push(
+            HeaderName::Warning,
+            format!("399 {host} \"{}\"", why.replace(['"', '\\'], "'")),
+        );
+        resp.headers.push(HeaderName::Reason, cause.reason_header());
+        resp.headers.push(HeaderName::Server, USER_AGENT);
+        self.respond(now, id, resp);
+    }
+
     /// 403 with a Warning naming the state unless the endpoint is approved
     /// (or unknown to the admin registry).
     fn vetting_allows(&mut self, now: Instant, id: ServerTxId, req: &Request, ep_id: &str) -> bool {
@@ -536,18 +564,8 @@ impl Engine {
             return true;
         };
         info!(endpoint = %ep_id, method = %req.method, state = refusal.state.as_str(), "refused: endpoint not approved");
-        let mut resp = make_response(req, 403, None);
-        resp.reason = refusal.text.clone();
-        let host = match self.cfg.advertised_ip {
-            IpAddr::V6(v6) => format!("[{v6}]"),
-            v4 => v4.to_string(),
-        };
-        resp.headers.push(
-            HeaderName::Warning,
-            format!("399 {host} \"{}\"", refusal.text),
-        );
-        resp.headers.push(HeaderName::Server, USER_AGENT);
-        self.respond(now, id, resp);
+        let cause = gateway_callmodel::Cause::from_sip_status(403, &refusal.text);
+        self.refuse_with_cause(now, id, req, &cause);
         false
     }
 

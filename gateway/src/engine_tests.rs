@@ -20,20 +20,20 @@ use tokio::sync::mpsc;
 
 const LOOP: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 
-fn addr(s: &str) -> SocketAddr {
+pub(crate) fn addr(s: &str) -> SocketAddr {
     s.parse().unwrap()
 }
 
 /// The trunk (source 127.0.0.1 is the loopback trunk's ACL).
-fn a_addr() -> SocketAddr {
+pub(crate) fn a_addr() -> SocketAddr {
     addr("127.0.0.1:40001")
 }
 /// Where the sample dialplan's trunk sends outgoing calls.
-fn b_addr() -> SocketAddr {
+pub(crate) fn b_addr() -> SocketAddr {
     addr("127.0.0.1:5070")
 }
 
-fn test_config() -> EngineConfig {
+pub(crate) fn test_config() -> EngineConfig {
     EngineConfig {
         advertised_ip: LOOP,
         udp_port: Some(5060),
@@ -53,26 +53,26 @@ fn test_config() -> EngineConfig {
     }
 }
 
-type Out = Vec<(SocketAddr, Message)>;
+pub(crate) type Out = Vec<(SocketAddr, Message)>;
 
-struct Harness {
-    e: Engine,
-    now: Instant,
-    store: mpsc::UnboundedReceiver<StoreOp>,
-    metrics: Metrics,
-    ports: (u16, u16),
+pub(crate) struct Harness {
+    pub(crate) e: Engine,
+    pub(crate) now: Instant,
+    pub(crate) store: mpsc::UnboundedReceiver<StoreOp>,
+    pub(crate) metrics: Metrics,
+    pub(crate) ports: (u16, u16),
     /// Every message the engine ever transmitted, for global invariants.
-    log: Out,
+    pub(crate) log: Out,
     /// 400s that echo a request missing a mandatory header.
-    unparsed: Vec<(SocketAddr, String)>,
+    pub(crate) unparsed: Vec<(SocketAddr, String)>,
 }
 
 impl Harness {
-    fn new() -> Harness {
+    pub(crate) fn new() -> Harness {
         Harness::with(test_config(), gateway_dialplan::SAMPLE_DIALPLAN)
     }
 
-    fn with(cfg: EngineConfig, dialplan: &str) -> Harness {
+    pub(crate) fn with(cfg: EngineConfig, dialplan: &str) -> Harness {
         // Every test shares the range: the relay skips ports that are
         // taken (by a parallel test or anything else on the machine).
         Harness::with_range(41000, 41999, cfg, dialplan)
@@ -80,7 +80,7 @@ impl Harness {
 
     /// A relay with exactly `count` ports that were free a moment ago,
     /// taken from 42000-42999 so that the shared range cannot interfere.
-    fn with_ports(count: u16, cfg: EngineConfig, dialplan: &str) -> Harness {
+    pub(crate) fn with_ports(count: u16, cfg: EngineConfig, dialplan: &str) -> Harness {
         let mut lo = 42000;
         while lo + count <= 43000 {
             let free = (lo..lo + count)
@@ -95,7 +95,7 @@ impl Harness {
         panic!("no {count} free ports in 42000-42999");
     }
 
-    fn with_range(lo: u16, hi: u16, cfg: EngineConfig, dialplan: &str) -> Harness {
+    pub(crate) fn with_range(lo: u16, hi: u16, cfg: EngineConfig, dialplan: &str) -> Harness {
         let dp = Arc::new(Dialplan::parse(dialplan, "x").expect("dialplan parses"));
         let media = MediaRelay::new(LOOP, lo..=hi).expect("relay");
         let (tx, rx) = mpsc::unbounded_channel();
@@ -113,11 +113,11 @@ impl Harness {
         }
     }
 
-    fn send(&mut self, from: SocketAddr, text: &str) {
+    pub(crate) fn send(&mut self, from: SocketAddr, text: &str) {
         self.send_bytes(from, text.as_bytes());
     }
 
-    fn send_bytes(&mut self, from: SocketAddr, bytes: &[u8]) {
+    pub(crate) fn send_bytes(&mut self, from: SocketAddr, bytes: &[u8]) {
         self.e.handle_inbound(
             self.now,
             bytes,
@@ -130,7 +130,7 @@ impl Harness {
     }
 
     /// Everything the engine wants on the wire now.
-    fn out(&mut self) -> Out {
+    pub(crate) fn out(&mut self) -> Out {
         let mut v = Vec::new();
         while let Some(t) = self.e.transmit() {
             let msg = match parse_message(&t.bytes) {
@@ -162,7 +162,7 @@ impl Harness {
     }
 
     /// Move the virtual clock, firing every timer in order on the way.
-    fn advance(&mut self, d: Duration) {
+    pub(crate) fn advance(&mut self, d: Duration) {
         let target = self.now + d;
         let mut guard = 0;
         while let Some(t) = self.e.poll_timeout() {
@@ -180,7 +180,7 @@ impl Harness {
         self.e.handle_timeout(self.now);
     }
 
-    fn store_ops(&mut self) -> Vec<StoreOp> {
+    pub(crate) fn store_ops(&mut self) -> Vec<StoreOp> {
         let mut v = Vec::new();
         while let Ok(op) = self.store.try_recv() {
             v.push(op);
@@ -188,7 +188,7 @@ impl Harness {
         v
     }
 
-    fn cdrs(&mut self) -> Vec<gateway_store::Cdr> {
+    pub(crate) fn cdrs(&mut self) -> Vec<gateway_store::Cdr> {
         self.store_ops()
             .into_iter()
             .filter_map(|op| match op {
@@ -198,21 +198,21 @@ impl Harness {
             .collect()
     }
 
-    fn completed(&self, outcome: &'static str) -> u64 {
+    pub(crate) fn completed(&self, outcome: &'static str) -> u64 {
         self.metrics
             .calls_completed
             .get_or_create(&OutcomeLabel { outcome })
             .get()
     }
 
-    fn in_range(&self, port: u16) -> bool {
+    pub(crate) fn in_range(&self, port: u16) -> bool {
         (self.ports.0..=self.ports.1).contains(&port)
     }
 }
 
 // ---------------------------------------------------------------- finders
 
-fn describe(out: &Out) -> String {
+pub(crate) fn describe(out: &Out) -> String {
     out.iter()
         .map(|(to, m)| match m {
             Message::Request(r) => format!("  -> {to}: {} {}", r.method, r.uri),
@@ -227,7 +227,7 @@ fn describe(out: &Out) -> String {
         .join("\n")
 }
 
-fn responses(out: &Out, to: SocketAddr) -> Vec<Response> {
+pub(crate) fn responses(out: &Out, to: SocketAddr) -> Vec<Response> {
     out.iter()
         .filter(|(a, _)| *a == to)
         .filter_map(|(_, m)| match m {
@@ -237,7 +237,7 @@ fn responses(out: &Out, to: SocketAddr) -> Vec<Response> {
         .collect()
 }
 
-fn requests(out: &Out, to: SocketAddr, method: Method) -> Vec<Request> {
+pub(crate) fn requests(out: &Out, to: SocketAddr, method: Method) -> Vec<Request> {
     out.iter()
         .filter(|(a, _)| *a == to)
         .filter_map(|(_, m)| match m {
@@ -247,21 +247,21 @@ fn requests(out: &Out, to: SocketAddr, method: Method) -> Vec<Request> {
         .collect()
 }
 
-fn resp(out: &Out, to: SocketAddr, status: u16) -> Response {
+pub(crate) fn resp(out: &Out, to: SocketAddr, status: u16) -> Response {
     responses(out, to)
         .into_iter()
         .find(|r| r.status == status)
         .unwrap_or_else(|| panic!("no {status} to {to}; sent:\n{}", describe(out)))
 }
 
-fn req(out: &Out, to: SocketAddr, method: Method) -> Request {
+pub(crate) fn req(out: &Out, to: SocketAddr, method: Method) -> Request {
     requests(out, to, method.clone())
         .into_iter()
         .next()
         .unwrap_or_else(|| panic!("no {method} to {to}; sent:\n{}", describe(out)))
 }
 
-fn no_request(out: &Out, to: SocketAddr, method: Method) {
+pub(crate) fn no_request(out: &Out, to: SocketAddr, method: Method) {
     assert!(
         requests(out, to, method.clone()).is_empty(),
         "unexpected {method} to {to}; sent:\n{}",
@@ -269,18 +269,18 @@ fn no_request(out: &Out, to: SocketAddr, method: Method) {
     );
 }
 
-fn cseq_method(r: &Response) -> Method {
+pub(crate) fn cseq_method(r: &Response) -> Method {
     r.cseq().unwrap().method
 }
 
-fn to_tag(h: &gateway_sip::message::Headers) -> Option<String> {
+pub(crate) fn to_tag(h: &gateway_sip::message::Headers) -> Option<String> {
     h.get(&HeaderName::To)
         .and_then(|t| NameAddr::parse(t).ok())
         .and_then(|n| n.tag().map(str::to_string))
 }
 
 /// (connection address, first m-line port) of an SDP body.
-fn sdp_media(body: &[u8]) -> (String, u16) {
+pub(crate) fn sdp_media(body: &[u8]) -> (String, u16) {
     let text = std::str::from_utf8(body).expect("SDP is UTF-8");
     let mut conn = None;
     let mut port = None;
@@ -301,7 +301,7 @@ fn sdp_media(body: &[u8]) -> (String, u16) {
 }
 
 /// Every c= line of an SDP body (o= may keep the origin's address).
-fn c_lines(body: &[u8]) -> String {
+pub(crate) fn c_lines(body: &[u8]) -> String {
     String::from_utf8_lossy(body)
         .lines()
         .filter(|l| l.starts_with("c="))
@@ -311,7 +311,7 @@ fn c_lines(body: &[u8]) -> String {
 
 // ---------------------------------------------------------------- builders
 
-fn sdp(ip: &str, port: u16, version: u32) -> String {
+pub(crate) fn sdp(ip: &str, port: u16, version: u32) -> String {
     format!(
         "v=0\r\no=- 1 {version} IN IP4 {ip}\r\ns=-\r\nc=IN IP4 {ip}\r\nt=0 0\r\n\
          m=audio {port} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n"
@@ -320,7 +320,7 @@ fn sdp(ip: &str, port: u16, version: u32) -> String {
 
 static BRANCH: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
-fn branch() -> String {
+pub(crate) fn branch() -> String {
     format!(
         "z9hG4bKt{}",
         BRANCH.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
@@ -330,7 +330,7 @@ fn branch() -> String {
 /// A request as a peer at `via` writes it. `extra` are whole header lines;
 /// a Max-Forwards among them replaces the default 70.
 #[allow(clippy::too_many_arguments)]
-fn request_text(
+pub(crate) fn request_text(
     method: &str,
     ruri: &str,
     via: SocketAddr,
@@ -365,7 +365,7 @@ fn request_text(
 }
 
 /// A response to `req` as the peer that received it writes it.
-fn response_text(
+pub(crate) fn response_text(
     req: &Request,
     status: u16,
     reason: &str,
@@ -405,7 +405,7 @@ fn response_text(
 
 /// An in-dialog request from the callee (leg B) built from the engine's
 /// INVITE to it: B swaps From/To and targets the engine's Contact.
-fn b_request_text(
+pub(crate) fn b_request_text(
     b_invite: &Request,
     b_tag: &str,
     method: &str,
@@ -434,22 +434,22 @@ fn b_request_text(
 }
 
 /// The caller side of a call (leg A): a UAC at `addr`.
-struct Caller {
-    addr: SocketAddr,
-    from: String,
-    ruri: String,
-    call_id: String,
-    from_tag: String,
-    cseq: u32,
-    invite_branch: String,
+pub(crate) struct Caller {
+    pub(crate) addr: SocketAddr,
+    pub(crate) from: String,
+    pub(crate) ruri: String,
+    pub(crate) call_id: String,
+    pub(crate) from_tag: String,
+    pub(crate) cseq: u32,
+    pub(crate) invite_branch: String,
     /// The engine's To tag once a response carried it.
-    remote_tag: Option<String>,
+    pub(crate) remote_tag: Option<String>,
     /// The engine's Contact: the Request-URI inside the dialog.
-    target: Option<String>,
+    pub(crate) target: Option<String>,
 }
 
 impl Caller {
-    fn new(addr: SocketAddr, user: &str, target: &str) -> Caller {
+    pub(crate) fn new(addr: SocketAddr, user: &str, target: &str) -> Caller {
         Caller {
             addr,
             from: format!("\"Caller {user}\" <sip:{user}@127.0.0.1>"),
@@ -463,7 +463,7 @@ impl Caller {
         }
     }
 
-    fn req_uri(&self) -> String {
+    pub(crate) fn req_uri(&self) -> String {
         match (&self.remote_tag, &self.target) {
             (Some(_), Some(t)) => t.clone(),
             _ => self.ruri.clone(),
@@ -471,30 +471,30 @@ impl Caller {
     }
 
     /// Learn the dialog from a 1xx/2xx of the engine.
-    fn learn(&mut self, r: &Response) {
+    pub(crate) fn learn(&mut self, r: &Response) {
         self.remote_tag = to_tag(&r.headers);
         if let Some(c) = r.headers.get(&HeaderName::Contact) {
             self.target = Some(NameAddr::parse(c).unwrap().uri.to_string());
         }
     }
 
-    fn local_party(&self) -> String {
+    pub(crate) fn local_party(&self) -> String {
         format!("{};tag={}", self.from, self.from_tag)
     }
 
-    fn remote_party(&self) -> String {
+    pub(crate) fn remote_party(&self) -> String {
         match &self.remote_tag {
             Some(t) => format!("<{}>;tag={t}", self.ruri),
             None => format!("<{}>", self.ruri),
         }
     }
 
-    fn contact(&self) -> String {
+    pub(crate) fn contact(&self) -> String {
         format!("Contact: <sip:caller@{}>", self.addr)
     }
 
     /// A new INVITE transaction (initial, or re-INVITE once `remote_tag` is set).
-    fn invite(&mut self, extra: &[String], body: &str) -> String {
+    pub(crate) fn invite(&mut self, extra: &[String], body: &str) -> String {
         self.cseq += 1;
         self.invite_branch = branch();
         let mut ex = vec![self.contact()];
@@ -514,7 +514,7 @@ impl Caller {
     }
 
     /// ACK for a non-2xx final response: same branch as the INVITE, To tag of the response.
-    fn ack_failure(&self, r: &Response) -> String {
+    pub(crate) fn ack_failure(&self, r: &Response) -> String {
         let to = r.headers.get(&HeaderName::To).unwrap();
         request_text(
             "ACK",
@@ -531,7 +531,7 @@ impl Caller {
     }
 
     /// ACK for a 2xx: its own transaction.
-    fn ack_2xx(&self) -> String {
+    pub(crate) fn ack_2xx(&self) -> String {
         request_text(
             "ACK",
             &self.req_uri(),
@@ -546,7 +546,7 @@ impl Caller {
         )
     }
 
-    fn cancel(&self) -> String {
+    pub(crate) fn cancel(&self) -> String {
         request_text(
             "CANCEL",
             &self.ruri,
@@ -561,7 +561,24 @@ impl Caller {
         )
     }
 
-    fn in_dialog(&mut self, method: &str, body: &str) -> String {
+    /// An in-dialog request with a body of another type than SDP.
+    pub(crate) fn in_dialog_with(
+        &mut self,
+        method: &str,
+        content_type: &str,
+        body: &str,
+    ) -> String {
+        let head = self.in_dialog(method, "");
+        let head = head
+            .strip_suffix("Content-Length: 0\r\n\r\n")
+            .expect("request_text ends with the length");
+        format!(
+            "{head}Content-Type: {content_type}\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+    }
+
+    pub(crate) fn in_dialog(&mut self, method: &str, body: &str) -> String {
         self.cseq += 1;
         request_text(
             method,
@@ -578,7 +595,7 @@ impl Caller {
     }
 }
 
-fn register_text(
+pub(crate) fn register_text(
     user: &str,
     from: SocketAddr,
     call_id: &str,
@@ -608,7 +625,7 @@ fn register_text(
     )
 }
 
-fn digest(
+pub(crate) fn digest(
     challenge_header: &str,
     user: &str,
     pass: &str,
@@ -622,7 +639,7 @@ fn digest(
 }
 
 /// Register `user` with `contact` from `from`, through the 401 dance.
-fn register(h: &mut Harness, user: &str, pass: &str, from: SocketAddr, contact: &str) {
+pub(crate) fn register(h: &mut Harness, user: &str, pass: &str, from: SocketAddr, contact: &str) {
     let cid = format!("reg-{user}-{}", branch());
     h.send(
         from,
@@ -645,7 +662,7 @@ fn register(h: &mut Harness, user: &str, pass: &str, from: SocketAddr, contact: 
 }
 
 /// Place a call from `a`; returns the INVITE the engine sent to `b`.
-fn place_call(h: &mut Harness, a: &mut Caller, b: SocketAddr, body: &str) -> Request {
+pub(crate) fn place_call(h: &mut Harness, a: &mut Caller, b: SocketAddr, body: &str) -> Request {
     h.send(a.addr, &a.invite(&[], body));
     let out = h.out();
     let trying = resp(&out, a.addr, 100);
@@ -654,7 +671,7 @@ fn place_call(h: &mut Harness, a: &mut Caller, b: SocketAddr, body: &str) -> Req
 }
 
 /// B answers `b_inv` with 200 + `body`; A gets the 200, B the ACK; A ACKs.
-fn answer(
+pub(crate) fn answer(
     h: &mut Harness,
     a: &mut Caller,
     b_inv: &Request,
@@ -693,7 +710,11 @@ fn answer(
 }
 
 /// A trunk call answered by B; returns (caller, B's INVITE, A's 200).
-fn established(h: &mut Harness, b_tag: &str, b_extra: &[String]) -> (Caller, Request, Response) {
+pub(crate) fn established(
+    h: &mut Harness,
+    b_tag: &str,
+    b_extra: &[String],
+) -> (Caller, Request, Response) {
     let mut a = Caller::new(a_addr(), "9999", "5551234");
     let b_inv = place_call(h, &mut a, b_addr(), &sdp("127.0.0.5", 30000, 1));
     let ok = answer(
@@ -708,7 +729,7 @@ fn established(h: &mut Harness, b_tag: &str, b_extra: &[String]) -> (Caller, Req
 }
 
 /// Answer every request the engine sent to `to` in `out` with 200.
-fn ok_all(h: &mut Harness, out: &Out, to: SocketAddr, method: Method) {
+pub(crate) fn ok_all(h: &mut Harness, out: &Out, to: SocketAddr, method: Method) {
     for r in requests(out, to, method) {
         h.send(to, &response_text(&r, 200, "OK", None, None, &[], ""));
     }

@@ -5,7 +5,7 @@ mod call;
 mod config;
 mod engine;
 #[cfg(test)]
-mod engine_tests;
+pub(crate) mod engine_tests;
 mod meeting;
 mod metrics;
 mod persist;

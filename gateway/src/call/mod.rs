@@ -359,7 +359,11 @@ impl Engine {
             RouteOutcome::Reject { status, reason } => {
                 let (s, r) = (*status, reason.clone());
                 self.count_outcome(outcome_of(s));
-                return self.reply(now, id, &req, s, &r, None);
+                // The dialplan's reason goes to the caller as the reason
+                // phrase, a Warning and a Reason header (RFC 3326), so a
+                // room's log says why (e.g. a classified meeting).
+                let cause = gateway_callmodel::Cause::from_sip_status(s, &r);
+                return self.refuse_with_cause(now, id, &req, &cause);
             }
             RouteOutcome::Meeting { number } => {
                 let number = number.clone();

@@ -457,3 +457,6 @@ impl Engine {
         self.meetings.get(number).map_or(0, |m| m.legs.len())
     }
 }
+
+#[cfg(test)]
+mod tests;

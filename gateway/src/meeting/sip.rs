@@ -155,37 +155,6 @@ impl Engine {
         self.schedule(now + max, EngineTimer::MeetingMaxDuration(r.leg));
     }
 
-    /// A refusal as the room sees it: the cause's status, and a `Warning`
-    /// (RFC 3261 20.43) saying why, so a room's administrator reads the
-    /// reason on the device or in a trace.
-    pub(crate) fn refuse_with_cause(
-        &mut self,
-        now: Instant,
-        id: ServerTxId,
-        req: &Request,
-        cause: &Cause,
-    ) {
-        let status = cause.to_sip_status();
-        let why = cause.text().unwrap_or_else(|| cause.sip_reason_phrase());
-        let mut resp = make_response(req, status, None);
-        resp.reason = format!(
-            "{} ({why})",
-            gateway_callmodel::cause::sip_status_phrase(status)
-        );
-        resp.headers.push(
-            HeaderName::Other("Warning".into()),
-            format!(
-                "399 {} \"{}\"",
-                self.cfg.advertised_ip,
-                why.replace('"', "'")
-            ),
-        );
-        resp.headers
-            .push(HeaderName::Other("Reason".into()), cause.reason_header());
-        resp.headers.push(HeaderName::Server, USER_AGENT);
-        self.respond(now, id, resp);
-    }
-
     pub(crate) fn on_meeting_ack(&mut self, r: &MeetingLegRef) {
         let Some(leg) = self.meeting_leg_mut(r) else {
             return;
