@@ -1,4 +1,8 @@
-"""Media through the gateway: SIPp plays a G.711 A-law pcap, the far SIPp echoes."""
+"""Media through the gateway: SIPp plays a G.711 A-law pcap, the far SIPp echoes.
+
+The calling SIPp offers PCMA with telephone-event; the answering one takes
+PCMU without it. So the gateway transcodes PCMA↔PCMU, and the RFC 2833 digit
+the pcap scenario plays after the audio reaches the far SIPp as SIP INFO."""
 
 
 import time
@@ -16,7 +20,8 @@ def test_sipp_rtp_echo(gateway, sipp, procs):
     pcap = sipp.workdir / "media.pcap"
     # Independent witness: what reached each SIPp's media port.
     cap = start_capture(procs, pcap, f"udp and (dst port {echo_port} or dst portrange {uac_media}-{uac_media + 11})")
-    sipp.uas(extra=["-mi", "127.0.0.1", "-rtp_echo", "-mp", str(echo_port)])
+    # -aa answers the INFO; -trace_msg keeps what the far SIPp received.
+    sipp.uas(extra=["-mi", "127.0.0.1", "-rtp_echo", "-mp", str(echo_port), "-aa", "-trace_msg"])
     calls = 3
     uac, stat = sipp.uac(f"127.0.0.1:{gateway.sip_port}", calls=calls, rate=1,
                          service="5000", scenario=scenario,
@@ -50,3 +55,12 @@ def test_sipp_rtp_echo(gateway, sipp, procs):
     if dirs:
         assert len(dirs) >= 2, f"RTP relayed in one direction only: {dirs}"
 
+
+    received = "\n".join(p.read_text(errors="replace")
+                          for p in sipp.workdir.glob("uas_*_messages.log"))
+    infos = received.count("INFO sip:")
+    assert infos >= calls, (
+        f"{infos} INFO for {calls} calls each playing an RFC 2833 digit:\n{received[-3000:]}")
+    assert received.count("application/dtmf-relay") >= calls, received[-3000:]
+    assert received.count("Signal=1") >= calls, received[-3000:]
+    assert "audio transcoded" in gateway.log(), "PCMA↔PCMU was not transcoded"

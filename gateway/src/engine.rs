@@ -106,6 +106,9 @@ pub struct Engine {
     pub(crate) meeting_tags: HashMap<String, crate::meeting::MeetingLegRef>,
     /// Meeting leg id → its meeting's number (for the leg's timers).
     pub(crate) meeting_legs: HashMap<u64, String>,
+    /// Digits the relay takes out of calls' media (see `on_in_band_dtmf`).
+    pub(crate) dtmf_tx: mpsc::UnboundedSender<gateway_media::dtmf_tap::DtmfDigit>,
+    dtmf_rx: Option<mpsc::UnboundedReceiver<gateway_media::dtmf_tap::DtmfDigit>>,
     /// Where meetings marked `record` write their files.
     pub(crate) recordings_dir: std::path::PathBuf,
     timers: BinaryHeap<Reverse<(Instant, EngineTimer)>>,
@@ -154,6 +157,7 @@ impl Engine {
             .unwrap_or_else(|| dialplan.gateway().realm.clone());
         let mut tx = TransactionLayer::new(TimerConfig::default());
         tx.set_auto_trying(true);
+        let (dtmf_tx, dtmf_rx) = mpsc::unbounded_channel();
         let mut e = Engine {
             challenger: DigestChallenger::new(realm, secret, cfg.nonce_lifetime_secs),
             nonce_counts: NonceCounts::new(100_000),
@@ -172,6 +176,8 @@ impl Engine {
             meeting_tags: HashMap::new(),
             meeting_legs: HashMap::new(),
             recordings_dir: std::path::PathBuf::from("data/recordings"),
+            dtmf_tx,
+            dtmf_rx: Some(dtmf_rx),
             timers: BinaryHeap::new(),
             next_call_id: 1,
             qualify: HashMap::new(),
@@ -187,6 +193,14 @@ impl Engine {
     /// they were routed with; new calls and registrations use this one.
     pub fn set_dialplan(&mut self, dialplan: Arc<Dialplan>) {
         self.dialplan = dialplan;
+    }
+
+    /// The digits the relay reports; the runtime feeds them back to
+    /// [`Engine::on_in_band_dtmf`]. Taken once.
+    pub fn take_dtmf_events(
+        &mut self,
+    ) -> Option<mpsc::UnboundedReceiver<gateway_media::dtmf_tap::DtmfDigit>> {
+        self.dtmf_rx.take()
     }
 
     pub fn set_recordings_dir(&mut self, dir: std::path::PathBuf) {

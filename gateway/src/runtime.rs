@@ -300,6 +300,7 @@ pub async fn run(cfg: Config) -> Result<(), RunError> {
         now,
     );
     engine.set_recordings_dir(cfg.data_dir.join("recordings"));
+    let mut dtmf = engine.take_dtmf_events().expect("taken once, here");
     engine.vetting_mut().replace(vetting_snapshot);
     engine
         .vetting_mut()
@@ -369,6 +370,7 @@ pub async fn run(cfg: Config) -> Result<(), RunError> {
                 // Cannot happen while the runtime holds `admin`; never spin on it.
                 Err(tokio::sync::broadcast::error::RecvError::Closed) => vetting_open = false,
             },
+            Some(d) = dtmf.recv() => engine.on_in_band_dtmf(Instant::now(), d),
             msg = inbound.recv() => {
                 let Some(first) = msg else { break };
                 let now = Instant::now();

@@ -28,6 +28,7 @@
 //! ```
 
 pub mod dtmf;
+pub mod dtmf_tap;
 pub mod leg;
 pub mod meeting;
 pub mod metrics;

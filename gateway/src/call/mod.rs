@@ -7,6 +7,8 @@
 //! this module obeys.
 
 pub mod anchor;
+use gateway_media::dtmf_tap::{DtmfDigit, DtmfTap};
+use tokio::sync::mpsc;
 pub mod caps;
 pub mod encryption;
 pub mod sdes;
@@ -71,6 +73,9 @@ pub enum ClientPurpose {
     Relay,
     /// A session refresh (RFC 4028) we send because we are the refresher.
     Refresh,
+    /// An INFO carrying a digit that arrived in band (RFC 4733) from a leg
+    /// whose far side did not negotiate telephone-event.
+    Dtmf,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -775,6 +780,20 @@ impl Engine {
             }
             SdpKind::Answer => {
                 let mut changed = false;
+                // A digit in band from a leg whose far side cannot play it
+                // goes to that side as SIP INFO instead.
+                let mut tap = None;
+                if let Some((offerer, offered)) = &call.offered_audio {
+                    if *offerer == from.other() {
+                        // The answer as the answerer wrote it (before any
+                        // transcoding rewrite adds the offerer's event).
+                        tap = match transcode::telephone_events(offered, &out) {
+                            (Some((pt, clock)), None) => Some((*offerer, pt, clock)),
+                            (None, Some((pt, clock))) => Some((from, pt, clock)),
+                            _ => None,
+                        };
+                    }
+                }
                 if let Some((offerer, offered)) = &call.offered_audio {
                     if *offerer == from.other() {
                         let plan = transcode::plan(offered, &out);
@@ -799,14 +818,17 @@ impl Engine {
                         }
                     }
                 }
-                if changed {
+                if changed || tap.is_some() {
                     let offerer = from.other();
+                    let tap = tap
+                        .map(|(side, pt, clock)| (call_id, side, pt, clock, self.dtmf_tx.clone()));
                     install_media(
                         &call.label,
                         media,
                         offerer,
                         call.transcode.as_ref(),
                         call.srtp.as_ref(),
+                        tap,
                     );
                 }
             }
@@ -916,7 +938,10 @@ impl Engine {
             ClientPurpose::Invite => self.on_b_invite_response(now, call_id, resp),
             ClientPurpose::Relay => self.on_relay_response(now, call_id, tx, resp),
             ClientPurpose::Refresh => self.on_refresh_response(now, call_id, tx, resp),
-            ClientPurpose::Bye | ClientPurpose::Cancel | ClientPurpose::Prack => {
+            ClientPurpose::Bye
+            | ClientPurpose::Cancel
+            | ClientPurpose::Prack
+            | ClientPurpose::Dtmf => {
                 debug!(status = resp.status, ?purpose, "response")
             }
         }
@@ -1514,7 +1539,10 @@ impl Engine {
                 self.hang_up_both(now, call_id);
                 self.finish(call_id, "failed", 408, "Session refresh not answered");
             }
-            ClientPurpose::Bye | ClientPurpose::Cancel | ClientPurpose::Prack => {}
+            ClientPurpose::Bye
+            | ClientPurpose::Cancel
+            | ClientPurpose::Prack
+            | ClientPurpose::Dtmf => {}
         }
     }
 
@@ -2138,6 +2166,10 @@ impl Engine {
     }
 }
 
+/// Where in-band digits are taken out: (call, side sending them, their
+/// payload type and clock, the engine's digit channel).
+type DtmfTapSpec = (u64, Side, u8, u32, mpsc::UnboundedSender<DtmfDigit>);
+
 /// The transforms of each direction of the first audio stream: decrypt
 /// what arrives from an SRTP leg, transcode, encrypt what goes to an SRTP
 /// leg. With none of these the stream is forwarded untouched.
@@ -2147,6 +2179,7 @@ fn install_media(
     offerer: Side,
     plan: Option<&transcode::TranscodePlan>,
     srtp: Option<&(Side, encryption::SrtpLegs)>,
+    tap: Option<DtmfTapSpec>,
 ) {
     use gateway_media::relay::Direction as RelayDirection;
     use gateway_media::srtp::{SrtpProtect, SrtpUnprotect};
@@ -2176,6 +2209,13 @@ fn install_media(
         let result: Result<(), String> = (|| {
             if let Some(k) = keys(from) {
                 chain.push(Box::new(SrtpUnprotect::new(k.contexts()?.inbound)));
+            }
+            if let Some((key, side, pt, clock, tx)) = &tap {
+                if *side == from {
+                    let t = DtmfTap::new(*key, side.leg(), *pt, *clock, tx.clone())
+                        .ok_or("telephone-event clock not supported")?;
+                    chain.push(Box::new(t));
+                }
             }
             if let Some(p) = plan {
                 let (f, t) = if from == offerer {
@@ -2212,5 +2252,36 @@ fn install_media(
     );
     if plan.is_some() {
         info!(call_id = %label, "audio transcoded");
+    }
+}
+
+impl Engine {
+    /// A digit the relay took out of one leg's media: the other leg gets it
+    /// as SIP INFO (`application/dtmf-relay`, the form room systems and
+    /// PBXs read).
+    pub fn on_in_band_dtmf(&mut self, now: Instant, d: DtmfDigit) {
+        let Some(call) = self.calls.get(&d.key) else {
+            return;
+        };
+        if !matches!(call.state, CallState::Answered | CallState::Confirmed) {
+            return;
+        }
+        let from = match d.from {
+            Leg::A => Side::A,
+            Leg::B => Side::B,
+        };
+        let Some(event) = gateway_media::dtmf::DtmfEvent::from_char(d.digit) else {
+            return;
+        };
+        info!(call_id = %call.label, digit = %d.digit, duration_ms = d.duration_ms, "in-band DTMF relayed as INFO");
+        let body = gateway_media::dtmf::format_dtmf_relay(event, d.duration_ms);
+        self.send_in_dialog(
+            now,
+            d.key,
+            from.other(),
+            Method::Info,
+            Some(("application/dtmf-relay".into(), body.into_bytes())),
+            ClientPurpose::Dtmf,
+        );
     }
 }

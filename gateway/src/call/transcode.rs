@@ -265,3 +265,21 @@ m=audio 5000 RTP/AVP 0 96\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:96 telephone-event
         assert!(extend_offer(b"not sdp", false).is_none());
     }
 }
+
+/// The first telephone-event (payload type, clock) each side negotiated:
+/// the offerer's from its offer, the answerer's from its answer.
+pub fn telephone_events(
+    offered: &OfferedAudio,
+    answer: &[u8],
+) -> (Option<(u8, u32)>, Option<(u8, u32)>) {
+    let te = |codecs: &[CodecCap]| {
+        codecs
+            .iter()
+            .find(|c| c.is_telephone_event())
+            .map(|c| (c.payload_type, c.clock_rate))
+    };
+    let answered = parse(answer)
+        .and_then(|sdp| sdp.media.get(offered.index).map(codecs_of))
+        .unwrap_or_default();
+    (te(&offered.codecs), te(&answered))
+}
