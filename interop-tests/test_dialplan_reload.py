@@ -35,21 +35,21 @@ def test_sighup_reloads_the_dialplan(gateway_factory, tmp_path):
     gateway = gateway_factory(dialplan=dialplan)
     gateway.start()
 
-    # 1003 does not exist yet: its REGISTER is refused outright.
-    assert _register_status(gateway, "1003", "pass1003") == 404
+    # 1004 does not exist yet: its REGISTER is refused outright.
+    assert _register_status(gateway, "1004", "pass1004") == 404
 
     added = text + (
-        '\n[[endpoint]]\nid = "1003"\nunit = "01"\npassword = "pass1003"\n'
-        'numbers = ["1003"]\nvetted = true\n'
+        '\n[[endpoint]]\nid = "1004"\nunit = "01"\npassword = "pass1004"\n'
+        'numbers = ["1004"]\nvetted = true\n'
     )
     dialplan.write_text(added)
     _hup_and_wait(gateway, "dialplan reloaded")
-    assert _register_status(gateway, "1003", "pass1003") == 200
+    assert _register_status(gateway, "1004", "pass1004") == 200
 
-    # A broken file is refused; 1003 keeps working under the running dialplan.
+    # A broken file is refused; 1004 keeps working under the running dialplan.
     dialplan.write_text(added + '\n[[endpoint]]\nid = "1004"\nunit = "no-such-unit"\npassword = "x"\n')
     _hup_and_wait(gateway, "dialplan reload failed")
     log = gateway.log_path.read_text(errors="replace")
     assert "no-such-unit" in log, "the refusal should name the bad value"
-    assert _register_status(gateway, "1003", "pass1003") == 200
+    assert _register_status(gateway, "1004", "pass1004") == 200
     assert gateway.healthz() == 200

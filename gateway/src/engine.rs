@@ -106,6 +106,8 @@ pub struct Engine {
     pub(crate) meeting_tags: HashMap<String, crate::meeting::MeetingLegRef>,
     /// Meeting leg id → its meeting's number (for the leg's timers).
     pub(crate) meeting_legs: HashMap<u64, String>,
+    /// Where meetings marked `record` write their files.
+    pub(crate) recordings_dir: std::path::PathBuf,
     timers: BinaryHeap<Reverse<(Instant, EngineTimer)>>,
     next_call_id: u64,
     /// Qualify OPTIONS in flight: tx → (endpoint, contact).
@@ -169,6 +171,7 @@ impl Engine {
             meetings: HashMap::new(),
             meeting_tags: HashMap::new(),
             meeting_legs: HashMap::new(),
+            recordings_dir: std::path::PathBuf::from("data/recordings"),
             timers: BinaryHeap::new(),
             next_call_id: 1,
             qualify: HashMap::new(),
@@ -184,6 +187,10 @@ impl Engine {
     /// they were routed with; new calls and registrations use this one.
     pub fn set_dialplan(&mut self, dialplan: Arc<Dialplan>) {
         self.dialplan = dialplan;
+    }
+
+    pub fn set_recordings_dir(&mut self, dir: std::path::PathBuf) {
+        self.recordings_dir = dir;
     }
 
     pub fn registrar_mut(&mut self) -> &mut Registrar {
@@ -241,13 +248,16 @@ impl Engine {
         self.cfg.sent_by(transport)
     }
 
-    /// Our Contact for a dialog over `transport`.
+    /// Our Contact for a dialog over `transport`. Over TLS a `sip:` URI with
+    /// `transport=tls` (RFC 3261 §12.1.1 asks for `sips:` only when the
+    /// request used one; libre-based phones such as baresip cannot route to
+    /// a `sips:` Contact at all).
     pub(crate) fn contact(&self, transport: Transport) -> String {
         let hp = self.sent_by(transport);
         match transport {
             Transport::Udp => format!("<sip:gw@{hp}>"),
             Transport::Tcp => format!("<sip:gw@{hp};transport=tcp>"),
-            Transport::Tls => format!("<sips:gw@{hp};transport=tls>"),
+            Transport::Tls => format!("<sip:gw@{hp};transport=tls>"),
         }
     }
 

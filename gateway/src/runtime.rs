@@ -303,6 +303,7 @@ pub async fn run(cfg: Config) -> Result<(), RunError> {
         metrics.clone(),
         now,
     );
+    engine.set_recordings_dir(cfg.data_dir.join("recordings"));
     engine.vetting_mut().replace(vetting_snapshot);
     engine
         .vetting_mut()

@@ -59,7 +59,8 @@ class Baresip:
     def __init__(self, procs: Processes, root: Path, name: str, user: str, password: str,
                  registrar: str, source_wav: Path, codec: str = "PCMU/8000/1",
                  extra_modules: tuple[str, ...] = ("g711.so",), answer: bool = True,
-                 regint: int = 3600):
+                 regint: int = 3600, transport: str = "udp", mediaenc: str | None = None,
+                 extra_config: str = ""):
         require_tool("baresip")
         assert (BARESIP_MODULES / "ctrl_tcp.so").exists(), (
             f"{BARESIP_MODULES}/ctrl_tcp.so missing: install the Debian package baresip")
@@ -91,11 +92,15 @@ module_app account.so
 module_app menu.so
 module_app ctrl_tcp.so
 ctrl_tcp_listen 127.0.0.1:{self.ctrl_port}
+{extra_config}
 """)
         params = [f"auth_pass={password}", f"regint={regint}", f"audio_codecs={codec}"]
         if answer:
             params.append("answermode=auto")
-        (self.dir / "accounts").write_text(f"<sip:{user}@{registrar}>;{';'.join(params)}\n")
+        if mediaenc:
+            params.append(f"mediaenc={mediaenc}")
+        uri = f"sip:{user}@{registrar}" + (f";transport={transport}" if transport != "udp" else "")
+        (self.dir / "accounts").write_text(f"<{uri}>;{';'.join(params)}\n")
         self.proc: Proc | None = None
 
     def start(self, seconds: int = 60) -> Proc:

@@ -37,6 +37,9 @@ pub mod ports;
 pub mod quality;
 pub mod relay;
 pub mod rtcp;
+mod rtp_header;
+pub mod srtp;
+pub mod transcode;
 pub mod transform;
 
 pub use leg::{DropReason, Inbound, LatchReason, LegCounters, LegState, RemoteMedia, SocketKind};
@@ -46,4 +49,4 @@ pub use ports::{PortAllocator, PortPair, PortRangeError, PortsExhausted};
 pub use relay::{
     Direction, DirectionStats, Leg, MediaError, MediaRelay, MediaSession, RelayConfig, SessionStats,
 };
-pub use transform::{IdentityTransform, PacketTransform};
+pub use transform::{Chain, IdentityTransform, PacketTransform};

@@ -84,6 +84,8 @@ pub enum MediaError {
     NoRuntime,
     #[error("{0}")]
     Unsupported(String),
+    #[error("recording: {0}")]
+    Recording(String),
     #[error("cannot bind UDP {addr}: {source}")]
     Bind { addr: SocketAddr, source: io::Error },
 }
@@ -93,7 +95,10 @@ impl MediaError {
     /// cannot be set up for this reason.
     pub fn sip_status(&self) -> u16 {
         match self {
-            MediaError::PortsExhausted | MediaError::Bind { .. } | MediaError::ControlBusy => 503,
+            MediaError::PortsExhausted
+            | MediaError::Bind { .. }
+            | MediaError::ControlBusy
+            | MediaError::Recording(_) => 503,
             MediaError::Unsupported(_) => 488,
             _ => 500,
         }

@@ -1,7 +1,8 @@
 //! Per-direction hook between receiving and sending a packet.
 //!
-//! Identity today. SRTP (unprotect on one leg, protect on the other) and
-//! transcoding will plug in here without touching the forwarding loop.
+//! SRTP (unprotect on one leg, protect on the other) and transcoding plug
+//! in here without touching the forwarding loop; a [`Chain`] runs several
+//! in order (unprotect → transcode → protect).
 
 use crate::packet::PacketClass;
 
@@ -22,6 +23,19 @@ pub struct IdentityTransform;
 impl PacketTransform for IdentityTransform {
     #[inline]
     fn transform(&mut self, _class: PacketClass, _buf: &mut [u8], len: usize) -> Option<usize> {
+        Some(len)
+    }
+}
+
+/// Several transforms in order; a packet any of them drops goes no further.
+pub struct Chain(pub Vec<Box<dyn PacketTransform>>);
+
+impl PacketTransform for Chain {
+    fn transform(&mut self, class: PacketClass, buf: &mut [u8], len: usize) -> Option<usize> {
+        let mut len = len;
+        for t in &mut self.0 {
+            len = t.transform(class, buf, len)?;
+        }
         Some(len)
     }
 }

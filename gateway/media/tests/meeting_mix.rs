@@ -57,7 +57,7 @@ async fn phone(freq: f32, pt: u8, sock: UdpSocket, to: SocketAddr, packets: u16)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_leg_hears_the_others_and_not_itself() {
     let relay = MediaRelay::new("127.0.0.1".parse().unwrap(), 41000..=41099).unwrap();
-    let bridge = MeetingBridge::start(&relay, "test-meeting").unwrap();
+    let bridge = MeetingBridge::start(&relay, "test-meeting", None).unwrap();
     let mut tasks = Vec::new();
     let mut counters = Vec::new();
     for (i, freq) in TONES.into_iter().enumerate() {
@@ -129,29 +129,15 @@ async fn every_leg_hears_the_others_and_not_itself() {
 }
 
 #[tokio::test]
-async fn a_codec_the_mix_cannot_decode_is_refused_and_frees_nothing_twice() {
+async fn a_recording_that_cannot_be_created_refuses_the_meeting() {
     let relay = MediaRelay::new("127.0.0.1".parse().unwrap(), 41100..=41109).unwrap();
-    let bridge = MeetingBridge::start(&relay, "m").unwrap();
-    let bound = relay.bind_leg().unwrap();
-    let err = bridge
-        .add_leg(
-            bound,
-            MeetingLegSpec {
-                id: 1,
-                label: "x".into(),
-                remote_rtp: "127.0.0.1:9".parse().unwrap(),
-                remote_rtcp: None,
-                rtcp_mux: false,
-                codec: AudioCodec::Opus,
-                payload_type: 111,
-                telephone_event: None,
-                ptime_ms: 20,
-                inbound: None,
-                outbound: None,
-            },
-        )
-        .unwrap_err();
-    assert_eq!(err.sip_status(), 488);
-    bridge.close().await;
+    let spec = gateway_media::meeting::RecordingSpec {
+        path: "/proc/no-such-dir/8002.ogg".into(),
+        tags: vec![],
+    };
+    let err = MeetingBridge::start(&relay, "m", Some(&spec)).unwrap_err();
+    assert_eq!(err.sip_status(), 503);
+    assert!(err.to_string().contains("/proc/no-such-dir"), "{err}");
+    assert_eq!(relay.metrics().sessions_active, 0);
     assert_eq!(relay.metrics().ports_in_use, 0);
 }

@@ -106,7 +106,7 @@ fn static_rtpmap(pt: u8) -> Option<(&'static str, u32)> {
     }
 }
 
-fn codecs_of(m: &MediaDescription) -> Vec<CodecCap> {
+pub(crate) fn codecs_of(m: &MediaDescription) -> Vec<CodecCap> {
     m.payload_types()
         .into_iter()
         .filter_map(|pt| {

@@ -8,6 +8,9 @@
 
 pub mod anchor;
 pub mod caps;
+pub mod encryption;
+pub mod sdes;
+pub mod transcode;
 
 use crate::engine::{Engine, EngineTimer, ALLOW, SUPPORTED, USER_AGENT};
 use crate::store_writer::StoreOp;
@@ -107,6 +110,20 @@ pub struct Call {
     /// B's INVITE still has no final response.
     b_invite_open: bool,
     media: Option<MediaSession>,
+    /// The audio codecs of the last offer and the leg that made it, while
+    /// its answer may still come (repeated in 18x and 2xx).
+    offered_audio: Option<(Side, transcode::OfferedAudio)>,
+    /// The audio stream is transcoded (the answerer chose a codec the
+    /// offerer did not offer).
+    transcode: Option<transcode::TranscodePlan>,
+    /// An SRTP audio offer the gateway terminates, and the leg that made it.
+    srtp_offer: Option<(Side, encryption::SrtpOffer)>,
+    /// Both legs' SRTP keys once answered, and which leg offered.
+    srtp: Option<(Side, encryption::SrtpLegs)>,
+    /// The routing decision requires encrypted media.
+    require_encryption: bool,
+    /// B's INVITE was already retried as RTP/SAVP after a 488.
+    srtp_retried: bool,
     /// A's INVITE carried no offer: B's 2xx carries it, A's ACK the answer.
     late_offer: bool,
     /// The ACK to B waits for A's answer (late offer): B's INVITE CSeq.
@@ -399,6 +416,8 @@ impl Engine {
         let offer = sdp_body(&req.headers, &req.body);
         let late_offer = offer.is_none();
         let mut media = None;
+        let mut offered_audio = None;
+        let mut srtp_offer = None;
         let mut b_body = Vec::new();
         if let Some(offer) = &offer {
             match anchor::stream_count(offer)
@@ -409,7 +428,23 @@ impl Engine {
                 }) {
                 Ok((m, body)) => {
                     media = Some(m);
-                    b_body = body;
+                    let body = match encryption::terminate_offer(
+                        &body,
+                        decision.policy.encryption_required,
+                    ) {
+                        Some((b, offer)) => {
+                            srtp_offer = Some((Side::A, offer));
+                            b
+                        }
+                        None => body,
+                    };
+                    b_body = match transcode::extend_offer(&body, srtp_offer.is_some()) {
+                        Some((extended, offered)) => {
+                            offered_audio = Some((Side::A, offered));
+                            extended
+                        }
+                        None => body,
+                    };
                 }
                 Err(anchor::AnchorError::Media(e)) => {
                     warn!(error = %e, "no media ports");
@@ -527,6 +562,12 @@ impl Engine {
             b_dialog: None,
             b_invite_open: true,
             media,
+            offered_audio,
+            transcode: None,
+            srtp_offer,
+            srtp: None,
+            require_encryption: decision.policy.encryption_required,
+            srtp_retried: false,
             late_offer,
             pending_b_ack: None,
             relays: HashMap::new(),
@@ -687,11 +728,15 @@ impl Engine {
     }
 
     /// Anchor an SDP body that arrived on `from` for sending to the other leg.
+    /// An offer going to the other leg gains the codecs the bridge can
+    /// transcode to; an answer to such an offer decides whether the audio is
+    /// forwarded or transcoded (see [`transcode`]).
     fn anchor_body(
         &mut self,
         call_id: u64,
         from: Side,
         body: &[u8],
+        kind: SdpKind,
     ) -> Result<Vec<u8>, anchor::AnchorError> {
         let advertised = self.cfg.advertised_ip;
         let call = self
@@ -709,7 +754,59 @@ impl Engine {
             .media
             .as_ref()
             .ok_or(anchor::AnchorError::NoConnection(0))?;
-        let out = anchor::anchor(body, media, from.leg(), advertised)?;
+        let mut out = anchor::anchor(body, media, from.leg(), advertised)?;
+        match kind {
+            SdpKind::Offer => {
+                call.srtp_offer =
+                    encryption::terminate_offer(&out, call.require_encryption).map(|(b, offer)| {
+                        out = b;
+                        (from, offer)
+                    });
+                let decrypted = call.srtp_offer.is_some();
+                call.offered_audio =
+                    transcode::extend_offer(&out, decrypted).map(|(b, offered)| {
+                        out = b;
+                        (from, offered)
+                    });
+            }
+            SdpKind::Answer => {
+                let mut changed = false;
+                if let Some((offerer, offered)) = &call.offered_audio {
+                    if *offerer == from.other() {
+                        let plan = transcode::plan(offered, &out);
+                        if let Some(p) = &plan {
+                            out = transcode::rewrite_answer(&out, offered, p);
+                        }
+                        changed |= plan != call.transcode || plan.is_some();
+                        call.transcode = plan;
+                    }
+                }
+                if let Some((offerer, offer)) = &call.srtp_offer {
+                    if *offerer == from.other() {
+                        match encryption::terminate_answer(&out, offer) {
+                            Ok((b, legs)) => {
+                                out = b;
+                                call.srtp = Some((*offerer, legs));
+                                changed = true;
+                            }
+                            Err(why) => {
+                                warn!(call_id = %call.label, %why, "SRTP answer not usable; media dropped");
+                            }
+                        }
+                    }
+                }
+                if changed {
+                    let offerer = from.other();
+                    install_media(
+                        &call.label,
+                        media,
+                        offerer,
+                        call.transcode.as_ref(),
+                        call.srtp.as_ref(),
+                    );
+                }
+            }
+        }
         call.last_sdp_to[match from.other() {
             Side::A => 0,
             Side::B => 1,
@@ -873,7 +970,8 @@ impl Engine {
                 }
             }
             let body = if let Some(sdp) = sdp_body(&resp.headers, &resp.body) {
-                match self.anchor_body(call_id, Side::B, &sdp) {
+                let kind = self.sdp_kind_from_b(call_id);
+                match self.anchor_body(call_id, Side::B, &sdp, kind) {
                     Ok(b) => Some(b),
                     Err(e) => {
                         warn!(error = %e, "early media SDP from callee not usable");
@@ -894,6 +992,15 @@ impl Engine {
 
         // Final failure from B.
         call.b_invite_open = false;
+        if status == 488
+            && call.state != CallState::Cancelling
+            && self.retry_b_with_savp(now, call_id)
+        {
+            return;
+        }
+        let Some(call) = self.calls.get_mut(&call_id) else {
+            return;
+        };
         if matches!(status, 401 | 407) && !call.b_auth_tried && call.state != CallState::Cancelling
         {
             if let Some(creds) = call.b_credentials.clone() {
@@ -977,7 +1084,12 @@ impl Engine {
         }
         let late = call.late_offer;
         let body = if let Some(sdp) = sdp_body(&resp.headers, &resp.body) {
-            match self.anchor_body(call_id, Side::B, &sdp) {
+            let kind = if late {
+                SdpKind::Offer
+            } else {
+                SdpKind::Answer
+            };
+            match self.anchor_body(call_id, Side::B, &sdp, kind) {
                 Ok(b) => Some(b),
                 Err(e) => {
                     warn!(error = %e, "callee's SDP not usable; ending the call");
@@ -1047,7 +1159,7 @@ impl Engine {
         if let Some(cseq) = call.pending_b_ack.take() {
             let body = match sdp_body(&req.headers, &req.body) {
                 None => None,
-                Some(sdp) => match self.anchor_body(r.call, Side::A, &sdp) {
+                Some(sdp) => match self.anchor_body(r.call, Side::A, &sdp, SdpKind::Answer) {
                     Ok(b) => Some(b),
                     Err(e) => {
                         warn!(error = %e, "caller's answer in ACK not usable");
@@ -1194,7 +1306,7 @@ impl Engine {
                     }
                     return self.respond(now, id, resp);
                 };
-                match self.anchor_body(r.call, r.side, &offer) {
+                match self.anchor_body(r.call, r.side, &offer, SdpKind::Offer) {
                     Ok(body) => self.relay(now, r, id, req, Some(("application/sdp".into(), body))),
                     Err(e) => self.reply(
                         now,
@@ -1315,7 +1427,7 @@ impl Engine {
         }
         if !resp.body.is_empty() {
             if let Some(sdp) = sdp_body(&resp.headers, &resp.body) {
-                match self.anchor_body(call_id, to_side.other(), &sdp) {
+                match self.anchor_body(call_id, to_side.other(), &sdp, SdpKind::Answer) {
                     Ok(b) => {
                         out.headers.push(HeaderName::ContentType, "application/sdp");
                         out.body = b;
@@ -1852,6 +1964,50 @@ impl Engine {
 }
 
 impl Engine {
+    /// Leg B refused our offer with 488 where SRTP might have been what it
+    /// wanted (an SRTP-only phone refuses `RTP/AVP`): offer it once more as
+    /// `RTP/SAVP` with keys of ours; the gateway then terminates B's SRTP.
+    fn retry_b_with_savp(&mut self, now: Instant, call_id: u64) -> bool {
+        let branch = self.new_branch();
+        let Some(call) = self.calls.get_mut(&call_id) else {
+            return false;
+        };
+        if call.srtp_retried || call.late_offer {
+            return false;
+        }
+        let offer = match &call.srtp_offer {
+            Some((Side::A, o)) => Some(o),
+            Some(_) => return false,
+            None => None,
+        };
+        let Some((body, srtp_offer)) = encryption::savp_retry(&call.b_invite.body, offer) else {
+            return false;
+        };
+        call.srtp_retried = true;
+        call.srtp_offer = Some((Side::A, srtp_offer));
+        let mut req = call.b_invite.clone();
+        let seq = req.cseq().map(|c| c.seq).unwrap_or(1) + 1;
+        req.headers.set(HeaderName::CSeq, format!("{seq} INVITE"));
+        req.headers.remove(&HeaderName::Via);
+        req.headers
+            .set(HeaderName::ContentLength, body.len().to_string());
+        req.body = body;
+        let peer = call.b_peer;
+        let hp = self.cfg.sent_by(peer.transport);
+        add_via(&mut req, peer.transport, &hp, &branch);
+        match self.tx.send_request(now, req.clone(), peer) {
+            Ok(tx) => {
+                info!(call_id = %call.label, "callee refused RTP/AVP (488); offering RTP/SAVP with our keys");
+                call.b_invite = req;
+                call.b_invite_open = true;
+                self.by_client_tx
+                    .insert(tx, (call_id, ClientPurpose::Invite));
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
     /// Give up on leg B before its final response: CANCEL it now if it sent
     /// a provisional, else as soon as it does (RFC 3261 9.1). The call ends
     /// when B's final response arrives, with `cause` in its CDR.
@@ -1956,5 +2112,101 @@ impl Engine {
         if let Some(at) = next {
             self.schedule(at, EngineTimer::Retransmit(call_id, kind));
         }
+    }
+}
+
+/// Whether an SDP body is an offer or an answer (RFC 3264): the caller
+/// knows from the message that carried it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SdpKind {
+    Offer,
+    Answer,
+}
+
+impl Engine {
+    /// B's provisional and 2xx carry the answer, or the offer when A's
+    /// INVITE had none.
+    fn sdp_kind_from_b(&self, call_id: u64) -> SdpKind {
+        match self.calls.get(&call_id) {
+            Some(c) if c.late_offer => SdpKind::Offer,
+            _ => SdpKind::Answer,
+        }
+    }
+}
+
+/// The transforms of each direction of the first audio stream: decrypt
+/// what arrives from an SRTP leg, transcode, encrypt what goes to an SRTP
+/// leg. With none of these the stream is forwarded untouched.
+fn install_media(
+    label: &str,
+    media: &MediaSession,
+    offerer: Side,
+    plan: Option<&transcode::TranscodePlan>,
+    srtp: Option<&(Side, encryption::SrtpLegs)>,
+) {
+    use gateway_media::relay::Direction as RelayDirection;
+    use gateway_media::srtp::{SrtpProtect, SrtpUnprotect};
+    use gateway_media::transcode::Transcoder;
+    use gateway_media::{Chain, PacketTransform};
+
+    let direction_from = |side: Side| match side {
+        Side::A => RelayDirection::AtoB,
+        Side::B => RelayDirection::BtoA,
+    };
+    // Keys per side (the SRTP offerer may differ from the codec offerer
+    // only in theory; both are the leg that sent the last offer).
+    let keys = |side: Side| -> Option<&sdes::LegKeys> {
+        let (srtp_offerer, legs) = srtp?;
+        if side == *srtp_offerer {
+            legs.offerer.as_ref()
+        } else {
+            legs.answerer.as_ref()
+        }
+    };
+    let index = plan
+        .map(|p| p.index)
+        .or(srtp.map(|(_, l)| l.index))
+        .unwrap_or(0);
+    for from in [offerer, offerer.other()] {
+        let mut chain: Vec<Box<dyn PacketTransform>> = Vec::new();
+        let result: Result<(), String> = (|| {
+            if let Some(k) = keys(from) {
+                chain.push(Box::new(SrtpUnprotect::new(k.contexts()?.inbound)));
+            }
+            if let Some(p) = plan {
+                let (f, t) = if from == offerer {
+                    (p.offerer, p.answerer)
+                } else {
+                    (p.answerer, p.offerer)
+                };
+                chain.push(Box::new(Transcoder::new(f, t).map_err(|e| e.to_string())?));
+            }
+            if let Some(k) = keys(from.other()) {
+                chain.push(Box::new(SrtpProtect::new(k.contexts()?.outbound)));
+            }
+            Ok(())
+        })();
+        if let Err(e) = result {
+            warn!(call_id = %label, error = %e, "media transforms not installed");
+            return;
+        }
+        let what: Box<dyn PacketTransform> = match chain.len() {
+            0 => Box::new(gateway_media::IdentityTransform),
+            _ => Box::new(Chain(chain)),
+        };
+        if let Err(e) = media.set_transform(index, direction_from(from), what) {
+            warn!(call_id = %label, error = %e, "media transforms not installed");
+            return;
+        }
+    }
+    info!(
+        call_id = %label,
+        transcoded = ?plan.map(|p| (p.offerer.codec, p.answerer.codec)),
+        srtp_offerer = srtp.is_some(),
+        srtp_answerer = srtp.is_some_and(|(_, l)| l.answerer.is_some()),
+        "audio path set"
+    );
+    if plan.is_some() {
+        info!(call_id = %label, "audio transcoded");
     }
 }

@@ -17,7 +17,8 @@ use gateway_callmodel::{
     Cause, CodecCap, Direction, LegEvent, MediaCaps, MediaKind, MediaTransport, StreamCaps,
 };
 use gateway_dialplan::{Classification, RouteDecision};
-use gateway_media::meeting::{MeetingBridge, MeetingLegCounters, MeetingLegSpec};
+use gateway_media::meeting::{MeetingBridge, MeetingLegCounters, MeetingLegSpec, RecordingSpec};
+use gateway_media::srtp::{SrtpProtect, SrtpUnprotect};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering::Relaxed;
@@ -175,13 +176,25 @@ impl Engine {
             ));
         }
         let (plan, audio) = plan_audio(join.offer)?;
-        if audio.transport.is_encrypted() {
-            // SRTP legs join once the bridge protects media (the SRTP crate).
-            return Err(refuse(
-                488,
-                "Encrypted media (SRTP) is not available on this gateway yet".into(),
-            ));
-        }
+        // An SRTP leg is decrypted on the way in and encrypted on the way
+        // out with a key of ours: the mix itself is plain.
+        let (srtp, answer_transport) = match &audio.transport {
+            MediaTransport::Rtp => (None, MediaTransport::Rtp),
+            MediaTransport::SrtpSdes { crypto } => {
+                match crate::call::sdes::answer(crypto)
+                    .and_then(|k| Ok((k.our_line(), k.contexts()?)))
+                {
+                    Ok((line, leg)) => (Some(leg), MediaTransport::SrtpSdes { crypto: vec![line] }),
+                    Err(why) => return Err(refuse(488, format!("SRTP offer not usable: {why}"))),
+                }
+            }
+            MediaTransport::DtlsSrtp { .. } => {
+                return Err(refuse(
+                    488,
+                    "DTLS-SRTP is not available for SIP rooms; offer SDES (a=crypto)".into(),
+                ))
+            }
+        };
         let participants = self.meetings.get(&m.number).map_or(0, |x| x.legs.len());
         if participants >= m.max_participants as usize {
             info!(call_id = %label, meeting = %m.number, participants, "meeting full");
@@ -197,8 +210,15 @@ impl Engine {
         })?;
         let (local_rtp, local_rtcp) = bound.local_addr();
         if !self.meetings.contains_key(&m.number) {
-            let bridge = MeetingBridge::start(&self.media, &m.number)
-                .map_err(|e| refuse(e.sip_status(), format!("Media: {e}")))?;
+            let recording = m.record.then(|| self.recording_spec(&m));
+            let bridge =
+                MeetingBridge::start(&self.media, &m.number, recording.as_ref()).map_err(|e| {
+                    warn!(meeting = %m.number, error = %e, "meeting could not start");
+                    refuse(e.sip_status(), format!("Meeting {}: {e}", m.number))
+                })?;
+            if let Some(r) = &recording {
+                info!(meeting = %m.number, unit = %m.unit, path = %r.path.display(), "recording the meeting");
+            }
             info!(meeting = %m.number, unit = %m.unit, classification = m.classification.as_str(), record = m.record, "meeting started");
             self.meetings.insert(
                 m.number.clone(),
@@ -227,6 +247,14 @@ impl Engine {
             inbound: None,
             outbound: None,
         };
+        let spec = match srtp {
+            Some(leg) => MeetingLegSpec {
+                inbound: Some(Box::new(SrtpUnprotect::new(leg.inbound))),
+                outbound: Some(Box::new(SrtpProtect::new(leg.outbound))),
+                ..spec
+            },
+            None => spec,
+        };
         let meeting = self.meetings.get_mut(&m.number).expect("inserted above");
         let counters = match meeting.bridge.add_leg(bound, spec) {
             Ok(c) => c,
@@ -237,7 +265,7 @@ impl Engine {
                 return Err(refuse(e.sip_status(), format!("Media: {e}")));
             }
         };
-        info!(call_id = %label, meeting = %m.number, caller = %join.caller, codec = ?plan.audio, participants = participants + 1, "joined meeting");
+        info!(call_id = %label, meeting = %m.number, caller = %join.caller, codec = ?plan.audio, encrypted = audio.transport.is_encrypted(), participants = participants + 1, "joined meeting");
         meeting.legs.insert(
             leg_id,
             MeetingLeg {
@@ -261,7 +289,7 @@ impl Engine {
             rtp: Some(SocketAddr::new(self.cfg.advertised_ip, local_rtp.port())),
             rtcp: Some(SocketAddr::new(self.cfg.advertised_ip, local_rtcp.port())),
             rtcp_mux: false,
-            transport: MediaTransport::Rtp,
+            transport: answer_transport,
             direction: audio.direction.reversed(),
             codecs,
             ptime_ms: Some(plan.ptime_ms),
@@ -275,6 +303,40 @@ impl Engine {
             stream_index: plan.index,
             answer,
         })
+    }
+
+    /// `<recordings>/<unit>/<number>-<UTC start>.ogg`: the owning unit's
+    /// folder, so that grants between units map onto paths.
+    fn recording_spec(&self, m: &gateway_dialplan::Meeting) -> RecordingSpec {
+        let started = unix_ms() / 1000;
+        let safe = |s: &str| -> String {
+            s.chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || c == '-' {
+                        c
+                    } else {
+                        '_'
+                    }
+                })
+                .collect()
+        };
+        let path = self
+            .recordings_dir
+            .join(safe(&m.unit))
+            .join(format!("{}-{started}.ogg", safe(&m.number)));
+        let mut tags = vec![
+            ("MEETING".to_string(), m.number.clone()),
+            ("UNIT".to_string(), m.unit.clone()),
+            (
+                "CLASSIFICATION".to_string(),
+                m.classification.as_str().to_string(),
+            ),
+            ("STARTED_UNIX".to_string(), started.to_string()),
+        ];
+        if let Some(n) = &m.name {
+            tags.push(("TITLE".to_string(), n.clone()));
+        }
+        RecordingSpec { path, tags }
     }
 
     pub(crate) fn meeting_leg_mut(&mut self, r: &MeetingLegRef) -> Option<&mut MeetingLeg> {
@@ -379,6 +441,8 @@ impl Engine {
                 meeting = %m.number,
                 classification = m.classification.as_str(),
                 recorded = m.record,
+                recorded_packets = m.bridge.recording_stats().packets_written.load(Relaxed),
+                recording_dropped = m.bridge.recording_stats().packets_dropped.load(Relaxed),
                 lasted_s = self.now.saturating_duration_since(m.started).as_secs(),
                 "meeting ended (no participants left)"
             );

@@ -6,7 +6,7 @@
 use super::{JoinRequest, LegSignalling, MeetingLegRef};
 use crate::call::caps::{answer_sdp, caps_from_sdp, AnsweredStream};
 use crate::engine::{Engine, EngineTimer, ALLOW, SUPPORTED, USER_AGENT};
-use gateway_callmodel::{Cause, LegEvent};
+use gateway_callmodel::{Cause, LegEvent, MediaTransport};
 use gateway_dialplan::RouteDecision;
 use gateway_sdp::SessionDescription;
 use gateway_sip::dialog::{AckWait, Dialog, RetransmitAction};
@@ -116,7 +116,10 @@ impl Engine {
                 codecs: a.codecs.clone(),
                 direction: a.direction,
                 ptime_ms: a.ptime_ms,
-                crypto: None,
+                crypto: match &a.transport {
+                    MediaTransport::SrtpSdes { crypto } => crypto.first().cloned(),
+                    _ => None,
+                },
             }],
             self.cfg.advertised_ip,
             &session_id,

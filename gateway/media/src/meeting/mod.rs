@@ -15,8 +15,10 @@
 //! packet time); a FIFO that runs dry plays silence and primes again. The
 //! added latency is therefore one tick plus the priming depth (≈ 60 ms).
 
-mod codec;
-mod rtp;
+pub(crate) mod codec;
+mod record;
+
+pub use record::{RecordingSpec, RecordingStats};
 
 pub use codec::{UnsupportedCodec, FRAME, MIXABLE, MIX_RATE};
 
@@ -140,6 +142,7 @@ pub struct MeetingBridge {
     label: Arc<str>,
     control: mpsc::Sender<Command>,
     task: Option<JoinHandle<()>>,
+    recording_stats: Arc<RecordingStats>,
 }
 
 impl std::fmt::Debug for MeetingBridge {
@@ -152,9 +155,25 @@ impl std::fmt::Debug for MeetingBridge {
 
 impl MeetingBridge {
     /// Start the mixing task of a meeting. Needs a tokio runtime.
-    pub fn start(relay: &crate::MediaRelay, label: &str) -> Result<MeetingBridge, MediaError> {
+    ///
+    /// With `recording`, the full mix goes to that Ogg/Opus file for as long
+    /// as the bridge runs; a file that cannot be created fails the start
+    /// (a meeting that must be recorded does not run unrecorded).
+    pub fn start(
+        relay: &crate::MediaRelay,
+        label: &str,
+        recording: Option<&RecordingSpec>,
+    ) -> Result<MeetingBridge, MediaError> {
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| MediaError::NoRuntime)?;
         let label: Arc<str> = Arc::from(label);
+        let recording_stats = Arc::new(RecordingStats::default());
+        let recorder = match recording {
+            Some(spec) => Some(
+                record::Recorder::start(spec, recording_stats.clone())
+                    .map_err(MediaError::Recording)?,
+            ),
+            None => None,
+        };
         let (control, rx) = mpsc::channel(64);
         let metrics = relay.inner().clone();
         metrics.metrics.sessions_active.fetch_add(1, Relaxed);
@@ -166,12 +185,14 @@ impl MeetingBridge {
             out: Vec::with_capacity(BUF),
             total: vec![0i32; FRAME],
             relay: metrics,
+            recorder,
         };
         tracing::debug!(meeting = %label, "meeting bridge started");
         Ok(MeetingBridge {
             label,
             control,
             task: Some(runtime.spawn(task.run())),
+            recording_stats,
         })
     }
 
@@ -203,6 +224,11 @@ impl MeetingBridge {
             rtcp,
             rtcp_mux,
         })
+    }
+
+    /// Packets written to (or dropped from) the recording, if any.
+    pub fn recording_stats(&self) -> &RecordingStats {
+        &self.recording_stats
     }
 
     /// Remove a leg; its ports go back to the pool.
@@ -260,6 +286,7 @@ struct MixTask {
     out: Vec<u8>,
     total: Vec<i32>,
     relay: Arc<crate::relay::RelayInner>,
+    recorder: Option<record::Recorder>,
 }
 
 impl MixTask {
@@ -349,6 +376,9 @@ impl MixTask {
                 *t += s as i32;
             }
         }
+        if let Some(r) = &mut self.recorder {
+            r.push(&self.total);
+        }
         for leg in &mut self.legs {
             let minus =
                 self.total.iter().zip(&leg.input).map(|(&t, &own)| {
@@ -394,7 +424,7 @@ impl MixLeg {
                     self.counters.rtcp_in.fetch_add(1, Relaxed);
                     continue;
                 }
-                let Some(v) = rtp::parse(&buf[..len]) else {
+                let Some(v) = crate::rtp_header::parse(&buf[..len]) else {
                     self.counters.dropped.fetch_add(1, Relaxed);
                     continue;
                 };
@@ -443,7 +473,7 @@ impl MixLeg {
     fn send_ready(&mut self, out: &mut Vec<u8>, scratch: &mut [u8]) {
         while self.outbox.len() >= self.packet_samples {
             out.clear();
-            rtp::write_header(
+            crate::rtp_header::write_header(
                 out,
                 self.payload_type,
                 self.first_packet,
