@@ -1,6 +1,8 @@
 //! H.323 protocol cores (sans-IO): ASN.1 aligned PER, H.225.0 RAS and call
 //! signalling (Q.931 in TPKT), H.245 control.
 
+pub mod call;
+pub mod gatekeeper;
 pub mod h225;
 pub mod h245;
 pub mod per;
