@@ -238,7 +238,13 @@ pub fn router(admin: Admin) -> Router {
         .route("/vetting/{id}/suspend", post(suspend))
         .route("/users", get(list_users).post(create_user))
         .route("/audit", get(list_audit))
-        .route("/versions", get(list_versions).post(upload_version))
+        .route(
+            "/versions",
+            get(list_versions).post(upload_version).layer(
+                // A whole city's dialplan is larger than the default limit.
+                axum::extract::DefaultBodyLimit::max(crate::MAX_DIALPLAN_BYTES),
+            ),
+        )
         .route("/versions/{n}", get(get_version))
         .route("/versions/{n}/diff/{m}", get(diff_versions))
         .route("/versions/{n}/restore", post(restore_version))

@@ -1741,6 +1741,24 @@ async fn dialplan_versions_upload_diff_restore(w: World) {
         1
     );
 
+    // A city-sized upload (beyond axum's default 2 MB body limit) is taken.
+    let big = format!(
+        "{LOOPBACK}{}",
+        "# padding padding padding padding padding\n".repeat(80_000)
+    );
+    assert!(big.len() > 3_000_000);
+    let (st, _, check) = w
+        .raw(
+            Method::POST,
+            "/api/v1/versions?file_name=big.toml&dry_run=true",
+            Some(w.tokens["city"].as_str()),
+            Some(big),
+            "application/toml",
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{check}");
+    assert_eq!(check["valid"], true);
+
     // Version 2, as JSON.
     let (st, _, v2) = w
         .call(
