@@ -410,6 +410,8 @@ impl H323CallLeg {
             None => None,
         };
         if self.state == CallState::Idle {
+            // a refusal answers on the caller's call reference
+            self.crv = msg.call_reference;
             return match (msg.message_type, uu) {
                 (MessageType::Setup, Some(u)) => self.on_setup(now, &msg, u),
                 _ => self.fail(Q850::INVALID_MESSAGE, "first message is not a Setup"),
