@@ -91,7 +91,7 @@ impl From<AdminError> for Problem {
             AdminError::DialplanInvalid(issues) => {
                 let mut detail = format!("the dialplan is invalid ({} problem(s)):", issues.len());
                 for i in issues.iter().take(20) {
-                    detail.push_str("\n");
+                    detail.push('\n');
                     detail.push_str(&i.text);
                 }
                 Problem {
