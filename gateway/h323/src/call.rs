@@ -691,10 +691,8 @@ impl H323CallLeg {
                 self.paused = empty;
                 self.remote_tcs = Some(tcs);
             }
-            M::TerminalCapabilitySetAck(seq) => {
-                if seq == self.tcs_sequence {
-                    self.tcs_acked = true;
-                }
+            M::TerminalCapabilitySetAck(seq) if seq == self.tcs_sequence => {
+                self.tcs_acked = true;
             }
             M::MasterSlaveDetermination {
                 terminal_type,
@@ -732,10 +730,8 @@ impl H323CallLeg {
             } => self.queue_h245(&M::RequestChannelCloseAck(forward_logical_channel_number)),
             M::RoundTripDelayRequest(n) => self.queue_h245(&M::RoundTripDelayResponse(n)),
             M::UserInput(ui) => self.on_user_input(ui),
-            M::MiscellaneousCommand(c) => {
-                if c.command == MiscCommandType::VideoFastUpdatePicture {
-                    self.events.push_back(LegEvent::KeyframeRequest);
-                }
+            M::MiscellaneousCommand(c) if c.command == MiscCommandType::VideoFastUpdatePicture => {
+                self.events.push_back(LegEvent::KeyframeRequest);
             }
             M::FlowControlCommand(f) => {
                 if let Some(rate) = f.maximum_bit_rate {

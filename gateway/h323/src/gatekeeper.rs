@@ -184,7 +184,8 @@ pub enum UnregisterCause {
 /// What the daemon hears about registrations (device inventory, presence).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum GatekeeperEvent {
-    Registered(Registration),
+    /// Boxed: a registration is large beside the other variant.
+    Registered(Box<Registration>),
     Unregistered {
         endpoint_identifier: String,
         directory_id: String,
@@ -609,7 +610,7 @@ impl<D: EndpointDirectory, A: Admission> RasGatekeeper<D, A> {
         let answer = self.rcf(seq, &reg, true);
         self.stats.registrations += 1;
         self.events
-            .push_back(GatekeeperEvent::Registered(reg.clone()));
+            .push_back(GatekeeperEvent::Registered(Box::new(reg.clone())));
         self.registrations.insert(endpoint_identifier, reg);
         answer
     }
