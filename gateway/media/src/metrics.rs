@@ -25,10 +25,11 @@ pub struct RelayMetrics {
     pub(crate) mos: MosCells,
 }
 
-/// Upper bounds of the MOS histogram buckets (a last +Inf bucket is
-/// implied by the count). Finer at the top, where codecs and networks are
-/// told apart: G.711 without loss is 4.4, 1 % loss takes it to ~4.1.
-pub const MOS_BUCKETS: [f64; 11] = [1.5, 2.0, 2.5, 3.0, 3.5, 3.8, 4.0, 4.1, 4.2, 4.3, 4.4];
+/// Upper bounds of the MOS histogram buckets (the +Inf bucket is the
+/// count; MOS never exceeds 4.5). Finer at the top, where codecs and
+/// networks are told apart: G.711 without loss scores 4.41, 1 % loss takes
+/// it to about 3.8 (G.711 without concealment).
+pub const MOS_BUCKETS: [f64; 12] = [1.5, 2.0, 2.5, 3.0, 3.5, 3.8, 4.0, 4.1, 4.2, 4.3, 4.4, 4.5];
 
 #[derive(Debug, Default)]
 pub(crate) struct MosCells {
