@@ -127,8 +127,12 @@ pub async fn start_admin(
     let admin = Admin::new(store.clone(), config.clone());
     let imported = admin.import_city_units().await.map_err(store_err)?;
     for i in &imported {
-        if i.total() > 0 {
-            info!(units = i.total(), "administrative units imported");
+        if i.inserted + i.updated > 0 {
+            info!(
+                inserted = i.inserted,
+                updated = i.updated,
+                "the city's administrative units imported"
+            );
         }
     }
     config.default_structure = dialplan_structure(cfg, &admin, dialplan).await?;

@@ -1,5 +1,10 @@
 #!/usr/bin/env python3
-"""pycrate as an independent oracle for the gateway's H.225.0 RAS codec.
+"""pycrate as an independent oracle for the gateway's H.225.0 (RAS and
+H323-UserInformation) and H.245 codecs.
+
+  ras_oracle.py uu-check / h245-check / uu-vectors / h245-vectors: the same
+  for H323-UserInformation and MultimediaSystemControlMessage (vectors in
+  uu_vectors.py and h245_vectors.py).
 
   ras_oracle.py check   stdin: lines "<label> <hex>" (our encodings)
                         stdout: one JSON object per line: label, value (the

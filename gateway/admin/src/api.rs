@@ -36,6 +36,10 @@ pub struct Problem {
     /// The request field at fault, when there is one (an extension member).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
+    /// Every problem of an invalid dialplan, with file, line, column and
+    /// field (an extension member).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errors: Option<Vec<crate::DialplanIssue>>,
 }
 
 impl Problem {
@@ -46,6 +50,7 @@ impl Problem {
             status: status.as_u16(),
             detail: detail.into(),
             field: None,
+            errors: None,
         }
     }
 }
@@ -83,6 +88,17 @@ impl From<AdminError> for Problem {
                     format!("invalid {field}: {detail}"),
                 )
             },
+            AdminError::DialplanInvalid(issues) => {
+                let mut detail = format!("the dialplan is invalid ({} problem(s)):", issues.len());
+                for i in issues.iter().take(20) {
+                    detail.push('\n');
+                    detail.push_str(&i.text);
+                }
+                Problem {
+                    errors: Some(issues),
+                    ..Problem::new(StatusCode::UNPROCESSABLE_ENTITY, detail)
+                }
+            }
             AdminError::Store(e) => {
                 tracing::error!(error = %e, "admin API: store failure");
                 Problem::new(
@@ -222,6 +238,21 @@ pub fn router(admin: Admin) -> Router {
         .route("/vetting/{id}/suspend", post(suspend))
         .route("/users", get(list_users).post(create_user))
         .route("/audit", get(list_audit))
+        .route(
+            "/versions",
+            get(list_versions).post(upload_version).layer(
+                // A whole city's dialplan is larger than the default limit.
+                axum::extract::DefaultBodyLimit::max(crate::MAX_DIALPLAN_BYTES),
+            ),
+        )
+        .route("/versions/{n}", get(get_version))
+        .route("/versions/{n}/diff/{m}", get(diff_versions))
+        .route("/versions/{n}/restore", post(restore_version))
+        .route("/meetings", get(list_meetings))
+        .route("/meetings/{number}", get(get_meeting))
+        .route("/trunks", get(list_trunks))
+        .route("/rules", get(list_rules))
+        .route("/route", post(try_route))
         .fallback(unknown_path)
         .method_not_allowed_fallback(wrong_method)
         .with_state(admin);
@@ -465,4 +496,218 @@ async fn list_audit(
     ApiQuery(q): ApiQuery<AuditQuery>,
 ) -> ApiResult<Response> {
     Ok(Json(admin.list_audit(&actor, &q).await?).into_response())
+}
+
+// ------------------------------------------------------------- dialplan
+
+/// The client asked for `mime` (or something under it) in Accept.
+fn accepts(headers: &HeaderMap, mime: &str) -> bool {
+    headers
+        .get(axum::http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(',').any(|m| {
+                m.split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .eq_ignore_ascii_case(mime)
+            })
+        })
+}
+
+fn text_response(content_type: &'static str, body: String) -> Response {
+    (
+        [(CONTENT_TYPE, HeaderValue::from_static(content_type))],
+        body,
+    )
+        .into_response()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VersionsQuery {
+    #[serde(default)]
+    limit: Option<i64>,
+}
+
+async fn list_versions(
+    State(admin): State<Admin>,
+    Authed(actor): Authed,
+    ApiQuery(q): ApiQuery<VersionsQuery>,
+) -> ApiResult<Response> {
+    Ok(Json(admin.list_versions(&actor, q.limit).await?).into_response())
+}
+
+async fn get_version(
+    State(admin): State<Admin>,
+    Authed(actor): Authed,
+    ApiPath(n): ApiPath<i64>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let v = admin.get_version(&actor, n).await?;
+    Ok(if accepts(&headers, "application/toml") {
+        text_response("application/toml; charset=utf-8", v.source)
+    } else {
+        Json(v).into_response()
+    })
+}
+
+#[derive(Serialize)]
+struct DiffView {
+    from: i64,
+    to: i64,
+    diff: String,
+}
+
+async fn diff_versions(
+    State(admin): State<Admin>,
+    Authed(actor): Authed,
+    ApiPath((n, m)): ApiPath<(i64, i64)>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let diff = admin.diff_versions(&actor, n, m).await?;
+    Ok(
+        if accepts(&headers, "text/x-diff") || accepts(&headers, "text/plain") {
+            text_response("text/x-diff; charset=utf-8", diff)
+        } else {
+            Json(DiffView {
+                from: n,
+                to: m,
+                diff,
+            })
+            .into_response()
+        },
+    )
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UploadQuery {
+    #[serde(default)]
+    file_name: Option<String>,
+    /// Validate and show the diff without storing anything.
+    #[serde(default)]
+    dry_run: Option<bool>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Upload {
+    source: String,
+    #[serde(default)]
+    file_name: Option<String>,
+    #[serde(default)]
+    dry_run: Option<bool>,
+}
+
+const DEFAULT_UPLOAD_NAME: &str = "dialplan.toml";
+
+/// A dialplan as TOML (`Content-Type: application/toml` or `text/plain`,
+/// options in the query) or as JSON `{"source": ..., "file_name": ...}`.
+async fn upload_version(
+    State(admin): State<Admin>,
+    Authed(actor): Authed,
+    ApiQuery(q): ApiQuery<UploadQuery>,
+    req: Request,
+) -> ApiResult<Response> {
+    let mime = req
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
+        .unwrap_or_default();
+    let upload = if matches!(
+        mime.as_str(),
+        "application/toml" | "text/toml" | "text/x-toml" | "text/plain"
+    ) {
+        let bytes = Bytes::from_request(req, &())
+            .await
+            .map_err(|e| Problem::new(e.status(), e.body_text()))?;
+        let source = String::from_utf8(bytes.to_vec()).map_err(|_| {
+            Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "the dialplan is not UTF-8 text",
+            )
+        })?;
+        Upload {
+            source,
+            file_name: q.file_name,
+            dry_run: q.dry_run,
+        }
+    } else {
+        let ApiJson(u) = ApiJson::<Upload>::from_request(req, &()).await?;
+        Upload {
+            source: u.source,
+            file_name: u.file_name.or(q.file_name),
+            dry_run: u.dry_run.or(q.dry_run),
+        }
+    };
+    let file_name = upload.file_name.as_deref().unwrap_or(DEFAULT_UPLOAD_NAME);
+    if upload.dry_run == Some(true) {
+        let check = admin
+            .check_version(&actor, &upload.source, file_name)
+            .await?;
+        return Ok(Json(check).into_response());
+    }
+    let change = admin
+        .apply_version(&actor, &upload.source, file_name)
+        .await?;
+    Ok(version_change_response(change))
+}
+
+fn version_change_response(change: crate::VersionChange) -> Response {
+    if !change.created {
+        return Json(change).into_response();
+    }
+    let location = format!("/api/v1/versions/{}", change.version.version);
+    let mut resp = (StatusCode::CREATED, Json(change)).into_response();
+    if let Ok(v) = HeaderValue::from_str(&location) {
+        resp.headers_mut().insert(LOCATION, v);
+    }
+    resp
+}
+
+async fn restore_version(
+    State(admin): State<Admin>,
+    Authed(actor): Authed,
+    ApiPath(n): ApiPath<i64>,
+) -> ApiResult<Response> {
+    Ok(version_change_response(
+        admin.restore_version(&actor, n).await?,
+    ))
+}
+
+async fn list_meetings(State(admin): State<Admin>, Authed(actor): Authed) -> ApiResult<Response> {
+    Ok(Json(admin.list_meetings(&actor).await?).into_response())
+}
+
+async fn get_meeting(
+    State(admin): State<Admin>,
+    Authed(actor): Authed,
+    ApiPath(number): ApiPath<String>,
+) -> ApiResult<Response> {
+    Ok(Json(admin.get_meeting(&actor, &number).await?).into_response())
+}
+
+async fn list_trunks(State(admin): State<Admin>, Authed(actor): Authed) -> ApiResult<Response> {
+    Ok(Json(admin.list_trunks(&actor).await?).into_response())
+}
+
+async fn list_rules(State(admin): State<Admin>, Authed(actor): Authed) -> ApiResult<Response> {
+    Ok(Json(admin.list_rules(&actor).await?).into_response())
+}
+
+async fn try_route(
+    State(admin): State<Admin>,
+    Authed(actor): Authed,
+    ApiJson(q): ApiJson<crate::RouteQuery>,
+) -> ApiResult<Response> {
+    Ok(Json(admin.try_route(&actor, &q).await?).into_response())
 }

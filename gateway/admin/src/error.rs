@@ -21,6 +21,9 @@ pub enum AdminError {
     /// endpoint already approved).
     #[error("{0}")]
     Conflict(String),
+    /// An uploaded dialplan does not validate: every problem, where it is.
+    #[error("the dialplan is invalid: {}", .0.iter().map(|i| i.text.as_str()).collect::<Vec<_>>().join("; "))]
+    DialplanInvalid(Vec<crate::DialplanIssue>),
     #[error(transparent)]
     Store(#[from] StoreError),
 }

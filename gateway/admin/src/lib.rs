@@ -6,6 +6,8 @@
 //! lives in the store's `adm_*` tables (see `gateway_store::units`).
 
 mod api;
+mod dialplan;
+mod diff;
 mod error;
 mod model;
 mod ops;
@@ -13,6 +15,10 @@ mod snapshot;
 pub mod ua;
 
 pub use api::{router, Problem, OPENAPI_JSON};
+pub use dialplan::{
+    DialplanIssue, MeetingView, RewriteView, RouteAnswer, RouteQuery, RuleMatchView, RuleView,
+    TrunkView, VersionChange, VersionCheck, VersionList, VersionSource, MAX_DIALPLAN_BYTES,
+};
 pub use error::AdminError;
 pub use gateway_store::{AdminUnit, Structure, UnitImport, UnitRef};
 pub use model::*;

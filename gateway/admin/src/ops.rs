@@ -52,6 +52,9 @@ pub struct Admin {
     config: AdminConfig,
     /// Committed vetting changes, for the engine's in-memory snapshot.
     changes: tokio::sync::broadcast::Sender<VettingChange>,
+    /// Committed dialplan versions, for the running gateway's reload.
+    pub(crate) dialplan_changes: tokio::sync::broadcast::Sender<i64>,
+    pub(crate) current: Arc<crate::dialplan::CurrentDialplan>,
 }
 
 /// A vetting state that changed in the database (after the commit).
@@ -727,11 +730,14 @@ impl Admin {
         // A lagging subscriber reloads the whole snapshot, so a small
         // buffer is enough.
         let (changes, _) = tokio::sync::broadcast::channel(256);
+        let (dialplan_changes, _) = tokio::sync::broadcast::channel(16);
         Admin {
             store,
             clock,
             config,
             changes,
+            dialplan_changes,
+            current: Arc::default(),
         }
     }
 
@@ -759,7 +765,7 @@ impl Admin {
         &self.config
     }
 
-    fn now_ms(&self) -> i64 {
+    pub(crate) fn now_ms(&self) -> i64 {
         (self.clock)()
     }
 

@@ -821,18 +821,19 @@ fn skip_data_application(d: &mut Decoder<'_>) -> Result<(Index, u32)> {
             Index::Root(0) => {
                 ns_decode(d)?;
             }
-            Index::Root(3) => {
+            Index::Root(4) => {
                 // t84: protocol, then t84Unrestricted or the (long) restricted profile
                 skip_data_protocol(d)?;
                 if d.choice_index(2, false)? == Index::Root(1) {
                     return Err(d.err(PerErrorKind::Invalid("t84Restricted not supported")));
                 }
             }
-            Index::Root(6) => {
+            Index::Root(7) => {
+                // nlpid
                 skip_data_protocol(d)?;
                 d.octet_string(Size::unbounded())?;
             }
-            Index::Root(7) => {}
+            Index::Root(8) => {} // dsvdControl
             Index::Root(_) => skip_data_protocol(d)?,
             Index::Ext(_) => {
                 d.skip_open_type()?;

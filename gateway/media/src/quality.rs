@@ -366,6 +366,328 @@ pub fn estimate(input: &QualityInput) -> QualityEstimate {
     }
 }
 
+/// RTP clock of video payload formats (RFC 3551): the E-model describes
+/// speech, so streams on this clock get no MOS.
+pub const VIDEO_CLOCK_RATE: u32 = 90_000;
+
+/// Delay the E-model adds for packetisation when nothing better is known
+/// (one 20 ms packet, the common ptime).
+const PACKETISATION_DELAY: Duration = Duration::from_millis(20);
+
+/// What a peer says in its RTCP reports about the stream it receives
+/// through the gateway (the other peer's media, end to end).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct PeerReport {
+    /// Loss in the peer's last reporting interval, percent.
+    pub fraction_lost_percent: f64,
+    /// Cumulative packets lost since the peer started receiving.
+    pub cumulative_lost: i32,
+    /// Interarrival jitter the peer measured, in milliseconds.
+    pub jitter_ms: f64,
+}
+
+/// Raw measurements of one leg of a forwarded stream.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct LegMeasurement {
+    /// RTP clock rate used for jitter (the leg's codec).
+    pub clock_rate: u32,
+    /// RTP packets received from the leg (duplicates included).
+    pub received: u64,
+    /// Packets the sequence numbers say the leg sent.
+    pub expected: u64,
+    /// Interarrival jitter of the leg's RTP at the gateway, ms.
+    pub jitter_ms: f64,
+    /// Round trip gateway → peer → gateway.
+    pub rtt: Option<Duration>,
+    /// The leg's own latest reception report.
+    pub reported: Option<PeerReport>,
+}
+
+impl LegMeasurement {
+    /// Expected − received, never negative (duplicates can exceed).
+    pub fn lost(&self) -> u64 {
+        self.expected.saturating_sub(self.received)
+    }
+
+    pub fn loss_percent(&self) -> f64 {
+        if self.expected == 0 {
+            0.0
+        } else {
+            self.lost() as f64 * 100.0 / self.expected as f64
+        }
+    }
+}
+
+/// Quality of one leg: what the gateway measured on the RTP the leg sends,
+/// what the leg reports, and an E-model estimate.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct LegQuality {
+    pub received: u64,
+    pub expected: u64,
+    pub lost: u64,
+    pub loss_percent: f64,
+    pub jitter_ms: f64,
+    /// Round trip between the gateway and this leg's peer, ms.
+    pub rtt_ms: Option<f64>,
+    pub reported: Option<PeerReport>,
+    /// E-model estimate of the audio from this leg; `None` when no RTP
+    /// arrived or the stream is video.
+    pub mos: Option<f64>,
+    pub r: Option<f64>,
+}
+
+impl LegQuality {
+    /// Rate a leg. `conversation_rtt` is the round trip between the two
+    /// endpoints (the delay a talker feels), `None` when unknown (counted
+    /// as 0, so the MOS is then an upper bound as far as delay goes).
+    ///
+    /// The loss used is the loss on the way from the peer to the gateway:
+    /// the MOS of a leg points at that leg's network. Loss further on shows
+    /// in the other leg's [`PeerReport`]. The jitter buffer is taken as
+    /// twice the measured jitter, as adaptive buffers roughly settle there.
+    pub fn assess(
+        m: &LegMeasurement,
+        codec: CodecImpairment,
+        conversation_rtt: Option<Duration>,
+    ) -> LegQuality {
+        let estimate = (m.received > 0 && m.clock_rate != VIDEO_CLOCK_RATE).then(|| {
+            let jitter = if m.jitter_ms.is_finite() {
+                m.jitter_ms.clamp(0.0, 10_000.0)
+            } else {
+                0.0
+            };
+            estimate(&QualityInput {
+                codec,
+                loss_percent: m.loss_percent(),
+                burst_ratio: 1.0,
+                rtt: conversation_rtt.unwrap_or_default(),
+                jitter_buffer: Duration::from_secs_f64(2.0 * jitter / 1000.0),
+                extra_delay: PACKETISATION_DELAY,
+            })
+        });
+        LegQuality {
+            received: m.received,
+            expected: m.expected,
+            lost: m.lost(),
+            loss_percent: m.loss_percent(),
+            jitter_ms: m.jitter_ms,
+            rtt_ms: m.rtt.map(|d| d.as_secs_f64() * 1000.0),
+            reported: m.reported,
+            mos: estimate.map(|e| e.mos),
+            r: estimate.map(|e| e.r),
+        }
+    }
+}
+
+/// Quality of both legs of one forwarded stream (one m-line of a call).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct StreamQuality {
+    /// Leg A (the caller's side in a call).
+    pub a: LegQuality,
+    pub b: LegQuality,
+}
+
+impl StreamQuality {
+    pub fn new(measured: [LegMeasurement; 2], codecs: [CodecImpairment; 2]) -> StreamQuality {
+        let rtt = conversation_rtt(measured[0].rtt, measured[1].rtt);
+        StreamQuality {
+            a: LegQuality::assess(&measured[0], codecs[0], rtt),
+            b: LegQuality::assess(&measured[1], codecs[1], rtt),
+        }
+    }
+
+    /// Round trip between the two endpoints through the gateway, ms: the
+    /// sum of both legs' round trips. `None` unless both are known.
+    pub fn round_trip_ms(&self) -> Option<f64> {
+        Some(self.a.rtt_ms? + self.b.rtt_ms?)
+    }
+}
+
+/// The endpoints' round trip, or the one leg known (a lower bound) for
+/// the E-model, which would otherwise assume no delay at all.
+fn conversation_rtt(a: Option<Duration>, b: Option<Duration>) -> Option<Duration> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a + b),
+        (a, b) => a.or(b),
+    }
+}
+
+/// Passive quality monitor of one leg of a forwarded stream: receive
+/// statistics of the RTP the leg sends, RTT from the leg's reports about
+/// the SRs of the other peer that the gateway forwarded to it, and the
+/// leg's latest reception report.
+///
+/// RTT: the gateway forwards the other peer's SR to this leg at time T1
+/// (its arrival; forwarding adds microseconds), this leg answers with a
+/// report echoing the SR's NTP middle 32 bits (LSR) after holding it DLSR,
+/// and the report reaches the gateway at T2. T2 − T1 − DLSR is the round
+/// trip between the gateway and this leg's peer only: the segment this leg
+/// is responsible for, with no clock shared between the hosts.
+#[derive(Debug, Clone)]
+pub struct LegMonitor {
+    clock_rate: u32,
+    current: Option<ReceiveStats>,
+    /// Totals of sources that came before `current` (new SSRC, new clock).
+    past_expected: u64,
+    past_received: u64,
+    forwarded_srs: SentReports,
+    rtt: Option<Duration>,
+    reported: Option<ReportBlock>,
+}
+
+impl Default for LegMonitor {
+    fn default() -> Self {
+        LegMonitor::new(8000)
+    }
+}
+
+impl LegMonitor {
+    pub fn new(clock_rate: u32) -> Self {
+        LegMonitor {
+            clock_rate: clock_rate.max(1),
+            current: None,
+            past_expected: 0,
+            past_received: 0,
+            forwarded_srs: SentReports::new(),
+            rtt: None,
+            reported: None,
+        }
+    }
+
+    /// The clock of the leg's payload format. A change (re-INVITE to
+    /// another codec) starts a new measurement; counts carry over.
+    pub fn set_clock_rate(&mut self, clock_rate: u32) {
+        let clock_rate = clock_rate.max(1);
+        if clock_rate != self.clock_rate {
+            self.clock_rate = clock_rate;
+            self.retire_current();
+        }
+    }
+
+    fn retire_current(&mut self) {
+        if let Some(s) = self.current.take() {
+            self.past_expected += s.expected();
+            self.past_received += s.received();
+        }
+    }
+
+    /// SSRC of the RTP the leg sends now.
+    pub fn ssrc(&self) -> Option<u32> {
+        self.current.as_ref().map(ReceiveStats::ssrc)
+    }
+
+    /// An RTP packet from the leg. Only the fixed header is read: SRTP
+    /// leaves it in clear, so this works before decryption.
+    pub fn on_rtp(&mut self, packet: &[u8], arrival: Instant) {
+        let Some(h) = packet.get(..12) else {
+            return;
+        };
+        let seq = u16::from_be_bytes([h[2], h[3]]);
+        let ts = u32::from_be_bytes([h[4], h[5], h[6], h[7]]);
+        let ssrc = u32::from_be_bytes([h[8], h[9], h[10], h[11]]);
+        if self.ssrc() != Some(ssrc) {
+            self.retire_current();
+            self.current = Some(ReceiveStats::new(ssrc, self.clock_rate));
+        }
+        if let Some(s) = self.current.as_mut() {
+            s.on_packet(seq, ts, arrival);
+        }
+    }
+
+    /// An SR of the other peer, sent on toward this leg at `at`.
+    pub fn on_sr_forwarded(&mut self, ntp_timestamp: u64, at: Instant) {
+        self.forwarded_srs.on_sr_sent(ntp_timestamp, at);
+    }
+
+    /// An SR the leg itself sent (kept for LSR/DLSR in our own reports).
+    pub fn on_own_sr(&mut self, ssrc: u32, ntp_timestamp: u64, arrival: Instant) {
+        if let Some(s) = self.current.as_mut().filter(|s| s.ssrc() == ssrc) {
+            s.on_sender_report(ntp_timestamp, arrival);
+        }
+    }
+
+    /// Report blocks the leg sent. `about`: the SSRC of the media the leg
+    /// receives through us, to pick the right block when there are several.
+    pub fn on_report_blocks(
+        &mut self,
+        blocks: &[ReportBlock],
+        about: Option<u32>,
+        arrival: Instant,
+    ) {
+        let chosen = about
+            .and_then(|ssrc| blocks.iter().find(|b| b.ssrc == ssrc))
+            .or(blocks.first());
+        if let Some(b) = chosen {
+            self.reported = Some(*b);
+        }
+        if let Some(rtt) = blocks
+            .iter()
+            .find_map(|b| self.forwarded_srs.rtt(b, arrival))
+        {
+            self.rtt = Some(rtt);
+        }
+    }
+
+    pub fn measurement(&self) -> LegMeasurement {
+        let (expected, received, jitter_ms) = match &self.current {
+            Some(s) => (s.expected(), s.received(), s.jitter_ms()),
+            None => (0, 0, 0.0),
+        };
+        let rate = f64::from(self.clock_rate);
+        LegMeasurement {
+            clock_rate: self.clock_rate,
+            received: self.past_received + received,
+            expected: self.past_expected + expected,
+            jitter_ms,
+            rtt: self.rtt,
+            reported: self.reported.map(|b| PeerReport {
+                fraction_lost_percent: f64::from(b.fraction_lost) * 100.0 / 256.0,
+                cumulative_lost: b.cumulative_lost,
+                jitter_ms: f64::from(b.jitter) * 1000.0 / rate,
+            }),
+        }
+    }
+}
+
+/// Monitors of both legs of a forwarded stream, fed by the relay with the
+/// packets it forwards. Index 0 is leg A, 1 is leg B.
+#[derive(Debug, Clone, Default)]
+pub struct ForwardedStreamMonitor {
+    pub legs: [LegMonitor; 2],
+}
+
+impl ForwardedStreamMonitor {
+    /// A parsed compound RTCP packet from leg `from` (0 or 1), which
+    /// arrived at `arrival`; `forwarded`: it was sent on to the other leg
+    /// (an SR that never left cannot be echoed).
+    pub fn on_rtcp(
+        &mut self,
+        from: usize,
+        packets: &[crate::rtcp::RtcpPacket],
+        arrival: Instant,
+        forwarded: bool,
+    ) {
+        use crate::rtcp::RtcpPacket;
+        let (from, to) = if from == 0 { (0, 1) } else { (1, 0) };
+        let about = self.legs[to].ssrc();
+        for p in packets {
+            match p {
+                RtcpPacket::SenderReport(sr) => {
+                    if forwarded {
+                        self.legs[to].on_sr_forwarded(sr.ntp_timestamp, arrival);
+                    }
+                    self.legs[from].on_own_sr(sr.ssrc, sr.ntp_timestamp, arrival);
+                    self.legs[from].on_report_blocks(&sr.reports, about, arrival);
+                }
+                RtcpPacket::ReceiverReport(rr) => {
+                    self.legs[from].on_report_blocks(&rr.reports, about, arrival);
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -383,5 +705,171 @@ mod tests {
         assert_eq!(s.extended_highest_seq(), 40001);
         assert_eq!(s.expected(), 1);
         assert_eq!(s.received(), 1);
+    }
+
+    use crate::rtcp::{ReceiverReport, RtcpPacket, SenderReport};
+
+    fn rtp(seq: u16, ts: u32, ssrc: u32) -> Vec<u8> {
+        let mut p = vec![0x80, 0];
+        p.extend_from_slice(&seq.to_be_bytes());
+        p.extend_from_slice(&ts.to_be_bytes());
+        p.extend_from_slice(&ssrc.to_be_bytes());
+        p
+    }
+
+    fn sr(ssrc: u32, ntp: u64) -> RtcpPacket {
+        RtcpPacket::SenderReport(SenderReport {
+            ssrc,
+            ntp_timestamp: ntp,
+            rtp_timestamp: 0,
+            packet_count: 0,
+            octet_count: 0,
+            reports: vec![],
+        })
+    }
+
+    fn rr(ssrc: u32, block: ReportBlock) -> RtcpPacket {
+        RtcpPacket::ReceiverReport(ReceiverReport {
+            ssrc,
+            reports: vec![block],
+        })
+    }
+
+    #[test]
+    fn rtt_of_a_leg_from_the_sr_forwarded_to_it() {
+        let t0 = Instant::now();
+        let ntp = 0xe000_0000_8000_0000u64;
+        let mut m = ForwardedStreamMonitor::default();
+        // A's SR goes on to B; B answers 130 ms later, having held it 30 ms.
+        m.on_rtcp(0, &[sr(0xa, ntp)], t0, true);
+        let block = ReportBlock {
+            ssrc: 0xa,
+            fraction_lost: 64,
+            cumulative_lost: 7,
+            jitter: 80,
+            last_sr: ntp_middle32(ntp),
+            delay_since_last_sr: duration_to_ntp_short(Duration::from_millis(30)),
+            ..Default::default()
+        };
+        m.on_rtcp(1, &[rr(0xb, block)], t0 + Duration::from_millis(130), true);
+        let b = m.legs[1].measurement();
+        let rtt = b.rtt.expect("rtt of leg B");
+        assert!(
+            rtt.abs_diff(Duration::from_millis(100)) < Duration::from_millis(1),
+            "{rtt:?}"
+        );
+        assert_eq!(m.legs[0].measurement().rtt, None, "A echoed nothing");
+        let rep = b.reported.unwrap();
+        assert_eq!(rep.fraction_lost_percent, 25.0);
+        assert_eq!(rep.cumulative_lost, 7);
+        assert_eq!(rep.jitter_ms, 10.0);
+    }
+
+    #[test]
+    fn an_sr_that_was_not_forwarded_gives_no_rtt() {
+        let t0 = Instant::now();
+        let ntp = 0xe000_0001_0000_0000u64;
+        let mut m = ForwardedStreamMonitor::default();
+        m.on_rtcp(0, &[sr(0xa, ntp)], t0, false);
+        let block = ReportBlock {
+            ssrc: 0xa,
+            last_sr: ntp_middle32(ntp),
+            ..Default::default()
+        };
+        m.on_rtcp(1, &[rr(0xb, block)], t0 + Duration::from_millis(50), true);
+        assert_eq!(m.legs[1].measurement().rtt, None);
+        // A DLSR longer than the time elapsed is a peer error, not an RTT.
+        m.on_rtcp(0, &[sr(0xa, ntp)], t0, true);
+        let late = ReportBlock {
+            delay_since_last_sr: duration_to_ntp_short(Duration::from_secs(1)),
+            ..block
+        };
+        m.on_rtcp(1, &[rr(0xb, late)], t0 + Duration::from_millis(50), true);
+        assert_eq!(m.legs[1].measurement().rtt, None);
+    }
+
+    #[test]
+    fn loss_jitter_and_mos_of_a_leg() {
+        let t0 = Instant::now();
+        let mut lossy = LegMonitor::new(8000);
+        let mut clean = LegMonitor::new(8000);
+        for i in 0..=200u16 {
+            // Arrivals wobble by 0–6 ms around the 20 ms grid.
+            let at = t0 + Duration::from_millis(u64::from(i) * 20 + u64::from(i % 4) * 2);
+            let pkt = rtp(i, u32::from(i) * 160, 7);
+            clean.on_rtp(&pkt, at);
+            if i % 10 != 9 {
+                lossy.on_rtp(&pkt, at);
+            }
+        }
+        let (l, c) = (lossy.measurement(), clean.measurement());
+        assert_eq!((l.expected, l.received, l.lost()), (201, 181, 20));
+        assert!(
+            (l.loss_percent() - 9.95).abs() < 0.01,
+            "{}",
+            l.loss_percent()
+        );
+        assert_eq!(c.lost(), 0);
+        assert!(c.jitter_ms > 0.5 && c.jitter_ms < 10.0, "{}", c.jitter_ms);
+        let ql = LegQuality::assess(&l, CodecImpairment::G711, None);
+        let qc = LegQuality::assess(&c, CodecImpairment::G711, None);
+        assert!(qc.mos.unwrap() > 4.3, "{qc:?}");
+        assert!(ql.mos.unwrap() < qc.mos.unwrap() - 1.0, "{ql:?}");
+        // Better concealment, better score at the same loss.
+        let plc = LegQuality::assess(&l, CodecImpairment::G711_PLC, None);
+        assert!(plc.mos.unwrap() > ql.mos.unwrap());
+        // Video gets no MOS; a leg without RTP neither.
+        let video = LegMeasurement {
+            clock_rate: VIDEO_CLOCK_RATE,
+            ..c
+        };
+        assert_eq!(
+            LegQuality::assess(&video, CodecImpairment::G711, None).mos,
+            None
+        );
+        assert_eq!(
+            LegQuality::assess(&LegMeasurement::default(), CodecImpairment::G711, None).mos,
+            None
+        );
+    }
+
+    #[test]
+    fn a_new_ssrc_or_clock_keeps_the_counts() {
+        let t0 = Instant::now();
+        let mut m = LegMonitor::new(8000);
+        for i in [0u16, 1, 3] {
+            m.on_rtp(&rtp(i, 0, 1), t0);
+        }
+        m.set_clock_rate(16000);
+        for i in [100u16, 101] {
+            m.on_rtp(&rtp(i, 0, 1), t0);
+        }
+        for i in [5000u16, 5002] {
+            m.on_rtp(&rtp(i, 0, 2), t0);
+        }
+        m.on_rtp(&[0x80, 0, 1], t0);
+        let x = m.measurement();
+        assert_eq!((x.expected, x.received), (4 + 2 + 3, 3 + 2 + 2));
+        assert_eq!(x.clock_rate, 16000);
+    }
+
+    #[test]
+    fn round_trip_needs_both_legs() {
+        let a = LegMeasurement {
+            received: 10,
+            expected: 10,
+            rtt: Some(Duration::from_millis(40)),
+            clock_rate: 8000,
+            ..Default::default()
+        };
+        let b = LegMeasurement { rtt: None, ..a };
+        let q = StreamQuality::new([a, b], [CodecImpairment::G711; 2]);
+        assert_eq!(q.round_trip_ms(), None);
+        let b = LegMeasurement {
+            rtt: Some(Duration::from_millis(60)),
+            ..a
+        };
+        let q = StreamQuality::new([a, b], [CodecImpairment::G711; 2]);
+        assert!((q.round_trip_ms().unwrap() - 100.0).abs() < 1e-9);
     }
 }

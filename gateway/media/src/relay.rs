@@ -32,6 +32,10 @@ use crate::leg::{DropReason, Inbound, LegState, SocketKind, DEFAULT_LATCH_WINDOW
 use crate::metrics::{RelayMetrics, RelayMetricsSnapshot, Tally};
 use crate::packet::PacketClass;
 use crate::ports::{PortAllocator, PortPair, PortRangeError};
+use crate::quality::{
+    CodecImpairment, ForwardedStreamMonitor, LegMeasurement, PeerReport, StreamQuality,
+};
+use crate::rtcp::{parse_compound, RtcpPacket};
 use crate::transform::{IdentityTransform, PacketTransform};
 
 /// Receive buffer size. Larger than any Ethernet-MTU datagram; a bigger
@@ -208,6 +212,9 @@ impl MediaRelay {
                 ],
                 sockets: [a, b],
                 transforms: [Box::new(IdentityTransform), Box::new(IdentityTransform)],
+                quality: ForwardedStreamMonitor::default(),
+                rtcp_encrypted: [false; 2],
+                quality_dirty: false,
             });
         }
         let label: Arc<str> = Arc::from(call_label);
@@ -220,6 +227,7 @@ impl MediaRelay {
             control: control_rx,
             counters: counters.clone(),
             tally: Tally::default(),
+            quality_dirty: false,
             label: label.clone(),
             lease,
         };
@@ -351,8 +359,102 @@ impl Drop for PortLease {
     }
 }
 
+/// The last published [`LegMeasurement`] of one leg, written by the session
+/// task after each wakeup that changed it, and the leg's codec, written by
+/// the handle. Fields are separate relaxed atomics: a reader racing a
+/// publication may combine two consecutive measurements, which only
+/// matters for a packet or two, and [`LegMeasurement::lost`] saturates.
+#[derive(Debug)]
+struct QualityCells {
+    clock_rate: AtomicU64,
+    received: AtomicU64,
+    expected: AtomicU64,
+    jitter_ms: AtomicU64,
+    /// Nanoseconds; `u64::MAX` while unknown.
+    rtt_ns: AtomicU64,
+    /// Bit 63: a report was received; bits 32–39 fraction lost; bits 0–31
+    /// cumulative lost (i32).
+    report: AtomicU64,
+    report_jitter_ms: AtomicU64,
+    codec_ie: AtomicU64,
+    codec_bpl: AtomicU64,
+}
+
+const NO_RTT: u64 = u64::MAX;
+const REPORT_VALID: u64 = 1 << 63;
+
+impl Default for QualityCells {
+    fn default() -> Self {
+        let cells = QualityCells {
+            clock_rate: AtomicU64::new(8000),
+            received: AtomicU64::new(0),
+            expected: AtomicU64::new(0),
+            jitter_ms: AtomicU64::new(0f64.to_bits()),
+            rtt_ns: AtomicU64::new(NO_RTT),
+            report: AtomicU64::new(0),
+            report_jitter_ms: AtomicU64::new(0f64.to_bits()),
+            codec_ie: AtomicU64::new(0),
+            codec_bpl: AtomicU64::new(0),
+        };
+        cells.set_codec(CodecImpairment::G711);
+        cells
+    }
+}
+
+impl QualityCells {
+    fn set_codec(&self, codec: CodecImpairment) {
+        self.codec_ie.store(codec.ie.to_bits(), Relaxed);
+        self.codec_bpl.store(codec.bpl.to_bits(), Relaxed);
+    }
+
+    fn codec(&self) -> CodecImpairment {
+        CodecImpairment {
+            ie: f64::from_bits(self.codec_ie.load(Relaxed)),
+            bpl: f64::from_bits(self.codec_bpl.load(Relaxed)),
+        }
+    }
+
+    fn publish(&self, m: &LegMeasurement) {
+        self.clock_rate.store(u64::from(m.clock_rate), Relaxed);
+        self.received.store(m.received, Relaxed);
+        self.expected.store(m.expected, Relaxed);
+        self.jitter_ms.store(m.jitter_ms.to_bits(), Relaxed);
+        let rtt = m.rtt.map_or(NO_RTT, |d| {
+            u64::try_from(d.as_nanos()).unwrap_or(NO_RTT - 1)
+        });
+        self.rtt_ns.store(rtt, Relaxed);
+        if let Some(r) = m.reported {
+            let fraction = (r.fraction_lost_percent * 256.0 / 100.0).round() as u64 & 0xff;
+            self.report.store(
+                REPORT_VALID | fraction << 32 | u64::from(r.cumulative_lost as u32),
+                Relaxed,
+            );
+            self.report_jitter_ms.store(r.jitter_ms.to_bits(), Relaxed);
+        }
+    }
+
+    fn measurement(&self) -> LegMeasurement {
+        let rtt = self.rtt_ns.load(Relaxed);
+        let report = self.report.load(Relaxed);
+        LegMeasurement {
+            clock_rate: u32::try_from(self.clock_rate.load(Relaxed)).unwrap_or(u32::MAX),
+            received: self.received.load(Relaxed),
+            expected: self.expected.load(Relaxed),
+            jitter_ms: f64::from_bits(self.jitter_ms.load(Relaxed)),
+            rtt: (rtt != NO_RTT).then(|| Duration::from_nanos(rtt)),
+            reported: (report & REPORT_VALID != 0).then(|| PeerReport {
+                fraction_lost_percent: ((report >> 32) & 0xff) as f64 * 100.0 / 256.0,
+                cumulative_lost: report as u32 as i32,
+                jitter_ms: f64::from_bits(self.report_jitter_ms.load(Relaxed)),
+            }),
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 struct StreamCounters {
+    /// `quality[leg]`: the RTP and reports that come from that leg.
+    quality: [QualityCells; 2],
     packets: [AtomicU64; 2],
     bytes: [AtomicU64; 2],
     rtcp_packets: [AtomicU64; 2],
@@ -418,6 +520,16 @@ enum Command {
         stream: usize,
         direction: Direction,
         transform: Box<dyn PacketTransform>,
+    },
+    SetClockRate {
+        stream: usize,
+        leg: Leg,
+        rate: u32,
+    },
+    SetRtcpEncrypted {
+        stream: usize,
+        leg: Leg,
+        encrypted: bool,
     },
 }
 
@@ -495,6 +607,61 @@ impl MediaSession {
         })
     }
 
+    /// The RTP clock rate of `leg`'s payload format on `stream` (the codec
+    /// both directions of that leg use), for the jitter of the RTP that leg
+    /// sends and of its reports. Default 8000; 90000 marks video (no MOS).
+    pub fn set_clock_rate(&self, stream: usize, leg: Leg, rate: u32) -> Result<(), MediaError> {
+        self.check_stream(stream)?;
+        self.counters[stream].quality[leg as usize]
+            .clock_rate
+            .store(u64::from(rate.max(1)), Relaxed);
+        self.send(Command::SetClockRate { stream, leg, rate })
+    }
+
+    /// The codec `leg` sends on `stream`, for the E-model. Default G.711.
+    /// Takes effect at once (no message to the relay task).
+    pub fn set_codec(
+        &self,
+        stream: usize,
+        leg: Leg,
+        codec: CodecImpairment,
+    ) -> Result<(), MediaError> {
+        self.check_stream(stream)?;
+        self.counters[stream].quality[leg as usize].set_codec(codec);
+        Ok(())
+    }
+
+    /// Whether `leg`'s RTCP on `stream` arrives encrypted (SRTCP; also with
+    /// `UNENCRYPTED_SRTCP`, whose trailer the parser does not expect). The
+    /// relay reads RTCP where it is plain: as received from a plain leg, or
+    /// after the transform (which decrypts) when it comes from an SRTCP leg
+    /// and goes to a plain one. Between two SRTCP legs it reads none: no
+    /// RTT and no peer reports then, the RTP statistics still work (the RTP
+    /// header is never encrypted). Default: plain.
+    pub fn set_rtcp_encrypted(
+        &self,
+        stream: usize,
+        leg: Leg,
+        encrypted: bool,
+    ) -> Result<(), MediaError> {
+        self.check_stream(stream)?;
+        self.send(Command::SetRtcpEncrypted {
+            stream,
+            leg,
+            encrypted,
+        })
+    }
+
+    /// Receive quality of both legs of `stream`, as of the relay task's
+    /// last wakeup. Call it before closing to put it in the CDR.
+    pub fn quality(&self, stream: usize) -> Result<StreamQuality, MediaError> {
+        let c = self
+            .counters
+            .get(stream)
+            .ok_or(MediaError::NoSuchStream(stream))?;
+        Ok(stream_quality(c))
+    }
+
     /// Totals over all streams.
     pub fn stats(&self) -> SessionStats {
         let mut s = SessionStats::default();
@@ -544,6 +711,18 @@ struct StreamRelay {
     sockets: [[UdpSocket; 2]; 2],
     /// `transforms[Direction]`, i.e. indexed by the leg a packet comes from.
     transforms: [Box<dyn PacketTransform>; 2],
+    quality: ForwardedStreamMonitor,
+    /// `rtcp_encrypted[leg]`: that leg sends and expects SRTCP.
+    rtcp_encrypted: [bool; 2],
+    /// `quality` changed since it was last published.
+    quality_dirty: bool,
+}
+
+fn stream_quality(c: &StreamCounters) -> StreamQuality {
+    StreamQuality::new(
+        [c.quality[0].measurement(), c.quality[1].measurement()],
+        [c.quality[0].codec(), c.quality[1].codec()],
+    )
 }
 
 /// The single owner of a session's sockets and state. Field order matters:
@@ -554,6 +733,8 @@ struct SessionTask {
     control: mpsc::Receiver<Command>,
     counters: Arc<[StreamCounters]>,
     tally: Tally,
+    /// Some stream's quality changed since the last publication.
+    quality_dirty: bool,
     label: Arc<str>,
     lease: PortLease,
 }
@@ -561,7 +742,30 @@ struct SessionTask {
 impl SessionTask {
     async fn run(mut self) {
         poll_fn(|cx| self.poll(cx)).await;
+        self.publish_quality();
+        let metrics = &self.lease.inner.metrics;
+        for c in self.counters.iter() {
+            let q = stream_quality(c);
+            for leg in [&q.a, &q.b] {
+                metrics.record_leg(leg.expected, leg.lost, leg.mos);
+            }
+        }
+        self.tally.flush(metrics);
         tracing::debug!(call = %self.label, "media session closed");
+    }
+
+    /// Publish what changed, once per wakeup rather than per packet.
+    fn publish_quality(&mut self) {
+        if !std::mem::take(&mut self.quality_dirty) {
+            return;
+        }
+        for (stream, c) in self.streams.iter_mut().zip(self.counters.iter()) {
+            if std::mem::take(&mut stream.quality_dirty) {
+                for (leg, cells) in stream.quality.legs.iter().zip(&c.quality) {
+                    cells.publish(&leg.measurement());
+                }
+            }
+        }
     }
 
     fn apply(&mut self, cmd: Command) {
@@ -584,6 +788,22 @@ impl SessionTask {
             } => {
                 if let Some(s) = self.streams.get_mut(stream) {
                     s.transforms[direction as usize] = transform;
+                }
+            }
+            Command::SetClockRate { stream, leg, rate } => {
+                if let Some(s) = self.streams.get_mut(stream) {
+                    s.quality.legs[leg as usize].set_clock_rate(rate);
+                    s.quality_dirty = true;
+                    self.quality_dirty = true;
+                }
+            }
+            Command::SetRtcpEncrypted {
+                stream,
+                leg,
+                encrypted,
+            } => {
+                if let Some(s) = self.streams.get_mut(stream) {
+                    s.rtcp_encrypted[leg as usize] = encrypted;
                 }
             }
         }
@@ -629,6 +849,7 @@ impl SessionTask {
                                     &mut self.tally,
                                     &self.label,
                                 );
+                                self.quality_dirty |= stream.quality_dirty;
                                 progressed = true;
                             }
                             Poll::Ready(Err(e)) => {
@@ -644,6 +865,7 @@ impl SessionTask {
             }
             if !progressed {
                 self.tally.flush(&self.lease.inner.metrics);
+                self.publish_quality();
                 return Poll::Pending;
             }
         }
@@ -663,7 +885,8 @@ fn forward(
     m: &mut Tally,
     label: &str,
 ) {
-    let info = match stream.legs[from as usize].inbound(kind, src, &buf[..len], Instant::now()) {
+    let now = Instant::now();
+    let info = match stream.legs[from as usize].inbound(kind, src, &buf[..len], now) {
         Inbound::Forward { info, latched } => {
             if let Some(reason) = latched {
                 tracing::debug!(call = %label, leg = ?from, socket = ?kind, %src, ?reason, "media source latched");
@@ -682,9 +905,25 @@ fn forward(
         }
     };
     let to = from.other();
+    // Quality is measured on what arrives, forwarded or not: the RTP
+    // header is in clear even on SRTP legs, and a packet the transform
+    // drops (a comfort-noise PT a transcoder does not carry) was still
+    // not lost by the network.
+    let mut rtcp = None;
+    match info.class {
+        PacketClass::Rtp => {
+            stream.quality.legs[from as usize].on_rtp(&buf[..len], now);
+            stream.quality_dirty = true;
+        }
+        PacketClass::Rtcp if !stream.rtcp_encrypted[from as usize] => {
+            rtcp = readable_rtcp(&buf[..len]);
+        }
+        PacketClass::Rtcp => {}
+    }
     let Some((out_kind, dst)) = stream.legs[to as usize].destination(info.class) else {
         c.no_destination.fetch_add(1, Relaxed);
         m.dropped_no_destination += 1;
+        observe_rtcp(stream, from, rtcp, now, false);
         return;
     };
     let out = stream.transforms[from as usize]
@@ -693,9 +932,19 @@ fn forward(
     let Some(out) = out else {
         c.other.fetch_add(1, Relaxed);
         m.dropped_transform += 1;
+        observe_rtcp(stream, from, rtcp, now, false);
         return;
     };
-    match stream.sockets[to as usize][out_kind as usize].try_send_to(out, dst) {
+    if info.class == PacketClass::Rtcp
+        && stream.rtcp_encrypted[from as usize]
+        && !stream.rtcp_encrypted[to as usize]
+    {
+        // Decrypted by the transform and not encrypted again.
+        rtcp = readable_rtcp(out);
+    }
+    let sent = stream.sockets[to as usize][out_kind as usize].try_send_to(out, dst);
+    observe_rtcp(stream, from, rtcp, now, sent.is_ok());
+    match sent {
         Ok(n) => {
             let dir = from as usize;
             c.packets[dir].fetch_add(1, Relaxed);
@@ -715,5 +964,33 @@ fn forward(
             c.other.fetch_add(1, Relaxed);
             m.send_errors += 1;
         }
+    }
+}
+
+/// A compound RTCP packet the quality monitor can trust: it parses, and
+/// every packet type is an RTCP one (RFC 5761 §4 range). The second check
+/// turns away SRTCP mistaken for plain RTCP, whose trailer (E flag and
+/// index) can look like a tiny packet of type 0 while the index is small.
+fn readable_rtcp(datagram: &[u8]) -> Option<Vec<RtcpPacket>> {
+    let packets = parse_compound(datagram).ok()?;
+    let plausible = packets.iter().all(|p| match p {
+        RtcpPacket::Other { packet_type, .. } => crate::packet::is_rtcp_type_byte(*packet_type),
+        _ => true,
+    });
+    plausible.then_some(packets)
+}
+
+fn observe_rtcp(
+    stream: &mut StreamRelay,
+    from: Leg,
+    rtcp: Option<Vec<RtcpPacket>>,
+    arrival: Instant,
+    forwarded: bool,
+) {
+    if let Some(packets) = rtcp {
+        stream
+            .quality
+            .on_rtcp(from as usize, &packets, arrival, forwarded);
+        stream.quality_dirty = true;
     }
 }

@@ -329,6 +329,15 @@ impl SrtpContext {
         Ok(())
     }
 
+    /// Forgets everything about `ssrc` (after an RTCP BYE, or when a relayed
+    /// peer changes SSRC) so that the slot can be reused.
+    pub fn remove_ssrc(&mut self, ssrc: u32) {
+        self.rtp_tx.entries.retain(|(s, _)| *s != ssrc);
+        self.rtp_rx.entries.retain(|(s, _)| *s != ssrc);
+        self.rtcp_tx.entries.retain(|(s, _)| *s != ssrc);
+        self.rtcp_rx.entries.retain(|(s, _)| *s != ssrc);
+    }
+
     /// The rollover counter last used for `ssrc` when receiving, if known.
     pub fn rx_roc(&self, ssrc: u32) -> Option<u32> {
         let i = self.rtp_rx.position(ssrc)?;

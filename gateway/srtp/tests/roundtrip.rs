@@ -288,10 +288,17 @@ fn ssrc_count_is_bounded_and_forged_ssrcs_do_not_fill_it() {
     );
     let mut other_tx = pair(suite, SrtpOptions::default()).0;
     other_tx.protect_rtp(&mut p).unwrap();
+    let sent = p.clone();
     assert_eq!(
         rx.unprotect_rtp(&mut p),
         Err(SrtpError::TooManySsrcs { ssrc: 5, limit: 4 })
     );
+    // Forgetting an SSRC frees its slot.
+    rx.remove_ssrc(2);
+    assert_eq!(rx.rx_roc(2), None);
+    let mut p = sent;
+    rx.unprotect_rtp(&mut p).unwrap();
+    assert_eq!(rx.rx_roc(5), Some(0));
 }
 
 #[test]

@@ -7,6 +7,7 @@ use sqlx::AnyConnection;
 pub(crate) enum Val {
     Text(Option<String>),
     Int(Option<i64>),
+    Float(Option<f64>),
 }
 
 impl From<String> for Val {
@@ -36,6 +37,12 @@ impl From<i64> for Val {
 impl From<Option<i64>> for Val {
     fn from(v: Option<i64>) -> Val {
         Val::Int(v)
+    }
+}
+
+impl From<Option<f64>> for Val {
+    fn from(v: Option<f64>) -> Val {
+        Val::Float(v)
     }
 }
 
@@ -70,6 +77,7 @@ pub(crate) async fn insert_rows(
                 q = match v {
                     Val::Text(t) => q.bind(t.clone()),
                     Val::Int(i) => q.bind(*i),
+                    Val::Float(f) => q.bind(*f),
                 };
             }
         }

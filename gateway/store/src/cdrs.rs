@@ -18,7 +18,11 @@ pub const CDR_OUTCOMES: [&str; 6] = [
 ];
 
 /// One call, written when it ends. Keyed by (call_id, started_at_ms).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// Leg A is the caller's side, leg B the callee's. The quality fields are
+/// `None` when not measured (no media, no RTCP from the peers); records
+/// serialized before they existed deserialize with `None`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Cdr {
     pub call_id: String,
     pub from_uri: String,
@@ -40,10 +44,36 @@ pub struct Cdr {
     pub duration_ms: i64,
     pub rtp_packets_in: i64,
     pub rtp_packets_out: i64,
+    /// E-model MOS estimate (1–4.5) of the audio received from leg A / B.
+    #[serde(default)]
+    pub mos_a: Option<f64>,
+    #[serde(default)]
+    pub mos_b: Option<f64>,
+    /// RTP packets lost on the way from leg A / B to the gateway, percent.
+    #[serde(default)]
+    pub loss_pct_a: Option<f64>,
+    #[serde(default)]
+    pub loss_pct_b: Option<f64>,
+    /// Interarrival jitter (RFC 3550) of the RTP from leg A / B, ms.
+    #[serde(default)]
+    pub jitter_ms_a: Option<f64>,
+    #[serde(default)]
+    pub jitter_ms_b: Option<f64>,
+    /// Round trip between the two endpoints through the gateway, ms.
+    #[serde(default)]
+    pub rtt_ms: Option<u32>,
 }
 
 const COLUMNS: &str = "call_id, started_at_ms, answered_at_ms, ended_at_ms, from_uri, to_uri, caller, callee, \
-                       unit_code, outcome, sip_status, reason, duration_ms, rtp_packets_in, rtp_packets_out";
+                       unit_code, outcome, sip_status, reason, duration_ms, rtp_packets_in, rtp_packets_out, \
+                       mos_a, mos_b, loss_pct_a, loss_pct_b, jitter_ms_a, jitter_ms_b, rtt_ms";
+
+/// NaN and infinities have no portable SQL spelling (PostgreSQL accepts
+/// them in float8, SQLite turns NaN into NULL); a measurement that is not a
+/// number is stored as "not measured".
+fn finite(v: Option<f64>) -> Option<f64> {
+    v.filter(|x| x.is_finite())
+}
 
 impl Store {
     pub async fn insert_cdr(&self, c: &Cdr) -> Result<(), StoreError> {
@@ -89,6 +119,13 @@ impl Store {
                     c.duration_ms.into(),
                     c.rtp_packets_in.into(),
                     c.rtp_packets_out.into(),
+                    finite(c.mos_a).into(),
+                    finite(c.mos_b).into(),
+                    finite(c.loss_pct_a).into(),
+                    finite(c.loss_pct_b).into(),
+                    finite(c.jitter_ms_a).into(),
+                    finite(c.jitter_ms_b).into(),
+                    c.rtt_ms.map(i64::from).into(),
                 ]
             })
             .collect();
@@ -129,6 +166,21 @@ impl Store {
                     duration_ms: r.try_get("duration_ms")?,
                     rtp_packets_in: r.try_get("rtp_packets_in")?,
                     rtp_packets_out: r.try_get("rtp_packets_out")?,
+                    mos_a: r.try_get("mos_a")?,
+                    mos_b: r.try_get("mos_b")?,
+                    loss_pct_a: r.try_get("loss_pct_a")?,
+                    loss_pct_b: r.try_get("loss_pct_b")?,
+                    jitter_ms_a: r.try_get("jitter_ms_a")?,
+                    jitter_ms_b: r.try_get("jitter_ms_b")?,
+                    rtt_ms: r
+                        .try_get::<Option<i64>, _>("rtt_ms")?
+                        .map(|v| {
+                            u32::try_from(v).map_err(|_| StoreError::Invalid {
+                                field: "cdrs.rtt_ms",
+                                detail: v.to_string(),
+                            })
+                        })
+                        .transpose()?,
                 })
             })
             .collect()

@@ -26,6 +26,31 @@ pub struct DialplanVersion {
     pub imported_at_unix: i64,
 }
 
+/// Who changes the dialplan through the administration, for the audit row
+/// written with the new version (object kind `dialplan`, object id the
+/// version number, no unit: the dialplan is the whole network's).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DialplanAudit {
+    pub at_ms: i64,
+    pub actor: String,
+    pub actor_role: String,
+    /// For example `dialplan.apply` or `dialplan.restore`.
+    pub action: String,
+    /// Members added to the audit row's `after` object (which always holds
+    /// `version`, `file_name` and `sha256`), e.g. `{"restored_from": 3}`.
+    pub detail: serde_json::Value,
+}
+
+/// What [`Store::import_dialplan_audited`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DialplanImport {
+    pub version: i64,
+    /// `false`: the text was already the latest version; nothing written.
+    pub created: bool,
+    /// The version that was current before (when one was created).
+    pub previous: Option<DialplanVersion>,
+}
+
 /// A concurrent writer got there first: the version number was taken
 /// (PostgreSQL), or SQLite could not upgrade a stale read snapshot to a write.
 fn is_write_race(e: &sqlx::Error) -> bool {
@@ -97,6 +122,32 @@ impl Store {
         }
     }
 
+    /// Like [`Store::import_dialplan`], and records who made the change in
+    /// `adm_audit` within the import's transaction: the version and its
+    /// audit row exist together or not at all. Nothing is written (and no
+    /// audit row either) when the text is the latest version's.
+    pub async fn import_dialplan_audited(
+        &self,
+        dialplan: &Dialplan,
+        source_text: &str,
+        file_name: &str,
+        audit: &DialplanAudit,
+    ) -> Result<DialplanImport, StoreError> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self
+                .import_tx(dialplan, source_text, file_name, None, Some(audit))
+                .await
+            {
+                Err(StoreError::Database(e)) if attempt < 4 && is_write_race(&e) => {
+                    tracing::debug!(attempt, error = %e, "dialplan import raced another writer; retrying");
+                }
+                other => return other,
+            }
+        }
+    }
+
     pub(crate) async fn import_inner(
         &self,
         dp: &Dialplan,
@@ -104,6 +155,19 @@ impl Store {
         file_name: &str,
         fail_after: Option<&'static str>,
     ) -> Result<i64, StoreError> {
+        self.import_tx(dp, source_text, file_name, fail_after, None)
+            .await
+            .map(|i| i.version)
+    }
+
+    async fn import_tx(
+        &self,
+        dp: &Dialplan,
+        source_text: &str,
+        file_name: &str,
+        fail_after: Option<&'static str>,
+        audit: Option<&DialplanAudit>,
+    ) -> Result<DialplanImport, StoreError> {
         // The stored source must rebuild this very snapshot, or the
         // authoritative text and the read model would disagree.
         let parsed = Dialplan::parse(source_text, file_name).map_err(|errs| {
@@ -121,20 +185,28 @@ impl Store {
             Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
             Backend::Postgres => self.pool.begin().await?,
         };
-        let latest = sqlx::query("SELECT version, sha256, file_name FROM dialplan_versions ORDER BY version DESC LIMIT 1")
+        let latest = sqlx::query("SELECT version, sha256, file_name, imported_at_unix FROM dialplan_versions ORDER BY version DESC LIMIT 1")
             .fetch_optional(&mut *tx)
             .await?;
-        let next = match &latest {
-            Some(row) => {
-                let v: i64 = row.try_get("version")?;
-                let s: String = row.try_get("sha256")?;
-                let f: String = row.try_get("file_name")?;
-                if s == sha && f == file_name {
-                    tx.rollback().await?;
-                    return Ok(v);
-                }
-                v + 1
+        let previous = match &latest {
+            Some(row) => Some(DialplanVersion {
+                version: row.try_get("version")?,
+                file_name: row.try_get("file_name")?,
+                sha256: row.try_get("sha256")?,
+                imported_at_unix: row.try_get("imported_at_unix")?,
+            }),
+            None => None,
+        };
+        let next = match &previous {
+            Some(p) if p.sha256 == sha && p.file_name == file_name => {
+                tx.rollback().await?;
+                return Ok(DialplanImport {
+                    version: p.version,
+                    created: false,
+                    previous: None,
+                });
             }
+            Some(p) => p.version + 1,
             None => 1,
         };
         let fail = |stage: &'static str| -> Result<(), StoreError> {
@@ -154,7 +226,7 @@ impl Store {
         .bind(next)
         .bind(file_name)
         .bind(source_text)
-        .bind(sha)
+        .bind(sha.as_str())
         .bind(now_unix())
         .bind(g.realm.clone())
         .bind(serde_json::to_string(&g.domains).unwrap_or_else(|_| "[]".into()))
@@ -406,9 +478,50 @@ impl Store {
         )
         .await?;
         fail("rules")?;
+        if let Some(a) = audit {
+            let mut after = serde_json::json!({
+                "version": next,
+                "file_name": file_name,
+                "sha256": sha,
+            });
+            if let (Some(obj), serde_json::Value::Object(extra)) =
+                (after.as_object_mut(), &a.detail)
+            {
+                for (k, v) in extra {
+                    obj.insert(k.clone(), v.clone());
+                }
+            }
+            let before = previous.as_ref().map(|p| {
+                serde_json::json!({
+                    "version": p.version,
+                    "file_name": p.file_name,
+                    "sha256": p.sha256,
+                })
+            });
+            let id = crate::units::next_id(&mut tx, "adm_audit").await?;
+            sqlx::query(
+                "INSERT INTO adm_audit (id, at_ms, actor, actor_role, action, object_kind, object_id, \
+                 unit_structure, unit_code, before_json, after_json) \
+                 VALUES ($1, $2, $3, $4, $5, 'dialplan', $6, NULL, NULL, $7, $8)",
+            )
+            .bind(id)
+            .bind(a.at_ms)
+            .bind(a.actor.as_str())
+            .bind(a.actor_role.as_str())
+            .bind(a.action.as_str())
+            .bind(next.to_string())
+            .bind(before.map(|b| b.to_string()))
+            .bind(after.to_string())
+            .execute(&mut *tx)
+            .await?;
+        }
         tx.commit().await?;
         tracing::info!(version = next, file = file_name, "dialplan imported");
-        Ok(next)
+        Ok(DialplanImport {
+            version: next,
+            created: true,
+            previous,
+        })
     }
 
     /// The latest imported dialplan, re-parsed from its stored source, or

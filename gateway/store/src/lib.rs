@@ -4,7 +4,8 @@
 //!
 //! One schema and one set of queries serve SQLite (the embedded default) and
 //! PostgreSQL (several gateway nodes sharing a control plane): the store goes
-//! through sqlx's `Any` driver, the schema uses only `TEXT` and `BIGINT`, and
+//! through sqlx's `Any` driver, the schema uses only `TEXT` and `BIGINT`
+//! (and `DOUBLE PRECISION` for the call-quality measurements of a CDR), and
 //! every query uses `$N` placeholders, which both databases accept.
 //!
 //! Besides the dialplan's read model, the store holds the administration
@@ -28,7 +29,7 @@ use sqlx::AnyPool;
 
 pub use bindings::Binding;
 pub use cdrs::{Cdr, CDR_OUTCOMES};
-pub use dialplan::DialplanVersion;
+pub use dialplan::{DialplanAudit, DialplanImport, DialplanVersion};
 pub use units::{AdminUnit, Structure, UnitImport, UnitRef};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");

@@ -105,6 +105,7 @@ on_both!(
     bindings_lifecycle,
     cdrs_roundtrip,
     cdr_batches_are_all_or_nothing,
+    cdr_quality_columns_roundtrip,
     admin_units_import_and_subtree,
 );
 
@@ -465,6 +466,7 @@ fn cdr(call_id: &str, started: i64, outcome: &str) -> Cdr {
         duration_ms: 60_000,
         rtp_packets_in: 3000,
         rtp_packets_out: 2999,
+        ..Default::default()
     }
 }
 
@@ -534,6 +536,74 @@ async fn cdr_batches_are_all_or_nothing(db: &TestDb) {
     assert!(store.insert_cdrs(&second).await.is_err());
     assert_eq!(store.list_cdrs(1000).await.unwrap().len(), 250);
     store.insert_cdrs(&[]).await.unwrap();
+}
+
+async fn cdr_quality_columns_roundtrip(db: &TestDb) {
+    let store = Store::connect(&db.url).await.unwrap();
+    let t = 1_750_000_000_000;
+    let full = Cdr {
+        mos_a: Some(4.1234),
+        mos_b: Some(3.5),
+        loss_pct_a: Some(10.0),
+        loss_pct_b: Some(0.0),
+        jitter_ms_a: Some(12.625),
+        jitter_ms_b: Some(0.125),
+        rtt_ms: Some(187),
+        ..cdr("q1@x", t, "answered")
+    };
+    // Only one leg measured, no RTCP: the rest stays NULL.
+    let partial = Cdr {
+        mos_a: Some(4.39),
+        loss_pct_a: Some(0.5),
+        jitter_ms_a: Some(3.0),
+        ..cdr("q2@x", t + 1, "answered")
+    };
+    // Not a number is "not measured", on both databases alike.
+    let nan = Cdr {
+        mos_b: Some(f64::NAN),
+        jitter_ms_b: Some(f64::INFINITY),
+        rtt_ms: Some(u32::MAX),
+        ..cdr("q3@x", t + 2, "answered")
+    };
+    store
+        .insert_cdrs(&[full.clone(), partial.clone(), nan.clone()])
+        .await
+        .unwrap();
+    let got = store.list_cdrs(10).await.unwrap();
+    let nan_stored = Cdr {
+        mos_b: None,
+        jitter_ms_b: None,
+        ..nan
+    };
+    assert_eq!(got, vec![nan_stored, partial, full]);
+    assert_eq!(got[0].rtt_ms, Some(u32::MAX));
+    assert_eq!(got[2].mos_a, Some(4.1234));
+    // Rows written without the columns (older gateways) read back as None.
+    sqlx::query(
+        "INSERT INTO cdrs (call_id, started_at_ms, ended_at_ms, from_uri, to_uri, caller, callee, outcome, \
+         sip_status, reason, duration_ms, rtp_packets_in, rtp_packets_out) \
+         VALUES ('old', 1, 2, 'f', 't', 'c', 'd', 'failed', 500, 'x', 0, 0, 0)",
+    )
+    .execute(store.pool())
+    .await
+    .unwrap();
+    let old = store.list_cdrs(10).await.unwrap().pop().unwrap();
+    assert_eq!(old.call_id, "old");
+    assert_eq!((old.mos_a, old.loss_pct_b, old.rtt_ms), (None, None, None));
+    // A CDR serialized before the fields existed still deserializes.
+    let mut json = serde_json::to_value(&old).unwrap();
+    for k in [
+        "mos_a",
+        "mos_b",
+        "loss_pct_a",
+        "loss_pct_b",
+        "jitter_ms_a",
+        "jitter_ms_b",
+        "rtt_ms",
+    ] {
+        json.as_object_mut().unwrap().remove(k);
+    }
+    assert_eq!(serde_json::from_value::<Cdr>(json).unwrap(), old);
 }
 
 /// Counts straight from the JSON: (units, districts, children of `district`).

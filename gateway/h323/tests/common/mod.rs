@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 pub mod calls;
+pub mod h245;
 
 use gateway_h323::h225::*;
 

@@ -1,0 +1,845 @@
+//! The RAS gatekeeper (H.225.0 clause 7), sans-IO: datagrams in, datagrams
+//! out, registrations expiring on a virtual clock.
+//!
+//! The gatekeeper is gatekeeper-routed: every ACF names our own
+//! call-signalling address, so calls always come to the gateway. Who may
+//! register comes from an [`EndpointDirectory`] (the dialplan's endpoints)
+//! and who may call from an [`Admission`] decision; both are supplied by the
+//! daemon so the dialplan stays the one place that decides.
+//!
+//! Replies go to the datagram's source address rather than the rasAddress
+//! the endpoint announces: behind NAT only the source address works, and an
+//! endpoint that announces a foreign address gets nothing sent elsewhere.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use crate::h225::*;
+
+/// What the daemon's dialplan knows of an endpoint that owns an alias.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirectoryEntry {
+    /// The dialplan's endpoint identity (for example `2001`).
+    pub endpoint_id: String,
+    /// Vetting admitted the device; an unvetted endpoint is refused.
+    pub vetted: bool,
+    /// The H.323 password (H.235 password-based tokens), if it has one.
+    pub password: Option<String>,
+}
+
+/// Maps a registering endpoint's alias to a dialplan endpoint.
+pub trait EndpointDirectory {
+    fn lookup(&self, alias: &AliasAddress) -> Option<DirectoryEntry>;
+}
+
+impl<F: Fn(&AliasAddress) -> Option<DirectoryEntry>> EndpointDirectory for F {
+    fn lookup(&self, alias: &AliasAddress) -> Option<DirectoryEntry> {
+        self(alias)
+    }
+}
+
+/// One admission request, as the dialplan sees it.
+#[derive(Debug, Clone)]
+pub struct AdmissionQuery<'a> {
+    pub registration: &'a Registration,
+    /// destinationInfo (the dialled aliases), empty when absent.
+    pub destination: &'a [AliasAddress],
+    pub dest_call_signal_address: Option<&'a TransportAddress>,
+    pub src_info: &'a [AliasAddress],
+    /// The endpoint asks to answer a call (rather than to place one).
+    pub answer_call: bool,
+    /// Requested bandwidth, 100 bit/s units.
+    pub band_width: u32,
+    pub call_identifier: Option<CallIdentifier>,
+    pub conference_id: [u8; 16],
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AdmissionDecision {
+    /// Admit, optionally capping the bandwidth (100 bit/s units).
+    Allow {
+        band_width: Option<u32>,
+    },
+    Reject(AdmissionRejectReason),
+}
+
+/// The dialplan's admission decision for ARQs.
+pub trait Admission {
+    fn admit(&mut self, query: &AdmissionQuery<'_>) -> AdmissionDecision;
+}
+
+impl<F: FnMut(&AdmissionQuery<'_>) -> AdmissionDecision> Admission for F {
+    fn admit(&mut self, query: &AdmissionQuery<'_>) -> AdmissionDecision {
+        self(query)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct GatekeeperConfig {
+    pub gatekeeper_identifier: String,
+    /// Our RAS address (GCF rasAddress).
+    pub ras_address: SocketAddr,
+    /// Our call-signalling address: RCF callSignalAddress and every ACF's
+    /// destCallSignalAddress (gatekeeper-routed).
+    pub call_signal_address: SocketAddr,
+    /// Time to live granted when the RRQ asks for none.
+    pub default_ttl: Duration,
+    pub min_ttl: Duration,
+    pub max_ttl: Duration,
+    /// Extra time past the TTL before a registration is dropped: the
+    /// keep-alive RRQ is sent just before the TTL and may be retransmitted.
+    pub ttl_grace: Duration,
+    pub max_registrations: usize,
+    pub max_calls_per_endpoint: usize,
+    /// Largest bandwidth granted per call, 100 bit/s units.
+    pub max_band_width: u32,
+    /// How many answered requests are kept to answer retransmissions.
+    pub duplicate_cache_size: usize,
+    /// How long an answered request counts as a retransmission candidate.
+    pub duplicate_window: Duration,
+}
+
+impl GatekeeperConfig {
+    pub fn new(
+        gatekeeper_identifier: &str,
+        ras_address: SocketAddr,
+        call_signal_address: SocketAddr,
+    ) -> Self {
+        GatekeeperConfig {
+            gatekeeper_identifier: gatekeeper_identifier.into(),
+            ras_address,
+            call_signal_address,
+            default_ttl: Duration::from_secs(300),
+            min_ttl: Duration::from_secs(30),
+            max_ttl: Duration::from_secs(3600),
+            ttl_grace: Duration::from_secs(10),
+            max_registrations: 10_000,
+            max_calls_per_endpoint: 16,
+            max_band_width: 40_960,
+            duplicate_cache_size: 256,
+            duplicate_window: Duration::from_secs(16),
+        }
+    }
+}
+
+/// A call the gatekeeper admitted, until its DRQ.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdmittedCall {
+    pub call_identifier: Option<CallIdentifier>,
+    pub conference_id: [u8; 16],
+    pub call_reference_value: u16,
+    pub answer_call: bool,
+    pub band_width: u32,
+}
+
+/// One registered endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Registration {
+    /// The endpointIdentifier we assigned.
+    pub endpoint_identifier: String,
+    /// The dialplan endpoint the aliases resolved to.
+    pub directory_id: String,
+    /// The aliases we confirmed (those the directory knows).
+    pub aliases: Vec<AliasAddress>,
+    /// Where its RAS datagrams come from.
+    pub ras_source: SocketAddr,
+    pub call_signal_addresses: Vec<TransportAddress>,
+    pub endpoint_type: EndpointType,
+    /// endpointVendor, for the device inventory.
+    pub vendor: VendorIdentifier,
+    pub ttl: Duration,
+    pub registered_at: Instant,
+    pub expires_at: Instant,
+    pub calls: Vec<AdmittedCall>,
+}
+
+impl Registration {
+    pub fn has_alias(&self, alias: &AliasAddress) -> bool {
+        self.aliases.iter().any(|a| alias_eq(a, alias))
+    }
+}
+
+/// h323-ID compares exactly (it is a name the device chose); url-ID and
+/// email-ID are case-insensitive like the URIs and addresses they carry.
+fn alias_eq(a: &AliasAddress, b: &AliasAddress) -> bool {
+    match (a, b) {
+        (AliasAddress::UrlId(x), AliasAddress::UrlId(y))
+        | (AliasAddress::EmailId(x), AliasAddress::EmailId(y)) => x.eq_ignore_ascii_case(y),
+        _ => a == b,
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnregisterCause {
+    /// The endpoint sent URQ.
+    Requested,
+    /// Its time to live ran out without a keep-alive.
+    Expired,
+    /// A new full registration of the same dialplan endpoint from the
+    /// same host replaced it (a reboot).
+    Replaced,
+}
+
+/// What the daemon hears about registrations (device inventory, presence).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GatekeeperEvent {
+    /// Boxed: a registration is large beside the other variant.
+    Registered(Box<Registration>),
+    Unregistered {
+        endpoint_identifier: String,
+        directory_id: String,
+        cause: UnregisterCause,
+    },
+}
+
+/// Counters for metrics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GatekeeperStats {
+    pub received: u64,
+    /// Datagrams that are not valid RAS PER: dropped unanswered.
+    pub malformed: u64,
+    /// Valid RAS we do not handle (confirms, unknown extensions).
+    pub ignored: u64,
+    /// Retransmitted requests answered from the cache.
+    pub duplicates: u64,
+    pub registrations: u64,
+    pub rejections: u64,
+}
+
+struct CachedAnswer {
+    from: SocketAddr,
+    request: Vec<u8>,
+    answer: Vec<u8>,
+    at: Instant,
+}
+
+/// The RAS gatekeeper. `D` resolves aliases, `A` admits calls.
+pub struct RasGatekeeper<D, A> {
+    config: GatekeeperConfig,
+    directory: D,
+    admission: A,
+    registrations: HashMap<String, Registration>,
+    next_endpoint: u64,
+    cache: VecDeque<CachedAnswer>,
+    events: VecDeque<GatekeeperEvent>,
+    stats: GatekeeperStats,
+    next_seq: u16,
+}
+
+fn protocol() -> Vec<u64> {
+    H225_PROTOCOL_V4.to_vec()
+}
+
+pub fn to_transport(a: SocketAddr) -> TransportAddress {
+    match a {
+        SocketAddr::V4(v) => TransportAddress::Ip {
+            ip: *v.ip(),
+            port: v.port(),
+        },
+        SocketAddr::V6(v) => TransportAddress::Ip6 {
+            ip: *v.ip(),
+            port: v.port(),
+        },
+    }
+}
+
+pub fn from_transport(a: &TransportAddress) -> Option<SocketAddr> {
+    match a {
+        TransportAddress::Ip { ip, port } => Some(SocketAddr::new(IpAddr::V4(*ip), *port)),
+        TransportAddress::Ip6 { ip, port } => Some(SocketAddr::new(IpAddr::V6(*ip), *port)),
+        _ => None,
+    }
+}
+
+/// InfoRequestAck (RasMessage extension alternative 3), which the RAS codec
+/// does not model: its root is requestSeqNum and four absent OPTIONALs.
+fn info_request_ack(seq: u16) -> RasMessage {
+    let seq = seq.max(1) - 1;
+    RasMessage::Other {
+        ext_index: 3,
+        encoded: vec![0x00, (seq >> 8) as u8, seq as u8],
+    }
+}
+
+impl<D: EndpointDirectory, A: Admission> RasGatekeeper<D, A> {
+    pub fn new(config: GatekeeperConfig, directory: D, admission: A) -> Self {
+        RasGatekeeper {
+            config,
+            directory,
+            admission,
+            registrations: HashMap::new(),
+            next_endpoint: 1,
+            cache: VecDeque::new(),
+            events: VecDeque::new(),
+            stats: GatekeeperStats::default(),
+            next_seq: 1,
+        }
+    }
+
+    pub fn config(&self) -> &GatekeeperConfig {
+        &self.config
+    }
+
+    /// For swapping in a new dialplan snapshot.
+    pub fn directory_mut(&mut self) -> &mut D {
+        &mut self.directory
+    }
+
+    pub fn admission_mut(&mut self) -> &mut A {
+        &mut self.admission
+    }
+
+    pub fn stats(&self) -> GatekeeperStats {
+        self.stats
+    }
+
+    pub fn registrations(&self) -> impl Iterator<Item = &Registration> {
+        self.registrations.values()
+    }
+
+    pub fn registration(&self, endpoint_identifier: &str) -> Option<&Registration> {
+        self.registrations.get(endpoint_identifier)
+    }
+
+    /// The registration that owns this alias, if any.
+    pub fn lookup_alias(&self, alias: &AliasAddress) -> Option<&Registration> {
+        self.registrations.values().find(|r| r.has_alias(alias))
+    }
+
+    pub fn poll_event(&mut self) -> Option<GatekeeperEvent> {
+        self.events.pop_front()
+    }
+
+    /// The next registration expiry.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.registrations
+            .values()
+            .map(|r| r.expires_at + self.config.ttl_grace)
+            .min()
+    }
+
+    /// Drops registrations whose time to live (plus grace) has passed.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let grace = self.config.ttl_grace;
+        let mut expired: Vec<String> = self
+            .registrations
+            .values()
+            .filter(|r| r.expires_at + grace <= now)
+            .map(|r| r.endpoint_identifier.clone())
+            .collect();
+        expired.sort();
+        for id in expired {
+            self.drop_registration(&id, UnregisterCause::Expired);
+        }
+        let window = self.config.duplicate_window;
+        self.cache.retain(|c| c.at + window > now);
+    }
+
+    /// An IRQ to a registered endpoint (to ask about its calls or probe it).
+    pub fn info_request(
+        &mut self,
+        endpoint_identifier: &str,
+        call_reference_value: u16,
+    ) -> Option<(SocketAddr, Vec<u8>)> {
+        let to = self.registrations.get(endpoint_identifier)?.ras_source;
+        let seq = self.next_seq;
+        self.next_seq = self.next_seq.checked_add(1).unwrap_or(1);
+        let m = RasMessage::InfoRequest(InfoRequest {
+            request_seq_num: seq,
+            call_reference_value,
+            non_standard_data: None,
+            reply_address: Some(to_transport(self.config.ras_address)),
+            call_identifier: None,
+        });
+        m.encode().ok().map(|b| (to, b))
+    }
+
+    /// One RAS datagram from `from`; returns the datagrams to send.
+    pub fn handle(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        bytes: &[u8],
+    ) -> Vec<(SocketAddr, Vec<u8>)> {
+        self.stats.received += 1;
+        let window = self.config.duplicate_window;
+        if let Some(c) = self
+            .cache
+            .iter()
+            .find(|c| c.from == from && c.request == bytes && c.at + window > now)
+        {
+            self.stats.duplicates += 1;
+            return vec![(from, c.answer.clone())];
+        }
+        let msg = match RasMessage::decode(bytes) {
+            Ok(m) => m,
+            Err(_) => {
+                self.stats.malformed += 1;
+                return Vec::new();
+            }
+        };
+        let answer = match msg {
+            RasMessage::GatekeeperRequest(m) => Some(self.on_grq(m)),
+            RasMessage::RegistrationRequest(m) => Some(self.on_rrq(now, from, m)),
+            RasMessage::UnregistrationRequest(m) => Some(self.on_urq(from, m)),
+            RasMessage::AdmissionRequest(m) => Some(self.on_arq(from, m)),
+            RasMessage::BandwidthRequest(m) => Some(self.on_brq(from, m)),
+            RasMessage::DisengageRequest(m) => Some(self.on_drq(from, m)),
+            RasMessage::InfoRequestResponse(m) => self.on_irr(now, from, m),
+            RasMessage::LocationRequest(m) => {
+                // Neighbour gatekeepers are not configured yet: no location
+                // service, and no registration leaks to strangers.
+                Some(RasMessage::LocationReject(LocationReject {
+                    request_seq_num: m.request_seq_num,
+                    reject_reason: LocationRejectReason::RequestDenied,
+                    non_standard_data: None,
+                }))
+            }
+            RasMessage::NonStandardMessage(m) => {
+                Some(RasMessage::UnknownMessageResponse(UnknownMessageResponse {
+                    request_seq_num: m.request_seq_num,
+                }))
+            }
+            _ => {
+                self.stats.ignored += 1;
+                None
+            }
+        };
+        let Some(answer) = answer else {
+            return Vec::new();
+        };
+        if matches!(
+            answer,
+            RasMessage::GatekeeperReject(_)
+                | RasMessage::RegistrationReject(_)
+                | RasMessage::AdmissionReject(_)
+                | RasMessage::UnregistrationReject(_)
+                | RasMessage::BandwidthReject(_)
+                | RasMessage::DisengageReject(_)
+        ) {
+            self.stats.rejections += 1;
+        }
+        let Ok(out) = answer.encode() else {
+            // our own message failed to encode: a bug, never the peer's fault
+            debug_assert!(false, "cannot encode {}", answer.name());
+            return Vec::new();
+        };
+        if self.config.duplicate_cache_size > 0 {
+            while self.cache.len() >= self.config.duplicate_cache_size {
+                self.cache.pop_front();
+            }
+            self.cache.push_back(CachedAnswer {
+                from,
+                request: bytes.to_vec(),
+                answer: out.clone(),
+                at: now,
+            });
+        }
+        vec![(from, out)]
+    }
+
+    fn on_grq(&mut self, m: GatekeeperRequest) -> RasMessage {
+        let reject = |reason| {
+            RasMessage::GatekeeperReject(GatekeeperReject {
+                request_seq_num: m.request_seq_num,
+                protocol_identifier: protocol(),
+                non_standard_data: None,
+                gatekeeper_identifier: Some(self.config.gatekeeper_identifier.clone()),
+                reject_reason: reason,
+            })
+        };
+        if let Some(gk) = &m.gatekeeper_identifier {
+            if *gk != self.config.gatekeeper_identifier {
+                return reject(GatekeeperRejectReason::TerminalExcluded);
+            }
+        }
+        // Discovery with aliases: refuse endpoints the dialplan does not
+        // know now rather than at RRQ, so they can look elsewhere.
+        if let Some(aliases) = &m.endpoint_alias {
+            if !aliases.is_empty() && !aliases.iter().any(|a| self.directory.lookup(a).is_some()) {
+                return reject(GatekeeperRejectReason::TerminalExcluded);
+            }
+        }
+        RasMessage::GatekeeperConfirm(GatekeeperConfirm {
+            request_seq_num: m.request_seq_num,
+            protocol_identifier: protocol(),
+            non_standard_data: None,
+            gatekeeper_identifier: Some(self.config.gatekeeper_identifier.clone()),
+            ras_address: to_transport(self.config.ras_address),
+        })
+    }
+
+    fn rrj(&self, seq: u16, reason: RegistrationRejectReason) -> RasMessage {
+        RasMessage::RegistrationReject(RegistrationReject {
+            request_seq_num: seq,
+            protocol_identifier: protocol(),
+            non_standard_data: None,
+            reject_reason: reason,
+            gatekeeper_identifier: Some(self.config.gatekeeper_identifier.clone()),
+        })
+    }
+
+    fn rcf(&self, seq: u16, reg: &Registration, with_aliases: bool) -> RasMessage {
+        RasMessage::RegistrationConfirm(RegistrationConfirm {
+            request_seq_num: seq,
+            protocol_identifier: protocol(),
+            non_standard_data: None,
+            call_signal_address: vec![to_transport(self.config.call_signal_address)],
+            terminal_alias: with_aliases.then(|| reg.aliases.clone()),
+            gatekeeper_identifier: Some(self.config.gatekeeper_identifier.clone()),
+            endpoint_identifier: reg.endpoint_identifier.clone(),
+            time_to_live: Some(reg.ttl.as_secs().clamp(1, u32::MAX as u64) as u32),
+            will_respond_to_irr: false,
+            pre_granted_arq: None,
+            maintain_connection: false,
+            supports_additive_registration: false,
+        })
+    }
+
+    fn grant_ttl(&self, asked: Option<u32>) -> Duration {
+        let asked = asked
+            .map(|s| Duration::from_secs(s as u64))
+            .unwrap_or(self.config.default_ttl);
+        asked.clamp(
+            self.config.min_ttl,
+            self.config.max_ttl.max(self.config.min_ttl),
+        )
+    }
+
+    fn on_rrq(&mut self, now: Instant, from: SocketAddr, m: RegistrationRequest) -> RasMessage {
+        use RegistrationRejectReason as R;
+        let seq = m.request_seq_num;
+        if let Some(gk) = &m.gatekeeper_identifier {
+            if *gk != self.config.gatekeeper_identifier {
+                return self.rrj(seq, R::UndefinedReason);
+            }
+        }
+        if m.keep_alive {
+            let ttl = self.grant_ttl(m.time_to_live);
+            let reg = m
+                .endpoint_identifier
+                .as_ref()
+                .and_then(|id| self.registrations.get_mut(id))
+                .filter(|r| r.ras_source.ip() == from.ip());
+            let Some(reg) = reg else {
+                return self.rrj(seq, R::FullRegistrationRequired);
+            };
+            reg.ttl = ttl;
+            reg.expires_at = now + ttl;
+            reg.ras_source = from;
+            let reg = reg.clone();
+            return self.rcf(seq, &reg, false);
+        }
+
+        let aliases = m.terminal_alias.clone().unwrap_or_default();
+        let mut entry: Option<DirectoryEntry> = None;
+        let mut accepted = Vec::new();
+        for a in &aliases {
+            let Some(e) = self.directory.lookup(a) else {
+                continue;
+            };
+            match &entry {
+                Some(prev) if prev.endpoint_id != e.endpoint_id => {
+                    // aliases of two different dialplan endpoints
+                    return self.rrj(seq, R::InvalidAlias);
+                }
+                Some(_) => {}
+                None => entry = Some(e),
+            }
+            accepted.push(a.clone());
+        }
+        let Some(entry) = entry else {
+            return self.rrj(seq, R::InvalidAlias);
+        };
+        if !entry.vetted {
+            return self.rrj(seq, R::SecurityDenial);
+        }
+        if entry.password.is_some() {
+            // H.235 password tokens are not decoded yet, so a password
+            // cannot be checked: refusing is the only safe answer.
+            return self.rrj(seq, R::SecurityDenial);
+        }
+        if m.call_signal_address
+            .iter()
+            .all(|a| from_transport(a).is_none())
+        {
+            return self.rrj(seq, R::InvalidCallSignalAddress);
+        }
+        // Another live registration of the same dialplan endpoint: a reboot
+        // when it comes from the same host, a second device otherwise.
+        let existing: Vec<(String, IpAddr)> = self
+            .registrations
+            .values()
+            .filter(|r| {
+                r.directory_id == entry.endpoint_id || accepted.iter().any(|a| r.has_alias(a))
+            })
+            .map(|r| (r.endpoint_identifier.clone(), r.ras_source.ip()))
+            .collect();
+        for (id, ip) in &existing {
+            if *ip != from.ip() {
+                return self.rrj(seq, R::DuplicateAlias(accepted.clone()));
+            }
+            let _ = id;
+        }
+        for (id, _) in existing {
+            self.drop_registration(&id, UnregisterCause::Replaced);
+        }
+        if self.registrations.len() >= self.config.max_registrations {
+            return self.rrj(seq, R::ResourceUnavailable);
+        }
+        let ttl = self.grant_ttl(m.time_to_live);
+        let endpoint_identifier = format!(
+            "{}-{:06}",
+            self.config.gatekeeper_identifier, self.next_endpoint
+        );
+        self.next_endpoint += 1;
+        let reg = Registration {
+            endpoint_identifier: endpoint_identifier.clone(),
+            directory_id: entry.endpoint_id,
+            aliases: accepted,
+            ras_source: from,
+            call_signal_addresses: m.call_signal_address,
+            endpoint_type: m.terminal_type,
+            vendor: m.endpoint_vendor,
+            ttl,
+            registered_at: now,
+            expires_at: now + ttl,
+            calls: Vec::new(),
+        };
+        let answer = self.rcf(seq, &reg, true);
+        self.stats.registrations += 1;
+        self.events
+            .push_back(GatekeeperEvent::Registered(Box::new(reg.clone())));
+        self.registrations.insert(endpoint_identifier, reg);
+        answer
+    }
+
+    fn drop_registration(&mut self, id: &str, cause: UnregisterCause) {
+        if let Some(r) = self.registrations.remove(id) {
+            self.events.push_back(GatekeeperEvent::Unregistered {
+                endpoint_identifier: r.endpoint_identifier,
+                directory_id: r.directory_id,
+                cause,
+            });
+        }
+    }
+
+    /// The registration an endpoint names, checked against the datagram's
+    /// source host so one endpoint cannot act for another.
+    fn owned(&self, from: SocketAddr, id: &str) -> Result<&Registration, bool> {
+        owned(&self.registrations, from, id)
+    }
+
+    fn on_urq(&mut self, from: SocketAddr, m: UnregistrationRequest) -> RasMessage {
+        let urj = |reason| {
+            RasMessage::UnregistrationReject(UnregistrationReject {
+                request_seq_num: m.request_seq_num,
+                reject_reason: reason,
+                non_standard_data: None,
+            })
+        };
+        let id = match &m.endpoint_identifier {
+            Some(id) => Some(id.clone()),
+            // older endpoints name themselves by call-signalling address
+            None => self
+                .registrations
+                .values()
+                .find(|r| {
+                    r.ras_source.ip() == from.ip()
+                        && m.call_signal_address
+                            .iter()
+                            .any(|a| r.call_signal_addresses.contains(a))
+                })
+                .map(|r| r.endpoint_identifier.clone()),
+        };
+        let Some(id) = id else {
+            return urj(UnregRejectReason::NotCurrentlyRegistered);
+        };
+        match self.owned(from, &id) {
+            Err(false) => urj(UnregRejectReason::NotCurrentlyRegistered),
+            Err(true) => urj(UnregRejectReason::PermissionDenied),
+            Ok(_) => {
+                self.drop_registration(&id, UnregisterCause::Requested);
+                RasMessage::UnregistrationConfirm(UnregistrationConfirm {
+                    request_seq_num: m.request_seq_num,
+                    non_standard_data: None,
+                })
+            }
+        }
+    }
+
+    fn on_arq(&mut self, from: SocketAddr, m: AdmissionRequest) -> RasMessage {
+        use AdmissionRejectReason as R;
+        let arj = |reason| {
+            RasMessage::AdmissionReject(AdmissionReject {
+                request_seq_num: m.request_seq_num,
+                reject_reason: reason,
+                non_standard_data: None,
+            })
+        };
+        let reg = match owned(&self.registrations, from, &m.endpoint_identifier) {
+            Err(false) => return arj(R::CallerNotRegistered),
+            Err(true) => return arj(R::InvalidEndpointIdentifier),
+            Ok(r) => r,
+        };
+        // vetting may have been withdrawn since the registration
+        let still_vetted = reg
+            .aliases
+            .iter()
+            .find_map(|a| self.directory.lookup(a))
+            .is_some_and(|e| e.vetted && e.endpoint_id == reg.directory_id);
+        if !still_vetted {
+            return arj(R::SecurityDenial);
+        }
+        if reg.calls.len() >= self.config.max_calls_per_endpoint {
+            return arj(R::ExceedsCallCapacity);
+        }
+        let destination = m.destination_info.clone().unwrap_or_default();
+        if !m.answer_call && destination.is_empty() && m.dest_call_signal_address.is_none() {
+            return arj(R::IncompleteAddress);
+        }
+        let query = AdmissionQuery {
+            registration: reg,
+            destination: &destination,
+            dest_call_signal_address: m.dest_call_signal_address.as_ref(),
+            src_info: &m.src_info,
+            answer_call: m.answer_call,
+            band_width: m.band_width,
+            call_identifier: m.call_identifier,
+            conference_id: m.conference_id,
+        };
+        let decision = self.admission.admit(&query);
+        let cap = match decision {
+            AdmissionDecision::Reject(reason) => return arj(reason),
+            AdmissionDecision::Allow { band_width } => band_width,
+        };
+        let granted = m
+            .band_width
+            .min(self.config.max_band_width)
+            .min(cap.unwrap_or(u32::MAX));
+        if let Some(reg) = self.registrations.get_mut(&m.endpoint_identifier) {
+            reg.calls.push(AdmittedCall {
+                call_identifier: m.call_identifier,
+                conference_id: m.conference_id,
+                call_reference_value: m.call_reference_value,
+                answer_call: m.answer_call,
+                band_width: granted,
+            });
+        }
+        RasMessage::AdmissionConfirm(AdmissionConfirm {
+            request_seq_num: m.request_seq_num,
+            band_width: granted,
+            call_model: CallModel::GatekeeperRouted,
+            dest_call_signal_address: to_transport(self.config.call_signal_address),
+            irr_frequency: None,
+            non_standard_data: None,
+            destination_info: m.destination_info,
+            will_respond_to_irr: false,
+            uuies_requested: None,
+        })
+    }
+
+    fn on_brq(&mut self, from: SocketAddr, m: BandwidthRequest) -> RasMessage {
+        let brj = |reason, allowed| {
+            RasMessage::BandwidthReject(BandwidthReject {
+                request_seq_num: m.request_seq_num,
+                reject_reason: reason,
+                allowed_band_width: allowed,
+                non_standard_data: None,
+            })
+        };
+        let max = self.config.max_band_width;
+        match self.owned(from, &m.endpoint_identifier) {
+            Err(false) => brj(BandRejectReason::NotBound, 0),
+            Err(true) => brj(BandRejectReason::InvalidPermission, 0),
+            Ok(_) => {
+                let granted = m.band_width.min(max);
+                if let Some(reg) = self.registrations.get_mut(&m.endpoint_identifier) {
+                    if let Some(c) = reg.calls.iter_mut().find(|c| {
+                        same_call(
+                            c,
+                            m.call_identifier,
+                            &m.conference_id,
+                            m.call_reference_value,
+                        )
+                    }) {
+                        c.band_width = granted;
+                    }
+                }
+                RasMessage::BandwidthConfirm(BandwidthConfirm {
+                    request_seq_num: m.request_seq_num,
+                    band_width: granted,
+                    non_standard_data: None,
+                })
+            }
+        }
+    }
+
+    fn on_drq(&mut self, from: SocketAddr, m: DisengageRequest) -> RasMessage {
+        let drj = |reason| {
+            RasMessage::DisengageReject(DisengageReject {
+                request_seq_num: m.request_seq_num,
+                reject_reason: reason,
+                non_standard_data: None,
+            })
+        };
+        match self.owned(from, &m.endpoint_identifier) {
+            Err(false) => drj(DisengageRejectReason::NotRegistered),
+            Err(true) => drj(DisengageRejectReason::RequestToDropOther),
+            Ok(_) => {
+                if let Some(reg) = self.registrations.get_mut(&m.endpoint_identifier) {
+                    reg.calls.retain(|c| {
+                        !same_call(
+                            c,
+                            m.call_identifier,
+                            &m.conference_id,
+                            m.call_reference_value,
+                        )
+                    });
+                }
+                RasMessage::DisengageConfirm(DisengageConfirm {
+                    request_seq_num: m.request_seq_num,
+                    non_standard_data: None,
+                })
+            }
+        }
+    }
+
+    fn on_irr(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        m: InfoRequestResponse,
+    ) -> Option<RasMessage> {
+        // An IRR shows the endpoint alive, but only the TTL's own keep-alive
+        // RRQ extends the registration (H.225.0 7.9.1).
+        let known = self.owned(from, &m.endpoint_identifier).is_ok();
+        let _ = now;
+        if !known {
+            self.stats.ignored += 1;
+            return None;
+        }
+        m.need_response.then(|| info_request_ack(m.request_seq_num))
+    }
+}
+
+fn same_call(c: &AdmittedCall, id: Option<CallIdentifier>, conf: &[u8; 16], crv: u16) -> bool {
+    match (c.call_identifier, id) {
+        (Some(a), Some(b)) => a == b,
+        _ => c.conference_id == *conf && c.call_reference_value == crv,
+    }
+}
+
+/// `Err(false)`: not registered; `Err(true)`: registered from another host.
+fn owned<'a>(
+    regs: &'a HashMap<String, Registration>,
+    from: SocketAddr,
+    id: &str,
+) -> Result<&'a Registration, bool> {
+    match regs.get(id) {
+        None => Err(false),
+        Some(r) if r.ras_source.ip() != from.ip() => Err(true),
+        Some(r) => Ok(r),
+    }
+}
