@@ -213,6 +213,8 @@ pub async fn run(cfg: Config) -> Result<(), RunError> {
     // Subscribed before the snapshot is read: a change committed in between
     // arrives as an event too, and applying it again is harmless.
     let mut vetting_changes = admin.subscribe_vetting();
+    let mut dialplan_changes = admin.subscribe_dialplan();
+    let mut dialplan_open = true;
     let vetting_snapshot = adopt_dialplan(&cfg, &admin, &dialplan).await?;
 
     let (tls_cert, tls_key) = match (&cfg.tls_listen, &cfg.tls_cert, &cfg.tls_key) {
@@ -357,6 +359,27 @@ pub async fn run(cfg: Config) -> Result<(), RunError> {
                         engine.set_dialplan(Arc::new(dp));
                     }
                     Err(e) => error!(error = %e, "dialplan reload failed; the running dialplan stays in force"),
+                }
+            }
+            change = dialplan_changes.recv(), if dialplan_open => {
+                if matches!(change, Err(tokio::sync::broadcast::error::RecvError::Closed)) {
+                    dialplan_open = false;
+                } else {
+                    // A version applied or restored through the API: run the
+                    // stored one (not the --dialplan file, which would undo it
+                    // until the next SIGHUP).
+                    match store.load_dialplan().await {
+                        Ok(Some(dp)) => {
+                            info!(version = ?change.ok(), endpoints = dp.endpoints().len(), "dialplan version applied through the API");
+                            match adopt_dialplan(&cfg, &admin, &dp).await {
+                                Ok(snapshot) => engine.vetting_mut().replace(snapshot),
+                                Err(e) => error!(error = %e, "admin registry not refreshed; the vetting snapshot stays as it was"),
+                            }
+                            engine.set_dialplan(Arc::new(dp));
+                        }
+                        Ok(None) => warn!("dialplan change announced but no version stored"),
+                        Err(e) => error!(error = %e, "applied dialplan not loaded; the running dialplan stays in force"),
+                    }
                 }
             }
             change = vetting_changes.recv(), if vetting_open => match change {

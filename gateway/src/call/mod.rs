@@ -1655,6 +1655,7 @@ impl Engine {
             reason: reason.to_string(),
             rtp_packets_in: pin,
             rtp_packets_out: pout,
+            ..Default::default()
         }));
     }
 }

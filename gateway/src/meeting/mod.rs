@@ -428,6 +428,7 @@ impl Engine {
             reason: cause.text().unwrap_or("").to_string(),
             rtp_packets_in: leg.counters.packets_in.load(Relaxed) as i64,
             rtp_packets_out: leg.counters.packets_out.load(Relaxed) as i64,
+            ..Default::default()
         }));
         if empty {
             self.end_meeting(&r.number);
