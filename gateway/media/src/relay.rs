@@ -508,6 +508,8 @@ impl SessionStats {
     }
 }
 
+// Every command sets part of the session's configuration.
+#[allow(clippy::enum_variant_names)]
 enum Command {
     SetRemote {
         stream: usize,
