@@ -58,3 +58,24 @@ def test_baresip_call_tone(gateway, procs, tmp_path, codec):
     answered = wait_until(lambda: gateway.metric("gateway_calls_completed_total",
                                                  outcome="answered") >= 1, timeout=10)
     assert answered, "gateway did not count the call as answered"
+
+    # Call quality: the CDR carries each leg's E-model MOS and loss (the
+    # phones are on loopback: no loss, MOS near the codec's ceiling), and
+    # /metrics has the MOS histogram.
+    import sqlite3
+    import time
+    db = gateway.data_dir / "gw.db"
+    row = None
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and row is None:
+        with sqlite3.connect(db) as c:
+            row = c.execute("SELECT mos_a, mos_b, loss_pct_a, loss_pct_b, jitter_ms_a FROM cdrs "
+                            "WHERE outcome = 'answered'").fetchone()
+        time.sleep(0.2)
+    assert row is not None, "no CDR for the answered call"
+    mos_a, mos_b, loss_a, loss_b, jitter_a = row
+    assert mos_a is not None and mos_b is not None, f"CDR quality columns empty: {row}"
+    assert 3.8 <= mos_a <= 4.6 and 3.8 <= mos_b <= 4.6, f"MOS on loopback: {row}"
+    assert loss_a is not None and loss_a < 2.0 and loss_b < 2.0, f"loss on loopback: {row}"
+    assert jitter_a is not None and jitter_a >= 0
+    assert gateway.metrics().get("gateway_call_mos_count") >= 2

@@ -200,6 +200,32 @@ impl Collector for SourcesCollector {
                 + r.dropped_no_destination
                 + r.dropped_transform,
         )?;
+        counter(
+            &mut enc,
+            "gateway_rtp_packets_expected",
+            "RTP packets the peers sent the gateway (by sequence number), counted at call end",
+            r.rtp_expected,
+        )?;
+        counter(
+            &mut enc,
+            "gateway_rtp_packets_lost",
+            "RTP packets lost on the way to the gateway, counted at call end",
+            r.rtp_lost,
+        )?;
+        {
+            let mut m = enc.encode_descriptor(
+                "gateway_call_mos",
+                "E-model MOS estimate of each call leg's received audio, at call end",
+                None,
+                prometheus_client::metrics::MetricType::Histogram,
+            )?;
+            m.encode_histogram::<prometheus_client::encoding::NoLabelSet>(
+                r.mos.sum(),
+                r.mos.count,
+                &r.mos.cumulative(),
+                None,
+            )?;
+        }
         gauge(
             &mut enc,
             "gateway_media_sessions_active",

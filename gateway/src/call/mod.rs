@@ -172,6 +172,15 @@ fn now_ms() -> i64 {
 }
 
 impl Call {
+    /// The relay stream of the call's (first) audio m-line.
+    fn audio_index(&self) -> usize {
+        self.transcode
+            .map(|p| p.index)
+            .or(self.srtp.as_ref().map(|(_, l)| l.index))
+            .or(self.offered_audio.as_ref().map(|(_, o)| o.index))
+            .unwrap_or(0)
+    }
+
     fn dialog_mut(&mut self, side: Side) -> Option<&mut Dialog> {
         match side {
             Side::A => self.a_dialog.as_mut(),
@@ -794,6 +803,12 @@ impl Engine {
                         };
                     }
                 }
+                let answered = match &call.offered_audio {
+                    Some((offerer, offered)) if *offerer == from.other() => {
+                        transcode::answered_audio(offered, &out)
+                    }
+                    _ => None,
+                };
                 if let Some((offerer, offered)) = &call.offered_audio {
                     if *offerer == from.other() {
                         let plan = transcode::plan(offered, &out);
@@ -816,6 +831,27 @@ impl Engine {
                                 warn!(call_id = %call.label, %why, "SRTP answer not usable; media dropped");
                             }
                         }
+                    }
+                }
+                if let Some((codec, savp)) = answered {
+                    let offerer = from.other();
+                    let offerer_codec = call.transcode.map_or(codec, |p| p.offerer.codec);
+                    let end_to_end_srtp = savp && call.srtp.is_none();
+                    for (side, c) in [(offerer, offerer_codec), (from, codec)] {
+                        let terminated = call.srtp.as_ref().is_some_and(|(o, l)| {
+                            if side == *o {
+                                l.offerer.is_some()
+                            } else {
+                                l.answerer.is_some()
+                            }
+                        });
+                        describe_leg_media(
+                            media,
+                            call.audio_index(),
+                            side,
+                            c,
+                            terminated || end_to_end_srtp,
+                        );
                     }
                 }
                 if changed || tap.is_some() {
@@ -1611,6 +1647,10 @@ impl Engine {
         // (TxEvent::Terminated); call ids are never reused, so a late one
         // finds no call. Scanning both maps here would cost O(all calls).
         let stats = call.media.as_ref().map(|m| m.stats());
+        let quality = call
+            .media
+            .as_ref()
+            .and_then(|m| m.quality(call.audio_index()).ok());
         // A BYE or CANCEL ends the call under a pending re-INVITE: answer it
         // (RFC 3261 15.1.2).
         let mut call = call;
@@ -1632,6 +1672,8 @@ impl Engine {
             status,
             reason,
             talk_ms = answered_ms.map(|a| ended - a).unwrap_or(0),
+            mos_a = ?quality.as_ref().and_then(|q| q.a.mos).map(|m| (m * 100.0).round() / 100.0),
+            mos_b = ?quality.as_ref().and_then(|q| q.b.mos).map(|m| (m * 100.0).round() / 100.0),
             "call ended"
         );
         self.metrics.calls_active.dec();
@@ -1655,7 +1697,28 @@ impl Engine {
             reason: reason.to_string(),
             rtp_packets_in: pin,
             rtp_packets_out: pout,
-            ..Default::default()
+            mos_a: quality.as_ref().and_then(|q| q.a.mos),
+            mos_b: quality.as_ref().and_then(|q| q.b.mos),
+            loss_pct_a: quality
+                .as_ref()
+                .filter(|q| q.a.expected > 0)
+                .map(|q| q.a.loss_percent),
+            loss_pct_b: quality
+                .as_ref()
+                .filter(|q| q.b.expected > 0)
+                .map(|q| q.b.loss_percent),
+            jitter_ms_a: quality
+                .as_ref()
+                .filter(|q| q.a.received > 0)
+                .map(|q| q.a.jitter_ms),
+            jitter_ms_b: quality
+                .as_ref()
+                .filter(|q| q.b.received > 0)
+                .map(|q| q.b.jitter_ms),
+            rtt_ms: quality
+                .as_ref()
+                .and_then(|q| q.round_trip_ms())
+                .map(|v| v.round().clamp(0.0, u32::MAX as f64) as u32),
         }));
     }
 }
@@ -2285,4 +2348,28 @@ impl Engine {
             ClientPurpose::Dtmf,
         );
     }
+}
+
+/// Tell the relay what a leg's audio is, for its quality estimate: the RTP
+/// clock (jitter in milliseconds), the codec's E-model impairment, and
+/// whether its RTCP is encrypted (then not read).
+fn describe_leg_media(
+    media: &MediaSession,
+    stream: usize,
+    side: Side,
+    codec: gateway_callmodel::AudioCodec,
+    rtcp_encrypted: bool,
+) {
+    use gateway_callmodel::AudioCodec;
+    use gateway_media::quality::CodecImpairment;
+    let impairment = match codec {
+        // Room systems and phones conceal lost G.711 frames.
+        AudioCodec::Pcmu | AudioCodec::Pcma => CodecImpairment::G711_PLC,
+        AudioCodec::G722 => CodecImpairment::G722,
+        AudioCodec::Opus => CodecImpairment::OPUS,
+    };
+    let leg = side.leg();
+    let _ = media.set_clock_rate(stream, leg, codec.rtp_clock());
+    let _ = media.set_codec(stream, leg, impairment);
+    let _ = media.set_rtcp_encrypted(stream, leg, rtcp_encrypted);
 }

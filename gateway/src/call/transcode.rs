@@ -283,3 +283,12 @@ pub fn telephone_events(
         .unwrap_or_default();
     (te(&offered.codecs), te(&answered))
 }
+
+/// The first audio codec the answerer chose for the offered stream, and
+/// whether that stream's profile is SRTP (`RTP/SAVP…`).
+pub fn answered_audio(offered: &OfferedAudio, answer: &[u8]) -> Option<(AudioCodec, bool)> {
+    let sdp = parse(answer)?;
+    let m = sdp.media.get(offered.index)?;
+    let codec = codecs_of(m).iter().find_map(|c| c.audio_codec())?;
+    Some((codec, m.proto.to_ascii_uppercase().contains("SAVP")))
+}
