@@ -118,11 +118,17 @@ impl Harness {
     }
 
     pub(crate) fn send_bytes(&mut self, from: SocketAddr, bytes: &[u8]) {
+        self.send_over(Transport::Udp, from, bytes);
+    }
+
+    /// As if `bytes` arrived on a connection of `transport` (TLS: the
+    /// signalling counts as secure).
+    pub(crate) fn send_over(&mut self, transport: Transport, from: SocketAddr, bytes: &[u8]) {
         self.e.handle_inbound(
             self.now,
             bytes,
             PeerAddr {
-                transport: Transport::Udp,
+                transport,
                 addr: from,
                 conn: None,
             },

@@ -19,6 +19,9 @@ pub enum AnchorError {
     NoConnection(usize),
     #[error("media relay: {0}")]
     Media(#[from] gateway_media::MediaError),
+    /// The call requires encrypted media and this side's is plain.
+    #[error("{0}")]
+    NotEncrypted(String),
 }
 
 /// Number of relay streams a description needs: one per m-line.

@@ -133,6 +133,30 @@ pub fn savp_retry(body: &[u8], offer: Option<&SrtpOffer>) -> Option<(Vec<u8>, Sr
     ))
 }
 
+/// Whether the other leg's answer accepted SRTP (an `a=crypto` line on the
+/// audio stream we offered keys for, with a live port).
+pub fn answer_has_crypto(body: &[u8], offer: &SrtpOffer) -> bool {
+    parse(body)
+        .and_then(|sdp| {
+            sdp.media
+                .get(offer.index)
+                .map(|m| m.port != 0 && !crypto_lines(m).is_empty())
+        })
+        .unwrap_or(false)
+}
+
+/// Whether an offer carries SRTP audio the gateway can terminate or pass:
+/// some audio stream whose profile is `RTP/SAVP…` (or DTLS).
+pub fn offers_encrypted_audio(body: &[u8]) -> bool {
+    parse(body).is_some_and(|sdp| {
+        sdp.media.iter().any(|m| {
+            m.media.eq_ignore_ascii_case("audio")
+                && m.port != 0
+                && m.proto.to_ascii_uppercase().contains("SAVP")
+        })
+    })
+}
+
 /// The answer going back to the offerer: its own proto and our key for it.
 /// The answerer's SRTP, if it accepted one of our keys, is in the result.
 pub fn terminate_answer(body: &[u8], offer: &SrtpOffer) -> Result<(Vec<u8>, SrtpLegs), String> {

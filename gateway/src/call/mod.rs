@@ -11,6 +11,8 @@ use gateway_media::dtmf_tap::{DtmfDigit, DtmfTap};
 use tokio::sync::mpsc;
 pub mod caps;
 pub mod encryption;
+#[cfg(test)]
+mod encryption_tests;
 pub mod sdes;
 pub mod transcode;
 
@@ -433,6 +435,20 @@ impl Engine {
         let call_id = self.alloc_call_id();
         let offer = sdp_body(&req.headers, &req.body);
         let late_offer = offer.is_none();
+        // Encrypted signalling is the dialplan's check; encrypted media is
+        // ours: a plain (or absent) offer is refused, never downgraded.
+        if decision.policy.encryption_required
+            && !offer
+                .as_deref()
+                .is_some_and(encryption::offers_encrypted_audio)
+        {
+            self.count_outcome("failed");
+            let cause = gateway_callmodel::Cause::from_sip_status(
+                488,
+                "Encryption required: offer SRTP (RTP/SAVP with a=crypto) for the audio",
+            );
+            return self.refuse_with_cause(now, id, &req, &cause);
+        }
         let mut media = None;
         let mut offered_audio = None;
         let mut srtp_offer = None;
@@ -817,6 +833,20 @@ impl Engine {
                         }
                         changed |= plan != call.transcode || plan.is_some();
                         call.transcode = plan;
+                    }
+                }
+                if call.require_encryption {
+                    let plain = match &call.srtp_offer {
+                        Some((o, offer)) if *o == from.other() => {
+                            !encryption::answer_has_crypto(&out, offer)
+                        }
+                        _ => answered.is_some_and(|(_, savp)| !savp),
+                    };
+                    if plain {
+                        return Err(anchor::AnchorError::NotEncrypted(
+                            "the callee answered without SRTP and this call requires encryption"
+                                .into(),
+                        ));
                     }
                 }
                 if let Some((offerer, offer)) = &call.srtp_offer {
