@@ -266,12 +266,12 @@ m=audio 5000 RTP/AVP 0 96\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:96 telephone-event
     }
 }
 
+/// A telephone-event's payload type and clock rate.
+pub type Event = (u8, u32);
+
 /// The first telephone-event (payload type, clock) each side negotiated:
 /// the offerer's from its offer, the answerer's from its answer.
-pub fn telephone_events(
-    offered: &OfferedAudio,
-    answer: &[u8],
-) -> (Option<(u8, u32)>, Option<(u8, u32)>) {
+pub fn telephone_events(offered: &OfferedAudio, answer: &[u8]) -> (Option<Event>, Option<Event>) {
     let te = |codecs: &[CodecCap]| {
         codecs
             .iter()

@@ -50,6 +50,7 @@ fn parse_sdp(req: &Request) -> Option<SessionDescription> {
 
 impl Engine {
     /// The routing decision sent this INVITE to meeting `number`.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn join_meeting(
         &mut self,
         now: Instant,
