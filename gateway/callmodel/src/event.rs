@@ -18,18 +18,26 @@ impl std::fmt::Display for LegId {
 pub enum LegEvent {
     /// The peer wants a session (INVITE, H.225 Setup, a WebRTC join) to this
     /// target, with this media offer (`None`: the peer waits for ours).
-    Incoming { target: String, offer: Option<MediaCaps> },
+    Incoming {
+        target: String,
+        offer: Option<MediaCaps>,
+    },
     /// The peer offers new media mid-call (re-INVITE, H.245 reopen).
     Offer(MediaCaps),
     /// The peer's answer to our offer.
     Answer(MediaCaps),
     /// Ringing or session progress, with early media if `Some`.
-    Progress { early_media: Option<MediaCaps> },
+    Progress {
+        early_media: Option<MediaCaps>,
+    },
     Answered,
     /// The peer put us on hold (`true`) or resumed (`false`).
     Hold(bool),
     /// A DTMF digit signalled out of band (SIP INFO, H.245 userInput).
-    Dtmf { digit: char, duration_ms: u32 },
+    Dtmf {
+        digit: char,
+        duration_ms: u32,
+    },
     /// The peer asks for a video keyframe (SIP INFO picture_fast_update,
     /// H.245 videoFastUpdatePicture).
     KeyframeRequest,
@@ -41,11 +49,16 @@ pub enum LegEvent {
 /// What the owner asks a leg to do.
 #[derive(Debug, Clone, PartialEq)]
 pub enum LegCommand {
-    Progress { early_media: Option<MediaCaps> },
+    Progress {
+        early_media: Option<MediaCaps>,
+    },
     /// Accept the session with this media (answer or offer).
     Answer(MediaCaps),
     Offer(MediaCaps),
-    Dtmf { digit: char, duration_ms: u32 },
+    Dtmf {
+        digit: char,
+        duration_ms: u32,
+    },
     KeyframeRequest,
     /// End the leg (reject if not answered) with this cause.
     End(Cause),

@@ -259,9 +259,15 @@ mod tests {
         assert!(!caps.all_encrypted());
         plain.rtp = None;
         caps.streams[1] = plain;
-        assert!(caps.all_encrypted(), "a disabled plain stream carries nothing");
+        assert!(
+            caps.all_encrypted(),
+            "a disabled plain stream carries nothing"
+        );
         assert!(!MediaCaps::default().all_encrypted());
-        assert!(!format!("{srtp:?}").contains("secret"), "keys must not reach Debug");
+        assert!(
+            !format!("{srtp:?}").contains("secret"),
+            "keys must not reach Debug"
+        );
     }
 
     #[test]
