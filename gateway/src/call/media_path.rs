@@ -1,0 +1,171 @@
+//! The media path of a two-leg call: which transforms each direction of
+//! the audio stream runs (SRTP decrypt, DTMF tap, transcode, SRTP encrypt),
+//! what the relay is told about each leg for its quality estimate, and
+//! digits taken out of the media that go on as SIP INFO.
+
+use super::*;
+use gateway_media::dtmf_tap::{DtmfDigit, DtmfTap};
+use tokio::sync::mpsc;
+
+/// Whether an SDP body is an offer or an answer (RFC 3264): the caller
+/// knows from the message that carried it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SdpKind {
+    Offer,
+    Answer,
+}
+
+impl Engine {
+    /// B's provisional and 2xx carry the answer, or the offer when A's
+    /// INVITE had none.
+    pub(super) fn sdp_kind_from_b(&self, call_id: u64) -> SdpKind {
+        match self.calls.get(&call_id) {
+            Some(c) if c.late_offer => SdpKind::Offer,
+            _ => SdpKind::Answer,
+        }
+    }
+}
+
+/// Where in-band digits are taken out: (call, side sending them, their
+/// payload type and clock, the engine's digit channel).
+type DtmfTapSpec = (u64, Side, u8, u32, mpsc::UnboundedSender<DtmfDigit>);
+
+/// The transforms of each direction of the first audio stream: decrypt
+/// what arrives from an SRTP leg, transcode, encrypt what goes to an SRTP
+/// leg. With none of these the stream is forwarded untouched.
+pub(super) fn install_media(
+    label: &str,
+    media: &MediaSession,
+    offerer: Side,
+    plan: Option<&transcode::TranscodePlan>,
+    srtp: Option<&(Side, encryption::SrtpLegs)>,
+    tap: Option<DtmfTapSpec>,
+) {
+    use gateway_media::relay::Direction as RelayDirection;
+    use gateway_media::srtp::{SrtpProtect, SrtpUnprotect};
+    use gateway_media::transcode::Transcoder;
+    use gateway_media::{Chain, PacketTransform};
+
+    let direction_from = |side: Side| match side {
+        Side::A => RelayDirection::AtoB,
+        Side::B => RelayDirection::BtoA,
+    };
+    // Keys per side (the SRTP offerer may differ from the codec offerer
+    // only in theory; both are the leg that sent the last offer).
+    let keys = |side: Side| -> Option<&sdes::LegKeys> {
+        let (srtp_offerer, legs) = srtp?;
+        if side == *srtp_offerer {
+            legs.offerer.as_ref()
+        } else {
+            legs.answerer.as_ref()
+        }
+    };
+    let index = plan
+        .map(|p| p.index)
+        .or(srtp.map(|(_, l)| l.index))
+        .unwrap_or(0);
+    for from in [offerer, offerer.other()] {
+        let mut chain: Vec<Box<dyn PacketTransform>> = Vec::new();
+        let result: Result<(), String> = (|| {
+            if let Some(k) = keys(from) {
+                chain.push(Box::new(SrtpUnprotect::new(k.contexts()?.inbound)));
+            }
+            if let Some((key, side, pt, clock, tx)) = &tap {
+                if *side == from {
+                    let t = DtmfTap::new(*key, side.leg(), *pt, *clock, tx.clone())
+                        .ok_or("telephone-event clock not supported")?;
+                    chain.push(Box::new(t));
+                }
+            }
+            if let Some(p) = plan {
+                let (f, t) = if from == offerer {
+                    (p.offerer, p.answerer)
+                } else {
+                    (p.answerer, p.offerer)
+                };
+                chain.push(Box::new(Transcoder::new(f, t).map_err(|e| e.to_string())?));
+            }
+            if let Some(k) = keys(from.other()) {
+                chain.push(Box::new(SrtpProtect::new(k.contexts()?.outbound)));
+            }
+            Ok(())
+        })();
+        if let Err(e) = result {
+            warn!(call_id = %label, error = %e, "media transforms not installed");
+            return;
+        }
+        let what: Box<dyn PacketTransform> = match chain.len() {
+            0 => Box::new(gateway_media::IdentityTransform),
+            _ => Box::new(Chain(chain)),
+        };
+        if let Err(e) = media.set_transform(index, direction_from(from), what) {
+            warn!(call_id = %label, error = %e, "media transforms not installed");
+            return;
+        }
+    }
+    info!(
+        call_id = %label,
+        transcoded = ?plan.map(|p| (p.offerer.codec, p.answerer.codec)),
+        srtp_offerer = srtp.is_some(),
+        srtp_answerer = srtp.is_some_and(|(_, l)| l.answerer.is_some()),
+        "audio path set"
+    );
+    if plan.is_some() {
+        info!(call_id = %label, "audio transcoded");
+    }
+}
+
+impl Engine {
+    /// A digit the relay took out of one leg's media: the other leg gets it
+    /// as SIP INFO (`application/dtmf-relay`, the form room systems and
+    /// PBXs read).
+    pub fn on_in_band_dtmf(&mut self, now: Instant, d: DtmfDigit) {
+        let Some(call) = self.calls.get(&d.key) else {
+            return;
+        };
+        if !matches!(call.state, CallState::Answered | CallState::Confirmed) {
+            return;
+        }
+        let from = match d.from {
+            Leg::A => Side::A,
+            Leg::B => Side::B,
+        };
+        let Some(event) = gateway_media::dtmf::DtmfEvent::from_char(d.digit) else {
+            return;
+        };
+        info!(call_id = %call.label, digit = %d.digit, duration_ms = d.duration_ms, "in-band DTMF relayed as INFO");
+        let body = gateway_media::dtmf::format_dtmf_relay(event, d.duration_ms);
+        self.send_in_dialog(
+            now,
+            d.key,
+            from.other(),
+            Method::Info,
+            Some(("application/dtmf-relay".into(), body.into_bytes())),
+            ClientPurpose::Dtmf,
+        );
+    }
+}
+
+/// Tell the relay what a leg's audio is, for its quality estimate: the RTP
+/// clock (jitter in milliseconds), the codec's E-model impairment, and
+/// whether its RTCP is encrypted (then not read).
+pub(super) fn describe_leg_media(
+    media: &MediaSession,
+    stream: usize,
+    side: Side,
+    codec: gateway_callmodel::AudioCodec,
+    rtcp_encrypted: bool,
+) {
+    use gateway_callmodel::AudioCodec;
+    use gateway_media::quality::CodecImpairment;
+    let impairment = match codec {
+        // Room systems and phones conceal lost G.711 frames.
+        AudioCodec::Pcmu | AudioCodec::Pcma => CodecImpairment::G711_PLC,
+        AudioCodec::G722 => CodecImpairment::G722,
+        AudioCodec::Opus => CodecImpairment::OPUS,
+    };
+    let leg = side.leg();
+    let _ = media.set_clock_rate(stream, leg, codec.rtp_clock());
+    let _ = media.set_codec(stream, leg, impairment);
+    let _ = media.set_rtcp_encrypted(stream, leg, rtcp_encrypted);
+}
