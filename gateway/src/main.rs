@@ -13,6 +13,8 @@ mod registrar;
 mod runtime;
 mod store_writer;
 mod vetting;
+#[cfg(test)]
+mod vetting_engine_tests;
 
 use clap::{Args, Parser, Subcommand};
 use config::Config;
