@@ -17,6 +17,7 @@
 
 pub(crate) mod codec;
 mod record;
+pub mod video;
 
 pub use record::{RecordingSpec, RecordingStats};
 
