@@ -336,7 +336,11 @@ impl Engine {
         if let Some(n) = &m.name {
             tags.push(("TITLE".to_string(), n.clone()));
         }
-        RecordingSpec { path, tags }
+        RecordingSpec {
+            path,
+            tags,
+            ..Default::default()
+        }
     }
 
     pub(crate) fn meeting_leg_mut(&mut self, r: &MeetingLegRef) -> Option<&mut MeetingLeg> {

@@ -17,9 +17,10 @@
 
 pub(crate) mod codec;
 mod record;
+pub mod seal;
 pub mod video;
 
-pub use record::{RecordingSpec, RecordingStats};
+pub use record::{OnClosed, RecordingClosed, RecordingSpec, RecordingStats};
 
 pub use codec::{UnsupportedCodec, FRAME, MIXABLE, MIX_RATE};
 
