@@ -11,6 +11,7 @@ mod diff;
 mod error;
 mod model;
 mod ops;
+pub mod reorganize;
 mod snapshot;
 pub mod ua;
 
