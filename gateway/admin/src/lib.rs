@@ -14,6 +14,7 @@ mod ops;
 pub mod reorganize;
 mod snapshot;
 pub mod ua;
+mod ui;
 
 pub use api::{router, Problem, OPENAPI_JSON};
 pub use dialplan::{
