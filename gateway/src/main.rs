@@ -85,7 +85,53 @@ enum UnitsCmd {
         #[command(flatten)]
         db: DbArgs,
     },
+    /// Move endpoints, numbers, meetings and rules from the 2024 units to
+    /// the 2025 units, following the official map.
+    #[command(long_about = REORGANIZE_ABOUT)]
+    Reorganize {
+        /// The map: JSON `{"rows": [{old_district, old_ward, new_ward}]}`,
+        /// e.g. hanoi-reorganisation-2025.json.
+        #[arg(long, value_name = "FILE")]
+        map: PathBuf,
+        /// Print every change, the decisions still to make and the counts;
+        /// change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// A decision for a split unit's object, KEY=CODE (repeatable); see
+        /// above for the keys.
+        #[arg(long = "assign", value_name = "KEY=CODE")]
+        assign: Vec<String>,
+        /// Decisions, one KEY=CODE a line (`#` comments, blank lines
+        /// ignored): the lines --dry-run prints, with the codes filled in.
+        #[arg(long, value_name = "FILE")]
+        decisions: Option<PathBuf>,
+        #[command(flatten)]
+        db: DbArgs,
+    },
 }
+
+const REORGANIZE_ABOUT: &str = "\
+Move endpoints, numbers, meetings and rules from the 2024 units to the 2025 units, following the
+official map (issue 10).
+
+What moves: the registry's endpoints in 2024 units, and, when the current dialplan is in the 2024
+structure, its endpoints, meetings, rules (from_unit) and trunks (unit). A unit that became part of
+exactly one new unit moves there (the city stays the city). A unit split between several new
+units, and every district (the level was abolished), is never guessed: its objects are listed for
+a human decision. Ids, numbers, aliases and meeting numbers do not change.
+
+Decisions: --assign KEY=CODE (repeatable) or --decisions FILE (one KEY=CODE a line). KEY is
+endpoint:ID, meeting:NUMBER, rule:NAME, trunk:NAME, unit:OLDCODE (everything in that 2024 unit), or
+a bare endpoint id or 2024 unit code. CODE is one of the new units the old one became part of (the
+dry run lists them) or the city, 01. An object's own decision wins over its unit's.
+
+--dry-run prints every change, the objects awaiting a decision (as lines of a decisions file) and
+the counts of endpoints, numbers, aliases, meetings, rules and trunks per structure, before and
+after; nothing changes. Without it, the reorganisation is applied in one transaction, refused as a
+whole while any object awaits a decision: the registry's endpoints change unit (an audit row
+each), the dialplan is stored as a new version with the 2025 units (the previous version stays and
+can be restored), and the counts must be equal before the commit. On any error nothing changes and
+the error names what failed.";
 
 #[derive(Subcommand)]
 enum VettingCmd {
@@ -317,7 +363,16 @@ fn users(cmd: UsersCmd) -> ExitCode {
 }
 
 fn units(cmd: UnitsCmd) -> ExitCode {
-    let UnitsCmd::Import { db } = cmd;
+    let db = match cmd {
+        UnitsCmd::Import { db } => db,
+        UnitsCmd::Reorganize {
+            map,
+            dry_run,
+            assign,
+            decisions,
+            db,
+        } => return units_reorganize(map, dry_run, assign, decisions, db),
+    };
     finish(tokio_runtime().block_on(async {
         let url = db_url(db.db.clone(), &db.data_dir);
         let admin = open_admin(&db).await.map_err(|e| (1, e))?;
@@ -334,6 +389,49 @@ fn units(cmd: UnitsCmd) -> ExitCode {
             out.push(format!("{n} units of the {} structure", s.as_str()));
         }
         Ok(format!("{url}: {}", out.join(", ")))
+    }))
+}
+
+fn units_reorganize(
+    map: PathBuf,
+    dry_run: bool,
+    assign: Vec<String>,
+    decisions: Option<PathBuf>,
+    db: DbArgs,
+) -> ExitCode {
+    use gateway_admin::reorganize::{Assignment, ReorgMap, ReorgRequest};
+    let request = (|| -> Result<ReorgRequest, String> {
+        let name = map.display().to_string();
+        let json =
+            std::fs::read_to_string(&map).map_err(|e| format!("--map {name}: cannot read: {e}"))?;
+        let map = ReorgMap::parse(&json, &name).map_err(|e| e.to_string())?;
+        let mut assignments = Vec::new();
+        if let Some(f) = &decisions {
+            let name = f.display().to_string();
+            let text = std::fs::read_to_string(f)
+                .map_err(|e| format!("--decisions {name}: cannot read: {e}"))?;
+            assignments.extend(Assignment::parse_file(&text, &name).map_err(|e| e.to_string())?);
+        }
+        for a in &assign {
+            assignments.push(Assignment::parse(a, "--assign").map_err(|e| e.to_string())?);
+        }
+        Ok(ReorgRequest {
+            map,
+            assignments,
+            dry_run,
+        })
+    })();
+    let request = match request {
+        Ok(r) => r,
+        Err(e) => return finish(Err((2, e))),
+    };
+    finish(tokio_runtime().block_on(async {
+        let admin = open_admin(&db).await.map_err(|e| (1, e))?;
+        let report = admin
+            .reorganize(&cli_actor(gateway_admin::Role::CityAdmin), &request)
+            .await
+            .map_err(|e| (1, format!("units reorganize: {e}")))?;
+        Ok(report.render())
     }))
 }
 
