@@ -60,6 +60,8 @@ pub struct Config {
     pub unit_structure: Option<String>,
     /// Lifetime of an admin API session token, in seconds.
     pub admin_token_ttl_secs: i64,
+    /// Meeting recordings (`[recordings]`).
+    pub recordings: RecordingsConfig,
 }
 
 impl Default for Config {
@@ -87,8 +89,21 @@ impl Default for Config {
             max_message_bytes: 32 * 1024,
             unit_structure: None,
             admin_token_ttl_secs: 8 * 3600,
+            recordings: RecordingsConfig::default(),
         }
     }
+}
+
+/// `[recordings]`: recordings of meetings marked `record`, written under
+/// `<data_dir>/recordings/<unit>/`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RecordingsConfig {
+    /// The key that seals recordings of confidential and secret meetings:
+    /// exactly 32 random bytes, created (mode 0600) when absent. Default:
+    /// `<data_dir>/recordings.key`. Keep a copy: without it those
+    /// recordings cannot be read.
+    pub key_file: Option<PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -136,6 +151,14 @@ impl Config {
 
     pub fn rtp_port_range(&self) -> Result<RangeInclusive<u16>, ConfigError> {
         parse_port_range(&self.rtp_ports).map_err(ConfigError::RtpPorts)
+    }
+
+    /// The recording key file (`recordings.key_file`, or its default).
+    pub fn recording_key_file(&self) -> PathBuf {
+        self.recordings
+            .key_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("recordings.key"))
     }
 
     pub fn db_url(&self) -> String {
@@ -279,6 +302,28 @@ mod tests {
         c.validate().unwrap();
         let c = Config::parse("tls_cert = \"/x/cert.pem\"\n", "x").unwrap();
         assert!(c.validate().unwrap_err().to_string().contains("tls_key"));
+    }
+}
+
+#[cfg(test)]
+mod recordings_section {
+    #[test]
+    fn key_file_defaults_to_the_data_dir_and_can_be_set() {
+        let c = super::Config::parse("data_dir = \"/srv/gw\"\n", "x").unwrap();
+        assert_eq!(
+            c.recording_key_file(),
+            std::path::Path::new("/srv/gw/recordings.key")
+        );
+        let c = super::Config::parse("[recordings]\nkey_file = \"/etc/gateway/rec.key\"\n", "x")
+            .unwrap();
+        assert_eq!(
+            c.recording_key_file(),
+            std::path::Path::new("/etc/gateway/rec.key")
+        );
+        let err = super::Config::parse("[recordings]\nkey = \"x\"\n", "gw.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("gw.toml: 2:1") && err.contains("key"), "{err}");
     }
 }
 

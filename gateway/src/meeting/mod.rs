@@ -9,6 +9,7 @@
 //! [`sip`] today, H.323 and WebRTC legs next, through the same
 //! [`Engine::admit_to_meeting`] / [`Engine::on_meeting_leg_event`] calls.
 
+pub(crate) mod recording;
 pub mod sip;
 
 use crate::engine::Engine;
@@ -17,7 +18,7 @@ use gateway_callmodel::{
     Cause, CodecCap, Direction, LegEvent, MediaCaps, MediaKind, MediaTransport, StreamCaps,
 };
 use gateway_dialplan::{Classification, RouteDecision};
-use gateway_media::meeting::{MeetingBridge, MeetingLegCounters, MeetingLegSpec, RecordingSpec};
+use gateway_media::meeting::{MeetingBridge, MeetingLegCounters, MeetingLegSpec};
 use gateway_media::srtp::{SrtpProtect, SrtpUnprotect};
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -34,6 +35,8 @@ pub struct Meeting {
     bridge: MeetingBridge,
     legs: HashMap<u64, MeetingLeg>,
     started: Instant,
+    /// The recording in progress (`record` meetings).
+    recording: Option<recording::ActiveRecording>,
 }
 
 /// One participant: who it is, its media counters and its signalling.
@@ -210,15 +213,16 @@ impl Engine {
         })?;
         let (local_rtp, local_rtcp) = bound.local_addr();
         if !self.meetings.contains_key(&m.number) {
-            let recording = m.record.then(|| self.recording_spec(&m));
-            let bridge =
-                MeetingBridge::start(&self.media, &m.number, recording.as_ref()).map_err(|e| {
-                    warn!(meeting = %m.number, error = %e, "meeting could not start");
-                    refuse(e.sip_status(), format!("Meeting {}: {e}", m.number))
-                })?;
-            if let Some(r) = &recording {
-                info!(meeting = %m.number, unit = %m.unit, path = %r.path.display(), "recording the meeting");
-            }
+            let recording = m.record.then(|| self.plan_recording(&m)).transpose()?;
+            let spec = recording.as_ref().map(|r| &r.spec);
+            let bridge = MeetingBridge::start(&self.media, &m.number, spec).map_err(|e| {
+                warn!(meeting = %m.number, error = %e, "meeting could not start");
+                refuse(e.sip_status(), format!("Meeting {}: {e}", m.number))
+            })?;
+            let recording = recording.map(|r| {
+                self.recording_started(r.row);
+                r.active
+            });
             info!(meeting = %m.number, unit = %m.unit, classification = m.classification.as_str(), record = m.record, "meeting started");
             self.meetings.insert(
                 m.number.clone(),
@@ -230,6 +234,7 @@ impl Engine {
                     bridge,
                     legs: HashMap::new(),
                     started: now,
+                    recording,
                 },
             );
         }
@@ -266,6 +271,9 @@ impl Engine {
             }
         };
         info!(call_id = %label, meeting = %m.number, caller = %join.caller, codec = ?plan.audio, encrypted = audio.transport.is_encrypted(), participants = participants + 1, "joined meeting");
+        if let Some(r) = &meeting.recording {
+            r.joined();
+        }
         meeting.legs.insert(
             leg_id,
             MeetingLeg {
@@ -303,44 +311,6 @@ impl Engine {
             stream_index: plan.index,
             answer,
         })
-    }
-
-    /// `<recordings>/<unit>/<number>-<UTC start>.ogg`: the owning unit's
-    /// folder, so that grants between units map onto paths.
-    fn recording_spec(&self, m: &gateway_dialplan::Meeting) -> RecordingSpec {
-        let started = unix_ms() / 1000;
-        let safe = |s: &str| -> String {
-            s.chars()
-                .map(|c| {
-                    if c.is_ascii_alphanumeric() || c == '-' {
-                        c
-                    } else {
-                        '_'
-                    }
-                })
-                .collect()
-        };
-        let path = self
-            .recordings_dir
-            .join(safe(&m.unit))
-            .join(format!("{}-{started}.ogg", safe(&m.number)));
-        let mut tags = vec![
-            ("MEETING".to_string(), m.number.clone()),
-            ("UNIT".to_string(), m.unit.clone()),
-            (
-                "CLASSIFICATION".to_string(),
-                m.classification.as_str().to_string(),
-            ),
-            ("STARTED_UNIX".to_string(), started.to_string()),
-        ];
-        if let Some(n) = &m.name {
-            tags.push(("TITLE".to_string(), n.clone()));
-        }
-        RecordingSpec {
-            path,
-            tags,
-            ..Default::default()
-        }
     }
 
     pub(crate) fn meeting_leg_mut(&mut self, r: &MeetingLegRef) -> Option<&mut MeetingLeg> {

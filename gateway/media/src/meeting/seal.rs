@@ -66,10 +66,40 @@ pub struct RecordingKey {
 
 impl RecordingKey {
     pub fn from_bytes(bytes: [u8; 32]) -> RecordingKey {
+        RecordingKey {
+            id: Self::id_of(&bytes),
+            bytes,
+        }
+    }
+
+    /// A new key from the operating system's random source.
+    pub fn generate() -> io::Result<RecordingKey> {
+        let mut key = RecordingKey::from_bytes([0; 32]);
+        rand::TryRngCore::try_fill_bytes(&mut rand::rngs::OsRng, &mut key.bytes)
+            .map_err(|e| io::Error::other(e.to_string()))?;
+        key.id = Self::id_of(&key.bytes);
+        Ok(key)
+    }
+
+    /// Reads exactly 32 key bytes, straight into the key (no copies left
+    /// behind on the stack).
+    pub fn read_from(r: &mut impl Read) -> io::Result<RecordingKey> {
+        let mut key = RecordingKey::from_bytes([0; 32]);
+        r.read_exact(&mut key.bytes)?;
+        key.id = Self::id_of(&key.bytes);
+        Ok(key)
+    }
+
+    /// Writes the 32 key bytes (to a key file).
+    pub fn write_to(&self, w: &mut impl Write) -> io::Result<()> {
+        w.write_all(&self.bytes)
+    }
+
+    fn id_of(bytes: &[u8; 32]) -> [u8; 8] {
         let digest = Sha256::digest(bytes);
         let mut id = [0u8; 8];
         id.copy_from_slice(&digest[..8]);
-        RecordingKey { bytes, id }
+        id
     }
 
     /// The first 8 bytes of SHA-256 of the key: names the key, reveals nothing.
@@ -499,6 +529,18 @@ mod tests {
         let mut huge = seal(b"x", 100);
         huge[10..14].copy_from_slice(&u32::MAX.to_be_bytes());
         assert!(matches!(open(&huge, &key(7)), Err(SealError::Header(_))));
+    }
+
+    #[test]
+    fn keys_written_read_back_the_same() {
+        let k = RecordingKey::generate().unwrap();
+        let mut file = Vec::new();
+        k.write_to(&mut file).unwrap();
+        assert_eq!(file.len(), 32);
+        let back = RecordingKey::read_from(&mut &file[..]).unwrap();
+        assert_eq!(back.id(), k.id());
+        assert_ne!(RecordingKey::generate().unwrap().id(), k.id());
+        assert!(RecordingKey::read_from(&mut &file[..31]).is_err());
     }
 
     #[test]
