@@ -4,6 +4,7 @@ mod admin;
 mod call;
 mod config;
 mod engine;
+mod h323;
 #[cfg(test)]
 pub(crate) mod engine_tests;
 mod meeting;
@@ -220,6 +221,16 @@ struct RunArgs {
     /// Log format: text or json.
     #[arg(long)]
     log_format: Option<String>,
+    /// H.323 address (RAS on UDP --h323-ras-port, call signalling on TCP
+    /// --h323-cs-port of this IP), or "off". Default: the SIP listen IP.
+    #[arg(long, value_name = "IP|off")]
+    h323_listen: Option<String>,
+    /// H.323 RAS port (UDP, default 1719).
+    #[arg(long)]
+    h323_ras_port: Option<u16>,
+    /// H.323 call-signalling port (TCP, default 1720).
+    #[arg(long)]
+    h323_cs_port: Option<u16>,
 }
 
 #[derive(Subcommand)]
@@ -646,6 +657,15 @@ fn build_config(args: RunArgs) -> Result<Config, String> {
     }
     if let Some(v) = args.log_format {
         cfg.log_format = v;
+    }
+    if let Some(v) = args.h323_listen {
+        cfg.h323_listen = Some(v);
+    }
+    if let Some(v) = args.h323_ras_port {
+        cfg.h323_ras_port = v;
+    }
+    if let Some(v) = args.h323_cs_port {
+        cfg.h323_cs_port = v;
     }
     cfg.validate().map_err(|e| e.to_string())?;
     Ok(cfg)

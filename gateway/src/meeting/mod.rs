@@ -9,6 +9,7 @@
 //! [`sip`] today, H.323 and WebRTC legs next, through the same
 //! [`Engine::admit_to_meeting`] / [`Engine::on_meeting_leg_event`] calls.
 
+pub mod h323;
 pub(crate) mod recording;
 pub mod sip;
 
@@ -56,6 +57,7 @@ pub(crate) struct MeetingLeg {
 /// The protocol half of a leg. The meeting only stores it for the adapter.
 pub(crate) enum LegSignalling {
     Sip(Box<sip::SipMeetingLeg>),
+    H323(Box<h323::H323MeetingLeg>),
 }
 
 /// Where an in-dialog message or timer of a meeting leg goes.
@@ -366,7 +368,10 @@ impl Engine {
         let unit = meeting.unit.clone();
         self.meeting_legs.remove(&r.leg);
         match &leg.signalling {
-            LegSignalling::Sip(s) => self.meeting_tags.remove(s.tag()),
+            LegSignalling::Sip(s) => {
+                self.meeting_tags.remove(s.tag());
+            }
+            LegSignalling::H323(h) => debug!(conn = h.conn, "H.323 leg out of the meeting"),
         };
         self.metrics.calls_active.dec();
         let outcome = if cause.is_normal() {

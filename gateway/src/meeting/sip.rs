@@ -38,6 +38,8 @@ impl SipMeetingLeg {
 fn sip_leg(signalling: &mut LegSignalling) -> &mut SipMeetingLeg {
     match signalling {
         LegSignalling::Sip(s) => s,
+        // SIP dialog tags and SIP leg timers only ever name SIP legs.
+        LegSignalling::H323(_) => unreachable!("an H.323 meeting leg reached the SIP adapter"),
     }
 }
 
