@@ -648,7 +648,7 @@ function routeAnswer(a) {
       [t("unit"), p.unit ? unitLabel(p.unit) : t("none")],
       [t("dialplan_version"), String(a.version)],
     ]),
-    h("details", h("summary", t("trace")), h("ol.trace", a.trace.map((l) => h("li", { class: /^rule .* matched/.test(l) ? "hit" : null }, l))))));
+    h("details", h("summary", t("trace")), h("ol.trace", a.trace.map((l) => h("li", { class: /^rule .* matched/.test(l) ? "hit" : null }, l)))));
 }
 
 async function currentSource() {
