@@ -215,8 +215,19 @@ def test_reviewer_approves_and_admin_changes_a_rule_in_the_browser(gateway_facto
     go(d, gw, "endpoints")
     rows = text_in(d, "#endpoints", "7701", "the endpoint list")
     assert "1001" in rows and "Đã duyệt" in rows, rows
+    shot(d, tmp_path, "endpoints-vi")
     go(d, gw, "endpoints/7702")
-    text_in(d, "#view", "Nguyễn Thị Hà", "7702's contact on its page")
+    page = text_in(d, "#view", "Nguyễn Thị Hà", "7702's contact on its page")
+    assert "null" not in page and "undefined" not in page, page
+    shot(d, tmp_path, "endpoint-vi")
+
+    # ---- meetings and trunks of the current dialplan
+    go(d, gw, "meetings")
+    meetings = text_in(d, "#meetings", "8001", "the meetings table")
+    assert "Tối mật" in meetings and "Loopback recorded meeting" in meetings, meetings
+    go(d, gw, "trunks")
+    trunks = text_in(d, "#trunks", "loopback-trunk", "the trunks table")
+    assert "127.0.0.1/32" in trunks, trunks
 
     # ---- try a call, edit the rule, try again
     go(d, gw, "rules")
@@ -258,6 +269,7 @@ def test_reviewer_approves_and_admin_changes_a_rule_in_the_browser(gateway_facto
     d.find_element(By.ID, "rule-check").click()
     diff = text_in(d, "#editor-output .diff", '+action = "reject"', "the dry-run diff")
     assert '-action = "trunk"' in diff, diff
+    shot(d, tmp_path, "editor-vi")
     status, versions = api(gw, "GET", "/api/v1/versions", admin)
     assert versions["current"] == v_before, "the dry run stored a version"
 
@@ -289,3 +301,7 @@ def test_reviewer_approves_and_admin_changes_a_rule_in_the_browser(gateway_facto
     shot(d, tmp_path, "rules-en")
     go(d, gw, "units")
     text_in(d, "#unit-tree", "Hà Nội", "the unit tree")
+    shot(d, tmp_path, "units-en")
+    go(d, gw, "audit")
+    text_in(d, "#audit", "ui-admin", "the audit log in English")
+    shot(d, tmp_path, "audit-en")
