@@ -175,7 +175,8 @@ def test_reviewer_approves_and_admin_changes_a_rule_in_the_browser(gateway_facto
     d.find_element(By.ID, "login-password").send_keys("sai mật khẩu")
     d.find_element(By.ID, "login-submit").click()
     problem = text_in(d, ".problem", "401", "the refused login shown")
-    assert "Lỗi" in problem, problem
+    assert "Lỗi 401 — Chưa xác thực" in problem, problem
+    shot(d, tmp_path, "login-vi")
 
     # ---- the security reviewer approves 7701 from the queue
     ui_login(d, gw, *REVIEWER)
@@ -305,3 +306,60 @@ def test_reviewer_approves_and_admin_changes_a_rule_in_the_browser(gateway_facto
     go(d, gw, "audit")
     text_in(d, "#audit", "ui-admin", "the audit log in English")
     shot(d, tmp_path, "audit-en")
+
+
+SPLICE_SOURCE = """[gateway]
+realm = "x"
+
+# the first rule
+[[rule]]
+name = "a"
+match = { prefix = "1" }
+action = "reject"
+status = 403
+reason = "[[rule]] in a string"
+
+# about the trunk below
+[[trunk]]
+name = "t"
+note = \"\"\"
+[[rule]]
+\"\"\"
+
+[[rule]]
+name = 'b'
+match = { exact = "2" }
+"""
+
+
+def test_rule_blocks_keep_the_rest_of_the_file(gateway, browser):
+    """The editor's splicing (dialplan.js), run in the browser: a rule's
+    table ends before the comment describing the next table, a header-like
+    line inside a multi-line string is not a table, and replacing or
+    deleting one rule leaves every other byte as it was."""
+    browser.get(f"http://127.0.0.1:{gateway.admin_port}/ui/")
+    wait(browser, EC.presence_of_element_located((By.ID, "login-user")), "the page loaded")
+    got = browser.execute_async_script(r"""
+        const [src, done] = arguments;
+        import("./dialplan.js").then((m) => {
+            const blocks = m.ruleBlocks(src);
+            const a = m.findRule(src, 0, "a");
+            const b = m.findRule(src, 5, "b");
+            done({
+                names: blocks.map((x) => x.name),
+                a: m.blockText(src, a),
+                replaced: m.replaceBlock(src, a, '[[rule]]\nname = "a2"'),
+                deleted: m.replaceBlock(src, b, ""),
+                appended: m.appendBlock(src, m.NEW_RULE_TEMPLATE),
+            });
+        }, (e) => done({ error: String(e) }));
+    """, SPLICE_SOURCE)
+    assert "error" not in got, got
+    assert got["names"] == ["a", "b"], got
+    assert got["a"].startswith("[[rule]]") and got["a"].endswith('reason = "[[rule]] in a string"'), got["a"]
+    assert "# about the trunk below" not in got["a"], got["a"]
+    a_lines = "\n".join(SPLICE_SOURCE.split("\n")[4:10])
+    assert got["replaced"] == SPLICE_SOURCE.replace(a_lines, '[[rule]]\nname = "a2"'), got["replaced"]
+    assert "name = 'b'" not in got["deleted"] and "[[trunk]]" in got["deleted"], got["deleted"]
+    assert got["deleted"].startswith(SPLICE_SOURCE.split("[[rule]]\nname = 'b'")[0]), got["deleted"]
+    assert got["appended"].startswith(SPLICE_SOURCE.rstrip()) and got["appended"].endswith('reason = "Forbidden"\n')

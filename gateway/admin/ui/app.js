@@ -97,9 +97,11 @@ function roleLabel(role) {
 function problemBox(err) {
   const p = err instanceof ApiError ? err.problem : { title: t("error"), detail: String(err && err.message || err) };
   if (!(err instanceof ApiError)) console.error(err);
+  // The status's phrase in the page's language; the API's detail as is.
+  const phrase = p.status && t(`status_${p.status}`) !== `status_${p.status}` ? t(`status_${p.status}`) : p.title || "";
   const title = p.network
     ? t("err_network")
-    : `${t("error")} ${p.status ? p.status : ""} — ${p.title || ""}`;
+    : `${t("error")} ${p.status ? p.status : ""} — ${phrase}`;
   return h("div.problem", { role: "alert" },
     h("strong", title),
     p.detail ? h("pre.detail", p.detail) : null,
