@@ -14,8 +14,11 @@ import pytest
 
 from test_admin_api import api, login, users_add
 
-selenium = pytest.importorskip("selenium", reason="pip install -r interop-tests/requirements.txt")
-from selenium import webdriver  # noqa: E402
+try:
+    from selenium import webdriver
+except ImportError as e:  # a missing peer fails, as the other tests' tools do
+    raise ImportError(f"{e}: pip install -r interop-tests/requirements.txt "
+                      f"(scripts/test-all.sh does)") from e
 from selenium.common.exceptions import TimeoutException  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
