@@ -249,3 +249,6 @@ pub(crate) fn new_leg(msd_number: u32) -> H323CallLeg {
         msd_number,
     ))
 }
+
+#[cfg(test)]
+mod tests;
