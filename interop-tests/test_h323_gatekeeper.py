@@ -15,7 +15,7 @@ import pytest
 
 from harness import ports
 from harness.capture import start_capture
-from harness.procs import require_tool, run
+from harness.procs import require_tool, run, wait_until
 
 sys.path.insert(0, str(Path(__file__).parent / "h323"))
 import sim  # noqa: E402
@@ -97,6 +97,9 @@ def test_register_admit_unregister(h323_gateway, procs, tmp_path):
     log = gw.log()
     assert "H.323 endpoint registered" in log and "endpoint=2001" in log, log[-3000:]
     assert "H.323 registration refused (RRJ)" in log
+    # the RRQ's endpointVendor is the device the admin registry records
+    assert wait_until(lambda: "first device of the endpoint recorded" in gw.log()
+                      and "RoomSim/1.0" in gw.log(), timeout=5), gw.log()[-3000:]
 
     time.sleep(1)
     cap.stop()
@@ -126,5 +129,32 @@ def test_unvetted_endpoint_gets_security_denial(gateway_factory, tmp_path):
         kind, rrj = ras.rrq(ROOM, cs_port=1720)
         assert kind == "registrationReject", (kind, rrj)
         assert rrj["rejectReason"][0] == "securityDenial", rrj
+    finally:
+        ras.close()
+
+
+def test_h323_is_on_by_default_on_the_sip_address(gateway_factory):
+    # only the ports are set: the address is the SIP listener's
+    ras_port, cs_port = ports.port(), ports.port()
+    gw = gateway_factory(extra_args=["--h323-ras-port", str(ras_port), "--h323-cs-port", str(cs_port)])
+    gw.start()
+    ras = sim.Ras(("127.0.0.1", ras_port))
+    try:
+        kind, gcf = ras.grq()
+        assert kind == "gatekeeperConfirm", (kind, gcf)
+    finally:
+        ras.close()
+
+
+def test_h323_off(gateway_factory):
+    ras_port = ports.port()
+    gw = gateway_factory(extra_args=["--h323-listen", "off", "--h323-ras-port", str(ras_port)])
+    gw.start()
+    ras = sim.Ras(("127.0.0.1", ras_port))
+    try:
+        kind, _ = ras.request("gatekeeperRequest", {
+            "protocolIdentifier": sim.V4, "rasAddress": sim.ras_ip("127.0.0.1", ras.port),
+            "endpointType": sim.EP_TYPE}, timeout=0.5, tries=1)
+        assert kind is None, "a gateway with H.323 off answered RAS"
     finally:
         ras.close()
