@@ -49,6 +49,9 @@ pub struct Config {
     pub qualify_interval_secs: u64,
     /// Seconds an outgoing INVITE may stay unanswered (Timer C-like).
     pub ring_timeout_secs: u64,
+    /// SIP-to-SIP calls through the protocol-neutral call owner (the one
+    /// H.323 and WebRTC legs use) instead of the SIP B2BUA.
+    pub neutral_sip_calls: bool,
     /// Log format: "text" or "json".
     pub log_format: String,
     /// Largest SIP message accepted on any transport, in bytes. Larger
@@ -83,6 +86,7 @@ impl Default for Config {
             default_expires: 3600,
             qualify_interval_secs: 30,
             ring_timeout_secs: 120,
+            neutral_sip_calls: false,
             log_format: "text".into(),
             max_message_bytes: 32 * 1024,
             unit_structure: None,
