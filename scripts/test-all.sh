@@ -65,6 +65,7 @@ APT_PACKAGES=(
     # libopus for the Opus codec (opus crate links it through pkg-config),
     # ffmpeg as an independent G.722 codec for the codec tests.
     libopus-dev pkg-config ffmpeg
+    chromium chromium-driver
 )
 
 APT_UPDATED=0

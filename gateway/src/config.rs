@@ -63,6 +63,29 @@ pub struct Config {
     pub unit_structure: Option<String>,
     /// Lifetime of an admin API session token, in seconds.
     pub admin_token_ttl_secs: i64,
+    /// Meeting recordings (`[recordings]`).
+    pub recordings: RecordingsConfig,
+    /// H.323: the IP address whose RAS (UDP `h323_ras_port`) and call
+    /// signalling (TCP `h323_cs_port`) ports the gatekeeper and the H.323
+    /// legs use; "off" disables H.323. Unset: the IP of `sip_listen`, and a
+    /// port already taken is then only a warning (another gateway on the
+    /// host owns H.323), while a configured address must bind.
+    pub h323_listen: Option<String>,
+    /// RAS port (H.225.0: 1719).
+    pub h323_ras_port: u16,
+    /// Call-signalling port (H.225.0: 1720).
+    pub h323_cs_port: u16,
+    /// The gatekeeperIdentifier we answer GRQ/RRQ with.
+    pub h323_gatekeeper_id: String,
+}
+
+/// Where H.323 listens, from `h323_listen` and the two ports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct H323Listen {
+    pub ras: SocketAddr,
+    pub call_signalling: SocketAddr,
+    /// Set by the operator (a failure to bind stops the gateway).
+    pub explicit: bool,
 }
 
 impl Default for Config {
@@ -91,8 +114,25 @@ impl Default for Config {
             max_message_bytes: 32 * 1024,
             unit_structure: None,
             admin_token_ttl_secs: 8 * 3600,
+            recordings: RecordingsConfig::default(),
+            h323_listen: None,
+            h323_ras_port: 1719,
+            h323_cs_port: 1720,
+            h323_gatekeeper_id: "gateway".into(),
         }
     }
+}
+
+/// `[recordings]`: recordings of meetings marked `record`, written under
+/// `<data_dir>/recordings/<unit>/`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RecordingsConfig {
+    /// The key that seals recordings of confidential and secret meetings:
+    /// exactly 32 random bytes, created (mode 0600) when absent. Default:
+    /// `<data_dir>/recordings.key`. Keep a copy: without it those
+    /// recordings cannot be read.
+    pub key_file: Option<PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -142,6 +182,14 @@ impl Config {
         parse_port_range(&self.rtp_ports).map_err(ConfigError::RtpPorts)
     }
 
+    /// The recording key file (`recordings.key_file`, or its default).
+    pub fn recording_key_file(&self) -> PathBuf {
+        self.recordings
+            .key_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("recordings.key"))
+    }
+
     pub fn db_url(&self) -> String {
         self.db
             .clone()
@@ -161,8 +209,43 @@ impl Config {
         }
     }
 
+    /// The H.323 listen addresses, or `None` when H.323 is off.
+    pub fn h323(&self) -> Result<Option<H323Listen>, ConfigError> {
+        let (ip, explicit) = match self.h323_listen.as_deref().map(str::trim) {
+            None => (self.sip_listen.ip(), false),
+            Some("off") | Some("none") => return Ok(None),
+            Some(text) => match text.parse::<IpAddr>() {
+                Ok(ip) => (ip, true),
+                Err(_) => {
+                    return Err(ConfigError::Invalid(format!(
+                        "h323_listen: expected an IP address (RAS and call signalling use h323_ras_port and h323_cs_port) or \"off\", got {text:?}"
+                    )))
+                }
+            },
+        };
+        if self.h323_ras_port != 0 && self.h323_ras_port == self.h323_cs_port {
+            // different protocols, but a single number is nearly always a typo
+            return Err(ConfigError::Invalid(format!(
+                "h323_ras_port and h323_cs_port are both {}",
+                self.h323_ras_port
+            )));
+        }
+        Ok(Some(H323Listen {
+            ras: SocketAddr::new(ip, self.h323_ras_port),
+            call_signalling: SocketAddr::new(ip, self.h323_cs_port),
+            explicit,
+        }))
+    }
+
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.rtp_port_range()?;
+        self.h323()?;
+        let gk = &self.h323_gatekeeper_id;
+        if gk.is_empty() || gk.chars().count() > 128 || gk.chars().any(|c| c.is_control()) {
+            return Err(ConfigError::Invalid(format!(
+                "h323_gatekeeper_id: 1 to 128 printable characters, got {gk:?}"
+            )));
+        }
         if self.tls_cert.is_some() != self.tls_key.is_some() {
             return Err(ConfigError::Invalid(
                 "tls_cert and tls_key go together: set both PEM paths, or neither for a self-signed certificate"
@@ -278,11 +361,57 @@ mod tests {
     }
 
     #[test]
+    fn h323_listens_on_the_sip_ip_by_default_and_can_be_turned_off() {
+        let c = Config::parse("sip_listen = \"127.0.0.1:5060\"\n", "x").unwrap();
+        let h = c.h323().unwrap().unwrap();
+        assert_eq!(h.ras, "127.0.0.1:1719".parse().unwrap());
+        assert_eq!(h.call_signalling, "127.0.0.1:1720".parse().unwrap());
+        assert!(!h.explicit);
+        let c = Config::parse(
+            "h323_listen = \"127.0.0.2\"\nh323_ras_port = 31719\nh323_cs_port = 31720\n",
+            "x",
+        )
+        .unwrap();
+        let h = c.h323().unwrap().unwrap();
+        assert_eq!(h.call_signalling, "127.0.0.2:31720".parse().unwrap());
+        assert!(h.explicit);
+        let c = Config::parse("h323_listen = \"off\"\n", "x").unwrap();
+        assert_eq!(c.h323().unwrap(), None);
+        let c = Config::parse("h323_listen = \"127.0.0.1:1720\"\n", "x").unwrap();
+        assert!(c.validate().unwrap_err().to_string().contains("h323_listen"));
+    }
+
+    #[test]
     fn tls_cert_and_key_go_together() {
         let c = Config::parse("tls_listen = \"127.0.0.1:5061\"\n", "x").unwrap();
         c.validate().unwrap();
         let c = Config::parse("tls_cert = \"/x/cert.pem\"\n", "x").unwrap();
         assert!(c.validate().unwrap_err().to_string().contains("tls_key"));
+    }
+}
+
+#[cfg(test)]
+mod recordings_section {
+    #[test]
+    fn key_file_defaults_to_the_data_dir_and_can_be_set() {
+        let c = super::Config::parse("data_dir = \"/srv/gw\"\n", "x").unwrap();
+        assert_eq!(
+            c.recording_key_file(),
+            std::path::Path::new("/srv/gw/recordings.key")
+        );
+        let c = super::Config::parse(
+            "[recordings]\nkey_file = \"/etc/gateway/rec.key\"\n",
+            "x",
+        )
+        .unwrap();
+        assert_eq!(
+            c.recording_key_file(),
+            std::path::Path::new("/etc/gateway/rec.key")
+        );
+        let err = super::Config::parse("[recordings]\nkey = \"x\"\n", "gw.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("gw.toml: 2:1") && err.contains("key"), "{err}");
     }
 }
 

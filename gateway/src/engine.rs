@@ -130,6 +130,8 @@ pub struct Engine {
     /// SIP-to-SIP calls go through the neutral owner too, instead of the
     /// SIP B2BUA (which relays in-dialog requests end to end).
     pub(crate) neutral_sip_calls: bool,
+    /// The gatekeeper and the H.323 call-signalling connections.
+    pub(crate) h323: crate::h323::H323State,
 }
 
 pub(crate) fn unix_now() -> i64 {
@@ -196,6 +198,7 @@ impl Engine {
             vetting: Default::default(),
             bridged: Default::default(),
             neutral_sip_calls: false,
+            h323: Default::default(),
         };
         e.schedule(now + Duration::from_secs(5), EngineTimer::Housekeeping);
         e
@@ -295,10 +298,10 @@ impl Engine {
     /// Earliest instant the runtime must wake us at.
     pub fn poll_timeout(&self) -> Option<Instant> {
         let own = self.timers.peek().map(|Reverse((t, _))| *t);
-        match (own, self.tx.poll_timeout()) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [own, self.tx.poll_timeout(), self.h323_poll_timeout()]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     pub fn handle_timeout(&mut self, now: Instant) {
@@ -327,6 +330,7 @@ impl Engine {
                 EngineTimer::Housekeeping => self.housekeeping(now),
             }
         }
+        self.h323_handle_timeout(now);
         self.drain_events(now);
     }
 
@@ -569,6 +573,12 @@ impl Engine {
             self.reply(now, id, req, 403, "Unknown endpoint", None);
             return false;
         };
+        if endpoint.protocol != gateway_dialplan::Protocol::Sip {
+            // An H.323 room's identity is for the gatekeeper only.
+            self.metrics.auth_failures.inc();
+            self.reply(now, id, req, 403, "Not a SIP endpoint", None);
+            return false;
+        }
         let creds = endpoint.credentials.clone();
         self.check_digest_for(now, id, req, username, creds, proxy)
     }

@@ -4,6 +4,7 @@ mod admin;
 mod call;
 mod config;
 mod engine;
+mod h323;
 #[cfg(test)]
 pub(crate) mod engine_tests;
 mod meeting;
@@ -50,6 +51,9 @@ enum Command {
     /// gateway takes the change on its next SIGHUP).
     #[command(subcommand)]
     Vetting(VettingCmd),
+    /// Meeting recordings: list them (database), decrypt a sealed one.
+    #[command(subcommand)]
+    Recordings(RecordingsCmd),
 }
 
 /// Where the database is, as for `gateway run`.
@@ -84,6 +88,82 @@ enum UnitsCmd {
     Import {
         #[command(flatten)]
         db: DbArgs,
+    },
+    /// Move endpoints, numbers, meetings and rules from the 2024 units to
+    /// the 2025 units, following the official map.
+    #[command(long_about = REORGANIZE_ABOUT)]
+    Reorganize {
+        /// The map: JSON `{"rows": [{old_district, old_ward, new_ward}]}`,
+        /// e.g. hanoi-reorganisation-2025.json.
+        #[arg(long, value_name = "FILE")]
+        map: PathBuf,
+        /// Print every change, the decisions still to make and the counts;
+        /// change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// A decision for a split unit's object, KEY=CODE (repeatable); see
+        /// above for the keys.
+        #[arg(long = "assign", value_name = "KEY=CODE")]
+        assign: Vec<String>,
+        /// Decisions, one KEY=CODE a line (`#` comments, blank lines
+        /// ignored): the lines --dry-run prints, with the codes filled in.
+        #[arg(long, value_name = "FILE")]
+        decisions: Option<PathBuf>,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+}
+
+const REORGANIZE_ABOUT: &str = "\
+Move endpoints, numbers, meetings and rules from the 2024 units to the 2025 units, following the
+official map (issue 10).
+
+What moves: the registry's endpoints in 2024 units, and, when the current dialplan is in the 2024
+structure, its endpoints, meetings, rules (from_unit) and trunks (unit). A unit that became part of
+exactly one new unit moves there (the city stays the city). A unit split between several new
+units, and every district (the level was abolished), is never guessed: its objects are listed for
+a human decision. Ids, numbers, aliases and meeting numbers do not change.
+
+Decisions: --assign KEY=CODE (repeatable) or --decisions FILE (one KEY=CODE a line). KEY is
+endpoint:ID, meeting:NUMBER, rule:NAME, trunk:NAME, unit:OLDCODE (everything in that 2024 unit), or
+a bare endpoint id or 2024 unit code. CODE is one of the new units the old one became part of (the
+dry run lists them) or the city, 01. An object's own decision wins over its unit's.
+
+--dry-run prints every change, the objects awaiting a decision (as lines of a decisions file) and
+the counts of endpoints, numbers, aliases, meetings, rules and trunks per structure, before and
+after; nothing changes. Without it, the reorganisation is applied in one transaction, refused as a
+whole while any object awaits a decision: the registry's endpoints change unit (an audit row
+each), the dialplan is stored as a new version with the 2025 units (the previous version stays and
+can be restored), and the counts must be equal before the commit. On any error nothing changes and
+the error names what failed.";
+
+#[derive(Subcommand)]
+enum RecordingsCmd {
+    /// Recordings in the database, newest first, one JSON object a line.
+    List {
+        /// Only the recordings this unit owns.
+        #[arg(long)]
+        unit: Option<String>,
+        #[arg(long, default_value_t = 100)]
+        limit: i64,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Decrypt a recording of a classified meeting (`.ogg.enc`) to Ogg/Opus,
+    /// verifying every chunk. The output is the meeting in clear: for
+    /// authorised operators only.
+    Decrypt {
+        file: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+        /// The recording key (default: `recordings.key_file` of the
+        /// configuration, or DATA_DIR/recordings.key).
+        #[arg(long)]
+        key_file: Option<PathBuf>,
+        #[arg(long, env = "GATEWAY_CONFIG")]
+        config: Option<PathBuf>,
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
     },
 }
 
@@ -141,6 +221,16 @@ struct RunArgs {
     /// Log format: text or json.
     #[arg(long)]
     log_format: Option<String>,
+    /// H.323 address (RAS on UDP --h323-ras-port, call signalling on TCP
+    /// --h323-cs-port of this IP), or "off". Default: the SIP listen IP.
+    #[arg(long, value_name = "IP|off")]
+    h323_listen: Option<String>,
+    /// H.323 RAS port (UDP, default 1719).
+    #[arg(long)]
+    h323_ras_port: Option<u16>,
+    /// H.323 call-signalling port (TCP, default 1720).
+    #[arg(long)]
+    h323_cs_port: Option<u16>,
 }
 
 #[derive(Subcommand)]
@@ -201,6 +291,7 @@ fn main() -> ExitCode {
         Command::Users(cmd) => users(cmd),
         Command::Units(cmd) => units(cmd),
         Command::Vetting(cmd) => vetting(cmd),
+        Command::Recordings(cmd) => recordings(cmd),
     }
 }
 
@@ -317,7 +408,16 @@ fn users(cmd: UsersCmd) -> ExitCode {
 }
 
 fn units(cmd: UnitsCmd) -> ExitCode {
-    let UnitsCmd::Import { db } = cmd;
+    let db = match cmd {
+        UnitsCmd::Import { db } => db,
+        UnitsCmd::Reorganize {
+            map,
+            dry_run,
+            assign,
+            decisions,
+            db,
+        } => return units_reorganize(map, dry_run, assign, decisions, db),
+    };
     finish(tokio_runtime().block_on(async {
         let url = db_url(db.db.clone(), &db.data_dir);
         let admin = open_admin(&db).await.map_err(|e| (1, e))?;
@@ -335,6 +435,149 @@ fn units(cmd: UnitsCmd) -> ExitCode {
         }
         Ok(format!("{url}: {}", out.join(", ")))
     }))
+}
+
+fn units_reorganize(
+    map: PathBuf,
+    dry_run: bool,
+    assign: Vec<String>,
+    decisions: Option<PathBuf>,
+    db: DbArgs,
+) -> ExitCode {
+    use gateway_admin::reorganize::{Assignment, ReorgMap, ReorgRequest};
+    let request = (|| -> Result<ReorgRequest, String> {
+        let name = map.display().to_string();
+        let json =
+            std::fs::read_to_string(&map).map_err(|e| format!("--map {name}: cannot read: {e}"))?;
+        let map = ReorgMap::parse(&json, &name).map_err(|e| e.to_string())?;
+        let mut assignments = Vec::new();
+        if let Some(f) = &decisions {
+            let name = f.display().to_string();
+            let text = std::fs::read_to_string(f)
+                .map_err(|e| format!("--decisions {name}: cannot read: {e}"))?;
+            assignments.extend(Assignment::parse_file(&text, &name).map_err(|e| e.to_string())?);
+        }
+        for a in &assign {
+            assignments.push(Assignment::parse(a, "--assign").map_err(|e| e.to_string())?);
+        }
+        Ok(ReorgRequest {
+            map,
+            assignments,
+            dry_run,
+        })
+    })();
+    let request = match request {
+        Ok(r) => r,
+        Err(e) => return finish(Err((2, e))),
+    };
+    finish(tokio_runtime().block_on(async {
+        let admin = open_admin(&db).await.map_err(|e| (1, e))?;
+        let report = admin
+            .reorganize(&cli_actor(gateway_admin::Role::CityAdmin), &request)
+            .await
+            .map_err(|e| (1, format!("units reorganize: {e}")))?;
+        Ok(report.render())
+    }))
+}
+
+fn recordings(cmd: RecordingsCmd) -> ExitCode {
+    match cmd {
+        RecordingsCmd::List { unit, limit, db } => finish(tokio_runtime().block_on(async {
+            let url = db_url(db.db.clone(), &db.data_dir);
+            let store = gateway_store::Store::connect(&url)
+                .await
+                .map_err(|e| (1, format!("database {url}: {e}")))?;
+            let rows = match &unit {
+                Some(u) => store.list_recordings_by_unit(u, limit).await,
+                None => store.list_recordings(limit).await,
+            }
+            .map_err(|e| (1, e.to_string()))?;
+            let lines: Vec<String> = rows
+                .iter()
+                .map(|r| serde_json::to_string(r).expect("plain data serializes"))
+                .collect();
+            Ok(lines.join("\n"))
+        })),
+        RecordingsCmd::Decrypt {
+            file,
+            out,
+            key_file,
+            config,
+            data_dir,
+        } => finish(decrypt_recording(&file, &out, key_file, config, data_dir)),
+    }
+}
+
+/// The key file of `recordings decrypt`: the flag, else the configuration's
+/// (`recordings.key_file`, or `<data_dir>/recordings.key`).
+fn recording_key_path(
+    key_file: Option<PathBuf>,
+    config: Option<PathBuf>,
+    data_dir: Option<PathBuf>,
+) -> Result<PathBuf, (u8, String)> {
+    if let Some(k) = key_file {
+        return Ok(k);
+    }
+    let mut cfg = match &config {
+        Some(p) => Config::load(p).map_err(|e| (2, e.to_string()))?,
+        None => Config::default(),
+    };
+    if let Some(d) = data_dir {
+        cfg.data_dir = d;
+    }
+    Ok(cfg.recording_key_file())
+}
+
+/// Decrypts to `OUT.partial` (mode 0600: it is the meeting in clear) and
+/// renames it to `out` only when every chunk verified; on any error nothing
+/// is left behind.
+fn decrypt_recording(
+    file: &std::path::Path,
+    out: &std::path::Path,
+    key_file: Option<PathBuf>,
+    config: Option<PathBuf>,
+    data_dir: Option<PathBuf>,
+) -> Result<String, (u8, String)> {
+    use gateway_media::meeting::seal;
+    let key_path = recording_key_path(key_file, config, data_dir)?;
+    let key = meeting::recording::load_key(&key_path).map_err(|e| (1, e.to_string()))?;
+    let mut input = std::io::BufReader::new(
+        std::fs::File::open(file).map_err(|e| (1, format!("{}: {e}", file.display())))?,
+    );
+    let mut partial = out.as_os_str().to_owned();
+    partial.push(".partial");
+    let partial = PathBuf::from(partial);
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    let result = opts
+        .open(&partial)
+        .map_err(|e| format!("{}: {e}", partial.display()))
+        .and_then(|f| {
+            let mut w = std::io::BufWriter::new(f);
+            let n = seal::open_stream(&mut input, &mut w, &key)
+                .map_err(|e| format!("{}: {e}", file.display()))?;
+            let f = w
+                .into_inner()
+                .map_err(|e| format!("{}: {}", partial.display(), e.error()))?;
+            f.sync_all()
+                .map_err(|e| format!("{}: {e}", partial.display()))?;
+            std::fs::rename(&partial, out).map_err(|e| format!("{}: {e}", out.display()))?;
+            Ok(n)
+        });
+    match result {
+        Ok(n) => Ok(format!(
+            "{} decrypted with key {} to {} ({n} bytes, every chunk verified)",
+            file.display(),
+            key.id_hex(),
+            out.display()
+        )),
+        Err(e) => {
+            let _ = std::fs::remove_file(&partial);
+            Err((1, e))
+        }
+    }
 }
 
 fn vetting(cmd: VettingCmd) -> ExitCode {
@@ -414,6 +657,15 @@ fn build_config(args: RunArgs) -> Result<Config, String> {
     }
     if let Some(v) = args.log_format {
         cfg.log_format = v;
+    }
+    if let Some(v) = args.h323_listen {
+        cfg.h323_listen = Some(v);
+    }
+    if let Some(v) = args.h323_ras_port {
+        cfg.h323_ras_port = v;
+    }
+    if let Some(v) = args.h323_cs_port {
+        cfg.h323_cs_port = v;
     }
     cfg.validate().map_err(|e| e.to_string())?;
     Ok(cfg)

@@ -37,6 +37,8 @@ pub enum RunError {
     Transport(#[from] gateway_transport::TransportError),
     #[error("media relay: {0}")]
     Media(#[from] gateway_media::MediaError),
+    #[error("{0}")]
+    H323(String),
     #[error("admin listener {addr}: {source}")]
     Admin {
         addr: SocketAddr,
@@ -318,6 +320,14 @@ pub async fn run(cfg: Config) -> Result<(), RunError> {
         Err(e) => warn!(error = %e, "could not restore registrations"),
     }
 
+    let (mut h323_net, mut h323_rx) = match crate::h323::net::start_configured(&cfg, &mut engine)
+        .await
+        .map_err(RunError::H323)?
+    {
+        Some((net, rx)) => (Some(net), Some(rx)),
+        None => (None, None),
+    };
+
     let udp_local = transports.local_addr(TransportKind::Udp);
     info!(
         sip_udp = ?udp_local,
@@ -399,6 +409,11 @@ pub async fn run(cfg: Config) -> Result<(), RunError> {
                 Err(tokio::sync::broadcast::error::RecvError::Closed) => vetting_open = false,
             },
             Some(d) = dtmf.recv() => engine.on_in_band_dtmf(Instant::now(), d),
+            Some(ev) = crate::h323::net::next_event(&mut h323_rx) => {
+                if let Some(input) = h323_net.as_mut().and_then(|n| n.on_event(ev)) {
+                    engine.h323_input(Instant::now(), input);
+                }
+            }
             msg = inbound.recv() => {
                 let Some(first) = msg else { break };
                 let now = Instant::now();
@@ -417,6 +432,7 @@ pub async fn run(cfg: Config) -> Result<(), RunError> {
             }
         }
         flush(&mut engine, &transports, udp_local);
+        crate::h323::net::flush(&mut engine, h323_net.as_mut());
     }
     admin_state.ready.store(false, Ordering::Release);
     transports.shutdown();

@@ -1,6 +1,6 @@
-//! The store writer: a task that applies registrations and CDRs to the
-//! database in order, off the SIP engine's loop, so a slow disk never delays
-//! signalling.
+//! The store writer: a task that applies registrations, CDRs and recording
+//! rows to the database in order, off the SIP engine's loop, so a slow disk
+//! never delays signalling.
 
 use crate::registrar::BindingChange;
 use gateway_store::Store;
@@ -11,6 +11,14 @@ use tracing::warn;
 pub enum StoreOp {
     Binding(BindingChange),
     Cdr(gateway_store::Cdr),
+    /// A meeting's recording started (its file exists).
+    RecordingStarted(gateway_store::Recording),
+    /// Its file was closed (sent from the recording's writer thread; the
+    /// channel keeps it after the start).
+    RecordingFinished {
+        id: String,
+        finish: gateway_store::RecordingFinish,
+    },
 }
 
 /// Most operations taken in one turn: a burst of calls ending together
@@ -42,6 +50,18 @@ pub async fn run(store: Store, mut rx: mpsc::UnboundedReceiver<StoreOp>) {
                         .map(|_| ()),
                 ),
                 StoreOp::Cdr(c) => cdrs.push(c),
+                StoreOp::RecordingStarted(r) => report(store.insert_recording(&r).await),
+                StoreOp::RecordingFinished { id, finish } => {
+                    match store.finish_recording(&id, &finish).await {
+                        Ok(true) => {}
+                        Ok(false) => {
+                            warn!(target: "store", recording = %id, "recording finished but its start was never stored")
+                        }
+                        Err(e) => {
+                            warn!(target: "store", recording = %id, error = %e, "recording row not finished")
+                        }
+                    }
+                }
             }
             if taken < BATCH {
                 next = rx.try_recv().ok();

@@ -256,7 +256,9 @@ pub fn router(admin: Admin) -> Router {
         .fallback(unknown_path)
         .method_not_allowed_fallback(wrong_method)
         .with_state(admin);
-    Router::new().nest("/api/v1", api)
+    Router::new()
+        .nest("/api/v1", api)
+        .merge(crate::ui::router())
 }
 
 async fn unknown_path() -> Problem {

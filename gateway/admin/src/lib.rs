@@ -11,8 +11,10 @@ mod diff;
 mod error;
 mod model;
 mod ops;
+pub mod reorganize;
 mod snapshot;
 pub mod ua;
+mod ui;
 
 pub use api::{router, Problem, OPENAPI_JSON};
 pub use dialplan::{

@@ -15,8 +15,8 @@ mod template;
 pub use error::DialplanError;
 pub use meeting::{Classification, Meeting, DEFAULT_MAX_PARTICIPANTS, MAX_PARTICIPANTS_LIMIT};
 pub use model::{
-    Action, Credentials, Dialplan, Encryption, Endpoint, GatewaySettings, Match, Rewrite, Rule,
-    Transport, Trunk, Unit, UnitKind,
+    Action, Credentials, Dialplan, Encryption, Endpoint, GatewaySettings, Match, Protocol, Rewrite,
+    Rule, Transport, Trunk, Unit, UnitKind,
 };
 pub use net::{escape_user, Cidr, SipUri};
 pub use parse::default_reason;

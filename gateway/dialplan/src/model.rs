@@ -131,6 +131,24 @@ impl Transport {
     }
 }
 
+/// The signalling protocol an endpoint speaks: SIP (REGISTER with digest)
+/// or H.323 (RAS registration with the gatekeeper).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Protocol {
+    Sip,
+    H323,
+}
+
+impl Protocol {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Sip => "sip",
+            Protocol::H323 => "h323",
+        }
+    }
+}
+
 /// A registering device (a bridge point's room system, a softphone …).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Endpoint {
@@ -147,6 +165,14 @@ pub struct Endpoint {
     pub max_contacts: u32,
     /// Passed the security check required before a device may call.
     pub vetted: bool,
+    /// SIP endpoints register and call over SIP only, H.323 endpoints over
+    /// RAS and H.225 only: an identity never crosses protocols.
+    pub protocol: Protocol,
+    /// h323-ID aliases (H.323 only), compared exactly as H.225.0 does.
+    /// The endpoint's `numbers` are its dialedDigits aliases.
+    pub h323_ids: Vec<String>,
+    /// H.235 password of an H.323 endpoint; `None`: registers without one.
+    pub h323_password: Option<String>,
 }
 
 /// A SIP peer (carrier, another authority's bridge, a test tool).
@@ -322,6 +348,8 @@ pub struct Dialplan {
     pub(crate) endpoint_index: HashMap<String, usize>,
     /// id, number or lower-cased alias → endpoint.
     pub(crate) user_index: HashMap<String, usize>,
+    /// h323-ID (exact) → endpoint.
+    pub(crate) h323_index: HashMap<String, usize>,
     pub(crate) trunk_index: HashMap<String, usize>,
 }
 
@@ -365,6 +393,20 @@ impl Dialplan {
             None => None,
         };
         i.map(|&i| &self.endpoints[i])
+    }
+
+    /// The H.323 endpoint that owns this h323-ID (compared exactly).
+    pub fn endpoint_by_h323_id(&self, h323_id: &str) -> Option<&Endpoint> {
+        self.h323_index.get(h323_id).map(|&i| &self.endpoints[i])
+    }
+
+    /// The H.323 endpoint whose number (dialedDigits alias) this is; a SIP
+    /// endpoint's number never names an H.323 device.
+    pub fn h323_endpoint_by_number(&self, digits: &str) -> Option<&Endpoint> {
+        self.user_index
+            .get(digits)
+            .map(|&i| &self.endpoints[i])
+            .filter(|e| e.protocol == Protocol::H323 && e.numbers.iter().any(|n| n == digits))
     }
 
     pub fn meetings(&self) -> &[crate::meeting::Meeting] {

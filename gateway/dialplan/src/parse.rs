@@ -65,6 +65,8 @@ struct RawEndpoint {
     transport: Option<S<String>>,
     max_contacts: Option<S<i64>>,
     vetted: Option<S<bool>>,
+    protocol: Option<S<String>>,
+    h323_id: Option<Vec<S<String>>>,
 }
 
 #[derive(Deserialize)]
@@ -194,7 +196,8 @@ pub(crate) fn parse(src: &str, file: &str) -> Result<Dialplan, Vec<DialplanError
 
     let gateway = gateway_settings(&mut cx, raw.gateway.as_ref());
     let (units, unit_index) = units(&mut cx, &raw.unit);
-    let (endpoints, endpoint_index, user_index) = endpoints(&mut cx, &raw.endpoint, &unit_index);
+    let (endpoints, endpoint_index, user_index, h323_index) =
+        endpoints(&mut cx, &raw.endpoint, &unit_index);
     let (trunks, trunk_index) = trunks(&mut cx, &raw.trunk, &unit_index);
     let rules = rules(
         &mut cx,
@@ -223,6 +226,7 @@ pub(crate) fn parse(src: &str, file: &str) -> Result<Dialplan, Vec<DialplanError
         unit_index,
         endpoint_index,
         user_index,
+        h323_index,
         trunk_index,
     })
 }
@@ -395,6 +399,7 @@ type EndpointTables = (
     Vec<Endpoint>,
     HashMap<String, usize>,
     HashMap<String, usize>,
+    HashMap<String, usize>,
 );
 
 fn endpoints(
@@ -406,6 +411,7 @@ fn endpoints(
     let mut by_id = HashMap::new();
     // Ids, numbers and aliases share one namespace: each names one endpoint.
     let mut users: HashMap<String, (usize, String, usize)> = HashMap::new();
+    let mut h323_ids: HashMap<String, (usize, String, usize)> = HashMap::new();
     for (i, re) in raw.iter().enumerate() {
         let entry = re.span();
         let r = re.get_ref();
@@ -445,6 +451,34 @@ fn endpoints(
                 );
             }
         }
+        let protocol = match &r.protocol {
+            None => Protocol::Sip,
+            Some(v) => match v.get_ref().as_str() {
+                "sip" => Protocol::Sip,
+                "h323" => Protocol::H323,
+                other => {
+                    cx.err(
+                        v.span(),
+                        format!("{p}.protocol"),
+                        format!("{other:?} is not one of sip, h323"),
+                    );
+                    Protocol::Sip
+                }
+            },
+        };
+        if protocol == Protocol::H323 {
+            // H.235 password tokens are computed from the clear password,
+            // so a digest HA1 cannot stand in for it.
+            for (kind, v) in [("ha1_md5", &r.ha1_md5), ("ha1_sha256", &r.ha1_sha256)] {
+                if let Some(v) = v {
+                    cx.err(
+                        v.span(),
+                        format!("{p}.{kind}"),
+                        "an H.323 endpoint takes only `password` (its H.235 password), not digest HA1 forms",
+                    );
+                }
+            }
+        }
         let creds: Vec<(&str, &S<String>)> = [
             ("password", &r.password),
             ("ha1_md5", &r.ha1_md5),
@@ -454,6 +488,10 @@ fn endpoints(
         .filter_map(|(n, v)| v.as_ref().map(|v| (n, v)))
         .collect();
         let credentials = match creds.as_slice() {
+            // An H.323 endpoint may register without a password; its SIP
+            // credentials stay an empty placeholder that the SIP engine
+            // never accepts (it refuses non-SIP endpoints).
+            [] if protocol == Protocol::H323 => None,
             [] => {
                 cx.err(
                     entry.clone(),
@@ -577,11 +615,73 @@ fn endpoints(
                 );
             }
         }
+        let mut my_h323_ids: Vec<(String, std::ops::Range<usize>, String)> = Vec::new();
+        for (k, a) in r.h323_id.iter().flatten().enumerate() {
+            let field = format!("{p}.h323_id[{k}]");
+            let v = a.get_ref();
+            if protocol != Protocol::H323 {
+                cx.err(
+                    a.span(),
+                    field,
+                    "h323_id is only for H.323 endpoints (set protocol = \"h323\")",
+                );
+            } else if v.is_empty() || v.chars().count() > 256 || v.chars().any(|c| c.is_control()) {
+                // H.225.0 h323-ID: BMPString (SIZE (1..256))
+                cx.err(
+                    a.span(),
+                    field,
+                    format!("bad h323_id {v:?} (1 to 256 characters, no control characters)"),
+                );
+            } else if v.chars().any(|c| (c as u32) > 0xFFFF) {
+                cx.err(
+                    a.span(),
+                    field,
+                    format!(
+                        "bad h323_id {v:?}: characters beyond the BMP cannot be sent in an h323-ID"
+                    ),
+                );
+            } else {
+                my_h323_ids.push((v.clone(), a.span(), field));
+            }
+        }
+        if protocol == Protocol::H323
+            && r.h323_id.as_ref().is_none_or(|v| v.is_empty())
+            && r.numbers.as_ref().is_none_or(|v| v.is_empty())
+        {
+            cx.err(
+                entry.clone(),
+                &p,
+                "an H.323 endpoint needs `h323_id` or `numbers` (dialedDigits) to register with",
+            );
+        }
+        if protocol == Protocol::H323 {
+            if let Some(t) = &r.transport {
+                cx.err(
+                    t.span(),
+                    format!("{p}.transport"),
+                    "transport is a SIP setting; H.323 uses RAS over UDP and H.225 over TCP",
+                );
+            }
+        }
         if !ok {
             continue;
         }
         let id = id.expect("ok implies id");
         let me = eps.len();
+        let line_here = cx.lines.position(id.span().start).0;
+        for (name, span, field) in &my_h323_ids {
+            match h323_ids.get(name) {
+                Some((o, other_id, other_line)) if *o != me => cx.err(
+                    span.clone(),
+                    field.clone(),
+                    format!("h323_id {name:?} is already used by endpoint {other_id:?} (line {other_line})"),
+                ),
+                Some(_) => cx.err(span.clone(), field.clone(), format!("h323_id {name:?} is listed twice")),
+                None => {
+                    h323_ids.insert(name.clone(), (me, id.get_ref().clone(), line_here));
+                }
+            }
+        }
         let line = cx.lines.position(id.span().start).0;
         let mut names = vec![(id.get_ref().clone(), id.span(), format!("{p}.id"), "id")];
         names.extend(numbers.iter().cloned());
@@ -606,17 +706,31 @@ fn endpoints(
         eps.push(Endpoint {
             id: id.get_ref().clone(),
             unit: unit.map(|u| u.get_ref().clone()).unwrap_or_default(),
-            credentials: credentials.unwrap_or(Credentials::Password(String::new())),
+            credentials: match (protocol, credentials) {
+                (_, Some(c)) => c,
+                // Without a password an H.323 endpoint has no SIP secret: an
+                // HA1 of zeros has no known password, so nothing (the admin
+                // registry's import included) can treat it as a usable one.
+                (Protocol::H323, None) if creds.is_empty() => Credentials::Ha1Md5("0".repeat(32)),
+                (_, None) => Credentials::Password(String::new()),
+            },
             display: r.display.as_ref().map(|d| d.get_ref().clone()),
             aliases: aliases.into_iter().map(|a| a.0).collect(),
             numbers: numbers.into_iter().map(|n| n.0).collect(),
             transport,
             max_contacts,
             vetted: r.vetted.as_ref().is_some_and(|v| *v.get_ref()),
+            protocol,
+            h323_ids: my_h323_ids.into_iter().map(|(v, _, _)| v).collect(),
+            h323_password: match (protocol, r.password.as_ref()) {
+                (Protocol::H323, Some(p)) if !p.get_ref().is_empty() => Some(p.get_ref().clone()),
+                _ => None,
+            },
         });
     }
     let users = users.into_iter().map(|(k, (i, _, _))| (k, i)).collect();
-    (eps, by_id, users)
+    let h323 = h323_ids.into_iter().map(|(k, (i, _, _))| (k, i)).collect();
+    (eps, by_id, users, h323)
 }
 
 fn trunks(

@@ -799,3 +799,149 @@ fn sample_dialplan_routes_the_loopback_fixture() {
         RouteOutcome::Reject { status: 403, .. }
     ));
 }
+
+// ---------------------------------------------------------------- H.323 endpoints
+
+const H323_BASE: &str = r#"
+[[unit]]
+code = "01"
+name = "Thành phố Hà Nội"
+kind = "city"
+
+[[endpoint]]
+id = "1001"
+unit = "01"
+password = "pass1001"
+numbers = ["1001"]
+
+[[endpoint]]
+id = "2001"
+unit = "01"
+protocol = "h323"
+numbers = ["2001"]
+h323_id = ["room-2001"]
+vetted = true
+"#;
+
+fn h323_errors(src: &str) -> Vec<String> {
+    Dialplan::check(src, "h.toml")
+        .into_iter()
+        .map(|e| e.to_string())
+        .collect()
+}
+
+#[test]
+fn sample_dialplan_has_the_h323_room() {
+    let d = Dialplan::parse(SAMPLE_DIALPLAN, "loopback.toml").expect("sample parses");
+    let e = d.endpoint_by_h323_id("room-2001").expect("h323-ID known");
+    assert_eq!(e.id, "2001");
+    assert_eq!(e.protocol, Protocol::H323);
+    assert_eq!(e.unit, "01");
+    assert!(e.vetted);
+    assert_eq!(e.h323_password, None);
+    assert_eq!(
+        d.h323_endpoint_by_number("2001").map(|e| e.id.as_str()),
+        Some("2001")
+    );
+    // h323-IDs compare exactly, and SIP numbers never name an H.323 device
+    assert!(d.endpoint_by_h323_id("ROOM-2001").is_none());
+    assert!(d.h323_endpoint_by_number("1001").is_none());
+    assert_eq!(d.endpoint("1001").unwrap().protocol, Protocol::Sip);
+    // the SIP secret of a password-less H.323 endpoint matches no password
+    assert_eq!(e.credentials, Credentials::Ha1Md5("0".repeat(32)));
+}
+
+#[test]
+fn h323_endpoint_password_is_its_h235_password() {
+    let src = H323_BASE.replace(
+        "protocol = \"h323\"",
+        "protocol = \"h323\"\npassword = \"s3cret\"",
+    );
+    let d = Dialplan::parse(&src, "h.toml").unwrap();
+    assert_eq!(
+        d.endpoint("2001").unwrap().h323_password.as_deref(),
+        Some("s3cret")
+    );
+    assert_eq!(d.endpoint("1001").unwrap().h323_password, None);
+}
+
+#[test]
+fn h323_endpoint_mistakes_name_file_line_and_field() {
+    let line_of =
+        |src: &str, needle: &str| src[..src.find(needle).unwrap()].matches('\n').count() + 1;
+
+    let src = H323_BASE.replace("protocol = \"h323\"", "protocol = \"h.323\"");
+    let errs = h323_errors(&src);
+    let l = line_of(&src, "protocol = \"h.323\"");
+    assert!(
+        errs.iter().any(|e| e.starts_with(&format!("h.toml:{l}:"))
+            && e.contains("endpoint[1].protocol: \"h.323\" is not one of sip, h323")),
+        "{errs:#?}"
+    );
+
+    let src = H323_BASE.replace(
+        "numbers = [\"1001\"]",
+        "numbers = [\"1001\"]\nh323_id = [\"room-1001\"]",
+    );
+    let errs = h323_errors(&src);
+    assert_eq!(errs.len(), 1, "{errs:#?}");
+    assert!(
+        errs[0].contains("endpoint[0].h323_id[0]: h323_id is only for H.323 endpoints"),
+        "{errs:#?}"
+    );
+    assert!(
+        errs[0].starts_with(&format!(
+            "h.toml:{}:",
+            line_of(&src, "h323_id = [\"room-1001\"]")
+        )),
+        "{errs:#?}"
+    );
+
+    let src = H323_BASE.replace(
+        "protocol = \"h323\"",
+        "protocol = \"h323\"\nha1_md5 = \"0123456789abcdef0123456789abcdef\"",
+    );
+    let errs = h323_errors(&src);
+    assert!(
+        errs.iter()
+            .any(|e| e.contains("endpoint[1].ha1_md5: an H.323 endpoint takes only `password`")),
+        "{errs:#?}"
+    );
+
+    let src = H323_BASE.replace("numbers = [\"2001\"]\nh323_id = [\"room-2001\"]\n", "");
+    let errs = h323_errors(&src);
+    assert_eq!(errs.len(), 1, "{errs:#?}");
+    assert!(
+        errs[0].contains("endpoint[1]: an H.323 endpoint needs `h323_id` or `numbers`"),
+        "{errs:#?}"
+    );
+
+    let src = format!("{H323_BASE}\n[[endpoint]]\nid = \"2002\"\nunit = \"01\"\nprotocol = \"h323\"\nh323_id = [\"room-2001\"]\n");
+    let errs = h323_errors(&src);
+    assert_eq!(errs.len(), 1, "{errs:#?}");
+    assert!(
+        errs[0].contains(
+            "endpoint[2].h323_id[0]: h323_id \"room-2001\" is already used by endpoint \"2001\""
+        ),
+        "{errs:#?}"
+    );
+
+    let src = H323_BASE.replace("h323_id = [\"room-2001\"]", "h323_id = [\"\"]");
+    let errs = h323_errors(&src);
+    assert!(
+        errs.iter()
+            .any(|e| e.contains("endpoint[1].h323_id[0]: bad h323_id")),
+        "{errs:#?}"
+    );
+
+    let src = H323_BASE.replace(
+        "protocol = \"h323\"",
+        "protocol = \"h323\"\ntransport = \"tls\"",
+    );
+    let errs = h323_errors(&src);
+    assert!(
+        errs.iter()
+            .any(|e| e.contains("endpoint[1].transport: transport is a SIP setting")),
+        "{errs:#?}"
+    );
+}

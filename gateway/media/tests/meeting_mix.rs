@@ -133,7 +133,7 @@ async fn a_recording_that_cannot_be_created_refuses_the_meeting() {
     let relay = MediaRelay::new("127.0.0.1".parse().unwrap(), 41100..=41109).unwrap();
     let spec = gateway_media::meeting::RecordingSpec {
         path: "/proc/no-such-dir/8002.ogg".into(),
-        tags: vec![],
+        ..Default::default()
     };
     let err = MeetingBridge::start(&relay, "m", Some(&spec)).unwrap_err();
     assert_eq!(err.sip_status(), 503);

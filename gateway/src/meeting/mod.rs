@@ -9,15 +9,19 @@
 //! [`sip`] today, H.323 and WebRTC legs next, through the same
 //! [`Engine::admit_to_meeting`] / [`Engine::on_meeting_leg_event`] calls.
 
+pub mod h323;
+pub(crate) mod recording;
 pub mod sip;
 
 use crate::engine::Engine;
 use crate::store_writer::StoreOp;
 use gateway_callmodel::{
-    Cause, CodecCap, Direction, LegEvent, MediaCaps, MediaKind, MediaTransport, StreamCaps,
+    Cause, CodecCap, Direction, LegCommand, LegEvent, MediaCaps, MediaKind, MediaTransport,
+    StreamCaps,
 };
 use gateway_dialplan::{Classification, RouteDecision};
-use gateway_media::meeting::{MeetingBridge, MeetingLegCounters, MeetingLegSpec, RecordingSpec};
+use gateway_media::meeting::{H264Format, KeyframeFeedback, MeetingVideoEvent, MeetingVideoSpec};
+use gateway_media::meeting::{MeetingBridge, MeetingLegCounters, MeetingLegSpec};
 use gateway_media::srtp::{SrtpProtect, SrtpUnprotect};
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -31,9 +35,14 @@ pub struct Meeting {
     pub unit: String,
     pub classification: Classification,
     pub record: bool,
+    /// The H.264 packetization every video leg must share (switched video
+    /// is forwarded, not transcoded): the first video leg's.
+    video_format: Option<H264Format>,
     bridge: MeetingBridge,
     legs: HashMap<u64, MeetingLeg>,
     started: Instant,
+    /// The recording in progress (`record` meetings).
+    recording: Option<recording::ActiveRecording>,
 }
 
 /// One participant: who it is, its media counters and its signalling.
@@ -53,6 +62,27 @@ pub(crate) struct MeetingLeg {
 /// The protocol half of a leg. The meeting only stores it for the adapter.
 pub(crate) enum LegSignalling {
     Sip(Box<sip::SipMeetingLeg>),
+    H323(Box<h323::H323MeetingLeg>),
+}
+
+impl LegSignalling {
+    /// How the leg agreed to be asked for a keyframe of video payload type
+    /// `pt` (SIP: `a=rtcp-fb`). Signalling without RTCP feedback (H.323's
+    /// videoFastUpdatePicture, SIP INFO) is asked through the adapter.
+    fn keyframe_feedback(&self, pt: u8) -> KeyframeFeedback {
+        match self {
+            LegSignalling::Sip(s) => s.keyframe_feedback(pt),
+            LegSignalling::H323(_) => KeyframeFeedback::default(),
+        }
+    }
+
+    /// Whether the adapter puts the meeting's video answer on the wire.
+    /// A video stream bound but never answered would still count as a
+    /// camera, so video waits for the H.323 adapter to carry it (H.245
+    /// logical channels).
+    fn answers_video(&self) -> bool {
+        matches!(self, LegSignalling::Sip(_))
+    }
 }
 
 /// Where an in-dialog message or timer of a meeting leg goes.
@@ -85,6 +115,49 @@ pub(crate) struct Admitted {
     pub leg: MeetingLegRef,
     pub stream_index: usize,
     pub answer: StreamCaps,
+    /// The offered video stream, when the meeting took it.
+    pub video: Option<AdmittedVideo>,
+}
+
+/// The video half of an admission.
+#[derive(Debug, Clone)]
+pub(crate) struct AdmittedVideo {
+    pub stream_index: usize,
+    pub answer: StreamCaps,
+    /// What the answer agrees to for keyframe requests.
+    pub feedback: KeyframeFeedback,
+}
+
+/// The offered video stream the meeting takes: H.264 whose packetization
+/// matches the meeting's (any, for the first video leg). A leg whose video
+/// does not match gets its video m-line refused (port 0, RFC 3264 §6) and
+/// stays in the meeting with audio: answering `inactive` would keep ports
+/// bound for a stream that can never carry anything.
+struct VideoPlan<'a> {
+    index: usize,
+    stream: &'a StreamCaps,
+    codec: CodecCap,
+    format: H264Format,
+}
+
+fn plan_video(offer: &MediaCaps, meeting: Option<H264Format>) -> Option<VideoPlan<'_>> {
+    let (index, stream) = offer.first(MediaKind::Video)?;
+    if matches!(stream.transport, MediaTransport::DtlsSrtp { .. }) {
+        return None;
+    }
+    let (codec, format) = stream.codecs.iter().find_map(|c| {
+        if !c.name.eq_ignore_ascii_case("H264") || c.clock_rate != 90_000 {
+            return None;
+        }
+        let f = H264Format::from_fmtp(c.fmtp.as_deref())?;
+        meeting.is_none_or(|m| m == f).then(|| (c.clone(), f))
+    })?;
+    Some(VideoPlan {
+        index,
+        stream,
+        codec,
+        format,
+    })
 }
 
 fn unix_ms() -> i64 {
@@ -210,15 +283,16 @@ impl Engine {
         })?;
         let (local_rtp, local_rtcp) = bound.local_addr();
         if !self.meetings.contains_key(&m.number) {
-            let recording = m.record.then(|| self.recording_spec(&m));
-            let bridge =
-                MeetingBridge::start(&self.media, &m.number, recording.as_ref()).map_err(|e| {
-                    warn!(meeting = %m.number, error = %e, "meeting could not start");
-                    refuse(e.sip_status(), format!("Meeting {}: {e}", m.number))
-                })?;
-            if let Some(r) = &recording {
-                info!(meeting = %m.number, unit = %m.unit, path = %r.path.display(), "recording the meeting");
-            }
+            let recording = m.record.then(|| self.plan_recording(&m)).transpose()?;
+            let spec = recording.as_ref().map(|r| &r.spec);
+            let bridge = MeetingBridge::start(&self.media, &m.number, spec).map_err(|e| {
+                warn!(meeting = %m.number, error = %e, "meeting could not start");
+                refuse(e.sip_status(), format!("Meeting {}: {e}", m.number))
+            })?;
+            let recording = recording.map(|r| {
+                self.recording_started(r.row);
+                r.active
+            });
             info!(meeting = %m.number, unit = %m.unit, classification = m.classification.as_str(), record = m.record, "meeting started");
             self.meetings.insert(
                 m.number.clone(),
@@ -227,9 +301,11 @@ impl Engine {
                     unit: m.unit.clone(),
                     classification: m.classification,
                     record: m.record,
+                    video_format: None,
                     bridge,
                     legs: HashMap::new(),
                     started: now,
+                    recording,
                 },
             );
         }
@@ -266,6 +342,29 @@ impl Engine {
             }
         };
         info!(call_id = %label, meeting = %m.number, caller = %join.caller, codec = ?plan.audio, encrypted = audio.transport.is_encrypted(), participants = participants + 1, "joined meeting");
+        if let Some(r) = &meeting.recording {
+            r.joined();
+        }
+        let label_for_video = label.clone();
+        let answers_video = join.signalling.answers_video();
+        let signalling_feedback = {
+            let s = &join.signalling;
+            let fbs: Vec<(u8, KeyframeFeedback)> = join
+                .offer
+                .first(MediaKind::Video)
+                .map(|(_, v)| {
+                    v.codecs
+                        .iter()
+                        .map(|c| (c.payload_type, s.keyframe_feedback(c.payload_type)))
+                        .collect()
+                })
+                .unwrap_or_default();
+            move |pt: u8| {
+                fbs.iter()
+                    .find(|(p, _)| *p == pt)
+                    .map_or(KeyframeFeedback::default(), |(_, f)| *f)
+            }
+        };
         meeting.legs.insert(
             leg_id,
             MeetingLeg {
@@ -282,6 +381,17 @@ impl Engine {
         self.meeting_legs.insert(leg_id, m.number.clone());
         self.metrics.calls_active.inc();
 
+        let video = answers_video
+            .then(|| {
+                self.admit_video(
+                    &m.number,
+                    leg_id,
+                    &label_for_video,
+                    join.offer,
+                    &signalling_feedback,
+                )
+            })
+            .flatten();
         let mut codecs = vec![plan.codec];
         codecs.extend(plan.telephone_event);
         let answer = StreamCaps {
@@ -302,41 +412,133 @@ impl Engine {
             },
             stream_index: plan.index,
             answer,
+            video,
         })
     }
 
-    /// `<recordings>/<unit>/<number>-<UTC start>.ogg`: the owning unit's
-    /// folder, so that grants between units map onto paths.
-    fn recording_spec(&self, m: &gateway_dialplan::Meeting) -> RecordingSpec {
-        let started = unix_ms() / 1000;
-        let safe = |s: &str| -> String {
-            s.chars()
-                .map(|c| {
-                    if c.is_ascii_alphanumeric() || c == '-' {
-                        c
-                    } else {
-                        '_'
-                    }
-                })
-                .collect()
+    /// Gives an admitted leg its video stream if it offered one the
+    /// meeting can switch. A refusal only refuses the video.
+    fn admit_video(
+        &mut self,
+        number: &str,
+        leg_id: u64,
+        label: &str,
+        offer: &MediaCaps,
+        feedback_of: &dyn Fn(u8) -> KeyframeFeedback,
+    ) -> Option<AdmittedVideo> {
+        let meeting = self.meetings.get(number)?;
+        let Some(plan) = plan_video(offer, meeting.video_format) else {
+            if let Some((_, v)) = offer.first(MediaKind::Video) {
+                let names: Vec<String> = v
+                    .codecs
+                    .iter()
+                    .map(|c| format!("{} {}", c.name, c.fmtp.as_deref().unwrap_or("")))
+                    .collect();
+                info!(call_id = %label, meeting = %number, offered = ?names, format = ?meeting.video_format, "video refused: no H.264 in the meeting's packetization");
+            }
+            return None;
         };
-        let path = self
-            .recordings_dir
-            .join(safe(&m.unit))
-            .join(format!("{}-{started}.ogg", safe(&m.number)));
-        let mut tags = vec![
-            ("MEETING".to_string(), m.number.clone()),
-            ("UNIT".to_string(), m.unit.clone()),
-            (
-                "CLASSIFICATION".to_string(),
-                m.classification.as_str().to_string(),
+        let v = plan.stream;
+        let remote_rtp = v.rtp?;
+        let (srtp, transport) = match &v.transport {
+            MediaTransport::SrtpSdes { crypto } => match crate::call::sdes::answer(crypto)
+                .and_then(|k| Ok((k.our_line(), k.contexts()?)))
+            {
+                Ok((line, leg)) => (Some(leg), MediaTransport::SrtpSdes { crypto: vec![line] }),
+                Err(why) => {
+                    info!(call_id = %label, error = %why, "video refused: SRTP offer not usable");
+                    return None;
+                }
+            },
+            _ => (None, MediaTransport::Rtp),
+        };
+        let bound = match self.media.bind_leg() {
+            Ok(b) => b,
+            Err(e) => {
+                warn!(call_id = %label, error = %e, "no media ports for a meeting leg's video: audio only");
+                return None;
+            }
+        };
+        let (local_rtp, local_rtcp) = bound.local_addr();
+        let feedback = feedback_of(plan.codec.payload_type);
+        let (inbound, outbound) = match srtp {
+            Some(leg) => (
+                Some(Box::new(SrtpUnprotect::new(leg.inbound)) as Box<_>),
+                Some(Box::new(SrtpProtect::new(leg.outbound)) as Box<_>),
             ),
-            ("STARTED_UNIX".to_string(), started.to_string()),
-        ];
-        if let Some(n) = &m.name {
-            tags.push(("TITLE".to_string(), n.clone()));
+            None => (None, None),
+        };
+        let spec = MeetingVideoSpec {
+            remote_rtp,
+            remote_rtcp: v.rtcp,
+            rtcp_mux: v.rtcp_mux,
+            payload_type: plan.codec.payload_type,
+            sends: v.direction.sends(),
+            receives: v.direction.receives(),
+            feedback,
+            inbound,
+            outbound,
+        };
+        let meeting = self.meetings.get_mut(number)?;
+        if let Err(e) = meeting.bridge.add_video(leg_id, bound, spec) {
+            warn!(call_id = %label, error = %e, "video not added to the meeting: audio only");
+            return None;
         }
-        RecordingSpec { path, tags }
+        meeting.video_format.get_or_insert(plan.format);
+        info!(call_id = %label, meeting = %number, pt = plan.codec.payload_type, packetization_mode = plan.format.packetization_mode, profile_idc = plan.format.profile_idc, pli = feedback.pli, fir = feedback.fir, encrypted = v.transport.is_encrypted(), "video joined the switch");
+        Some(AdmittedVideo {
+            stream_index: plan.index,
+            answer: StreamCaps {
+                kind: MediaKind::Video,
+                rtp: Some(SocketAddr::new(self.cfg.advertised_ip, local_rtp.port())),
+                rtcp: Some(SocketAddr::new(self.cfg.advertised_ip, local_rtcp.port())),
+                rtcp_mux: false,
+                transport,
+                direction: v.direction.reversed(),
+                codecs: vec![plan.codec],
+                ptime_ms: None,
+                bandwidth_kbps: None,
+            },
+            feedback,
+        })
+    }
+
+    /// What the meetings' bridges ask of signalling: keyframe requests for
+    /// legs without RTCP feedback. Called from the legs' poll timers (see
+    /// `sip::VIDEO_POLL`).
+    pub(crate) fn poll_meeting_video(&mut self, now: Instant) {
+        let mut asks: Vec<MeetingLegRef> = Vec::new();
+        for m in self.meetings.values_mut() {
+            while let Some(ev) = m.bridge.poll_video_event() {
+                match ev {
+                    MeetingVideoEvent::KeyframeRequest { leg } => asks.push(MeetingLegRef {
+                        number: m.number.clone(),
+                        leg,
+                    }),
+                    MeetingVideoEvent::Speaker { leg } => {
+                        let who = leg.and_then(|l| m.legs.get(&l)).map(|l| l.label.as_str());
+                        info!(meeting = %m.number, speaker = ?who, "video shows a new speaker");
+                    }
+                }
+            }
+        }
+        for r in asks {
+            self.meeting_leg_command(now, &r, LegCommand::KeyframeRequest);
+        }
+    }
+
+    /// Ask a leg's adapter to do something.
+    pub(crate) fn meeting_leg_command(&mut self, now: Instant, r: &MeetingLegRef, cmd: LegCommand) {
+        let Some(leg) = self.meeting_leg_mut(r) else {
+            return;
+        };
+        match &leg.signalling {
+            LegSignalling::Sip(_) => self.sip_meeting_command(now, r, cmd),
+            LegSignalling::H323(h) => {
+                let conn = h.conn;
+                self.h323_leg_command(now, conn, cmd)
+            }
+        }
     }
 
     pub(crate) fn meeting_leg_mut(&mut self, r: &MeetingLegRef) -> Option<&mut MeetingLeg> {
@@ -357,6 +559,13 @@ impl Engine {
         };
         match event {
             LegEvent::Offer(caps) => {
+                if let Some((_, v)) = caps.first(MediaKind::Video) {
+                    if let Some(rtp) = v.rtp {
+                        let _ = meeting
+                            .bridge
+                            .set_video_remote(r.leg, rtp, v.rtcp, v.rtcp_mux);
+                    }
+                }
                 if let Some((_, a)) = caps.first(MediaKind::Audio) {
                     if let Some(rtp) = a.rtp {
                         let _ = meeting.bridge.set_remote(r.leg, rtp, a.rtcp, a.rtcp_mux);
@@ -371,6 +580,7 @@ impl Engine {
             }
             LegEvent::KeyframeRequest => {
                 debug!(call_id = %leg.label, "participant asks for a video keyframe");
+                let _ = meeting.bridge.keyframe_requested(r.leg);
             }
             LegEvent::Ended(cause) => {
                 self.leave_meeting(r, cause);
@@ -392,7 +602,10 @@ impl Engine {
         let unit = meeting.unit.clone();
         self.meeting_legs.remove(&r.leg);
         match &leg.signalling {
-            LegSignalling::Sip(s) => self.meeting_tags.remove(s.tag()),
+            LegSignalling::Sip(s) => {
+                self.meeting_tags.remove(s.tag());
+            }
+            LegSignalling::H323(h) => debug!(conn = h.conn, "H.323 leg out of the meeting"),
         };
         self.metrics.calls_active.dec();
         let outcome = if cause.is_normal() {

@@ -2,7 +2,9 @@
 //! loopback trunk, which may dial anything) join with raw SIP, the engine
 //! answers as the meeting, and the bridge binds real loopback ports.
 
-use crate::engine_tests::{a_addr, describe, resp, sdp, sdp_media, test_config, Caller, Harness};
+use crate::engine_tests::{
+    a_addr, describe, requests, resp, sdp, sdp_media, test_config, Caller, Harness,
+};
 use gateway_sip::message::{HeaderName, Method};
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -187,4 +189,105 @@ async fn a_room_that_never_acks_is_dropped_with_a_bye() {
     assert!(bye, "a BYE ends the unacknowledged leg");
     assert_eq!(h.e.meeting_participants("8000"), 0);
     assert!(h.e.meetings.is_empty());
+}
+
+fn av_sdp(ip: &str, port: u16, video: &str) -> String {
+    format!(
+        "v=0\r\no=- 1 1 IN IP4 {ip}\r\ns=-\r\nc=IN IP4 {ip}\r\nt=0 0\r\n\
+m=audio {port} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n\
+m=video {} RTP/AVP 96 97\r\na=rtpmap:96 H264/90000\r\n{video}\
+a=rtpmap:97 VP8/90000\r\na=sendrecv\r\n",
+        port + 2
+    )
+}
+
+/// The `m=video` line of an answer and the lines of its section.
+fn video_section(answer: &[u8]) -> (String, Vec<String>) {
+    let text = String::from_utf8(answer.to_vec()).unwrap();
+    let mut lines = text.lines().skip_while(|l| !l.starts_with("m=video"));
+    let m = lines.next().unwrap_or_default().to_string();
+    let rest = lines
+        .take_while(|l| !l.starts_with("m="))
+        .map(str::to_string)
+        .collect();
+    (m, rest)
+}
+
+#[tokio::test]
+async fn video_is_answered_when_the_packetization_matches_with_the_offered_feedback() {
+    let mut h = Harness::new();
+    let fb = "a=fmtp:96 profile-level-id=42e01f;packetization-mode=1\r\n\
+a=rtcp-fb:96 nack\r\na=rtcp-fb:96 nack pli\r\na=rtcp-fb:* ccm fir\r\n";
+    let (_, first) = join(&mut h, 1, "8000", &av_sdp("127.0.0.5", 30000, fb));
+    let (m, attrs) = video_section(&first);
+    let port: u16 = m.split(' ').nth(1).unwrap().parse().unwrap();
+    assert!(h.in_range(port), "video on a relay port: {m}");
+    assert!(m.ends_with("RTP/AVP 96"), "only H.264 answered: {m}");
+    assert!(attrs.iter().any(|l| l == "a=rtpmap:96 H264/90000"));
+    assert!(attrs
+        .iter()
+        .any(|l| l.starts_with("a=fmtp:96 ") && l.contains("packetization-mode=1")));
+    assert!(
+        attrs.iter().any(|l| l == "a=rtcp-fb:96 nack pli"),
+        "{attrs:?}"
+    );
+    assert!(
+        attrs.iter().any(|l| l == "a=rtcp-fb:96 ccm fir"),
+        "{attrs:?}"
+    );
+    assert!(attrs.iter().any(|l| l == "a=sendrecv"));
+    let (audio_ip, audio_port) = sdp_media(&first);
+    assert_eq!(audio_ip, "127.0.0.1");
+    assert_ne!(audio_port, port, "audio and video on their own ports");
+
+    // Same packetization, no feedback: answered, asked by INFO later.
+    let plain = "a=fmtp:96 profile-level-id=42801e;packetization-mode=1\r\n";
+    let (_, second) = join(&mut h, 2, "8000", &av_sdp("127.0.0.6", 30010, plain));
+    let (m, attrs) = video_section(&second);
+    assert!(!m.starts_with("m=video 0 "), "{m}");
+    assert!(
+        !attrs.iter().any(|l| l.starts_with("a=rtcp-fb")),
+        "{attrs:?}"
+    );
+
+    // Another packetization cannot be forwarded: the video is refused,
+    // the room stays with audio.
+    let mode0 = "a=fmtp:96 profile-level-id=42e01f\r\n";
+    let (_, third) = join(&mut h, 3, "8000", &av_sdp("127.0.0.7", 30020, mode0));
+    let (m, _) = video_section(&third);
+    assert!(m.starts_with("m=video 0 "), "{m}");
+    assert_eq!(h.e.meeting_participants("8000"), 3);
+}
+
+#[tokio::test]
+async fn a_room_without_rtcp_feedback_is_asked_for_keyframes_by_info() {
+    let mut h = Harness::new();
+    let fb = "a=fmtp:96 packetization-mode=1\r\na=rtcp-fb:96 nack pli\r\n";
+    let (_, _) = join(&mut h, 1, "8000", &av_sdp("127.0.0.5", 30000, fb));
+    let plain = "a=fmtp:96 packetization-mode=1\r\n";
+    let (b, _) = join(&mut h, 2, "8000", &av_sdp("127.0.0.6", 30010, plain));
+    // Room 2 joining makes it room 1's view: the bridge asks it for a
+    // keyframe, which only its signalling can carry. The bridge runs on
+    // its own task: give it turns until the INFO leaves (bounded).
+    let mut info = None;
+    for _ in 0..200 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        h.advance(Duration::from_millis(100));
+        if let Some(r) = requests(&h.out(), b.addr, Method::Info).into_iter().next() {
+            info = Some(r);
+            break;
+        }
+    }
+    let info = info.expect("no INFO picture_fast_update to the room without RTCP feedback");
+    assert_eq!(
+        info.headers.get(&HeaderName::ContentType),
+        Some("application/media_control+xml")
+    );
+    let body = String::from_utf8(info.body.clone()).unwrap();
+    assert!(body.contains("<picture_fast_update/>"), "{body}");
+    assert_eq!(
+        info.headers.get(&HeaderName::CallId),
+        Some(b.call_id.as_str()),
+        "in the room's dialog"
+    );
 }

@@ -177,7 +177,6 @@ impl Store {
             }
         })?;
         check_same(file_name, &parsed, dp)?;
-        let sha = sha256_hex(source_text);
 
         // SQLite: take the write lock up front, so a concurrent importer waits
         // (busy timeout) instead of failing to upgrade a read lock.
@@ -185,6 +184,55 @@ impl Store {
             Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
             Backend::Postgres => self.pool.begin().await?,
         };
+        let done =
+            Self::write_version(&mut tx, dp, source_text, file_name, fail_after, audit).await?;
+        if done.created {
+            tx.commit().await?;
+            tracing::info!(
+                version = done.version,
+                file = file_name,
+                "dialplan imported"
+            );
+        } else {
+            tx.rollback().await?;
+        }
+        Ok(done)
+    }
+
+    /// Like [`Store::import_dialplan_audited`], inside the caller's
+    /// transaction (from [`Store::begin_admin`]), so that the new version
+    /// commits or rolls back together with the caller's other writes (the
+    /// reorganisation of the city's units moves the registry's endpoints and
+    /// stores the rewritten dialplan at once). Nothing is written when the
+    /// text is the latest version's. The caller commits.
+    pub async fn import_dialplan_in(
+        conn: &mut sqlx::AnyConnection,
+        dialplan: &Dialplan,
+        source_text: &str,
+        file_name: &str,
+        audit: &DialplanAudit,
+    ) -> Result<DialplanImport, StoreError> {
+        let parsed = Dialplan::parse(source_text, file_name).map_err(|errs| {
+            StoreError::DialplanMismatch {
+                file: file_name.to_string(),
+                detail: errs.first().map(|e| e.to_string()).unwrap_or_default(),
+            }
+        })?;
+        check_same(file_name, &parsed, dialplan)?;
+        Self::write_version(conn, dialplan, source_text, file_name, None, Some(audit)).await
+    }
+
+    /// Writes a new version and the read model into an open transaction;
+    /// nothing when `source_text` is the latest version's (`created: false`).
+    async fn write_version(
+        mut tx: &mut sqlx::AnyConnection,
+        dp: &Dialplan,
+        source_text: &str,
+        file_name: &str,
+        fail_after: Option<&'static str>,
+        audit: Option<&DialplanAudit>,
+    ) -> Result<DialplanImport, StoreError> {
+        let sha = sha256_hex(source_text);
         let latest = sqlx::query("SELECT version, sha256, file_name, imported_at_unix FROM dialplan_versions ORDER BY version DESC LIMIT 1")
             .fetch_optional(&mut *tx)
             .await?;
@@ -199,7 +247,6 @@ impl Store {
         };
         let next = match &previous {
             Some(p) if p.sha256 == sha && p.file_name == file_name => {
-                tx.rollback().await?;
                 return Ok(DialplanImport {
                     version: p.version,
                     created: false,
@@ -515,8 +562,6 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         }
-        tx.commit().await?;
-        tracing::info!(version = next, file = file_name, "dialplan imported");
         Ok(DialplanImport {
             version: next,
             created: true,

@@ -20,6 +20,7 @@ mod batch;
 mod bindings;
 mod cdrs;
 mod dialplan;
+mod recordings;
 pub mod units;
 
 use std::path::{Path, PathBuf};
@@ -30,6 +31,7 @@ use sqlx::AnyPool;
 pub use bindings::Binding;
 pub use cdrs::{Cdr, CDR_OUTCOMES};
 pub use dialplan::{DialplanAudit, DialplanImport, DialplanVersion};
+pub use recordings::{Recording, RecordingFinish, RECORDING_STATUSES};
 pub use units::{AdminUnit, Structure, UnitImport, UnitRef};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");

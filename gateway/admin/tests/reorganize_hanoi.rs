@@ -1,0 +1,324 @@
+//! The reorganisation on the real data: the shipped 2024 sample dialplan
+//! (`dialplans/hanoi-2024.toml`, one bridge point per unit) imported and
+//! adopted into the registry, the official map, a temporary SQLite file.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use gateway_admin::reorganize::{Assignment, ObjectKind, ReorgError, ReorgMap, ReorgRequest};
+use gateway_admin::*;
+use gateway_store::Store;
+use sqlx::Row;
+
+struct TempDir(PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+const FILE: &str = "dialplans/hanoi-2024.toml";
+
+/// Besides the sample, two meetings and a rule scoped to a unit, so that
+/// every kind of object moves: a meeting of ward 00001 (merged into 00097
+/// by the map), one of district 001 and a rule of ward 00007 (split).
+const EXTRA: &str = r#"
+[[meeting]]
+number = "8100001"
+name = "Giao ban Phúc Xá"
+unit = "00001"
+
+[[meeting]]
+number = "8200001"
+unit = "001"
+classification = "confidential"
+
+[[rule]]
+name = "cong-vi-out"
+match = { prefix = "099" }
+from_unit = "00007"
+action = "reject"
+status = 403
+"#;
+
+fn actor() -> Actor {
+    Actor {
+        user: "test".into(),
+        role: Role::CityAdmin,
+        unit_scope: None,
+    }
+}
+
+async fn setup() -> (TempDir, Admin, String) {
+    let dir = std::env::temp_dir().join(format!("gateway-reorg-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let url = format!("sqlite://{}", dir.join("gw.db").display());
+    let store = Store::connect(&url).await.unwrap();
+    let admin = Admin::new(
+        store.clone(),
+        AdminConfig {
+            realm: "hanoi.gateway.local".into(),
+            ..AdminConfig::default()
+        },
+    );
+    admin.import_city_units().await.unwrap();
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(FILE);
+    let src = std::fs::read_to_string(&path).unwrap() + EXTRA;
+    let dp = gateway_dialplan::Dialplan::parse(&src, FILE).unwrap();
+    assert_eq!(store.import_dialplan(&dp, &src, FILE).await.unwrap(), 1);
+    let adopted = admin
+        .adopt_dialplan_endpoints(Structure::Y2024)
+        .await
+        .unwrap();
+    assert_eq!(adopted.added.len(), 557, "{:?}", adopted.skipped);
+    (TempDir(dir), admin, src)
+}
+
+fn request(assignments: Vec<Assignment>, dry_run: bool) -> ReorgRequest {
+    ReorgRequest {
+        map: ReorgMap::parse(data::REORGANISATION_2025, "hanoi-reorganisation-2025.json").unwrap(),
+        assignments,
+        dry_run,
+    }
+}
+
+/// (structure, unit) of every registry endpoint.
+async fn registry(admin: &Admin) -> HashMap<String, (String, String)> {
+    sqlx::query("SELECT id, unit_structure, unit_code FROM adm_endpoints")
+        .fetch_all(admin.store().pool())
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r.get::<String, _>(0),
+                (r.get::<String, _>(1), r.get::<String, _>(2)),
+            )
+        })
+        .collect()
+}
+
+async fn audit_count(admin: &Admin, action: &str) -> i64 {
+    sqlx::query("SELECT COUNT(*) FROM adm_audit WHERE action = $1")
+        .bind(action)
+        .fetch_one(admin.store().pool())
+        .await
+        .unwrap()
+        .get::<i64, _>(0)
+}
+
+#[tokio::test]
+async fn hanoi_2024_to_2025() {
+    let (_dir, admin, _src) = setup().await;
+    let before_registry = registry(&admin).await;
+    assert!(before_registry.values().all(|(s, _)| s == "2024"));
+
+    // Dry run, no decisions: what the map decides, and the rest listed.
+    let dry = admin
+        .reorganize(&actor(), &request(vec![], true))
+        .await
+        .unwrap();
+    let text = dry.render();
+    println!("{text}");
+    let p = &dry.plan;
+    assert_eq!(
+        p.moved(ObjectKind::Endpoint),
+        399,
+        "526 − 128 split wards, and the city"
+    );
+    assert_eq!(
+        p.awaiting(ObjectKind::Endpoint),
+        158,
+        "128 split wards and 30 districts"
+    );
+    assert_eq!((p.mapped_units, p.split_units), (526, 128));
+    assert_eq!(p.moved(ObjectKind::Meeting), 1);
+    assert_eq!(p.awaiting(ObjectKind::Meeting), 1);
+    assert_eq!(p.awaiting(ObjectKind::Rule), 1);
+    assert_eq!(p.moved(ObjectKind::Rule), 1, "pstn, of the city");
+    assert_eq!(p.moved(ObjectKind::Trunk), 3);
+    let ep = |id: &str| p.moves.iter().find(|m| m.object.id == id);
+    assert_eq!(ep("bp-00001").unwrap().to, "00097");
+    assert!(
+        ep("bp-00001").unwrap().object.in_registry && ep("bp-00001").unwrap().object.in_dialplan
+    );
+    assert!(text.contains(
+        "endpoint bp-00001 [registry, dialplan]: 2024/00001 Phường Phúc Xá → 2025/00097"
+    ));
+    let split = p
+        .pending
+        .iter()
+        .find(|q| q.object.id == "bp-00007")
+        .unwrap();
+    assert_eq!(split.candidates, ["00008", "00025"]);
+    assert!(text.contains(
+        "endpoint:bp-00007=    # [registry, dialplan] in 2024/00007 Phường Cống Vị: one of 00008 "
+    ));
+    for row in &dry.before.rows {
+        assert_eq!(
+            dry.after.get(row.what).unwrap().total(),
+            row.total(),
+            "{}",
+            row.what
+        );
+    }
+    assert_eq!(dry.before.get("registry endpoints").unwrap().y2024, 557);
+    assert_eq!(dry.before.get("dialplan meetings").unwrap().y2024, 2);
+    assert!(text.ends_with("dry run: nothing changed"));
+    assert_eq!(registry(&admin).await, before_registry);
+
+    // Applying with decisions missing changes nothing and says what waits.
+    let e = admin
+        .reorganize(&actor(), &request(vec![], false))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&e, ReorgError::Undecided(v) if v.len() == 160),
+        "{e}"
+    );
+    assert!(e.to_string().contains("endpoint:bp-001 in 2024/001"), "{e}");
+    assert_eq!(registry(&admin).await, before_registry);
+    assert_eq!(
+        admin
+            .store()
+            .dialplan_version()
+            .await
+            .unwrap()
+            .unwrap()
+            .version,
+        1
+    );
+
+    // A human decides (here: the first candidate), as a decisions file.
+    let lines: String = p
+        .pending
+        .iter()
+        .map(|q| format!("{}={}  # test\n", q.object.key(), q.candidates[0]))
+        .collect();
+    let decisions = Assignment::parse_file(&lines, "decisions.txt").unwrap();
+
+    // A failure late in the transaction (storing the new dialplan version)
+    // undoes the registry's moves and audit rows as well.
+    sqlx::query(
+        "CREATE TRIGGER reorg_fail BEFORE INSERT ON dialplan_versions \
+         BEGIN SELECT RAISE(ABORT, 'injected failure'); END",
+    )
+    .execute(admin.store().pool())
+    .await
+    .unwrap();
+    let e = admin
+        .reorganize(&actor(), &request(decisions.clone(), false))
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("injected failure"), "{e}");
+    assert_eq!(registry(&admin).await, before_registry);
+    assert_eq!(audit_count(&admin, "endpoint.reorganize").await, 0);
+    sqlx::query("DROP TRIGGER reorg_fail")
+        .execute(admin.store().pool())
+        .await
+        .unwrap();
+
+    // Dry run with every decision: measured in the transaction, rolled back.
+    let dry = admin
+        .reorganize(&actor(), &request(decisions.clone(), true))
+        .await
+        .unwrap();
+    assert!(dry.plan.pending.is_empty());
+    assert_eq!(dry.dialplan.as_ref().unwrap().new_version, Some(2));
+    assert_eq!(registry(&admin).await, before_registry);
+    assert_eq!(
+        admin
+            .store()
+            .dialplan_version()
+            .await
+            .unwrap()
+            .unwrap()
+            .version,
+        1
+    );
+
+    let done = admin
+        .reorganize(&actor(), &request(decisions, false))
+        .await
+        .unwrap();
+    println!("{}", done.render());
+    assert!(done.applied);
+    for row in &done.before.rows {
+        let after = done.after.get(row.what).unwrap();
+        assert_eq!(after.total(), row.total(), "{}", row.what);
+        assert_eq!(after.y2024, 0, "{}", row.what);
+    }
+    assert_eq!(done.after.get("registry endpoints").unwrap().y2025, 557);
+    assert_eq!(done.after.get("registry numbers").unwrap().y2025, 557);
+    assert_eq!(done.after.get("dialplan rules").unwrap().y2025, 7);
+
+    // The database: every endpoint in the unit the plan gave it, in the
+    // registry and in the new dialplan version; numbers kept.
+    let planned: HashMap<&str, &str> = done
+        .plan
+        .moves
+        .iter()
+        .filter(|m| m.object.kind == ObjectKind::Endpoint)
+        .map(|m| (m.object.id.as_str(), m.to.as_str()))
+        .collect();
+    assert_eq!(planned.len(), 557);
+    let after_registry = registry(&admin).await;
+    for (id, (s, code)) in &after_registry {
+        assert_eq!(
+            (s.as_str(), code.as_str()),
+            ("2025", planned[id.as_str()]),
+            "{id}"
+        );
+    }
+    assert_eq!(after_registry["bp-00001"].1, "00097");
+    assert_eq!(after_registry["bp-01"].1, "01");
+    let v = admin.store().dialplan_version().await.unwrap().unwrap();
+    assert_eq!(
+        (v.version, v.file_name.as_str()),
+        (2, "dialplans/hanoi-2024.reorganised-2025.toml")
+    );
+    let dp = admin.store().load_dialplan().await.unwrap().unwrap();
+    assert_eq!(dp.units().len(), 127);
+    assert_eq!(dp.endpoints().len(), 557);
+    for e in dp.endpoints() {
+        assert_eq!(e.unit, planned[e.id.as_str()], "{}", e.id);
+    }
+    assert_eq!(dp.endpoint("bp-00001").unwrap().numbers, ["300001"]);
+    assert_eq!(dp.meetings()[0].unit, "00097");
+    let view = admin.get_endpoint(&actor(), "bp-00001").await.unwrap();
+    assert_eq!(view.numbers, ["300001"]);
+    assert_eq!(audit_count(&admin, "endpoint.reorganize").await, 557);
+    assert_eq!(audit_count(&admin, "units.reorganize").await, 1);
+    assert_eq!(audit_count(&admin, "dialplan.reorganize").await, 1);
+
+    // History: the 2024 version can be restored.
+    let restored = admin.restore_version(&actor(), 1).await.unwrap();
+    assert_eq!(restored.version.version, 3);
+    let dp = admin.store().load_dialplan().await.unwrap().unwrap();
+    assert_eq!(dp.units().len(), 557);
+}
+
+#[tokio::test]
+async fn only_a_city_admin_of_the_whole_network() {
+    let (_dir, admin, _) = setup_named("scope").await;
+    let mut a = actor();
+    a.role = Role::UnitAdmin;
+    let e = admin
+        .reorganize(&a, &request(vec![], true))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, ReorgError::Forbidden(_)), "{e}");
+}
+
+async fn setup_named(tag: &str) -> (TempDir, Admin, String) {
+    let dir = std::env::temp_dir().join(format!("gateway-reorg-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let url = format!("sqlite://{}", dir.join("gw.db").display());
+    let store = Store::connect(&url).await.unwrap();
+    let admin = Admin::new(store, AdminConfig::default());
+    admin.import_city_units().await.unwrap();
+    (TempDir(dir), admin, url)
+}

@@ -1,0 +1,320 @@
+//! Call-signalling connections as legs: bytes in, TPKT frames out, and the
+//! leg's neutral events routed by the dialplan.
+//!
+//! Events leave a leg in [`Engine::on_h323_leg_event`]; commands reach it
+//! through [`Engine::h323_leg_command`]. A meeting is today's only owner of
+//! an H.323 leg; a call to a SIP (or another H.323) target is released with
+//! Q.850 79 until the neutral two-leg call takes H.323 legs: that is the
+//! `RouteOutcome::Endpoint | Trunk | Uri` arm of
+//! [`Engine::h323_route_incoming`].
+
+use super::{ConnId, H323Output, SETUP_TIMEOUT};
+use crate::engine::Engine;
+use crate::meeting::MeetingLegRef;
+use gateway_callmodel::{Cause, H225ReleaseReason, LegCommand, LegEvent, MediaCaps, Q850};
+use gateway_dialplan::{Caller, RouteOutcome, RouteRequest};
+use gateway_h323::call::{CallState, H323CallLeg};
+use gateway_h323::h225::AliasAddress;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+use tracing::{debug, info, warn};
+
+/// Connections one gateway keeps at once; more are closed on accept.
+pub(crate) const MAX_CONNECTIONS: usize = 4096;
+
+/// One accepted call-signalling connection and its leg.
+pub(crate) struct Conn {
+    pub(crate) leg: H323CallLeg,
+    pub(crate) peer: SocketAddr,
+    /// On every log line of the call: the H.225 callIdentifier once the
+    /// Setup named one.
+    pub(crate) label: String,
+    /// The meeting the leg is in, if it joined one.
+    pub(crate) meeting: Option<MeetingLegRef>,
+    pub(crate) opened: Instant,
+    pub(crate) max_duration_at: Option<Instant>,
+}
+
+impl Conn {
+    pub(crate) fn next_deadline(&self) -> Option<Instant> {
+        let setup = (self.leg.state() == CallState::Idle).then(|| self.opened + SETUP_TIMEOUT);
+        [self.leg.poll_timeout(), setup, self.max_duration_at]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+}
+
+fn alias_text(a: &AliasAddress) -> Option<&str> {
+    match a {
+        AliasAddress::DialedDigits(s)
+        | AliasAddress::H323Id(s)
+        | AliasAddress::UrlId(s)
+        | AliasAddress::EmailId(s) => Some(s),
+        _ => None,
+    }
+}
+
+impl Engine {
+    pub(crate) fn on_h323_accepted(&mut self, now: Instant, conn: ConnId, peer: SocketAddr) {
+        if self.h323.gatekeeper.is_none() || self.h323.conns.len() >= MAX_CONNECTIONS {
+            warn!(%peer, connections = self.h323.conns.len(), "H.323 connection refused");
+            self.h323.out.push_back(H323Output::Close { conn });
+            return;
+        }
+        let msd = rand::RngCore::next_u32(&mut self.rng);
+        debug!(%peer, conn, "H.323 call-signalling connection accepted");
+        self.h323.conns.insert(
+            conn,
+            Conn {
+                leg: super::new_leg(msd),
+                peer,
+                label: format!("h323-{conn}"),
+                meeting: None,
+                opened: now,
+                max_duration_at: None,
+            },
+        );
+    }
+
+    pub(crate) fn on_h323_bytes(&mut self, now: Instant, conn: ConnId, data: &[u8]) {
+        let Some(c) = self.h323.conns.get_mut(&conn) else {
+            return;
+        };
+        c.leg.handle_bytes(now, data);
+        self.h323_pump(now, conn);
+    }
+
+    /// The peer closed the TCP connection (or it broke) without a release.
+    pub(crate) fn on_h323_closed(&mut self, now: Instant, conn: ConnId) {
+        let _ = now;
+        let Some(c) = self.h323.conns.remove(&conn) else {
+            return;
+        };
+        if c.leg.is_released() || c.leg.state() == CallState::Idle {
+            return;
+        }
+        info!(call_id = %c.label, peer = %c.peer, "H.323 call-signalling connection lost");
+        if let Some(r) = c.meeting {
+            let cause = Cause::new(Q850::NORMAL_UNSPECIFIED)
+                .with_text("Call-signalling connection closed without ReleaseComplete");
+            self.on_meeting_leg_event(&r, LegEvent::Ended(cause));
+        }
+    }
+
+    pub(crate) fn h323_conn_timeouts(&mut self, now: Instant) {
+        let due: Vec<ConnId> = self
+            .h323
+            .conns
+            .iter()
+            .filter(|(_, c)| c.next_deadline().is_some_and(|d| d <= now))
+            .map(|(id, _)| *id)
+            .collect();
+        for conn in due {
+            let Some(c) = self.h323.conns.get_mut(&conn) else {
+                continue;
+            };
+            if c.leg.state() == CallState::Idle && c.opened + SETUP_TIMEOUT <= now {
+                debug!(peer = %c.peer, "H.323 connection closed: no Setup in time");
+                self.h323.conns.remove(&conn);
+                self.h323.out.push_back(H323Output::Close { conn });
+                continue;
+            }
+            if c.max_duration_at.is_some_and(|d| d <= now) {
+                c.max_duration_at = None;
+                info!(call_id = %c.label, "maximum call duration reached in meeting");
+                let cause = Cause::normal_clearing().with_text("Maximum call duration reached");
+                self.h323_leg_command(now, conn, LegCommand::End(cause));
+                continue;
+            }
+            c.leg.handle_timeout(now);
+            self.h323_pump(now, conn);
+        }
+    }
+
+    /// A command for the leg on `conn` from its owner (a meeting today, the
+    /// neutral two-leg call next). Ending the leg takes it out of its
+    /// meeting with the same cause.
+    pub fn h323_leg_command(&mut self, now: Instant, conn: ConnId, cmd: LegCommand) {
+        let Some(c) = self.h323.conns.get_mut(&conn) else {
+            return;
+        };
+        let ending = match &cmd {
+            LegCommand::End(cause) => Some(cause.clone()),
+            _ => None,
+        };
+        c.leg.handle_command(now, cmd);
+        if let Some(cause) = ending {
+            if let Some(r) = c.meeting.take() {
+                self.on_meeting_leg_event(&r, LegEvent::Ended(cause));
+            }
+        }
+        self.h323_pump(now, conn);
+    }
+
+    /// Moves the leg's frames to the socket and its events to their owner
+    /// until it has nothing more; closes the connection once released.
+    pub(crate) fn h323_pump(&mut self, now: Instant, conn: ConnId) {
+        // Each round only handles events already produced; the bound stops
+        // a leg and its owner from feeding each other forever.
+        for _ in 0..16 {
+            let Some(c) = self.h323.conns.get_mut(&conn) else {
+                return;
+            };
+            while let Some(data) = c.leg.poll_transmit() {
+                self.h323.out.push_back(H323Output::Send { conn, data });
+            }
+            let mut events = Vec::new();
+            while let Some(ev) = c.leg.poll_event() {
+                events.push(ev);
+            }
+            if events.is_empty() {
+                break;
+            }
+            for ev in events {
+                self.on_h323_leg_event(now, conn, ev);
+            }
+        }
+        let Some(c) = self.h323.conns.get_mut(&conn) else {
+            return;
+        };
+        while let Some(data) = c.leg.poll_transmit() {
+            self.h323.out.push_back(H323Output::Send { conn, data });
+        }
+        if c.leg.is_released() {
+            let c = self.h323.conns.remove(&conn).expect("present above");
+            self.h323.out.push_back(H323Output::Close { conn });
+            if let Some(r) = c.meeting {
+                // released without an Ended event: only our own End does
+                // that, and it took the meeting already; kept as a guard
+                let cause = Cause::normal_clearing();
+                self.on_meeting_leg_event(&r, LegEvent::Ended(cause));
+            }
+        }
+    }
+
+    /// Where an H.323 leg's events go: to its meeting today.
+    pub(crate) fn on_h323_leg_event(&mut self, now: Instant, conn: ConnId, ev: LegEvent) {
+        let Some(c) = self.h323.conns.get_mut(&conn) else {
+            return;
+        };
+        match ev {
+            LegEvent::Incoming { target, offer } => {
+                if let Some(id) = c.leg.call_identifier() {
+                    c.label = super::guid_hex(&id.guid);
+                }
+                self.h323_route_incoming(now, conn, target, offer);
+            }
+            LegEvent::Ended(cause) => {
+                info!(call_id = %c.label, peer = %c.peer, cause = %cause, "H.323 call ended");
+                if let Some(r) = c.meeting.take() {
+                    self.on_meeting_leg_event(&r, LegEvent::Ended(cause));
+                }
+            }
+            LegEvent::Dtmf { digit, duration_ms } => {
+                info!(call_id = %c.label, %digit, duration_ms, "DTMF from H.323 leg");
+                if let Some(r) = c.meeting.clone() {
+                    self.on_meeting_leg_event(&r, LegEvent::Dtmf { digit, duration_ms });
+                }
+            }
+            other => {
+                if let Some(r) = c.meeting.clone() {
+                    self.on_meeting_leg_event(&r, other);
+                } else {
+                    debug!(call_id = %c.label, event = ?other, "H.323 leg event without an owner");
+                }
+            }
+        }
+    }
+
+    /// Who places the call: the registration the Setup names (or whose
+    /// aliases it presents) from the same host, else the source address.
+    fn h323_caller(&self, conn: ConnId) -> Option<Caller> {
+        let c = self.h323.conns.get(&conn)?;
+        let gk = self.h323.gatekeeper.as_ref()?;
+        let ip = c.peer.ip();
+        let by_id = c
+            .leg
+            .endpoint_identifier()
+            .and_then(|id| gk.registration(id))
+            .filter(|r| r.ras_source.ip() == ip);
+        let reg = by_id.or_else(|| {
+            gk.registrations().find(|r| {
+                r.ras_source.ip() == ip && c.leg.caller_aliases().iter().any(|a| r.has_alias(a))
+            })
+        });
+        Some(match reg {
+            Some(r) => Caller::Endpoint(r.directory_id.clone()),
+            None => Caller::Anonymous { source: ip },
+        })
+    }
+
+    /// The Setup arrived: route it like any call and hand the leg to what
+    /// the dialplan decided.
+    pub(crate) fn h323_route_incoming(
+        &mut self,
+        now: Instant,
+        conn: ConnId,
+        target: String,
+        offer: Option<MediaCaps>,
+    ) {
+        let Some(caller) = self.h323_caller(conn) else {
+            return;
+        };
+        let label = self.h323.conns[&conn].label.clone();
+        if let Caller::Endpoint(id) = &caller {
+            if let Err(refusal) = self.vetting.check(id) {
+                info!(call_id = %label, endpoint = %id, state = refusal.state.as_str(), "H.323 call refused: endpoint not approved");
+                let cause =
+                    Cause::from_h225(H225ReleaseReason::SecurityDenied).with_text(&refusal.text);
+                return self.h323_leg_command(now, conn, LegCommand::End(cause));
+            }
+        }
+        self.metrics.call_attempts.inc();
+        let from_user = self.h323.conns[&conn]
+            .leg
+            .caller_aliases()
+            .iter()
+            .find_map(alias_text)
+            .map(str::to_string);
+        let decision = self.dialplan.route(&RouteRequest {
+            caller: caller.clone(),
+            from_user,
+            target: target.clone(),
+            transport_secure: false,
+        });
+        debug!(call_id = %label, caller = ?caller, target = %target, outcome = ?decision.outcome, trace = ?decision.trace, "routed");
+        match &decision.outcome {
+            RouteOutcome::Reject { status, reason } => {
+                info!(call_id = %label, %target, status, %reason, "H.323 call refused by the dialplan");
+                let cause = Cause::from_sip_status(*status, reason);
+                self.h323_leg_command(now, conn, LegCommand::End(cause));
+            }
+            RouteOutcome::Meeting { number } => {
+                let number = number.clone();
+                let caller = match &caller {
+                    Caller::Endpoint(e) => format!("endpoint:{e}"),
+                    Caller::Trunk(t) => format!("trunk:{t}"),
+                    Caller::Anonymous { source } => format!("anonymous:{source}"),
+                };
+                self.h323_join_meeting(now, conn, &decision, &number, caller, &target, offer);
+            }
+            RouteOutcome::Endpoint { .. }
+            | RouteOutcome::Trunk { .. }
+            | RouteOutcome::Uri { .. } => {
+                // The neutral two-leg call does not take H.323 legs yet.
+                info!(call_id = %label, %target, outcome = ?decision.outcome, "H.323 call to a non-meeting target released: H.323 to SIP calls are not implemented yet");
+                let cause = Cause::new(Q850::SERVICE_NOT_IMPLEMENTED)
+                    .with_text("Calls from H.323 to SIP are not implemented yet");
+                self.h323_leg_command(now, conn, LegCommand::End(cause));
+            }
+        }
+    }
+
+    /// The maximum duration of a leg the decision admitted.
+    pub(crate) fn h323_set_max_duration(&mut self, now: Instant, conn: ConnId, secs: u64) {
+        if let Some(c) = self.h323.conns.get_mut(&conn) {
+            c.max_duration_at = Some(now + Duration::from_secs(secs.max(1)));
+        }
+    }
+}

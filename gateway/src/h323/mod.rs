@@ -1,0 +1,251 @@
+//! H.323 in the daemon: the engine side of the gatekeeper (RAS on UDP) and
+//! of the call-signalling connections (H.225 over TCP), each connection an
+//! [`H323CallLeg`] owned by the engine like every other leg.
+//!
+//! Still sans-IO at this level: the runtime ([`net`]) owns the sockets and
+//! hands datagrams, accepted connections, bytes and closes in as
+//! [`H323Input`]; what must go out comes back as [`H323Output`]. The
+//! protocol machines themselves live in the `gateway-h323` crate.
+//!
+//! - [`gatekeeper`]: the dialplan and the vetting gate as the gatekeeper's
+//!   directory and admission policy.
+//! - [`leg`]: connections → legs, their events routed by the dialplan (a
+//!   meeting through `meeting::h323`, other targets released for now).
+
+pub mod gatekeeper;
+pub mod leg;
+pub mod net;
+
+use crate::engine::Engine;
+use gateway_h323::call::H323CallLeg;
+use gateway_h323::gatekeeper::{GatekeeperConfig, GatekeeperEvent};
+use gateway_h323::h225::{H221NonStandard, RasMessage, VendorIdentifier};
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+use tracing::{debug, info};
+
+/// One call-signalling connection, numbered by the runtime.
+pub type ConnId = u64;
+
+/// What the runtime hands the engine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum H323Input {
+    /// A RAS datagram arrived.
+    Ras { from: SocketAddr, data: Vec<u8> },
+    /// A TCP connection to the call-signalling port was accepted.
+    Accepted { conn: ConnId, peer: SocketAddr },
+    /// Bytes read from a connection (any split).
+    Bytes { conn: ConnId, data: Vec<u8> },
+    /// The peer closed the connection, or it failed.
+    Closed { conn: ConnId },
+}
+
+/// What the engine wants the runtime to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum H323Output {
+    Ras {
+        to: SocketAddr,
+        data: Vec<u8>,
+    },
+    /// Write a TPKT frame on the connection.
+    Send {
+        conn: ConnId,
+        data: Vec<u8>,
+    },
+    /// Close the connection once what was sent before is written.
+    Close {
+        conn: ConnId,
+    },
+}
+
+/// Addresses and names the H.323 side announces.
+#[derive(Debug, Clone)]
+pub struct H323Config {
+    pub gatekeeper_id: String,
+    /// Our RAS address as endpoints reach it (GCF rasAddress).
+    pub ras_address: SocketAddr,
+    /// Our call-signalling address (RCF/ACF callSignalAddress).
+    pub call_signal_address: SocketAddr,
+}
+
+/// How long an accepted connection may stay without a Setup.
+pub(crate) const SETUP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The vendor we present in H.225 (destinationInfo) and MSD.
+pub(crate) fn our_vendor() -> VendorIdentifier {
+    VendorIdentifier {
+        // T.35 country 0xB5 with an unassigned manufacturer code: a
+        // product without a registered code says so rather than borrow one.
+        vendor: H221NonStandard {
+            t35_country_code: 0xB5,
+            t35_extension: 0,
+            manufacturer_code: 0,
+        },
+        product_id: Some(b"gateway".to_vec()),
+        version_id: Some(env!("CARGO_PKG_VERSION").as_bytes().to_vec()),
+        enterprise_number: None,
+    }
+}
+
+/// The engine's H.323 half. Disabled (no gatekeeper, nothing accepted)
+/// until the runtime enables it with the bound addresses.
+#[derive(Default)]
+pub(crate) struct H323State {
+    pub(crate) gatekeeper: Option<gatekeeper::Gatekeeper>,
+    pub(crate) conns: HashMap<ConnId, leg::Conn>,
+    pub(crate) out: VecDeque<H323Output>,
+}
+
+impl Engine {
+    /// Turn H.323 on: the gatekeeper answers RAS and calls are accepted.
+    pub fn enable_h323(&mut self, cfg: H323Config) {
+        let gk_cfg =
+            GatekeeperConfig::new(&cfg.gatekeeper_id, cfg.ras_address, cfg.call_signal_address);
+        self.h323.gatekeeper = Some(gatekeeper::Gatekeeper::new(
+            gk_cfg,
+            gatekeeper::DialplanDirectory::new(self.dialplan.clone()),
+            gatekeeper::DialplanAdmission::new(self.dialplan.clone()),
+        ));
+    }
+
+    /// One input from the H.323 sockets.
+    pub fn h323_input(&mut self, now: Instant, input: H323Input) {
+        self.now = now;
+        match input {
+            H323Input::Ras { from, data } => self.on_ras(now, from, &data),
+            H323Input::Accepted { conn, peer } => self.on_h323_accepted(now, conn, peer),
+            H323Input::Bytes { conn, data } => self.on_h323_bytes(now, conn, &data),
+            H323Input::Closed { conn } => self.on_h323_closed(now, conn),
+        }
+    }
+
+    /// The next thing to put on an H.323 socket.
+    pub fn h323_transmit(&mut self) -> Option<H323Output> {
+        self.h323.out.pop_front()
+    }
+
+    pub(crate) fn h323_poll_timeout(&self) -> Option<Instant> {
+        let gk = self.h323.gatekeeper.as_ref().and_then(|g| g.poll_timeout());
+        let legs = self
+            .h323
+            .conns
+            .values()
+            .filter_map(|c| c.next_deadline())
+            .min();
+        match (gk, legs) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    pub(crate) fn h323_handle_timeout(&mut self, now: Instant) {
+        if let Some(gk) = self.h323.gatekeeper.as_mut() {
+            if gk.poll_timeout().is_some_and(|t| t <= now) {
+                gk.handle_timeout(now);
+            }
+        }
+        self.drain_gatekeeper_events();
+        self.h323_conn_timeouts(now);
+    }
+
+    fn on_ras(&mut self, now: Instant, from: SocketAddr, data: &[u8]) {
+        if self.h323.gatekeeper.is_none() {
+            return;
+        }
+        // The device is looked at before the gate, as a SIP REGISTER's
+        // User-Agent is, so the RRQ presenting a changed device is itself
+        // refused.
+        if let Ok(RasMessage::RegistrationRequest(rrq)) = RasMessage::decode(data) {
+            if !rrq.keep_alive {
+                let ua = gatekeeper::vendor_string(&rrq.endpoint_vendor);
+                let owner = rrq
+                    .terminal_alias
+                    .iter()
+                    .flatten()
+                    .find_map(|a| gatekeeper::endpoint_for_alias(&self.dialplan, a))
+                    .map(|e| e.id.clone());
+                if let Some(id) = owner {
+                    self.vetting.device_seen(&id, &ua);
+                }
+            }
+        }
+        let dialplan = self.dialplan.clone();
+        let Some(gk) = self.h323.gatekeeper.as_mut() else {
+            return;
+        };
+        gk.directory_mut().refresh(&dialplan, &self.vetting);
+        gk.admission_mut().refresh(&dialplan);
+        let before = gk.stats();
+        let replies = gk.handle(now, from, data);
+        let after = gk.stats();
+        if after.malformed > before.malformed {
+            self.metrics.parse_errors.inc();
+            debug!(peer = %from, len = data.len(), "malformed RAS datagram dropped");
+        }
+        for (to, data) in replies {
+            if let Ok(m) = RasMessage::decode(&data) {
+                log_ras_answer(from, &m);
+            }
+            self.h323.out.push_back(H323Output::Ras { to, data });
+        }
+        self.drain_gatekeeper_events();
+    }
+
+    fn drain_gatekeeper_events(&mut self) {
+        let Some(gk) = self.h323.gatekeeper.as_mut() else {
+            return;
+        };
+        while let Some(ev) = gk.poll_event() {
+            match ev {
+                GatekeeperEvent::Registered(r) => info!(
+                    endpoint = %r.directory_id,
+                    endpoint_identifier = %r.endpoint_identifier,
+                    source = %r.ras_source,
+                    ttl_s = r.ttl.as_secs(),
+                    vendor = %gatekeeper::vendor_string(&r.vendor),
+                    "H.323 endpoint registered"
+                ),
+                GatekeeperEvent::Unregistered {
+                    endpoint_identifier,
+                    directory_id,
+                    cause,
+                } => info!(
+                    endpoint = %directory_id,
+                    %endpoint_identifier,
+                    cause = ?cause,
+                    "H.323 endpoint unregistered"
+                ),
+            }
+        }
+    }
+}
+
+/// Refusals are worth a log line: they are what an operator looks for when
+/// a room cannot register or call.
+fn log_ras_answer(peer: SocketAddr, m: &RasMessage) {
+    match m {
+        RasMessage::RegistrationReject(r) => {
+            info!(%peer, reason = ?r.reject_reason, "H.323 registration refused (RRJ)")
+        }
+        RasMessage::AdmissionReject(r) => {
+            info!(%peer, reason = ?r.reject_reason, "H.323 admission refused (ARJ)")
+        }
+        RasMessage::GatekeeperReject(r) => {
+            info!(%peer, reason = ?r.reject_reason, "H.323 gatekeeper discovery refused (GRJ)")
+        }
+        other => debug!(%peer, message = other.name(), "RAS answered"),
+    }
+}
+
+/// Hex of a GUID, for labels and CDRs.
+pub(crate) fn guid_hex(g: &[u8; 16]) -> String {
+    crate::engine::hex_encode(g)
+}
+
+pub(crate) fn new_leg(msd_number: u32) -> H323CallLeg {
+    H323CallLeg::new_incoming(gateway_h323::call::CallLegConfig::new(
+        our_vendor(),
+        msd_number,
+    ))
+}

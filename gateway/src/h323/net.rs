@@ -1,0 +1,284 @@
+//! The runtime's H.323 sockets: the RAS UDP socket and the call-signalling
+//! TCP listener. Part of the runtime (the only place with tokio sockets):
+//! it turns socket activity into [`H323Input`] for the engine and carries
+//! out the engine's [`H323Output`].
+//!
+//! Each connection has a reader task (bytes → the engine's channel, whose
+//! bound slows a fast sender down) and a writer task fed by a bounded
+//! queue; a connection whose queue overflows is closed rather than allowed
+//! to buffer without limit.
+
+use super::{ConnId, H323Input, H323Output};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, UdpSocket};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tracing::{debug, warn};
+
+/// Largest RAS datagram read (RAS messages are a few hundred bytes).
+const MAX_DATAGRAM: usize = 4096;
+/// Frames queued for one connection before it is given up on.
+const WRITE_QUEUE: usize = 256;
+
+/// Socket activity, before the runtime hands it to the engine.
+pub enum NetEvent {
+    Input(H323Input),
+    /// A new connection's writer, kept by [`H323Net`].
+    Writer {
+        conn: ConnId,
+        writer: mpsc::Sender<Vec<u8>>,
+        reader: JoinHandle<()>,
+    },
+}
+
+struct ConnHandle {
+    writer: mpsc::Sender<Vec<u8>>,
+    reader: JoinHandle<()>,
+}
+
+pub struct H323Net {
+    ras: Arc<UdpSocket>,
+    pub ras_addr: SocketAddr,
+    pub cs_addr: SocketAddr,
+    conns: HashMap<ConnId, ConnHandle>,
+}
+
+/// Bind both sockets and start their tasks.
+pub async fn start(
+    ras: SocketAddr,
+    call_signalling: SocketAddr,
+) -> std::io::Result<(H323Net, mpsc::Receiver<NetEvent>)> {
+    let udp = Arc::new(UdpSocket::bind(ras).await?);
+    let listener = TcpListener::bind(call_signalling).await?;
+    let ras_addr = udp.local_addr()?;
+    let cs_addr = listener.local_addr()?;
+    let (tx, rx) = mpsc::channel::<NetEvent>(1024);
+
+    tokio::spawn({
+        let udp = udp.clone();
+        let tx = tx.clone();
+        async move {
+            let mut buf = vec![0u8; MAX_DATAGRAM];
+            loop {
+                match udp.recv_from(&mut buf).await {
+                    Ok((n, from)) => {
+                        let ev = NetEvent::Input(H323Input::Ras {
+                            from,
+                            data: buf[..n].to_vec(),
+                        });
+                        // A datagram that finds the queue full is lost, as on
+                        // the wire; the endpoint retransmits.
+                        match tx.try_send(ev) {
+                            Err(mpsc::error::TrySendError::Closed(_)) => break,
+                            Err(mpsc::error::TrySendError::Full(_)) => {
+                                debug!(peer = %from, "RAS datagram dropped (queue full)")
+                            }
+                            Ok(()) => {}
+                        }
+                    }
+                    Err(e) => debug!(error = %e, "RAS receive failed"),
+                }
+            }
+        }
+    });
+
+    tokio::spawn(async move {
+        let mut next: ConnId = 1;
+        loop {
+            let (stream, peer) = match listener.accept().await {
+                Ok(x) => x,
+                Err(e) => {
+                    warn!(error = %e, "H.323 accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            };
+            let _ = stream.set_nodelay(true);
+            let conn = next;
+            next += 1;
+            let (mut rd, mut wr) = stream.into_split();
+            let (wtx, mut wrx) = mpsc::channel::<Vec<u8>>(WRITE_QUEUE);
+            tokio::spawn(async move {
+                while let Some(frame) = wrx.recv().await {
+                    if wr.write_all(&frame).await.is_err() {
+                        break;
+                    }
+                }
+                let _ = wr.shutdown().await;
+            });
+            let reader = tokio::spawn({
+                let tx = tx.clone();
+                async move {
+                    let mut buf = vec![0u8; 16 * 1024];
+                    loop {
+                        match rd.read(&mut buf).await {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => {
+                                let ev = NetEvent::Input(H323Input::Bytes {
+                                    conn,
+                                    data: buf[..n].to_vec(),
+                                });
+                                if tx.send(ev).await.is_err() {
+                                    return;
+                                }
+                            }
+                        }
+                    }
+                    let _ = tx.send(NetEvent::Input(H323Input::Closed { conn })).await;
+                }
+            });
+            // The writer is registered before any of the connection's bytes
+            // can reach the engine: both go through the same channel.
+            let registered = tx
+                .send(NetEvent::Writer {
+                    conn,
+                    writer: wtx,
+                    reader,
+                })
+                .await
+                .is_ok()
+                && tx
+                    .send(NetEvent::Input(H323Input::Accepted { conn, peer }))
+                    .await
+                    .is_ok();
+            if !registered {
+                break;
+            }
+        }
+    });
+
+    Ok((
+        H323Net {
+            ras: udp,
+            ras_addr,
+            cs_addr,
+            conns: HashMap::new(),
+        },
+        rx,
+    ))
+}
+
+impl H323Net {
+    /// Keeps what the runtime needs for itself; returns the engine's part.
+    pub fn on_event(&mut self, ev: NetEvent) -> Option<H323Input> {
+        match ev {
+            NetEvent::Writer {
+                conn,
+                writer,
+                reader,
+            } => {
+                self.conns.insert(conn, ConnHandle { writer, reader });
+                None
+            }
+            NetEvent::Input(H323Input::Closed { conn }) => {
+                self.conns.remove(&conn);
+                Some(H323Input::Closed { conn })
+            }
+            NetEvent::Input(i) => Some(i),
+        }
+    }
+
+    /// Carry out one of the engine's outputs.
+    pub fn send(&mut self, out: H323Output) -> Option<H323Input> {
+        match out {
+            H323Output::Ras { to, data } => {
+                if let Err(e) = self.ras.try_send_to(&data, to) {
+                    debug!(dest = %to, error = %e, "RAS datagram not sent");
+                }
+                None
+            }
+            H323Output::Send { conn, data } => {
+                let full = match self.conns.get(&conn) {
+                    Some(h) => h.writer.try_send(data).is_err(),
+                    None => false,
+                };
+                if full {
+                    warn!(conn, "H.323 connection not reading: closed");
+                    self.close(conn);
+                    return Some(H323Input::Closed { conn });
+                }
+                None
+            }
+            H323Output::Close { conn } => {
+                self.close(conn);
+                None
+            }
+        }
+    }
+
+    fn close(&mut self, conn: ConnId) {
+        // Dropping the writer's sender lets it write what is queued and
+        // shut down; the reader stops now so the socket is released.
+        if let Some(h) = self.conns.remove(&conn) {
+            h.reader.abort();
+        }
+    }
+}
+
+/// The H.323 sockets the configuration asks for, bound, with the engine's
+/// gatekeeper enabled on them. `Ok(None)`: H.323 is off, or its default
+/// ports are taken (only a warning unless the address was configured).
+pub async fn start_configured(
+    cfg: &crate::config::Config,
+    engine: &mut crate::engine::Engine,
+) -> Result<Option<(H323Net, mpsc::Receiver<NetEvent>)>, String> {
+    let Some(listen) = cfg.h323().map_err(|e| e.to_string())? else {
+        return Ok(None);
+    };
+    let (net, rx) = match start(listen.ras, listen.call_signalling).await {
+        Ok(x) => x,
+        Err(e) if !listen.explicit => {
+            warn!(ras = %listen.ras, call_signalling = %listen.call_signalling, error = %e, "H.323 not started: its default ports are not free (set h323_listen/--h323-listen to insist, or \"off\")");
+            return Ok(None);
+        }
+        Err(e) => {
+            return Err(format!(
+                "H.323 listeners {} (RAS) / {} (call signalling): {e}",
+                listen.ras, listen.call_signalling
+            ))
+        }
+    };
+    let advertise = |a: SocketAddr| {
+        if a.ip().is_unspecified() {
+            SocketAddr::new(cfg.advertised_ip(), a.port())
+        } else {
+            a
+        }
+    };
+    engine.enable_h323(super::H323Config {
+        gatekeeper_id: cfg.h323_gatekeeper_id.clone(),
+        ras_address: advertise(net.ras_addr),
+        call_signal_address: advertise(net.cs_addr),
+    });
+    tracing::info!(ras = %net.ras_addr, call_signalling = %net.cs_addr, gatekeeper = %cfg.h323_gatekeeper_id, "H.323 gatekeeper and call signalling listening");
+    Ok(Some((net, rx)))
+}
+
+/// The next socket event, or never when H.323 is off.
+pub async fn next_event(rx: &mut Option<mpsc::Receiver<NetEvent>>) -> Option<NetEvent> {
+    match rx {
+        Some(r) => r.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Puts what the engine wants sent on the H.323 sockets.
+pub fn flush(engine: &mut crate::engine::Engine, net: Option<&mut H323Net>) {
+    let Some(net) = net else {
+        return;
+    };
+    let now = std::time::Instant::now();
+    // Bounded: a write queue that overflows feeds a Closed back in, which
+    // may produce more output, but never more than once per connection.
+    for _ in 0..100_000 {
+        let Some(out) = engine.h323_transmit() else {
+            return;
+        };
+        if let Some(back) = net.send(out) {
+            engine.h323_input(now, back);
+        }
+    }
+}

@@ -1,0 +1,94 @@
+//! The H.323 adapter of a meeting leg: the Setup's Fast Start proposals
+//! are the neutral offer, the meeting's neutral answer goes back in the
+//! Connect (our fastStart element), and the leg's events (UII digits,
+//! release) reach the meeting through the H.323 leg in `crate::h323::leg`.
+//!
+//! H.323 legs carry plain RTP (no H.235 media security), so a classified
+//! meeting refuses them with the H.225 reason `securityDenied`.
+
+use super::{JoinRequest, LegSignalling};
+use crate::engine::Engine;
+use crate::h323::ConnId;
+use gateway_callmodel::{Cause, H225ReleaseReason, LegCommand, MediaCaps, Q850};
+use gateway_dialplan::RouteDecision;
+use std::time::Instant;
+use tracing::info;
+
+/// The meeting's handle on an H.323 leg: the connection that carries it.
+pub(crate) struct H323MeetingLeg {
+    pub(crate) conn: ConnId,
+}
+
+impl Engine {
+    /// The routing decision sent the Setup on `conn` to meeting `number`.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn h323_join_meeting(
+        &mut self,
+        now: Instant,
+        conn: ConnId,
+        decision: &RouteDecision,
+        number: &str,
+        caller: String,
+        target: &str,
+        offer: Option<MediaCaps>,
+    ) {
+        let Some(c) = self.h323.conns.get(&conn) else {
+            return;
+        };
+        let label = c.label.clone();
+        let cdr_from = c
+            .leg
+            .caller_aliases()
+            .iter()
+            .find_map(|a| match a {
+                gateway_h323::h225::AliasAddress::H323Id(s)
+                | gateway_h323::h225::AliasAddress::DialedDigits(s) => Some(format!("h323:{s}")),
+                _ => None,
+            })
+            .unwrap_or_else(|| format!("h323:{}", c.peer));
+        if decision.policy.encryption_required {
+            let class = self
+                .dialplan
+                .meeting_by_user(number)
+                .map(|m| m.classification.as_str())
+                .unwrap_or("classified");
+            info!(call_id = %label, meeting = %number, "plain H.323 leg refused from a classified meeting");
+            let cause = Cause::from_h225(H225ReleaseReason::SecurityDenied).with_text(&format!(
+                "Meeting {number} is {class}: only encrypted legs are admitted, and H.323 media is not encrypted"
+            ));
+            return self.h323_leg_command(now, conn, LegCommand::End(cause));
+        }
+        let Some(offer) = offer else {
+            let cause = Cause::new(Q850::BEARER_CAPABILITY_NOT_AVAILABLE)
+                .with_text("A meeting needs Fast Start audio in the Setup");
+            return self.h323_leg_command(now, conn, LegCommand::End(cause));
+        };
+        let admitted = self.admit_to_meeting(
+            now,
+            JoinRequest {
+                number,
+                decision,
+                offer: &offer,
+                secure_signalling: false,
+                label,
+                caller,
+                cdr_from,
+                cdr_to: format!("h323:{target}"),
+                signalling: LegSignalling::H323(Box::new(H323MeetingLeg { conn })),
+            },
+        );
+        match admitted {
+            Ok(a) => {
+                if let Some(c) = self.h323.conns.get_mut(&conn) {
+                    c.meeting = Some(a.leg);
+                }
+                self.h323_set_max_duration(now, conn, decision.policy.max_duration_secs);
+                let answer = MediaCaps {
+                    streams: vec![a.answer],
+                };
+                self.h323_leg_command(now, conn, LegCommand::Answer(answer));
+            }
+            Err(cause) => self.h323_leg_command(now, conn, LegCommand::End(cause)),
+        }
+    }
+}

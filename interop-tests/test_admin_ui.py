@@ -1,0 +1,291 @@
+"""The administration Web UI (/ui/ on the admin listener) in a real browser:
+Debian's headless Chromium driven through chromedriver. A security reviewer
+approves a pending endpoint; a city administrator edits a routing rule and
+sees the "try a call" decision change; the API and the stored state agree
+with what the page said. Errors from the API appear on the page."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from test_admin_api import api, login, users_add
+
+selenium = pytest.importorskip("selenium", reason="pip install -r interop-tests/requirements.txt")
+from selenium import webdriver  # noqa: E402
+from selenium.common.exceptions import TimeoutException  # noqa: E402
+from selenium.webdriver.chrome.service import Service  # noqa: E402
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.support import expected_conditions as EC  # noqa: E402
+from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+WAIT = 20.0
+
+ADMIN = ("ui-admin", "mật khẩu quản trị 2025")
+REVIEWER = ("ui-reviewer", "mật khẩu thẩm định 2025")
+
+
+@pytest.fixture
+def browser(tmp_path):
+    for path, pkg in [(CHROMIUM, "chromium"), (CHROMEDRIVER, "chromium-driver")]:
+        if not Path(path).exists():
+            pytest.fail(f"{path} not found: apt-get install -y {pkg} (scripts/test-all.sh does)")
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = CHROMIUM
+    # As root on a closed network: no sandbox, and nothing that phones home
+    # (Chromium otherwise waits on those connections).
+    for arg in ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--disable-dev-shm-usage", "--window-size=1400,1000",
+                f"--user-data-dir={tmp_path / 'chromium-profile'}"]:
+        opts.add_argument(arg)
+    # The page's console goes into failure messages.
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    # Selenium Manager would look for drivers on the network: the path is given.
+    os.environ["SE_OFFLINE"] = "true"
+    service = Service(executable_path=CHROMEDRIVER, log_output=str(tmp_path / "chromedriver.log"))
+    driver = webdriver.Chrome(service=service, options=opts)
+    driver.set_page_load_timeout(WAIT)
+    try:
+        yield driver
+    finally:
+        try:
+            driver.quit()
+        finally:
+            proc = getattr(service, "process", None)
+            if proc is not None and proc.poll() is None:
+                proc.kill()
+                proc.wait(timeout=10)
+
+
+def wait(driver, cond, what: str):
+    try:
+        return WebDriverWait(driver, WAIT).until(cond)
+    except TimeoutException:
+        body = driver.find_element(By.TAG_NAME, "body").text
+        try:
+            console = "\n".join(e["message"] for e in driver.get_log("browser"))
+        except Exception as e:  # the log is a diagnostic, not the failure
+            console = f"<no console log: {e}>"
+        raise AssertionError(f"{what} within {WAIT}s; the page says:\n{body[:3000]}\n"
+                             f"--- browser console ---\n{console[-3000:]}") from None
+
+
+def text_in(driver, selector: str, text: str, what: str):
+    wait(driver, EC.text_to_be_present_in_element((By.CSS_SELECTOR, selector), text), what)
+    return driver.find_element(By.CSS_SELECTOR, selector).text
+
+
+def shot(driver, tmp_path, name: str):
+    """Screenshots for a person to look at (UI_SCREENSHOT_DIR keeps them)."""
+    out = Path(os.environ.get("UI_SCREENSHOT_DIR", tmp_path))
+    out.mkdir(parents=True, exist_ok=True)
+    driver.save_screenshot(str(out / f"{name}.png"))
+
+
+def set_lang(driver, lang: str):
+    driver.find_element(By.CSS_SELECTOR, f".lang .lang-{lang}").click()
+    wait(driver, lambda d: d.execute_script("return document.documentElement.lang") == lang,
+         f"the page switched to {lang}")
+
+
+def ui_login(driver, gw, user: str, password: str):
+    driver.get(f"http://127.0.0.1:{gw.admin_port}/ui/")
+    wait(driver, EC.element_to_be_clickable((By.ID, "login-user")), "the login form")
+    driver.find_element(By.ID, "login-user").send_keys(user)
+    driver.find_element(By.ID, "login-password").send_keys(password)
+    driver.find_element(By.ID, "login-submit").click()
+    wait(driver, EC.presence_of_element_located((By.ID, "logout")), f"{user} logged in")
+
+
+def ui_logout(driver):
+    driver.find_element(By.ID, "logout").click()
+    wait(driver, EC.presence_of_element_located((By.ID, "login-user")), "back on the login form")
+
+
+def go(driver, gw, fragment: str):
+    driver.get(f"http://127.0.0.1:{gw.admin_port}/ui/#/{fragment}")
+
+
+def try_call(driver, caller: str, target: str) -> str:
+    for field, value in [("try-caller", caller), ("try-target", target)]:
+        el = driver.find_element(By.ID, field)
+        el.clear()
+        el.send_keys(value)
+    old = driver.find_elements(By.CSS_SELECTOR, "#route-result > *")
+    driver.find_element(By.ID, "try-submit").click()
+    if old:
+        wait(driver, EC.staleness_of(old[0]), "the previous answer replaced")
+    wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#route-result .decision, #route-result .problem"),
+         "an answer to the try-a-call box")
+    return driver.find_element(By.ID, "route-result").text
+
+
+def new_endpoint(gw, token, ep_id: str, unit: dict) -> dict:
+    status, body = api(gw, "POST", "/api/v1/endpoints", token, {
+        "id": ep_id,
+        "unit": unit,
+        "protocol": "sip",
+        "display": f"Phòng họp trực tuyến {ep_id}",
+        "numbers": [ep_id],
+        "credentials": {"password": f"secret-{ep_id}-pw"},
+        "contacts": {"technical_officer": {"name": "Nguyễn Thị Hà", "phone": "0243 825 1234"}},
+    })
+    assert status == 201, f"creating endpoint {ep_id} answered {status}: {body}"
+    assert body["vetting"]["state"] == "pending", body["vetting"]
+    return body
+
+
+def test_ui_is_embedded_and_says_404_for_unknown_files(gateway):
+    status, html = gateway.http_get("/ui/")
+    assert status == 200 and '<script type="module" src="app.js">' in html, (status, html[:300])
+    assert "http://" not in html and "https://" not in html, "the page loads something from elsewhere"
+    status, js = gateway.http_get("/ui/i18n.js")
+    assert status == 200 and "Đăng nhập" in js, status
+    assert gateway.http_get("/ui/no-such-file.js")[0] == 404
+    # The API keeps its own problem details next to the UI.
+    assert gateway.http_get("/api/v1/nope")[0] == 404
+
+
+def test_reviewer_approves_and_admin_changes_a_rule_in_the_browser(gateway_factory, browser, tmp_path):
+    gw = gateway_factory()
+    for (name, pw), role in [(ADMIN, "city-admin"), (REVIEWER, "security-reviewer")]:
+        rc, out, err = users_add(gw, name, role, pw)
+        assert rc == 0, f"users add {name}: exit {rc}\n{out}\n{err}"
+    gw.start()
+    admin = login(gw, *ADMIN)
+    status, ep1001 = api(gw, "GET", "/api/v1/endpoints/1001", admin)
+    assert status == 200, (status, ep1001)
+    unit = ep1001["unit"]
+    new_endpoint(gw, admin, "7701", unit)
+    new_endpoint(gw, admin, "7702", unit)
+
+    d = browser
+    # A wrong password: the API's problem is on the page, in Vietnamese.
+    d.get(f"http://127.0.0.1:{gw.admin_port}/ui/")
+    wait(d, EC.element_to_be_clickable((By.ID, "login-user")), "the login form")
+    set_lang(d, "vi")
+    assert "Đăng nhập quản trị" in d.find_element(By.TAG_NAME, "h1").text
+    d.find_element(By.ID, "login-user").send_keys(REVIEWER[0])
+    d.find_element(By.ID, "login-password").send_keys("sai mật khẩu")
+    d.find_element(By.ID, "login-submit").click()
+    problem = text_in(d, ".problem", "401", "the refused login shown")
+    assert "Lỗi" in problem, problem
+
+    # ---- the security reviewer approves 7701 from the queue
+    ui_login(d, gw, *REVIEWER)
+    go(d, gw, "vetting")
+    card = wait(d, EC.presence_of_element_located((By.CSS_SELECTOR, '.vet[data-id="7701"]')),
+                "7701 in the vetting queue")
+    assert "Chờ duyệt" in card.text and "Nguyễn Thị Hà" in card.text, card.text
+    shot(d, tmp_path, "vetting-vi")
+    d.find_element(By.ID, "reason-7701").send_keys("Đã kiểm tra thiết bị tại chỗ")
+    d.find_element(By.ID, "approve-7701").click()
+    text_in(d, "#view", "Đã duyệt điểm cầu 7701.", "the approval confirmed")
+    wait(d, EC.presence_of_element_located((By.CSS_SELECTOR, '.vet[data-id="7702"]')), "7702 still queued")
+    assert not d.find_elements(By.CSS_SELECTOR, '.vet[data-id="7701"]'), "7701 still in the queue"
+
+    status, ep = api(gw, "GET", "/api/v1/endpoints/7701", admin)
+    assert status == 200 and ep["vetting"]["state"] == "approved", ep
+    assert ep["vetting"]["by"] == REVIEWER[0], ep["vetting"]
+    assert ep["vetting"]["reason"] == "Đã kiểm tra thiết bị tại chỗ", ep["vetting"]
+    status, audit = api(gw, "GET", "/api/v1/audit?object_kind=endpoint&object_id=7701", admin)
+    assert status == 200 and any(r["actor"] == REVIEWER[0] and "approv" in r["action"] for r in audit), audit
+    status, ep = api(gw, "GET", "/api/v1/endpoints/7702", admin)
+    assert ep["vetting"]["state"] == "pending", ep
+
+    # The audit screen shows the approval.
+    go(d, gw, "audit?object_kind=endpoint&object_id=7701")
+    text_in(d, "#audit", REVIEWER[0], "the approval in the audit log")
+    ui_logout(d)
+
+    # ---- a city administrator sees the queue without actions
+    ui_login(d, gw, *ADMIN)
+    go(d, gw, "vetting")
+    wait(d, EC.presence_of_element_located((By.CSS_SELECTOR, '.vet[data-id="7702"]')), "7702 queued")
+    assert d.find_elements(By.ID, "vetting-readonly"), "no read-only hint for a city-admin"
+    assert not d.find_elements(By.ID, "approve-7702"), "a city-admin was offered to approve"
+
+    # ---- endpoints list and detail
+    go(d, gw, "endpoints")
+    rows = text_in(d, "#endpoints", "7701", "the endpoint list")
+    assert "1001" in rows and "Đã duyệt" in rows, rows
+    go(d, gw, "endpoints/7702")
+    text_in(d, "#view", "Nguyễn Thị Hà", "7702's contact on its page")
+
+    # ---- try a call, edit the rule, try again
+    go(d, gw, "rules")
+    wait(d, EC.presence_of_element_located((By.CSS_SELECTOR, 'tr[data-rule="loopback-out"]')),
+         "the rules table")
+    # A target the API refuses: its problem (422, field) is shown.
+    wrong = try_call(d, "1001", "9" * 300)
+    assert "422" in wrong and "target" in wrong, wrong
+    assert d.find_elements(By.CSS_SELECTOR, "#route-result .problem"), wrong
+
+    before = try_call(d, "1001", "0912345678")
+    assert "loopback-trunk" in before and "loopback-out" in before, before
+    assert d.find_elements(By.CSS_SELECTOR, "#route-result .decision-ok"), before
+    shot(d, tmp_path, "rules-vi")
+
+    status, versions = api(gw, "GET", "/api/v1/versions", admin)
+    assert status == 200 and versions["current"] is not None, versions
+    v_before = versions["current"]
+
+    d.find_element(By.CSS_SELECTOR, 'button[data-edit="loopback-out"]').click()
+    editor = wait(d, EC.presence_of_element_located((By.ID, "rule-text")), "the rule editor")
+    wait(d, lambda _: "loopback-out" in editor.get_attribute("value"), "the rule's TOML in the editor")
+    block = editor.get_attribute("value")
+    assert block.startswith("[[rule]]") and 'trunk = "loopback-trunk"' in block, block
+    assert "[[trunk]]" not in block and "[[meeting]]" not in block, block
+
+    # An invalid edit: the dialplan's problems are listed, nothing stored.
+    editor.clear()
+    editor.send_keys(block.replace('action = "trunk"', 'action = "explode"'))
+    d.find_element(By.ID, "rule-check").click()
+    issues = text_in(d, "#editor-output .problem", "explode", "the dialplan problems shown")
+    assert "422" in issues, issues
+
+    edited = block.replace('action = "trunk"\ntrunk = "loopback-trunk"',
+                           'action = "reject"\nstatus = 403\nreason = "Cấm gọi ra ngoài"')
+    assert edited != block, block
+    editor.clear()
+    editor.send_keys(edited)
+    d.find_element(By.ID, "rule-check").click()
+    diff = text_in(d, "#editor-output .diff", '+action = "reject"', "the dry-run diff")
+    assert '-action = "trunk"' in diff, diff
+    status, versions = api(gw, "GET", "/api/v1/versions", admin)
+    assert versions["current"] == v_before, "the dry run stored a version"
+
+    d.find_element(By.ID, "rule-save").click()
+    text_in(d, "#view", f"Đã lưu và áp dụng phiên bản {v_before + 1}.", "the new version confirmed")
+    # The page tries the last call again on the new version.
+    after = text_in(d, "#route-result", "403", "the decision after the edit")
+    assert "Cấm gọi ra ngoài" in after and "loopback-out" in after, after
+    assert d.find_elements(By.CSS_SELECTOR, "#route-result .decision-reject"), after
+    after = try_call(d, "1001", "0912345678")
+    assert "403" in after and "loopback-out" in after, after
+    shot(d, tmp_path, "rules-after-vi")
+
+    status, versions = api(gw, "GET", "/api/v1/versions", admin)
+    assert versions["current"] == v_before + 1, versions
+    status, v = api(gw, "GET", f"/api/v1/versions/{v_before + 1}", admin)
+    assert 'reason = "Cấm gọi ra ngoài"' in v["source"], v["source"]
+    assert "[[trunk]]" in v["source"] and 'name = "loopback-trunk"' in v["source"], "the rest of the file lost"
+    status, answer = api(gw, "POST", "/api/v1/route", admin, {"caller": "1001", "target": "0912345678"})
+    assert status == 200 and answer["outcome"]["kind"] == "reject", answer
+    assert answer["outcome"]["status"] == 403, answer
+
+    # ---- English
+    set_lang(d, "en")
+    text_in(d, "h1", "Routing rules", "the rules screen in English")
+    text_in(d, "nav", "Security vetting", "the menu in English")
+    after = try_call(d, "1001", "0912345678")
+    assert "Rejected: 403" in after and "Decided by rule: loopback-out" in after, after
+    shot(d, tmp_path, "rules-en")
+    go(d, gw, "units")
+    text_in(d, "#unit-tree", "Hà Nội", "the unit tree")
