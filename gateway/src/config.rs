@@ -378,7 +378,11 @@ mod tests {
         let c = Config::parse("h323_listen = \"off\"\n", "x").unwrap();
         assert_eq!(c.h323().unwrap(), None);
         let c = Config::parse("h323_listen = \"127.0.0.1:1720\"\n", "x").unwrap();
-        assert!(c.validate().unwrap_err().to_string().contains("h323_listen"));
+        assert!(c
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("h323_listen"));
     }
 
     #[test]
@@ -399,11 +403,8 @@ mod recordings_section {
             c.recording_key_file(),
             std::path::Path::new("/srv/gw/recordings.key")
         );
-        let c = super::Config::parse(
-            "[recordings]\nkey_file = \"/etc/gateway/rec.key\"\n",
-            "x",
-        )
-        .unwrap();
+        let c = super::Config::parse("[recordings]\nkey_file = \"/etc/gateway/rec.key\"\n", "x")
+            .unwrap();
         assert_eq!(
             c.recording_key_file(),
             std::path::Path::new("/etc/gateway/rec.key")

@@ -17,7 +17,7 @@ use super::{now_ms, Side};
 use crate::engine::{Engine, EngineTimer};
 use crate::store_writer::StoreOp;
 use gateway_callmodel::{Cause, LegCommand, LegEvent, MediaCaps};
-use gateway_dialplan::RouteDecision;
+use gateway_dialplan::{RouteDecision, RouteOutcome};
 use gateway_media::{Leg, MediaSession};
 use gateway_sip::transaction::{ClientTxId, PeerAddr, ServerTxId};
 use gateway_sip::uri::Uri;
@@ -28,6 +28,9 @@ use tracing::{debug, info, warn};
 /// The protocol half of a leg; the owner only stores it for the adapter.
 pub(crate) enum LegSignalling {
     Sip(Box<SipLeg>),
+    /// An H.323 call-signalling connection; its leg lives with the
+    /// connection (`Engine::h323_leg_command`).
+    H323(crate::h323::ConnId),
 }
 
 pub(crate) struct BridgedLeg {
@@ -90,6 +93,52 @@ pub(crate) struct BridgedCalls {
 }
 
 impl Engine {
+    /// Where a call the dialplan sent to an endpoint, a trunk or a URI goes
+    /// on the wire: the endpoint's registered contact (reached at the
+    /// address it registered from), else the URI's host.
+    pub(crate) fn resolve_sip_callee(
+        &mut self,
+        now: Instant,
+        decision: &RouteDecision,
+    ) -> Result<Callee, Cause> {
+        match &decision.outcome {
+            RouteOutcome::Endpoint { id: ep } => {
+                let bindings = self.registrar.lookup(ep, now);
+                let Some(b) = bindings.first() else {
+                    return Err(Cause::from_sip_status(
+                        480,
+                        &format!("{ep} is not registered"),
+                    ));
+                };
+                match Uri::parse(&b.contact) {
+                    Ok(uri) => Ok(Callee::Sip {
+                        uri,
+                        peer: b.source,
+                    }),
+                    Err(_) => Err(Cause::from_sip_status(
+                        480,
+                        &format!("{ep} registered an unusable contact"),
+                    )),
+                }
+            }
+            RouteOutcome::Trunk { uri, .. } | RouteOutcome::Uri { uri } => {
+                let parsed = Uri::parse(uri).map_err(|_| format!("bad target URI {uri}"));
+                match parsed.and_then(|u| super::uri_peer(&u).map(|p| (u, p))) {
+                    Ok((uri, peer)) => Ok(Callee::Sip { uri, peer }),
+                    Err(reason) => {
+                        warn!(%reason, "cannot place outgoing leg");
+                        Err(Cause::from_sip_status(503, &reason))
+                    }
+                }
+            }
+            RouteOutcome::Reject { status, reason } => Err(Cause::from_sip_status(*status, reason)),
+            RouteOutcome::Meeting { number } => Err(Cause::from_sip_status(
+                500,
+                &format!("Meeting {number} is not a call target"),
+            )),
+        }
+    }
+
     /// Place the callee leg of a new call and start its bridge. On `Err`
     /// nothing was started: the caller's adapter refuses its own way.
     pub(crate) fn start_bridged_call(
@@ -212,6 +261,7 @@ impl Engine {
                 self.bridged_command(now, call_id, Side::A, LegCommand::Answer(a_answer));
             }
             LegEvent::Dtmf { digit, duration_ms } => {
+                info!(call_id = %label, ?side, digit = %digit, duration_ms, "DTMF relayed to the other leg");
                 let cmd = LegCommand::Dtmf { digit, duration_ms };
                 self.bridged_command(now, call_id, side.other(), cmd);
             }
@@ -328,13 +378,10 @@ impl Engine {
         } else {
             cause.to_sip_status()
         };
-        let outcome = match (answered_ms.is_some(), status) {
-            (true, _) => "answered",
-            (false, 486 | 600) => "busy",
-            (false, 487) => "cancelled",
-            (false, 408 | 480) => "no_answer",
-            (false, s) if s < 500 => "rejected",
-            _ => "failed",
+        let outcome = if answered_ms.is_some() {
+            "answered"
+        } else {
+            super::outcome_of(status)
         };
         let reason = cause
             .text()
@@ -369,6 +416,10 @@ impl Engine {
         };
         match &call.legs[side as usize].signalling {
             LegSignalling::Sip(_) => self.sip_leg_command(now, call_id, side, cmd),
+            LegSignalling::H323(conn) => {
+                let conn = *conn;
+                self.h323_leg_command(now, conn, cmd)
+            }
         }
     }
 
@@ -389,5 +440,55 @@ impl Engine {
             let cause = Cause::normal_clearing().with_text("Maximum call duration reached");
             self.end_bridged(now, call_id, Side::A, cause);
         }
+    }
+
+    /// An H.323 Setup the dialplan sent to a SIP endpoint, trunk or URI:
+    /// the H.323 leg is the caller, a SIP leg the callee. `Err` tells the
+    /// H.323 adapter how to release.
+    pub(crate) fn h323_call_to_sip(
+        &mut self,
+        now: Instant,
+        conn: crate::h323::ConnId,
+        decision: &RouteDecision,
+        caller: String,
+        target: String,
+        offer: Option<MediaCaps>,
+    ) -> Result<u64, Cause> {
+        let Some(offer) = offer else {
+            // Slow start (capabilities and logical channels after Connect)
+            // cannot answer a SIP callee's 200 OK in time.
+            return Err(
+                Cause::new(gateway_callmodel::Q850::BEARER_CAPABILITY_NOT_AVAILABLE)
+                    .with_text("Calls from H.323 to SIP need Fast Start"),
+            );
+        };
+        let callee = self.resolve_sip_callee(now, decision)?;
+        let (label, calling) = match self.h323.conns.get(&conn) {
+            Some(c) => (c.label.clone(), c.leg.calling_number().map(str::to_string)),
+            None => return Err(Cause::normal_clearing()),
+        };
+        let caller_number = decision
+            .policy
+            .caller_id
+            .clone()
+            .or(calling.clone())
+            .unwrap_or_else(|| "anonymous".into());
+        self.start_bridged_call(
+            now,
+            NewCall {
+                label,
+                caller_leg: LegSignalling::H323(conn),
+                offer,
+                decision,
+                callee,
+                caller_number: caller_number.clone(),
+                caller_display: None,
+                max_forwards: 70,
+                caller,
+                to_uri: format!("h323:{target}"),
+                target,
+                from_uri: format!("h323:{caller_number}"),
+            },
+        )
     }
 }

@@ -392,45 +392,15 @@ impl Engine {
                 let caller = caller_label(&caller);
                 return self.join_meeting(now, id, req, from, &decision, &number, caller);
             }
-            RouteOutcome::Endpoint { id: ep } => {
-                let bindings = self.registrar.lookup(ep, now);
-                let Some(b) = bindings.first() else {
-                    self.count_outcome("no_answer");
-                    return self.reply(
-                        now,
-                        id,
-                        &req,
-                        480,
-                        &format!("{ep} is not registered"),
-                        None,
-                    );
-                };
-                match Uri::parse(&b.contact) {
-                    Ok(u) => (u, b.source),
-                    Err(_) => {
-                        self.count_outcome("failed");
-                        return self.reply(
-                            now,
-                            id,
-                            &req,
-                            480,
-                            &format!("{ep} registered an unusable contact"),
-                            None,
-                        );
-                    }
+            _ => match self.resolve_sip_callee(now, &decision) {
+                Ok(bridged::Callee::Sip { uri, peer }) => (uri, peer),
+                Err(cause) => {
+                    let status = cause.to_sip_status();
+                    self.count_outcome(outcome_of(status));
+                    let phrase = cause.sip_reason_phrase().to_string();
+                    return self.reply(now, id, &req, status, &phrase, None);
                 }
-            }
-            RouteOutcome::Trunk { uri, .. } | RouteOutcome::Uri { uri } => {
-                let parsed = Uri::parse(uri).map_err(|_| format!("bad target URI {uri}"));
-                match parsed.and_then(|u| uri_peer(&u).map(|p| (u, p))) {
-                    Ok(x) => x,
-                    Err(reason) => {
-                        warn!(%reason, "cannot place outgoing leg");
-                        self.count_outcome("failed");
-                        return self.reply(now, id, &req, 503, &reason, None);
-                    }
-                }
-            }
+            },
         };
 
         if self.neutral_sip_calls {

@@ -95,6 +95,7 @@ pub(crate) fn info_event(req: &Request) -> Option<LegEvent> {
 fn sip_leg(call: &mut super::bridged::BridgedCall, side: Side) -> Option<&mut SipLeg> {
     match &mut call.legs[side as usize].signalling {
         LegSignalling::Sip(s) => Some(s),
+        LegSignalling::H323(_) => None,
     }
 }
 
