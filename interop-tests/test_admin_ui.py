@@ -14,8 +14,11 @@ import pytest
 
 from test_admin_api import api, login, users_add
 
-selenium = pytest.importorskip("selenium", reason="pip install -r interop-tests/requirements.txt")
-from selenium import webdriver  # noqa: E402
+try:
+    from selenium import webdriver
+except ImportError as e:  # a missing peer fails, as the other tests' tools do
+    raise ImportError(f"{e}: pip install -r interop-tests/requirements.txt "
+                      f"(scripts/test-all.sh does)") from e
 from selenium.common.exceptions import TimeoutException  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
@@ -175,7 +178,8 @@ def test_reviewer_approves_and_admin_changes_a_rule_in_the_browser(gateway_facto
     d.find_element(By.ID, "login-password").send_keys("sai mật khẩu")
     d.find_element(By.ID, "login-submit").click()
     problem = text_in(d, ".problem", "401", "the refused login shown")
-    assert "Lỗi" in problem, problem
+    assert "Lỗi 401 — Chưa xác thực" in problem, problem
+    shot(d, tmp_path, "login-vi")
 
     # ---- the security reviewer approves 7701 from the queue
     ui_login(d, gw, *REVIEWER)
@@ -215,8 +219,19 @@ def test_reviewer_approves_and_admin_changes_a_rule_in_the_browser(gateway_facto
     go(d, gw, "endpoints")
     rows = text_in(d, "#endpoints", "7701", "the endpoint list")
     assert "1001" in rows and "Đã duyệt" in rows, rows
+    shot(d, tmp_path, "endpoints-vi")
     go(d, gw, "endpoints/7702")
-    text_in(d, "#view", "Nguyễn Thị Hà", "7702's contact on its page")
+    page = text_in(d, "#view", "Nguyễn Thị Hà", "7702's contact on its page")
+    assert "null" not in page and "undefined" not in page, page
+    shot(d, tmp_path, "endpoint-vi")
+
+    # ---- meetings and trunks of the current dialplan
+    go(d, gw, "meetings")
+    meetings = text_in(d, "#meetings", "8001", "the meetings table")
+    assert "Tối mật" in meetings and "Loopback recorded meeting" in meetings, meetings
+    go(d, gw, "trunks")
+    trunks = text_in(d, "#trunks", "loopback-trunk", "the trunks table")
+    assert "127.0.0.1/32" in trunks, trunks
 
     # ---- try a call, edit the rule, try again
     go(d, gw, "rules")
@@ -258,6 +273,7 @@ def test_reviewer_approves_and_admin_changes_a_rule_in_the_browser(gateway_facto
     d.find_element(By.ID, "rule-check").click()
     diff = text_in(d, "#editor-output .diff", '+action = "reject"', "the dry-run diff")
     assert '-action = "trunk"' in diff, diff
+    shot(d, tmp_path, "editor-vi")
     status, versions = api(gw, "GET", "/api/v1/versions", admin)
     assert versions["current"] == v_before, "the dry run stored a version"
 
@@ -289,3 +305,64 @@ def test_reviewer_approves_and_admin_changes_a_rule_in_the_browser(gateway_facto
     shot(d, tmp_path, "rules-en")
     go(d, gw, "units")
     text_in(d, "#unit-tree", "Hà Nội", "the unit tree")
+    shot(d, tmp_path, "units-en")
+    go(d, gw, "audit")
+    text_in(d, "#audit", "ui-admin", "the audit log in English")
+    shot(d, tmp_path, "audit-en")
+
+
+SPLICE_SOURCE = """[gateway]
+realm = "x"
+
+# the first rule
+[[rule]]
+name = "a"
+match = { prefix = "1" }
+action = "reject"
+status = 403
+reason = "[[rule]] in a string"
+
+# about the trunk below
+[[trunk]]
+name = "t"
+note = \"\"\"
+[[rule]]
+\"\"\"
+
+[[rule]]
+name = 'b'
+match = { exact = "2" }
+"""
+
+
+def test_rule_blocks_keep_the_rest_of_the_file(gateway, browser):
+    """The editor's splicing (dialplan.js), run in the browser: a rule's
+    table ends before the comment describing the next table, a header-like
+    line inside a multi-line string is not a table, and replacing or
+    deleting one rule leaves every other byte as it was."""
+    browser.get(f"http://127.0.0.1:{gateway.admin_port}/ui/")
+    wait(browser, EC.presence_of_element_located((By.ID, "login-user")), "the page loaded")
+    got = browser.execute_async_script(r"""
+        const [src, done] = arguments;
+        import("./dialplan.js").then((m) => {
+            const blocks = m.ruleBlocks(src);
+            const a = m.findRule(src, 0, "a");
+            const b = m.findRule(src, 5, "b");
+            done({
+                names: blocks.map((x) => x.name),
+                a: m.blockText(src, a),
+                replaced: m.replaceBlock(src, a, '[[rule]]\nname = "a2"'),
+                deleted: m.replaceBlock(src, b, ""),
+                appended: m.appendBlock(src, m.NEW_RULE_TEMPLATE),
+            });
+        }, (e) => done({ error: String(e) }));
+    """, SPLICE_SOURCE)
+    assert "error" not in got, got
+    assert got["names"] == ["a", "b"], got
+    assert got["a"].startswith("[[rule]]") and got["a"].endswith('reason = "[[rule]] in a string"'), got["a"]
+    assert "# about the trunk below" not in got["a"], got["a"]
+    a_lines = "\n".join(SPLICE_SOURCE.split("\n")[4:10])
+    assert got["replaced"] == SPLICE_SOURCE.replace(a_lines, '[[rule]]\nname = "a2"'), got["replaced"]
+    assert "name = 'b'" not in got["deleted"] and "[[trunk]]" in got["deleted"], got["deleted"]
+    assert got["deleted"].startswith(SPLICE_SOURCE.split("[[rule]]\nname = 'b'")[0]), got["deleted"]
+    assert got["appended"].startswith(SPLICE_SOURCE.rstrip()) and got["appended"].endswith('reason = "Forbidden"\n')

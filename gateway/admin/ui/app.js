@@ -66,7 +66,12 @@ let unitNames = new Map();
 
 function unitLabel(u) {
   if (!u) return t("none");
-  if (typeof u === "string") return u;
+  if (typeof u === "string") {
+    // A bare dialplan code: named from the newer structure when it has it.
+    if (u.includes("/")) return unitNames.has(u) ? `${unitNames.get(u)} (${u})` : u;
+    const key = ["2025", "2024"].map((s) => `${s}/${u}`).find((k) => unitNames.has(k));
+    return key ? `${unitNames.get(key)} (${u})` : u;
+  }
   const key = `${u.structure}/${u.code}`;
   const name = unitNames.get(key);
   return name ? `${name} (${key})` : key;
@@ -81,7 +86,9 @@ function badge(state) {
 }
 
 function roleLabel(role) {
-  return t(`role_${String(role).replace(/-/g, "_")}`);
+  const key = `role_${String(role).replace(/-/g, "_")}`;
+  const label = t(key);
+  return label === key ? String(role) : label;
 }
 
 // ------------------------------------------------------------- messages
@@ -90,9 +97,11 @@ function roleLabel(role) {
 function problemBox(err) {
   const p = err instanceof ApiError ? err.problem : { title: t("error"), detail: String(err && err.message || err) };
   if (!(err instanceof ApiError)) console.error(err);
+  // The status's phrase in the page's language; the API's detail as is.
+  const phrase = p.status && t(`status_${p.status}`) !== `status_${p.status}` ? t(`status_${p.status}`) : p.title || "";
   const title = p.network
     ? t("err_network")
-    : `${t("error")} ${p.status ? p.status : ""} — ${p.title || ""}`;
+    : `${t("error")} ${p.status ? p.status : ""} — ${phrase}`;
   return h("div.problem", { role: "alert" },
     h("strong", title),
     p.detail ? h("pre.detail", p.detail) : null,
@@ -359,7 +368,7 @@ async function endpointDetail(main, id, current) {
   if (!current()) return;
   const msg = h("div.msg");
   const c = e.contacts;
-  main.append(
+  append(main, [
     h("p", h("a", { href: "#/endpoints" }, `← ${t("nav_endpoints")}`)),
     h("h1", `${e.id}${e.display ? ` — ${e.display}` : ""} `, badge(e.vetting.state)),
     msg,
@@ -399,7 +408,7 @@ async function endpointDetail(main, id, current) {
     h("h2", t("device_events")),
     deviceEvents(e.device_events),
     h("p", h("a", { href: `#/audit?object_kind=endpoint&object_id=${encodeURIComponent(e.id)}` }, t("audit_for_this"))),
-  );
+  ]);
   if (getSession().role === "security-reviewer") {
     main.insertBefore(vettingActions(e, msg, () => render()), msg.nextSibling);
   }
@@ -412,6 +421,8 @@ async function endpointDetail(main, id, current) {
 function vettingActions(e, msg, done) {
   const reason = h("input.reason", { id: `reason-${e.id}`, placeholder: t("vetting_reason"), "aria-label": t("vetting_reason") });
   const act = async (what, button) => {
+    // Suspending cuts an endpoint off the network: asked twice.
+    if (what === "suspend" && !confirm(t("vetting_suspend_confirm", { id: e.id }))) return;
     button.disabled = true;
     show(msg, null);
     try {

@@ -402,6 +402,11 @@ impl H323CallLeg {
             Ok(m) => m,
             Err(_) => return self.fail(Q850::INVALID_MESSAGE, "Q.931"),
         };
+        if self.state == CallState::Idle {
+            // a refusal, even of an undecodable UU-PDU, answers on the
+            // caller's call reference
+            self.crv = msg.call_reference;
+        }
         let uu = match msg.user_user() {
             Some(b) => match H323UserInformation::decode(b) {
                 Ok(u) => Some(u),
@@ -410,8 +415,6 @@ impl H323CallLeg {
             None => None,
         };
         if self.state == CallState::Idle {
-            // a refusal answers on the caller's call reference
-            self.crv = msg.call_reference;
             return match (msg.message_type, uu) {
                 (MessageType::Setup, Some(u)) => self.on_setup(now, &msg, u),
                 _ => self.fail(Q850::INVALID_MESSAGE, "first message is not a Setup"),

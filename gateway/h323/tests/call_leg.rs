@@ -689,3 +689,24 @@ fn arbitrary_bytes_never_panic_the_leg() {
         assert!(l.poll_event().is_none() || n == setup.len());
     }
 }
+
+#[test]
+fn undecodable_uu_pdu_in_the_first_setup_is_refused_on_the_callers_crv() {
+    let t0 = Instant::now();
+    let mut m = Message::new(MessageType::Setup, CRV, false);
+    m.ies.push(Ie::UserUser {
+        protocol_discriminator: UU_PROTOCOL_X208,
+        data: vec![0xFF, 0xFF, 0xFF, 0xFF, 0x00, 0x01],
+    });
+    let mut l = leg();
+    l.handle_bytes(t0, &tpkt::encode(&m.build().unwrap()).unwrap());
+    let ev = events(&mut l);
+    assert!(
+        matches!(&ev[..], [LegEvent::Ended(c)] if c.q850() == Q850::INVALID_MESSAGE),
+        "{ev:?}"
+    );
+    // Room::drain asserts the call reference is the caller's
+    let got = Room::new().drain(&mut l);
+    assert_eq!(release_of(&got[0]).1, Some(95));
+    assert!(l.is_released());
+}

@@ -299,8 +299,13 @@ impl Engine {
         debug!(call_id = %label, caller = ?caller, target = %target, outcome = ?decision.outcome, trace = ?decision.trace, "routed");
         match &decision.outcome {
             RouteOutcome::Reject { status, reason } => {
-                info!(call_id = %label, %target, status, %reason, "H.323 call refused by the dialplan");
-                let cause = Cause::from_sip_status(*status, reason);
+                let cause = if *status == 488 && decision.policy.encryption_required {
+                    info!(call_id = %label, %target, "plain H.323 leg refused from a classified meeting");
+                    self.h323_plain_leg_refusal(&target)
+                } else {
+                    info!(call_id = %label, %target, status, %reason, "H.323 call refused by the dialplan");
+                    Cause::from_sip_status(*status, reason)
+                };
                 self.h323_leg_command(now, conn, LegCommand::End(cause));
             }
             RouteOutcome::Meeting { number } => {

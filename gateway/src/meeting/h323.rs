@@ -20,6 +20,20 @@ pub(crate) struct H323MeetingLeg {
 }
 
 impl Engine {
+    /// Why a classified meeting (or a route requiring encryption) refuses
+    /// an H.323 leg: H.225 `securityDenied`, with the meeting named.
+    pub(crate) fn h323_plain_leg_refusal(&self, target: &str) -> Cause {
+        let text = match self.dialplan.meeting_by_user(target) {
+            Some(m) => format!(
+                "Meeting {} is {}: only encrypted legs are admitted, and H.323 media is not encrypted",
+                m.number,
+                m.classification.as_str()
+            ),
+            None => "Encryption required, and H.323 media is not encrypted".to_string(),
+        };
+        Cause::from_h225(H225ReleaseReason::SecurityDenied).with_text(&text)
+    }
+
     /// The routing decision sent the Setup on `conn` to meeting `number`.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn h323_join_meeting(
@@ -47,15 +61,8 @@ impl Engine {
             })
             .unwrap_or_else(|| format!("h323:{}", c.peer));
         if decision.policy.encryption_required {
-            let class = self
-                .dialplan
-                .meeting_by_user(number)
-                .map(|m| m.classification.as_str())
-                .unwrap_or("classified");
             info!(call_id = %label, meeting = %number, "plain H.323 leg refused from a classified meeting");
-            let cause = Cause::from_h225(H225ReleaseReason::SecurityDenied).with_text(&format!(
-                "Meeting {number} is {class}: only encrypted legs are admitted, and H.323 media is not encrypted"
-            ));
+            let cause = self.h323_plain_leg_refusal(number);
             return self.h323_leg_command(now, conn, LegCommand::End(cause));
         }
         let Some(offer) = offer else {

@@ -105,7 +105,8 @@ type FileOut = BufWriter<HashingFile>;
 /// Where the Ogg pages go: the file, or the sealer in front of it.
 enum Sink {
     Plain(FileOut),
-    Sealed(SealWriter<FileOut>),
+    // Boxed: the cipher's expanded key makes it far larger than a BufWriter.
+    Sealed(Box<SealWriter<FileOut>>),
 }
 
 impl Write for Sink {
@@ -166,10 +167,10 @@ impl Recorder {
             len: 0,
         });
         let sink = match &spec.seal {
-            Some(key) => Sink::Sealed(
+            Some(key) => Sink::Sealed(Box::new(
                 SealWriter::new(out, key)
                     .map_err(|e| format!("cannot write {}: {e}", spec.path.display()))?,
-            ),
+            )),
             None => Sink::Plain(out),
         };
         let head = OpusHead {
