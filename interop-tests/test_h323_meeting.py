@@ -3,7 +3,7 @@ simulator (h323/sim.py, pycrate): room 2001 registers, is admitted, calls
 meeting 8000 with Fast Start and meets two SIP phones (baresip): each side
 hears the others' tones and not its own. UII digits arrive, either side
 releases, a secret meeting refuses the plain H.323 leg with securityDenied,
-a call to a SIP endpoint is released with Q.850 79 for now, and a broken
+a call to an unregistered SIP phone is released with Q.850 18, and a broken
 message (bad PER, bad Q.931) ends only its own call. The gateway's H.225
 messages dissect in tshark without malformed packets or expert errors."""
 
@@ -180,15 +180,18 @@ def test_secret_meeting_refuses_the_plain_h323_leg(h323_gateway):
         rtp.stop()
 
 
-def test_call_to_a_sip_endpoint_is_released_for_now(h323_gateway):
+def test_call_to_an_unregistered_sip_endpoint_is_released_with_its_cause(h323_gateway):
+    """H.323 to SIP goes through the neutral call (test_h323_sip_call.py);
+    a SIP phone that is not registered reaches the room as the Q.850 cause
+    of SIP 480 (RFC 3398: 18, no user responding)."""
     gw = h323_gateway
     ras, eid = register(gw)
     rtp = sim.Rtp()
     try:
         call = place_call(gw, "1001", rtp, endpoint_id=eid)
         rc = call.wait_for("releaseComplete", 5)
-        assert rc and rc["cause"] == 79, rc
-        assert "H.323 to SIP calls are not implemented yet" in gw.log()
+        assert rc and rc["cause"] == 18, rc
+        assert "1001 is not registered" in gw.log()
     finally:
         ras.close()
         rtp.stop()

@@ -200,3 +200,23 @@ def test_confidential_meeting_recording_is_sealed_at_rest(gateway_factory, procs
     out = run([str(gw.bin), "recordings", "decrypt", str(sealed[-1]), "--out", str(target),
                "--key-file", str(other)], timeout=60)
     assert out.returncode != 0 and row["key_id"] in out.stderr.decode(), out.stderr.decode()
+
+
+def test_a_bad_recording_key_file_stops_the_start(tmp_path):
+    """A key file that is not 32 bytes is refused when the gateway starts,
+    naming the file, and left as it was: never a classified meeting that
+    runs unsealed or unrecorded."""
+    import subprocess
+    from harness.gateway import gateway_bin
+    data = tmp_path / "gw-badkey"
+    data.mkdir()
+    key = data / "recordings.key"
+    key.write_bytes(b"too short")
+    argv = [str(gateway_bin()), "run", "--sip-listen", f"127.0.0.1:{ports.port()}",
+            "--admin-listen", f"127.0.0.1:{ports.port()}", "--db", f"sqlite://{data / 'gw.db'}",
+            "--data-dir", str(data), "--dialplan", str(LOOPBACK_DIALPLAN)]
+    p = subprocess.run(argv, capture_output=True, text=True, timeout=30)
+    assert p.returncode != 0, p.stdout[-2000:]
+    said = p.stdout + p.stderr
+    assert "recording key file" in said and str(key) in said, said[-2000:]
+    assert key.read_bytes() == b"too short"

@@ -49,6 +49,9 @@ pub struct Config {
     pub qualify_interval_secs: u64,
     /// Seconds an outgoing INVITE may stay unanswered (Timer C-like).
     pub ring_timeout_secs: u64,
+    /// SIP-to-SIP calls through the protocol-neutral call owner (the one
+    /// H.323 and WebRTC legs use) instead of the SIP B2BUA.
+    pub neutral_sip_calls: bool,
     /// Log format: "text" or "json".
     pub log_format: String,
     /// Largest SIP message accepted on any transport, in bytes. Larger
@@ -106,6 +109,7 @@ impl Default for Config {
             default_expires: 3600,
             qualify_interval_secs: 30,
             ring_timeout_secs: 120,
+            neutral_sip_calls: false,
             log_format: "text".into(),
             max_message_bytes: 32 * 1024,
             unit_structure: None,
@@ -374,7 +378,11 @@ mod tests {
         let c = Config::parse("h323_listen = \"off\"\n", "x").unwrap();
         assert_eq!(c.h323().unwrap(), None);
         let c = Config::parse("h323_listen = \"127.0.0.1:1720\"\n", "x").unwrap();
-        assert!(c.validate().unwrap_err().to_string().contains("h323_listen"));
+        assert!(c
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("h323_listen"));
     }
 
     #[test]
@@ -395,11 +403,8 @@ mod recordings_section {
             c.recording_key_file(),
             std::path::Path::new("/srv/gw/recordings.key")
         );
-        let c = super::Config::parse(
-            "[recordings]\nkey_file = \"/etc/gateway/rec.key\"\n",
-            "x",
-        )
-        .unwrap();
+        let c = super::Config::parse("[recordings]\nkey_file = \"/etc/gateway/rec.key\"\n", "x")
+            .unwrap();
         assert_eq!(
             c.recording_key_file(),
             std::path::Path::new("/etc/gateway/rec.key")

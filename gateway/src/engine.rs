@@ -6,7 +6,7 @@
 //! Requests are dispatched here (REGISTER, OPTIONS, new INVITEs, in-dialog
 //! requests by our local tag); the call logic itself is in `call/`.
 
-use crate::call::{Call, CallRef, ClientPurpose};
+use crate::call::{Call, CallRef, ClientPurpose, Side};
 use crate::metrics::{MethodLabel, Metrics};
 use crate::registrar::{BindingChange, Refusal, Registrar, RegistrarLimits};
 use crate::store_writer::StoreOp;
@@ -81,6 +81,11 @@ pub enum EngineTimer {
     MeetingAnswer(u64),
     /// A meeting leg reached its maximum duration.
     MeetingMaxDuration(u64),
+    /// A bridged call's SIP leg may need its 2xx retransmitted (call, side).
+    BridgedAnswer(u64, u8),
+    /// A bridged call's callee has not answered in time.
+    BridgedRing(u64),
+    BridgedMaxDuration(u64),
     /// Expire registrations, send qualify pings.
     Housekeeping,
 }
@@ -120,6 +125,11 @@ pub struct Engine {
     pub(crate) now: Instant,
     /// Who may register and call, from the admin registry.
     pub(crate) vetting: crate::vetting::VettingGate,
+    /// Calls owned by the neutral call model (legs and a bridge).
+    pub(crate) bridged: crate::call::bridged::BridgedCalls,
+    /// SIP-to-SIP calls go through the neutral owner too, instead of the
+    /// SIP B2BUA (which relays in-dialog requests end to end).
+    pub(crate) neutral_sip_calls: bool,
     /// The gatekeeper and the H.323 call-signalling connections.
     pub(crate) h323: crate::h323::H323State,
 }
@@ -186,6 +196,8 @@ impl Engine {
             rng,
             now,
             vetting: Default::default(),
+            bridged: Default::default(),
+            neutral_sip_calls: false,
             h323: Default::default(),
         };
         e.schedule(now + Duration::from_secs(5), EngineTimer::Housekeeping);
@@ -225,9 +237,11 @@ impl Engine {
         // Timers are deleted lazily, and a call's max-duration timer lies
         // hours ahead: drop the entries of ended calls once they outnumber
         // the live ones, so the heap stays proportional to calls in progress.
-        if self.timers.len() > 1024 + 8 * (self.calls.len() + self.meeting_legs.len()) {
+        let live = self.calls.len() + self.meeting_legs.len() + self.bridged.calls.len();
+        if self.timers.len() > 1024 + 8 * live {
             let calls = &self.calls;
             let legs = &self.meeting_legs;
+            let bridged = &self.bridged.calls;
             self.timers.retain(|Reverse((_, t))| match *t {
                 EngineTimer::Ring(c)
                 | EngineTimer::MaxDuration(c)
@@ -236,6 +250,9 @@ impl Engine {
                 EngineTimer::MeetingAnswer(l) | EngineTimer::MeetingMaxDuration(l) => {
                     legs.contains_key(&l)
                 }
+                EngineTimer::BridgedAnswer(c, _)
+                | EngineTimer::BridgedRing(c)
+                | EngineTimer::BridgedMaxDuration(c) => bridged.contains_key(&c),
                 EngineTimer::Housekeeping => true,
             });
         }
@@ -304,6 +321,12 @@ impl Engine {
                 EngineTimer::Retransmit(call, kind) => self.on_caller_retransmit(now, call, kind),
                 EngineTimer::MeetingAnswer(leg) => self.on_meeting_answer_timer(now, leg),
                 EngineTimer::MeetingMaxDuration(leg) => self.on_meeting_max_duration(now, leg),
+                EngineTimer::BridgedAnswer(call, side) => {
+                    let side = if side == 0 { Side::A } else { Side::B };
+                    self.on_sip_leg_answer_timer(now, call, side)
+                }
+                EngineTimer::BridgedRing(call) => self.on_bridged_ring_timeout(now, call),
+                EngineTimer::BridgedMaxDuration(call) => self.on_bridged_max_duration(now, call),
                 EngineTimer::Housekeeping => self.housekeeping(now),
             }
         }
@@ -393,6 +416,8 @@ impl Engine {
             }
             TxId::Client(c) => {
                 self.by_client_tx.remove(&c);
+                self.bridged.client_tx.remove(&c);
+                self.bridged.orphans.remove(&c);
                 self.qualify.remove(&c);
             }
         }
@@ -414,6 +439,8 @@ impl Engine {
                 }
                 if let Some((call, purpose)) = self.by_client_tx.remove(&c) {
                     self.on_client_failure(now, call, purpose);
+                } else if let Some(r) = self.bridged.client_tx.remove(&c) {
+                    self.on_sip_leg_failure(now, r);
                 }
             }
             TxId::Server(s) => {
@@ -480,6 +507,9 @@ impl Engine {
         if let Some(tag) = to_tag {
             if let Some(r) = self.meeting_tags.get(&tag).cloned() {
                 return self.on_meeting_request(now, r, id, req);
+            }
+            if let Some(r) = self.bridged.tags.get(&tag).copied() {
+                return self.on_sip_leg_request(now, r, id, req);
             }
             return match self.by_tag.get(&tag).copied() {
                 Some(r) => self.on_in_dialog_request(now, r, id, req, from),
@@ -821,7 +851,10 @@ impl Engine {
                 }
                 self.on_call_response(now, call, purpose, id, resp)
             }
-            None => debug!(status = resp.status, "response for a finished call ignored"),
+            None => match self.bridged.client_tx.get(&id).copied() {
+                Some(r) => self.on_sip_leg_response(now, r, id, resp),
+                None => debug!(status = resp.status, "response for a finished call ignored"),
+            },
         }
     }
 

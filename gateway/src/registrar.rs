@@ -101,7 +101,7 @@ impl Registrar {
             .get(endpoint_id)
             .map(|b| b.iter().filter(|b| b.expires_at > now).collect())
             .unwrap_or_default();
-        v.sort_by(|a, b| b.registered_at_unix.cmp(&a.registered_at_unix));
+        v.sort_by_key(|b| std::cmp::Reverse(b.registered_at_unix));
         v
     }
 

@@ -31,6 +31,8 @@ pub enum RunError {
     },
     #[error("database: {0}")]
     Store(String),
+    #[error("{0}")]
+    RecordingKey(String),
     #[error("dialplan: {0}")]
     Dialplan(String),
     #[error("SIP transports: {0}")]
@@ -207,6 +209,10 @@ pub async fn run(cfg: Config) -> Result<(), RunError> {
         path: cfg.data_dir.display().to_string(),
         source,
     })?;
+    // The key classified meetings' recordings are sealed with: loaded (or
+    // created, 0600) now, so a bad key file stops the start, not a meeting.
+    crate::meeting::recording::configure(&cfg)
+        .map_err(|e| RunError::RecordingKey(e.to_string()))?;
     let store = Store::connect(&cfg.db_url())
         .await
         .map_err(|e| RunError::Store(e.to_string()))?;
@@ -307,6 +313,7 @@ pub async fn run(cfg: Config) -> Result<(), RunError> {
         metrics.clone(),
         now,
     );
+    engine.neutral_sip_calls = cfg.neutral_sip_calls;
     engine.set_recordings_dir(cfg.data_dir.join("recordings"));
     let mut dtmf = engine.take_dtmf_events().expect("taken once, here");
     engine.vetting_mut().replace(vetting_snapshot);

@@ -180,20 +180,7 @@ pub fn answer_sdp(
                     m.proto,
                     pts.join(" ")
                 ));
-                for c in &a.codecs {
-                    let ch = if c.channels > 1 {
-                        format!("/{}", c.channels)
-                    } else {
-                        String::new()
-                    };
-                    out.push_str(&format!(
-                        "a=rtpmap:{} {}/{}{ch}\r\n",
-                        c.payload_type, c.name, c.clock_rate
-                    ));
-                    if let Some(f) = &c.fmtp {
-                        out.push_str(&format!("a=fmtp:{} {f}\r\n", c.payload_type));
-                    }
-                }
+                push_codecs(&mut out, &a.codecs);
                 out.push_str(&format!("a=rtcp:{}\r\n", a.local_rtcp.port()));
                 if let Some(p) = a.ptime_ms {
                     out.push_str(&format!("a=ptime:{p}\r\n"));
@@ -208,6 +195,99 @@ pub fn answer_sdp(
                 out.push_str(&format!("m={} 0 {} {fmt}\r\n", m.media, m.proto));
             }
         }
+    }
+    out.into_bytes()
+}
+
+/// An SDP offer made by the gateway from neutral capabilities (the callee
+/// leg of a call whose caller is not SIP, or whose offer the bridge
+/// rewrote): one m-line a stream, port 0 for a disabled one.
+pub fn offer_sdp(caps: &MediaCaps, advertised: IpAddr, session_id: &str, version: u64) -> Vec<u8> {
+    let mut out = String::with_capacity(512);
+    let ip_kind = if advertised.is_ipv6() { "IP6" } else { "IP4" };
+    out.push_str(&format!(
+        "v=0\r\no=gateway {session_id} {version} IN {ip_kind} {advertised}\r\ns=gateway\r\nc=IN {ip_kind} {advertised}\r\nt=0 0\r\n"
+    ));
+    for s in &caps.streams {
+        let media = match s.kind {
+            MediaKind::Audio => "audio",
+            MediaKind::Video => "video",
+            MediaKind::Other => "application",
+        };
+        let proto = if s.transport.is_encrypted() {
+            "RTP/SAVP"
+        } else {
+            "RTP/AVP"
+        };
+        let pts: Vec<String> = s
+            .codecs
+            .iter()
+            .map(|c| c.payload_type.to_string())
+            .collect();
+        let fmt = if pts.is_empty() {
+            "0".to_string()
+        } else {
+            pts.join(" ")
+        };
+        let Some(rtp) = s.rtp else {
+            out.push_str(&format!("m={media} 0 {proto} {fmt}\r\n"));
+            continue;
+        };
+        out.push_str(&format!("m={media} {} {proto} {fmt}\r\n", rtp.port()));
+        push_codecs(&mut out, &s.codecs);
+        if let Some(rtcp) = s.rtcp {
+            out.push_str(&format!("a=rtcp:{}\r\n", rtcp.port()));
+        }
+        if let Some(p) = s.ptime_ms {
+            out.push_str(&format!("a=ptime:{p}\r\n"));
+        }
+        if let MediaTransport::SrtpSdes { crypto } = &s.transport {
+            for c in crypto {
+                out.push_str(&format!("a=crypto:{c}\r\n"));
+            }
+        }
+        out.push_str(&format!("a={}\r\n", sdp_direction(s.direction).as_str()));
+    }
+    out.into_bytes()
+}
+
+fn push_codecs(out: &mut String, codecs: &[CodecCap]) {
+    for c in codecs {
+        let ch = if c.channels > 1 {
+            format!("/{}", c.channels)
+        } else {
+            String::new()
+        };
+        out.push_str(&format!(
+            "a=rtpmap:{} {}/{}{ch}\r\n",
+            c.payload_type, c.name, c.clock_rate
+        ));
+        if let Some(f) = &c.fmtp {
+            out.push_str(&format!("a=fmtp:{} {f}\r\n", c.payload_type));
+        }
+    }
+}
+
+/// Our SDP with the `o=` version replaced (RFC 3264 §8: a changed
+/// description carries a higher version).
+pub(crate) fn bump_origin_version(sdp: &[u8], version: u64) -> Vec<u8> {
+    let Ok(text) = std::str::from_utf8(sdp) else {
+        return sdp.to_vec();
+    };
+    let mut out = String::with_capacity(text.len() + 4);
+    for line in text.split_inclusive("\r\n") {
+        if let Some(rest) = line.strip_prefix("o=") {
+            let mut f: Vec<&str> = rest.trim_end().split(' ').collect();
+            if f.len() == 6 {
+                let v = version.to_string();
+                f[2] = &v;
+                out.push_str("o=");
+                out.push_str(&f.join(" "));
+                out.push_str("\r\n");
+                continue;
+            }
+        }
+        out.push_str(line);
     }
     out.into_bytes()
 }

@@ -8,12 +8,18 @@
 
 pub mod anchor;
 use media_path::{describe_leg_media, install_media, SdpKind};
+pub mod bridged;
+mod bridged_media;
+#[cfg(test)]
+mod bridged_tests;
 pub mod caps;
+mod cdr;
 pub mod encryption;
 #[cfg(test)]
 mod encryption_tests;
 mod media_path;
 pub mod sdes;
+mod sip_leg;
 pub mod transcode;
 
 use crate::engine::{Engine, EngineTimer, ALLOW, SUPPORTED, USER_AGENT};
@@ -383,54 +389,28 @@ impl Engine {
             }
             RouteOutcome::Meeting { number } => {
                 let number = number.clone();
-                let caller = match &caller {
-                    Caller::Endpoint(e) => format!("endpoint:{e}"),
-                    Caller::Trunk(t) => format!("trunk:{t}"),
-                    Caller::Anonymous { source } => format!("anonymous:{source}"),
-                };
+                let caller = caller_label(&caller);
                 return self.join_meeting(now, id, req, from, &decision, &number, caller);
             }
-            RouteOutcome::Endpoint { id: ep } => {
-                let bindings = self.registrar.lookup(ep, now);
-                let Some(b) = bindings.first() else {
-                    self.count_outcome("no_answer");
-                    return self.reply(
-                        now,
-                        id,
-                        &req,
-                        480,
-                        &format!("{ep} is not registered"),
-                        None,
-                    );
-                };
-                match Uri::parse(&b.contact) {
-                    Ok(u) => (u, b.source),
-                    Err(_) => {
-                        self.count_outcome("failed");
-                        return self.reply(
-                            now,
-                            id,
-                            &req,
-                            480,
-                            &format!("{ep} registered an unusable contact"),
-                            None,
-                        );
-                    }
+            _ => match self.resolve_sip_callee(now, &decision) {
+                Ok(bridged::Callee::Sip { uri, peer }) => (uri, peer),
+                Err(cause) => {
+                    let status = cause.to_sip_status();
+                    self.count_outcome(outcome_of(status));
+                    let phrase = cause.sip_reason_phrase().to_string();
+                    return self.reply(now, id, &req, status, &phrase, None);
                 }
-            }
-            RouteOutcome::Trunk { uri, .. } | RouteOutcome::Uri { uri } => {
-                let parsed = Uri::parse(uri).map_err(|_| format!("bad target URI {uri}"));
-                match parsed.and_then(|u| uri_peer(&u).map(|p| (u, p))) {
-                    Ok(x) => x,
-                    Err(reason) => {
-                        warn!(%reason, "cannot place outgoing leg");
-                        self.count_outcome("failed");
-                        return self.reply(now, id, &req, 503, &reason, None);
-                    }
-                }
-            }
+            },
         };
 
+        if self.neutral_sip_calls {
+            let caller = caller_label(&caller);
+            let callee = bridged::Callee::Sip {
+                uri: b_uri,
+                peer: b_peer,
+            };
+            return self.bridge_sip_invite(now, id, req, from, &decision, callee, caller, target);
+        }
         // Media: anchor the offer (if any) through a new relay session.
         let call_id = self.alloc_call_id();
         let offer = sdp_body(&req.headers, &req.body);
@@ -509,45 +489,21 @@ impl Engine {
         // Leg B's INVITE.
         let b_tag = self.random_hex(8);
         let a_tag = self.random_hex(8);
-        let hp = self.sent_by(b_peer.transport);
-        let mut b_req = Request::new(Method::Invite, b_uri.clone());
-        let branch = self.new_branch();
-        add_via(&mut b_req, b_peer.transport, &hp, &branch);
         let mf = req.max_forwards().unwrap_or(70).saturating_sub(1).min(70);
-        b_req.headers.push(HeaderName::MaxForwards, mf.to_string());
         let caller_user = decision
             .policy
             .caller_id
             .clone()
             .or(from_user.clone())
             .unwrap_or_else(|| "anonymous".into());
-        let display = from_na
-            .display
-            .as_deref()
-            .map(|d| format!("{} ", quote_display(d)))
-            .unwrap_or_default();
-        let from_host =
-            crate::engine::host_port(self.cfg.advertised_ip, self.cfg.udp_port.unwrap_or(5060));
-        b_req.headers.push(
-            HeaderName::From,
-            format!(
-                "{display}<sip:{caller_user}@{}>;tag={b_tag}",
-                from_host.split(':').next().unwrap_or(&from_host)
-            ),
+        let mut b_req = self.callee_invite(
+            &b_uri,
+            b_peer,
+            &caller_user,
+            from_na.display.as_deref(),
+            &b_tag,
+            mf,
         );
-        let mut to_uri = b_uri.clone();
-        to_uri.params.clear();
-        to_uri.headers.clear();
-        b_req.headers.push(HeaderName::To, format!("<{to_uri}>"));
-        let b_call_id = format!("{}@{}", self.random_hex(12), self.cfg.advertised_ip);
-        b_req.headers.push(HeaderName::CallId, b_call_id);
-        b_req.headers.push(HeaderName::CSeq, "1 INVITE");
-        b_req
-            .headers
-            .push(HeaderName::Contact, self.contact(b_peer.transport));
-        b_req.headers.push(HeaderName::Allow, ALLOW);
-        b_req.headers.push(HeaderName::Supported, SUPPORTED);
-        b_req.headers.push(HeaderName::UserAgent, USER_AGENT);
         copy_end_to_end_headers(&req.headers, &mut b_req.headers);
         apply_to_request(&mut b_req, &SessionTimerConfig::default(), None);
         if !b_body.is_empty() {
@@ -626,11 +582,7 @@ impl Engine {
             answered: None,
             from_uri: from_na.uri.to_string(),
             to_uri: req.uri.to_string(),
-            caller: match &caller {
-                Caller::Endpoint(e) => format!("endpoint:{e}"),
-                Caller::Trunk(t) => format!("trunk:{t}"),
-                Caller::Anonymous { source } => format!("anonymous:{source}"),
-            },
+            caller: caller_label(&caller),
             target: target.clone(),
             unit: decision.policy.unit.clone(),
             a_invite: req,
@@ -1235,6 +1187,9 @@ impl Engine {
         if let Some(r) = self.meeting_tags.get(&tag).cloned() {
             return self.on_meeting_ack(&r);
         }
+        if let Some(r) = self.bridged.tags.get(&tag).copied() {
+            return self.on_sip_leg_ack(r);
+        }
         let Some(r) = self.by_tag.get(&tag).copied() else {
             return;
         };
@@ -1274,6 +1229,9 @@ impl Engine {
             CancelTarget::AlreadyAnswered(_) => self.reply(now, id, &req, 200, "OK", None),
             CancelTarget::Pending(invite_tx) => {
                 self.reply(now, id, &req, 200, "OK", None);
+                if let Some(call) = self.bridged.server_tx.get(&invite_tx).copied() {
+                    return self.on_sip_leg_cancel(now, call);
+                }
                 let Some(r) = self.by_server_tx.get(&invite_tx).copied() else {
                     return;
                 };
@@ -1708,48 +1666,78 @@ impl Engine {
         );
         self.metrics.calls_active.dec();
         self.count_outcome(outcome);
-        let (pin, pout) = stats
-            .map(|s| (s.a_to_b.packets as i64, s.b_to_a.packets as i64))
-            .unwrap_or((0, 0));
-        let _ = self.store.send(StoreOp::Cdr(gateway_store::Cdr {
-            call_id: call.label.clone(),
-            from_uri: call.from_uri.clone(),
-            to_uri: call.to_uri.clone(),
-            caller: call.caller.clone(),
-            callee: call.target.clone(),
-            unit: call.unit.clone(),
-            started_at_ms: call.started_unix_ms,
-            answered_at_ms: answered_ms,
-            ended_at_ms: ended,
-            duration_ms: answered_ms.map(|a| (ended - a).max(0)).unwrap_or(0),
-            outcome: outcome.to_string(),
-            sip_status: status,
-            reason: reason.to_string(),
-            rtp_packets_in: pin,
-            rtp_packets_out: pout,
-            mos_a: quality.as_ref().and_then(|q| q.a.mos),
-            mos_b: quality.as_ref().and_then(|q| q.b.mos),
-            loss_pct_a: quality
-                .as_ref()
-                .filter(|q| q.a.expected > 0)
-                .map(|q| q.a.loss_percent),
-            loss_pct_b: quality
-                .as_ref()
-                .filter(|q| q.b.expected > 0)
-                .map(|q| q.b.loss_percent),
-            jitter_ms_a: quality
-                .as_ref()
-                .filter(|q| q.a.received > 0)
-                .map(|q| q.a.jitter_ms),
-            jitter_ms_b: quality
-                .as_ref()
-                .filter(|q| q.b.received > 0)
-                .map(|q| q.b.jitter_ms),
-            rtt_ms: quality
-                .as_ref()
-                .and_then(|q| q.round_trip_ms())
-                .map(|v| v.round().clamp(0.0, u32::MAX as f64) as u32),
-        }));
+        let facts = cdr::CdrFacts {
+            label: &call.label,
+            from_uri: &call.from_uri,
+            to_uri: &call.to_uri,
+            caller: &call.caller,
+            callee: &call.target,
+            unit: call.unit.as_deref(),
+            started_ms: call.started_unix_ms,
+            answered_ms,
+            ended_ms: ended,
+            outcome,
+            status,
+            reason,
+        };
+        let _ = self
+            .store
+            .send(StoreOp::Cdr(cdr::record(facts, stats, quality)));
+    }
+}
+
+impl Engine {
+    /// A new INVITE towards a callee, outside any dialog: our From tag and
+    /// Contact, a fresh Call-ID, the caller's number and display name.
+    pub(crate) fn callee_invite(
+        &mut self,
+        uri: &Uri,
+        peer: PeerAddr,
+        caller_user: &str,
+        display: Option<&str>,
+        tag: &str,
+        max_forwards: u32,
+    ) -> Request {
+        let hp = self.sent_by(peer.transport);
+        let mut req = Request::new(Method::Invite, uri.clone());
+        let branch = self.new_branch();
+        add_via(&mut req, peer.transport, &hp, &branch);
+        req.headers
+            .push(HeaderName::MaxForwards, max_forwards.to_string());
+        let display = display
+            .map(|d| format!("{} ", quote_display(d)))
+            .unwrap_or_default();
+        let from_host =
+            crate::engine::host_port(self.cfg.advertised_ip, self.cfg.udp_port.unwrap_or(5060));
+        req.headers.push(
+            HeaderName::From,
+            format!(
+                "{display}<sip:{caller_user}@{}>;tag={tag}",
+                from_host.split(':').next().unwrap_or(&from_host)
+            ),
+        );
+        let mut to_uri = uri.clone();
+        to_uri.params.clear();
+        to_uri.headers.clear();
+        req.headers.push(HeaderName::To, format!("<{to_uri}>"));
+        let call_id = format!("{}@{}", self.random_hex(12), self.cfg.advertised_ip);
+        req.headers.push(HeaderName::CallId, call_id);
+        req.headers.push(HeaderName::CSeq, "1 INVITE");
+        req.headers
+            .push(HeaderName::Contact, self.contact(peer.transport));
+        req.headers.push(HeaderName::Allow, ALLOW);
+        req.headers.push(HeaderName::Supported, SUPPORTED);
+        req.headers.push(HeaderName::UserAgent, USER_AGENT);
+        req
+    }
+}
+
+/// The caller as CDRs and logs name it: `endpoint:1001`, `trunk:carrier`.
+pub(crate) fn caller_label(caller: &Caller) -> String {
+    match caller {
+        Caller::Endpoint(e) => format!("endpoint:{e}"),
+        Caller::Trunk(t) => format!("trunk:{t}"),
+        Caller::Anonymous { source } => format!("anonymous:{source}"),
     }
 }
 

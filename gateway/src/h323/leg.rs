@@ -31,6 +31,8 @@ pub(crate) struct Conn {
     pub(crate) label: String,
     /// The meeting the leg is in, if it joined one.
     pub(crate) meeting: Option<MeetingLegRef>,
+    /// The two-leg call the leg is in, and its side, if it is in one.
+    pub(crate) call: Option<(u64, crate::call::Side)>,
     pub(crate) opened: Instant,
     pub(crate) max_duration_at: Option<Instant>,
 }
@@ -71,6 +73,7 @@ impl Engine {
                 peer,
                 label: format!("h323-{conn}"),
                 meeting: None,
+                call: None,
                 opened: now,
                 max_duration_at: None,
             },
@@ -144,6 +147,10 @@ impl Engine {
             _ => None,
         };
         c.leg.handle_command(now, cmd);
+        if ending.is_some() {
+            // The owner ended the leg itself: nothing to tell it back.
+            c.call = None;
+        }
         if let Some(cause) = ending {
             if let Some(r) = c.meeting.take() {
                 self.on_meeting_leg_event(&r, LegEvent::Ended(cause));
@@ -198,6 +205,12 @@ impl Engine {
         let Some(c) = self.h323.conns.get_mut(&conn) else {
             return;
         };
+        if let Some((call, side)) = c.call {
+            if matches!(ev, LegEvent::Ended(_)) {
+                c.call = None;
+            }
+            return self.on_bridged_event(now, call, side, ev);
+        }
         match ev {
             LegEvent::Incoming { target, offer } => {
                 if let Some(id) = c.leg.call_identifier() {
@@ -307,11 +320,19 @@ impl Engine {
             RouteOutcome::Endpoint { .. }
             | RouteOutcome::Trunk { .. }
             | RouteOutcome::Uri { .. } => {
-                // The neutral two-leg call does not take H.323 legs yet.
-                info!(call_id = %label, %target, outcome = ?decision.outcome, "H.323 call to a non-meeting target released: H.323 to SIP calls are not implemented yet");
-                let cause = Cause::new(Q850::SERVICE_NOT_IMPLEMENTED)
-                    .with_text("Calls from H.323 to SIP are not implemented yet");
-                self.h323_leg_command(now, conn, LegCommand::End(cause));
+                let caller = crate::call::caller_label(&caller);
+                match self.h323_call_to_sip(now, conn, &decision, caller, target.clone(), offer) {
+                    Ok(call) => {
+                        if let Some(c) = self.h323.conns.get_mut(&conn) {
+                            c.call = Some((call, crate::call::Side::A));
+                        }
+                        self.h323_set_max_duration(now, conn, decision.policy.max_duration_secs);
+                    }
+                    Err(cause) => {
+                        info!(call_id = %label, %target, cause = %cause, "H.323 call not placed");
+                        self.h323_leg_command(now, conn, LegCommand::End(cause));
+                    }
+                }
             }
         }
     }

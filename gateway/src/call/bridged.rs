@@ -1,0 +1,494 @@
+//! A call as the neutral model has it: two legs and a media bridge. Each
+//! leg is a signalling adapter that turns its protocol into [`LegEvent`]s
+//! and carries out [`LegCommand`]s; this owner maps one leg's events onto
+//! the other's commands and sets the media path between them. It never
+//! asks which protocol a leg speaks: SIP legs today ([`super::sip_leg`]),
+//! H.323 and WebRTC legs through the same [`Engine::on_bridged_event`].
+//!
+//! Calls between two SIP legs still run through the SIP-only B2BUA
+//! ([`super`]) by default, which relays in-dialog requests end to end;
+//! `Engine::neutral_sip_calls` sends them through this owner instead.
+
+use super::bridged_media::{self, BridgePlan, LocalMedia, OfferState, AUDIO_STREAM};
+use super::cdr;
+use super::media_path::{describe_leg_media, install_media};
+use super::sip_leg::SipLeg;
+use super::{now_ms, Side};
+use crate::engine::{Engine, EngineTimer};
+use crate::store_writer::StoreOp;
+use gateway_callmodel::{Cause, LegCommand, LegEvent, MediaCaps};
+use gateway_dialplan::{RouteDecision, RouteOutcome};
+use gateway_media::{Leg, MediaSession};
+use gateway_sip::transaction::{ClientTxId, PeerAddr, ServerTxId};
+use gateway_sip::uri::Uri;
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+use tracing::{debug, info, warn};
+
+/// The protocol half of a leg; the owner only stores it for the adapter.
+pub(crate) enum LegSignalling {
+    Sip(Box<SipLeg>),
+    /// An H.323 call-signalling connection; its leg lives with the
+    /// connection (`Engine::h323_leg_command`).
+    H323(crate::h323::ConnId),
+}
+
+pub(crate) struct BridgedLeg {
+    pub(crate) signalling: LegSignalling,
+    pub(crate) ended: bool,
+}
+
+/// Where the call goes, as routing resolved it.
+pub(crate) enum Callee {
+    Sip { uri: Uri, peer: PeerAddr },
+}
+
+/// What the caller's adapter knows when the call starts.
+pub(crate) struct NewCall<'a> {
+    pub label: String,
+    pub caller_leg: LegSignalling,
+    pub offer: MediaCaps,
+    pub decision: &'a RouteDecision,
+    pub callee: Callee,
+    /// The number the callee sees (the policy's caller-ID or the caller's).
+    pub caller_number: String,
+    pub caller_display: Option<String>,
+    pub max_forwards: u32,
+    /// For the CDR: `endpoint:1001`, what was dialled, the URIs.
+    pub caller: String,
+    pub target: String,
+    pub from_uri: String,
+    pub to_uri: String,
+}
+
+pub(crate) struct BridgedCall {
+    pub(crate) label: String,
+    pub(crate) legs: [BridgedLeg; 2],
+    media: MediaSession,
+    offer: MediaCaps,
+    offered: OfferState,
+    plan: Option<BridgePlan>,
+    answered: Option<Instant>,
+    started: Instant,
+    started_unix_ms: i64,
+    caller: String,
+    target: String,
+    from_uri: String,
+    to_uri: String,
+    unit: Option<String>,
+}
+
+/// Every bridged call, and how SIP messages find their leg.
+#[derive(Default)]
+pub(crate) struct BridgedCalls {
+    pub(crate) calls: HashMap<u64, BridgedCall>,
+    /// Our tag in a SIP leg's dialog → the leg.
+    pub(crate) tags: HashMap<String, (u64, Side)>,
+    /// Client transactions of SIP legs (INVITE, BYE, INFO, CANCEL).
+    pub(crate) client_tx: HashMap<ClientTxId, (u64, Side)>,
+    /// The INVITE server transaction of a SIP caller (for its CANCEL).
+    pub(crate) server_tx: HashMap<ServerTxId, u64>,
+    /// INVITEs of callee legs whose calls ended before a CANCEL could go.
+    pub(crate) orphans: HashMap<ClientTxId, super::sip_leg::Orphan>,
+}
+
+impl Engine {
+    /// Where a call the dialplan sent to an endpoint, a trunk or a URI goes
+    /// on the wire: the endpoint's registered contact (reached at the
+    /// address it registered from), else the URI's host.
+    pub(crate) fn resolve_sip_callee(
+        &mut self,
+        now: Instant,
+        decision: &RouteDecision,
+    ) -> Result<Callee, Cause> {
+        match &decision.outcome {
+            RouteOutcome::Endpoint { id: ep } => {
+                let bindings = self.registrar.lookup(ep, now);
+                let Some(b) = bindings.first() else {
+                    return Err(Cause::from_sip_status(
+                        480,
+                        &format!("{ep} is not registered"),
+                    ));
+                };
+                match Uri::parse(&b.contact) {
+                    Ok(uri) => Ok(Callee::Sip {
+                        uri,
+                        peer: b.source,
+                    }),
+                    Err(_) => Err(Cause::from_sip_status(
+                        480,
+                        &format!("{ep} registered an unusable contact"),
+                    )),
+                }
+            }
+            RouteOutcome::Trunk { uri, .. } | RouteOutcome::Uri { uri } => {
+                let parsed = Uri::parse(uri).map_err(|_| format!("bad target URI {uri}"));
+                match parsed.and_then(|u| super::uri_peer(&u).map(|p| (u, p))) {
+                    Ok((uri, peer)) => Ok(Callee::Sip { uri, peer }),
+                    Err(reason) => {
+                        warn!(%reason, "cannot place outgoing leg");
+                        Err(Cause::from_sip_status(503, &reason))
+                    }
+                }
+            }
+            RouteOutcome::Reject { status, reason } => Err(Cause::from_sip_status(*status, reason)),
+            RouteOutcome::Meeting { number } => Err(Cause::from_sip_status(
+                500,
+                &format!("Meeting {number} is not a call target"),
+            )),
+        }
+    }
+
+    /// Place the callee leg of a new call and start its bridge. On `Err`
+    /// nothing was started: the caller's adapter refuses its own way.
+    pub(crate) fn start_bridged_call(
+        &mut self,
+        now: Instant,
+        new: NewCall<'_>,
+    ) -> Result<u64, Cause> {
+        let media = self.media.allocate(&new.label, 1).map_err(|e| {
+            warn!(call_id = %new.label, error = %e, "no media ports");
+            Cause::from_sip_status(e.sip_status(), &format!("Media relay: {e}"))
+        })?;
+        let (rtp, rtcp) = media
+            .local_addr(AUDIO_STREAM, Leg::B)
+            .map_err(|e| Cause::from_sip_status(500, &format!("Media relay: {e}")))?;
+        let advertised =
+            |a: std::net::SocketAddr| std::net::SocketAddr::new(self.cfg.advertised_ip, a.port());
+        let b_local = LocalMedia {
+            rtp: advertised(rtp),
+            rtcp: advertised(rtcp),
+        };
+        let (b_offer, offered) = bridged_media::offer_for_callee(
+            &new.offer,
+            b_local,
+            new.decision.policy.encryption_required,
+        )?;
+        let call_id = self.alloc_call_id();
+        let callee_leg = match &new.callee {
+            Callee::Sip { uri, peer } => LegSignalling::Sip(Box::new(self.sip_callee_leg(
+                now,
+                call_id,
+                uri,
+                *peer,
+                &new.caller_number,
+                new.caller_display.as_deref(),
+                new.max_forwards,
+                &b_offer,
+            )?)),
+        };
+        info!(call_id = %new.label, caller = %new.caller, target = %new.target, "bridged call placed");
+        self.bridged.calls.insert(
+            call_id,
+            BridgedCall {
+                label: new.label,
+                legs: [
+                    BridgedLeg {
+                        signalling: new.caller_leg,
+                        ended: false,
+                    },
+                    BridgedLeg {
+                        signalling: callee_leg,
+                        ended: false,
+                    },
+                ],
+                media,
+                offer: new.offer,
+                offered,
+                plan: None,
+                answered: None,
+                started: now,
+                started_unix_ms: now_ms(),
+                caller: new.caller,
+                target: new.target,
+                from_uri: new.from_uri,
+                to_uri: new.to_uri,
+                unit: new.decision.policy.unit.clone(),
+            },
+        );
+        self.metrics.calls_active.inc();
+        self.schedule(
+            now + self.cfg.ring_timeout,
+            EngineTimer::BridgedRing(call_id),
+        );
+        let max = Duration::from_secs(new.decision.policy.max_duration_secs.max(1));
+        self.schedule(now + max, EngineTimer::BridgedMaxDuration(call_id));
+        Ok(call_id)
+    }
+
+    /// A leg of a bridged call reports something: the other leg hears of it
+    /// in its own protocol.
+    pub(crate) fn on_bridged_event(
+        &mut self,
+        now: Instant,
+        call_id: u64,
+        side: Side,
+        ev: LegEvent,
+    ) {
+        let Some(call) = self.bridged.calls.get_mut(&call_id) else {
+            return;
+        };
+        let label = call.label.clone();
+        debug!(call_id = %label, ?side, event = ?ev, "leg event");
+        match ev {
+            LegEvent::Progress { early_media } if side == Side::B => {
+                let early = match early_media {
+                    Some(caps) => match self.plan_bridge(call_id, &caps) {
+                        Ok(a_answer) => Some(a_answer),
+                        Err(cause) => return self.end_bridged(now, call_id, Side::B, cause),
+                    },
+                    None => None,
+                };
+                self.bridged_command(
+                    now,
+                    call_id,
+                    Side::A,
+                    LegCommand::Progress { early_media: early },
+                );
+            }
+            LegEvent::Answer(caps) if side == Side::B => {
+                if let Err(cause) = self.plan_bridge(call_id, &caps) {
+                    self.end_bridged(now, call_id, Side::B, cause);
+                }
+            }
+            LegEvent::Answered if side == Side::B => {
+                let Some(a_answer) = call.plan.as_ref().map(|p| p.a_answer.clone()) else {
+                    let cause = Cause::from_sip_status(488, "The callee answered without media");
+                    return self.end_bridged(now, call_id, Side::B, cause);
+                };
+                call.answered = Some(now);
+                info!(call_id = %label, "bridged call answered");
+                self.bridged_command(now, call_id, Side::A, LegCommand::Answer(a_answer));
+            }
+            LegEvent::Dtmf { digit, duration_ms } => {
+                info!(call_id = %label, ?side, digit = %digit, duration_ms, "DTMF relayed to the other leg");
+                let cmd = LegCommand::Dtmf { digit, duration_ms };
+                self.bridged_command(now, call_id, side.other(), cmd);
+            }
+            LegEvent::KeyframeRequest => {
+                self.bridged_command(now, call_id, side.other(), LegCommand::KeyframeRequest);
+            }
+            LegEvent::Ended(cause) => {
+                call.legs[side as usize].ended = true;
+                self.end_bridged(now, call_id, side, cause);
+            }
+            // The adapters answer mid-call offers with the media they
+            // have (the bridge keeps the path); hold and bandwidth do not
+            // change the path either.
+            other => {
+                debug!(call_id = %label, ?side, event = ?other, "leg event needs nothing of the other leg")
+            }
+        }
+    }
+
+    /// The callee's media answer: set both relay legs, the transforms of
+    /// each direction and the caller's answer. Returns the caller's answer.
+    fn plan_bridge(&mut self, call_id: u64, b_answer: &MediaCaps) -> Result<MediaCaps, Cause> {
+        let ip = self.cfg.advertised_ip;
+        let Some(call) = self.bridged.calls.get_mut(&call_id) else {
+            return Err(Cause::normal_clearing());
+        };
+        if let Some(p) = &call.plan {
+            return Ok(p.a_answer.clone());
+        }
+        let (rtp, rtcp) = call
+            .media
+            .local_addr(AUDIO_STREAM, Leg::A)
+            .map_err(|e| Cause::from_sip_status(500, &format!("Media relay: {e}")))?;
+        let a_local = LocalMedia {
+            rtp: std::net::SocketAddr::new(ip, rtp.port()),
+            rtcp: std::net::SocketAddr::new(ip, rtcp.port()),
+        };
+        let plan = bridged_media::plan_answer(&call.offered, &call.offer, b_answer, a_local)?;
+        let m = &call.media;
+        let set = || -> Result<(), gateway_media::MediaError> {
+            let (rtp, rtcp, mux) = plan.a_remote;
+            m.set_remote(AUDIO_STREAM, Leg::A, rtp, rtcp, mux)?;
+            let (rtp, rtcp, mux) = plan.b_remote;
+            m.set_remote(AUDIO_STREAM, Leg::B, rtp, rtcp, mux)?;
+            m.set_clock_rate(AUDIO_STREAM, Leg::A, plan.clocks.0)?;
+            m.set_clock_rate(AUDIO_STREAM, Leg::B, plan.clocks.1)?;
+            Ok(())
+        };
+        set().map_err(|e| Cause::from_sip_status(500, &format!("Media relay: {e}")))?;
+        let encrypted = |k: Option<&super::sdes::LegKeys>| k.is_some();
+        let keys = plan.srtp.as_ref();
+        for (side, codec, enc) in [
+            (
+                Side::A,
+                plan.audio.0,
+                encrypted(keys.and_then(|k| k.offerer.as_ref())),
+            ),
+            (
+                Side::B,
+                plan.audio.1,
+                encrypted(keys.and_then(|k| k.answerer.as_ref())),
+            ),
+        ] {
+            if let Some(codec) = codec {
+                describe_leg_media(&call.media, AUDIO_STREAM, side, codec, enc);
+            }
+        }
+        let srtp = plan.srtp.clone().map(|l| (Side::A, l));
+        install_media(
+            &call.label,
+            &call.media,
+            Side::A,
+            plan.transcode.as_ref(),
+            srtp.as_ref(),
+            None,
+        );
+        info!(call_id = %call.label, caller_codec = %plan.codecs.0, callee_codec = %plan.codecs.1, transcoded = plan.transcode.is_some(), "bridged media path set");
+        let answer = plan.a_answer.clone();
+        call.plan = Some(plan);
+        Ok(answer)
+    }
+
+    /// `side` ended (or must end) with `cause`: the other leg ends with the
+    /// same cause, in its protocol's words, and the call is recorded.
+    fn end_bridged(&mut self, now: Instant, call_id: u64, side: Side, cause: Cause) {
+        for s in [side, side.other()] {
+            let Some(call) = self.bridged.calls.get_mut(&call_id) else {
+                return;
+            };
+            let leg = &mut call.legs[s as usize];
+            if !leg.ended {
+                leg.ended = true;
+                self.bridged_command(now, call_id, s, LegCommand::End(cause.clone()));
+            }
+        }
+        self.finish_bridged(call_id, &cause);
+    }
+
+    fn finish_bridged(&mut self, call_id: u64, cause: &Cause) {
+        let Some(call) = self.bridged.calls.remove(&call_id) else {
+            return;
+        };
+        self.bridged.tags.retain(|_, (c, _)| *c != call_id);
+        self.bridged.server_tx.retain(|_, c| *c != call_id);
+        let stats = call.media.stats();
+        let quality = call.media.quality(AUDIO_STREAM).ok();
+        let at = |i: Instant| {
+            call.started_unix_ms + i.saturating_duration_since(call.started).as_millis() as i64
+        };
+        let ended = at(self.now);
+        let answered_ms = call.answered.map(at);
+        let status = if answered_ms.is_some() && cause.is_normal() {
+            200
+        } else {
+            cause.to_sip_status()
+        };
+        let outcome = if answered_ms.is_some() {
+            "answered"
+        } else {
+            super::outcome_of(status)
+        };
+        let reason = cause
+            .text()
+            .unwrap_or_else(|| cause.sip_reason_phrase())
+            .to_string();
+        info!(call_id = %call.label, caller = %call.caller, target = %call.target, outcome, q850 = cause.q850().value(), reason = %reason, "bridged call ended");
+        self.metrics.calls_active.dec();
+        self.count_outcome(outcome);
+        let facts = cdr::CdrFacts {
+            label: &call.label,
+            from_uri: &call.from_uri,
+            to_uri: &call.to_uri,
+            caller: &call.caller,
+            callee: &call.target,
+            unit: call.unit.as_deref(),
+            started_ms: call.started_unix_ms,
+            answered_ms,
+            ended_ms: ended,
+            outcome,
+            status,
+            reason: &reason,
+        };
+        let _ = self
+            .store
+            .send(StoreOp::Cdr(cdr::record(facts, Some(stats), quality)));
+    }
+
+    /// Hand a command to a leg's adapter.
+    fn bridged_command(&mut self, now: Instant, call_id: u64, side: Side, cmd: LegCommand) {
+        let Some(call) = self.bridged.calls.get(&call_id) else {
+            return;
+        };
+        match &call.legs[side as usize].signalling {
+            LegSignalling::Sip(_) => self.sip_leg_command(now, call_id, side, cmd),
+            LegSignalling::H323(conn) => {
+                let conn = *conn;
+                self.h323_leg_command(now, conn, cmd)
+            }
+        }
+    }
+
+    pub(crate) fn on_bridged_ring_timeout(&mut self, now: Instant, call_id: u64) {
+        match self.bridged.calls.get(&call_id) {
+            Some(c) if c.answered.is_none() => {
+                info!(call_id = %c.label, "no answer within the ring timeout");
+                let cause = Cause::from_sip_status(480, "No answer");
+                self.end_bridged(now, call_id, Side::B, cause);
+            }
+            _ => {}
+        }
+    }
+
+    pub(crate) fn on_bridged_max_duration(&mut self, now: Instant, call_id: u64) {
+        if let Some(c) = self.bridged.calls.get(&call_id) {
+            info!(call_id = %c.label, "maximum call duration reached");
+            let cause = Cause::normal_clearing().with_text("Maximum call duration reached");
+            self.end_bridged(now, call_id, Side::A, cause);
+        }
+    }
+
+    /// An H.323 Setup the dialplan sent to a SIP endpoint, trunk or URI:
+    /// the H.323 leg is the caller, a SIP leg the callee. `Err` tells the
+    /// H.323 adapter how to release.
+    pub(crate) fn h323_call_to_sip(
+        &mut self,
+        now: Instant,
+        conn: crate::h323::ConnId,
+        decision: &RouteDecision,
+        caller: String,
+        target: String,
+        offer: Option<MediaCaps>,
+    ) -> Result<u64, Cause> {
+        let Some(offer) = offer else {
+            // Slow start (capabilities and logical channels after Connect)
+            // cannot answer a SIP callee's 200 OK in time.
+            return Err(
+                Cause::new(gateway_callmodel::Q850::BEARER_CAPABILITY_NOT_AVAILABLE)
+                    .with_text("Calls from H.323 to SIP need Fast Start"),
+            );
+        };
+        let callee = self.resolve_sip_callee(now, decision)?;
+        let (label, calling) = match self.h323.conns.get(&conn) {
+            Some(c) => (c.label.clone(), c.leg.calling_number().map(str::to_string)),
+            None => return Err(Cause::normal_clearing()),
+        };
+        let caller_number = decision
+            .policy
+            .caller_id
+            .clone()
+            .or(calling.clone())
+            .unwrap_or_else(|| "anonymous".into());
+        self.start_bridged_call(
+            now,
+            NewCall {
+                label,
+                caller_leg: LegSignalling::H323(conn),
+                offer,
+                decision,
+                callee,
+                caller_number: caller_number.clone(),
+                caller_display: None,
+                max_forwards: 70,
+                caller,
+                to_uri: format!("h323:{target}"),
+                target,
+                from_uri: format!("h323:{caller_number}"),
+            },
+        )
+    }
+}

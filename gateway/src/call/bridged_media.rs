@@ -1,0 +1,478 @@
+//! The media plan of a call between two neutral legs: what the callee is
+//! offered from the caller's capabilities, and, once it answers, which path
+//! each direction takes (forwarded or transcoded, SRTP terminated per leg)
+//! and what the caller is answered. Pure functions over [`MediaCaps`]: no
+//! SDP, no H.245, no sockets.
+
+use super::encryption::SrtpLegs;
+use super::sdes::{self, LegKeys};
+use super::transcode::TranscodePlan;
+use gateway_callmodel::{
+    AudioCodec, Cause, CodecCap, Direction, MediaCaps, MediaKind, MediaTransport, StreamCaps,
+};
+use gateway_media::transcode::CodecEnd;
+use gateway_sdp::crypto::SdesCrypto;
+use std::net::SocketAddr;
+
+/// The relay stream the audio of a bridged call uses (one stream a call).
+pub(crate) const AUDIO_STREAM: usize = 0;
+
+/// The bridge's own payload type for telephone-event where it adds one.
+const TELEPHONE_EVENT_PT: u8 = 101;
+
+/// Codecs the bridge can decode and encode, in the order it adds them to
+/// an offer after the caller's own.
+const TRANSCODABLE: [AudioCodec; 4] = [
+    AudioCodec::Opus,
+    AudioCodec::G722,
+    AudioCodec::Pcmu,
+    AudioCodec::Pcma,
+];
+
+/// Where the relay receives for one leg: what goes in that leg's answer or
+/// offer.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct LocalMedia {
+    pub rtp: SocketAddr,
+    pub rtcp: SocketAddr,
+}
+
+/// What was offered to the callee, kept until it answers.
+#[derive(Debug, Clone)]
+pub(crate) struct OfferState {
+    /// The caller's audio stream: its index in the caller's offer.
+    pub a_index: usize,
+    pub a_audio: StreamCaps,
+    /// The caller's SRTP keys and ours towards it (it offered SDES).
+    pub a_keys: Option<LegKeys>,
+    /// The keys we offered the callee (encryption required).
+    pub b_keys_offered: Option<Vec<SdesCrypto>>,
+}
+
+/// The path of the call's audio, once the callee answered.
+#[derive(Debug)]
+pub(crate) struct BridgePlan {
+    /// The caller's answer, stream for stream of its offer.
+    pub a_answer: MediaCaps,
+    pub a_remote: (SocketAddr, Option<SocketAddr>, bool),
+    pub b_remote: (SocketAddr, Option<SocketAddr>, bool),
+    pub transcode: Option<TranscodePlan>,
+    /// SRTP per leg; the caller is the "offerer" side.
+    pub srtp: Option<SrtpLegs>,
+    /// Clock rates for the relay's quality estimates (caller, callee).
+    pub clocks: (u32, u32),
+    /// The codec of each leg, where the bridge knows it (quality estimate).
+    pub audio: (Option<AudioCodec>, Option<AudioCodec>),
+    pub codecs: (String, String),
+}
+
+fn refuse(status: u16, why: impl Into<String>) -> Cause {
+    Cause::from_sip_status(status, &why.into())
+}
+
+fn codec_cap(codec: AudioCodec, payload_type: u8) -> CodecCap {
+    let (name, clock, channels) = match codec {
+        AudioCodec::Pcmu => ("PCMU", 8000, 1),
+        AudioCodec::Pcma => ("PCMA", 8000, 1),
+        AudioCodec::G722 => ("G722", 8000, 1),
+        AudioCodec::Opus => ("opus", 48000, 2),
+    };
+    CodecCap {
+        payload_type,
+        name: name.into(),
+        clock_rate: clock,
+        channels,
+        fmtp: None,
+    }
+}
+
+fn same_codec(a: &CodecCap, b: &CodecCap) -> bool {
+    a.name.eq_ignore_ascii_case(&b.name) && a.clock_rate == b.clock_rate
+}
+
+/// A dynamic payload type not used in `codecs`.
+fn free_dynamic_pt(codecs: &[CodecCap]) -> Option<u8> {
+    (96..=127).find(|pt| codecs.iter().all(|c| c.payload_type != *pt))
+}
+
+/// The callee's offer: the caller's audio codecs first (forwarding needs
+/// no work), then those the bridge can transcode to, then telephone-event;
+/// our address; SRTP when the call requires encryption. Other streams are
+/// not offered yet (video between legs of different protocols comes with
+/// the meeting bridge's switching).
+pub(crate) fn offer_for_callee(
+    a_offer: &MediaCaps,
+    b_local: LocalMedia,
+    require_encryption: bool,
+) -> Result<(MediaCaps, OfferState), Cause> {
+    let Some((a_index, a_audio)) = a_offer.first(MediaKind::Audio) else {
+        return Err(refuse(488, "The offer has no audio stream"));
+    };
+    if require_encryption && !a_audio.transport.is_encrypted() {
+        return Err(refuse(
+            488,
+            "Encryption required: offer SRTP (RTP/SAVP with a=crypto) for the audio",
+        ));
+    }
+    let a_keys = match &a_audio.transport {
+        MediaTransport::Rtp => None,
+        MediaTransport::SrtpSdes { crypto } => Some(
+            sdes::answer(crypto)
+                .map_err(|why| refuse(488, format!("SRTP offer not usable: {why}")))?,
+        ),
+        MediaTransport::DtlsSrtp { .. } => {
+            return Err(refuse(
+                488,
+                "DTLS-SRTP is not terminated on this path; offer SDES (a=crypto)",
+            ))
+        }
+    };
+    let mut codecs: Vec<CodecCap> = a_audio
+        .codecs
+        .iter()
+        .filter(|c| !c.is_telephone_event())
+        .cloned()
+        .collect();
+    if codecs.iter().any(|c| c.audio_codec().is_some()) {
+        for codec in TRANSCODABLE {
+            if codecs.iter().any(|c| c.audio_codec() == Some(codec)) {
+                continue;
+            }
+            let pt = match codec.static_payload_type() {
+                Some(pt) if codecs.iter().all(|c| c.payload_type != pt) => pt,
+                _ => match free_dynamic_pt(&codecs) {
+                    Some(pt) => pt,
+                    None => continue,
+                },
+            };
+            codecs.push(codec_cap(codec, pt));
+        }
+    }
+    let te_pt = a_audio
+        .telephone_event(8000)
+        .filter(|pt| codecs.iter().all(|c| c.payload_type != *pt))
+        .or_else(|| {
+            Some(TELEPHONE_EVENT_PT).filter(|pt| codecs.iter().all(|c| c.payload_type != *pt))
+        })
+        .or_else(|| free_dynamic_pt(&codecs));
+    if let Some(pt) = te_pt {
+        codecs.push(CodecCap {
+            payload_type: pt,
+            name: "telephone-event".into(),
+            clock_rate: 8000,
+            channels: 1,
+            fmtp: Some("0-16".into()),
+        });
+    }
+    let (transport, b_keys_offered) = if require_encryption {
+        let ours = sdes::offer();
+        let lines = ours.iter().map(sdes::line).collect();
+        (MediaTransport::SrtpSdes { crypto: lines }, Some(ours))
+    } else {
+        (MediaTransport::Rtp, None)
+    };
+    let stream = StreamCaps {
+        kind: MediaKind::Audio,
+        rtp: Some(b_local.rtp),
+        rtcp: Some(b_local.rtcp),
+        rtcp_mux: false,
+        transport,
+        direction: a_audio.direction,
+        codecs,
+        ptime_ms: a_audio.ptime_ms,
+        bandwidth_kbps: None,
+    };
+    Ok((
+        MediaCaps {
+            streams: vec![stream],
+        },
+        OfferState {
+            a_index,
+            a_audio: a_audio.clone(),
+            a_keys,
+            b_keys_offered,
+        },
+    ))
+}
+
+fn end_of(codecs: &[CodecCap], chosen: &CodecCap, codec: AudioCodec) -> CodecEnd {
+    CodecEnd {
+        codec,
+        payload_type: chosen.payload_type,
+        telephone_event: codecs
+            .iter()
+            .find(|c| c.is_telephone_event() && c.clock_rate == codec.rtp_clock())
+            .map(|c| c.payload_type),
+    }
+}
+
+fn remote_of(s: &StreamCaps) -> Option<(SocketAddr, Option<SocketAddr>, bool)> {
+    Some((s.rtp?, s.rtcp, s.rtcp_mux))
+}
+
+/// The callee answered: decide each direction's path and the caller's
+/// answer. The caller keeps a codec it offered; when the callee chose
+/// another, the bridge transcodes.
+pub(crate) fn plan_answer(
+    offer: &OfferState,
+    a_offer: &MediaCaps,
+    b_answer: &MediaCaps,
+    a_local: LocalMedia,
+) -> Result<BridgePlan, Cause> {
+    let Some((_, b_audio)) = b_answer.first(MediaKind::Audio) else {
+        return Err(refuse(488, "The callee's answer has no audio stream"));
+    };
+    let b_remote =
+        remote_of(b_audio).ok_or_else(|| refuse(488, "The callee's audio has no address"))?;
+    let a_remote = remote_of(&offer.a_audio)
+        .ok_or_else(|| refuse(488, "The caller's audio has no address"))?;
+    let Some(b_chosen) = b_audio.codecs.iter().find(|c| !c.is_telephone_event()) else {
+        return Err(refuse(488, "The callee's answer names no audio codec"));
+    };
+    let a_codecs = &offer.a_audio.codecs;
+    let forwarded = a_codecs
+        .iter()
+        .find(|c| same_codec(c, b_chosen) && c.payload_type == b_chosen.payload_type);
+    let (a_chosen, transcode) = match forwarded {
+        Some(c) => (c.clone(), None),
+        None => {
+            let b_codec = b_chosen.audio_codec().ok_or_else(|| {
+                refuse(
+                    488,
+                    format!(
+                        "The callee chose {}, which the bridge cannot decode",
+                        b_chosen.name
+                    ),
+                )
+            })?;
+            let (a_cap, a_codec) = a_codecs
+                .iter()
+                .find_map(|c| c.audio_codec().map(|x| (c.clone(), x)))
+                .ok_or_else(|| refuse(488, "No codec of the caller's the bridge can encode"))?;
+            let plan = TranscodePlan {
+                index: AUDIO_STREAM,
+                offerer: end_of(a_codecs, &a_cap, a_codec),
+                answerer: end_of(&b_audio.codecs, b_chosen, b_codec),
+            };
+            (a_cap, Some(plan))
+        }
+    };
+    let b_keys = match (&offer.b_keys_offered, &b_audio.transport) {
+        (Some(ours), MediaTransport::SrtpSdes { crypto }) => Some(
+            sdes::accept(ours, crypto)
+                .map_err(|why| refuse(488, format!("The callee's SRTP answer: {why}")))?,
+        ),
+        (Some(_), _) => {
+            return Err(refuse(
+                488,
+                "Encryption required but the callee answered without SRTP",
+            ))
+        }
+        (None, _) => None,
+    };
+    let mut a_codecs_answer = vec![a_chosen.clone()];
+    let clock = a_chosen.audio_codec().map_or(8000, AudioCodec::rtp_clock);
+    if let Some(te) = a_codecs
+        .iter()
+        .find(|c| c.is_telephone_event() && c.clock_rate == clock)
+    {
+        a_codecs_answer.push(te.clone());
+    }
+    let a_transport = match &offer.a_keys {
+        Some(k) => MediaTransport::SrtpSdes {
+            crypto: vec![k.our_line()],
+        },
+        None => MediaTransport::Rtp,
+    };
+    let streams = a_offer
+        .streams
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            if i == offer.a_index {
+                StreamCaps {
+                    kind: MediaKind::Audio,
+                    rtp: Some(a_local.rtp),
+                    rtcp: Some(a_local.rtcp),
+                    rtcp_mux: false,
+                    transport: a_transport.clone(),
+                    direction: b_audio.direction,
+                    codecs: a_codecs_answer.clone(),
+                    ptime_ms: offer.a_audio.ptime_ms,
+                    bandwidth_kbps: None,
+                }
+            } else {
+                StreamCaps {
+                    rtp: None,
+                    rtcp: None,
+                    direction: Direction::Inactive,
+                    ..s.clone()
+                }
+            }
+        })
+        .collect();
+    let srtp = (offer.a_keys.is_some() || b_keys.is_some()).then(|| SrtpLegs {
+        index: AUDIO_STREAM,
+        offerer: offer.a_keys.clone(),
+        answerer: b_keys,
+    });
+    Ok(BridgePlan {
+        a_answer: MediaCaps { streams },
+        a_remote,
+        b_remote,
+        transcode,
+        srtp,
+        clocks: (clock, b_chosen.clock_rate),
+        audio: (a_chosen.audio_codec(), b_chosen.audio_codec()),
+        codecs: (a_chosen.name.clone(), b_chosen.name.clone()),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addr(s: &str) -> SocketAddr {
+        s.parse().unwrap()
+    }
+
+    fn audio(codecs: &[(u8, &str, u32)], transport: MediaTransport) -> MediaCaps {
+        MediaCaps {
+            streams: vec![StreamCaps {
+                kind: MediaKind::Audio,
+                rtp: Some(addr("192.0.2.10:5004")),
+                rtcp: Some(addr("192.0.2.10:5005")),
+                rtcp_mux: false,
+                transport,
+                direction: Direction::SendRecv,
+                codecs: codecs
+                    .iter()
+                    .map(|(pt, n, r)| CodecCap {
+                        payload_type: *pt,
+                        name: n.to_string(),
+                        clock_rate: *r,
+                        channels: 1,
+                        fmtp: None,
+                    })
+                    .collect(),
+                ptime_ms: Some(20),
+                bandwidth_kbps: None,
+            }],
+        }
+    }
+
+    fn local(port: u16) -> LocalMedia {
+        LocalMedia {
+            rtp: addr(&format!("203.0.113.1:{port}")),
+            rtcp: addr(&format!("203.0.113.1:{}", port + 1)),
+        }
+    }
+
+    fn names(c: &MediaCaps) -> Vec<String> {
+        c.streams[0].codecs.iter().map(|c| c.name.clone()).collect()
+    }
+
+    #[test]
+    fn the_callee_is_offered_the_callers_codecs_then_transcodable_ones() {
+        let a = audio(
+            &[(0, "PCMU", 8000), (101, "telephone-event", 8000)],
+            MediaTransport::Rtp,
+        );
+        let (b, _) = offer_for_callee(&a, local(30000), false).unwrap();
+        assert_eq!(
+            names(&b),
+            ["PCMU", "opus", "G722", "PCMA", "telephone-event"]
+        );
+        assert_eq!(b.streams[0].rtp, Some(addr("203.0.113.1:30000")));
+        let pts: Vec<u8> = b.streams[0].codecs.iter().map(|c| c.payload_type).collect();
+        assert_eq!(pts, [0, 96, 9, 8, 101], "static PTs kept, Opus dynamic");
+        assert_eq!(b.streams[0].transport, MediaTransport::Rtp);
+    }
+
+    #[test]
+    fn same_codec_is_forwarded_and_the_caller_keeps_its_payload_types() {
+        let a = audio(
+            &[
+                (8, "PCMA", 8000),
+                (0, "PCMU", 8000),
+                (101, "telephone-event", 8000),
+            ],
+            MediaTransport::Rtp,
+        );
+        let (_, st) = offer_for_callee(&a, local(30000), false).unwrap();
+        let b = audio(
+            &[(0, "PCMU", 8000), (101, "telephone-event", 8000)],
+            MediaTransport::Rtp,
+        );
+        let plan = plan_answer(&st, &a, &b, local(30002)).unwrap();
+        assert!(plan.transcode.is_none());
+        assert_eq!(names(&plan.a_answer), ["PCMU", "telephone-event"]);
+        assert_eq!(
+            plan.a_answer.streams[0].rtp,
+            Some(addr("203.0.113.1:30002"))
+        );
+        assert!(plan.srtp.is_none());
+    }
+
+    #[test]
+    fn a_codec_the_caller_lacks_is_transcoded_from_its_first() {
+        let a = audio(&[(9, "G722", 8000), (0, "PCMU", 8000)], MediaTransport::Rtp);
+        let (_, st) = offer_for_callee(&a, local(30000), false).unwrap();
+        let b = audio(&[(96, "opus", 48000)], MediaTransport::Rtp);
+        let plan = plan_answer(&st, &a, &b, local(30002)).unwrap();
+        let t = plan.transcode.expect("transcoded");
+        assert_eq!(t.offerer.codec, AudioCodec::G722);
+        assert_eq!(t.answerer.codec, AudioCodec::Opus);
+        assert_eq!(t.answerer.payload_type, 96);
+        assert_eq!(names(&plan.a_answer), ["G722"]);
+        assert_eq!(plan.clocks, (8000, 48000));
+    }
+
+    #[test]
+    fn encryption_required_refuses_a_plain_caller_and_a_plain_callee() {
+        let plain = audio(&[(0, "PCMU", 8000)], MediaTransport::Rtp);
+        let err = offer_for_callee(&plain, local(30000), true).unwrap_err();
+        assert_eq!(err.to_sip_status(), 488);
+        let key = "1 AES_CM_128_HMAC_SHA1_80 inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz";
+        let srtp = audio(
+            &[(0, "PCMU", 8000)],
+            MediaTransport::SrtpSdes {
+                crypto: vec![key.into()],
+            },
+        );
+        let (b, st) = offer_for_callee(&srtp, local(30000), true).unwrap();
+        assert!(b.streams[0].transport.is_encrypted());
+        let err = plan_answer(&st, &srtp, &plain, local(30002)).unwrap_err();
+        assert_eq!(err.to_sip_status(), 488);
+    }
+
+    #[test]
+    fn an_srtp_caller_is_answered_with_our_key_and_the_plain_callee_gets_rtp() {
+        let key = "1 AES_CM_128_HMAC_SHA1_80 inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz";
+        let a = audio(
+            &[(0, "PCMU", 8000)],
+            MediaTransport::SrtpSdes {
+                crypto: vec![key.into()],
+            },
+        );
+        let (b_offer, st) = offer_for_callee(&a, local(30000), false).unwrap();
+        assert_eq!(b_offer.streams[0].transport, MediaTransport::Rtp);
+        let b = audio(&[(0, "PCMU", 8000)], MediaTransport::Rtp);
+        let plan = plan_answer(&st, &a, &b, local(30002)).unwrap();
+        match &plan.a_answer.streams[0].transport {
+            MediaTransport::SrtpSdes { crypto } => {
+                assert_eq!(crypto.len(), 1);
+                assert_ne!(crypto[0], key, "our own key, not the caller's echoed");
+            }
+            t => panic!("expected SDES answer, got {t:?}"),
+        }
+        let srtp = plan.srtp.expect("caller side terminated");
+        assert!(srtp.offerer.is_some() && srtp.answerer.is_none());
+    }
+
+    #[test]
+    fn an_offer_without_audio_is_refused() {
+        let err = offer_for_callee(&MediaCaps::default(), local(30000), false).unwrap_err();
+        assert_eq!(err.to_sip_status(), 488);
+    }
+}

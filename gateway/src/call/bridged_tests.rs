@@ -1,0 +1,281 @@
+//! SIP-to-SIP calls through the neutral owner (two SIP legs and a bridge):
+//! the same wire behaviour the B2BUA gives, reached through neutral leg
+//! events and commands. H.323 and WebRTC legs reach the owner the same way.
+
+use crate::engine_tests::*;
+use gateway_sip::message::{HeaderName, Method};
+use std::time::Duration;
+
+fn neutral() -> Harness {
+    let mut h = Harness::new();
+    h.e.neutral_sip_calls = true;
+    h
+}
+
+fn sdp_codecs(ip: &str, port: u16, codecs: &[(u8, &str)]) -> String {
+    let pts: Vec<String> = codecs.iter().map(|(pt, _)| pt.to_string()).collect();
+    let mut s = format!(
+        "v=0\r\no=- 1 1 IN IP4 {ip}\r\ns=-\r\nc=IN IP4 {ip}\r\nt=0 0\r\nm=audio {port} RTP/AVP {}\r\n",
+        pts.join(" ")
+    );
+    for (pt, map) in codecs {
+        s.push_str(&format!("a=rtpmap:{pt} {map}\r\n"));
+    }
+    s
+}
+
+fn rtpmaps(body: &[u8]) -> Vec<String> {
+    String::from_utf8_lossy(body)
+        .lines()
+        .filter_map(|l| l.strip_prefix("a=rtpmap:"))
+        .map(|l| {
+            l.split_once(' ')
+                .map(|(_, m)| m.to_string())
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_neutral_call_relays_media_dtmf_and_hang_up() {
+    let mut h = neutral();
+    let a_rtp = tokio::net::UdpSocket::bind("127.0.0.5:0").await.unwrap();
+    let b_rtp = tokio::net::UdpSocket::bind("127.0.0.6:0").await.unwrap();
+    let a_port = a_rtp.local_addr().unwrap().port();
+    let b_port = b_rtp.local_addr().unwrap().port();
+    let a_offer = sdp_codecs(
+        "127.0.0.5",
+        a_port,
+        &[(0, "PCMU/8000"), (101, "telephone-event/8000")],
+    );
+
+    let mut a = Caller::new(a_addr(), "9999", "5551234");
+    let b_inv = place_call(&mut h, &mut a, b_addr(), &a_offer);
+    assert_eq!(b_inv.uri.to_string(), "sip:5551234@127.0.0.1:5070");
+    assert_eq!(b_inv.max_forwards().unwrap(), 69);
+    let (ip, gw_b_port) = sdp_media(&b_inv.body);
+    assert_eq!(ip, "127.0.0.1");
+    assert!(h.in_range(gw_b_port));
+    let offered = rtpmaps(&b_inv.body);
+    assert_eq!(
+        offered[0], "PCMU/8000",
+        "the caller's codec first: {offered:?}"
+    );
+    assert!(offered.iter().any(|m| m == "opus/48000/2"), "{offered:?}");
+    assert!(
+        offered.iter().any(|m| m == "telephone-event/8000"),
+        "{offered:?}"
+    );
+
+    h.send(
+        b_addr(),
+        &response_text(
+            &b_inv,
+            180,
+            "Ringing",
+            Some("nb1"),
+            Some("<sip:callee@127.0.0.1:5070>"),
+            &[],
+            "",
+        ),
+    );
+    let out = h.out();
+    let ringing = resp(&out, a.addr, 180);
+    assert!(to_tag(&ringing.headers).is_some());
+
+    let b_answer = sdp_codecs(
+        "127.0.0.6",
+        b_port,
+        &[(0, "PCMU/8000"), (101, "telephone-event/8000")],
+    );
+    let ok = answer(&mut h, &mut a, &b_inv, "nb1", &b_answer, &[]);
+    let (ip, gw_a_port) = sdp_media(&ok.body);
+    assert_eq!(ip, "127.0.0.1");
+    assert_ne!(gw_a_port, gw_b_port);
+    assert_eq!(rtpmaps(&ok.body), ["PCMU/8000", "telephone-event/8000"]);
+    assert_eq!(h.metrics.calls_active.get(), 1);
+
+    // The same codec on both legs: packets pass untouched, both ways.
+    let mut pkt = vec![0x80u8, 0, 0, 1, 0, 0, 0, 0, 0x11, 0x22, 0x33, 0x44];
+    pkt.extend_from_slice(&[0xd5; 160]);
+    let mut buf = [0u8; 2048];
+    a_rtp.send_to(&pkt, ("127.0.0.1", gw_a_port)).await.unwrap();
+    let (n, src) = tokio::time::timeout(Duration::from_secs(5), b_rtp.recv_from(&mut buf))
+        .await
+        .expect("RTP relayed to B")
+        .unwrap();
+    assert_eq!(&buf[..n], &pkt[..]);
+    assert_eq!(src.port(), gw_b_port);
+    pkt[3] = 2;
+    b_rtp.send_to(&pkt, ("127.0.0.1", gw_b_port)).await.unwrap();
+    let (n, _) = tokio::time::timeout(Duration::from_secs(5), a_rtp.recv_from(&mut buf))
+        .await
+        .expect("RTP relayed to A")
+        .unwrap();
+    assert_eq!(&buf[..n], &pkt[..]);
+
+    // A digit by INFO becomes a neutral Dtmf event and an INFO to B.
+    let info = a.in_dialog_with(
+        "INFO",
+        "application/dtmf-relay",
+        "Signal=7\r\nDuration=160\r\n",
+    );
+    h.send(a.addr, &info);
+    let out = h.out();
+    assert_eq!(cseq_method(&resp(&out, a.addr, 200)), Method::Info);
+    let b_info = req(&out, b_addr(), Method::Info);
+    let body = String::from_utf8_lossy(&b_info.body).to_string();
+    assert!(
+        body.contains("Signal=7") && body.contains("Duration=160"),
+        "{body}"
+    );
+    ok_all(&mut h, &out, b_addr(), Method::Info);
+    assert!(h.out().is_empty());
+
+    // An INFO the gateway does not understand is refused, the call stays.
+    let odd = a.in_dialog_with("INFO", "text/plain", "hello");
+    h.send(a.addr, &odd);
+    let out = h.out();
+    let r = resp(&out, a.addr, 415);
+    assert!(r
+        .headers
+        .get(&HeaderName::Accept)
+        .is_some_and(|v| v.contains("dtmf-relay")));
+    no_request(&out, b_addr(), Method::Info);
+
+    // A hangs up: B gets a BYE that says why (RFC 6432 Reason).
+    h.send(a.addr, &a.in_dialog("BYE", ""));
+    let out = h.out();
+    assert_eq!(cseq_method(&resp(&out, a.addr, 200)), Method::Bye);
+    let bye = req(&out, b_addr(), Method::Bye);
+    assert_eq!(to_tag(&bye.headers).as_deref(), Some("nb1"));
+    assert!(
+        bye.headers
+            .get(&HeaderName::Reason)
+            .is_some_and(|r| r.contains("cause=16")),
+        "{:?}",
+        bye.headers.get(&HeaderName::Reason)
+    );
+    ok_all(&mut h, &out, b_addr(), Method::Bye);
+    assert!(h.out().is_empty());
+    let cdrs = h.cdrs();
+    assert_eq!(cdrs.len(), 1, "{cdrs:?}");
+    assert_eq!(cdrs[0].outcome, "answered");
+    assert_eq!(cdrs[0].call_id, a.call_id);
+    assert_eq!(cdrs[0].caller, "trunk:loopback-trunk");
+    assert!(
+        cdrs[0].rtp_packets_in >= 1 && cdrs[0].rtp_packets_out >= 1,
+        "{:?}",
+        cdrs[0]
+    );
+    assert_eq!(h.metrics.calls_active.get(), 0);
+}
+
+#[tokio::test]
+async fn the_callees_refusal_reaches_the_caller_through_the_cause() {
+    let mut h = neutral();
+    let mut a = Caller::new(a_addr(), "9999", "5551234");
+    let b_inv = place_call(&mut h, &mut a, b_addr(), &sdp("127.0.0.5", 30000, 1));
+    h.send(
+        b_addr(),
+        &response_text(
+            &b_inv,
+            486,
+            "Busy Here",
+            Some("nb2"),
+            None,
+            &["Reason: Q.850;cause=17;text=\"user busy\"".to_string()],
+            "",
+        ),
+    );
+    let out = h.out();
+    req(&out, b_addr(), Method::Ack);
+    let busy = resp(&out, a.addr, 486);
+    assert!(
+        busy.headers
+            .get(&HeaderName::Reason)
+            .is_some_and(|r| r.contains("cause=17")),
+        "{busy:?}"
+    );
+    let cdrs = h.cdrs();
+    assert_eq!(cdrs.len(), 1);
+    assert_eq!(cdrs[0].outcome, "busy");
+    assert_eq!(cdrs[0].sip_status, 486);
+    assert_eq!(h.metrics.calls_active.get(), 0);
+}
+
+#[tokio::test]
+async fn a_codec_only_the_callee_has_is_transcoded_for_the_caller() {
+    let mut h = neutral();
+    let mut a = Caller::new(a_addr(), "9999", "5551234");
+    let a_offer = sdp_codecs("127.0.0.5", 30000, &[(9, "G722/8000")]);
+    let b_inv = place_call(&mut h, &mut a, b_addr(), &a_offer);
+    let b_answer = sdp_codecs("127.0.0.6", 30002, &[(0, "PCMU/8000")]);
+    let ok = answer(&mut h, &mut a, &b_inv, "nb3", &b_answer, &[]);
+    assert_eq!(
+        rtpmaps(&ok.body),
+        ["G722/8000"],
+        "the caller keeps its codec"
+    );
+}
+
+#[tokio::test]
+async fn the_caller_cancelling_cancels_the_callee_once_it_rings() {
+    let mut h = neutral();
+    let mut a = Caller::new(a_addr(), "9999", "5551234");
+    let b_inv = place_call(&mut h, &mut a, b_addr(), &sdp("127.0.0.5", 30000, 1));
+    h.send(a.addr, &a.cancel());
+    let out = h.out();
+    assert_eq!(cseq_method(&resp(&out, a.addr, 200)), Method::Cancel);
+    resp(&out, a.addr, 487);
+    // No provisional from B yet: no CANCEL before one (RFC 3261 §9.1).
+    no_request(&out, b_addr(), Method::Cancel);
+    h.send(
+        b_addr(),
+        &response_text(&b_inv, 180, "Ringing", Some("nb4"), None, &[], ""),
+    );
+    let out = h.out();
+    let cancel = req(&out, b_addr(), Method::Cancel);
+    assert!(cancel.headers.get(&HeaderName::Reason).is_some());
+    h.send(
+        b_addr(),
+        &response_text(&cancel, 200, "OK", None, None, &[], ""),
+    );
+    h.send(
+        b_addr(),
+        &response_text(
+            &b_inv,
+            487,
+            "Request Terminated",
+            Some("nb4"),
+            None,
+            &[],
+            "",
+        ),
+    );
+    let out = h.out();
+    req(&out, b_addr(), Method::Ack);
+    let cdrs = h.cdrs();
+    assert_eq!(cdrs.len(), 1);
+    assert_eq!(cdrs[0].outcome, "cancelled", "{:?}", cdrs[0]);
+    assert_eq!(h.metrics.calls_active.get(), 0);
+}
+
+#[tokio::test]
+async fn an_unanswered_callee_is_cancelled_at_the_ring_timeout() {
+    let mut h = neutral();
+    let mut a = Caller::new(a_addr(), "9999", "5551234");
+    let b_inv = place_call(&mut h, &mut a, b_addr(), &sdp("127.0.0.5", 30000, 1));
+    h.send(
+        b_addr(),
+        &response_text(&b_inv, 180, "Ringing", Some("nb5"), None, &[], ""),
+    );
+    h.out();
+    h.advance(Duration::from_secs(121));
+    let out = h.out();
+    resp(&out, a.addr, 480);
+    req(&out, b_addr(), Method::Cancel);
+    let cdrs = h.cdrs();
+    assert_eq!(cdrs.len(), 1);
+    assert_eq!(cdrs[0].outcome, "no_answer");
+}

@@ -1,0 +1,796 @@
+//! The SIP adapter of a bridged call's leg: a dialog that ends at the
+//! gateway, as UAS (the caller's INVITE) or UAC (the INVITE we place).
+//! SDP becomes [`MediaCaps`] on the way in, neutral commands become SIP on
+//! the way out; the owner ([`super::bridged`]) never sees SIP.
+
+use super::bridged::{Callee, LegSignalling, NewCall};
+use super::caps::{answer_sdp, caps_from_sdp, offer_sdp, AnsweredStream};
+use super::{sdp_body, Side};
+use crate::engine::{Engine, EngineTimer, ALLOW, SUPPORTED, USER_AGENT};
+use gateway_callmodel::{Cause, LegCommand, LegEvent, MediaCaps, MediaTransport};
+use gateway_dialplan::RouteDecision;
+use gateway_sdp::SessionDescription;
+use gateway_sip::dialog::{AckWait, Dialog, RetransmitAction};
+use gateway_sip::message::{HeaderName, Method, Request, Response};
+use gateway_sip::transaction::{add_via, make_response, ClientTxId, PeerAddr, ServerTxId};
+use gateway_sip::uri::Uri;
+use std::time::Instant;
+use tracing::{debug, info, warn};
+
+/// Which end of the dialog we are.
+enum Role {
+    /// The caller's INVITE: we answer it.
+    Uas {
+        invite_tx: ServerTxId,
+        invite: Request,
+        offer: Box<SessionDescription>,
+    },
+    /// The INVITE we placed.
+    Uac {
+        invite: Request,
+        invite_tx: ClientTxId,
+        /// A provisional arrived: a CANCEL may be sent (RFC 3261 §9.1).
+        provisional: bool,
+    },
+}
+
+/// The INVITE of a callee leg that ended before it could be cancelled.
+pub(crate) struct Orphan {
+    invite: Request,
+    peer: PeerAddr,
+    cause: Cause,
+    cancelled: bool,
+}
+
+pub(crate) struct SipLeg {
+    role: Role,
+    peer: PeerAddr,
+    /// Our tag: To in a UAS dialog, From in a UAC one.
+    tag: String,
+    dialog: Option<Dialog>,
+    /// The INVITE has its final response (sent or received).
+    settled: bool,
+    ack_wait: Option<AckWait>,
+    /// The SDP we last sent (answer or offer), re-sent on refreshes.
+    local_sdp: Vec<u8>,
+    session_id: String,
+    sdp_version: u64,
+}
+
+fn parse_sdp(headers: &gateway_sip::message::Headers, body: &[u8]) -> Option<SessionDescription> {
+    let body = sdp_body(headers, body)?;
+    std::str::from_utf8(&body)
+        .ok()
+        .and_then(|t| SessionDescription::parse(t).ok())
+}
+
+/// The neutral meaning of an INFO: a digit or a keyframe request.
+pub(crate) fn info_event(req: &Request) -> Option<LegEvent> {
+    let body = String::from_utf8_lossy(&req.body);
+    let content_type = req
+        .headers
+        .get(&HeaderName::ContentType)
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    if body.contains("picture_fast_update") {
+        return Some(LegEvent::KeyframeRequest);
+    }
+    let dtmf = |event: gateway_media::dtmf::DtmfEvent, ms: Option<u32>| LegEvent::Dtmf {
+        digit: event.to_char(),
+        duration_ms: ms.unwrap_or(100),
+    };
+    if content_type.starts_with("application/dtmf-relay") {
+        return gateway_media::dtmf::parse_dtmf_relay(&body)
+            .ok()
+            .map(|d| dtmf(d.event, d.duration_ms));
+    }
+    if content_type.starts_with("application/dtmf") {
+        return gateway_media::dtmf::parse_application_dtmf(&body)
+            .ok()
+            .map(|e| dtmf(e, None));
+    }
+    None
+}
+
+fn sip_leg(call: &mut super::bridged::BridgedCall, side: Side) -> Option<&mut SipLeg> {
+    match &mut call.legs[side as usize].signalling {
+        LegSignalling::Sip(s) => Some(s),
+        LegSignalling::H323(_) => None,
+    }
+}
+
+/// Streams of a neutral answer, for an SDP answer to `offer`.
+fn answered_streams(caps: &MediaCaps) -> Vec<AnsweredStream> {
+    caps.streams
+        .iter()
+        .enumerate()
+        .filter_map(|(index, s)| {
+            Some(AnsweredStream {
+                index,
+                local_rtp: s.rtp?,
+                local_rtcp: s.rtcp?,
+                codecs: s.codecs.clone(),
+                direction: s.direction,
+                ptime_ms: s.ptime_ms,
+                crypto: match &s.transport {
+                    MediaTransport::SrtpSdes { crypto } => crypto.first().cloned(),
+                    _ => None,
+                },
+            })
+        })
+        .collect()
+}
+
+impl Engine {
+    fn sip_leg_mut(&mut self, call_id: u64, side: Side) -> Option<&mut SipLeg> {
+        sip_leg(self.bridged.calls.get_mut(&call_id)?, side)
+    }
+
+    /// A SIP caller whose call goes through the neutral owner: the INVITE
+    /// must carry an offer; the call starts or the INVITE is refused.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn bridge_sip_invite(
+        &mut self,
+        now: Instant,
+        id: ServerTxId,
+        req: Request,
+        from: PeerAddr,
+        decision: &RouteDecision,
+        callee: Callee,
+        caller: String,
+        target: String,
+    ) {
+        let label = req
+            .headers
+            .get(&HeaderName::CallId)
+            .unwrap_or("")
+            .to_string();
+        if sdp_body(&req.headers, &req.body).is_none() {
+            let cause = Cause::from_sip_status(488, "This call needs an SDP offer in the INVITE");
+            return self.refuse_with_cause(now, id, &req, &cause);
+        }
+        let Some(offer) = parse_sdp(&req.headers, &req.body) else {
+            return self.reply(now, id, &req, 400, "Malformed SDP offer", None);
+        };
+        let caps = caps_from_sdp(&offer);
+        let tag = self.random_hex(8);
+        let contact = self.contact(from.transport);
+        let from_na = req.from().ok();
+        let caller_number = decision
+            .policy
+            .caller_id
+            .clone()
+            .or_else(|| from_na.as_ref().and_then(|f| f.uri.user.clone()))
+            .unwrap_or_else(|| "anonymous".into());
+        let session_id = self.random_hex(6);
+        let leg = SipLeg {
+            peer: from,
+            tag: tag.clone(),
+            dialog: Dialog::uas_from_invite(&req, &tag, &contact).ok(),
+            settled: false,
+            ack_wait: None,
+            local_sdp: Vec::new(),
+            session_id: u64::from_str_radix(&session_id, 16)
+                .unwrap_or(1)
+                .to_string(),
+            sdp_version: 1,
+            role: Role::Uas {
+                invite_tx: id,
+                invite: req.clone(),
+                offer: Box::new(offer),
+            },
+        };
+        let started = self.start_bridged_call(
+            now,
+            NewCall {
+                label,
+                caller_leg: LegSignalling::Sip(Box::new(leg)),
+                offer: caps,
+                decision,
+                callee,
+                caller_number,
+                caller_display: from_na.as_ref().and_then(|f| f.display.clone()),
+                max_forwards: req.max_forwards().unwrap_or(70).saturating_sub(1).min(70),
+                caller,
+                target,
+                from_uri: from_na.map(|f| f.uri.to_string()).unwrap_or_default(),
+                to_uri: req.uri.to_string(),
+            },
+        );
+        match started {
+            Ok(call_id) => {
+                self.bridged.tags.insert(tag, (call_id, Side::A));
+                self.bridged.server_tx.insert(id, call_id);
+            }
+            Err(cause) => self.refuse_with_cause(now, id, &req, &cause),
+        }
+    }
+
+    /// Place the SIP callee leg of a bridged call: an INVITE with `offer`.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn sip_callee_leg(
+        &mut self,
+        now: Instant,
+        call_id: u64,
+        uri: &Uri,
+        peer: PeerAddr,
+        caller_number: &str,
+        display: Option<&str>,
+        max_forwards: u32,
+        offer: &MediaCaps,
+    ) -> Result<SipLeg, Cause> {
+        let tag = self.random_hex(8);
+        let session_id = u64::from_str_radix(&self.random_hex(6), 16)
+            .unwrap_or(1)
+            .to_string();
+        let mut invite = self.callee_invite(uri, peer, caller_number, display, &tag, max_forwards);
+        let sdp = offer_sdp(offer, self.cfg.advertised_ip, &session_id, 1);
+        invite
+            .headers
+            .set(HeaderName::ContentType, "application/sdp");
+        invite.body = sdp.clone();
+        let tx = self
+            .tx
+            .send_request(now, invite.clone(), peer)
+            .map_err(|e| {
+                warn!(error = %e, "outgoing INVITE not sent");
+                Cause::from_sip_status(503, &format!("Outgoing leg not started: {e}"))
+            })?;
+        self.bridged.client_tx.insert(tx, (call_id, Side::B));
+        self.bridged.tags.insert(tag.clone(), (call_id, Side::B));
+        Ok(SipLeg {
+            role: Role::Uac {
+                invite,
+                invite_tx: tx,
+                provisional: false,
+            },
+            peer,
+            tag,
+            dialog: None,
+            settled: false,
+            ack_wait: None,
+            local_sdp: sdp,
+            session_id,
+            sdp_version: 1,
+        })
+    }
+
+    /// Carry out the owner's command on a SIP leg.
+    pub(crate) fn sip_leg_command(
+        &mut self,
+        now: Instant,
+        call_id: u64,
+        side: Side,
+        cmd: LegCommand,
+    ) {
+        let advertised = self.cfg.advertised_ip;
+        let t1 = self.tx.config().t1;
+        let t2 = self.tx.config().t2;
+        let Some(leg) = self.sip_leg_mut(call_id, side) else {
+            return;
+        };
+        match cmd {
+            LegCommand::Progress { early_media } => {
+                let Role::Uas {
+                    invite_tx,
+                    invite,
+                    offer,
+                } = &leg.role
+                else {
+                    return;
+                };
+                if leg.settled {
+                    return;
+                }
+                let (tx, tag) = (*invite_tx, leg.tag.clone());
+                let resp = match early_media {
+                    Some(caps) => {
+                        let body = answer_sdp(
+                            offer,
+                            &answered_streams(&caps),
+                            advertised,
+                            &leg.session_id,
+                            leg.sdp_version,
+                        );
+                        leg.local_sdp = body.clone();
+                        let mut r = make_response(invite, 183, Some(&tag));
+                        r.headers.set(HeaderName::ContentType, "application/sdp");
+                        r.body = body;
+                        r
+                    }
+                    None => make_response(invite, 180, Some(&tag)),
+                };
+                self.respond_on_leg(now, tx, resp, side);
+            }
+            LegCommand::Answer(caps) => {
+                let Role::Uas {
+                    invite_tx,
+                    invite,
+                    offer,
+                } = &leg.role
+                else {
+                    return;
+                };
+                if leg.settled {
+                    return;
+                }
+                let body = answer_sdp(
+                    offer,
+                    &answered_streams(&caps),
+                    advertised,
+                    &leg.session_id,
+                    leg.sdp_version,
+                );
+                let mut resp = make_response(invite, 200, Some(&leg.tag));
+                resp.headers.set(HeaderName::ContentType, "application/sdp");
+                resp.body = body.clone();
+                let tx = *invite_tx;
+                leg.local_sdp = body;
+                leg.settled = true;
+                let wait = AckWait::new(now, t1, t2, resp.clone());
+                let next = wait.poll_timeout();
+                leg.ack_wait = Some(wait);
+                self.respond_on_leg(now, tx, resp, side);
+                if let Some(at) = next {
+                    self.schedule(at, EngineTimer::BridgedAnswer(call_id, side as u8));
+                }
+            }
+            LegCommand::End(cause) => self.end_sip_leg(now, call_id, side, cause),
+            LegCommand::Dtmf { digit, duration_ms } => {
+                let Some(event) = gateway_media::dtmf::DtmfEvent::from_char(digit) else {
+                    return;
+                };
+                let body = gateway_media::dtmf::format_dtmf_relay(event, duration_ms);
+                self.sip_leg_request(
+                    now,
+                    call_id,
+                    side,
+                    Method::Info,
+                    Some(("application/dtmf-relay", body.into_bytes())),
+                    None,
+                );
+            }
+            LegCommand::KeyframeRequest => {
+                let body = "<?xml version=\"1.0\" encoding=\"utf-8\" ?>\r\n<media_control><vc_primitive><to_encoder><picture_fast_update/></to_encoder></vc_primitive></media_control>\r\n";
+                self.sip_leg_request(
+                    now,
+                    call_id,
+                    side,
+                    Method::Info,
+                    Some(("application/media_control+xml", body.as_bytes().to_vec())),
+                    None,
+                );
+            }
+            LegCommand::Offer(_) => {
+                debug!(
+                    ?side,
+                    "re-offer towards a SIP leg not supported yet; media kept"
+                );
+            }
+        }
+    }
+
+    /// A response on a leg's INVITE server transaction, with the headers
+    /// every response of ours carries.
+    fn respond_on_leg(&mut self, now: Instant, tx: ServerTxId, mut resp: Response, side: Side) {
+        let transport = self
+            .bridged
+            .calls
+            .values()
+            .find_map(|c| match &c.legs[side as usize].signalling {
+                LegSignalling::Sip(s) if matches!(&s.role, Role::Uas { invite_tx, .. } if *invite_tx == tx) => Some(s.peer.transport),
+                _ => None,
+            });
+        if resp.status > 100 && resp.status < 300 {
+            if let Some(t) = transport {
+                resp.headers.push(HeaderName::Contact, self.contact(t));
+            }
+            resp.headers.push(HeaderName::Allow, ALLOW);
+            resp.headers.push(HeaderName::Supported, SUPPORTED);
+        }
+        resp.headers.push(HeaderName::Server, USER_AGENT);
+        self.respond(now, tx, resp);
+    }
+
+    /// End a SIP leg with `cause`: refuse its INVITE, CANCEL ours, or BYE.
+    fn end_sip_leg(&mut self, now: Instant, call_id: u64, side: Side, cause: Cause) {
+        let Some(leg) = self.sip_leg_mut(call_id, side) else {
+            return;
+        };
+        let settled = leg.settled;
+        leg.ack_wait = None;
+        match &mut leg.role {
+            Role::Uas {
+                invite_tx, invite, ..
+            } if !settled => {
+                let (tx, invite) = (*invite_tx, invite.clone());
+                leg.settled = true;
+                // refuse_with_cause needs a To tag of ours on the response.
+                let mut req = invite;
+                let tag = leg.tag.clone();
+                if let Some(to) = req.headers.get(&HeaderName::To).map(str::to_string) {
+                    if !to.contains(";tag=") {
+                        req.headers.set(HeaderName::To, format!("{to};tag={tag}"));
+                    }
+                }
+                self.refuse_with_cause(now, tx, &req, &cause);
+            }
+            Role::Uac {
+                invite,
+                invite_tx,
+                provisional,
+                ..
+            } if !settled => {
+                // The call ends now; the INVITE lives on until its final
+                // response: CANCELled once a provisional allows it (RFC 3261
+                // §9.1), a crossing 2xx acknowledged and hung up.
+                let orphan = Orphan {
+                    invite: invite.clone(),
+                    peer: leg.peer,
+                    cause,
+                    cancelled: *provisional,
+                };
+                let tx = *invite_tx;
+                if orphan.cancelled {
+                    self.cancel_orphan(now, &orphan);
+                }
+                self.bridged.orphans.insert(tx, orphan);
+            }
+            _ => {
+                let reason = cause.reason_header();
+                self.sip_leg_request(now, call_id, side, Method::Bye, None, Some(reason));
+            }
+        }
+    }
+
+    /// An in-dialog request on a leg (BYE, INFO).
+    fn sip_leg_request(
+        &mut self,
+        now: Instant,
+        call_id: u64,
+        side: Side,
+        method: Method,
+        body: Option<(&str, Vec<u8>)>,
+        reason: Option<String>,
+    ) {
+        let branch = self.new_branch();
+        let Some(leg) = self.sip_leg_mut(call_id, side) else {
+            return;
+        };
+        let peer = leg.peer;
+        let Some(mut req) = leg
+            .dialog
+            .as_mut()
+            .and_then(|d| d.create_request(method).ok())
+        else {
+            debug!(?side, "no dialog for an in-dialog request");
+            return;
+        };
+        let hp = self.cfg.sent_by(peer.transport);
+        add_via(&mut req, peer.transport, &hp, &branch);
+        req.headers.push(HeaderName::UserAgent, USER_AGENT);
+        if let Some(r) = reason {
+            req.headers.push(HeaderName::Reason, r);
+        }
+        if let Some((ct, b)) = body {
+            req.headers.set(HeaderName::ContentType, ct);
+            req.body = b;
+        }
+        match self.tx.send_request(now, req, peer) {
+            Ok(tx) => {
+                self.bridged.client_tx.insert(tx, (call_id, side));
+            }
+            Err(e) => debug!(error = %e, "in-dialog request not sent"),
+        }
+    }
+
+    /// A request inside a bridged SIP leg's dialog.
+    pub(crate) fn on_sip_leg_request(
+        &mut self,
+        now: Instant,
+        (call_id, side): (u64, Side),
+        id: ServerTxId,
+        req: Request,
+    ) {
+        let Some(leg) = self.sip_leg_mut(call_id, side) else {
+            return self.reply(now, id, &req, 481, "Call/Transaction Does Not Exist", None);
+        };
+        if let Some(d) = leg.dialog.as_mut() {
+            if let Err(e) = d.on_request(&req) {
+                let status = e.status();
+                return self.reply(now, id, &req, status, &e.to_string(), None);
+            }
+        }
+        let tag = leg.tag.clone();
+        match req.method {
+            Method::Bye => {
+                self.reply(now, id, &req, 200, "OK", Some(&tag));
+                let cause = req
+                    .headers
+                    .get(&HeaderName::Reason)
+                    .and_then(Cause::from_reason_header)
+                    .unwrap_or_else(Cause::normal_clearing);
+                self.on_bridged_event(now, call_id, side, LegEvent::Ended(cause));
+            }
+            Method::Invite | Method::Update => {
+                // A refresh, hold or move: answered with the media we have.
+                if parse_sdp(&req.headers, &req.body).is_some() {
+                    leg.sdp_version += 1;
+                    leg.local_sdp =
+                        super::caps::bump_origin_version(&leg.local_sdp, leg.sdp_version);
+                }
+                let mut resp = make_response(&req, 200, Some(&tag));
+                resp.headers.set(HeaderName::ContentType, "application/sdp");
+                resp.body = leg.local_sdp.clone();
+                let transport = leg.peer.transport;
+                resp.headers
+                    .push(HeaderName::Contact, self.contact(transport));
+                resp.headers.push(HeaderName::Server, USER_AGENT);
+                self.respond(now, id, resp);
+            }
+            Method::Info => match info_event(&req) {
+                Some(ev) => {
+                    self.reply(now, id, &req, 200, "OK", Some(&tag));
+                    self.on_bridged_event(now, call_id, side, ev);
+                }
+                None => {
+                    let mut resp = make_response(&req, 415, Some(&tag));
+                    resp.headers.push(
+                        HeaderName::Accept,
+                        "application/dtmf-relay, application/dtmf, application/media_control+xml",
+                    );
+                    self.respond(now, id, resp);
+                }
+            },
+            Method::Options => self.reply(now, id, &req, 200, "OK", Some(&tag)),
+            _ => {
+                let mut resp = make_response(&req, 405, Some(&tag));
+                resp.headers.push(HeaderName::Allow, ALLOW);
+                self.respond(now, id, resp);
+            }
+        }
+    }
+
+    /// The caller acknowledged our 2xx.
+    pub(crate) fn on_sip_leg_ack(&mut self, (call_id, side): (u64, Side)) {
+        if let Some(leg) = self.sip_leg_mut(call_id, side) {
+            leg.ack_wait = None;
+            if let Some(d) = leg.dialog.as_mut() {
+                d.confirm();
+            }
+        }
+    }
+
+    /// The caller cancelled its INVITE (the CANCEL itself was answered).
+    pub(crate) fn on_sip_leg_cancel(&mut self, now: Instant, call_id: u64) {
+        let Some(leg) = self.sip_leg_mut(call_id, Side::A) else {
+            return;
+        };
+        if leg.settled {
+            return;
+        }
+        leg.settled = true;
+        if let Role::Uas {
+            invite_tx, invite, ..
+        } = &leg.role
+        {
+            let (tx, resp) = (*invite_tx, make_response(invite, 487, Some(&leg.tag)));
+            self.respond(now, tx, resp);
+        }
+        let cause = Cause::from_sip_status(487, "Caller cancelled");
+        self.on_bridged_event(now, call_id, Side::A, LegEvent::Ended(cause));
+    }
+
+    /// A response to one of a leg's client transactions.
+    pub(crate) fn on_sip_leg_response(
+        &mut self,
+        now: Instant,
+        (call_id, side): (u64, Side),
+        tx: ClientTxId,
+        resp: Response,
+    ) {
+        let method = resp.cseq().map(|c| c.method).ok();
+        if method != Some(Method::Invite) {
+            // BYE, INFO and CANCEL answers change nothing here.
+            return;
+        }
+        if self.bridged.orphans.contains_key(&tx) {
+            return self.on_orphan_response(now, tx, resp);
+        }
+        let Some(leg) = self.sip_leg_mut(call_id, side) else {
+            return;
+        };
+        let Role::Uac {
+            invite,
+            provisional,
+            ..
+        } = &mut leg.role
+        else {
+            return;
+        };
+        let status = resp.status;
+        if status < 200 {
+            if status == 100 {
+                return;
+            }
+            *provisional = true;
+            let early = parse_sdp(&resp.headers, &resp.body).map(|s| caps_from_sdp(&s));
+            return self.on_bridged_event(
+                now,
+                call_id,
+                side,
+                LegEvent::Progress { early_media: early },
+            );
+        }
+        if leg.settled && status >= 300 {
+            return;
+        }
+        if status < 300 {
+            // Every 2xx is acknowledged, even one crossing our CANCEL.
+            let invite = invite.clone();
+            if leg.dialog.is_none() {
+                leg.dialog = Dialog::uac_from_response(&invite, &resp).ok();
+            }
+            let cseq = invite.cseq().map(|c| c.seq).unwrap_or(1);
+            let first = !leg.settled;
+            leg.settled = true;
+            self.ack_sip_leg(call_id, side, cseq);
+            if !first {
+                return;
+            }
+            if self
+                .bridged
+                .calls
+                .get(&call_id)
+                .is_none_or(|c| c.legs[side as usize].ended)
+            {
+                let reason = Cause::normal_clearing().reason_header();
+                return self.sip_leg_request(now, call_id, side, Method::Bye, None, Some(reason));
+            }
+            match parse_sdp(&resp.headers, &resp.body) {
+                Some(sdp) => {
+                    self.on_bridged_event(
+                        now,
+                        call_id,
+                        side,
+                        LegEvent::Answer(caps_from_sdp(&sdp)),
+                    );
+                    self.on_bridged_event(now, call_id, side, LegEvent::Answered);
+                }
+                None => {
+                    let cause =
+                        Cause::from_sip_status(488, "The callee's 200 OK carried no SDP answer");
+                    self.on_bridged_event(now, call_id, side, LegEvent::Ended(cause));
+                }
+            }
+            return;
+        }
+        leg.settled = true;
+        let cause =
+            Cause::from_sip_response(status, &resp.reason, resp.headers.get(&HeaderName::Reason));
+        info!(status, reason = %resp.reason, "callee refused");
+        self.on_bridged_event(now, call_id, side, LegEvent::Ended(cause));
+    }
+
+    fn cancel_orphan(&mut self, now: Instant, orphan: &Orphan) {
+        let mut cancel = gateway_sip::transaction::build_cancel(&orphan.invite);
+        cancel
+            .headers
+            .push(HeaderName::Reason, orphan.cause.reason_header());
+        if let Err(e) = self.tx.send_request(now, cancel, orphan.peer) {
+            debug!(error = %e, "CANCEL not sent");
+        }
+    }
+
+    /// The INVITE of a leg whose call already ended: CANCEL it once it
+    /// rings, and hang up a 2xx that crossed the end.
+    fn on_orphan_response(&mut self, now: Instant, tx: ClientTxId, resp: Response) {
+        let status = resp.status;
+        if status == 100 {
+            return;
+        }
+        if status < 200 {
+            let Some(orphan) = self.bridged.orphans.get_mut(&tx) else {
+                return;
+            };
+            if !orphan.cancelled {
+                orphan.cancelled = true;
+                let (invite, peer, cause) =
+                    (orphan.invite.clone(), orphan.peer, orphan.cause.clone());
+                self.cancel_orphan(
+                    now,
+                    &Orphan {
+                        invite,
+                        peer,
+                        cause,
+                        cancelled: true,
+                    },
+                );
+            }
+            return;
+        }
+        let Some(orphan) = self.bridged.orphans.remove(&tx) else {
+            return;
+        };
+        let (invite, peer) = (orphan.invite, orphan.peer);
+        if status >= 300 {
+            return;
+        }
+        let Ok(mut dialog) = Dialog::uac_from_response(&invite, &resp) else {
+            return;
+        };
+        let hp = self.cfg.sent_by(peer.transport);
+        let mut ack = dialog.create_ack(invite.cseq().map(|c| c.seq).unwrap_or(1));
+        add_via(&mut ack, peer.transport, &hp, &self.new_branch());
+        self.tx
+            .send_stateless(gateway_sip::message::Message::Request(ack), peer);
+        if let Ok(mut bye) = dialog.create_request(Method::Bye) {
+            add_via(&mut bye, peer.transport, &hp, &self.new_branch());
+            bye.headers.push(HeaderName::UserAgent, USER_AGENT);
+            if let Err(e) = self.tx.send_request(now, bye, peer) {
+                debug!(error = %e, "BYE not sent");
+            }
+        }
+    }
+
+    fn ack_sip_leg(&mut self, call_id: u64, side: Side, cseq: u32) {
+        let branch = self.new_branch();
+        let Some(leg) = self.sip_leg_mut(call_id, side) else {
+            return;
+        };
+        let peer = leg.peer;
+        let Some(d) = leg.dialog.as_ref() else {
+            return;
+        };
+        let mut ack = d.create_ack(cseq);
+        let hp = self.cfg.sent_by(peer.transport);
+        add_via(&mut ack, peer.transport, &hp, &branch);
+        self.tx
+            .send_stateless(gateway_sip::message::Message::Request(ack), peer);
+    }
+
+    /// A client transaction of a leg failed (timeout, transport error).
+    pub(crate) fn on_sip_leg_failure(&mut self, now: Instant, (call_id, side): (u64, Side)) {
+        let Some(leg) = self.sip_leg_mut(call_id, side) else {
+            return;
+        };
+        if leg.settled || !matches!(leg.role, Role::Uac { .. }) {
+            return;
+        }
+        leg.settled = true;
+        let cause = Cause::from_sip_status(408, "The callee did not answer the INVITE");
+        self.on_bridged_event(now, call_id, side, LegEvent::Ended(cause));
+    }
+
+    /// The 2xx retransmission timer of a UAS leg (RFC 3261 §13.3.1.4).
+    pub(crate) fn on_sip_leg_answer_timer(&mut self, now: Instant, call_id: u64, side: Side) {
+        let Some(leg) = self.sip_leg_mut(call_id, side) else {
+            return;
+        };
+        let Role::Uas { invite_tx, .. } = &leg.role else {
+            return;
+        };
+        let tx = *invite_tx;
+        let Some(wait) = leg.ack_wait.as_mut() else {
+            return;
+        };
+        let action = wait.handle_timeout(now);
+        let next = wait.poll_timeout();
+        match action {
+            Some(RetransmitAction::Resend(resp)) => {
+                if let Err(e) = self.tx.respond(now, &tx, resp) {
+                    debug!(error = %e, "2xx retransmission not sent");
+                }
+            }
+            Some(RetransmitAction::GiveUp) => {
+                warn!("the caller never acknowledged our 200 OK");
+                let cause = Cause::from_sip_status(408, "No ACK from the caller");
+                return self.on_bridged_event(now, call_id, side, LegEvent::Ended(cause));
+            }
+            None => {}
+        }
+        if let Some(at) = next {
+            self.schedule(at, EngineTimer::BridgedAnswer(call_id, side as u8));
+        }
+    }
+}
