@@ -19,7 +19,7 @@ pub mod encryption;
 mod encryption_tests;
 mod media_path;
 pub mod sdes;
-mod sip_leg;
+pub(crate) mod sip_leg;
 pub mod transcode;
 
 use crate::engine::{Engine, EngineTimer, ALLOW, SUPPORTED, USER_AGENT};

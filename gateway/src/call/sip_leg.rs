@@ -351,7 +351,7 @@ impl Engine {
                 );
             }
             LegCommand::KeyframeRequest => {
-                let body = "<?xml version=\"1.0\" encoding=\"utf-8\" ?>\r\n<media_control><vc_primitive><to_encoder><picture_fast_update/></to_encoder></vc_primitive></media_control>\r\n";
+                let body = crate::meeting::sip::PICTURE_FAST_UPDATE;
                 self.sip_leg_request(
                     now,
                     call_id,

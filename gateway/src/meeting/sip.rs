@@ -54,7 +54,7 @@ const VIDEO_POLL: Duration = Duration::from_millis(100);
 
 /// RFC 5168 (XML schema for media control): the body that asks a SIP
 /// video endpoint for a full picture.
-const PICTURE_FAST_UPDATE: &str = "<?xml version=\"1.0\" encoding=\"utf-8\" ?>\r\n\
+pub(crate) const PICTURE_FAST_UPDATE: &str = "<?xml version=\"1.0\" encoding=\"utf-8\" ?>\r\n\
 <media_control>\r\n <vc_primitive>\r\n  <to_encoder>\r\n   <picture_fast_update/>\r\n\
   </to_encoder>\r\n </vc_primitive>\r\n</media_control>\r\n";
 
@@ -311,7 +311,7 @@ impl Engine {
                 let offer = parse_sdp(&req);
                 if offer.is_some() {
                     s.sdp_version += 1;
-                    s.answer = bump_origin_version(&s.answer, s.sdp_version);
+                    s.answer = crate::call::caps::bump_origin_version(&s.answer, s.sdp_version);
                 }
                 let mut resp = make_response(&req, 200, Some(&tag));
                 resp.headers.push(HeaderName::Contact, contact);
@@ -328,28 +328,12 @@ impl Engine {
                 self.respond(now, id, resp);
             }
             Method::Info => {
-                let body = String::from_utf8_lossy(&req.body);
-                let content_type = req
-                    .headers
-                    .get(&HeaderName::ContentType)
-                    .unwrap_or("")
-                    .to_ascii_lowercase();
-                let event = if body.contains("picture_fast_update") {
-                    Some(LegEvent::KeyframeRequest)
-                } else if content_type.starts_with("application/dtmf-relay") {
-                    gateway_media::dtmf::parse_dtmf_relay(&body)
-                        .ok()
-                        .map(|d| LegEvent::Dtmf {
-                            digit: d.event.to_char(),
-                            duration_ms: d.duration_ms.unwrap_or(100),
-                        })
-                } else {
-                    None
-                };
+                let event = crate::call::sip_leg::info_event(&req);
                 self.reply(now, id, &req, 200, "OK", Some(&tag));
                 match event {
                     Some(ev) => self.on_meeting_leg_event(&r, ev),
                     None if !req.body.is_empty() => {
+                        let body = String::from_utf8_lossy(&req.body);
                         debug!(body = %body.trim(), "INFO from participant not understood")
                     }
                     None => {}
@@ -525,28 +509,4 @@ impl Engine {
             debug!(error = %e, "BYE to a participant not sent");
         }
     }
-}
-
-/// Our SDP with the `o=` version replaced (RFC 3264 §8: a changed
-/// description carries a higher version).
-fn bump_origin_version(sdp: &[u8], version: u64) -> Vec<u8> {
-    let Ok(text) = std::str::from_utf8(sdp) else {
-        return sdp.to_vec();
-    };
-    let mut out = String::with_capacity(text.len() + 4);
-    for line in text.split_inclusive("\r\n") {
-        if let Some(rest) = line.strip_prefix("o=") {
-            let mut f: Vec<&str> = rest.trim_end().split(' ').collect();
-            if f.len() == 6 {
-                let v = version.to_string();
-                f[2] = &v;
-                out.push_str("o=");
-                out.push_str(&f.join(" "));
-                out.push_str("\r\n");
-                continue;
-            }
-        }
-        out.push_str(line);
-    }
-    out.into_bytes()
 }
