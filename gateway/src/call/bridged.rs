@@ -40,7 +40,12 @@ pub(crate) struct BridgedLeg {
 
 /// Where the call goes, as routing resolved it.
 pub(crate) enum Callee {
-    Sip { uri: Uri, peer: PeerAddr },
+    Sip {
+        uri: Uri,
+        peer: PeerAddr,
+        /// A trunk's digest credentials, for its 401/407.
+        credentials: Option<(String, String)>,
+    },
 }
 
 /// What the caller's adapter knows when the call starts.
@@ -114,6 +119,7 @@ impl Engine {
                     Ok(uri) => Ok(Callee::Sip {
                         uri,
                         peer: b.source,
+                        credentials: None,
                     }),
                     Err(_) => Err(Cause::from_sip_status(
                         480,
@@ -123,8 +129,19 @@ impl Engine {
             }
             RouteOutcome::Trunk { uri, .. } | RouteOutcome::Uri { uri } => {
                 let parsed = Uri::parse(uri).map_err(|_| format!("bad target URI {uri}"));
+                let credentials = match &decision.outcome {
+                    RouteOutcome::Trunk { name, .. } => self
+                        .dialplan
+                        .trunk(name)
+                        .and_then(|t| Some((t.username.clone()?, t.password.clone()?))),
+                    _ => None,
+                };
                 match parsed.and_then(|u| super::uri_peer(&u).map(|p| (u, p))) {
-                    Ok((uri, peer)) => Ok(Callee::Sip { uri, peer }),
+                    Ok((uri, peer)) => Ok(Callee::Sip {
+                        uri,
+                        peer,
+                        credentials,
+                    }),
                     Err(reason) => {
                         warn!(%reason, "cannot place outgoing leg");
                         Err(Cause::from_sip_status(503, &reason))
@@ -166,11 +183,16 @@ impl Engine {
         )?;
         let call_id = self.alloc_call_id();
         let callee_leg = match &new.callee {
-            Callee::Sip { uri, peer } => LegSignalling::Sip(Box::new(self.sip_callee_leg(
+            Callee::Sip {
+                uri,
+                peer,
+                credentials,
+            } => LegSignalling::Sip(Box::new(self.sip_callee_leg(
                 now,
                 call_id,
                 uri,
                 *peer,
+                credentials.clone(),
                 &new.caller_number,
                 new.caller_display.as_deref(),
                 new.max_forwards,

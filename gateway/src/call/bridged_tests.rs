@@ -279,3 +279,60 @@ async fn an_unanswered_callee_is_cancelled_at_the_ring_timeout() {
     assert_eq!(cdrs.len(), 1);
     assert_eq!(cdrs[0].outcome, "no_answer");
 }
+
+#[tokio::test]
+async fn a_trunk_challenge_is_answered_once_with_its_credentials() {
+    let dialplan = gateway_dialplan::SAMPLE_DIALPLAN.replace(
+        "name = \"loopback-trunk\"",
+        "name = \"loopback-trunk\"\nusername = \"gw\"\npassword = \"s3cret\"",
+    );
+    let mut h = Harness::with(test_config(), &dialplan);
+    h.e.neutral_sip_calls = true;
+    let mut a = Caller::new(a_addr(), "9999", "5551234");
+    let b_inv = place_call(&mut h, &mut a, b_addr(), &sdp("127.0.0.5", 30000, 1));
+    let challenge = ["WWW-Authenticate: Digest realm=\"carrier\", nonce=\"n1\"".to_string()];
+    h.send(
+        b_addr(),
+        &response_text(
+            &b_inv,
+            401,
+            "Unauthorized",
+            Some("nb6"),
+            None,
+            &challenge,
+            "",
+        ),
+    );
+    let out = h.out();
+    req(&out, b_addr(), Method::Ack);
+    let retry = req(&out, b_addr(), Method::Invite);
+    let auth = retry
+        .headers
+        .get(&HeaderName::Authorization)
+        .expect("Authorization");
+    assert!(
+        auth.contains("username=\"gw\"") && auth.contains("realm=\"carrier\""),
+        "{auth}"
+    );
+    assert_eq!(retry.cseq().unwrap().seq, b_inv.cseq().unwrap().seq + 1);
+    assert!(responses(&out, a.addr).iter().all(|r| r.status < 200));
+
+    // Challenged again: the caller gets 503, never the challenge.
+    h.send(
+        b_addr(),
+        &response_text(
+            &retry,
+            401,
+            "Unauthorized",
+            Some("nb6"),
+            None,
+            &challenge,
+            "",
+        ),
+    );
+    let out = h.out();
+    let r = resp(&out, a.addr, 503);
+    assert!(r.headers.get(&HeaderName::WwwAuthenticate).is_none());
+    assert!(r.reason.contains("authentication"), "{}", r.reason);
+    no_request(&out, b_addr(), Method::Invite);
+}

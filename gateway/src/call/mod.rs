@@ -377,7 +377,7 @@ impl Engine {
         let decision = self.dialplan.route(&route_req);
         debug!(caller = ?caller, target = %target, outcome = ?decision.outcome, trace = ?decision.trace, "routed");
 
-        let (b_uri, b_peer) = match &decision.outcome {
+        let (b_uri, b_peer, b_credentials) = match &decision.outcome {
             RouteOutcome::Reject { status, reason } => {
                 let (s, r) = (*status, reason.clone());
                 self.count_outcome(outcome_of(s));
@@ -393,7 +393,11 @@ impl Engine {
                 return self.join_meeting(now, id, req, from, &decision, &number, caller);
             }
             _ => match self.resolve_sip_callee(now, &decision) {
-                Ok(bridged::Callee::Sip { uri, peer }) => (uri, peer),
+                Ok(bridged::Callee::Sip {
+                    uri,
+                    peer,
+                    credentials,
+                }) => (uri, peer, credentials),
                 Err(cause) => {
                     let status = cause.to_sip_status();
                     self.count_outcome(outcome_of(status));
@@ -408,6 +412,7 @@ impl Engine {
             let callee = bridged::Callee::Sip {
                 uri: b_uri,
                 peer: b_peer,
+                credentials: b_credentials,
             };
             return self.bridge_sip_invite(now, id, req, from, &decision, callee, caller, target);
         }
@@ -532,13 +537,6 @@ impl Engine {
             let rseq = 1 + (rand::RngCore::next_u32(&mut self.rng) % 1_000_000);
             ReliableProvisionals::new(Duration::from_millis(500), rseq, cseq)
         });
-        let b_credentials = match &decision.outcome {
-            RouteOutcome::Trunk { name, .. } => self
-                .dialplan
-                .trunk(name)
-                .and_then(|t| Some((t.username.clone()?, t.password.clone()?))),
-            _ => None,
-        };
         let call = Call {
             label: label.clone(),
             state: CallState::Calling,
@@ -1741,6 +1739,36 @@ pub(crate) fn caller_label(caller: &Caller) -> String {
     }
 }
 
+/// The INVITE again, answering the callee's 401/407 digest challenge with
+/// `user`/`pass` (a trunk's): next CSeq, no Via (the caller adds one).
+/// `None` when the response carries no challenge we can answer.
+pub(crate) fn authorized_retry(
+    invite: &Request,
+    resp: &Response,
+    user: &str,
+    pass: &str,
+    cnonce: &str,
+) -> Option<Request> {
+    let (challenge_header, answer_header) = if resp.status == 407 {
+        (
+            HeaderName::ProxyAuthenticate,
+            HeaderName::ProxyAuthorization,
+        )
+    } else {
+        (HeaderName::WwwAuthenticate, HeaderName::Authorization)
+    };
+    let challenge =
+        gateway_sip::auth::select_challenge(resp.headers.get_all(&challenge_header)).ok()?;
+    let mut req = invite.clone();
+    let seq = req.cseq().map(|c| c.seq).unwrap_or(1) + 1;
+    req.headers.set(HeaderName::CSeq, format!("{seq} INVITE"));
+    req.headers.remove(&HeaderName::Via);
+    let uri = req.uri.to_string();
+    let answer = challenge.respond(user, pass, "INVITE", &uri, cnonce, 1);
+    req.headers.set(answer_header, answer);
+    Some(req)
+}
+
 fn is_sdp_type(content_type: &str) -> bool {
     content_type
         .trim()
@@ -2035,32 +2063,15 @@ impl Engine {
         resp: &Response,
         (user, pass): &(String, String),
     ) -> bool {
-        let (challenge_header, answer_header) = if resp.status == 407 {
-            (
-                HeaderName::ProxyAuthenticate,
-                HeaderName::ProxyAuthorization,
-            )
-        } else {
-            (HeaderName::WwwAuthenticate, HeaderName::Authorization)
-        };
-        let Ok(challenge) =
-            gateway_sip::auth::select_challenge(resp.headers.get_all(&challenge_header))
-        else {
-            return false;
-        };
         let cnonce = self.random_hex(8);
         let branch = self.new_branch();
         let Some(call) = self.calls.get_mut(&call_id) else {
             return false;
         };
-        let mut req = call.b_invite.clone();
-        let seq = req.cseq().map(|c| c.seq).unwrap_or(1) + 1;
-        req.headers.set(HeaderName::CSeq, format!("{seq} INVITE"));
-        req.headers.remove(&HeaderName::Via);
+        let Some(mut req) = authorized_retry(&call.b_invite, resp, user, pass, &cnonce) else {
+            return false;
+        };
         let peer = call.b_peer;
-        let uri = req.uri.to_string();
-        let answer = challenge.respond(user, pass, "INVITE", &uri, &cnonce, 1);
-        req.headers.set(answer_header, answer);
         let hp = self.cfg.sent_by(peer.transport);
         add_via(&mut req, peer.transport, &hp, &branch);
         match self.tx.send_request(now, req.clone(), peer) {

@@ -29,6 +29,8 @@ enum Role {
     Uac {
         invite: Request,
         invite_tx: ClientTxId,
+        /// A trunk's digest credentials, used once when challenged.
+        credentials: Option<(String, String)>,
         /// A provisional arrived: a CANCEL may be sent (RFC 3261 §9.1).
         provisional: bool,
     },
@@ -214,6 +216,7 @@ impl Engine {
         call_id: u64,
         uri: &Uri,
         peer: PeerAddr,
+        credentials: Option<(String, String)>,
         caller_number: &str,
         display: Option<&str>,
         max_forwards: u32,
@@ -242,6 +245,7 @@ impl Engine {
             role: Role::Uac {
                 invite,
                 invite_tx: tx,
+                credentials,
                 provisional: false,
             },
             peer,
@@ -665,9 +669,20 @@ impl Engine {
             }
             return;
         }
+        if matches!(status, 401 | 407) && self.retry_with_credentials(now, call_id, side, &resp) {
+            return;
+        }
+        let Some(leg) = self.sip_leg_mut(call_id, side) else {
+            return;
+        };
         leg.settled = true;
-        let cause =
-            Cause::from_sip_response(status, &resp.reason, resp.headers.get(&HeaderName::Reason));
+        // A challenge is for us, not for the caller: passed on, it would
+        // ask the caller for credentials of a trunk it knows nothing of.
+        let cause = if matches!(status, 401 | 407) {
+            Cause::from_sip_status(503, "The callee demanded authentication")
+        } else {
+            Cause::from_sip_response(status, &resp.reason, resp.headers.get(&HeaderName::Reason))
+        };
         info!(status, reason = %resp.reason, "callee refused");
         self.on_bridged_event(now, call_id, side, LegEvent::Ended(cause));
     }
@@ -729,6 +744,57 @@ impl Engine {
             bye.headers.push(HeaderName::UserAgent, USER_AGENT);
             if let Err(e) = self.tx.send_request(now, bye, peer) {
                 debug!(error = %e, "BYE not sent");
+            }
+        }
+    }
+
+    /// A trunk challenged our INVITE: send it again, once, with its
+    /// credentials. `false` when there is nothing to answer with.
+    fn retry_with_credentials(
+        &mut self,
+        now: Instant,
+        call_id: u64,
+        side: Side,
+        resp: &Response,
+    ) -> bool {
+        let cnonce = self.random_hex(8);
+        let branch = self.new_branch();
+        let Some(leg) = self.sip_leg_mut(call_id, side) else {
+            return false;
+        };
+        let peer = leg.peer;
+        let Role::Uac {
+            invite,
+            credentials,
+            ..
+        } = &mut leg.role
+        else {
+            return false;
+        };
+        let Some((user, pass)) = credentials.take() else {
+            return false;
+        };
+        let Some(mut req) = super::authorized_retry(invite, resp, &user, &pass, &cnonce) else {
+            return false;
+        };
+        let hp = self.cfg.sent_by(peer.transport);
+        add_via(&mut req, peer.transport, &hp, &branch);
+        match self.tx.send_request(now, req.clone(), peer) {
+            Ok(tx) => {
+                if let Some(Role::Uac {
+                    invite, invite_tx, ..
+                }) = self.sip_leg_mut(call_id, side).map(|l| &mut l.role)
+                {
+                    *invite = req;
+                    *invite_tx = tx;
+                }
+                self.bridged.client_tx.insert(tx, (call_id, side));
+                info!("callee challenged; retrying with the trunk's credentials");
+                true
+            }
+            Err(e) => {
+                debug!(error = %e, "authorised INVITE not sent");
+                false
             }
         }
     }
