@@ -2,11 +2,9 @@
 //! leg's neutral events routed by the dialplan.
 //!
 //! Events leave a leg in [`Engine::on_h323_leg_event`]; commands reach it
-//! through [`Engine::h323_leg_command`]. A meeting is today's only owner of
-//! an H.323 leg; a call to a SIP (or another H.323) target is released with
-//! Q.850 79 until the neutral two-leg call takes H.323 legs: that is the
-//! `RouteOutcome::Endpoint | Trunk | Uri` arm of
-//! [`Engine::h323_route_incoming`].
+//! through [`Engine::h323_leg_command`]. The owner of a leg is a meeting
+//! (`Conn::meeting`) or a neutral two-leg call towards SIP (`Conn::call`),
+//! chosen by the routing decision in [`Engine::h323_route_incoming`].
 
 use super::{ConnId, H323Output, SETUP_TIMEOUT};
 use crate::engine::Engine;
