@@ -52,7 +52,8 @@ pub(crate) enum Callee {
 pub(crate) struct NewCall<'a> {
     pub label: String,
     pub caller_leg: LegSignalling,
-    pub offer: MediaCaps,
+    /// `None`: the caller waits for our offer (SIP late offer).
+    pub offer: Option<MediaCaps>,
     pub decision: &'a RouteDecision,
     pub callee: Callee,
     /// The number the callee sees (the policy's caller-ID or the caller's).
@@ -70,8 +71,12 @@ pub(crate) struct BridgedCall {
     pub(crate) label: String,
     pub(crate) legs: [BridgedLeg; 2],
     media: MediaSession,
-    offer: MediaCaps,
-    offered: OfferState,
+    /// The caller's offer, or its answer to ours (late offer).
+    offer: Option<MediaCaps>,
+    offered: Option<OfferState>,
+    /// The caller offered nothing: what we offered each side, the callee's
+    /// answer until the caller answers ours.
+    late: Option<LateOffer>,
     plan: Option<BridgePlan>,
     answered: Option<Instant>,
     started: Instant,
@@ -81,6 +86,21 @@ pub(crate) struct BridgedCall {
     from_uri: String,
     to_uri: String,
     unit: Option<String>,
+}
+
+/// A late-offer call: both legs answer offers of ours.
+struct LateOffer {
+    b_keys: Option<Vec<gateway_sdp::crypto::SdesCrypto>>,
+    a_keys: Option<Vec<gateway_sdp::crypto::SdesCrypto>>,
+    b_answer: Option<MediaCaps>,
+}
+
+impl BridgedCall {
+    /// The audio is decoded and encoded again between the legs.
+    #[cfg(test)]
+    pub(crate) fn is_transcoded(&self) -> bool {
+        self.plan.as_ref().is_some_and(|p| p.transcode.is_some())
+    }
 }
 
 /// Every bridged call, and how SIP messages find their leg.
@@ -176,11 +196,22 @@ impl Engine {
             rtp: advertised(rtp),
             rtcp: advertised(rtcp),
         };
-        let (b_offer, offered) = bridged_media::offer_for_callee(
-            &new.offer,
-            b_local,
-            new.decision.policy.encryption_required,
-        )?;
+        let required = new.decision.policy.encryption_required;
+        let (b_offer, offered, late) = match &new.offer {
+            Some(offer) => {
+                let (b_offer, offered) = bridged_media::offer_for_callee(offer, b_local, required)?;
+                (b_offer, Some(offered), None)
+            }
+            None => {
+                let (b_offer, b_keys) = bridged_media::own_offer(b_local, None, required);
+                let late = LateOffer {
+                    b_keys,
+                    a_keys: None,
+                    b_answer: None,
+                };
+                (b_offer, None, Some(late))
+            }
+        };
         let call_id = self.alloc_call_id();
         let callee_leg = match &new.callee {
             Callee::Sip {
@@ -217,6 +248,7 @@ impl Engine {
                 media,
                 offer: new.offer,
                 offered,
+                late,
                 plan: None,
                 answered: None,
                 started: now,
@@ -254,6 +286,8 @@ impl Engine {
         debug!(call_id = %label, ?side, event = ?ev, "leg event");
         match ev {
             LegEvent::Progress { early_media } if side == Side::B => {
+                // Early media needs the caller's offer to answer.
+                let early_media = early_media.filter(|_| call.late.is_none());
                 let early = match early_media {
                     Some(caps) => match self.plan_bridge(call_id, &caps) {
                         Ok(a_answer) => Some(a_answer),
@@ -269,8 +303,27 @@ impl Engine {
                 );
             }
             LegEvent::Answer(caps) if side == Side::B => {
-                if let Err(cause) = self.plan_bridge(call_id, &caps) {
+                if let Some(late) = call.late.as_mut() {
+                    late.b_answer = Some(caps);
+                } else if let Err(cause) = self.plan_bridge(call_id, &caps) {
                     self.end_bridged(now, call_id, Side::B, cause);
+                }
+            }
+            LegEvent::Answer(caps) if side == Side::A && call.late.is_some() => {
+                if let Err(cause) = self.plan_late(call_id, caps) {
+                    self.end_bridged(now, call_id, Side::A, cause);
+                }
+            }
+            LegEvent::Answered if side == Side::B && call.late.is_some() => {
+                match self.late_offer_to_caller(call_id) {
+                    Ok(a_offer) => {
+                        if let Some(c) = self.bridged.calls.get_mut(&call_id) {
+                            c.answered = Some(now);
+                        }
+                        info!(call_id = %label, "bridged call answered (our offer to the caller)");
+                        self.bridged_command(now, call_id, Side::A, LegCommand::Answer(a_offer));
+                    }
+                    Err(cause) => self.end_bridged(now, call_id, Side::B, cause),
                 }
             }
             LegEvent::Answered if side == Side::B => {
@@ -321,7 +374,10 @@ impl Engine {
             rtp: std::net::SocketAddr::new(ip, rtp.port()),
             rtcp: std::net::SocketAddr::new(ip, rtcp.port()),
         };
-        let plan = bridged_media::plan_answer(&call.offered, &call.offer, b_answer, a_local)?;
+        let (Some(offered), Some(offer)) = (&call.offered, &call.offer) else {
+            return Err(Cause::from_sip_status(500, "No caller media to plan from"));
+        };
+        let plan = bridged_media::plan_answer(offered, offer, b_answer, a_local)?;
         let m = &call.media;
         let set = || -> Result<(), gateway_media::MediaError> {
             let (rtp, rtcp, mux) = plan.a_remote;
@@ -366,6 +422,67 @@ impl Engine {
         Ok(answer)
     }
 
+    /// Where the relay receives from the caller, as the caller sees it.
+    fn caller_local(&self, call_id: u64) -> Result<LocalMedia, Cause> {
+        let call = self
+            .bridged
+            .calls
+            .get(&call_id)
+            .ok_or_else(Cause::normal_clearing)?;
+        let (rtp, rtcp) = call
+            .media
+            .local_addr(AUDIO_STREAM, Leg::A)
+            .map_err(|e| Cause::from_sip_status(500, &format!("Media relay: {e}")))?;
+        let ip = self.cfg.advertised_ip;
+        Ok(LocalMedia {
+            rtp: std::net::SocketAddr::new(ip, rtp.port()),
+            rtcp: std::net::SocketAddr::new(ip, rtcp.port()),
+        })
+    }
+
+    /// Late offer, the callee answered: our offer to the caller leads with
+    /// the callee's codec (forwarded if the caller takes it).
+    fn late_offer_to_caller(&mut self, call_id: u64) -> Result<MediaCaps, Cause> {
+        let a_local = self.caller_local(call_id)?;
+        let call = self
+            .bridged
+            .calls
+            .get_mut(&call_id)
+            .ok_or_else(Cause::normal_clearing)?;
+        let required =
+            call.offered.is_none() && call.late.as_ref().is_some_and(|l| l.b_keys.is_some());
+        let late = call.late.as_mut().ok_or_else(Cause::normal_clearing)?;
+        let b_codec = late
+            .b_answer
+            .as_ref()
+            .and_then(|b| b.first(gateway_callmodel::MediaKind::Audio))
+            .and_then(|(_, s)| s.codecs.iter().find(|c| !c.is_telephone_event()).cloned())
+            .ok_or_else(|| Cause::from_sip_status(488, "The callee answered without audio"))?;
+        let (offer, keys) = bridged_media::own_offer(a_local, Some(&b_codec), required);
+        late.a_keys = keys;
+        Ok(offer)
+    }
+
+    /// Late offer, the caller answered ours: plan the path as if it had
+    /// offered what it accepted.
+    fn plan_late(&mut self, call_id: u64, a_answer: MediaCaps) -> Result<(), Cause> {
+        let call = self
+            .bridged
+            .calls
+            .get_mut(&call_id)
+            .ok_or_else(Cause::normal_clearing)?;
+        let late = call.late.as_mut().ok_or_else(Cause::normal_clearing)?;
+        let b_answer = late
+            .b_answer
+            .clone()
+            .ok_or_else(|| Cause::from_sip_status(488, "The callee answered without SDP"))?;
+        let offered =
+            bridged_media::caller_answered(&a_answer, late.a_keys.as_deref(), late.b_keys.take())?;
+        call.offered = Some(offered);
+        call.offer = Some(a_answer);
+        self.plan_bridge(call_id, &b_answer).map(|_| ())
+    }
+
     /// `side` ended (or must end) with `cause`: the other leg ends with the
     /// same cause, in its protocol's words, and the call is recorded.
     fn end_bridged(&mut self, now: Instant, call_id: u64, side: Side, cause: Cause) {
@@ -400,10 +517,12 @@ impl Engine {
         } else {
             cause.to_sip_status()
         };
-        let outcome = if answered_ms.is_some() {
-            "answered"
-        } else {
-            super::outcome_of(status)
+        // An answered call that ended abnormally (no ACK, media failure)
+        // failed; one that ended normally was answered.
+        let outcome = match answered_ms {
+            Some(_) if cause.is_normal() => "answered",
+            Some(_) => "failed",
+            None => super::outcome_of(status),
         };
         let reason = cause
             .text()
@@ -449,7 +568,7 @@ impl Engine {
         match self.bridged.calls.get(&call_id) {
             Some(c) if c.answered.is_none() => {
                 info!(call_id = %c.label, "no answer within the ring timeout");
-                let cause = Cause::from_sip_status(480, "No answer");
+                let cause = Cause::from_sip_status(480, &format!("{} did not answer", c.target));
                 self.end_bridged(now, call_id, Side::B, cause);
             }
             _ => {}
@@ -476,14 +595,14 @@ impl Engine {
         target: String,
         offer: Option<MediaCaps>,
     ) -> Result<u64, Cause> {
-        let Some(offer) = offer else {
+        if offer.is_none() {
             // Slow start (capabilities and logical channels after Connect)
-            // cannot answer a SIP callee's 200 OK in time.
+            // is not answered by the H.323 leg yet.
             return Err(
                 Cause::new(gateway_callmodel::Q850::BEARER_CAPABILITY_NOT_AVAILABLE)
                     .with_text("Calls from H.323 to SIP need Fast Start"),
             );
-        };
+        }
         let callee = self.resolve_sip_callee(now, decision)?;
         let (label, calling) = match self.h323.conns.get(&conn) {
             Some(c) => (c.label.clone(), c.leg.calling_number().map(str::to_string)),

@@ -195,6 +195,103 @@ pub(crate) fn offer_for_callee(
     ))
 }
 
+/// The bridge's own audio offer, for a leg that offered nothing (a SIP
+/// INVITE without SDP: the offer goes in our 2xx or INVITE, the answer
+/// comes back): every codec it can transcode, `first` leading (the codec
+/// the other leg already chose, so that no transcoding is needed if this
+/// leg takes it), then telephone-event; SRTP keys when required.
+pub(crate) fn own_offer(
+    local: LocalMedia,
+    first: Option<&CodecCap>,
+    require_encryption: bool,
+) -> (MediaCaps, Option<Vec<SdesCrypto>>) {
+    let mut codecs: Vec<CodecCap> = first
+        .filter(|c| c.audio_codec().is_some())
+        .cloned()
+        .into_iter()
+        .collect();
+    for codec in TRANSCODABLE {
+        if codecs.iter().any(|c| c.audio_codec() == Some(codec)) {
+            continue;
+        }
+        let pt = match codec.static_payload_type() {
+            Some(pt) if codecs.iter().all(|c| c.payload_type != pt) => pt,
+            _ => match free_dynamic_pt(&codecs) {
+                Some(pt) => pt,
+                None => continue,
+            },
+        };
+        codecs.push(codec_cap(codec, pt));
+    }
+    if let Some(pt) = Some(TELEPHONE_EVENT_PT)
+        .filter(|pt| codecs.iter().all(|c| c.payload_type != *pt))
+        .or_else(|| free_dynamic_pt(&codecs))
+    {
+        codecs.push(CodecCap {
+            payload_type: pt,
+            name: "telephone-event".into(),
+            clock_rate: 8000,
+            channels: 1,
+            fmtp: Some("0-16".into()),
+        });
+    }
+    let (transport, keys) = if require_encryption {
+        let ours = sdes::offer();
+        let lines = ours.iter().map(sdes::line).collect();
+        (MediaTransport::SrtpSdes { crypto: lines }, Some(ours))
+    } else {
+        (MediaTransport::Rtp, None)
+    };
+    let stream = StreamCaps {
+        kind: MediaKind::Audio,
+        rtp: Some(local.rtp),
+        rtcp: Some(local.rtcp),
+        rtcp_mux: false,
+        transport,
+        direction: Direction::SendRecv,
+        codecs,
+        ptime_ms: Some(20),
+        bandwidth_kbps: None,
+    };
+    (
+        MediaCaps {
+            streams: vec![stream],
+        },
+        keys,
+    )
+}
+
+/// The caller answered our own offer (late offer): what it accepted
+/// becomes the caller's side of the plan, as if it had offered it.
+pub(crate) fn caller_answered(
+    a_answer: &MediaCaps,
+    ours: Option<&[SdesCrypto]>,
+    b_keys_offered: Option<Vec<SdesCrypto>>,
+) -> Result<OfferState, Cause> {
+    let Some((a_index, a_audio)) = a_answer.first(MediaKind::Audio) else {
+        return Err(refuse(488, "The caller's answer has no audio stream"));
+    };
+    let a_keys = match (ours, &a_audio.transport) {
+        (Some(ours), MediaTransport::SrtpSdes { crypto }) => Some(
+            sdes::accept(ours, crypto)
+                .map_err(|why| refuse(488, format!("The caller's SRTP answer: {why}")))?,
+        ),
+        (Some(_), _) => {
+            return Err(refuse(
+                488,
+                "Encryption required but the caller answered without SRTP",
+            ))
+        }
+        (None, _) => None,
+    };
+    Ok(OfferState {
+        a_index,
+        a_audio: a_audio.clone(),
+        a_keys,
+        b_keys_offered,
+    })
+}
+
 fn end_of(codecs: &[CodecCap], chosen: &CodecCap, codec: AudioCodec) -> CodecEnd {
     CodecEnd {
         codec,
@@ -468,6 +565,30 @@ mod tests {
         }
         let srtp = plan.srtp.expect("caller side terminated");
         assert!(srtp.offerer.is_some() && srtp.answerer.is_none());
+    }
+
+    #[test]
+    fn a_late_offer_leads_with_the_callees_codec_and_plans_from_the_callers_answer() {
+        let b_answer = audio(&[(96, "opus", 48000)], MediaTransport::Rtp);
+        let (offer, keys) = own_offer(local(30000), Some(&b_answer.streams[0].codecs[0]), false);
+        assert!(keys.is_none());
+        assert_eq!(
+            names(&offer),
+            ["opus", "G722", "PCMU", "PCMA", "telephone-event"]
+        );
+        // The caller picks PCMU from our offer: the callee's Opus is transcoded.
+        let a_answer = audio(&[(0, "PCMU", 8000)], MediaTransport::Rtp);
+        let st = caller_answered(&a_answer, None, None).unwrap();
+        let plan = plan_answer(&st, &a_answer, &b_answer, local(30002)).unwrap();
+        let t = plan.transcode.expect("transcoded");
+        assert_eq!(
+            (t.offerer.codec, t.answerer.codec),
+            (AudioCodec::Pcmu, AudioCodec::Opus)
+        );
+        // Keys required: an answer without SRTP is refused.
+        let (_, ours) = own_offer(local(30000), None, true);
+        let err = caller_answered(&a_answer, ours.as_deref(), None).unwrap_err();
+        assert_eq!(err.to_sip_status(), 488);
     }
 
     #[test]

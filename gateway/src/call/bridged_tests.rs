@@ -336,3 +336,56 @@ async fn a_trunk_challenge_is_answered_once_with_its_credentials() {
     assert!(r.reason.contains("authentication"), "{}", r.reason);
     no_request(&out, b_addr(), Method::Invite);
 }
+
+#[tokio::test]
+async fn a_late_offer_is_offered_by_the_bridge_and_answered_in_the_ack() {
+    let mut h = neutral();
+    let mut a = Caller::new(a_addr(), "9999", "5551234");
+    let b_inv = place_call(&mut h, &mut a, b_addr(), "");
+    let offered = rtpmaps(&b_inv.body);
+    assert!(
+        offered.len() >= 4,
+        "the bridge offers what it can: {offered:?}"
+    );
+    let b_answer = sdp_codecs("127.0.0.6", 30002, &[(96, "opus/48000/2")]);
+    h.send(
+        b_addr(),
+        &response_text(
+            &b_inv,
+            200,
+            "OK",
+            Some("nb7"),
+            Some("<sip:callee@127.0.0.1:5070>"),
+            &[],
+            &b_answer,
+        ),
+    );
+    let out = h.out();
+    req(&out, b_addr(), Method::Ack);
+    let ok = resp(&out, a.addr, 200);
+    let to_a = rtpmaps(&ok.body);
+    assert_eq!(
+        to_a[0], "opus/48000/2",
+        "the callee's codec leads: {to_a:?}"
+    );
+    a.learn(&ok);
+    // The caller answers in its ACK with PCMU: transcoded to the callee's Opus.
+    let ack = a.ack_2xx();
+    let body = sdp_codecs("127.0.0.5", 30000, &[(0, "PCMU/8000")]);
+    let ack = ack.replace(
+        "Content-Length: 0\r\n\r\n",
+        &format!(
+            "Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        ),
+    );
+    h.send(a.addr, &ack);
+    assert!(h.out().is_empty());
+    let call = h.e.bridged.calls.values().next().expect("the call goes on");
+    assert!(call.is_transcoded(), "PCMU caller, Opus callee");
+
+    // An ACK without the answer would have ended the call: not here.
+    h.send(a.addr, &a.in_dialog("BYE", ""));
+    let out = h.out();
+    req(&out, b_addr(), Method::Bye);
+}

@@ -1178,7 +1178,7 @@ impl Engine {
         self.forward_to_a(now, call_id, &resp, body);
     }
 
-    pub(crate) fn on_ack(&mut self, _now: Instant, req: Request, _from: PeerAddr) {
+    pub(crate) fn on_ack(&mut self, now: Instant, req: Request, _from: PeerAddr) {
         let Some(tag) = req.to().ok().and_then(|t| t.tag().map(str::to_string)) else {
             return;
         };
@@ -1186,7 +1186,7 @@ impl Engine {
             return self.on_meeting_ack(&r);
         }
         if let Some(r) = self.bridged.tags.get(&tag).copied() {
-            return self.on_sip_leg_ack(r);
+            return self.on_sip_leg_ack(now, r, &req);
         }
         let Some(r) = self.by_tag.get(&tag).copied() else {
             return;

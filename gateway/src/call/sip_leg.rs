@@ -23,7 +23,8 @@ enum Role {
     Uas {
         invite_tx: ServerTxId,
         invite: Request,
-        offer: Box<SessionDescription>,
+        /// `None`: late offer, our 2xx offers and the ACK answers.
+        offer: Option<Box<SessionDescription>>,
     },
     /// The INVITE we placed.
     Uac {
@@ -147,14 +148,14 @@ impl Engine {
             .get(&HeaderName::CallId)
             .unwrap_or("")
             .to_string();
-        if sdp_body(&req.headers, &req.body).is_none() {
-            let cause = Cause::from_sip_status(488, "This call needs an SDP offer in the INVITE");
-            return self.refuse_with_cause(now, id, &req, &cause);
-        }
-        let Some(offer) = parse_sdp(&req.headers, &req.body) else {
-            return self.reply(now, id, &req, 400, "Malformed SDP offer", None);
+        let offer = match sdp_body(&req.headers, &req.body) {
+            None => None,
+            Some(_) => match parse_sdp(&req.headers, &req.body) {
+                Some(sdp) => Some(sdp),
+                None => return self.reply(now, id, &req, 400, "Malformed SDP offer", None),
+            },
         };
-        let caps = caps_from_sdp(&offer);
+        let caps = offer.as_ref().map(caps_from_sdp);
         let tag = self.random_hex(8);
         let contact = self.contact(from.transport);
         let from_na = req.from().ok();
@@ -179,7 +180,7 @@ impl Engine {
             role: Role::Uas {
                 invite_tx: id,
                 invite: req.clone(),
-                offer: Box::new(offer),
+                offer: offer.map(Box::new),
             },
         };
         let started = self.start_bridged_call(
@@ -287,8 +288,8 @@ impl Engine {
                     return;
                 }
                 let (tx, tag) = (*invite_tx, leg.tag.clone());
-                let resp = match early_media {
-                    Some(caps) => {
+                let resp = match (early_media, offer.as_deref()) {
+                    (Some(caps), Some(offer)) => {
                         let body = answer_sdp(
                             offer,
                             &answered_streams(&caps),
@@ -302,7 +303,7 @@ impl Engine {
                         r.body = body;
                         r
                     }
-                    None => make_response(invite, 180, Some(&tag)),
+                    _ => make_response(invite, 180, Some(&tag)),
                 };
                 self.respond_on_leg(now, tx, resp, side);
             }
@@ -318,13 +319,17 @@ impl Engine {
                 if leg.settled {
                     return;
                 }
-                let body = answer_sdp(
-                    offer,
-                    &answered_streams(&caps),
-                    advertised,
-                    &leg.session_id,
-                    leg.sdp_version,
-                );
+                let body = match offer.as_deref() {
+                    Some(offer) => answer_sdp(
+                        offer,
+                        &answered_streams(&caps),
+                        advertised,
+                        &leg.session_id,
+                        leg.sdp_version,
+                    ),
+                    // Late offer: the 2xx carries our offer, the ACK the answer.
+                    None => offer_sdp(&caps, advertised, &leg.session_id, leg.sdp_version),
+                };
                 let mut resp = make_response(invite, 200, Some(&leg.tag));
                 resp.headers.set(HeaderName::ContentType, "application/sdp");
                 resp.body = body.clone();
@@ -508,12 +513,28 @@ impl Engine {
         let tag = leg.tag.clone();
         match req.method {
             Method::Bye => {
+                // A caller may BYE an early dialog: its INVITE still needs
+                // a final response (RFC 3261 §15.1.2).
+                let pending = match &leg.role {
+                    Role::Uas {
+                        invite_tx, invite, ..
+                    } if !leg.settled => Some((*invite_tx, make_response(invite, 487, Some(&tag)))),
+                    _ => None,
+                };
+                let who = match leg.role {
+                    Role::Uas { .. } => "Hung up by the caller",
+                    Role::Uac { .. } => "Hung up by the callee",
+                };
+                leg.settled = true;
                 self.reply(now, id, &req, 200, "OK", Some(&tag));
+                if let Some((tx, resp)) = pending {
+                    self.respond(now, tx, resp);
+                }
                 let cause = req
                     .headers
                     .get(&HeaderName::Reason)
                     .and_then(Cause::from_reason_header)
-                    .unwrap_or_else(Cause::normal_clearing);
+                    .unwrap_or_else(|| Cause::normal_clearing().with_text(who));
                 self.on_bridged_event(now, call_id, side, LegEvent::Ended(cause));
             }
             Method::Invite | Method::Update => {
@@ -555,12 +576,33 @@ impl Engine {
         }
     }
 
-    /// The caller acknowledged our 2xx.
-    pub(crate) fn on_sip_leg_ack(&mut self, (call_id, side): (u64, Side)) {
-        if let Some(leg) = self.sip_leg_mut(call_id, side) {
-            leg.ack_wait = None;
-            if let Some(d) = leg.dialog.as_mut() {
-                d.confirm();
+    /// The caller acknowledged our 2xx; after a late offer the ACK carries
+    /// its answer.
+    pub(crate) fn on_sip_leg_ack(
+        &mut self,
+        now: Instant,
+        (call_id, side): (u64, Side),
+        ack: &Request,
+    ) {
+        let Some(leg) = self.sip_leg_mut(call_id, side) else {
+            return;
+        };
+        let waited = leg.ack_wait.take().is_some();
+        if let Some(d) = leg.dialog.as_mut() {
+            d.confirm();
+        }
+        let late = matches!(&leg.role, Role::Uas { offer: None, .. });
+        if !(waited && late) {
+            return;
+        }
+        match parse_sdp(&ack.headers, &ack.body) {
+            Some(sdp) => {
+                let caps = caps_from_sdp(&sdp);
+                self.on_bridged_event(now, call_id, side, LegEvent::Answer(caps));
+            }
+            None => {
+                let cause = Cause::from_sip_status(488, "The caller's ACK carried no SDP answer");
+                self.on_bridged_event(now, call_id, side, LegEvent::Ended(cause));
             }
         }
     }
@@ -632,6 +674,16 @@ impl Engine {
         if status < 300 {
             // Every 2xx is acknowledged, even one crossing our CANCEL.
             let invite = invite.clone();
+            let fork = gateway_sip::dialog::DialogId::of_received_response(&resp);
+            if leg
+                .dialog
+                .as_ref()
+                .is_some_and(|d| Some(&d.id) != fork.as_ref())
+            {
+                let peer = leg.peer;
+                info!("a second fork answered; acknowledged and hung up");
+                return self.hang_up_stray_2xx(now, &invite, peer, &resp);
+            }
             if leg.dialog.is_none() {
                 leg.dialog = Dialog::uac_from_response(&invite, &resp).ok();
             }
@@ -727,11 +779,21 @@ impl Engine {
         let Some(orphan) = self.bridged.orphans.remove(&tx) else {
             return;
         };
-        let (invite, peer) = (orphan.invite, orphan.peer);
-        if status >= 300 {
-            return;
+        if status < 300 {
+            self.hang_up_stray_2xx(now, &orphan.invite, orphan.peer, &resp);
         }
-        let Ok(mut dialog) = Dialog::uac_from_response(&invite, &resp) else {
+    }
+
+    /// A 2xx nobody will talk on (the call ended, or another fork answered
+    /// first): acknowledge it and hang it up (RFC 3261 §13.2.2.4).
+    fn hang_up_stray_2xx(
+        &mut self,
+        now: Instant,
+        invite: &Request,
+        peer: PeerAddr,
+        resp: &Response,
+    ) {
+        let Ok(mut dialog) = Dialog::uac_from_response(invite, resp) else {
             return;
         };
         let hp = self.cfg.sent_by(peer.transport);
