@@ -189,6 +189,33 @@ pub fn rewrite_answer(body: &[u8], offered: &OfferedAudio, plan: &TranscodePlan)
     sdp.to_string().into_bytes()
 }
 
+/// A telephone-event's payload type and clock rate.
+pub type Event = (u8, u32);
+
+/// The first telephone-event (payload type, clock) each side negotiated:
+/// the offerer's from its offer, the answerer's from its answer.
+pub fn telephone_events(offered: &OfferedAudio, answer: &[u8]) -> (Option<Event>, Option<Event>) {
+    let te = |codecs: &[CodecCap]| {
+        codecs
+            .iter()
+            .find(|c| c.is_telephone_event())
+            .map(|c| (c.payload_type, c.clock_rate))
+    };
+    let answered = parse(answer)
+        .and_then(|sdp| sdp.media.get(offered.index).map(codecs_of))
+        .unwrap_or_default();
+    (te(&offered.codecs), te(&answered))
+}
+
+/// The first audio codec the answerer chose for the offered stream, and
+/// whether that stream's profile is SRTP (`RTP/SAVP…`).
+pub fn answered_audio(offered: &OfferedAudio, answer: &[u8]) -> Option<(AudioCodec, bool)> {
+    let sdp = parse(answer)?;
+    let m = sdp.media.get(offered.index)?;
+    let codec = codecs_of(m).iter().find_map(|c| c.audio_codec())?;
+    Some((codec, m.proto.to_ascii_uppercase().contains("SAVP")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -264,31 +291,4 @@ m=audio 5000 RTP/AVP 0 96\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:96 telephone-event
         assert!(extend_offer(srtp.as_bytes(), false).is_none());
         assert!(extend_offer(b"not sdp", false).is_none());
     }
-}
-
-/// A telephone-event's payload type and clock rate.
-pub type Event = (u8, u32);
-
-/// The first telephone-event (payload type, clock) each side negotiated:
-/// the offerer's from its offer, the answerer's from its answer.
-pub fn telephone_events(offered: &OfferedAudio, answer: &[u8]) -> (Option<Event>, Option<Event>) {
-    let te = |codecs: &[CodecCap]| {
-        codecs
-            .iter()
-            .find(|c| c.is_telephone_event())
-            .map(|c| (c.payload_type, c.clock_rate))
-    };
-    let answered = parse(answer)
-        .and_then(|sdp| sdp.media.get(offered.index).map(codecs_of))
-        .unwrap_or_default();
-    (te(&offered.codecs), te(&answered))
-}
-
-/// The first audio codec the answerer chose for the offered stream, and
-/// whether that stream's profile is SRTP (`RTP/SAVP…`).
-pub fn answered_audio(offered: &OfferedAudio, answer: &[u8]) -> Option<(AudioCodec, bool)> {
-    let sdp = parse(answer)?;
-    let m = sdp.media.get(offered.index)?;
-    let codec = codecs_of(m).iter().find_map(|c| c.audio_codec())?;
-    Some((codec, m.proto.to_ascii_uppercase().contains("SAVP")))
 }

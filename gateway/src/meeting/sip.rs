@@ -369,7 +369,7 @@ impl Engine {
             return;
         };
         let s = sip_leg(&mut leg.signalling);
-        if !s.video_poll_at.is_some_and(|at| at <= now) {
+        if s.video_poll_at.is_none_or(|at| at > now) {
             return;
         }
         let next = now + VIDEO_POLL;
