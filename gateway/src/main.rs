@@ -4,9 +4,9 @@ mod admin;
 mod call;
 mod config;
 mod engine;
+mod h323;
 #[cfg(test)]
 pub(crate) mod engine_tests;
-mod h323;
 mod meeting;
 mod metrics;
 mod persist;
