@@ -9,7 +9,7 @@
 //! ([`super`]) by default, which relays in-dialog requests end to end;
 //! `Engine::neutral_sip_calls` sends them through this owner instead.
 
-use super::bridged_media::{self, BridgePlan, LocalMedia, OfferState, AUDIO_STREAM};
+use super::bridged_media::{self, BridgePlan, LocalMedia, OfferState, AUDIO_STREAM, VIDEO_STREAM};
 use super::cdr;
 use super::media_path::{describe_leg_media, install_media};
 use super::sip_leg::SipLeg;
@@ -183,7 +183,12 @@ impl Engine {
         now: Instant,
         new: NewCall<'_>,
     ) -> Result<u64, Cause> {
-        let media = self.media.allocate(&new.label, 1).map_err(|e| {
+        let video = new
+            .offer
+            .as_ref()
+            .is_some_and(|o| bridged_media::plain_video(o).is_some());
+        let streams = if video { 2 } else { 1 };
+        let media = self.media.allocate(&new.label, streams).map_err(|e| {
             warn!(call_id = %new.label, error = %e, "no media ports");
             Cause::from_sip_status(e.sip_status(), &format!("Media relay: {e}"))
         })?;
@@ -199,7 +204,15 @@ impl Engine {
         let required = new.decision.policy.encryption_required;
         let (b_offer, offered, late) = match &new.offer {
             Some(offer) => {
-                let (b_offer, offered) = bridged_media::offer_for_callee(offer, b_local, required)?;
+                let b_video = media
+                    .local_addr(VIDEO_STREAM, Leg::B)
+                    .ok()
+                    .map(|(rtp, rtcp)| LocalMedia {
+                        rtp: advertised(rtp),
+                        rtcp: advertised(rtcp),
+                    });
+                let (b_offer, offered) =
+                    bridged_media::offer_for_callee(offer, b_local, b_video, required)?;
                 (b_offer, Some(offered), None)
             }
             None => {
@@ -377,7 +390,15 @@ impl Engine {
         let (Some(offered), Some(offer)) = (&call.offered, &call.offer) else {
             return Err(Cause::from_sip_status(500, "No caller media to plan from"));
         };
-        let plan = bridged_media::plan_answer(offered, offer, b_answer, a_local)?;
+        let a_video = call
+            .media
+            .local_addr(VIDEO_STREAM, Leg::A)
+            .ok()
+            .map(|(rtp, rtcp)| LocalMedia {
+                rtp: std::net::SocketAddr::new(ip, rtp.port()),
+                rtcp: std::net::SocketAddr::new(ip, rtcp.port()),
+            });
+        let plan = bridged_media::plan_answer(offered, offer, b_answer, a_local, a_video)?;
         let m = &call.media;
         let set = || -> Result<(), gateway_media::MediaError> {
             let (rtp, rtcp, mux) = plan.a_remote;
@@ -386,6 +407,15 @@ impl Engine {
             m.set_remote(AUDIO_STREAM, Leg::B, rtp, rtcp, mux)?;
             m.set_clock_rate(AUDIO_STREAM, Leg::A, plan.clocks.0)?;
             m.set_clock_rate(AUDIO_STREAM, Leg::B, plan.clocks.1)?;
+            if let Some(v) = &plan.video {
+                let (rtp, rtcp, mux) = v.a_remote;
+                m.set_remote(VIDEO_STREAM, Leg::A, rtp, rtcp, mux)?;
+                let (rtp, rtcp, mux) = v.b_remote;
+                m.set_remote(VIDEO_STREAM, Leg::B, rtp, rtcp, mux)?;
+                // 90 kHz marks video: jitter without a MOS.
+                m.set_clock_rate(VIDEO_STREAM, Leg::A, 90_000)?;
+                m.set_clock_rate(VIDEO_STREAM, Leg::B, 90_000)?;
+            }
             Ok(())
         };
         set().map_err(|e| Cause::from_sip_status(500, &format!("Media relay: {e}")))?;

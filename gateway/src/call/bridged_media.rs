@@ -14,8 +14,10 @@ use gateway_media::transcode::CodecEnd;
 use gateway_sdp::crypto::SdesCrypto;
 use std::net::SocketAddr;
 
-/// The relay stream the audio of a bridged call uses (one stream a call).
+/// The relay streams of a bridged call: its audio, and its video when
+/// both legs take the same video format (forwarded, never decoded).
 pub(crate) const AUDIO_STREAM: usize = 0;
+pub(crate) const VIDEO_STREAM: usize = 1;
 
 /// The bridge's own payload type for telephone-event where it adds one.
 const TELEPHONE_EVENT_PT: u8 = 101;
@@ -47,6 +49,16 @@ pub(crate) struct OfferState {
     pub a_keys: Option<LegKeys>,
     /// The keys we offered the callee (encryption required).
     pub b_keys_offered: Option<Vec<SdesCrypto>>,
+    /// The caller's video stream (index in its offer) offered on to the
+    /// callee unchanged but for our address.
+    pub a_video: Option<(usize, StreamCaps)>,
+}
+
+/// Video forwarded between the legs: where each receives.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct VideoPlan {
+    pub a_remote: (SocketAddr, Option<SocketAddr>, bool),
+    pub b_remote: (SocketAddr, Option<SocketAddr>, bool),
 }
 
 /// The path of the call's audio, once the callee answered.
@@ -64,6 +76,7 @@ pub(crate) struct BridgePlan {
     /// The codec of each leg, where the bridge knows it (quality estimate).
     pub audio: (Option<AudioCodec>, Option<AudioCodec>),
     pub codecs: (String, String),
+    pub video: Option<VideoPlan>,
 }
 
 fn refuse(status: u16, why: impl Into<String>) -> Cause {
@@ -103,6 +116,7 @@ fn free_dynamic_pt(codecs: &[CodecCap]) -> Option<u8> {
 pub(crate) fn offer_for_callee(
     a_offer: &MediaCaps,
     b_local: LocalMedia,
+    b_video_local: Option<LocalMedia>,
     require_encryption: bool,
 ) -> Result<(MediaCaps, OfferState), Cause> {
     let Some((a_index, a_audio)) = a_offer.first(MediaKind::Audio) else {
@@ -182,17 +196,39 @@ pub(crate) fn offer_for_callee(
         ptime_ms: a_audio.ptime_ms,
         bandwidth_kbps: None,
     };
+    let mut streams = vec![stream];
+    // Plain video passes through to a callee that takes the same format;
+    // encrypted video would need keys of its own and is not offered on.
+    let a_video = match (plain_video(a_offer), b_video_local) {
+        (Some((index, v)), Some(local)) if !require_encryption => {
+            streams.push(StreamCaps {
+                rtp: Some(local.rtp),
+                rtcp: Some(local.rtcp),
+                rtcp_mux: false,
+                bandwidth_kbps: None,
+                ..v.clone()
+            });
+            Some((index, v.clone()))
+        }
+        _ => None,
+    };
     Ok((
-        MediaCaps {
-            streams: vec![stream],
-        },
+        MediaCaps { streams },
         OfferState {
             a_index,
             a_audio: a_audio.clone(),
             a_keys,
             b_keys_offered,
+            a_video,
         },
     ))
+}
+
+/// The offer's first enabled plain-RTP video stream.
+pub(crate) fn plain_video(offer: &MediaCaps) -> Option<(usize, &StreamCaps)> {
+    offer
+        .first(MediaKind::Video)
+        .filter(|(_, v)| v.transport == MediaTransport::Rtp && !v.codecs.is_empty())
 }
 
 /// The bridge's own audio offer, for a leg that offered nothing (a SIP
@@ -289,6 +325,7 @@ pub(crate) fn caller_answered(
         a_audio: a_audio.clone(),
         a_keys,
         b_keys_offered,
+        a_video: None,
     })
 }
 
@@ -315,6 +352,7 @@ pub(crate) fn plan_answer(
     a_offer: &MediaCaps,
     b_answer: &MediaCaps,
     a_local: LocalMedia,
+    a_video_local: Option<LocalMedia>,
 ) -> Result<BridgePlan, Cause> {
     let Some((_, b_audio)) = b_answer.first(MediaKind::Audio) else {
         return Err(refuse(488, "The callee's answer has no audio stream"));
@@ -381,12 +419,47 @@ pub(crate) fn plan_answer(
         },
         None => MediaTransport::Rtp,
     };
+    // Video: forwarded when the callee chose a format the caller offered
+    // with the same payload type; otherwise the caller's video is refused.
+    let video = match (
+        &offer.a_video,
+        b_answer.first(MediaKind::Video),
+        a_video_local,
+    ) {
+        (Some((vi, av)), Some((_, bv)), Some(local)) => bv
+            .codecs
+            .first()
+            .filter(|c| {
+                av.codecs
+                    .iter()
+                    .any(|a| same_codec(a, c) && a.payload_type == c.payload_type)
+            })
+            .and_then(|c| {
+                let plan = VideoPlan {
+                    a_remote: remote_of(av)?,
+                    b_remote: remote_of(bv)?,
+                };
+                let answer = StreamCaps {
+                    rtp: Some(local.rtp),
+                    rtcp: Some(local.rtcp),
+                    rtcp_mux: false,
+                    direction: bv.direction,
+                    codecs: vec![c.clone()],
+                    bandwidth_kbps: None,
+                    ..av.clone()
+                };
+                Some((*vi, plan, answer))
+            }),
+        _ => None,
+    };
     let streams = a_offer
         .streams
         .iter()
         .enumerate()
         .map(|(i, s)| {
-            if i == offer.a_index {
+            if let Some((_, _, answer)) = video.as_ref().filter(|(vi, _, _)| *vi == i) {
+                answer.clone()
+            } else if i == offer.a_index {
                 StreamCaps {
                     kind: MediaKind::Audio,
                     rtp: Some(a_local.rtp),
@@ -422,6 +495,7 @@ pub(crate) fn plan_answer(
         clocks: (clock, b_chosen.clock_rate),
         audio: (a_chosen.audio_codec(), b_chosen.audio_codec()),
         codecs: (a_chosen.name.clone(), b_chosen.name.clone()),
+        video: video.map(|(_, plan, _)| plan),
     })
 }
 
@@ -475,7 +549,7 @@ mod tests {
             &[(0, "PCMU", 8000), (101, "telephone-event", 8000)],
             MediaTransport::Rtp,
         );
-        let (b, _) = offer_for_callee(&a, local(30000), false).unwrap();
+        let (b, _) = offer_for_callee(&a, local(30000), None, false).unwrap();
         assert_eq!(
             names(&b),
             ["PCMU", "opus", "G722", "PCMA", "telephone-event"]
@@ -496,12 +570,12 @@ mod tests {
             ],
             MediaTransport::Rtp,
         );
-        let (_, st) = offer_for_callee(&a, local(30000), false).unwrap();
+        let (_, st) = offer_for_callee(&a, local(30000), None, false).unwrap();
         let b = audio(
             &[(0, "PCMU", 8000), (101, "telephone-event", 8000)],
             MediaTransport::Rtp,
         );
-        let plan = plan_answer(&st, &a, &b, local(30002)).unwrap();
+        let plan = plan_answer(&st, &a, &b, local(30002), None).unwrap();
         assert!(plan.transcode.is_none());
         assert_eq!(names(&plan.a_answer), ["PCMU", "telephone-event"]);
         assert_eq!(
@@ -514,9 +588,9 @@ mod tests {
     #[test]
     fn a_codec_the_caller_lacks_is_transcoded_from_its_first() {
         let a = audio(&[(9, "G722", 8000), (0, "PCMU", 8000)], MediaTransport::Rtp);
-        let (_, st) = offer_for_callee(&a, local(30000), false).unwrap();
+        let (_, st) = offer_for_callee(&a, local(30000), None, false).unwrap();
         let b = audio(&[(96, "opus", 48000)], MediaTransport::Rtp);
-        let plan = plan_answer(&st, &a, &b, local(30002)).unwrap();
+        let plan = plan_answer(&st, &a, &b, local(30002), None).unwrap();
         let t = plan.transcode.expect("transcoded");
         assert_eq!(t.offerer.codec, AudioCodec::G722);
         assert_eq!(t.answerer.codec, AudioCodec::Opus);
@@ -528,7 +602,7 @@ mod tests {
     #[test]
     fn encryption_required_refuses_a_plain_caller_and_a_plain_callee() {
         let plain = audio(&[(0, "PCMU", 8000)], MediaTransport::Rtp);
-        let err = offer_for_callee(&plain, local(30000), true).unwrap_err();
+        let err = offer_for_callee(&plain, local(30000), None, true).unwrap_err();
         assert_eq!(err.to_sip_status(), 488);
         let key = "1 AES_CM_128_HMAC_SHA1_80 inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz";
         let srtp = audio(
@@ -537,9 +611,9 @@ mod tests {
                 crypto: vec![key.into()],
             },
         );
-        let (b, st) = offer_for_callee(&srtp, local(30000), true).unwrap();
+        let (b, st) = offer_for_callee(&srtp, local(30000), None, true).unwrap();
         assert!(b.streams[0].transport.is_encrypted());
-        let err = plan_answer(&st, &srtp, &plain, local(30002)).unwrap_err();
+        let err = plan_answer(&st, &srtp, &plain, local(30002), None).unwrap_err();
         assert_eq!(err.to_sip_status(), 488);
     }
 
@@ -552,10 +626,10 @@ mod tests {
                 crypto: vec![key.into()],
             },
         );
-        let (b_offer, st) = offer_for_callee(&a, local(30000), false).unwrap();
+        let (b_offer, st) = offer_for_callee(&a, local(30000), None, false).unwrap();
         assert_eq!(b_offer.streams[0].transport, MediaTransport::Rtp);
         let b = audio(&[(0, "PCMU", 8000)], MediaTransport::Rtp);
-        let plan = plan_answer(&st, &a, &b, local(30002)).unwrap();
+        let plan = plan_answer(&st, &a, &b, local(30002), None).unwrap();
         match &plan.a_answer.streams[0].transport {
             MediaTransport::SrtpSdes { crypto } => {
                 assert_eq!(crypto.len(), 1);
@@ -579,7 +653,7 @@ mod tests {
         // The caller picks PCMU from our offer: the callee's Opus is transcoded.
         let a_answer = audio(&[(0, "PCMU", 8000)], MediaTransport::Rtp);
         let st = caller_answered(&a_answer, None, None).unwrap();
-        let plan = plan_answer(&st, &a_answer, &b_answer, local(30002)).unwrap();
+        let plan = plan_answer(&st, &a_answer, &b_answer, local(30002), None).unwrap();
         let t = plan.transcode.expect("transcoded");
         assert_eq!(
             (t.offerer.codec, t.answerer.codec),
@@ -591,9 +665,74 @@ mod tests {
         assert_eq!(err.to_sip_status(), 488);
     }
 
+    fn with_video(mut caps: MediaCaps, pt: u8, fmtp: &str) -> MediaCaps {
+        caps.streams.push(StreamCaps {
+            kind: MediaKind::Video,
+            rtp: Some(addr("192.0.2.10:5006")),
+            rtcp: Some(addr("192.0.2.10:5007")),
+            rtcp_mux: false,
+            transport: MediaTransport::Rtp,
+            direction: Direction::SendRecv,
+            codecs: vec![CodecCap {
+                payload_type: pt,
+                name: "H264".into(),
+                clock_rate: 90000,
+                channels: 1,
+                fmtp: Some(fmtp.into()),
+            }],
+            ptime_ms: None,
+            bandwidth_kbps: Some(1024),
+        });
+        caps
+    }
+
+    #[test]
+    fn the_same_video_format_is_forwarded_and_another_is_refused() {
+        let a = with_video(
+            audio(&[(0, "PCMU", 8000)], MediaTransport::Rtp),
+            96,
+            "packetization-mode=1",
+        );
+        let (b_offer, st) = offer_for_callee(&a, local(30000), Some(local(30004)), false).unwrap();
+        assert_eq!(b_offer.streams.len(), 2);
+        assert_eq!(b_offer.streams[1].rtp, Some(addr("203.0.113.1:30004")));
+        assert_eq!(
+            b_offer.streams[1].codecs[0].fmtp.as_deref(),
+            Some("packetization-mode=1")
+        );
+
+        let b = with_video(
+            audio(&[(0, "PCMU", 8000)], MediaTransport::Rtp),
+            96,
+            "packetization-mode=1",
+        );
+        let plan = plan_answer(&st, &a, &b, local(30002), Some(local(30006))).unwrap();
+        assert!(plan.video.is_some());
+        assert_eq!(
+            plan.a_answer.streams[1].rtp,
+            Some(addr("203.0.113.1:30006"))
+        );
+
+        // The callee answers with another payload type: no forwarding.
+        let b = with_video(
+            audio(&[(0, "PCMU", 8000)], MediaTransport::Rtp),
+            97,
+            "packetization-mode=1",
+        );
+        let plan = plan_answer(&st, &a, &b, local(30002), Some(local(30006))).unwrap();
+        assert!(plan.video.is_none());
+        assert_eq!(
+            plan.a_answer.streams[1].rtp, None,
+            "the caller's video refused"
+        );
+        // No relay stream for video: nothing is offered on.
+        let (b_offer, _) = offer_for_callee(&a, local(30000), None, false).unwrap();
+        assert_eq!(b_offer.streams.len(), 1);
+    }
+
     #[test]
     fn an_offer_without_audio_is_refused() {
-        let err = offer_for_callee(&MediaCaps::default(), local(30000), false).unwrap_err();
+        let err = offer_for_callee(&MediaCaps::default(), local(30000), None, false).unwrap_err();
         assert_eq!(err.to_sip_status(), 488);
     }
 }

@@ -389,3 +389,53 @@ async fn a_late_offer_is_offered_by_the_bridge_and_answered_in_the_ack() {
     let out = h.out();
     req(&out, b_addr(), Method::Bye);
 }
+
+#[tokio::test]
+async fn video_in_the_same_format_is_forwarded_without_decoding() {
+    let mut h = neutral();
+    let a_video = tokio::net::UdpSocket::bind("127.0.0.5:0").await.unwrap();
+    let b_video = tokio::net::UdpSocket::bind("127.0.0.6:0").await.unwrap();
+    let (av_port, bv_port) = (
+        a_video.local_addr().unwrap().port(),
+        b_video.local_addr().unwrap().port(),
+    );
+    let video = |port: u16| {
+        format!("m=video {port} RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\na=fmtp:96 packetization-mode=1\r\n")
+    };
+    let mut a = Caller::new(a_addr(), "9999", "5551234");
+    let offer = format!("{}{}", sdp("127.0.0.5", 30000, 1), video(av_port));
+    let b_inv = place_call(&mut h, &mut a, b_addr(), &offer);
+    let text = String::from_utf8_lossy(&b_inv.body).to_string();
+    let ports: Vec<u16> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("m="))
+        .filter_map(|l| l.split_whitespace().nth(1)?.parse().ok())
+        .collect();
+    assert_eq!(ports.len(), 2, "{text}");
+    assert!(
+        ports.iter().all(|p| h.in_range(*p)) && ports[0] != ports[1],
+        "{text}"
+    );
+    assert!(text.contains("packetization-mode=1"), "{text}");
+    let answer = format!("{}{}", sdp("127.0.0.6", 30002, 1), video(bv_port));
+    let ok = answer(&mut h, &mut a, &b_inv, "nb8", &answer, &[]);
+    let to_a = String::from_utf8_lossy(&ok.body).to_string();
+    let gw_av: u16 = to_a
+        .lines()
+        .find_map(|l| l.strip_prefix("m=video "))
+        .and_then(|l| l.split_whitespace().next()?.parse().ok())
+        .expect("the caller's video is answered");
+    assert!(h.in_range(gw_av), "{to_a}");
+
+    // An H.264 packet from the caller reaches the callee untouched.
+    let mut pkt = vec![0x80u8, 96, 0, 7, 0, 0, 0, 90, 0xAA, 0xBB, 0xCC, 0xDD];
+    pkt.extend_from_slice(&[0x65, 1, 2, 3, 4, 5]);
+    a_video.send_to(&pkt, ("127.0.0.1", gw_av)).await.unwrap();
+    let mut buf = [0u8; 2048];
+    let (n, src) = tokio::time::timeout(Duration::from_secs(5), b_video.recv_from(&mut buf))
+        .await
+        .expect("video relayed to B")
+        .unwrap();
+    assert_eq!(&buf[..n], &pkt[..]);
+    assert_eq!(src.port(), ports[1]);
+}
