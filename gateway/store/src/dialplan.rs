@@ -225,7 +225,7 @@ impl Store {
     /// Writes a new version and the read model into an open transaction;
     /// nothing when `source_text` is the latest version's (`created: false`).
     async fn write_version(
-        mut tx: &mut sqlx::AnyConnection,
+        tx: &mut sqlx::AnyConnection,
         dp: &Dialplan,
         source_text: &str,
         file_name: &str,
@@ -328,7 +328,7 @@ impl Store {
             })
             .collect();
         insert_rows(
-            &mut tx,
+            &mut *tx,
             "units",
             &["code", "name", "kind", "parent_code", "position"],
             &rows,
@@ -372,7 +372,7 @@ impl Store {
             }
         }
         insert_rows(
-            &mut tx,
+            &mut *tx,
             "endpoints",
             &[
                 "id",
@@ -390,14 +390,14 @@ impl Store {
         .await?;
         fail("endpoints")?;
         insert_rows(
-            &mut tx,
+            &mut *tx,
             "endpoint_numbers",
             &["number", "endpoint_id", "position"],
             &numbers,
         )
         .await?;
         insert_rows(
-            &mut tx,
+            &mut *tx,
             "endpoint_aliases",
             &["alias", "endpoint_id", "position"],
             &aliases,
@@ -424,7 +424,7 @@ impl Store {
             }
         }
         insert_rows(
-            &mut tx,
+            &mut *tx,
             "trunks",
             &[
                 "name",
@@ -438,7 +438,7 @@ impl Store {
         )
         .await?;
         insert_rows(
-            &mut tx,
+            &mut *tx,
             "trunk_acl",
             &["trunk_name", "position", "cidr"],
             &acl,
@@ -498,7 +498,7 @@ impl Store {
             })
             .collect();
         insert_rows(
-            &mut tx,
+            &mut *tx,
             "rules",
             &[
                 "position",
@@ -545,7 +545,7 @@ impl Store {
                     "sha256": p.sha256,
                 })
             });
-            let id = crate::units::next_id(&mut tx, "adm_audit").await?;
+            let id = crate::units::next_id(&mut *tx, "adm_audit").await?;
             sqlx::query(
                 "INSERT INTO adm_audit (id, at_ms, actor, actor_role, action, object_kind, object_id, \
                  unit_structure, unit_code, before_json, after_json) \
