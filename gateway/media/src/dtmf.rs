@@ -12,6 +12,8 @@
 //! - [`DtmfSender`]: a key press → the packet schedule of RFC 4733 §2.5.1.
 //! - [`EventPtRemapper`]: rewrite the telephone-event payload type when
 //!   forwarding between legs that negotiated different numbers.
+//! - [`EventForwarder`]: that, plus the marker regenerated where the
+//!   first report of an event came without one.
 //! - [`parse_dtmf_relay`], [`format_dtmf_relay`], [`parse_application_dtmf`],
 //!   [`format_application_dtmf`]: SIP INFO bodies.
 
@@ -646,6 +648,95 @@ impl EventPtRemapper {
     }
 }
 
+/// Forwards one leg's telephone-events to the other: the payload type
+/// mapped (101 on one leg, 96 on the other), and the marker bit set on the
+/// first report of each event that arrives without one (the marked packet
+/// was lost, or the sender never sets it), since receivers that start a
+/// tone on the marker would otherwise miss the digit. Timestamps and
+/// durations pass unchanged: where the clocks differ, the
+/// [`Transcoder`](crate::transcode::Transcoder) before it rescales them.
+/// Retransmitted end reports pass as they came, redundancy included.
+#[derive(Debug, Clone)]
+pub struct EventForwarder {
+    from: u8,
+    to: u8,
+    clock_rate: u32,
+    /// Timestamp, event code and whether it ended, of the newest event.
+    newest: Option<(u32, u8, bool)>,
+    regenerated: u64,
+}
+
+impl EventForwarder {
+    /// Events arriving as `from`, sent on as `to`, at `clock_rate`.
+    pub fn new(from: u8, to: u8, clock_rate: u32) -> EventForwarder {
+        EventForwarder {
+            from: from & 0x7f,
+            to: to & 0x7f,
+            clock_rate,
+            newest: None,
+            regenerated: 0,
+        }
+    }
+
+    /// Markers this forwarder had to set.
+    pub fn regenerated_markers(&self) -> u64 {
+        self.regenerated
+    }
+
+    /// Rewrite one packet in place; other payload types are left alone.
+    pub fn apply(&mut self, rtp: &mut [u8]) {
+        let Ok(v) = split_rtp(rtp) else {
+            return;
+        };
+        if v.payload_type != self.from {
+            return;
+        }
+        let Ok(report) = TelephoneEvent::parse(v.payload) else {
+            return;
+        };
+        let ts = v.timestamp;
+        let mut marker = v.marker;
+        match self.newest {
+            Some((newest, _, _)) if ts == newest || (ts.wrapping_sub(newest) as i32) < 0 => {}
+            Some((newest, code, ended))
+                if code == report.event
+                    && !ended
+                    && continues_segment(ts.wrapping_sub(newest), self.clock_rate) =>
+            {
+                // The next segment of a long event (RFC 4733 §2.5.1.3):
+                // no marker there.
+                self.newest = Some((ts, code, false));
+            }
+            _ => {
+                if !marker {
+                    marker = true;
+                    self.regenerated += 1;
+                }
+                self.newest = Some((ts, report.event, false));
+            }
+        }
+        if let Some(n) = self.newest.as_mut().filter(|n| n.0 == ts) {
+            n.2 |= report.end;
+        }
+        rtp[1] = (u8::from(marker) << 7) | self.to;
+    }
+}
+
+fn continues_segment(delta: u32, clock_rate: u32) -> bool {
+    let slack = clock_rate / 10;
+    let full = u32::from(MAX_SEGMENT_DURATION);
+    delta >= full.saturating_sub(slack) && delta <= full + slack
+}
+
+impl crate::transform::PacketTransform for EventForwarder {
+    fn transform(&mut self, class: PacketClass, buf: &mut [u8], len: usize) -> Option<usize> {
+        if class == PacketClass::Rtp {
+            self.apply(&mut buf[..len]);
+        }
+        Some(len)
+    }
+}
+
 /// A DTMF signal from a SIP INFO body.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct InfoDtmf {
@@ -747,5 +838,97 @@ mod tests {
         assert!(split_rtp(&q).is_err());
         q.truncate(13);
         assert!(split_rtp(&q).is_err());
+    }
+
+    fn event_packet(pt: u8, marker: bool, seq: u16, ts: u32, ev: TelephoneEvent) -> Vec<u8> {
+        let mut p = vec![0x80, pt | if marker { 0x80 } else { 0 }];
+        p.extend_from_slice(&seq.to_be_bytes());
+        p.extend_from_slice(&ts.to_be_bytes());
+        p.extend_from_slice(&7u32.to_be_bytes());
+        p.extend_from_slice(&ev.to_bytes());
+        p
+    }
+
+    fn report(event: u8, end: bool, duration: u16) -> TelephoneEvent {
+        TelephoneEvent {
+            event,
+            end,
+            volume: 10,
+            duration,
+        }
+    }
+
+    #[test]
+    fn forwarder_maps_the_payload_type_and_regenerates_a_lost_marker() {
+        let mut f = EventForwarder::new(101, 96, 8000);
+        // The marked first packet of digit 4 was lost: the first one seen
+        // gets the marker, the following ones and the three ends do not.
+        let rows = [
+            (2, 400, false, false),
+            (3, 800, false, false),
+            (4, 960, true, false),
+            (4, 960, true, false),
+            (5, 960, true, false),
+        ];
+        let mut out = Vec::new();
+        for (seq, dur, end, marker) in rows {
+            let mut p = event_packet(101, marker, seq, 16000, report(4, end, dur));
+            f.apply(&mut p);
+            out.push(split_rtp(&p).map(|v| (v.payload_type, v.marker)).unwrap());
+        }
+        assert_eq!(out[0], (96, true));
+        assert!(out[1..].iter().all(|&o| o == (96, false)), "{out:?}");
+        assert_eq!(f.regenerated_markers(), 1);
+        // The next press keeps the marker it came with and is not counted.
+        let mut p = event_packet(101, true, 6, 17600, report(4, false, 160));
+        f.apply(&mut p);
+        assert_eq!(p[1], 0x80 | 96);
+        assert_eq!(f.regenerated_markers(), 1);
+        // A late report of the old event stays unmarked.
+        let mut late = event_packet(101, false, 1, 16000, report(4, false, 160));
+        f.apply(&mut late);
+        assert_eq!(late[1], 96);
+        // The next segment of a long event gets none either.
+        let mut seg = event_packet(101, false, 9, 17600 + 0xFFFF, report(4, false, 160));
+        f.apply(&mut seg);
+        assert_eq!(seg[1], 96);
+        // Audio and garbage untouched.
+        let mut audio = vec![0x80, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 7, 1, 2];
+        f.apply(&mut audio);
+        assert_eq!(audio[1], 0);
+        let mut short = vec![0x80, 101, 0, 1];
+        f.apply(&mut short);
+        assert_eq!(short[1], 101);
+    }
+
+    #[test]
+    fn a_digit_without_marker_and_with_repeated_ends_is_one_key_press() {
+        let now = Instant::now();
+        let mut rx = DtmfReceiver::new(8000).unwrap();
+        // No marker at all; the end report three times (twice with one seq,
+        // SIPp style, once more with the next); then a stray repeat later.
+        let rows = [
+            (10, 400, false),
+            (11, 800, false),
+            (12, 1120, true),
+            (12, 1120, true),
+            (13, 1120, true),
+            (14, 1120, true),
+        ];
+        for (seq, d, end) in rows {
+            let p = event_packet(101, false, seq, 3200, report(9, end, d));
+            rx.on_rtp(now, &p).unwrap();
+        }
+        let mut ended = Vec::new();
+        while let Some(n) = rx.poll_event() {
+            if let DtmfNotification::Ended {
+                event, duration, ..
+            } = n
+            {
+                ended.push((event.to_char(), duration));
+            }
+        }
+        assert_eq!(ended, [('9', 1120)]);
+        assert_eq!(rx.stats().duplicates, 3);
     }
 }

@@ -28,6 +28,7 @@
 //! ```
 
 pub mod dtmf;
+pub mod dtmf_inject;
 pub mod dtmf_tap;
 pub mod leg;
 pub mod meeting;
@@ -48,6 +49,7 @@ pub use metrics::{RelayMetrics, RelayMetricsSnapshot};
 pub use packet::{MalformedPacket, PacketClass, PacketInfo};
 pub use ports::{PortAllocator, PortPair, PortRangeError, PortsExhausted};
 pub use relay::{
-    Direction, DirectionStats, Leg, MediaError, MediaRelay, MediaSession, RelayConfig, SessionStats,
+    Direction, DirectionStats, Leg, MediaError, MediaRelay, MediaSession, Pipeline, RelayConfig,
+    SessionStats,
 };
 pub use transform::{Chain, IdentityTransform, PacketTransform};

@@ -14,11 +14,12 @@
 //! other stream of the session. Later: `recvmmsg`/`sendmmsg` batching (and
 //! GSO) would cut syscalls per packet roughly in half at high load.
 
-use std::future::poll_fn;
+use std::future::{poll_fn, Future};
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::ops::RangeInclusive;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -28,6 +29,8 @@ use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+use crate::dtmf::DtmfEvent;
+use crate::dtmf_inject::DtmfInjector;
 use crate::leg::{DropReason, Inbound, LegState, SocketKind, DEFAULT_LATCH_WINDOW};
 use crate::metrics::{RelayMetrics, RelayMetricsSnapshot, Tally};
 use crate::packet::PacketClass;
@@ -212,6 +215,8 @@ impl MediaRelay {
                 ],
                 sockets: [a, b],
                 transforms: [Box::new(IdentityTransform), Box::new(IdentityTransform)],
+                inject: [None, None],
+                outbound: [Box::new(IdentityTransform), Box::new(IdentityTransform)],
                 quality: ForwardedStreamMonitor::default(),
                 rtcp_encrypted: [false; 2],
                 quality_dirty: false,
@@ -225,6 +230,7 @@ impl MediaRelay {
             streams: relays,
             buf: vec![0u8; RECV_BUF].into_boxed_slice(),
             control: control_rx,
+            timer: None,
             counters: counters.clone(),
             tally: Tally::default(),
             quality_dirty: false,
@@ -235,6 +241,7 @@ impl MediaRelay {
         let join = runtime.spawn(task.run());
         Ok(MediaSession {
             label,
+            injectable: (0..streams).map(|_| Default::default()).collect(),
             locals,
             control: control_tx,
             counters,
@@ -523,6 +530,17 @@ enum Command {
         direction: Direction,
         transform: Box<dyn PacketTransform>,
     },
+    SetPipeline {
+        stream: usize,
+        direction: Direction,
+        pipeline: Pipeline,
+    },
+    InjectDtmf {
+        stream: usize,
+        direction: Direction,
+        event: DtmfEvent,
+        duration_ms: u32,
+    },
     SetClockRate {
         stream: usize,
         leg: Leg,
@@ -539,6 +557,8 @@ enum Command {
 /// the relay task and returns the ports.
 pub struct MediaSession {
     label: Arc<str>,
+    /// `injectable[stream][direction]`: a [`DtmfInjector`] is installed.
+    injectable: Box<[[AtomicBool; 2]]>,
     locals: Vec<[(SocketAddr, SocketAddr); 2]>,
     control: mpsc::Sender<Command>,
     counters: Arc<[StreamCounters]>,
@@ -606,6 +626,62 @@ impl MediaSession {
             stream,
             direction,
             transform,
+        })?;
+        self.injectable[stream][direction as usize].store(false, Relaxed);
+        Ok(())
+    }
+
+    /// Install the whole path of one direction: `inbound` transforms
+    /// (SRTP unprotect, DTMF tap, transcode …), then optionally a
+    /// [`DtmfInjector`] that owns the direction's outgoing sequence numbers
+    /// and plays digits from [`inject_dtmf`](Self::inject_dtmf), then
+    /// `outbound` (SRTP protect), which also sees the injected packets.
+    pub fn set_pipeline(
+        &self,
+        stream: usize,
+        direction: Direction,
+        pipeline: Pipeline,
+    ) -> Result<(), MediaError> {
+        self.check_stream(stream)?;
+        let injectable = pipeline.inject.is_some();
+        self.send(Command::SetPipeline {
+            stream,
+            direction,
+            pipeline,
+        })?;
+        self.injectable[stream][direction as usize].store(injectable, Relaxed);
+        Ok(())
+    }
+
+    /// Whether digits can be played into `direction` of `stream` (the
+    /// receiving leg negotiated telephone-event and an injector is set).
+    pub fn can_inject_dtmf(&self, stream: usize, direction: Direction) -> bool {
+        self.injectable
+            .get(stream)
+            .is_some_and(|d| d[direction as usize].load(Relaxed))
+    }
+
+    /// Play a digit as RFC 4733 events into `direction` of `stream`,
+    /// after any digit still playing. `Unsupported` when no injector is
+    /// installed there.
+    pub fn inject_dtmf(
+        &self,
+        stream: usize,
+        direction: Direction,
+        event: DtmfEvent,
+        duration_ms: u32,
+    ) -> Result<(), MediaError> {
+        self.check_stream(stream)?;
+        if !self.can_inject_dtmf(stream, direction) {
+            return Err(MediaError::Unsupported(
+                "the receiving leg has no telephone-event".into(),
+            ));
+        }
+        self.send(Command::InjectDtmf {
+            stream,
+            direction,
+            event,
+            duration_ms,
         })
     }
 
@@ -707,12 +783,34 @@ impl MediaSession {
     }
 }
 
+/// The path of one direction, see [`MediaSession::set_pipeline`].
+pub struct Pipeline {
+    pub inbound: Box<dyn PacketTransform>,
+    pub inject: Option<DtmfInjector>,
+    pub outbound: Box<dyn PacketTransform>,
+}
+
+impl Pipeline {
+    /// Only `inbound`: what [`MediaSession::set_transform`] installs.
+    pub fn new(inbound: Box<dyn PacketTransform>) -> Pipeline {
+        Pipeline {
+            inbound,
+            inject: None,
+            outbound: Box::new(IdentityTransform),
+        }
+    }
+}
+
 struct StreamRelay {
     legs: [LegState; 2],
     /// `sockets[leg][SocketKind]`.
     sockets: [[UdpSocket; 2]; 2],
     /// `transforms[Direction]`, i.e. indexed by the leg a packet comes from.
     transforms: [Box<dyn PacketTransform>; 2],
+    /// `inject[Direction]`: digits signalled for the leg the direction
+    /// goes to; sits between `transforms` and `outbound`.
+    inject: [Option<DtmfInjector>; 2],
+    outbound: [Box<dyn PacketTransform>; 2],
     quality: ForwardedStreamMonitor,
     /// `rtcp_encrypted[leg]`: that leg sends and expects SRTCP.
     rtcp_encrypted: [bool; 2],
@@ -733,6 +831,8 @@ struct SessionTask {
     streams: Vec<StreamRelay>,
     buf: Box<[u8]>,
     control: mpsc::Receiver<Command>,
+    /// Wakes the task for the next injected DTMF packet.
+    timer: Option<Pin<Box<tokio::time::Sleep>>>,
     counters: Arc<[StreamCounters]>,
     tally: Tally,
     /// Some stream's quality changed since the last publication.
@@ -790,6 +890,36 @@ impl SessionTask {
             } => {
                 if let Some(s) = self.streams.get_mut(stream) {
                     s.transforms[direction as usize] = transform;
+                    s.inject[direction as usize] = None;
+                    s.outbound[direction as usize] = Box::new(IdentityTransform);
+                }
+            }
+            Command::SetPipeline {
+                stream,
+                direction,
+                pipeline,
+            } => {
+                if let Some(s) = self.streams.get_mut(stream) {
+                    let d = direction as usize;
+                    s.transforms[d] = pipeline.inbound;
+                    s.inject[d] = pipeline.inject;
+                    s.outbound[d] = pipeline.outbound;
+                }
+            }
+            Command::InjectDtmf {
+                stream,
+                direction,
+                event,
+                duration_ms,
+            } => {
+                let inj = self
+                    .streams
+                    .get_mut(stream)
+                    .and_then(|s| s.inject[direction as usize].as_mut());
+                if let Some(inj) = inj {
+                    if let Err(e) = inj.push(Instant::now(), event, duration_ms) {
+                        tracing::debug!(call = %self.label, error = %e, "DTMF digit not played");
+                    }
                 }
             }
             Command::SetClockRate { stream, leg, rate } => {
@@ -865,12 +995,71 @@ impl SessionTask {
                     }
                 }
             }
+            progressed |= self.play_injected(cx);
             if !progressed {
                 self.tally.flush(&self.lease.inner.metrics);
                 self.publish_quality();
                 return Poll::Pending;
             }
         }
+    }
+}
+
+impl SessionTask {
+    /// Send the injected DTMF packets that are due and arm the timer for
+    /// the next; true if the timer already fired again (poll once more).
+    fn play_injected(&mut self, cx: &mut Context<'_>) -> bool {
+        let now = Instant::now();
+        let mut next: Option<Instant> = None;
+        for (idx, stream) in self.streams.iter_mut().enumerate() {
+            for from in [Leg::A, Leg::B] {
+                let d = from as usize;
+                let Some(inj) = stream.inject[d].as_mut() else {
+                    continue;
+                };
+                while inj.poll_timeout().is_some_and(|t| t <= now) {
+                    let Some(len) = inj.poll_packet(now, &mut self.buf) else {
+                        break;
+                    };
+                    let to = from.other();
+                    let Some((kind, dst)) = stream.legs[to as usize].destination(PacketClass::Rtp)
+                    else {
+                        continue;
+                    };
+                    let Some(n) =
+                        stream.outbound[d].transform(PacketClass::Rtp, &mut self.buf, len)
+                    else {
+                        continue;
+                    };
+                    let Some(out) = self.buf.get(..n) else {
+                        continue;
+                    };
+                    if let Ok(n) = stream.sockets[to as usize][kind as usize].try_send_to(out, dst)
+                    {
+                        let c = &self.counters[idx];
+                        c.packets[d].fetch_add(1, Relaxed);
+                        c.bytes[d].fetch_add(n as u64, Relaxed);
+                        self.tally.rtp_packets += 1;
+                        self.tally.rtp_bytes += n as u64;
+                    }
+                }
+                if let Some(t) = inj.poll_timeout() {
+                    next = Some(next.map_or(t, |n| n.min(t)));
+                }
+            }
+        }
+        let Some(deadline) = next else {
+            self.timer = None;
+            return false;
+        };
+        let deadline = tokio::time::Instant::from_std(deadline);
+        match self.timer.as_mut() {
+            Some(t) => t.as_mut().reset(deadline),
+            None => self.timer = Some(Box::pin(tokio::time::sleep_until(deadline))),
+        }
+        self.timer
+            .as_mut()
+            .is_some_and(|t| t.as_mut().poll(cx).is_ready())
     }
 }
 
@@ -928,8 +1117,18 @@ fn forward(
         observe_rtcp(stream, from, rtcp, now, false);
         return;
     };
-    let out = stream.transforms[from as usize]
-        .transform(info.class, buf, len)
+    let d = from as usize;
+    let mut n = stream.transforms[d].transform(info.class, buf, len);
+    if let (Some(k), Some(inj), PacketClass::Rtp) = (n, stream.inject[d].as_mut(), info.class) {
+        n = inj.on_forward(now, buf, k);
+        if n.is_none() {
+            // Audio withheld while an injected digit plays: not a loss.
+            observe_rtcp(stream, from, rtcp, now, false);
+            return;
+        }
+    }
+    let out = n
+        .and_then(|n| stream.outbound[d].transform(info.class, buf, n))
         .and_then(|n| buf.get(..n));
     let Some(out) = out else {
         c.other.fetch_add(1, Relaxed);
