@@ -50,11 +50,44 @@ fn actor() -> Actor {
     }
 }
 
-async fn setup() -> (TempDir, Admin, String) {
-    let dir = std::env::temp_dir().join(format!("gateway-reorg-{}", std::process::id()));
+fn sqlite_url(tag: &str) -> (TempDir, String) {
+    let dir = std::env::temp_dir().join(format!("gateway-reorg-{tag}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let url = format!("sqlite://{}", dir.join("gw.db").display());
-    let store = Store::connect(&url).await.unwrap();
+    (TempDir(dir), url)
+}
+
+/// A fresh database on the server `GATEWAY_TEST_POSTGRES_URL` names
+/// (`gateway/store/tests/pg.sh`), or `None`.
+async fn pg_url(tag: &str) -> Option<String> {
+    use sqlx::Connection;
+    let base = std::env::var("GATEWAY_TEST_POSTGRES_URL").ok()?;
+    sqlx::any::install_default_drivers();
+    let name = format!("gw_reorg_{tag}_{}", std::process::id());
+    let mut c = sqlx::AnyConnection::connect(&base).await.unwrap();
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {name}"))
+        .execute(&mut c)
+        .await
+        .unwrap();
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut c)
+        .await
+        .unwrap();
+    c.close().await.ok();
+    let (head, query) = match base.split_once('?') {
+        Some((h, q)) => (h, format!("?{q}")),
+        None => (base.as_str(), String::new()),
+    };
+    let scheme_end = head.find("://").map(|i| i + 3).unwrap_or(0);
+    let host = match head[scheme_end..].find('/') {
+        Some(i) => &head[..scheme_end + i],
+        None => head,
+    };
+    Some(format!("{host}/{name}{query}"))
+}
+
+async fn setup(url: &str) -> (Admin, String) {
+    let store = Store::connect(url).await.unwrap();
     let admin = Admin::new(
         store.clone(),
         AdminConfig {
@@ -74,7 +107,7 @@ async fn setup() -> (TempDir, Admin, String) {
         .await
         .unwrap();
     assert_eq!(adopted.added.len(), 557, "{:?}", adopted.skipped);
-    (TempDir(dir), admin, src)
+    (admin, src)
 }
 
 fn request(assignments: Vec<Assignment>, dry_run: bool) -> ReorgRequest {
@@ -111,8 +144,46 @@ async fn audit_count(admin: &Admin, action: &str) -> i64 {
 }
 
 #[tokio::test]
-async fn hanoi_2024_to_2025() {
-    let (_dir, admin, _src) = setup().await;
+async fn hanoi_2024_to_2025_sqlite() {
+    let (_dir, url) = sqlite_url("hanoi");
+    hanoi_2024_to_2025(&url).await;
+}
+
+#[tokio::test]
+async fn hanoi_2024_to_2025_postgres() {
+    match pg_url("hanoi").await {
+        Some(url) => hanoi_2024_to_2025(&url).await,
+        None => eprintln!("GATEWAY_TEST_POSTGRES_URL not set: PostgreSQL run skipped"),
+    }
+}
+
+/// A failure late in the transaction (storing the new dialplan version).
+async fn inject_failure(admin: &Admin, on: bool) {
+    let pool = admin.store().pool();
+    let sql: &[&str] = match (admin.store().backend(), on) {
+        (gateway_store::Backend::Sqlite, true) => &[
+            "CREATE TRIGGER reorg_fail BEFORE INSERT ON dialplan_versions \
+             BEGIN SELECT RAISE(ABORT, 'injected failure'); END",
+        ],
+        (gateway_store::Backend::Sqlite, false) => &["DROP TRIGGER reorg_fail"],
+        (gateway_store::Backend::Postgres, true) => &[
+            "CREATE FUNCTION reorg_fail() RETURNS trigger AS \
+             'BEGIN RAISE EXCEPTION ''injected failure''; END' LANGUAGE plpgsql",
+            "CREATE TRIGGER reorg_fail BEFORE INSERT ON dialplan_versions \
+             FOR EACH ROW EXECUTE FUNCTION reorg_fail()",
+        ],
+        (gateway_store::Backend::Postgres, false) => &[
+            "DROP TRIGGER reorg_fail ON dialplan_versions",
+            "DROP FUNCTION reorg_fail()",
+        ],
+    };
+    for q in sql {
+        sqlx::query(q).execute(pool).await.unwrap();
+    }
+}
+
+async fn hanoi_2024_to_2025(url: &str) {
+    let (admin, _src) = setup(url).await;
     let before_registry = registry(&admin).await;
     assert!(before_registry.values().all(|(s, _)| s == "2024"));
 
@@ -202,13 +273,7 @@ async fn hanoi_2024_to_2025() {
 
     // A failure late in the transaction (storing the new dialplan version)
     // undoes the registry's moves and audit rows as well.
-    sqlx::query(
-        "CREATE TRIGGER reorg_fail BEFORE INSERT ON dialplan_versions \
-         BEGIN SELECT RAISE(ABORT, 'injected failure'); END",
-    )
-    .execute(admin.store().pool())
-    .await
-    .unwrap();
+    inject_failure(&admin, true).await;
     let e = admin
         .reorganize(&actor(), &request(decisions.clone(), false))
         .await
@@ -216,10 +281,7 @@ async fn hanoi_2024_to_2025() {
     assert!(e.to_string().contains("injected failure"), "{e}");
     assert_eq!(registry(&admin).await, before_registry);
     assert_eq!(audit_count(&admin, "endpoint.reorganize").await, 0);
-    sqlx::query("DROP TRIGGER reorg_fail")
-        .execute(admin.store().pool())
-        .await
-        .unwrap();
+    inject_failure(&admin, false).await;
 
     // Dry run with every decision: measured in the transaction, rolled back.
     let dry = admin
@@ -303,7 +365,9 @@ async fn hanoi_2024_to_2025() {
 
 #[tokio::test]
 async fn only_a_city_admin_of_the_whole_network() {
-    let (_dir, admin, _) = setup_named("scope").await;
+    let (_dir, url) = sqlite_url("scope");
+    let admin = Admin::new(Store::connect(&url).await.unwrap(), AdminConfig::default());
+    admin.import_city_units().await.unwrap();
     let mut a = actor();
     a.role = Role::UnitAdmin;
     let e = admin
@@ -311,14 +375,14 @@ async fn only_a_city_admin_of_the_whole_network() {
         .await
         .unwrap_err();
     assert!(matches!(e, ReorgError::Forbidden(_)), "{e}");
-}
-
-async fn setup_named(tag: &str) -> (TempDir, Admin, String) {
-    let dir = std::env::temp_dir().join(format!("gateway-reorg-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let url = format!("sqlite://{}", dir.join("gw.db").display());
-    let store = Store::connect(&url).await.unwrap();
-    let admin = Admin::new(store, AdminConfig::default());
-    admin.import_city_units().await.unwrap();
-    (TempDir(dir), admin, url)
+    let mut a = actor();
+    a.unit_scope = Some(UnitRef::new(Structure::Y2024, "001"));
+    let e = admin
+        .reorganize(&a, &request(vec![], true))
+        .await
+        .unwrap_err();
+    assert!(
+        e.to_string().contains("city-admin of the whole network"),
+        "{e}"
+    );
 }
