@@ -20,6 +20,7 @@ mod batch;
 mod bindings;
 mod cdrs;
 mod dialplan;
+pub mod recording_grants;
 mod recordings;
 pub mod units;
 
@@ -31,6 +32,7 @@ use sqlx::AnyPool;
 pub use bindings::Binding;
 pub use cdrs::{Cdr, CDR_OUTCOMES};
 pub use dialplan::{DialplanAudit, DialplanImport, DialplanVersion};
+pub use recording_grants::{NewRecordingGrant, RecordingAccess, RecordingFilter, RecordingGrant};
 pub use recordings::{Recording, RecordingFinish, RECORDING_STATUSES};
 pub use units::{AdminUnit, Structure, UnitImport, UnitRef};
 
