@@ -417,8 +417,8 @@ async fn video_in_the_same_format_is_forwarded_without_decoding() {
         "{text}"
     );
     assert!(text.contains("packetization-mode=1"), "{text}");
-    let answer = format!("{}{}", sdp("127.0.0.6", 30002, 1), video(bv_port));
-    let ok = answer(&mut h, &mut a, &b_inv, "nb8", &answer, &[]);
+    let b_sdp = format!("{}{}", sdp("127.0.0.6", 30002, 1), video(bv_port));
+    let ok = answer(&mut h, &mut a, &b_inv, "nb8", &b_sdp, &[]);
     let to_a = String::from_utf8_lossy(&ok.body).to_string();
     let gw_av: u16 = to_a
         .lines()

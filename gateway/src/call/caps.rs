@@ -268,6 +268,27 @@ fn push_codecs(out: &mut String, codecs: &[CodecCap]) {
     }
 }
 
+/// Our SDP sent again as the answer to a new offer on the same dialog (a
+/// refresh, a hold or a resume): version bumped, and each enabled m-line's
+/// direction mirrors the offer's (RFC 3264 §6.1: a room that goes
+/// `sendonly` to hold is answered `recvonly`, and `sendrecv` again when it
+/// resumes). The media path itself stays as it is.
+pub(crate) fn reanswer(local: &[u8], offer: &SessionDescription, version: u64) -> Vec<u8> {
+    let bumped = bump_origin_version(local, version);
+    let Some(mut sdp) = std::str::from_utf8(&bumped)
+        .ok()
+        .and_then(|t| SessionDescription::parse(t).ok())
+    else {
+        return bumped;
+    };
+    for (ours, theirs) in sdp.media.iter_mut().zip(&offer.media) {
+        if ours.port != 0 {
+            ours.set_direction(offer.media_direction(theirs).reversed());
+        }
+    }
+    sdp.to_string().into_bytes()
+}
+
 /// Our SDP with the `o=` version replaced (RFC 3264 §8: a changed
 /// description carries a higher version).
 pub(crate) fn bump_origin_version(sdp: &[u8], version: u64) -> Vec<u8> {
@@ -301,6 +322,30 @@ m=audio 49170 RTP/SAVP 9 0 8 101\r\na=rtpmap:101 telephone-event/8000\r\na=fmtp:
 a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz|2^31 UNENCRYPTED_SRTCP\r\n\
 a=ptime:20\r\na=sendrecv\r\n\
 m=video 0 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\n";
+
+    #[test]
+    fn a_hold_is_answered_recvonly_and_a_resume_sendrecv() {
+        let ours = "v=0\r\no=gateway 1 1 IN IP4 203.0.113.1\r\ns=gateway\r\nc=IN IP4 203.0.113.1\r\nt=0 0\r\nm=audio 30000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na=sendrecv\r\n";
+        let hold = SessionDescription::parse(
+            "v=0\r\no=- 1 2 IN IP4 192.0.2.7\r\ns=-\r\nc=IN IP4 192.0.2.7\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\na=sendonly\r\n",
+        )
+        .unwrap();
+        let held = String::from_utf8(reanswer(ours.as_bytes(), &hold, 2)).unwrap();
+        assert!(
+            held.contains("a=recvonly") && !held.contains("a=sendrecv"),
+            "{held}"
+        );
+        assert!(held.contains("o=gateway 1 2 IN IP4"), "{held}");
+        let resume = SessionDescription::parse(
+            "v=0\r\no=- 1 3 IN IP4 192.0.2.7\r\ns=-\r\nc=IN IP4 192.0.2.7\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n",
+        )
+        .unwrap();
+        let resumed = String::from_utf8(reanswer(held.as_bytes(), &resume, 3)).unwrap();
+        assert!(
+            resumed.contains("a=sendrecv") && !resumed.contains("a=recvonly"),
+            "{resumed}"
+        );
+    }
 
     #[test]
     fn a_polycom_offer_becomes_neutral_capabilities() {

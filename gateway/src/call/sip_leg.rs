@@ -539,10 +539,9 @@ impl Engine {
             }
             Method::Invite | Method::Update => {
                 // A refresh, hold or move: answered with the media we have.
-                if parse_sdp(&req.headers, &req.body).is_some() {
+                if let Some(offer) = parse_sdp(&req.headers, &req.body) {
                     leg.sdp_version += 1;
-                    leg.local_sdp =
-                        super::caps::bump_origin_version(&leg.local_sdp, leg.sdp_version);
+                    leg.local_sdp = super::caps::reanswer(&leg.local_sdp, &offer, leg.sdp_version);
                 }
                 let mut resp = make_response(&req, 200, Some(&tag));
                 resp.headers.set(HeaderName::ContentType, "application/sdp");

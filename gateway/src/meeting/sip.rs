@@ -309,9 +309,9 @@ impl Engine {
                 // A refresh, hold or move: the media follows the new address;
                 // the answer stays (version bumped when it answers an offer).
                 let offer = parse_sdp(&req);
-                if offer.is_some() {
+                if let Some(offer) = &offer {
                     s.sdp_version += 1;
-                    s.answer = crate::call::caps::bump_origin_version(&s.answer, s.sdp_version);
+                    s.answer = crate::call::caps::reanswer(&s.answer, offer, s.sdp_version);
                 }
                 let mut resp = make_response(&req, 200, Some(&tag));
                 resp.headers.push(HeaderName::Contact, contact);
