@@ -253,6 +253,8 @@ pub fn router(admin: Admin) -> Router {
         .route("/trunks", get(list_trunks))
         .route("/rules", get(list_rules))
         .route("/route", post(try_route))
+        // Before the fallbacks, which apply to the routes present when set.
+        .merge(crate::recordings::routes())
         .fallback(unknown_path)
         .method_not_allowed_fallback(wrong_method)
         .with_state(admin);

@@ -11,6 +11,7 @@ mod diff;
 mod error;
 mod model;
 mod ops;
+mod recordings;
 pub mod reorganize;
 mod snapshot;
 pub mod ua;
@@ -27,6 +28,10 @@ pub use model::*;
 pub use ops::{
     Admin, AdminConfig, Clock, DeviceObservation, DialplanAdoption, UnitDetail, VettingChange,
     SYSTEM_ACTOR,
+};
+pub use recordings::{
+    NewGrant, RecordingError, RecordingFile, RecordingFiles, RecordingGrantView, RecordingQuery,
+    RecordingStream, RecordingView,
 };
 pub use snapshot::VettingEntry;
 
