@@ -368,6 +368,7 @@ impl Meeting {
 
 struct CpuRun {
     n: usize,
+    wall_ns: f64,
     bridge_ticks: f64,
     cpu_per_tick_ns: f64,
     packets_in: u64,
@@ -390,6 +391,7 @@ fn run_bridge(mix: Mix, n: usize, ticks: usize) -> CpuRun {
     let total = WARM_TICKS + ticks;
     let start = Instant::now();
     let (mut cpu0, mut out0, mut in0, mut und0) = (0, 0, 0, 0);
+    let mut wall0 = start;
     let mut received = 0u64;
     let mut sent = 0u64;
     let mut result = None;
@@ -405,6 +407,7 @@ fn run_bridge(mix: Mix, n: usize, ticks: usize) -> CpuRun {
         };
         if k == WARM_TICKS {
             (cpu0, out0, in0, und0) = snapshot(&m);
+            wall0 = Instant::now();
             received = 0;
             sent = 0;
         } else if k == total {
@@ -413,6 +416,7 @@ fn run_bridge(mix: Mix, n: usize, ticks: usize) -> CpuRun {
             let bridge_ticks = (out1 - out0) as f64 / n as f64;
             result = Some(CpuRun {
                 n,
+                wall_ns: wall0.elapsed().as_nanos() as f64,
                 bridge_ticks,
                 cpu_per_tick_ns: (cpu1 - cpu0) as f64 / bridge_ticks.max(1.0),
                 packets_in: in1 - in0,
@@ -718,10 +722,10 @@ fn main() {
     println!();
     println!("## Participants per core (one meeting, one bridge thread)");
     println!();
-    println!("Bridge CPU is the bridge thread's on-CPU time per bridge tick (sockets, reactor, decode, mix, encode; the senders run on another thread). Ceiling = the same legs' bare codec work per tick (decode one packet to 16 kHz + encode one 16 kHz frame each, codecs crate, no sockets/FIFOs/mixing). Participants per core = N × 20 ms / CPU per tick; ratio = ours / ceiling.");
+    println!("Bridge CPU is the bridge thread's on-CPU time per bridge tick (sockets, reactor, decode, mix, encode; the senders run on another thread). Ceiling = the same legs' bare codec work per tick (decode one packet to 16 kHz + encode one 16 kHz frame each, codecs crate, no sockets/FIFOs/mixing). Participants per core = N × 20 ms / CPU per tick; ratio = ours / ceiling. Kept up = the bridge ticked at least 95% of the sender's ticks; within 20 ms = kept up and CPU per tick ≤ 20 ms.");
     println!();
-    println!("| codecs | N | bridge ticks | packets in / sent | out received | underruns | bridge CPU ms/tick | within 20 ms | participants/core | ceiling ms/tick | ceiling participants/core | ratio |");
-    println!("|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|");
+    println!("| codecs | N | bridge ticks | kept up | bridge thread % of a core | packets in / sent | out received | underruns | bridge CPU ms/tick | within 20 ms | participants/core | ceiling ms/tick | ceiling participants/core | ratio |");
+    println!("|---|---:|---:|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|");
     let mut summary = Vec::new();
     for mix in [Mix::AllPcmu, Mix::AllOpus, Mix::Mixed] {
         let mut best: Option<(usize, f64, f64)> = None;
@@ -730,17 +734,21 @@ fn main() {
             let ceil = ceiling(mix, n, ticks);
             let ours_ppc = r.n as f64 * TICK_NS / r.cpu_per_tick_ns;
             let ceil_ppc = n as f64 * TICK_NS / ceil;
-            // Judged on CPU alone: on a shared box a bridge thread that is
-            // not scheduled loses ticks whatever its own cost (the ticks
-            // column shows it).
-            let within = r.cpu_per_tick_ns <= TICK_NS;
+            // A bridge that fell behind ticked less often but still decoded
+            // every packet, so its CPU per tick overstates: it is out of
+            // budget either way (on a shared box, possibly because the
+            // other load left it less than a core).
+            let kept_up = r.bridge_ticks >= 0.95 * ticks as f64;
+            let within = kept_up && r.cpu_per_tick_ns <= TICK_NS;
             if within {
                 best = Some((n, ours_ppc, ours_ppc / ceil_ppc));
             }
             println!(
-                "| {} | {n} | {:.0} | {} / {} | {} | {} | {:.3} | {} | {:.0} | {:.3} | {:.0} | {:.2} |",
+                "| {} | {n} | {:.0} | {} | {:.0} | {} / {} | {} | {} | {:.3} | {} | {:.0} | {:.3} | {:.0} | {:.2} |",
                 mix.name(),
                 r.bridge_ticks,
+                if kept_up { "yes" } else { "no" },
+                100.0 * r.cpu_per_tick_ns * r.bridge_ticks / r.wall_ns,
                 r.packets_in,
                 r.sent,
                 r.received,
