@@ -1,26 +1,72 @@
-//! Transcoding one direction of a two-leg call, packet by packet: the
-//! payload of the sending leg's codec is decoded to 16 kHz PCM and encoded
-//! in the receiving leg's codec, with the payload type and the timestamp
-//! clock rewritten. Sequence numbers, SSRC and marker pass unchanged, so
-//! the receiver's loss and jitter statistics still describe the sender.
+//! Transcoding one direction of a two-leg call: the payload of the sending
+//! leg's codec is decoded to 16 kHz PCM and encoded in the receiving leg's
+//! codec, with the payload type and the timestamp clock rewritten.
 //!
-//! One packet in gives one packet out of the same duration: both legs
-//! negotiated their own ptime, but this path forwards the sender's packet
-//! time, which every codec here can carry (Opus frames of 10–60 ms, G.711
-//! and G.722 any whole milliseconds). RFC 4733 events are forwarded with
-//! their payload type mapped and their timestamps and durations rescaled;
-//! other payload types (comfort noise, a stray video PT) are dropped, as
-//! the receiver did not negotiate them. RTCP passes through.
+//! The decoded path is a new RTP stream, so it is repaired before it is
+//! encoded rather than passed on with the sender's faults:
+//!
+//! - **Reordering and duplicates.** Packets are held in sequence order
+//!   until [`REORDER_DEPTH`] newer packets have arrived (40 ms at 20 ms
+//!   packets); a packet that comes after its slot was played, or twice, is
+//!   dropped. The [`PacketTransform`] hook runs once per arriving packet and
+//!   can return one packet, with no timer to release held audio at its due
+//!   time, so this is arrival-driven in-order reassembly, not a timed
+//!   playout buffer: the arrival jitter passes on to the receiver's own
+//!   jitter buffer, which is where playout timing belongs anyway.
+//! - **Loss.** A missing slot is concealed when it is due: Opus with the
+//!   in-band FEC of the held next packet (libopus conceals when there is
+//!   none), G.711 and G.722 with the pitch-repeating [`codecs::plc::Plc`].
+//!   Since one arrival may have to release the concealed frame and the
+//!   frame that follows it, one outgoing packet then carries up to
+//!   [`MAX_FRAMES_PER_PACKET`] frames (Opus only in 10/20/40/60 ms). A gap
+//!   of more than [`MAX_CONCEALED_RUN`] packets (an outage, a sender pause)
+//!   is not filled: the output timestamps jump and the marker bit is set.
+//! - **Numbering.** The outgoing sequence numbers are the gateway's own,
+//!   one per packet sent, so the receiver sees no gap where the gateway
+//!   concealed one; the SSRC stays the sender's. Timestamps follow the
+//!   sender's clock rescaled, so they stay continuous across concealment.
+//!
+//! RFC 4733 events share the audio's sequence numbers: they are held and
+//! released in order too, with their payload type mapped and timestamps
+//! and durations rescaled; other payload types (comfort noise, a stray
+//! video PT) are dropped, as the receiver did not negotiate them.
+//!
+//! RTCP is terminated ([`PacketTransform::terminates_rtcp`]): the relay
+//! consumes the legs' reports and sends its own (see [`crate::rtcp_term`]),
+//! because counts, timestamps and loss of one leg mean nothing on the other.
 
 use std::collections::VecDeque;
 
+use codecs::g722::G722Decoder;
+use codecs::plc::Plc;
+use codecs::{OpusDecoder, Resampler};
 use gateway_callmodel::AudioCodec;
 
-use crate::meeting::codec::LegCodec;
+use crate::meeting::codec::{LegCodec, FRAME, MIX_RATE};
 use crate::meeting::UnsupportedCodec;
 use crate::packet::PacketClass;
 use crate::rtp_header;
 use crate::transform::PacketTransform;
+
+/// Packets held behind the newest before the oldest is decoded: reordering
+/// within this span is undone, and a lost packet's successor is at hand for
+/// Opus FEC. 40 ms at 20 ms packets.
+pub const REORDER_DEPTH: i64 = 2;
+/// Longest run of missing packets concealed; longer gaps are passed on.
+pub const MAX_CONCEALED_RUN: i64 = 3;
+/// Frames one outgoing packet carries at most (catching up after a loss).
+pub const MAX_FRAMES_PER_PACKET: usize = 3;
+/// Packets held at most, whatever arrives: bounds memory and delay.
+const HOLD_CAPACITY: usize = 16;
+/// A sequence number this far from the newest is a new numbering, not
+/// reordering (RFC 3550 A.1 uses 3000 ahead and 100 behind; the buffer only
+/// ever looks a few packets back).
+const MAX_SEQ_JUMP: i64 = 3000;
+/// Extended sequence numbers start here so that early reordering stays
+/// positive.
+const EXT_BASE: i64 = 1 << 20;
+/// Largest payload held (an RTP packet fits in the relay's 4 KiB buffer).
+const MAX_PAYLOAD: usize = 4096;
 
 /// One side of a transcoded direction: its codec and payload types.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,9 +80,146 @@ pub struct CodecEnd {
 /// Counters of one direction.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct TranscodeStats {
+    /// Packets sent on carrying audio.
     pub transcoded: u64,
     pub events: u64,
+    /// Packets refused: unknown payload type, malformed, undecodable.
     pub dropped: u64,
+    /// Frames filled in by concealment (FEC or PLC).
+    pub concealed: u64,
+    /// Packets that came after their slot was played.
+    pub late: u64,
+    pub duplicates: u64,
+    /// Sequence numbers of gaps too long to conceal.
+    pub skipped: u64,
+}
+
+/// What arrived in a sequence slot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Audio,
+    Event,
+    /// A payload type the receiver did not negotiate (comfort noise):
+    /// dropped when due, and its slot is not a loss.
+    Other,
+}
+
+#[derive(Debug)]
+struct Held {
+    ext: i64,
+    kind: Kind,
+    ts: u32,
+    marker: bool,
+    payload: Vec<u8>,
+}
+
+/// Decoder to 16 kHz PCM that can also fill a lost frame.
+enum LossDecoder {
+    G711 {
+        alaw: bool,
+        up: Resampler,
+        narrow: Vec<i16>,
+        plc: Box<Plc>,
+    },
+    G722 {
+        dec: Box<G722Decoder>,
+        plc: Box<Plc>,
+    },
+    Opus(Box<OpusDecoder>),
+}
+
+impl LossDecoder {
+    fn new(codec: AudioCodec) -> Result<LossDecoder, UnsupportedCodec> {
+        let err = |e: codecs::CodecError| UnsupportedCodec(codec, e.to_string());
+        Ok(match codec {
+            AudioCodec::Pcmu | AudioCodec::Pcma => LossDecoder::G711 {
+                alaw: codec == AudioCodec::Pcma,
+                up: Resampler::new(8000, MIX_RATE).map_err(err)?,
+                narrow: Vec::with_capacity(2 * FRAME),
+                plc: Box::new(Plc::new(MIX_RATE)),
+            },
+            AudioCodec::G722 => LossDecoder::G722 {
+                dec: Box::new(G722Decoder::new()),
+                plc: Box::new(Plc::new(MIX_RATE)),
+            },
+            AudioCodec::Opus => {
+                LossDecoder::Opus(Box::new(OpusDecoder::new(MIX_RATE, 1).map_err(err)?))
+            }
+        })
+    }
+
+    /// Appends the decoded payload to `out`; false (nothing appended) if
+    /// the codec refuses it.
+    fn decode(&mut self, payload: &[u8], out: &mut Vec<i16>) -> bool {
+        let start = out.len();
+        match self {
+            LossDecoder::G711 {
+                alaw,
+                up,
+                narrow,
+                plc,
+            } => {
+                let decode: fn(u8) -> i16 = if *alaw {
+                    codecs::alaw_decode
+                } else {
+                    codecs::ulaw_decode
+                };
+                narrow.clear();
+                narrow.extend(payload.iter().map(|&b| decode(b)));
+                up.process(narrow, out);
+                plc.good_frame(&mut out[start..]);
+            }
+            LossDecoder::G722 { dec, plc } => {
+                dec.decode(payload, out);
+                plc.good_frame(&mut out[start..]);
+            }
+            LossDecoder::Opus(dec) => {
+                if dec.decode(payload, out).is_err() {
+                    out.truncate(start);
+                    return false;
+                }
+            }
+        }
+        out.len() > start
+    }
+
+    /// Appends `samples` of concealment; `next` is the packet after the
+    /// lost one, if it is at hand (Opus recovers the frame from its FEC).
+    fn conceal(&mut self, samples: usize, next: Option<&[u8]>, out: &mut Vec<i16>) {
+        let start = out.len();
+        match self {
+            LossDecoder::G711 { plc, .. } | LossDecoder::G722 { plc, .. } => {
+                out.resize(start + samples, 0);
+                plc.conceal(&mut out[start..]);
+            }
+            LossDecoder::Opus(dec) => {
+                let ok = match next {
+                    Some(p) => dec.decode_fec(p, samples, out).is_ok(),
+                    None => dec.decode_lost(samples, out).is_ok(),
+                };
+                if !ok {
+                    out.truncate(start);
+                    out.resize(start + samples, 0);
+                }
+            }
+        }
+    }
+
+    fn reset(&mut self) {
+        match self {
+            LossDecoder::G711 { up, plc, .. } => {
+                up.reset();
+                plc.reset();
+            }
+            LossDecoder::G722 { dec, plc } => {
+                dec.reset();
+                plc.reset();
+            }
+            LossDecoder::Opus(dec) => {
+                let _ = dec.reset();
+            }
+        }
+    }
 }
 
 /// Decodes `from`'s codec, encodes `to`'s: install it as the transform of
@@ -44,10 +227,26 @@ pub struct TranscodeStats {
 pub struct Transcoder {
     from: CodecEnd,
     to: CodecEnd,
-    decoder: LegCodec,
+    decoder: LossDecoder,
     encoder: LegCodec,
-    pcm: VecDeque<i16>,
-    frame: Vec<i16>,
+    /// Held packets in sequence order.
+    held: VecDeque<Held>,
+    /// Payload buffers of released packets, reused.
+    spare: Vec<Vec<u8>>,
+    ssrc: Option<u32>,
+    /// Extended sequence number of the next slot to play; `None` until
+    /// the first packet.
+    next_play: Option<i64>,
+    highest: i64,
+    /// Something was released since the stream (re)started.
+    playing: bool,
+    /// Timestamp (sender's clock) and length in 16 kHz samples of the last
+    /// audio frame released, to place concealed frames.
+    last_frame: Option<(u32, usize)>,
+    /// The next packet starts after a gap that was not concealed.
+    discontinuity: bool,
+    out_seq: Option<u16>,
+    pcm: Vec<i16>,
     payload: Vec<u8>,
     clock: ClockMap,
     stats: TranscodeStats,
@@ -58,20 +257,37 @@ impl std::fmt::Debug for Transcoder {
         f.debug_struct("Transcoder")
             .field("from", &self.from)
             .field("to", &self.to)
+            .field("held", &self.held.len())
             .field("stats", &self.stats)
             .finish()
     }
 }
 
+/// What the release loop decided for one slot.
+enum Slot {
+    Frame,
+    Conceal,
+    Skip,
+    Stop,
+}
+
 impl Transcoder {
     pub fn new(from: CodecEnd, to: CodecEnd) -> Result<Transcoder, UnsupportedCodec> {
         Ok(Transcoder {
-            decoder: LegCodec::new(from.codec)?,
+            decoder: LossDecoder::new(from.codec)?,
             encoder: LegCodec::new(to.codec)?,
             from,
             to,
-            pcm: VecDeque::with_capacity(4 * crate::meeting::FRAME),
-            frame: Vec::with_capacity(4 * crate::meeting::FRAME),
+            held: VecDeque::with_capacity(HOLD_CAPACITY + 1),
+            spare: Vec::new(),
+            ssrc: None,
+            next_play: None,
+            highest: 0,
+            playing: false,
+            last_frame: None,
+            discontinuity: false,
+            out_seq: None,
+            pcm: Vec::with_capacity(MAX_FRAMES_PER_PACKET * 3 * FRAME),
             payload: Vec::with_capacity(1500),
             clock: ClockMap::new(from.codec.rtp_clock(), to.codec.rtp_clock()),
             stats: TranscodeStats::default(),
@@ -82,73 +298,330 @@ impl Transcoder {
         self.stats
     }
 
+    /// Packets waiting for their turn.
+    pub fn held(&self) -> usize {
+        self.held.len()
+    }
+
     fn drop_packet(&mut self) -> Option<usize> {
         self.stats.dropped += 1;
         None
     }
 
-    fn audio(&mut self, buf: &mut [u8], start: usize, end: usize, ts: u32) -> Option<usize> {
-        self.pcm.clear();
-        if !self.decoder.decode(&buf[start..end], &mut self.pcm) || self.pcm.is_empty() {
-            return self.drop_packet();
-        }
-        self.frame.clear();
-        self.frame.extend(self.pcm.iter().copied());
-        self.payload.clear();
-        if !self.encoder.encode(&self.frame, &mut self.payload) {
-            return self.drop_packet();
-        }
-        let out_len = start + self.payload.len();
-        if out_len > buf.len() {
-            return self.drop_packet();
-        }
-        buf[start..out_len].copy_from_slice(&self.payload);
-        finish_header(buf, self.to.payload_type, self.clock.map(ts));
-        self.stats.transcoded += 1;
-        Some(out_len)
+    /// Sender's RTP clock ticks of `samples` at 16 kHz.
+    fn ticks(&self, samples: usize) -> u32 {
+        (samples as u64 * u64::from(self.from.codec.rtp_clock()) / u64::from(MIX_RATE)) as u32
     }
 
-    fn event(&mut self, buf: &mut [u8], start: usize, end: usize, ts: u32) -> Option<usize> {
+    /// Forget the held packets and the decoder's history: a new SSRC or a
+    /// new numbering. Output numbering and clock go on.
+    fn restart(&mut self) {
+        while let Some(h) = self.held.pop_front() {
+            self.spare.push(h.payload);
+        }
+        self.next_play = None;
+        self.playing = false;
+        self.last_frame = None;
+        self.discontinuity = true;
+        self.decoder.reset();
+    }
+
+    /// Files a packet into the buffer; false if it is late or a duplicate.
+    fn hold(
+        &mut self,
+        ssrc: u32,
+        seq: u16,
+        kind: Kind,
+        ts: u32,
+        marker: bool,
+        payload: &[u8],
+    ) -> bool {
+        if self.ssrc != Some(ssrc) {
+            if self.ssrc.is_some() {
+                self.restart();
+            }
+            self.ssrc = Some(ssrc);
+        }
+        let first = self.next_play.is_none();
+        let mut ext = match self.next_play {
+            None => EXT_BASE + i64::from(seq),
+            Some(_) => self.highest + i64::from(seq.wrapping_sub(self.highest as u16) as i16),
+        };
+        let mut first = first;
+        if !first && (ext - self.highest).abs() > MAX_SEQ_JUMP {
+            self.restart();
+            ext = EXT_BASE + i64::from(seq);
+            first = true;
+        }
+        if let Some(np) = self.next_play {
+            if ext < np && self.playing {
+                self.stats.late += 1;
+                return false;
+            }
+        }
+        let at = self.held.partition_point(|h| h.ext < ext);
+        if self.held.get(at).is_some_and(|h| h.ext == ext) {
+            self.stats.duplicates += 1;
+            return false;
+        }
+        let mut buf = self.spare.pop().unwrap_or_default();
+        buf.clear();
+        buf.extend_from_slice(&payload[..payload.len().min(MAX_PAYLOAD)]);
+        self.held.insert(
+            at,
+            Held {
+                ext,
+                kind,
+                ts,
+                marker,
+                payload: buf,
+            },
+        );
+        self.next_play = Some(match self.next_play {
+            // Before anything plays, an earlier packet may still be first.
+            Some(np) if self.playing => np,
+            Some(np) => np.min(ext),
+            None => ext,
+        });
+        self.highest = if first { ext } else { self.highest.max(ext) };
+        true
+    }
+
+    /// Decide what the slot `np` holds, given what is buffered.
+    fn slot(&self, np: i64, frames: usize) -> Slot {
+        let due = self.highest - np >= REORDER_DEPTH || self.held.len() > HOLD_CAPACITY;
+        let Some(head) = self.held.front() else {
+            return Slot::Stop;
+        };
+        if !due || frames >= MAX_FRAMES_PER_PACKET {
+            return Slot::Stop;
+        }
+        if head.ext == np {
+            return Slot::Frame;
+        }
+        if head.ext - np > MAX_CONCEALED_RUN || self.last_frame.is_none() {
+            Slot::Skip
+        } else {
+            Slot::Conceal
+        }
+    }
+
+    /// Whether `pcm_samples` of 16 kHz audio can go in one packet of the
+    /// receiving codec.
+    fn encodable(&self, pcm_samples: usize) -> bool {
+        match self.to.codec {
+            AudioCodec::Opus => [1, 2, 4, 6]
+                .iter()
+                .any(|&k| k * MIX_RATE as usize / 100 == pcm_samples),
+            _ => pcm_samples > 0,
+        }
+    }
+
+    /// Release what is due into one outgoing packet written to `buf`.
+    fn release(&mut self, buf: &mut [u8]) -> Option<usize> {
+        let mut np = self.next_play?;
+        self.pcm.clear();
+        let mut frames = 0usize;
+        // (first timestamp in the sender's clock, marker)
+        let mut first: Option<(u32, bool)> = None;
+        loop {
+            match self.slot(np, frames) {
+                Slot::Stop => break,
+                Slot::Skip => {
+                    if frames > 0 {
+                        break;
+                    }
+                    let head = self.held.front().map_or(np, |h| h.ext);
+                    self.stats.skipped += (head - np) as u64;
+                    np = head;
+                    self.last_frame = None;
+                    self.discontinuity = true;
+                }
+                Slot::Conceal => {
+                    let Some((ts, samples)) = self.last_frame else {
+                        break;
+                    };
+                    if !self.encodable(self.pcm.len() + samples) && frames > 0 {
+                        break;
+                    }
+                    let ts = ts.wrapping_add(self.ticks(samples));
+                    let next = self
+                        .held
+                        .front()
+                        .filter(|h| h.ext == np + 1 && h.kind == Kind::Audio)
+                        .map(|h| h.payload.as_slice());
+                    self.decoder.conceal(samples, next, &mut self.pcm);
+                    self.stats.concealed += 1;
+                    first.get_or_insert((ts, false));
+                    self.last_frame = Some((ts, samples));
+                    self.playing = true;
+                    np += 1;
+                    frames += 1;
+                }
+                Slot::Frame => {
+                    let (kind, ts, marker) = {
+                        let h = &self.held[0];
+                        (h.kind, h.ts, h.marker)
+                    };
+                    if kind == Kind::Other {
+                        let h = self.held.pop_front()?;
+                        self.spare.push(h.payload);
+                        self.stats.dropped += 1;
+                        np += 1;
+                        continue;
+                    }
+                    if kind == Kind::Event {
+                        if frames > 0 {
+                            break;
+                        }
+                        let h = self.held.pop_front()?;
+                        self.playing = true;
+                        self.next_play = Some(np + 1);
+                        let out = self.emit_event(buf, &h);
+                        self.spare.push(h.payload);
+                        return out;
+                    }
+                    if frames > 0 {
+                        // A timestamp jump (silence suppression) starts a
+                        // new packet, and so does a frame that would make
+                        // the packet a length the codec cannot carry (the
+                        // frame is assumed as long as the previous one).
+                        let fits = self.last_frame.is_some_and(|(t, s)| {
+                            t.wrapping_add(self.ticks(s)) == ts
+                                && self.encodable(self.pcm.len() + s)
+                        });
+                        if !fits {
+                            break;
+                        }
+                    }
+                    let h = self.held.pop_front()?;
+                    let before = self.pcm.len();
+                    let decoded = self.decoder.decode(&h.payload, &mut self.pcm);
+                    self.spare.push(h.payload);
+                    np += 1;
+                    self.playing = true;
+                    if !decoded {
+                        // An undecodable packet is as good as lost.
+                        self.stats.dropped += 1;
+                        self.pcm.truncate(before);
+                        if let Some((t, s)) = self.last_frame {
+                            self.decoder.conceal(s, None, &mut self.pcm);
+                            self.stats.concealed += 1;
+                            self.last_frame = Some((t.wrapping_add(self.ticks(s)), s));
+                            first.get_or_insert((t.wrapping_add(self.ticks(s)), false));
+                            frames += 1;
+                        }
+                        continue;
+                    }
+                    let samples = self.pcm.len() - before;
+                    first.get_or_insert((ts, marker));
+                    self.last_frame = Some((ts, samples));
+                    frames += 1;
+                }
+            }
+        }
+        self.next_play = Some(np);
+        let (ts, marker) = first?;
+        self.emit_audio(buf, ts, marker)
+    }
+
+    fn next_out_seq(&mut self, seq_hint: u16) -> u16 {
+        let s = self.out_seq.unwrap_or(seq_hint);
+        self.out_seq = Some(s.wrapping_add(1));
+        s
+    }
+
+    fn emit_audio(&mut self, buf: &mut [u8], ts: u32, marker: bool) -> Option<usize> {
+        self.payload.clear();
+        if !self.encodable(self.pcm.len()) || !self.encoder.encode(&self.pcm, &mut self.payload) {
+            return self.drop_packet();
+        }
+        let len = 12 + self.payload.len();
+        if len > buf.len() {
+            return self.drop_packet();
+        }
+        let marker = marker || std::mem::take(&mut self.discontinuity);
+        let seq = self.next_out_seq(0);
+        let ts = self.clock.map(ts);
+        write_header(
+            buf,
+            self.to.payload_type,
+            marker,
+            seq,
+            ts,
+            self.ssrc.unwrap_or(0),
+        );
+        buf[12..len].copy_from_slice(&self.payload);
+        self.stats.transcoded += 1;
+        Some(len)
+    }
+
+    fn emit_event(&mut self, buf: &mut [u8], h: &Held) -> Option<usize> {
         let Some(pt) = self.to.telephone_event else {
             return self.drop_packet();
         };
-        if end - start < 4 {
+        let len = 12 + h.payload.len();
+        if h.payload.len() < 4 || len > buf.len() {
             return self.drop_packet();
         }
+        let seq = self.next_out_seq(0);
+        let ts = self.clock.map(h.ts);
+        write_header(buf, pt, h.marker, seq, ts, self.ssrc.unwrap_or(0));
+        buf[12..len].copy_from_slice(&h.payload);
         // The event's duration counts in the RTP clock too (RFC 4733 §2.3.5).
-        let d = u16::from_be_bytes([buf[start + 2], buf[start + 3]]);
+        let d = u16::from_be_bytes([buf[14], buf[15]]);
         let scaled = self.clock.scale_duration(u32::from(d)).min(u16::MAX as u32) as u16;
-        buf[start + 2..start + 4].copy_from_slice(&scaled.to_be_bytes());
-        finish_header(buf, pt, self.clock.map(ts));
+        buf[14..16].copy_from_slice(&scaled.to_be_bytes());
         self.stats.events += 1;
-        Some(end)
+        Some(len)
     }
 }
 
-/// Writes the new payload type and timestamp and clears the padding bit
-/// (the payload was rewritten without it).
-fn finish_header(buf: &mut [u8], pt: u8, ts: u32) {
-    buf[0] &= !0x20;
-    buf[1] = (buf[1] & 0x80) | (pt & 0x7f);
+/// Writes a fresh 12-byte header: the payload that follows is ours, so the
+/// sender's CSRCs, extensions and padding do not apply to it.
+fn write_header(buf: &mut [u8], pt: u8, marker: bool, seq: u16, ts: u32, ssrc: u32) {
+    buf[0] = 0x80;
+    buf[1] = (pt & 0x7f) | if marker { 0x80 } else { 0 };
+    buf[2..4].copy_from_slice(&seq.to_be_bytes());
     buf[4..8].copy_from_slice(&ts.to_be_bytes());
+    buf[8..12].copy_from_slice(&ssrc.to_be_bytes());
 }
 
 impl PacketTransform for Transcoder {
     fn transform(&mut self, class: PacketClass, buf: &mut [u8], len: usize) -> Option<usize> {
         if class != PacketClass::Rtp {
-            return Some(len);
+            // Reports about the sender's stream mean nothing to the
+            // receiver of ours; the relay answers them itself.
+            return None;
         }
-        let Some(v) = rtp_header::parse(&buf[..len]) else {
+        let Some(v) = buf.get(..len).and_then(rtp_header::parse) else {
             return self.drop_packet();
         };
         let (start, end) = v.payload;
-        if v.payload_type == self.from.payload_type {
-            self.audio(buf, start, end, v.timestamp)
+        let kind = if v.payload_type == self.from.payload_type {
+            Kind::Audio
         } else if Some(v.payload_type) == self.from.telephone_event {
-            self.event(buf, start, end, v.timestamp)
+            Kind::Event
         } else {
-            self.drop_packet()
+            Kind::Other
+        };
+        let payload = if kind == Kind::Other {
+            &[][..]
+        } else {
+            &buf[start..end]
+        };
+        if !self.hold(v.ssrc, v.seq, kind, v.timestamp, v.marker, payload) {
+            return None;
         }
+        if self.out_seq.is_none() {
+            // Start our numbering where the sender's was: as random.
+            self.out_seq = Some(v.seq);
+        }
+        self.release(buf)
+    }
+
+    fn terminates_rtcp(&self) -> bool {
+        true
     }
 }
 
@@ -215,35 +688,90 @@ mod tests {
         payload_type: 0,
         telephone_event: Some(101),
     };
+    const PCMA: CodecEnd = CodecEnd {
+        codec: AudioCodec::Pcma,
+        payload_type: 8,
+        telephone_event: Some(96),
+    };
     const OPUS: CodecEnd = CodecEnd {
         codec: AudioCodec::Opus,
         payload_type: 111,
         telephone_event: Some(110),
     };
 
+    /// One packet out of the transcoder.
+    #[derive(Debug, Clone)]
+    struct Out {
+        pt: u8,
+        marker: bool,
+        seq: u16,
+        ts: u32,
+        payload: Vec<u8>,
+    }
+
+    fn push(t: &mut Transcoder, pt: u8, seq: u16, ts: u32, payload: &[u8]) -> Option<Out> {
+        let mut p = packet(pt, seq, ts, payload);
+        let n = t.transform(PacketClass::Rtp, &mut p, 12 + payload.len())?;
+        let v = rtp_header::parse(&p[..n]).unwrap();
+        Some(Out {
+            pt: v.payload_type,
+            marker: v.marker,
+            seq: v.seq,
+            ts: v.timestamp,
+            payload: p[v.payload.0..v.payload.1].to_vec(),
+        })
+    }
+
+    /// 20 ms PCMU packets of a 440 Hz tone, sequence `seq0 + i`.
+    fn ulaw_frames(n: usize) -> Vec<Vec<u8>> {
+        tone(440.0, 8000, 160 * n)
+            .chunks_exact(160)
+            .map(|f| f.iter().map(|&s| codecs::ulaw_encode(s)).collect())
+            .collect()
+    }
+
+    /// Output sequence numbers are consecutive and each timestamp follows
+    /// the previous packet's end (8 kHz, one byte per sample for G.711).
+    fn assert_continuous(out: &[Out]) {
+        for w in out.windows(2) {
+            assert_eq!(
+                w[1].seq,
+                w[0].seq.wrapping_add(1),
+                "{:?} {:?}",
+                w[0].seq,
+                w[1].seq
+            );
+            assert_eq!(
+                w[1].ts.wrapping_sub(w[0].ts),
+                w[0].payload.len() as u32,
+                "timestamps continuous after seq {}",
+                w[0].seq
+            );
+        }
+    }
+
     #[test]
     fn pcmu_to_opus_and_back_keeps_the_tone_and_rescales_the_clock() {
         let mut there = Transcoder::new(PCMU, OPUS).unwrap();
         let mut back = Transcoder::new(OPUS, PCMU).unwrap();
-        let pcm = tone(440.0, 8000, 160 * 50);
         let mut heard = Vec::new();
         let mut opus_ts = Vec::new();
-        for (i, frame) in pcm.chunks_exact(160).enumerate() {
-            let ulaw: Vec<u8> = frame.iter().map(|&s| codecs::ulaw_encode(s)).collect();
-            let mut p = packet(0, i as u16, 1000 + 160 * i as u32, &ulaw);
-            let n = there.transform(PacketClass::Rtp, &mut p, 12 + 160).unwrap();
-            let v = rtp_header::parse(&p[..n]).unwrap();
-            assert_eq!((v.payload_type, v.seq), (111, i as u16));
-            opus_ts.push(v.timestamp);
-            let n = back.transform(PacketClass::Rtp, &mut p, n).unwrap();
-            let v = rtp_header::parse(&p[..n]).unwrap();
-            assert_eq!(v.payload_type, 0);
-            assert_eq!(v.payload.1 - v.payload.0, 160, "20 ms of PCMU back");
-            heard.extend(
-                p[v.payload.0..v.payload.1]
-                    .iter()
-                    .map(|&b| codecs::ulaw_decode(b)),
-            );
+        for (i, ulaw) in ulaw_frames(50).iter().enumerate() {
+            let Some(o) = push(&mut there, 0, i as u16, 1000 + 160 * i as u32, ulaw) else {
+                assert!(
+                    i < REORDER_DEPTH as usize,
+                    "only the first packets are held"
+                );
+                continue;
+            };
+            assert_eq!(o.pt, 111);
+            opus_ts.push(o.ts);
+            let Some(b) = push(&mut back, 111, o.seq, o.ts, &o.payload) else {
+                continue;
+            };
+            assert_eq!(b.pt, 0);
+            assert_eq!(b.payload.len(), 160, "20 ms of PCMU back");
+            heard.extend(b.payload.iter().map(|&b| codecs::ulaw_decode(b)));
         }
         assert!(
             opus_ts.windows(2).all(|w| w[1].wrapping_sub(w[0]) == 960),
@@ -254,25 +782,207 @@ mod tests {
             (f - 440.0).abs() < 10.0,
             "heard {f} Hz after PCMU→Opus→PCMU"
         );
-        assert_eq!(there.stats().transcoded, 50);
+        assert_eq!(there.stats().transcoded, 48);
+        assert_eq!(there.held(), 2);
     }
 
     #[test]
-    fn events_are_remapped_and_rescaled_and_strangers_dropped() {
+    fn reordered_and_duplicated_packets_come_out_in_order_once() {
+        let frames = ulaw_frames(12);
+        let mut t = Transcoder::new(PCMU, PCMA).unwrap();
+        let order = [0u16, 1, 3, 2, 4, 4, 5, 7, 6, 8, 9, 3, 10, 11];
+        let mut out = Vec::new();
+        let mut in_ts = Vec::new();
+        for &s in &order {
+            let ts = 5000 + 160 * u32::from(s);
+            if let Some(o) = push(&mut t, 0, 100 + s, ts, &frames[s as usize]) {
+                out.push(o);
+            }
+            in_ts.push(ts);
+        }
+        let st = t.stats();
+        assert_eq!((st.duplicates, st.late, st.concealed), (1, 1, 0), "{st:?}");
+        // 12 distinct packets, the newest two still held; a packet that
+        // arrives ahead of a missing one makes two slots due at once, and
+        // both go in one packet.
+        let total: usize = out.iter().map(|o| o.payload.len()).sum();
+        assert_eq!(total, 10 * 160);
+        assert!(out.len() < 10 && out.iter().all(|o| o.pt == 8));
+        assert_continuous(&out);
+        assert_eq!(out[0].ts, 5000, "the first packet keeps its timestamp");
+        // The same audio as from a clean, in-order stream: no frame
+        // swapped, doubled or concealed.
+        let mut clean = Transcoder::new(PCMU, PCMA).unwrap();
+        let mut want = Vec::new();
+        for s in 0..12u16 {
+            if let Some(o) = push(
+                &mut clean,
+                0,
+                100 + s,
+                5000 + 160 * u32::from(s),
+                &frames[s as usize],
+            ) {
+                want.extend(o.payload);
+            }
+        }
+        let got: Vec<u8> = out.iter().flat_map(|o| o.payload.iter().copied()).collect();
+        assert!(got == want, "reordered stream decoded differently");
+    }
+
+    #[test]
+    fn a_lost_packet_is_concealed_in_the_next_one_and_numbering_stays_continuous() {
+        let frames = ulaw_frames(30);
+        let mut t = Transcoder::new(PCMU, PCMA).unwrap();
+        let mut out = Vec::new();
+        for (i, f) in frames.iter().enumerate() {
+            if i == 10 || i == 20 || i == 21 {
+                continue;
+            }
+            if let Some(o) = push(&mut t, 0, 7 + i as u16, 160 * i as u32, f) {
+                out.push(o);
+            }
+        }
+        assert_eq!(t.stats().concealed, 3);
+        assert_continuous(&out);
+        // Frames 0..28 are out (28 and 29 held): 26 packets, 3 of them
+        // carrying a concealed frame plus the next one.
+        let total: usize = out.iter().map(|o| o.payload.len()).sum();
+        assert_eq!(total, 28 * 160);
+        assert_eq!(out.len(), 28 - 3);
+        let long = out.iter().filter(|o| o.payload.len() > 160).count();
+        assert!(long >= 1, "the catch-up goes in longer packets");
+        assert!(out
+            .iter()
+            .all(|o| o.payload.len() <= 160 * MAX_FRAMES_PER_PACKET));
+        // The concealment continues the tone rather than leaving silence.
+        let pcm: Vec<i16> = out
+            .iter()
+            .flat_map(|o| o.payload.iter().map(|&b| codecs::alaw_decode(b)))
+            .collect();
+        let gap = &pcm[10 * 160..11 * 160];
+        let rms = (gap.iter().map(|&s| f64::from(s).powi(2)).sum::<f64>() / 160.0).sqrt();
+        assert!(rms > 2000.0, "concealed frame rms {rms}");
+        let f = codecs::dominant_frequency(&pcm[19 * 160..22 * 160], 8000);
+        assert!((f - 440.0).abs() < 20.0, "{f} Hz across a two-frame loss");
+    }
+
+    #[test]
+    fn opus_loss_is_recovered_from_the_next_packets_fec() {
+        // Opus in from a sender with FEC on, G.711 out.
+        let mut enc = codecs::OpusEncoder::new(16000, 1, codecs::Application::Voip, 32000).unwrap();
+        enc.set_fec(true).unwrap();
+        enc.set_packet_loss_percent(20).unwrap();
+        let pcm = tone(440.0, 16000, 320 * 40);
+        let mut t = Transcoder::new(OPUS, PCMU).unwrap();
+        let mut out = Vec::new();
+        for (i, f) in pcm.chunks_exact(320).enumerate() {
+            let mut p = Vec::new();
+            enc.encode(f, &mut p).unwrap();
+            if i == 25 {
+                continue;
+            }
+            if let Some(o) = push(&mut t, 111, i as u16, 960 * i as u32, &p) {
+                out.push(o);
+            }
+        }
+        assert_eq!(t.stats().concealed, 1);
+        assert_continuous(&out);
+        let heard: Vec<i16> = out
+            .iter()
+            .flat_map(|o| o.payload.iter().map(|&b| codecs::ulaw_decode(b)))
+            .collect();
+        let lost = &heard[25 * 160..26 * 160];
+        let rms = (lost.iter().map(|&s| f64::from(s).powi(2)).sum::<f64>() / 160.0).sqrt();
+        assert!(rms > 2000.0, "FEC frame rms {rms}");
+        let f = codecs::dominant_frequency(&heard[23 * 160..28 * 160], 8000);
+        assert!((f - 440.0).abs() < 20.0, "{f} Hz across the loss");
+    }
+
+    #[test]
+    fn a_long_gap_is_not_concealed_and_is_marked() {
+        let frames = ulaw_frames(30);
+        let mut t = Transcoder::new(PCMU, PCMA).unwrap();
+        let mut out = Vec::new();
+        for (i, f) in frames.iter().enumerate() {
+            if (10..20).contains(&i) {
+                continue;
+            }
+            if let Some(o) = push(&mut t, 0, i as u16, 160 * i as u32, f) {
+                out.push(o);
+            }
+        }
+        let st = t.stats();
+        assert_eq!((st.concealed, st.skipped), (0, 10), "{st:?}");
+        let jump = out
+            .iter()
+            .position(|o| o.marker)
+            .expect("marker after the gap");
+        assert_eq!(out[jump].ts, 20 * 160, "the timestamps jump with the gap");
+        assert_eq!(out[jump].seq, out[jump - 1].seq.wrapping_add(1));
+        let total: usize = out.iter().map(|o| o.payload.len()).sum();
+        assert_eq!(total, 18 * 160, "frames 0–9 and 20–27, no filler");
+    }
+
+    #[test]
+    fn a_new_ssrc_or_numbering_restarts_without_concealing() {
+        let frames = ulaw_frames(10);
+        let mut t = Transcoder::new(PCMU, PCMA).unwrap();
+        let mut out = Vec::new();
+        for (i, f) in frames.iter().enumerate() {
+            let seq = if i < 5 { i as u16 } else { 40000 + i as u16 };
+            if let Some(o) = push(&mut t, 0, seq, 160 * i as u32, f) {
+                out.push(o);
+            }
+        }
+        assert_eq!(t.stats().concealed, 0);
+        assert_eq!(t.stats().skipped, 0);
+        assert!(out.windows(2).all(|w| w[1].seq == w[0].seq.wrapping_add(1)));
+    }
+
+    #[test]
+    fn events_are_remapped_in_order_and_strangers_dropped() {
+        let frames = ulaw_frames(4);
         let mut t = Transcoder::new(PCMU, OPUS).unwrap();
-        // Digit 5, end bit clear, volume 10, duration 800 (100 ms at 8 kHz).
-        let mut p = packet(101, 1, 5000, &[5, 10, 0x03, 0x20]);
-        let n = t.transform(PacketClass::Rtp, &mut p, 16).unwrap();
-        let v = rtp_header::parse(&p[..n]).unwrap();
-        assert_eq!((v.payload_type, v.timestamp), (110, 5000));
-        assert_eq!(u16::from_be_bytes([p[14], p[15]]), 4800, "100 ms at 48 kHz");
-        let mut cn = packet(13, 2, 5160, &[40]);
-        assert_eq!(t.transform(PacketClass::Rtp, &mut cn, 13), None);
+        let mut out = Vec::new();
+        for i in 0..2u16 {
+            out.extend(push(
+                &mut t,
+                0,
+                i,
+                5000 + 160 * u32::from(i),
+                &frames[i as usize],
+            ));
+        }
+        // Digit 5, volume 10, duration 800 (100 ms at 8 kHz), in the
+        // audio's numbering.
+        for i in 2..5u16 {
+            out.extend(push(&mut t, 101, i, 5320, &[5, 10, 0x03, 0x20]));
+        }
+        // Comfort noise in slot 5: its arrival releases event 3.
+        out.extend(push(&mut t, 13, 5, 5400, &[40]));
         let mut garbage = vec![0u8; 64];
         assert_eq!(t.transform(PacketClass::Rtp, &mut garbage, 5), None);
-        assert_eq!(t.stats().dropped, 2);
+        for i in 6..9u16 {
+            out.extend(push(&mut t, 0, i, 6000 + 160 * u32::from(i), &frames[0]));
+        }
+        let pts: Vec<u8> = out.iter().map(|o| o.pt).collect();
+        assert_eq!(pts, [111, 111, 110, 110, 110, 111]);
+        let e = &out[2];
+        assert_eq!(e.ts.wrapping_sub(out[0].ts), 320 * 6, "rescaled to 48 kHz");
+        assert_eq!(u16::from_be_bytes([e.payload[2], e.payload[3]]), 4800);
+        assert!(out.windows(2).all(|w| w[1].seq == w[0].seq.wrapping_add(1)));
+        // Slot 5 (comfort noise, dropped) is not concealed as lost audio.
+        assert_eq!(t.stats().concealed, 0);
+        assert_eq!(t.stats().dropped, 2, "the garbage and the comfort noise");
+        assert_eq!(t.stats().events, 3);
+    }
+
+    #[test]
+    fn rtcp_is_terminated() {
+        let mut t = Transcoder::new(PCMU, OPUS).unwrap();
+        assert!(t.terminates_rtcp());
         let mut rtcp = vec![0x80, 200, 0, 6];
-        assert_eq!(t.transform(PacketClass::Rtcp, &mut rtcp, 4), Some(4));
+        assert_eq!(t.transform(PacketClass::Rtcp, &mut rtcp, 4), None);
     }
 
     #[test]

@@ -14,6 +14,14 @@ use crate::packet::PacketClass;
 /// length, or `None` to drop the packet (authentication failure, …).
 pub trait PacketTransform: Send + 'static {
     fn transform(&mut self, class: PacketClass, buf: &mut [u8], len: usize) -> Option<usize>;
+
+    /// The packets this transform emits are a new stream (decoded and
+    /// encoded again), so reports about either side's stream mean nothing
+    /// on the other: the relay consumes RTCP arriving for this direction
+    /// and sends the receiving leg reports of its own.
+    fn terminates_rtcp(&self) -> bool {
+        false
+    }
 }
 
 /// Forwards packets unchanged.
@@ -37,5 +45,9 @@ impl PacketTransform for Chain {
             len = t.transform(class, buf, len)?;
         }
         Some(len)
+    }
+
+    fn terminates_rtcp(&self) -> bool {
+        self.0.iter().any(|t| t.terminates_rtcp())
     }
 }
