@@ -279,10 +279,8 @@ impl DtmfInjector {
     fn schedule(&self, event: DtmfEvent, ms: u32, start_ts: u32) -> Vec<EventPacket> {
         let mut packets = self.sender.packets(event, ms, start_ts);
         let tone = Duration::from_millis(u64::from(ms));
-        let mut i = 0;
-        for p in packets.iter_mut().filter(|p| p.report.end) {
-            p.at = tone + Duration::from_millis(END_SPACING_MS * i);
-            i += 1;
+        for (i, p) in packets.iter_mut().filter(|p| p.report.end).enumerate() {
+            p.at = tone + Duration::from_millis(END_SPACING_MS * i as u64);
         }
         packets
     }
@@ -449,11 +447,7 @@ mod tests {
         assert!(sent.iter().all(|s| s.1 .2 == 0x5555));
         let second: Vec<_> = sent.iter().filter(|s| s.2.event == 11).collect();
         assert!(second[0].1 .3, "the next digit has its own marker");
-        let first_end = sent
-            .iter()
-            .filter(|s| s.2.event == 1 && s.2.end)
-            .last()
-            .unwrap();
+        let first_end = sent.iter().rfind(|s| s.2.event == 1 && s.2.end).unwrap();
         assert!(
             second[0].0 >= first_end.0 + INTER_DIGIT_GAP,
             "a pause between digits"

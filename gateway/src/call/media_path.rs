@@ -1,10 +1,17 @@
 //! The media path of a two-leg call: which transforms each direction of
 //! the audio stream runs (SRTP decrypt, DTMF tap, transcode, SRTP encrypt),
 //! what the relay is told about each leg for its quality estimate, and
-//! digits taken out of the media that go on as SIP INFO.
+//! digits taken out of the media that go on as SIP INFO (the other way,
+//! INFO digits played into the media, is in [`super::dtmf`]).
 
 use super::*;
 use gateway_media::dtmf_tap::{DtmfDigit, DtmfTap};
+
+// Declared here while call/mod.rs is being reworked elsewhere; its place
+// is next to `mod media_path;` there.
+#[path = "dtmf.rs"]
+#[cfg_attr(not(test), allow(dead_code))] // until call/mod.rs calls on_info_dtmf
+pub(super) mod dtmf;
 use tokio::sync::mpsc;
 
 /// Whether an SDP body is an offer or an answer (RFC 3264): the caller
@@ -41,10 +48,12 @@ pub(super) fn install_media(
     srtp: Option<&(Side, encryption::SrtpLegs)>,
     tap: Option<DtmfTapSpec>,
 ) {
+    use gateway_media::dtmf::EventForwarder;
+    use gateway_media::dtmf_inject::{DtmfInjector, InjectConfig};
     use gateway_media::relay::Direction as RelayDirection;
     use gateway_media::srtp::{SrtpProtect, SrtpUnprotect};
     use gateway_media::transcode::Transcoder;
-    use gateway_media::{Chain, PacketTransform};
+    use gateway_media::{Chain, PacketTransform, Pipeline};
 
     let direction_from = |side: Side| match side {
         Side::A => RelayDirection::AtoB,
@@ -66,6 +75,8 @@ pub(super) fn install_media(
         .unwrap_or(0);
     for from in [offerer, offerer.other()] {
         let mut chain: Vec<Box<dyn PacketTransform>> = Vec::new();
+        let mut outbound: Option<Box<dyn PacketTransform>> = None;
+        let mut inject = None;
         let result: Result<(), String> = (|| {
             if let Some(k) = keys(from) {
                 chain.push(Box::new(SrtpUnprotect::new(k.contexts()?.inbound)));
@@ -84,9 +95,32 @@ pub(super) fn install_media(
                     (p.answerer, p.offerer)
                 };
                 chain.push(Box::new(Transcoder::new(f, t).map_err(|e| e.to_string())?));
+                if let Some(te) = t.telephone_event {
+                    // Events leave the transcoder on the receiver's PT and
+                    // clock; a first report without marker gets one back.
+                    chain.push(Box::new(EventForwarder::new(te, te, t.codec.rtp_clock())));
+                }
+            }
+            // Digits the sending leg signals by INFO are played into this
+            // direction when the receiving leg negotiated telephone-event
+            // (the leg the tap serves is that receiver).
+            if let Some((_, side, pt, clock, _)) = &tap {
+                if *side == from.other() {
+                    let audio_clock = plan
+                        .map(|p| {
+                            if *side == offerer {
+                                p.offerer.codec.rtp_clock()
+                            } else {
+                                p.answerer.codec.rtp_clock()
+                            }
+                        })
+                        .unwrap_or(*clock);
+                    let cfg = InjectConfig::new(*pt, *clock, audio_clock);
+                    inject = Some(DtmfInjector::new(cfg).map_err(|e| e.to_string())?);
+                }
             }
             if let Some(k) = keys(from.other()) {
-                chain.push(Box::new(SrtpProtect::new(k.contexts()?.outbound)));
+                outbound = Some(Box::new(SrtpProtect::new(k.contexts()?.outbound)));
             }
             Ok(())
         })();
@@ -94,11 +128,16 @@ pub(super) fn install_media(
             warn!(call_id = %label, error = %e, "media transforms not installed");
             return;
         }
-        let what: Box<dyn PacketTransform> = match chain.len() {
+        let inbound: Box<dyn PacketTransform> = match chain.len() {
             0 => Box::new(gateway_media::IdentityTransform),
             _ => Box::new(Chain(chain)),
         };
-        if let Err(e) = media.set_transform(index, direction_from(from), what) {
+        let pipeline = Pipeline {
+            inbound,
+            inject,
+            outbound: outbound.unwrap_or_else(|| Box::new(gateway_media::IdentityTransform)),
+        };
+        if let Err(e) = media.set_pipeline(index, direction_from(from), pipeline) {
             warn!(call_id = %label, error = %e, "media transforms not installed");
             return;
         }
