@@ -37,6 +37,9 @@ use crate::h245::{
 use crate::q931::{Ie, Message, MessageType, UU_PROTOCOL_X208};
 use crate::tpkt::{self, TpktFramer};
 
+mod outgoing;
+pub use outgoing::{OutgoingCall, OutgoingError};
+
 #[derive(Debug, Clone)]
 pub struct CallLegConfig {
     /// destinationInfo of our responses: a gateway with our vendor.
@@ -71,11 +74,14 @@ impl CallLegConfig {
 pub enum CallState {
     /// No Setup yet.
     Idle,
-    /// Setup received, CallProceeding sent.
+    /// Our Setup went out (a call we place); nothing back yet.
+    Calling,
+    /// Setup received, CallProceeding sent (a call we place:
+    /// CallProceeding received).
     Proceeding,
-    /// Alerting sent.
+    /// Alerting sent (received).
     Ringing,
-    /// Connect sent.
+    /// Connect sent (received).
     Active,
     /// ReleaseComplete sent or received: close the connection.
     Released,
@@ -83,12 +89,15 @@ pub enum CallState {
 
 impl CallState {
     /// Q.931 call state value for Status (4.5.7).
-    fn q931_value(self) -> u8 {
-        match self {
-            CallState::Idle | CallState::Released => 0,
-            CallState::Proceeding => 9,
-            CallState::Ringing => 7,
-            CallState::Active => 10,
+    fn q931_value(self, outgoing: bool) -> u8 {
+        match (self, outgoing) {
+            (CallState::Idle | CallState::Released, _) => 0,
+            (CallState::Calling, _) => 1,
+            (CallState::Proceeding, false) => 9,
+            (CallState::Proceeding, true) => 3,
+            (CallState::Ringing, false) => 7,
+            (CallState::Ringing, true) => 4,
+            (CallState::Active, _) => 10,
         }
     }
 }
@@ -159,6 +168,12 @@ pub struct H323CallLeg {
     events: VecDeque<LegEvent>,
     answer_deadline: Option<Instant>,
     stats: CallLegStats,
+    /// We placed the call (our Setup): the call reference is ours.
+    outgoing: bool,
+    /// A call we place: the peer's first answer settled tunnelling.
+    peer_tunnelling_known: bool,
+    /// A call we place: the peer's media already went to the owner.
+    answer_reported: bool,
 }
 
 const OUR_LCN: u16 = 1;
@@ -257,6 +272,9 @@ impl H323CallLeg {
             events: VecDeque::new(),
             answer_deadline: None,
             stats: CallLegStats::default(),
+            outgoing: false,
+            peer_tunnelling_known: false,
+            answer_reported: false,
         }
     }
 
@@ -379,6 +397,8 @@ impl H323CallLeg {
             return;
         }
         match cmd {
+            // The callee of a call we place is the one answering.
+            LegCommand::Progress { .. } | LegCommand::Answer(_) if self.outgoing => {}
             LegCommand::Progress { early_media } => self.progress(early_media.as_ref()),
             LegCommand::Answer(caps) => self.answer(&caps),
             LegCommand::Offer(_) => {
@@ -435,6 +455,12 @@ impl H323CallLeg {
             return;
         }
         if let Some(u) = &uu {
+            if self.outgoing && !self.peer_tunnelling_known {
+                // H.225.0 10.4.2: a callee that does not tunnel says so in
+                // its first answer; we have no separate H.245 channel
+                self.peer_tunnelling_known = true;
+                self.tunnelling &= u.pdu.h245_tunnelling;
+            }
             if let Some(pdus) = &u.pdu.h245_control {
                 if self.tunnelling {
                     for p in pdus.clone() {
@@ -466,7 +492,7 @@ impl H323CallLeg {
                     cause_ie(30),
                     Ie::Other {
                         id: 0x14,
-                        data: vec![self.state.q931_value()],
+                        data: vec![self.state.q931_value(self.outgoing)],
                     },
                 ];
                 let body = UuBody::Status(CallIdUuie {
@@ -493,12 +519,23 @@ impl H323CallLeg {
                 }
             }
             MessageType::Setup => {} // a repeated Setup changes nothing
+            MessageType::CallProceeding
+            | MessageType::Alerting
+            | MessageType::Progress
+            | MessageType::Connect
+            | MessageType::Facility
+                if self.outgoing =>
+            {
+                if let Some(u) = uu {
+                    self.on_answer_message(msg.message_type, u);
+                }
+            }
             MessageType::Other(_) => {
                 let ies = vec![
                     cause_ie(97),
                     Ie::Other {
                         id: 0x14,
-                        data: vec![self.state.q931_value()],
+                        data: vec![self.state.q931_value(self.outgoing)],
                     },
                 ];
                 let body = UuBody::Status(CallIdUuie {
@@ -1162,7 +1199,8 @@ impl H323CallLeg {
             debug_assert!(false, "cannot encode our {}", ui.pdu.body.name());
             return;
         };
-        let mut msg = Message::new(mt, self.crv, true);
+        // the call reference flag marks the side that did not allocate it
+        let mut msg = Message::new(mt, self.crv, !self.outgoing);
         ies.push(Ie::UserUser {
             protocol_discriminator: UU_PROTOCOL_X208,
             data,
