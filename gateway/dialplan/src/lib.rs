@@ -10,6 +10,7 @@ mod model;
 mod net;
 mod parse;
 mod route;
+mod rule_index;
 mod template;
 
 pub use error::DialplanError;

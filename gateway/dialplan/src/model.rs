@@ -351,6 +351,8 @@ pub struct Dialplan {
     /// h323-ID (exact) → endpoint.
     pub(crate) h323_index: HashMap<String, usize>,
     pub(crate) trunk_index: HashMap<String, usize>,
+    /// Candidate rules by exact string, prefix and regex literal start.
+    pub(crate) rule_index: crate::rule_index::RuleIndex,
 }
 
 impl Dialplan {
@@ -468,6 +470,13 @@ impl Dialplan {
 
     /// Whether `code` is `ancestor` or lies below it.
     pub fn unit_within(&self, code: &str, ancestor: &str) -> bool {
-        code == ancestor || self.unit_ancestors(code).iter().any(|u| u.code == ancestor)
+        if code == ancestor {
+            return true;
+        }
+        // Routing asks this per scoped rule: no list of ancestors is built.
+        match (self.unit_index.get(code), self.unit_index.get(ancestor)) {
+            (Some(&c), Some(&a)) => self.rule_index.unit_within(c, a),
+            _ => false,
+        }
     }
 }

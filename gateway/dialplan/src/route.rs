@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::*;
 use crate::net::{escape_user, SipUri};
+use crate::rule_index::Scope;
 
 /// Who is calling, as far as the signalling layer has established it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -246,103 +247,148 @@ impl Dialplan {
         policy: &mut Policy,
         trace: &mut Vec<String>,
     ) -> Option<RouteOutcome> {
-        for rule in &self.rules {
-            let name = &rule.name;
-            if let Some(scope) = &rule.from_unit {
-                match facts.unit {
-                    Some(u) if self.unit_within(u, scope) => {}
-                    Some(u) => {
-                        trace.push(format!(
-                            "rule {name:?} skipped: caller unit {u} is not within unit {scope}"
-                        ));
-                        continue;
-                    }
-                    None => {
-                        trace.push(format!(
-                            "rule {name:?} skipped: caller has no unit (rule needs unit {scope})"
-                        ));
-                        continue;
-                    }
+        let scope = Scope {
+            unit: facts.unit.and_then(|u| self.unit_index.get(u).copied()),
+            trunk: facts.trunk,
+        };
+        let winner = self.rule_index.first_applicable(&self.rules, target, scope);
+        self.trace_skipped(target, facts, winner.unwrap_or(self.rules.len()), trace);
+        let rule = &self.rules[winner?];
+        let name = &rule.name;
+        // The index checked the match; this only collects its groups.
+        let groups = rule.matcher.captures(target)?;
+        trace.push(format!(
+            "rule {name:?} matched: {target:?} matches {} {:?}",
+            rule.matcher.kind(),
+            rule.matcher.pattern()
+        ));
+        if let Some(e) = rule.encryption {
+            policy.encryption_required = e == Encryption::Required;
+        }
+        if let Some(r) = rule.record {
+            policy.record = r;
+        }
+        if let Some(m) = rule.max_duration_secs {
+            policy.max_duration_secs = m;
+        }
+        if let Some(c) = &rule.caller_id {
+            policy.caller_id = Some(c.clone());
+        }
+        let outcome = match &rule.action {
+            Action::Endpoint { target } => RouteOutcome::Endpoint { id: target.clone() },
+            Action::Trunk { trunk, rewrite } => {
+                let number = rewrite.apply(&groups);
+                if number.is_empty() {
+                    trace.push("rewrite left an empty number".into());
+                    return Some(RouteOutcome::Reject {
+                        status: 484,
+                        reason: "Address Incomplete".into(),
+                    });
+                }
+                if !rewrite.is_identity() {
+                    trace.push(format!("number rewritten {target:?} → {number:?}"));
+                }
+                // Validated at parse time: a rule's trunk exists.
+                let t = self.trunk(trunk)?;
+                RouteOutcome::Trunk {
+                    name: t.name.clone(),
+                    uri: t.uri.with_user(&number).to_string(),
                 }
             }
-            if let Some(scope) = &rule.from_trunk {
-                if facts.trunk != Some(scope.as_str()) {
-                    trace.push(format!(
-                        "rule {name:?} skipped: call did not come from trunk {scope}"
-                    ));
-                    continue;
-                }
-            }
-            let Some(groups) = rule.matcher.captures(target) else {
-                trace.push(format!(
-                    "rule {name:?} skipped: {target:?} does not match {} {:?}",
-                    rule.matcher.kind(),
-                    rule.matcher.pattern()
-                ));
-                continue;
-            };
-            trace.push(format!(
-                "rule {name:?} matched: {target:?} matches {} {:?}",
-                rule.matcher.kind(),
-                rule.matcher.pattern()
-            ));
-            if let Some(e) = rule.encryption {
-                policy.encryption_required = e == Encryption::Required;
-            }
-            if let Some(r) = rule.record {
-                policy.record = r;
-            }
-            if let Some(m) = rule.max_duration_secs {
-                policy.max_duration_secs = m;
-            }
-            if let Some(c) = &rule.caller_id {
-                policy.caller_id = Some(c.clone());
-            }
-            let outcome = match &rule.action {
-                Action::Endpoint { target } => RouteOutcome::Endpoint { id: target.clone() },
-                Action::Trunk { trunk, rewrite } => {
-                    let number = rewrite.apply(&groups);
-                    if number.is_empty() {
-                        trace.push("rewrite left an empty number".into());
-                        return Some(RouteOutcome::Reject {
+            Action::Uri { uri, rewrite } => {
+                let number = rewrite.apply(&groups);
+                let u = uri.expand(&groups, &number, escape_user);
+                match SipUri::parse(&u) {
+                    Ok(_) => RouteOutcome::Uri { uri: u },
+                    Err(e) => {
+                        trace.push(format!("uri template gave a bad URI: {e}"));
+                        RouteOutcome::Reject {
                             status: 484,
                             reason: "Address Incomplete".into(),
-                        });
-                    }
-                    if !rewrite.is_identity() {
-                        trace.push(format!("number rewritten {target:?} → {number:?}"));
-                    }
-                    // Validated at parse time: a rule's trunk exists.
-                    let t = self.trunk(trunk)?;
-                    RouteOutcome::Trunk {
-                        name: t.name.clone(),
-                        uri: t.uri.with_user(&number).to_string(),
-                    }
-                }
-                Action::Uri { uri, rewrite } => {
-                    let number = rewrite.apply(&groups);
-                    let u = uri.expand(&groups, &number, escape_user);
-                    match SipUri::parse(&u) {
-                        Ok(_) => RouteOutcome::Uri { uri: u },
-                        Err(e) => {
-                            trace.push(format!("uri template gave a bad URI: {e}"));
-                            RouteOutcome::Reject {
-                                status: 484,
-                                reason: "Address Incomplete".into(),
-                            }
                         }
                     }
                 }
-                Action::Reject { status, reason } => RouteOutcome::Reject {
-                    status: *status,
-                    reason: reason.clone(),
-                },
-            };
-            return Some(outcome);
+            }
+            Action::Reject { status, reason } => RouteOutcome::Reject {
+                status: *status,
+                reason: reason.clone(),
+            },
+        };
+        Some(outcome)
+    }
+
+    /// Explains the rules passed over before rule `before` (all of them when
+    /// none applied). A small dialplan gets a line per rule; a large one a
+    /// line per candidate the index offered (bounded) and a count of the rest,
+    /// which could not match the target.
+    fn trace_skipped(
+        &self,
+        target: &str,
+        facts: &CallerFacts,
+        before: usize,
+        trace: &mut Vec<String>,
+    ) {
+        if self.rules.len() <= TRACE_EVERY_RULE_UP_TO {
+            for rule in &self.rules[..before] {
+                trace.push(self.why_skipped(rule, target, facts));
+            }
+            return;
         }
-        None
+        let (shown, candidates) =
+            self.rule_index
+                .candidates_before(target, before, TRACE_CANDIDATES_MAX);
+        for &i in &shown {
+            trace.push(self.why_skipped(&self.rules[i], target, facts));
+        }
+        if candidates > shown.len() {
+            trace.push(format!(
+                "... and {} more candidate rules skipped",
+                candidates - shown.len()
+            ));
+        }
+        let others = before - candidates;
+        if others > 0 {
+            trace.push(format!(
+                "{others} other rules skipped: their exact string, prefix or regex start cannot match {target:?}"
+            ));
+        }
+    }
+
+    /// Why `rule` does not decide this call, in the order the checks apply.
+    fn why_skipped(&self, rule: &Rule, target: &str, facts: &CallerFacts) -> String {
+        let name = &rule.name;
+        if let Some(scope) = &rule.from_unit {
+            match facts.unit {
+                Some(u) if self.unit_within(u, scope) => {}
+                Some(u) => {
+                    return format!(
+                        "rule {name:?} skipped: caller unit {u} is not within unit {scope}"
+                    )
+                }
+                None => {
+                    return format!(
+                        "rule {name:?} skipped: caller has no unit (rule needs unit {scope})"
+                    )
+                }
+            }
+        }
+        if let Some(scope) = &rule.from_trunk {
+            if facts.trunk != Some(scope.as_str()) {
+                return format!("rule {name:?} skipped: call did not come from trunk {scope}");
+            }
+        }
+        format!(
+            "rule {name:?} skipped: {target:?} does not match {} {:?}",
+            rule.matcher.kind(),
+            rule.matcher.pattern()
+        )
     }
 }
+
+/// Up to this many rules, the trace explains every rule passed over.
+const TRACE_EVERY_RULE_UP_TO: usize = 64;
+/// In a larger dialplan, at most this many skipped candidates are explained.
+const TRACE_CANDIDATES_MAX: usize = 32;
 
 fn unit_note(t: &Trunk) -> String {
     match &t.unit {

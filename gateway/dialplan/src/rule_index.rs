@@ -1,0 +1,486 @@
+//! An index of the routing rules by what a target must look like for each
+//! rule to match, so that a decision over a city-scale dialplan (100 000
+//! rules) looks at a handful of candidates instead of every rule.
+//!
+//! The semantics stay "the first rule in file order whose scopes and match
+//! hold": the index only leaves out rules that cannot match the target, and
+//! the candidates are compared by their position in the file.
+//! - `exact` rules are keyed by their string;
+//! - `prefix` rules by their prefix, and `regex` rules by the literal text
+//!   every match must start with (see [`regex_literal_prefix`]); a target
+//!   looks up each of its own prefixes whose length some key has;
+//! - an empty prefix, and a regex without a literal start, are candidates
+//!   for every target.
+
+use std::collections::HashMap;
+
+use crate::model::{Match, Rule, Unit};
+
+/// A rule's position in the file.
+type RuleNo = usize;
+
+#[derive(Clone, Default)]
+pub(crate) struct RuleIndex {
+    exact: HashMap<String, Vec<RuleNo>>,
+    prefix: HashMap<String, Vec<RuleNo>>,
+    /// The distinct lengths (bytes) of the keys of `prefix`, ascending.
+    prefix_lens: Vec<usize>,
+    /// Candidates for every target.
+    always: Vec<RuleNo>,
+    /// Per rule: its `from_unit` as a position in the unit list.
+    from_unit: Vec<Option<usize>>,
+    /// Per unit: its parent's position.
+    unit_parent: Vec<Option<usize>>,
+}
+
+impl std::fmt::Debug for RuleIndex {
+    // The lists can hold 100 000 entries: a summary says enough.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RuleIndex")
+            .field("exact_keys", &self.exact.len())
+            .field("prefix_keys", &self.prefix.len())
+            .field("prefix_lens", &self.prefix_lens)
+            .field("always", &self.always.len())
+            .finish()
+    }
+}
+
+/// What the caller brings to the scope checks, resolved once per decision.
+#[derive(Clone, Copy)]
+pub(crate) struct Scope<'a> {
+    pub unit: Option<usize>,
+    pub trunk: Option<&'a str>,
+}
+
+impl RuleIndex {
+    /// Builds the index of a validated rule list. `unit_index` maps unit
+    /// codes to positions in `units`; rules are assumed valid (their
+    /// `from_unit` exists), an unknown one simply never applies.
+    pub(crate) fn build(
+        rules: &[Rule],
+        units: &[Unit],
+        unit_index: &HashMap<String, usize>,
+    ) -> RuleIndex {
+        let mut ix = RuleIndex::default();
+        for (i, rule) in rules.iter().enumerate() {
+            let no = i;
+            match &rule.matcher {
+                Match::Exact(s) => ix.exact.entry(s.clone()).or_default().push(no),
+                Match::Prefix(p) if p.is_empty() => ix.always.push(no),
+                Match::Prefix(p) => ix.prefix.entry(p.clone()).or_default().push(no),
+                Match::Regex(_) => match regex_literal_prefix(rule.matcher.pattern()) {
+                    Some(p) if !p.is_empty() => ix.prefix.entry(p).or_default().push(no),
+                    _ => ix.always.push(no),
+                },
+            }
+        }
+        let mut lens: Vec<usize> = ix.prefix.keys().map(String::len).collect();
+        lens.sort_unstable();
+        lens.dedup();
+        ix.prefix_lens = lens;
+        ix.from_unit = rules
+            .iter()
+            .map(|r| {
+                r.from_unit
+                    .as_deref()
+                    .map(|u| unit_index.get(u).copied().unwrap_or(usize::MAX))
+            })
+            .collect();
+        ix.unit_parent = units
+            .iter()
+            .map(|u| u.parent.as_deref().and_then(|p| unit_index.get(p)).copied())
+            .collect();
+        ix
+    }
+
+    /// Whether unit `code` is `ancestor` or lies below it (positions).
+    pub(crate) fn unit_within(&self, mut code: usize, ancestor: usize) -> bool {
+        // Parent cycles are rejected at parse time; the bound is belt and braces.
+        for _ in 0..=self.unit_parent.len() {
+            if code == ancestor {
+                return true;
+            }
+            match self.unit_parent.get(code).copied().flatten() {
+                Some(p) => code = p,
+                None => return false,
+            }
+        }
+        false
+    }
+
+    /// Whether rule `i`'s scopes admit the caller.
+    fn scope_holds(&self, rule: &Rule, i: usize, scope: Scope) -> bool {
+        if let Some(want) = self.from_unit.get(i).copied().flatten() {
+            match scope.unit {
+                Some(u) if self.unit_within(u, want) => {}
+                _ => return false,
+            }
+        }
+        match &rule.from_trunk {
+            Some(t) => scope.trunk == Some(t.as_str()),
+            None => true,
+        }
+    }
+
+    /// Calls `f` with each candidate list for `target`: the rules that may
+    /// match it, each list in file order.
+    fn for_each_list<'s>(&'s self, target: &str, mut f: impl FnMut(&'s [RuleNo])) {
+        if let Some(l) = self.exact.get(target) {
+            f(l);
+        }
+        for &len in &self.prefix_lens {
+            if len > target.len() {
+                break;
+            }
+            // A key is whole characters, so a key equal to the target's
+            // first `len` bytes ends on a character boundary of the target.
+            if !target.is_char_boundary(len) {
+                continue;
+            }
+            if let Some(l) = self.prefix.get(&target[..len]) {
+                f(l);
+            }
+        }
+        if !self.always.is_empty() {
+            f(&self.always);
+        }
+    }
+
+    /// The position of the first rule in file order whose scopes hold for
+    /// the caller and whose match holds for `target`.
+    pub(crate) fn first_applicable(
+        &self,
+        rules: &[Rule],
+        target: &str,
+        scope: Scope,
+    ) -> Option<usize> {
+        let mut best = usize::MAX;
+        self.for_each_list(target, |list| {
+            for &i in list {
+                if i >= best {
+                    break;
+                }
+                if applies(self, rules, i, target, scope) {
+                    best = i;
+                    break;
+                }
+            }
+        });
+        (best != usize::MAX).then_some(best)
+    }
+
+    /// The positions below `before` that the index offered for `target`
+    /// (whether or not they applied), ascending, and how many there were
+    /// (the list holds at most `limit`).
+    pub(crate) fn candidates_before(
+        &self,
+        target: &str,
+        before: usize,
+        limit: usize,
+    ) -> (Vec<usize>, usize) {
+        let mut all = Vec::new();
+        self.for_each_list(target, |list| {
+            for &i in list {
+                if i >= before {
+                    break;
+                }
+                all.push(i);
+            }
+        });
+        all.sort_unstable();
+        all.dedup();
+        let n = all.len();
+        all.truncate(limit);
+        (all, n)
+    }
+}
+
+fn applies(ix: &RuleIndex, rules: &[Rule], i: usize, target: &str, scope: Scope) -> bool {
+    let rule = &rules[i];
+    if !ix.scope_holds(rule, i, scope) {
+        return false;
+    }
+    match &rule.matcher {
+        Match::Exact(s) => s == target,
+        Match::Prefix(p) => target.starts_with(p.as_str()),
+        Match::Regex(r) => r.is_match(target),
+    }
+}
+
+/// The literal text every whole-target match of `pattern` starts with, or
+/// `None` when the pattern may match in ways the simple reading below cannot
+/// bound (an alternation anywhere). Conservative: it stops at the first
+/// character that is not a plain ASCII letter or digit (groups, classes,
+/// escapes, flags, `.` …), and drops the last literal when a quantifier
+/// follows it (`70?` may match "7"). An empty result is a valid answer
+/// ("no literal start").
+pub(crate) fn regex_literal_prefix(pattern: &str) -> Option<String> {
+    if pattern.contains('|') {
+        return None;
+    }
+    let bytes = pattern.as_bytes();
+    let mut end = 0;
+    while end < bytes.len() && bytes[end].is_ascii_alphanumeric() {
+        end += 1;
+    }
+    if end < bytes.len() && matches!(bytes[end], b'?' | b'*' | b'+' | b'{') {
+        end = end.saturating_sub(1);
+    }
+    Some(pattern[..end].to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Caller, Dialplan, RouteOutcome, RouteRequest};
+    use proptest::prelude::*;
+
+    #[test]
+    fn literal_prefix_of_regexes() {
+        let p = |s: &str| regex_literal_prefix(s);
+        assert_eq!(p(r"70(\d{2,6})").as_deref(), Some("70"));
+        assert_eq!(p(r"71\d{2,6}").as_deref(), Some("71"));
+        assert_eq!(p(r"8(?P<m>\d{6})").as_deref(), Some("8"));
+        assert_eq!(p(r"\d+").as_deref(), Some(""));
+        // A quantifier takes the last literal with it.
+        assert_eq!(p("70?1").as_deref(), Some("7"));
+        assert_eq!(p("ab*").as_deref(), Some("a"));
+        assert_eq!(p("a{2}").as_deref(), Some(""));
+        // Flags, classes and dots end the literal.
+        assert_eq!(p("(?i)abc").as_deref(), Some(""));
+        assert_eq!(p("ab.c").as_deref(), Some("ab"));
+        assert_eq!(p("ab[0-9]").as_deref(), Some("ab"));
+        // An alternation can start anywhere: no bound.
+        assert_eq!(p("70|80"), None);
+        assert_eq!(p("7(0|8)"), None);
+    }
+
+    /// Units 01 > 001 > 00004, 01 > 002; trunks t0, t1; endpoints e1 (00004),
+    /// e2 (002), e3 (01) with numbers that rules never name.
+    const HEAD: &str = r##"
+[[unit]]
+code = "01"
+name = "City"
+kind = "city"
+[[unit]]
+code = "001"
+name = "D1"
+kind = "urban_district"
+parent = "01"
+[[unit]]
+code = "00004"
+name = "W4"
+kind = "ward"
+parent = "001"
+[[unit]]
+code = "002"
+name = "D2"
+kind = "urban_district"
+parent = "01"
+[[endpoint]]
+id = "e1"
+unit = "00004"
+password = "x"
+numbers = ["#1"]
+vetted = true
+[[endpoint]]
+id = "e2"
+unit = "002"
+password = "x"
+numbers = ["#2"]
+vetted = true
+[[endpoint]]
+id = "e3"
+unit = "01"
+password = "x"
+numbers = ["#3"]
+vetted = true
+[[trunk]]
+name = "t0"
+uri = "sip:192.0.2.1"
+[[trunk]]
+name = "t1"
+uri = "sip:192.0.2.2"
+unit = "001"
+"##;
+
+    const UNITS: [&str; 4] = ["01", "001", "00004", "002"];
+
+    #[derive(Debug, Clone)]
+    struct R {
+        kind: u8,
+        pattern: String,
+        unit: Option<usize>,
+        trunk: Option<usize>,
+    }
+
+    fn rule_strategy() -> impl Strategy<Value = R> {
+        (
+            0u8..4,
+            "[0-3]{0,4}",
+            proptest::option::weighted(0.3, 0usize..4),
+            proptest::option::weighted(0.2, 0usize..2),
+        )
+            .prop_map(|(kind, pattern, unit, trunk)| R {
+                kind,
+                pattern,
+                unit,
+                trunk,
+            })
+    }
+
+    fn render(rules: &[R]) -> String {
+        let mut s = HEAD.to_string();
+        for (i, r) in rules.iter().enumerate() {
+            let m = match r.kind {
+                // Exact rules must not be empty.
+                0 => format!("{{ exact = \"{}9\" }}", r.pattern),
+                1 => format!("{{ prefix = \"{}\" }}", r.pattern),
+                2 => format!("{{ regex = '{}\\d*' }}", r.pattern),
+                // A regex the index cannot key by a literal start.
+                _ => format!("{{ regex = '[0-3]?{}\\d?' }}", r.pattern),
+            };
+            s.push_str(&format!(
+                "[[rule]]\nname = \"r{i}\"\nmatch = {m}\naction = \"reject\"\nstatus = {}\n",
+                400 + i % 200
+            ));
+            if let Some(u) = r.unit {
+                s.push_str(&format!("from_unit = \"{}\"\n", UNITS[u]));
+            }
+            if let Some(t) = r.trunk {
+                s.push_str(&format!("from_trunk = \"t{t}\"\n"));
+            }
+        }
+        s
+    }
+
+    /// The rule that decides, by trying every rule in file order.
+    fn linear(
+        d: &Dialplan,
+        unit: Option<&str>,
+        trunk: Option<&str>,
+        target: &str,
+    ) -> Option<usize> {
+        d.rules().iter().position(|r| {
+            let unit_ok = match (&r.from_unit, unit) {
+                (None, _) => true,
+                (Some(s), Some(u)) => d.unit_within(u, s),
+                (Some(_), None) => false,
+            };
+            let trunk_ok = r.from_trunk.is_none() || r.from_trunk.as_deref() == trunk;
+            unit_ok && trunk_ok && r.matcher.captures(target).is_some()
+        })
+    }
+
+    fn callers() -> Vec<(Caller, Option<&'static str>, Option<&'static str>)> {
+        vec![
+            (Caller::Endpoint("e1".into()), Some("00004"), None),
+            (Caller::Endpoint("e2".into()), Some("002"), None),
+            (Caller::Endpoint("e3".into()), Some("01"), None),
+            (Caller::Trunk("t0".into()), None, Some("t0")),
+            (Caller::Trunk("t1".into()), Some("001"), Some("t1")),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+        /// Below and above the size where the trace lists every rule, the
+        /// indexed decision is the first applicable rule in file order.
+        #[test]
+        fn index_agrees_with_a_linear_scan(
+            rules in proptest::collection::vec(rule_strategy(), 1..160),
+            targets in proptest::collection::vec("[0-3]{1,6}", 1..24),
+        ) {
+            let src = render(&rules);
+            let d = Dialplan::parse(&src, "p.toml").map_err(|e| TestCaseError::fail(format!("{e:?}")))?;
+            for t in &targets {
+                for (caller, unit, trunk) in callers() {
+                    let want = linear(&d, unit, trunk, t);
+                    let r = d.route(&RouteRequest {
+                        caller,
+                        from_user: None,
+                        target: t.clone(),
+                        transport_secure: false,
+                    });
+                    match want {
+                        Some(i) => {
+                            let status = 400 + (i % 200) as u16;
+                            prop_assert!(matches!(&r.outcome, RouteOutcome::Reject { status: s, .. } if *s == status),
+                                "target {t}: want rule r{i}, got {:?}", r.outcome);
+                            let matched = format!("rule \"r{i}\" matched");
+                            prop_assert!(r.trace.iter().any(|l| l.contains(&matched)), "{:?}", r.trace);
+                        }
+                        None => prop_assert!(matches!(r.outcome, RouteOutcome::Reject { status: 404, .. }),
+                            "target {t}: want 404, got {:?}", r.outcome),
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn large_dialplan_trace_names_candidates_and_counts_the_rest() {
+        // 100 prefix rules on other digits, then a scoped candidate that does
+        // not apply, then the one that does.
+        let mut rules: Vec<R> = (0..100)
+            .map(|i| R {
+                kind: 1,
+                pattern: format!("1{i}"),
+                unit: None,
+                trunk: None,
+            })
+            .collect();
+        rules.push(R {
+            kind: 1,
+            pattern: "2".into(),
+            unit: Some(3),
+            trunk: None,
+        });
+        rules.push(R {
+            kind: 1,
+            pattern: "23".into(),
+            unit: None,
+            trunk: None,
+        });
+        let d = Dialplan::parse(&render(&rules), "big.toml").unwrap();
+        let r = d.route(&RouteRequest {
+            caller: Caller::Endpoint("e1".into()),
+            from_user: None,
+            target: "2345".into(),
+            transport_secure: false,
+        });
+        assert!(
+            r.trace.iter().any(|l| l.contains("\"r101\" matched")),
+            "{:?}",
+            r.trace
+        );
+        assert!(
+            r.trace
+                .iter()
+                .any(|l| l.contains("\"r100\" skipped: caller unit 00004 is not within unit 002")),
+            "{:?}",
+            r.trace
+        );
+        assert!(
+            r.trace
+                .iter()
+                .any(|l| l.starts_with("100 other rules skipped")),
+            "{:?}",
+            r.trace
+        );
+        // No line per non-candidate rule.
+        assert!(r.trace.len() < 10, "{:?}", r.trace);
+    }
+
+    #[test]
+    fn unit_within_follows_parents() {
+        let d = Dialplan::parse(HEAD, "h.toml").unwrap();
+        assert!(d.unit_within("00004", "01"));
+        assert!(d.unit_within("00004", "001"));
+        assert!(d.unit_within("002", "002"));
+        assert!(!d.unit_within("00004", "002"));
+        assert!(!d.unit_within("01", "001"));
+        assert!(!d.unit_within("nope", "01"));
+    }
+}
