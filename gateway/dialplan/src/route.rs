@@ -318,9 +318,11 @@ impl Dialplan {
     }
 
     /// Explains the rules passed over before rule `before` (all of them when
-    /// none applied). A small dialplan gets a line per rule; a large one a
-    /// line per candidate the index offered (bounded) and a count of the rest,
-    /// which could not match the target.
+    /// none applied). A small dialplan gets a line per rule, with the reason;
+    /// a large one a single line: how many candidates the index offered that
+    /// did not apply (the first few by name), and how many rules could not
+    /// match the target at all. Formatting a reason per rule would cost more
+    /// than the decision itself.
     fn trace_skipped(
         &self,
         target: &str,
@@ -328,30 +330,37 @@ impl Dialplan {
         before: usize,
         trace: &mut Vec<String>,
     ) {
+        use std::fmt::Write as _;
         if self.rules.len() <= TRACE_EVERY_RULE_UP_TO {
             for rule in &self.rules[..before] {
                 trace.push(self.why_skipped(rule, target, facts));
             }
             return;
         }
+        if before == 0 {
+            return;
+        }
         let (shown, candidates) =
             self.rule_index
-                .candidates_before(target, before, TRACE_CANDIDATES_MAX);
-        for &i in &shown {
-            trace.push(self.why_skipped(&self.rules[i], target, facts));
+                .candidates_before(target, before, TRACE_CANDIDATES_NAMED);
+        let mut line = format!("{before} rules skipped: ");
+        if candidates > 0 {
+            let _ = write!(line, "{candidates} whose scope or match did not hold (");
+            for (n, &i) in shown.iter().enumerate() {
+                let sep = if n == 0 { "" } else { ", " };
+                let _ = write!(line, "{sep}{:?}", self.rules[i].name);
+            }
+            if candidates > shown.len() {
+                line.push_str(", ...");
+            }
+            line.push_str("), ");
         }
-        if candidates > shown.len() {
-            trace.push(format!(
-                "... and {} more candidate rules skipped",
-                candidates - shown.len()
-            ));
-        }
-        let others = before - candidates;
-        if others > 0 {
-            trace.push(format!(
-                "{others} other rules skipped: their exact string, prefix or regex start cannot match {target:?}"
-            ));
-        }
+        let _ = write!(
+            line,
+            "{} whose exact string, prefix or regex start cannot match {target:?}",
+            before - candidates
+        );
+        trace.push(line);
     }
 
     /// Why `rule` does not decide this call, in the order the checks apply.
@@ -387,8 +396,8 @@ impl Dialplan {
 
 /// Up to this many rules, the trace explains every rule passed over.
 const TRACE_EVERY_RULE_UP_TO: usize = 64;
-/// In a larger dialplan, at most this many skipped candidates are explained.
-const TRACE_CANDIDATES_MAX: usize = 32;
+/// In a larger dialplan, at most this many skipped candidates are named.
+const TRACE_CANDIDATES_NAMED: usize = 8;
 
 fn unit_note(t: &Trunk) -> String {
     match &t.unit {
