@@ -200,3 +200,185 @@ def test_units_reorganize_map_with_unknown_code(tmp_path):
     rc, out, err = _gw("units", "reorganize", "--map", str(tmp_path / "missing.json"), "--db", url,
                        cwd=tmp_path)
     assert rc == 2 and "missing.json" in err, err
+
+
+# ------------------------------------- administration: units, endpoints, meetings, vetting
+
+from harness.gateway import LOOPBACK_DIALPLAN as _LOOPBACK  # noqa: E402
+
+
+def _admin_db(tmp_path):
+    """A database with the loopback dialplan (its meetings) and the city's units."""
+    db = tmp_path / "adm.db"
+    url = f"sqlite://{db}"
+    rc, out, err = _gw("dialplan", "import", str(_LOOPBACK), "--db", url, cwd=tmp_path)
+    assert rc == 0, f"dialplan import exit {rc}\nstdout: {out}\nstderr: {err}"
+    return db, url
+
+
+def _gwj(*args, cwd, env=None, stdin=None):
+    """A `--json` command: (exit code, parsed JSON or None, stderr)."""
+    out = run([str(gateway_bin()), *args, "--json"], timeout=60, cwd=cwd, env=env,
+              input_bytes=stdin)
+    text = out.stdout.decode(errors="replace")
+    try:
+        value = json.loads(text) if out.returncode == 0 else None
+    except ValueError:
+        raise AssertionError(f"`gateway {' '.join(args)} --json` did not print JSON:\n{text}")
+    return out.returncode, value, out.stderr.decode(errors="replace")
+
+
+def _audit(db, object_id):
+    with sqlite3.connect(db) as c:
+        return c.execute("SELECT actor, actor_role, action, before_json, after_json FROM adm_audit "
+                         "WHERE object_id = ? ORDER BY id", (object_id,)).fetchall()
+
+
+def test_admin_families_on_the_database(tmp_path):
+    db, url = _admin_db(tmp_path)
+    dbf = ["--db", url]
+
+    # Units: one district's subtree of the 2024 structure, then one unit.
+    rc, units, err = _gwj("units", "list", "--structure", "2024", "--under", "001", *dbf, cwd=tmp_path)
+    assert rc == 0, err
+    assert units[0]["code"] == "001" and units[0]["depth"] == 0, units[:2]
+    assert len(units) > 5 and all(u["structure"] == "2024" for u in units)
+    assert {u["parent_code"] for u in units[1:]} == {"001"}, "a ward of another district in 001's subtree"
+    rc, out, err = _gw("units", "list", "--structure", "2024", "--under", "001", *dbf, cwd=tmp_path)
+    assert rc == 0 and "Phường Phúc Xá" in out and f"{len(units)} unit(s)" in out, out
+    rc, out, err = _gw("units", "show", "00097", *dbf, cwd=tmp_path)
+    assert rc == 0 and "Phường Hồng Hà" in out and "2025/01" in out, out
+    rc, out, err = _gw("units", "show", "99999", *dbf, cwd=tmp_path)
+    assert rc == 1 and "unit 2025/99999 not found" in err, (rc, err)
+
+    # Endpoints: created (pending), listed, shown with its contacts.
+    rc, out, err = _gw("endpoints", "create", "ep-cli-1", "--unit", "00097", "--number", "7001",
+                       "--office-lead", "Nguyễn Văn A", "--office-lead-phone", "0912345678",
+                       *dbf, cwd=tmp_path)
+    assert rc == 0 and "vetting pending" in out, (rc, out, err)
+    rc, eps, err = _gwj("endpoints", "list", "--state", "pending", "--unit", "00097", *dbf, cwd=tmp_path)
+    assert rc == 0 and [e["id"] for e in eps] == ["ep-cli-1"], (eps, err)
+    rc, eps, err = _gwj("endpoints", "list", "--state", "approved", *dbf, cwd=tmp_path)
+    assert rc == 0 and eps == [], eps
+    rc, out, err = _gw("endpoints", "show", "ep-cli-1", *dbf, cwd=tmp_path)
+    assert rc == 0 and "Nguyễn Văn A, 0912345678" in out and "7001" in out, out
+
+    # An update is audited as the CLI's actor, with before and after.
+    rc, out, err = _gw("endpoints", "update", "ep-cli-1", "--display", "Phòng họp",
+                       "--technical-officer", "Trần Thị B", *dbf, cwd=tmp_path)
+    assert rc == 0 and "updated by cli:" in out, (rc, out, err)
+    rows = _audit(db, "ep-cli-1")
+    assert [r[2] for r in rows] == ["endpoint.create", "endpoint.update"], rows
+    actor, role, _, before, after = rows[-1]
+    assert actor.startswith("cli:") and role == "city-admin", rows[-1]
+    assert "Phòng họp" in after and "Phòng họp" not in (before or ""), (before, after)
+    rc, ep, err = _gwj("endpoints", "show", "ep-cli-1", *dbf, cwd=tmp_path)
+    assert ep["display"] == "Phòng họp"
+    assert ep["contacts"]["technical_officer"]["name"] == "Trần Thị B", ep["contacts"]
+
+    # Refused: exit 1, the field named, nothing written.
+    rc, out, err = _gw("endpoints", "update", "ep-cli-1", "--maintenance-due", "2027-13-45",
+                       *dbf, cwd=tmp_path)
+    assert rc == 1 and "invalid maintenance_due" in err and "2027-13-45" in err, (rc, err)
+    rc, out, err = _gw("endpoints", "create", "ep-cli-2", "--unit", "00097", "--number", "abc",
+                       *dbf, cwd=tmp_path)
+    assert rc == 1 and "invalid numbers" in err, (rc, err)
+    rc, out, err = _gw("endpoints", "create", "ep-cli-2", "--unit", "00097", "--number", "7001",
+                       *dbf, cwd=tmp_path)
+    assert rc == 1 and "7001" in err and "ep-cli-2 not created" in err, (rc, err)
+    assert len(_audit(db, "ep-cli-1")) == 2 and _audit(db, "ep-cli-2") == []
+    # Bad usage: exit 2.
+    rc, out, err = _gw("endpoints", "list", "--state", "maybe", *dbf, cwd=tmp_path)
+    assert rc == 2 and "maybe" in err, (rc, err)
+    rc, out, err = _gw("endpoints", "create", "ep-cli-3", *dbf, cwd=tmp_path)
+    assert rc == 2 and "--unit" in err, (rc, err)
+
+    # Meetings of the current dialplan.
+    rc, ms, err = _gwj("meetings", "list", "--unit", "01", *dbf, cwd=tmp_path)
+    assert rc == 0 and {m["number"] for m in ms} == {"8000", "8001", "8002"}, (ms, err)
+    rc, ms, err = _gwj("meetings", "list", "--unit", "00097", *dbf, cwd=tmp_path)
+    assert rc == 0 and ms == [], ms
+    rc, out, err = _gw("meetings", "show", "meeting-8000", *dbf, cwd=tmp_path)
+    assert rc == 0 and "Loopback meeting" in out and "8000" in out, out
+    rc, out, err = _gw("meetings", "show", "8999", *dbf, cwd=tmp_path)
+    assert rc == 1 and "meeting 8999 not found" in err, (rc, err)
+
+    # Vetting: queue, decision (audited), the endpoint's vetting.
+    rc, out, err = _gw("vetting", "list", *dbf, cwd=tmp_path)
+    assert rc == 0 and out.startswith("1 endpoint(s) pending vetting") and "ep-cli-1" in out, out
+    rc, out, err = _gw("vetting", "approve", "ep-cli-1", "--reason", "kiểm tra tại chỗ", *dbf, cwd=tmp_path)
+    assert rc == 0 and "endpoint ep-cli-1 approved by cli:" in out, (rc, out, err)
+    rc, out, err = _gw("vetting", "show", "ep-cli-1", *dbf, cwd=tmp_path)
+    assert rc == 0 and "approved" in out and "kiểm tra tại chỗ" in out, out
+    assert _audit(db, "ep-cli-1")[-1][1] == "security-reviewer"
+    rc, out, err = _gw("vetting", "suspend", "ep-cli-1", "--reason", " ", *dbf, cwd=tmp_path)
+    assert rc == 1 and "invalid reason" in err, (rc, err)
+
+
+def test_admin_commands_through_the_api_match_the_database(gateway_factory, tmp_path):
+    gw = gateway_factory()
+    out = run([str(gateway_bin()), "users", "add", "cli-admin", "--role", "city-admin",
+               "--db", gw.db_url], timeout=60, cwd=tmp_path, input_bytes=b"Mat-khau-2025\n")
+    assert out.returncode == 0, out.stderr
+    gw.start()
+    db = gw.data_dir / "gw.db"
+    dbf = ["--db", gw.db_url]
+    api = ["--api", f"http://127.0.0.1:{gw.admin_port}", "--user", "cli-admin"]
+    env = {"GATEWAY_PASSWORD": "Mat-khau-2025"}
+
+    for cmd in (["units", "list", "--structure", "2024", "--under", "001"],
+                ["units", "list", "--structure", "2025"],
+                ["units", "show", "00097"],
+                ["endpoints", "list"],
+                ["endpoints", "list", "--unit", "01", "--state", "approved"],
+                ["endpoints", "show", "1001"],
+                ["meetings", "list", "--unit", "01"],
+                ["meetings", "show", "8001"],
+                ["vetting", "list"],
+                ["vetting", "show", "1002"]):
+        rc, direct, err = _gwj(*cmd, *dbf, cwd=tmp_path)
+        assert rc == 0, f"{cmd} on the database: exit {rc}: {err}"
+        rc, remote, err = _gwj(*cmd, *api, cwd=tmp_path, env=env)
+        assert rc == 0, f"{cmd} through the API: exit {rc}: {err}"
+        assert remote == direct, f"{cmd}: the API and the database answer differently"
+    rc, eps, err = _gwj("endpoints", "list", *dbf, cwd=tmp_path)
+    assert {"1001", "1002", "1003"} <= {e["id"] for e in eps}, eps
+
+    # An update through the API (password on stdin): audited as the API user.
+    rc, out, err = _gw_in(["endpoints", "update", "1001", "--office-lead", "Lê Văn C", *api],
+                          tmp_path, b"Mat-khau-2025\n")
+    assert rc == 0 and "updated by cli-admin" in out, (rc, out, err)
+    actor, role, action, _, after = _audit(db, "1001")[-1]
+    assert (actor, role, action) == ("cli-admin", "city-admin", "endpoint.update"), (actor, role, action)
+    assert "Lê Văn C" in after
+    rc, ep, err = _gwj("endpoints", "show", "1001", *dbf, cwd=tmp_path)
+    assert ep["contacts"]["office_lead"]["name"] == "Lê Văn C", ep["contacts"]
+
+    # The same refusal, with the same message and exit code, both ways.
+    bad = ["endpoints", "update", "1001", "--maintenance-due", "2027-13-01"]
+    d = _gw_in([*bad, *dbf], tmp_path, None)
+    r = _gw_in([*bad, *api], tmp_path, b"Mat-khau-2025\n")
+    assert d[0] == r[0] == 1 and d[2] == r[2] and "invalid maintenance_due" in d[2], (d, r)
+    d = _gw_in(["endpoints", "show", "nope", *dbf], tmp_path, None)
+    r = _gw_in(["endpoints", "show", "nope", *api], tmp_path, b"Mat-khau-2025\n")
+    assert d[0] == r[0] == 1 and d[2] == r[2] and "nope" in d[2], (d, r)
+
+    # The API user's own limits: a wrong password, a role it may not give.
+    rc, out, err = _gw_in(["endpoints", "list", *api], tmp_path, b"wrong\n")
+    assert rc == 1 and "login as \"cli-admin\" refused" in err, (rc, err)
+    rc, out, err = _gw_in(["users", "add", "ops-1", "--role", "operator", "--unit", "00097", *api],
+                          tmp_path, b"Mat-khau-2025\nops-password-1\n")
+    assert rc == 0 and "user ops-1 added: role operator, unit 2025/00097 and below" in out, (rc, out, err)
+    rc, out, err = _gw_in(["users", "add", "boss-2", "--role", "city-admin", "--unit", "00097",
+                           "--api", api[1], "--user", "ops-1"],
+                          tmp_path, b"ops-password-1\nboss-password-2\n")
+    assert rc == 1 and "boss-2" in err and "not added" in err, (rc, err)
+    with sqlite3.connect(db) as c:
+        created = dict(c.execute("SELECT object_id, actor FROM adm_audit WHERE action = 'user.create'"))
+    assert created.get("ops-1") == "cli-admin" and "boss-2" not in created, created
+
+
+def _gw_in(args, cwd, stdin):
+    """A command with `stdin` as its input (None: no input at all)."""
+    out = run([str(gateway_bin()), *args], timeout=60, cwd=cwd, input_bytes=stdin)
+    return out.returncode, out.stdout.decode(errors="replace"), out.stderr.decode(errors="replace")
