@@ -46,6 +46,15 @@ pub(crate) enum Callee {
         /// A trunk's digest credentials, for its 401/407.
         credentials: Option<(String, String)>,
     },
+    /// A registered H.323 endpoint, at the call-signalling address of its
+    /// registration (`Engine::resolve_h323_callee`).
+    H323 {
+        addr: std::net::SocketAddr,
+        /// The aliases it registered: the Setup's destinationAddress.
+        aliases: Vec<gateway_h323::h225::AliasAddress>,
+        /// Its number, for the called party number IE.
+        number: Option<String>,
+    },
 }
 
 /// What the caller's adapter knows when the call starts.
@@ -176,6 +185,18 @@ impl Engine {
         }
     }
 
+    /// The callee a decision names, whichever protocol it speaks.
+    pub(crate) fn resolve_callee(
+        &mut self,
+        now: Instant,
+        decision: &RouteDecision,
+    ) -> Result<Callee, Cause> {
+        match self.resolve_h323_callee(now, decision) {
+            Some(resolved) => resolved,
+            None => self.resolve_sip_callee(now, decision),
+        }
+    }
+
     /// Place the callee leg of a new call and start its bridge. On `Err`
     /// nothing was started: the caller's adapter refuses its own way.
     pub(crate) fn start_bridged_call(
@@ -242,6 +263,29 @@ impl Engine {
                 new.max_forwards,
                 &b_offer,
             )?)),
+            Callee::H323 {
+                addr,
+                aliases,
+                number,
+            } => {
+                if b_offer.streams.iter().any(|s| s.transport.is_encrypted()) {
+                    // Fast Start here carries plain RTP only: never downgrade.
+                    return Err(Cause::from_sip_status(
+                        488,
+                        "Encryption required but the callee is an H.323 endpoint (plain RTP)",
+                    ));
+                }
+                LegSignalling::H323(self.h323_place_call(
+                    now,
+                    call_id,
+                    &new.label,
+                    *addr,
+                    aliases,
+                    number.as_deref(),
+                    &new.caller_number,
+                    &b_offer,
+                )?)
+            }
         };
         info!(call_id = %new.label, caller = %new.caller, target = %new.target, "bridged call placed");
         self.bridged.calls.insert(
@@ -613,8 +657,8 @@ impl Engine {
         }
     }
 
-    /// An H.323 Setup the dialplan sent to a SIP endpoint, trunk or URI:
-    /// the H.323 leg is the caller, a SIP leg the callee. `Err` tells the
+    /// An H.323 Setup the dialplan sent to a SIP endpoint, trunk or URI
+    /// (or to another H.323 endpoint): the H.323 leg is the caller. `Err` tells the
     /// H.323 adapter how to release.
     pub(crate) fn h323_call_to_sip(
         &mut self,
@@ -633,7 +677,7 @@ impl Engine {
                     .with_text("Calls from H.323 to SIP need Fast Start"),
             );
         }
-        let callee = self.resolve_sip_callee(now, decision)?;
+        let callee = self.resolve_callee(now, decision)?;
         let (label, calling) = match self.h323.conns.get(&conn) {
             Some(c) => (c.label.clone(), c.leg.calling_number().map(str::to_string)),
             None => return Err(Cause::normal_clearing()),

@@ -392,7 +392,16 @@ impl Engine {
                 let caller = caller_label(&caller);
                 return self.join_meeting(now, id, req, from, &decision, &number, caller);
             }
-            _ => match self.resolve_sip_callee(now, &decision) {
+            _ => match self.resolve_callee(now, &decision) {
+                // The one place a SIP caller's owner is chosen by its callee:
+                // an H.323 endpoint only has a neutral-model leg, so the
+                // call goes through the neutral owner (bridge_sip_invite)
+                // even when `neutral_sip_calls` is off.
+                Ok(callee @ bridged::Callee::H323 { .. }) => {
+                    let caller = caller_label(&caller);
+                    return self
+                        .bridge_sip_invite(now, id, req, from, &decision, callee, caller, target);
+                }
                 Ok(bridged::Callee::Sip {
                     uri,
                     peer,

@@ -7,11 +7,13 @@
 //! chosen by the routing decision in [`Engine::h323_route_incoming`].
 
 use super::{ConnId, H323Output, SETUP_TIMEOUT};
+use crate::call::bridged::Callee;
 use crate::engine::Engine;
 use crate::meeting::MeetingLegRef;
 use gateway_callmodel::{Cause, H225ReleaseReason, LegCommand, LegEvent, MediaCaps, Q850};
-use gateway_dialplan::{Caller, RouteOutcome, RouteRequest};
-use gateway_h323::call::{CallState, H323CallLeg};
+use gateway_dialplan::{Caller, Protocol, RouteDecision, RouteOutcome, RouteRequest};
+use gateway_h323::call::{CallState, H323CallLeg, OutgoingCall};
+use gateway_h323::gatekeeper::from_transport;
 use gateway_h323::h225::AliasAddress;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -33,6 +35,10 @@ pub(crate) struct Conn {
     pub(crate) call: Option<(u64, crate::call::Side)>,
     pub(crate) opened: Instant,
     pub(crate) max_duration_at: Option<Instant>,
+    /// We opened the connection to place a call (the leg is a callee).
+    pub(crate) outgoing: bool,
+    /// An outgoing connection is up (the runtime said Connected).
+    pub(crate) connected: bool,
 }
 
 impl Conn {
@@ -74,8 +80,18 @@ impl Engine {
                 call: None,
                 opened: now,
                 max_duration_at: None,
+                outgoing: false,
+                connected: true,
             },
         );
+    }
+
+    pub(crate) fn on_h323_connected(&mut self, now: Instant, conn: ConnId) {
+        let _ = now;
+        if let Some(c) = self.h323.conns.get_mut(&conn) {
+            c.connected = true;
+            debug!(call_id = %c.label, peer = %c.peer, conn, "H.323 call-signalling connection to the callee up");
+        }
     }
 
     pub(crate) fn on_h323_bytes(&mut self, now: Instant, conn: ConnId, data: &[u8]) {
@@ -86,20 +102,29 @@ impl Engine {
         self.h323_pump(now, conn);
     }
 
-    /// The peer closed the TCP connection (or it broke) without a release.
+    /// The peer closed the TCP connection (or it broke) without a release,
+    /// or a connection we opened could not be made.
     pub(crate) fn on_h323_closed(&mut self, now: Instant, conn: ConnId) {
-        let _ = now;
         let Some(c) = self.h323.conns.remove(&conn) else {
             return;
         };
         if c.leg.is_released() || c.leg.state() == CallState::Idle {
             return;
         }
-        info!(call_id = %c.label, peer = %c.peer, "H.323 call-signalling connection lost");
+        let cause = if c.outgoing && !c.connected {
+            info!(call_id = %c.label, peer = %c.peer, "H.323 callee not reachable (no TCP connection)");
+            Cause::new(Q850::DESTINATION_OUT_OF_ORDER)
+                .with_text(&format!("No call-signalling connection to {}", c.peer))
+        } else {
+            info!(call_id = %c.label, peer = %c.peer, "H.323 call-signalling connection lost");
+            Cause::new(Q850::NORMAL_UNSPECIFIED)
+                .with_text("Call-signalling connection closed without ReleaseComplete")
+        };
         if let Some(r) = c.meeting {
-            let cause = Cause::new(Q850::NORMAL_UNSPECIFIED)
-                .with_text("Call-signalling connection closed without ReleaseComplete");
-            self.on_meeting_leg_event(&r, LegEvent::Ended(cause));
+            self.on_meeting_leg_event(&r, LegEvent::Ended(cause.clone()));
+        }
+        if let Some((call, side)) = c.call {
+            self.on_bridged_event(now, call, side, LegEvent::Ended(cause));
         }
     }
 
@@ -340,5 +365,111 @@ impl Engine {
         if let Some(c) = self.h323.conns.get_mut(&conn) {
             c.max_duration_at = Some(now + Duration::from_secs(secs.max(1)));
         }
+    }
+}
+
+/// GUIDs as H.225.0 7.6 wants them: unique, here simply random.
+fn random_guid(rng: &mut impl rand::RngCore) -> [u8; 16] {
+    let mut g = [0u8; 16];
+    rng.fill_bytes(&mut g);
+    g
+}
+
+impl Engine {
+    /// The decision names an H.323 endpoint: where its registration says it
+    /// takes calls. `None` when the decision names anything else (SIP
+    /// resolves it); an unregistered room is SIP's 480 in neutral words.
+    pub(crate) fn resolve_h323_callee(
+        &self,
+        now: Instant,
+        decision: &RouteDecision,
+    ) -> Option<Result<Callee, Cause>> {
+        let RouteOutcome::Endpoint { id } = &decision.outcome else {
+            return None;
+        };
+        let ep = self.dialplan.endpoint(id)?;
+        if ep.protocol != Protocol::H323 {
+            return None;
+        }
+        let absent = |why: &str| Some(Err(Cause::from_sip_status(480, &format!("{id} {why}"))));
+        let Some(gk) = self.h323.gatekeeper.as_ref() else {
+            return absent("is an H.323 endpoint and H.323 is off");
+        };
+        let Some(reg) = gk
+            .registrations()
+            .filter(|r| r.directory_id == *id && r.expires_at > now)
+            .max_by_key(|r| r.registered_at)
+        else {
+            return absent("is not registered");
+        };
+        let Some(addr) = reg.call_signal_addresses.iter().find_map(from_transport) else {
+            return absent("registered no usable call-signalling address");
+        };
+        Some(Ok(Callee::H323 {
+            addr,
+            aliases: reg.aliases.clone(),
+            number: ep.numbers.first().cloned(),
+        }))
+    }
+
+    /// Opens a connection to an H.323 callee and gives it a leg placing the
+    /// call with `offer` (our relay's B side); the leg is side B of `call`.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn h323_place_call(
+        &mut self,
+        now: Instant,
+        call: u64,
+        label: &str,
+        addr: SocketAddr,
+        aliases: &[AliasAddress],
+        number: Option<&str>,
+        caller_number: &str,
+        offer: &MediaCaps,
+    ) -> Result<ConnId, Cause> {
+        let Some(gk) = self.h323.gatekeeper.as_ref() else {
+            return Err(Cause::from_sip_status(480, "H.323 is off"));
+        };
+        if self.h323.conns.len() >= MAX_CONNECTIONS {
+            return Err(Cause::new(Q850::SWITCHING_EQUIPMENT_CONGESTION)
+                .with_text("Too many H.323 connections"));
+        }
+        let source = Some(gk.config().call_signal_address);
+        let msd = rand::RngCore::next_u32(&mut self.rng);
+        let call_reference = (rand::RngCore::next_u32(&mut self.rng) & 0x7FFF) as u16;
+        let outgoing = OutgoingCall {
+            calling_number: caller_number.to_string(),
+            called_aliases: aliases.to_vec(),
+            called_number: number.map(str::to_string),
+            destination: Some(addr),
+            source,
+            conference_id: random_guid(&mut self.rng),
+            call_identifier: random_guid(&mut self.rng),
+            call_reference,
+            offer: offer.clone(),
+        };
+        let leg = H323CallLeg::new_outgoing(super::leg_config(msd), outgoing).map_err(|e| {
+            Cause::new(Q850::BEARER_CAPABILITY_NOT_AVAILABLE)
+                .with_text(&format!("No call to the H.323 endpoint: {e}"))
+        })?;
+        self.h323.last_outgoing = self.h323.last_outgoing.max(super::OUTGOING_CONN_BASE) + 1;
+        let conn = self.h323.last_outgoing;
+        info!(call_id = %label, peer = %addr, conn, "H.323 call placed (Setup with Fast Start)");
+        self.h323.conns.insert(
+            conn,
+            Conn {
+                leg,
+                peer: addr,
+                label: label.to_string(),
+                meeting: None,
+                call: Some((call, crate::call::Side::B)),
+                opened: now,
+                max_duration_at: None,
+                outgoing: true,
+                connected: false,
+            },
+        );
+        self.h323.out.push_back(H323Output::Connect { conn, addr });
+        self.h323_pump(now, conn);
+        Ok(conn)
     }
 }

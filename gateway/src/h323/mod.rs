@@ -35,6 +35,10 @@ pub enum H323Input {
     Ras { from: SocketAddr, data: Vec<u8> },
     /// A TCP connection to the call-signalling port was accepted.
     Accepted { conn: ConnId, peer: SocketAddr },
+    /// A connection the engine asked for ([`H323Output::Connect`]) is up;
+    /// its Bytes and Closed follow as for accepted ones. A connection that
+    /// could not be made is reported as Closed without Connected.
+    Connected { conn: ConnId },
     /// Bytes read from a connection (any split).
     Bytes { conn: ConnId, data: Vec<u8> },
     /// The peer closed the connection, or it failed.
@@ -57,7 +61,17 @@ pub enum H323Output {
     Close {
         conn: ConnId,
     },
+    /// Open a TCP connection to a callee's call-signalling address under
+    /// this number; frames sent to it before it is up wait for it.
+    Connect {
+        conn: ConnId,
+        addr: SocketAddr,
+    },
 }
+
+/// Connections the engine opens are numbered from here, so that they never
+/// meet the runtime's numbers for accepted ones (counted up from 1).
+pub(crate) const OUTGOING_CONN_BASE: ConnId = 1 << 48;
 
 /// Addresses and names the H.323 side announces.
 #[derive(Debug, Clone)]
@@ -95,6 +109,8 @@ pub(crate) struct H323State {
     pub(crate) gatekeeper: Option<gatekeeper::Gatekeeper>,
     pub(crate) conns: HashMap<ConnId, leg::Conn>,
     pub(crate) out: VecDeque<H323Output>,
+    /// The last number given to a connection we opened.
+    pub(crate) last_outgoing: ConnId,
 }
 
 impl Engine {
@@ -115,6 +131,7 @@ impl Engine {
         match input {
             H323Input::Ras { from, data } => self.on_ras(now, from, &data),
             H323Input::Accepted { conn, peer } => self.on_h323_accepted(now, conn, peer),
+            H323Input::Connected { conn } => self.on_h323_connected(now, conn),
             H323Input::Bytes { conn, data } => self.on_h323_bytes(now, conn, &data),
             H323Input::Closed { conn } => self.on_h323_closed(now, conn),
         }
@@ -241,6 +258,10 @@ fn log_ras_answer(peer: SocketAddr, m: &RasMessage) {
 /// Hex of a GUID, for labels and CDRs.
 pub(crate) fn guid_hex(g: &[u8; 16]) -> String {
     crate::engine::hex_encode(g)
+}
+
+pub(crate) fn leg_config(msd_number: u32) -> gateway_h323::call::CallLegConfig {
+    gateway_h323::call::CallLegConfig::new(our_vendor(), msd_number)
 }
 
 pub(crate) fn new_leg(msd_number: u32) -> H323CallLeg {

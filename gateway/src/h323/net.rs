@@ -13,8 +13,8 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, UdpSocket};
-use tokio::sync::mpsc;
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tracing::{debug, warn};
 
@@ -22,6 +22,9 @@ use tracing::{debug, warn};
 const MAX_DATAGRAM: usize = 4096;
 /// Frames queued for one connection before it is given up on.
 const WRITE_QUEUE: usize = 256;
+/// How long a connection to a callee may take before it counts as
+/// unreachable (Q.850 27 to the call).
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Socket activity, before the runtime hands it to the engine.
 pub enum NetEvent {
@@ -44,6 +47,8 @@ pub struct H323Net {
     pub ras_addr: SocketAddr,
     pub cs_addr: SocketAddr,
     conns: HashMap<ConnId, ConnHandle>,
+    /// Where the tasks of connections we open report, as accepted ones do.
+    events: mpsc::Sender<NetEvent>,
 }
 
 /// Bind both sockets and start their tasks.
@@ -56,6 +61,7 @@ pub async fn start(
     let ras_addr = udp.local_addr()?;
     let cs_addr = listener.local_addr()?;
     let (tx, rx) = mpsc::channel::<NetEvent>(1024);
+    let events = tx.clone();
 
     tokio::spawn({
         let udp = udp.clone();
@@ -156,6 +162,7 @@ pub async fn start(
             ras_addr,
             cs_addr,
             conns: HashMap::new(),
+            events,
         },
         rx,
     ))
@@ -206,7 +213,81 @@ impl H323Net {
                 self.close(conn);
                 None
             }
+            H323Output::Connect { conn, addr } => {
+                self.connect(conn, addr);
+                None
+            }
         }
+    }
+
+    /// Opens a connection to a callee. Its writer exists at once, so the
+    /// Setup the engine sends next waits in the queue until the socket is
+    /// up; a connection that cannot be made is reported as Closed.
+    fn connect(&mut self, conn: ConnId, addr: SocketAddr) {
+        let (wtx, mut wrx) = mpsc::channel::<Vec<u8>>(WRITE_QUEUE);
+        let (half_tx, half_rx) = oneshot::channel::<tokio::net::tcp::OwnedWriteHalf>();
+        tokio::spawn(async move {
+            // no write half: the connection was never made or given up
+            let Ok(mut wr) = half_rx.await else {
+                return;
+            };
+            while let Some(frame) = wrx.recv().await {
+                if wr.write_all(&frame).await.is_err() {
+                    break;
+                }
+            }
+            let _ = wr.shutdown().await;
+        });
+        let tx = self.events.clone();
+        let reader = tokio::spawn(async move {
+            let stream = match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr)).await
+            {
+                Ok(Ok(s)) => s,
+                Ok(Err(e)) => {
+                    debug!(conn, peer = %addr, error = %e, "H.323 connection to the callee failed");
+                    let _ = tx.send(NetEvent::Input(H323Input::Closed { conn })).await;
+                    return;
+                }
+                Err(_) => {
+                    debug!(conn, peer = %addr, "H.323 connection to the callee timed out");
+                    let _ = tx.send(NetEvent::Input(H323Input::Closed { conn })).await;
+                    return;
+                }
+            };
+            let _ = stream.set_nodelay(true);
+            let (mut rd, wr) = stream.into_split();
+            if half_tx.send(wr).is_err()
+                || tx
+                    .send(NetEvent::Input(H323Input::Connected { conn }))
+                    .await
+                    .is_err()
+            {
+                return;
+            }
+            let mut buf = vec![0u8; 16 * 1024];
+            loop {
+                match rd.read(&mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => {
+                        let ev = NetEvent::Input(H323Input::Bytes {
+                            conn,
+                            data: buf[..n].to_vec(),
+                        });
+                        if tx.send(ev).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+            }
+            let _ = tx.send(NetEvent::Input(H323Input::Closed { conn })).await;
+        });
+        self.conns.insert(
+            conn,
+            ConnHandle {
+                writer: wtx,
+                reader,
+            },
+        );
     }
 
     fn close(&mut self, conn: ConnId) {
