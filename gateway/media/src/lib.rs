@@ -39,6 +39,7 @@ pub mod ports;
 pub mod quality;
 pub mod relay;
 pub mod rtcp;
+pub mod rtcp_term;
 mod rtp_header;
 pub mod srtp;
 pub mod transcode;

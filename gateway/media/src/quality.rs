@@ -571,6 +571,11 @@ impl LegMonitor {
         }
     }
 
+    /// The RTP clock of the leg's payload format.
+    pub fn clock_rate(&self) -> u32 {
+        self.clock_rate
+    }
+
     /// SSRC of the RTP the leg sends now.
     pub fn ssrc(&self) -> Option<u32> {
         self.current.as_ref().map(ReceiveStats::ssrc)
@@ -626,6 +631,13 @@ impl LegMonitor {
         {
             self.rtt = Some(rtt);
         }
+    }
+
+    /// The gateway's reception report block about the leg's RTP, for the
+    /// reports it sends a leg whose RTCP it terminates; starts a new
+    /// interval for the fraction lost. `None` before any RTP.
+    pub fn report_block(&mut self, now: Instant) -> Option<ReportBlock> {
+        self.current.as_mut().map(|s| s.report_block(now))
     }
 
     pub fn measurement(&self) -> LegMeasurement {

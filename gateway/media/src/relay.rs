@@ -39,6 +39,7 @@ use crate::quality::{
     CodecImpairment, ForwardedStreamMonitor, LegMeasurement, PeerReport, StreamQuality,
 };
 use crate::rtcp::{parse_compound, RtcpPacket};
+use crate::rtcp_term::RtcpTerminator;
 use crate::transform::{IdentityTransform, PacketTransform};
 
 /// Receive buffer size. Larger than any Ethernet-MTU datagram; a bigger
@@ -218,6 +219,7 @@ impl MediaRelay {
                 inject: [None, None],
                 outbound: [Box::new(IdentityTransform), Box::new(IdentityTransform)],
                 quality: ForwardedStreamMonitor::default(),
+                rtcp_term: [None, None],
                 rtcp_encrypted: [false; 2],
                 quality_dirty: false,
             });
@@ -812,6 +814,9 @@ struct StreamRelay {
     inject: [Option<DtmfInjector>; 2],
     outbound: [Box<dyn PacketTransform>; 2],
     quality: ForwardedStreamMonitor,
+    /// `rtcp_term[leg]`: the gateway's own reports to that leg, once a
+    /// transform decodes (see [`PacketTransform::terminates_rtcp`]).
+    rtcp_term: [Option<RtcpTerminator>; 2],
     /// `rtcp_encrypted[leg]`: that leg sends and expects SRTCP.
     rtcp_encrypted: [bool; 2],
     /// `quality` changed since it was last published.
@@ -1111,6 +1116,12 @@ fn forward(
         }
         PacketClass::Rtcp => {}
     }
+    let terminated = rtcp_terminated(stream);
+    if info.class == PacketClass::Rtcp && terminated {
+        // A decoded stream: the leg's reports are read here, not passed on.
+        observe_rtcp(stream, from, rtcp, now, false);
+        return;
+    }
     let Some((out_kind, dst)) = stream.legs[to as usize].destination(info.class) else {
         c.no_destination.fetch_add(1, Relaxed);
         m.dropped_no_destination += 1;
@@ -1144,6 +1155,10 @@ fn forward(
         rtcp = readable_rtcp(out);
     }
     let sent = stream.sockets[to as usize][out_kind as usize].try_send_to(out, dst);
+    if terminated && sent.is_ok() && info.class == PacketClass::Rtp {
+        terminator(stream, to, label).on_rtp_sent(out, now);
+        send_own_reports(stream, now, label);
+    }
     observe_rtcp(stream, from, rtcp, now, sent.is_ok());
     match sent {
         Ok(n) => {
@@ -1164,6 +1179,52 @@ fn forward(
             tracing::trace!(call = %label, %dst, error = %e, "media send failed");
             c.other.fetch_add(1, Relaxed);
             m.send_errors += 1;
+        }
+    }
+}
+
+fn rtcp_terminated(stream: &StreamRelay) -> bool {
+    stream.transforms.iter().any(|t| t.terminates_rtcp())
+}
+
+fn terminator<'a>(stream: &'a mut StreamRelay, leg: Leg, label: &str) -> &'a mut RtcpTerminator {
+    let clock = stream.quality.legs[leg as usize].clock_rate();
+    stream.rtcp_term[leg as usize].get_or_insert_with(|| {
+        RtcpTerminator::new(rand::random(), &format!("gateway@{label}"), clock)
+    })
+}
+
+/// The gateway's SR/RR to each leg of a decoded stream, when due. Checked
+/// as packets are forwarded (a decoded stream flows every packet time), so
+/// no timer: a stream on hold sends none. Not to an SRTCP leg: the relay
+/// holds no SRTCP context to protect them with.
+fn send_own_reports(stream: &mut StreamRelay, now: Instant, label: &str) {
+    for leg in [Leg::A, Leg::B] {
+        let l = leg as usize;
+        if stream.rtcp_encrypted[l] || !terminator(stream, leg, label).due(now) {
+            continue;
+        }
+        let Some((kind, dst)) = stream.legs[l].destination(PacketClass::Rtcp) else {
+            continue;
+        };
+        let since_epoch = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        let ntp = crate::rtcp::ntp_from_unix(since_epoch);
+        let clock = stream.quality.legs[l].clock_rate();
+        let block = stream.quality.legs[l].report_block(now);
+        let term = terminator(stream, leg, label);
+        term.set_clock_rate(clock);
+        let report = term.report(now, ntp, block);
+        if report.datagram.is_empty() {
+            continue;
+        }
+        let sent = stream.sockets[l][kind as usize].try_send_to(&report.datagram, dst);
+        match (sent, report.sr_ntp) {
+            // Its echo in the leg's next report gives the leg's RTT.
+            (Ok(_), Some(ntp)) => stream.quality.legs[l].on_sr_forwarded(ntp, now),
+            (Ok(_), None) => {}
+            (Err(e), _) => tracing::trace!(call = %label, %dst, error = %e, "RTCP report not sent"),
         }
     }
 }
