@@ -61,7 +61,7 @@ summary() {
 # matter on a machine without a Python of its own.
 APT_PACKAGES=(
     sip-tester baresip linphone-cli sipsak kamailio rtpengine-daemon tshark sox
-    postgresql procps iproute2 ca-certificates python3
+    postgresql procps iproute2 iptables ca-certificates python3
     # libopus for the Opus codec (opus crate links it through pkg-config),
     # ffmpeg as an independent G.722 codec for the codec tests.
     libopus-dev pkg-config ffmpeg
