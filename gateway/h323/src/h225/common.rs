@@ -253,6 +253,12 @@ impl PerType for NonStandardParameter {
     }
 }
 
+null_choice!(
+    /// `ipSourceRoute.routing`: strict or loose source routing; an
+    /// extension alternative is kept verbatim so it re-encodes unchanged.
+    SourceRouting { root: [Strict, Loose], ext: [] }
+);
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TransportAddress {
     Ip {
@@ -263,8 +269,7 @@ pub enum TransportAddress {
         ip: Ipv4Addr,
         port: u16,
         route: Vec<Ipv4Addr>,
-        /// None when the routing CHOICE holds an extension we do not know.
-        strict: Option<bool>,
+        routing: SourceRouting,
     },
     Ipx {
         node: [u8; 6],
@@ -314,22 +319,14 @@ impl PerType for TransportAddress {
                 let route = d.field("route", |d| {
                     d.sequence_of(Size::unbounded(), |d| Ok(Ipv4Addr::from(d.octets::<4>()?)))
                 })?;
-                let strict = d.field("routing", |d| {
-                    Ok(match d.choice_index(2, true)? {
-                        Index::Root(i) => Some(i == 0),
-                        Index::Ext(_) => {
-                            d.skip_open_type()?;
-                            None
-                        }
-                    })
-                })?;
+                let routing = d.field("routing", SourceRouting::decode)?;
                 let ext = d.ext_bitmap(pre.extended)?;
                 d.skip_extensions(&ext)?;
                 Ok(TransportAddress::IpSourceRoute {
                     ip: ip.into(),
                     port,
                     route,
-                    strict,
+                    routing,
                 })
             })?,
             Index::Root(2) => d.field("ipxAddress", |d| {
@@ -375,7 +372,7 @@ impl PerType for TransportAddress {
                 ip,
                 port,
                 route,
-                strict,
+                routing,
             } => {
                 e.choice_index(Index::Root(1), 7, true)?;
                 e.preamble(true, false, &[]);
@@ -384,8 +381,7 @@ impl PerType for TransportAddress {
                 e.sequence_of(route, Size::unbounded(), |e, r| {
                     e.octet_string(&r.octets(), Size::fixed(4))
                 })?;
-                let i = if strict.unwrap_or(false) { 0 } else { 1 };
-                e.choice_index(Index::Root(i), 2, true)
+                e.field("routing", |e| routing.encode(e))
             }
             TransportAddress::Ipx { node, netnum, port } => {
                 e.choice_index(Index::Root(2), 7, true)?;
