@@ -391,3 +391,285 @@ async fn silent_and_vanishing_connections_are_cleaned_up() {
     assert_eq!(h.e.meeting_participants("8000"), 0);
     assert!(outputs(&mut h).is_empty());
 }
+
+// ------------------------------------------------- calls we place to rooms
+
+/// What the engine sent on an outgoing connection: the Connect request,
+/// decoded messages, and whether it closed it.
+struct Placed {
+    connect: Option<(u64, SocketAddr)>,
+    msgs: Vec<(Message, H323UserInformation)>,
+    closed: bool,
+}
+
+fn placed(h: &mut Harness) -> Placed {
+    let mut framer = TpktFramer::new(65535);
+    let mut p = Placed {
+        connect: None,
+        msgs: Vec::new(),
+        closed: false,
+    };
+    for o in outputs(h) {
+        match o {
+            H323Output::Connect { conn, addr } => p.connect = Some((conn, addr)),
+            H323Output::Send { data, .. } => framer.push(&data),
+            H323Output::Close { .. } => p.closed = true,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    while let Some(f) = framer.next_frame().unwrap() {
+        let m = Message::parse(&f).unwrap();
+        let uu = H323UserInformation::decode(m.user_user().unwrap()).unwrap();
+        p.msgs.push((m, uu));
+    }
+    p
+}
+
+/// The room's answer on our call reference, with the callee flag.
+fn answer_frame(crv: u16, mt: MessageType, body: UuBody) -> Vec<u8> {
+    let mut ui = H323UserInformation::new(body);
+    ui.pdu.h245_tunnelling = true;
+    let mut m = Message::new(mt, crv, true);
+    m.ies.push(Ie::UserUser {
+        protocol_discriminator: UU_PROTOCOL_X208,
+        data: ui.encode().unwrap(),
+    });
+    tpkt::encode(&m.build().unwrap()).unwrap()
+}
+
+/// The room accepts PCMU from the Setup's proposals, receiving at
+/// 127.0.0.9:40000.
+fn accept_pcmu(setup: &SetupUuie) -> Vec<Vec<u8>> {
+    let pcmu = DataType::Audio(AudioCapability::Framed(FramedAudio::G711Ulaw64k, 20));
+    let olcs: Vec<_> = setup
+        .fast_start
+        .iter()
+        .flatten()
+        .map(|b| OpenLogicalChannel::decode_fast_start(b).unwrap())
+        .collect();
+    let mut tx = olcs
+        .iter()
+        .find(|o| o.reverse.is_none() && o.forward.data_type == pcmu)
+        .expect("PCMU proposed")
+        .clone();
+    tx.forward.h2250.as_mut().unwrap().media_channel =
+        Some(H245Address::Unicast(addr("127.0.0.9:40000")));
+    let rx = olcs
+        .iter()
+        .find(|o| o.reverse.as_ref().map(|r| &r.data_type) == Some(&pcmu))
+        .unwrap()
+        .clone();
+    vec![
+        tx.encode_fast_start().unwrap(),
+        rx.encode_fast_start().unwrap(),
+    ]
+}
+
+fn proceeding_body(fast_start: Option<Vec<Vec<u8>>>) -> ProceedingUuie {
+    ProceedingUuie {
+        protocol_identifier: H225_PROTOCOL_V4.to_vec(),
+        destination_info: EndpointType::terminal(),
+        h245_address: None,
+        call_identifier: None,
+        fast_start,
+        multiple_calls: false,
+        maintain_connection: false,
+        fast_connect_refused: false,
+    }
+}
+
+#[tokio::test]
+async fn a_sip_caller_reaches_the_registered_room_by_its_number() {
+    use crate::engine_tests::{req, resp, Caller};
+    use gateway_sip::message::Method;
+    let mut h = harness(gateway_dialplan::SAMPLE_DIALPLAN);
+    assert!(
+        !h.e.neutral_sip_calls,
+        "the B2BUA owns SIP calls, yet an H.323 callee takes the neutral owner"
+    );
+    let sdp = "v=0\r\no=- 1 1 IN IP4 127.0.0.5\r\ns=-\r\nc=IN IP4 127.0.0.5\r\nt=0 0\r\n\
+               m=audio 30000 RTP/AVP 0 8 101\r\na=rtpmap:0 PCMU/8000\r\n\
+               a=rtpmap:8 PCMA/8000\r\na=rtpmap:101 telephone-event/8000\r\n";
+
+    // not registered: 480, and nothing is dialled
+    let a_addr = addr("127.0.0.1:40011");
+    let mut a = Caller::new(a_addr, "5551234", "2001");
+    h.send(a_addr, &a.invite(&[], sdp));
+    let out = h.out();
+    resp(&out, a_addr, 480);
+    h.send(a_addr, &a.ack_failure(&resp(&out, a_addr, 480)));
+    assert!(outputs(&mut h).is_empty());
+
+    register(&mut h);
+    let mut a = Caller::new(a_addr, "5551234", "2001");
+    h.send(a_addr, &a.invite(&[], sdp));
+    let out = h.out();
+    resp(&out, a_addr, 100);
+    let p = placed(&mut h);
+    let (conn, to) = p.connect.expect("a connection to the room");
+    assert_eq!(to, addr(CS_PEER), "the call-signalling address of the RRQ");
+    assert!(conn >= super::OUTGOING_CONN_BASE);
+    let [(setup_msg, setup_uu)] = &p.msgs[..] else {
+        panic!("{:?}", p.msgs)
+    };
+    assert_eq!(setup_msg.message_type, MessageType::Setup);
+    assert!(!setup_msg.from_destination);
+    let crv = setup_msg.call_reference;
+    let UuBody::Setup(setup) = &setup_uu.pdu.body else {
+        panic!()
+    };
+    assert!(setup
+        .destination_address
+        .iter()
+        .flatten()
+        .any(|a| *a == AliasAddress::H323Id("room-2001".into())));
+    assert_eq!(
+        setup.source_address,
+        Some(vec![AliasAddress::DialedDigits("5551234".into())])
+    );
+    // our receive channel names the relay's B side
+    let relay = setup
+        .fast_start
+        .iter()
+        .flatten()
+        .map(|b| OpenLogicalChannel::decode_fast_start(b).unwrap())
+        .find_map(|o| o.reverse?.h2250?.media_channel)
+        .expect("a receive proposal");
+    let H245Address::Unicast(relay) = relay else {
+        panic!()
+    };
+    assert!(h.in_range(relay.port()), "{relay}");
+
+    // up, proceeding, ringing, answered with Fast Start
+    input(&mut h, H323Input::Connected { conn });
+    let bytes = [
+        answer_frame(
+            crv,
+            MessageType::CallProceeding,
+            UuBody::CallProceeding(proceeding_body(None)),
+        ),
+        answer_frame(
+            crv,
+            MessageType::Alerting,
+            UuBody::Alerting(proceeding_body(None)),
+        ),
+    ]
+    .concat();
+    input(&mut h, H323Input::Bytes { conn, data: bytes });
+    let out = h.out();
+    resp(&out, a_addr, 180);
+    let connect = UuBody::Connect(ConnectUuie {
+        protocol_identifier: H225_PROTOCOL_V4.to_vec(),
+        h245_address: None,
+        destination_info: EndpointType::terminal(),
+        conference_id: setup.conference_id,
+        call_identifier: setup.call_identifier,
+        fast_start: Some(accept_pcmu(setup)),
+        multiple_calls: false,
+        maintain_connection: false,
+        fast_connect_refused: false,
+    });
+    input(
+        &mut h,
+        H323Input::Bytes {
+            conn,
+            data: answer_frame(crv, MessageType::Connect, connect),
+        },
+    );
+    let out = h.out();
+    let ok = resp(&out, a_addr, 200);
+    let body = String::from_utf8_lossy(&ok.body).to_string();
+    assert!(body.contains("RTP/AVP 0"), "PCMU forwarded: {body}");
+    a.learn(&ok);
+    h.send(a_addr, &a.ack_2xx());
+    h.out();
+    // our TCS and MSD go to the room after its Connect
+    let p = placed(&mut h);
+    assert!(p
+        .msgs
+        .iter()
+        .any(|(m, u)| m.message_type == MessageType::Facility && u.pdu.h245_control.is_some()));
+
+    // a digit from the room reaches the caller as INFO
+    let uii = gateway_h323::h245::H245Message::UserInput(
+        gateway_h323::h245::UserInputIndication::Alphanumeric("5".into()),
+    )
+    .encode()
+    .unwrap();
+    let mut ui = H323UserInformation::new(UuBody::Empty);
+    ui.pdu.h245_tunnelling = true;
+    ui.pdu.h245_control = Some(vec![uii]);
+    let mut m = Message::new(MessageType::Facility, crv, true);
+    m.ies.push(Ie::UserUser {
+        protocol_discriminator: UU_PROTOCOL_X208,
+        data: ui.encode().unwrap(),
+    });
+    input(
+        &mut h,
+        H323Input::Bytes {
+            conn,
+            data: tpkt::encode(&m.build().unwrap()).unwrap(),
+        },
+    );
+    let out = h.out();
+    let info = req(&out, a_addr, Method::Info);
+    assert!(String::from_utf8_lossy(&info.body).contains("Signal=5"));
+
+    // the caller hangs up: ReleaseComplete, normal clearing, connection closed
+    h.send(a_addr, &a.in_dialog("BYE", ""));
+    let out = h.out();
+    resp(&out, a_addr, 200);
+    let p = placed(&mut h);
+    assert!(p.closed);
+    let rel = p.msgs.last().expect("ReleaseComplete");
+    assert_eq!(rel.0.message_type, MessageType::ReleaseComplete);
+    assert_eq!(rel.0.cause(), Some(16));
+    let cdrs = h.cdrs();
+    let cdr = cdrs.last().unwrap();
+    assert_eq!(cdr.outcome, "answered");
+    assert_eq!(h.metrics.calls_active.get(), 0);
+
+    // the room cannot be reached: destination out of order for the caller
+    let mut a = Caller::new(a_addr, "5551234", "2001");
+    h.send(a_addr, &a.invite(&[], sdp));
+    h.out();
+    let (conn, _) = placed(&mut h).connect.unwrap();
+    input(&mut h, H323Input::Closed { conn });
+    let out = h.out();
+    let fail = crate::engine_tests::responses(&out, a_addr)
+        .into_iter()
+        .find(|r| r.status >= 300)
+        .expect("a final failure");
+    assert_eq!(fail.status, 502, "Q.850 27 is 502 (RFC 3398)");
+    assert_eq!(h.metrics.calls_active.get(), 0);
+}
+
+#[tokio::test]
+async fn a_room_calling_a_registered_room_goes_through_the_gateway() {
+    let mut h = harness(gateway_dialplan::SAMPLE_DIALPLAN);
+    let eid = register(&mut h);
+    // the room dials its own number: an H.323 leg calls, one is placed
+    connect_and_call(&mut h, "2001", Some(eid));
+    let mut connect = None;
+    let mut to_caller = Vec::new();
+    for o in outputs(&mut h) {
+        match o {
+            H323Output::Connect { conn, addr } => connect = Some((conn, addr)),
+            H323Output::Send { conn: 1, data } => to_caller.push(data),
+            H323Output::Send { .. } => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(
+        connect.map(|(_, a)| a),
+        Some(addr(CS_PEER)),
+        "placed to the registration's call-signalling address"
+    );
+    assert!(!to_caller.is_empty(), "the caller got CallProceeding");
+    // the callee's connection fails: the caller is released with Q.850 27
+    let (conn, _) = connect.unwrap();
+    input(&mut h, H323Input::Closed { conn });
+    let (msgs, closed) = received(&mut h);
+    assert!(closed);
+    assert_eq!(release_of(msgs.last().unwrap()).1, Some(27));
+}
