@@ -81,14 +81,14 @@ pub(crate) fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
 
 /// `key: value` lines, the keys aligned; empty values are left out.
 pub(crate) fn fields(pairs: &[(&str, String)]) -> String {
-    let w = pairs
+    let shown: Vec<&(&str, String)> = pairs.iter().filter(|(_, v)| !v.is_empty()).collect();
+    let w = shown
         .iter()
         .map(|(k, _)| k.chars().count())
         .max()
         .unwrap_or(0);
-    pairs
-        .iter()
-        .filter(|(_, v)| !v.is_empty())
+    shown
+        .into_iter()
         .map(|(k, v)| format!("{k}:{} {v}", " ".repeat(w - k.chars().count())))
         .collect::<Vec<_>>()
         .join("\n")
