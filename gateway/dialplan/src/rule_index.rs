@@ -69,8 +69,9 @@ impl Group {
 pub(crate) struct RuleIndex {
     exact: HashMap<String, Group>,
     prefix: HashMap<String, Group>,
-    /// The distinct lengths (bytes) of the keys of `prefix`, ascending.
-    prefix_lens: Vec<usize>,
+    /// The distinct lengths (bytes) of the keys of `prefix`, ascending, each
+    /// with the first two bytes its keys start with.
+    prefix_lens: Vec<(usize, StartFilter)>,
     /// Candidates for every target.
     always: Group,
     /// Per unit: its parent's position.
@@ -83,8 +84,41 @@ impl std::fmt::Debug for RuleIndex {
         f.debug_struct("RuleIndex")
             .field("exact_keys", &self.exact.len())
             .field("prefix_keys", &self.prefix.len())
-            .field("prefix_lens", &self.prefix_lens)
+            .field(
+                "prefix_lens",
+                &self.prefix_lens.iter().map(|(l, _)| *l).collect::<Vec<_>>(),
+            )
             .finish()
+    }
+}
+
+/// Which first two bytes the prefix keys of one length start with: 8 KiB
+/// that stay in cache, where a look-up of a key that is not there would read
+/// the large map (a cache miss) for nothing. Most lengths hold no key for a
+/// given target: a dialled service number shares no start with the rooms'
+/// short codes.
+#[derive(Clone)]
+struct StartFilter(Box<[u64; 1024]>);
+
+impl StartFilter {
+    fn new() -> StartFilter {
+        StartFilter(Box::new([0; 1024]))
+    }
+
+    fn slot(key: &[u8]) -> usize {
+        let a = key.first().copied().unwrap_or(0) as usize;
+        let b = key.get(1).copied().unwrap_or(0) as usize;
+        (a << 8) | b
+    }
+
+    fn insert(&mut self, key: &[u8]) {
+        let n = Self::slot(key);
+        self.0[n / 64] |= 1 << (n % 64);
+    }
+
+    fn may_hold(&self, key: &[u8]) -> bool {
+        let n = Self::slot(key);
+        self.0[n / 64] & (1 << (n % 64)) != 0
     }
 }
 
@@ -142,9 +176,19 @@ impl RuleIndex {
                 },
             }
         }
-        let mut lens: Vec<usize> = ix.prefix.keys().map(String::len).collect();
-        lens.sort_unstable();
-        lens.dedup();
+        let mut lens: Vec<(usize, StartFilter)> = Vec::new();
+        for key in ix.prefix.keys() {
+            let k = key.as_bytes();
+            match lens.iter_mut().find(|(l, _)| *l == k.len()) {
+                Some((_, f)) => f.insert(k),
+                None => {
+                    let mut f = StartFilter::new();
+                    f.insert(k);
+                    lens.push((k.len(), f));
+                }
+            }
+        }
+        lens.sort_unstable_by_key(|(l, _)| *l);
         ix.prefix_lens = lens;
         ix.unit_parent = units
             .iter()
@@ -222,13 +266,14 @@ impl RuleIndex {
         if let Some(g) = self.exact.get(target) {
             group(g);
         }
-        for &len in &self.prefix_lens {
+        for (len, filter) in &self.prefix_lens {
+            let len = *len;
             if len > target.len() {
                 break;
             }
             // A key is whole characters, so a key equal to the target's
             // first `len` bytes ends on a character boundary of the target.
-            if !target.is_char_boundary(len) {
+            if !target.is_char_boundary(len) || !filter.may_hold(&target.as_bytes()[..len]) {
                 continue;
             }
             if let Some(g) = self.prefix.get(&target[..len]) {
@@ -326,6 +371,18 @@ mod tests {
     use super::*;
     use crate::{Caller, Dialplan, RouteOutcome, RouteRequest};
     use proptest::prelude::*;
+
+    #[test]
+    fn start_filter_knows_the_first_two_bytes() {
+        let mut f = StartFilter::new();
+        f.insert(b"61");
+        f.insert(b"7");
+        assert!(f.may_hold(b"61"));
+        assert!(!f.may_hold(b"62"));
+        assert!(!f.may_hold(b"16"));
+        assert!(f.may_hold(b"7"));
+        assert!(!f.may_hold(b"8"));
+    }
 
     #[test]
     fn literal_prefix_of_regexes() {
