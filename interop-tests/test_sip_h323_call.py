@@ -44,10 +44,16 @@ def pump(call: sim.IncomingCall, seconds: float):
         call.read_message(min(0.2, max(0.0, deadline - time.monotonic())))
 
 
-def answer(listener: sim.Listener, rtp: sim.Rtp, gw) -> tuple[sim.IncomingCall, tuple]:
+def answer(listener: sim.Listener, rtp: sim.Rtp, gw, ras: sim.Ras | None = None,
+           eid: str | None = None) -> tuple[sim.IncomingCall, tuple]:
     call = listener.accept(10)
     assert call, f"the gateway never connected to the room\n{gw.log()[-3000:]}"
     assert call.read_setup(10), f"no Setup: {[m['name'] for m in call.messages]}"
+    if ras is not None:
+        # as registered rooms do: admission to answer the offered call
+        kind, acf = ras.arq(eid, "2001", call.call_id, call.conf_id, call.crv,
+                            [("dialledDigits", "1001")], answer_call=True)
+        assert kind == "admissionConfirm", (kind, acf)
     call.proceeding()
     call.alerting()
     fast_start, gw_rtp = call.fast_start_accept(rtp)
@@ -96,7 +102,7 @@ def test_sip_phone_calls_the_h323_room(gateway_factory, procs, tmp_path):
         assert kind == "registrationConfirm", (kind, rcf)
         time.sleep(1)
         phone.dial(target)
-        call, gw_rtp = answer(listener, rtp, gw)
+        call, gw_rtp = answer(listener, rtp, gw, ras, rcf["endpointIdentifier"])
         body = call.setup_body()
         assert ("h323-ID", "room-2001") in body["destinationAddress"], body
         assert body["sourceAddress"] == [("dialledDigits", "1001")], body
