@@ -258,13 +258,18 @@ impl Dialplan {
             target,
             facts,
             &scope,
-            winner.unwrap_or(self.rules.len()),
+            winner.as_ref().map_or(self.rules.len(), |(i, _)| *i),
             trace,
         );
-        let rule = &self.rules[winner?];
+        let (i, groups) = winner?;
+        let rule = &self.rules[i];
         let name = &rule.name;
-        // The index checked the match; this only collects its groups.
-        let groups = rule.matcher.captures(target)?;
+        // The index checked the match; an exact or prefix match's groups
+        // are only collected here.
+        let groups = match groups {
+            Some(g) => g,
+            None => rule.matcher.captures(target)?,
+        };
         trace.push(format!(
             "rule {name:?} matched: {target:?} matches {} {:?}",
             rule.matcher.kind(),

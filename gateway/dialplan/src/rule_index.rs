@@ -284,28 +284,38 @@ impl RuleIndex {
     }
 
     /// The position of the first rule in file order whose scopes hold for
-    /// the caller and whose match holds for `target`.
-    pub(crate) fn first_applicable(
+    /// the caller and whose match holds for `target`, with the groups of its
+    /// match when it is a regex (found while checking it: a regex is not run
+    /// twice).
+    pub(crate) fn first_applicable<'t>(
         &self,
         rules: &[Rule],
-        target: &str,
+        target: &'t str,
         scope: &Scope,
-    ) -> Option<usize> {
+    ) -> Option<(usize, Option<Groups<'t>>)> {
         let mut best = usize::MAX;
+        let mut best_groups = None;
         self.for_each_list(target, scope, |list| {
             for c in list {
                 if c.rule >= best {
                     break;
                 }
-                if (c.trunk == NONE || c.trunk == scope.trunk)
-                    && (!c.check || matches(&rules[c.rule], target))
-                {
+                if c.trunk != NONE && c.trunk != scope.trunk {
+                    continue;
+                }
+                if !c.check {
                     best = c.rule;
+                    best_groups = None;
+                    break;
+                }
+                if let Some(g) = rules[c.rule].matcher.captures(target) {
+                    best = c.rule;
+                    best_groups = Some(g);
                     break;
                 }
             }
         });
-        (best != usize::MAX).then_some(best)
+        (best != usize::MAX).then_some((best, best_groups))
     }
 
     /// The candidates below `before` that this caller's lists offered for
@@ -336,13 +346,8 @@ impl RuleIndex {
     }
 }
 
-fn matches(rule: &Rule, target: &str) -> bool {
-    match &rule.matcher {
-        Match::Exact(s) => s == target,
-        Match::Prefix(p) => target.starts_with(p.as_str()),
-        Match::Regex(r) => r.is_match(target),
-    }
-}
+/// The groups of a match: `[0]` the whole target.
+pub(crate) type Groups<'t> = Vec<Option<&'t str>>;
 
 /// The literal text every whole-target match of `pattern` starts with, or
 /// `None` when the pattern may match in ways the simple reading below cannot
