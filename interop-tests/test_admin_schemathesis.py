@@ -14,7 +14,6 @@ from __future__ import annotations
 import collections
 import json
 import urllib.request
-from pathlib import Path
 
 import hypothesis
 import pytest
