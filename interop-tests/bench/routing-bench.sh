@@ -123,9 +123,10 @@ if [ "$ONLY" = all ] || [ "$ONLY" = swap ]; then
         >"$WORK/gateway.log" 2>&1 &
     GW_PID=$!
     PIDS+=("$GW_PID")
-    # Start-up imports the 100k dialplan and adopts its endpoints: minutes
-    # on a loaded machine, so the wait is long.
-    for _ in $(seq 1200); do
+    # Start-up imports the dialplan and adopts its endpoints into the admin
+    # registry (one transaction of ~10 queries per endpoint): over 10 minutes
+    # for 100 000 endpoints on the shared machine, so the wait is long.
+    for _ in $(seq 3600); do
         kill -0 "$GW_PID" 2>/dev/null || { tail -30 "$WORK/gateway.log" >&2; echo "gateway exited" >&2; exit 1; }
         curl -sf "http://127.0.0.1:$GW_ADMIN_PORT/healthz" >/dev/null 2>&1 && break
         sleep 0.5
@@ -159,18 +160,22 @@ if [ "$ONLY" = all ] || [ "$ONLY" = swap ]; then
     RC=0
     wait "$UAC_PID" || RC=$?
     # Let the last reload finish before counting.
-    for _ in $(seq 600); do
+    for _ in $(seq 240); do
         [ "$(grep -c 'dialplan reloaded' "$WORK/gateway.log" || true)" -ge "$SWAPS" ] && break
         grep -q 'dialplan reload failed' "$WORK/gateway.log" && break
         sleep 0.5
     done
     RELOADS=$(grep -c 'dialplan reloaded' "$WORK/gateway.log" || true)
     RELOAD_FAILS=$(grep -c 'dialplan reload failed' "$WORK/gateway.log" || true)
+    # Let the last reload finish adopting before reading the log.
+    for _ in $(seq 240); do
+        [ "$(grep -c 'dialplan endpoints adopted' "$WORK/gateway.log" || true)" -gt "$RELOADS" ] && break
+        sleep 0.5
+    done
     python3 - "$WORK/uac.csv" "$CALLS" "$RC" "$SWAPS" "$RELOADS" "$RELOAD_FAILS" "$RATE" \
-        "$SECONDS_LOAD" "$CALL_MS" "$STARTUP" "$WORK/gateway.log" <<'EOF' | tee "$WORK/swap.txt"
+        "$SECONDS_LOAD" "$CALL_MS" "$STARTUP" "$WORK/gateway.log" "$WORK/swaps.txt" <<'EOF' | tee "$WORK/swap.txt"
 import csv, re, sys
-from datetime import datetime
-path, calls, rc, swaps, reloads, fails, rate, secs, call_ms, startup, log = sys.argv[1:]
+path, calls, rc, swaps, reloads, fails, rate, secs_, call_ms, startup, log, swaps_file = sys.argv[1:]
 try:
     rows = list(csv.reader(open(path), delimiter=";"))
     row = dict(zip(rows[0], rows[-1]))
@@ -180,12 +185,25 @@ try:
 except Exception as e:
     total, ok, failed, retrans = 0, 0, int(calls), 0
     print(f"(could not read SIPp statistics: {e})")
-# How long each reload held the gateway: from the SIGHUP's import line to
-# "dialplan reloaded" (both logged by the gateway).
-print(f"swap under load: {rate} calls/s for {secs} s, calls of {call_ms} ms, {swaps} SIGHUP swaps")
+print(f"swap under load: {rate} calls/s for {secs_} s, calls of {call_ms} ms, {swaps} SIGHUP swaps")
 print(f"  gateway start-up with the dialplan (import + adopt): {startup} s")
 print(f"  calls attempted {total}, successful {ok}, failed {failed} (target 0), SIPp retransmissions {retrans}, uac exit {rc}")
 print(f"  reloads logged {reloads} of {swaps}, reload failures {fails}")
+# Each reload runs in the engine's loop (parse, store import, registry
+# adoption): SIP waits meanwhile. From each SIGHUP to the adoption's log
+# line, which comes just before the new snapshot is set.
+sighups = [l.split()[0] for l in open(swaps_file) if " swap " in l]
+done = []
+for line in open(log, encoding="utf-8", errors="replace"):
+    m = re.match(r"\d{4}-\d\d-\d\dT([\d:.]+)Z.*dialplan endpoints adopted", line)
+    if m:
+        done.append(m.group(1)[:12])
+done = done[1:]  # the first is the start-up's
+def secs(t):
+    h, m, s = t.split(":")
+    return int(h) * 3600 + int(m) * 60 + float(s)
+for n, (h, d) in enumerate(zip(sighups, done), 1):
+    print(f"  swap {n}: SIGHUP {h}, new snapshot after {secs(d) - secs(h):.1f} s (engine loop busy meanwhile)")
 EOF
 fi
 
