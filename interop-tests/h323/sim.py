@@ -1,7 +1,9 @@
 """An H.323 endpoint simulator for the interop tests: RAS (GRQ, RRQ, ARQ,
 DRQ, URQ) over UDP, a call over TCP (Setup with Fast Start, tunnelled H.245
 answered like a room system does, UII digits, ReleaseComplete) and G.711
-RTP audio both ways. Everything is encoded and decoded with pycrate, an
+RTP audio both ways. A room can also take calls (`Listener`): it accepts
+the gateway's Setup on the port it registered and answers CallProceeding,
+Alerting and Connect with a Fast Start answer. Everything is encoded and decoded with pycrate, an
 encoder independent of the gateway's own.
 
 Used as a library by test_h323_*.py; every wait is bounded in time."""
@@ -392,6 +394,8 @@ class Call:
     messages: list = field(default_factory=list)
     h245_in: list = field(default_factory=list)
     closed: bool = False
+    # set on the answering side: the call reference is the caller's
+    from_destination: bool = False
 
     def connect(self, timeout: float = 5.0):
         self.sock = socket.create_connection(self.gw, timeout=timeout)
@@ -429,7 +433,8 @@ class Call:
 
     def facility_h245(self, pdus: list[bytes]):
         body = ('empty', 0)
-        self.send_frame(q931(FACILITY, self.crv, uu_ie(self.uu(body, pdus))))
+        self.send_frame(q931(FACILITY, self.crv, uu_ie(self.uu(body, pdus)),
+                             from_destination=self.from_destination))
 
     def uii(self, digit: str, signal: bool = False):
         if signal:
@@ -442,7 +447,8 @@ class Call:
         body = ('releaseComplete', {'protocolIdentifier': V4, 'reason': ('undefinedReason', 0),
                                     'callIdentifier': {'guid': self.call_id}})
         ies = ie(0x08, bytes([0x80, 0x80 | q850])) + uu_ie(self.uu(body))
-        self.send_frame(q931(RELEASE_COMPLETE, self.crv, ies))
+        self.send_frame(q931(RELEASE_COMPLETE, self.crv, ies,
+                             from_destination=self.from_destination))
 
     def read_message(self, timeout: float):
         """The next Q.931 message (dict), or None on timeout; sets
@@ -553,3 +559,119 @@ class Call:
             self.sock.close()
         except OSError:
             pass
+
+
+# ------------------------------------------------------------ answering
+
+class Listener:
+    """The room's call-signalling port: register it as callSignalAddress,
+    then `accept` the gateway's call."""
+
+    def __init__(self, host: str = '127.0.0.1'):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind((host, 0))
+        self.sock.listen(4)
+        self.host = host
+        self.port = self.sock.getsockname()[1]
+
+    def accept(self, timeout: float) -> 'IncomingCall | None':
+        self.sock.settimeout(timeout)
+        try:
+            conn, peer = self.sock.accept()
+        except socket.timeout:
+            return None
+        call = IncomingCall(gw=peer, host=self.host)
+        call.sock = conn
+        call.buf = b''
+        call._tcs_seq = 1
+        call.from_destination = True
+        return call
+
+    def close(self):
+        self.sock.close()
+
+
+@dataclass
+class IncomingCall(Call):
+    """A call the gateway placed to the room."""
+    setup_msg: dict | None = None
+    # what the gateway proposed, decoded: (raw OLC value) lists
+    proposals: list = field(default_factory=list)
+
+    def read_setup(self, timeout: float) -> dict | None:
+        m = self.wait_for('setup', timeout)
+        if m is None:
+            return None
+        self.setup_msg = m
+        self.crv = m['crv']
+        body = m['uu']['h323-uu-pdu']['h323-message-body'][1]
+        self.call_id = body['callIdentifier']['guid']
+        self.conf_id = body['conferenceID']
+        self.proposals = [decode(OLC, raw) for raw in body.get('fastStart') or []]
+        return m
+
+    def setup_body(self) -> dict:
+        return self.setup_msg['uu']['h323-uu-pdu']['h323-message-body'][1]
+
+    def _answer(self, msg_type: int, name: str, extra: dict):
+        body = {'protocolIdentifier': V4, 'destinationInfo': EP_TYPE,
+                'callIdentifier': {'guid': self.call_id},
+                'multipleCalls': False, 'maintainConnection': False}
+        body.update(extra)
+        self.send_frame(q931(msg_type, self.crv, uu_ie(self.uu((name, body))),
+                             from_destination=True))
+
+    def proceeding(self):
+        self._answer(CALL_PROCEEDING, 'callProceeding', {})
+
+    def alerting(self):
+        self._answer(ALERTING, 'alerting', {})
+
+    def fast_start_accept(self, rtp: 'Rtp', codec='g711Ulaw64k'):
+        """Our Fast Start answer: the gateway's transmit proposal for
+        `codec` with where we receive, and its receive proposal (whose
+        address is where we send). Returns (answer OLCs, gateway RTP)."""
+        tx = rx = None
+        for olc in self.proposals:
+            fwd = olc['forwardLogicalChannelParameters']
+            rev = olc.get('reverseLogicalChannelParameters')
+            if rev is None and fwd['dataType'][0] == 'audioData' \
+                    and fwd['dataType'][1][0] == codec and tx is None:
+                tx = olc
+            elif rev is not None and rev['dataType'][0] == 'audioData' \
+                    and rev['dataType'][1][0] == codec and rx is None:
+                rx = olc
+        if tx is None or rx is None:
+            return None, None
+        h = dict(tx['forwardLogicalChannelParameters']['multiplexParameters'][1])
+        h['mediaChannel'] = h245_ip(self.host, rtp.port)
+        h['mediaControlChannel'] = h245_ip(self.host, rtp.port + 1)
+        tx = dict(tx, forwardLogicalChannelParameters=dict(
+            tx['forwardLogicalChannelParameters'],
+            multiplexParameters=('h2250LogicalChannelParameters', h)))
+        rh = dict(rx['reverseLogicalChannelParameters']['multiplexParameters'][1])
+        gw_addr = rh['mediaChannel'][1][1]
+        gw_rtp = (socket.inet_ntoa(gw_addr['network']), gw_addr['tsapIdentifier'])
+        rh['mediaControlChannel'] = h245_ip(self.host, rtp.port + 1)
+        rx = dict(rx, reverseLogicalChannelParameters=dict(
+            rx['reverseLogicalChannelParameters'],
+            multiplexParameters=('h2250LogicalChannelParameters', rh)))
+        return [encode(OLC, tx), encode(OLC, rx)], gw_rtp
+
+    def connect_answer(self, fast_start: list[bytes] | None):
+        extra = {'conferenceID': self.conf_id}
+        if fast_start:
+            extra['fastStart'] = fast_start
+        self._answer(CONNECT, 'connect', extra)
+
+    def user_input(self) -> list[str]:
+        """Digits the gateway sent as H.245 userInput."""
+        out = []
+        for kind, (sub, body) in self.h245_in:
+            if kind == 'indication' and sub == 'userInput':
+                if body[0] == 'signal':
+                    out.append(body[1]['signalType'])
+                elif body[0] == 'alphanumeric':
+                    out.append(body[1])
+        return out

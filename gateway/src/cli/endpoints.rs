@@ -35,9 +35,8 @@ pub(crate) enum EndpointsCmd {
         #[command(flatten)]
         conn: ConnArgs,
     },
-    /// Change an endpoint; what is not given stays as it is. A change a
-    /// reviewer must see (numbers, credentials, protocol, address) puts it
-    /// back to pending.
+    /// Change an endpoint; what is not given stays as it is (audited with
+    /// the endpoint before and after).
     Update {
         id: String,
         #[command(flatten)]

@@ -631,6 +631,31 @@ async fn a_sip_caller_reaches_the_registered_room_by_its_number() {
         }
     };
     assert_eq!(event, 5, "the room's digit 5");
+    // and the caller's INFO digit reaches the room as H.245 userInput
+    h.send(
+        a_addr,
+        &a.in_dialog_with(
+            "INFO",
+            "application/dtmf-relay",
+            "Signal=3\r\nDuration=160\r\n",
+        ),
+    );
+    let out = h.out();
+    resp(&out, a_addr, 200);
+    let p = placed(&mut h);
+    let uii: Vec<_> = p
+        .msgs
+        .iter()
+        .flat_map(|(_, u)| u.pdu.h245_control.iter().flatten())
+        .map(|b| gateway_h323::h245::H245Message::decode(b).unwrap())
+        .collect();
+    assert_eq!(
+        uii,
+        vec![gateway_h323::h245::H245Message::UserInput(
+            gateway_h323::h245::UserInputIndication::Alphanumeric("3".into())
+        )],
+        "alphanumeric: the room sent no capabilities naming DTMF signals"
+    );
 
     // the caller hangs up: ReleaseComplete, normal clearing, connection closed
     h.send(a_addr, &a.in_dialog("BYE", ""));
