@@ -14,10 +14,10 @@ from __future__ import annotations
 import collections
 import json
 import urllib.request
-from pathlib import Path
 
 import hypothesis
 import pytest
+import requests
 import schemathesis
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -34,6 +34,10 @@ from test_admin_api import login, users_add
 OPENAPI = REPO / "gateway" / "admin" / "src" / "openapi.json"
 MAX_EXAMPLES = 30
 USER, PASSWORD = "fuzz-city-admin", "schemathesis mật khẩu 2025"
+# Vetting decisions belong to the security reviewer alone; with the city
+# administrator's token they would only ever answer 403.
+REVIEWER = "fuzz-reviewer"
+REVIEWER_PATHS = ("/api/v1/vetting/{id}/approve", "/api/v1/vetting/{id}/suspend")
 
 CHECKS = [
     not_a_server_error,
@@ -59,10 +63,11 @@ ANSWERS: collections.Counter = collections.Counter()
 
 
 class AdminGateway:
-    def __init__(self, gw: Gateway, token: str):
+    def __init__(self, gw: Gateway, token: str, reviewer_token: str):
         self.gw = gw
         self.base_url = f"http://127.0.0.1:{gw.admin_port}"
         self.token = token
+        self.reviewer_token = reviewer_token
 
     def fresh_token(self) -> str:
         return login(self.gw, USER, PASSWORD)
@@ -78,8 +83,10 @@ def admin_gateway(tmp_path_factory):
     try:
         rc, out, err = users_add(gw, USER, "city-admin", PASSWORD)
         assert rc == 0, f"users add exit {rc}\nstdout: {out}\nstderr: {err}"
+        rc, out, err = users_add(gw, REVIEWER, "security-reviewer", PASSWORD)
+        assert rc == 0, f"users add exit {rc}\nstdout: {out}\nstderr: {err}"
         gw.start()
-        yield AdminGateway(gw, login(gw, USER, PASSWORD))
+        yield AdminGateway(gw, login(gw, USER, PASSWORD), login(gw, REVIEWER, PASSWORD))
     finally:
         gw.stop()
         procs.stop_all()
@@ -110,6 +117,8 @@ def test_operation_conforms(case, admin_gateway, gateway_log_on_failure):
     if case.operation.method.upper() == "DELETE" and case.operation.path == "/api/v1/session":
         # Logging out must not end the token the other operations use.
         token = admin_gateway.fresh_token()
+    elif case.operation.path in REVIEWER_PATHS:
+        token = admin_gateway.reviewer_token
     else:
         token = admin_gateway.token
     response = case.call_and_validate(
@@ -118,6 +127,41 @@ def test_operation_conforms(case, admin_gateway, gateway_log_on_failure):
         checks=CHECKS,
     )
     ANSWERS[(case.operation.label, response.status_code)] += 1
+
+
+def _edge_requests():
+    """Requests the generator cannot make, as (operation, method, raw path,
+    body): a path segment that is not UTF-8 once percent-decoded (the
+    generator encodes whatever it makes), and a body over the size limit."""
+    for result in schema.get_all_operations():
+        op = result.ok()
+        names = [p.name for p in op.path_parameters]
+        if names:
+            raw = op.path
+            for name in names:
+                raw = raw.replace("{" + name + "}", "%FF")
+            yield op, raw, None
+        if op.body:
+            limit = (16 if op.path == "/api/v1/versions" else 2) << 20
+            filled = op.path
+            for name in names:
+                filled = filled.replace("{" + name + "}", "1")
+            yield op, filled, b"[" + b" " * limit + b"]"
+
+
+@pytest.mark.parametrize("op,raw_path,body", list(_edge_requests()),
+                         ids=lambda v: getattr(v, "label", None) or (
+                             f"{len(v)} bytes" if isinstance(v, bytes) else str(v)))
+def test_edge_request_answers_are_documented(op, raw_path, body, admin_gateway):
+    headers = {"Authorization": f"Bearer {admin_gateway.token}"}
+    if body is not None:
+        headers["Content-Type"] = "application/json"
+    response = requests.request(op.method.upper(), admin_gateway.base_url + raw_path,
+                                data=body, headers=headers, timeout=30)
+    expected = 413 if body is not None else 400
+    assert response.status_code == expected, (response.status_code, response.text[:300])
+    case = op.Case(path_parameters={p.name: "1" for p in op.path_parameters})
+    case.validate_response(response, checks=CHECKS, headers=headers)
 
 
 STATEFUL_SCENARIOS = 15
@@ -131,15 +175,19 @@ def test_stateful_sequences_conform(admin_gateway, gateway_log_on_failure):
     is left out: it would end the token the sequence runs with."""
     stateful_schema = schema.exclude(method="DELETE", path="/api/v1/session")
     base = stateful_schema.as_state_machine()
-    headers = {"Authorization": f"Bearer {admin_gateway.token}"}
+
+    def headers(case):
+        token = (admin_gateway.reviewer_token if case.operation.path in REVIEWER_PATHS
+                 else admin_gateway.token)
+        return {"Authorization": f"Bearer {token}"}
 
     class Sequences(base):
         def get_call_kwargs(self, case):
-            return {"base_url": admin_gateway.base_url, "headers": headers}
+            return {"base_url": admin_gateway.base_url, "headers": headers(case)}
 
         def validate_response(self, response, case, additional_checks=None, **kwargs):
             ANSWERS[("stateful " + case.operation.label, response.status_code)] += 1
-            case.validate_response(response, checks=CHECKS, headers=headers,
+            case.validate_response(response, checks=CHECKS, headers=headers(case),
                                    recorder=self.recorder)
 
     Sequences.run(settings=hypothesis.settings(

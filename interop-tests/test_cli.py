@@ -293,6 +293,19 @@ def test_admin_families_on_the_database(tmp_path):
     rc, out, err = _gw("endpoints", "create", "ep-cli-3", *dbf, cwd=tmp_path)
     assert rc == 2 and "--unit" in err, (rc, err)
 
+    # Credentials from stdin (only HA1 forms kept), then delete: audited with what was there.
+    rc, out, err = _gw_in(["endpoints", "create", "ep-cli-9", "--unit", "00097", "--protocol", "sip",
+                           "--sip-password-stdin", *dbf], tmp_path, b"sip-secret-9\n")
+    assert rc == 0, (rc, out, err)
+    rc, ep, err = _gwj("endpoints", "show", "ep-cli-9", *dbf, cwd=tmp_path)
+    assert ep["credentials"] and ep["credentials"]["forms"], ep
+    assert "sip-secret-9" not in json.dumps(ep)
+    rc, out, err = _gw("endpoints", "delete", "ep-cli-9", *dbf, cwd=tmp_path)
+    assert rc == 0 and "endpoint ep-cli-9 deleted" in out, (rc, out, err)
+    assert [r[2] for r in _audit(db, "ep-cli-9")] == ["endpoint.create", "endpoint.delete"]
+    rc, out, err = _gw("endpoints", "show", "ep-cli-9", *dbf, cwd=tmp_path)
+    assert rc == 1 and "ep-cli-9" in err, (rc, err)
+
     # Meetings of the current dialplan.
     rc, ms, err = _gwj("meetings", "list", "--unit", "01", *dbf, cwd=tmp_path)
     assert rc == 0 and {m["number"] for m in ms} == {"8000", "8001", "8002"}, (ms, err)

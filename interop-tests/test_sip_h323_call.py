@@ -44,10 +44,16 @@ def pump(call: sim.IncomingCall, seconds: float):
         call.read_message(min(0.2, max(0.0, deadline - time.monotonic())))
 
 
-def answer(listener: sim.Listener, rtp: sim.Rtp, gw) -> tuple[sim.IncomingCall, tuple]:
+def answer(listener: sim.Listener, rtp: sim.Rtp, gw, ras: sim.Ras | None = None,
+           eid: str | None = None) -> tuple[sim.IncomingCall, tuple]:
     call = listener.accept(10)
     assert call, f"the gateway never connected to the room\n{gw.log()[-3000:]}"
     assert call.read_setup(10), f"no Setup: {[m['name'] for m in call.messages]}"
+    if ras is not None:
+        # as registered rooms do: admission to answer the offered call
+        kind, acf = ras.arq(eid, "2001", call.call_id, call.conf_id, call.crv,
+                            [("dialledDigits", "1001")], answer_call=True)
+        assert kind == "admissionConfirm", (kind, acf)
     call.proceeding()
     call.alerting()
     fast_start, gw_rtp = call.fast_start_accept(rtp)
@@ -96,7 +102,7 @@ def test_sip_phone_calls_the_h323_room(gateway_factory, procs, tmp_path):
         assert kind == "registrationConfirm", (kind, rcf)
         time.sleep(1)
         phone.dial(target)
-        call, gw_rtp = answer(listener, rtp, gw)
+        call, gw_rtp = answer(listener, rtp, gw, ras, rcf["endpointIdentifier"])
         body = call.setup_body()
         assert ("h323-ID", "room-2001") in body["destinationAddress"], body
         assert body["sourceAddress"] == [("dialledDigits", "1001")], body
@@ -158,3 +164,49 @@ def test_sip_phone_calls_the_h323_room(gateway_factory, procs, tmp_path):
     assert rows == [("answered", "endpoint:1001", "2001")] * 2, rows
 
     assert_setup_dissects(pcap, listener.port)
+
+
+def test_h323_room_reaches_an_h323_room_through_the_gateway(gateway_factory, procs, tmp_path):
+    """H.323 to H.323 takes the same two legs: room 2001 (the sample
+    dialplan's only H.323 endpoint) registers with its listening port and
+    dials 2001; the gateway answers that call and places one to the
+    listener. Tones cross both ways; the caller's release reaches the
+    callee as ReleaseComplete with normal clearing."""
+    gw = start_h323_gateway(gateway_factory)
+    listener = sim.Listener()
+    ras = sim.Ras(("127.0.0.1", gw.ras_port))
+    caller_rtp, callee_rtp = sim.Rtp(), sim.Rtp()
+    caller_tone, callee_tone = 700.0, 1300.0
+    try:
+        kind, rcf = ras.rrq(ROOM, cs_port=listener.port)
+        assert kind == "registrationConfirm", (kind, rcf)
+        out = sim.Call(("127.0.0.1", gw.cs_port))
+        out.connect()
+        out.setup("2001", ROOM, [sim.olc_fast_start(1, "127.0.0.1", caller_rtp.port, receive=False),
+                                 sim.olc_fast_start(2, "127.0.0.1", caller_rtp.port, receive=True)],
+                  endpoint_id=rcf["endpointIdentifier"])
+        call, gw_rtp = answer(listener, callee_rtp, gw)
+        assert out.wait_for("connect", 10), [m["name"] for m in out.messages]
+        remote, codec = out.fast_start_answer()
+        assert remote and codec == "g711Ulaw64k", (remote, codec)
+        caller_rtp.start(remote, caller_tone, seconds=8)
+        callee_rtp.start(gw_rtp, callee_tone, seconds=8)
+        deadline = time.monotonic() + 8
+        while time.monotonic() < deadline:
+            out.read_message(0.1)
+            call.read_message(0.1)
+        out.release(16)
+        assert call.wait_closed(10), [m["name"] for m in call.messages]
+        rel = [m for m in call.messages if m["name"] == "releaseComplete"]
+        assert rel and rel[0]["cause"] == 16, [(m["name"], m["cause"]) for m in call.messages]
+    finally:
+        caller_rtp.stop()
+        callee_rtp.stop()
+        ras.close()
+        listener.close()
+    assert wait_until(lambda: gw.metric("gateway_calls_active") == 0, timeout=10)
+    for rtp, name, want, own in [(caller_rtp, "caller", callee_tone, caller_tone),
+                                 (callee_rtp, "callee", caller_tone, callee_tone)]:
+        lv = tone_levels(rtp.write_wav(tmp_path / f"{name}.wav"), [want, own], start=2, seconds=4)
+        print(name, "heard", {f: round(v, 1) for f, v in lv.items()})
+        assert lv[want] > -30, f"the {name} does not hear the other room: {lv}"

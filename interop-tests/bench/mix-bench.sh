@@ -11,14 +11,14 @@
 #
 #   interop-tests/bench/mix-bench.sh
 #   MIX_LEGS=8,32,64,128,256 MIX_TICKS=150 LAT_LEGS=3,32 LAT_SESSIONS=5 \
-#       LAT_BURSTS=30 MIX_PORTS=44000-44999 interop-tests/bench/mix-bench.sh
+#       LAT_BURSTS=20 MIX_PORTS=44000-44999 interop-tests/bench/mix-bench.sh
 set -euo pipefail
 
 export MIX_LEGS=${MIX_LEGS:-8,32,64,128,256}
 export MIX_TICKS=${MIX_TICKS:-150}
 export LAT_LEGS=${LAT_LEGS:-3,32}
 export LAT_SESSIONS=${LAT_SESSIONS:-5}
-export LAT_BURSTS=${LAT_BURSTS:-30}
+export LAT_BURSTS=${LAT_BURSTS:-20}
 export MIX_PORTS=${MIX_PORTS:-44000-44999}
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)

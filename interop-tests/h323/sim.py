@@ -164,12 +164,13 @@ class Ras:
         return self.request('registrationRequest', body)
 
     def arq(self, endpoint_id: str, dest_digits: str, call_id: bytes, conf_id: bytes,
-            crv: int, src_aliases):
+            crv: int, src_aliases, answer_call: bool = False):
+        """`answer_call`: the room asks before answering a call offered to it."""
         body = {'callType': ('pointToPoint', 0), 'callModel': ('gatekeeperRouted', 0),
                 'endpointIdentifier': endpoint_id,
                 'destinationInfo': [('dialledDigits', dest_digits)],
                 'srcInfo': src_aliases, 'bandWidth': 1280, 'callReferenceValue': crv,
-                'conferenceID': conf_id, 'activeMC': False, 'answerCall': False,
+                'conferenceID': conf_id, 'activeMC': False, 'answerCall': answer_call,
                 'canMapAlias': False, 'callIdentifier': {'guid': call_id},
                 'willSupplyUUIEs': False}
         return self.request('admissionRequest', body)

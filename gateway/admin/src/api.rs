@@ -147,6 +147,23 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
             }
             bytes
         };
+        // Every body is an object; serde would also read a derived struct
+        // from an array, field by field in declaration order, so that
+        // `[null, null]` would clear the second field of a PATCH.
+        let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+        if first != Some(&b'{') {
+            return Err(
+                match serde_json::from_slice::<serde::de::IgnoredAny>(&bytes) {
+                    Err(e) => {
+                        Problem::new(StatusCode::BAD_REQUEST, format!("invalid JSON body: {e}"))
+                    }
+                    Ok(_) => Problem::new(
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        "invalid JSON body: the body must be a JSON object",
+                    ),
+                },
+            );
+        }
         serde_json::from_slice(&bytes).map(ApiJson).map_err(|e| {
             use serde_json::error::Category;
             let status = match e.classify() {

@@ -215,7 +215,7 @@ pub(crate) fn parse(src: &str, file: &str) -> Result<Dialplan, Vec<DialplanError
         errors.sort_by_key(|e| (e.line, e.column));
         return Err(errors);
     }
-    let rule_index = crate::rule_index::RuleIndex::build(&rules, &units, &unit_index);
+    let rule_index = crate::rule_index::RuleIndex::build(&rules, &units, &unit_index, &trunk_index);
     Ok(Dialplan {
         gateway,
         rule_index,

@@ -247,16 +247,29 @@ impl Dialplan {
         policy: &mut Policy,
         trace: &mut Vec<String>,
     ) -> Option<RouteOutcome> {
-        let scope = Scope {
-            unit: facts.unit.and_then(|u| self.unit_index.get(u).copied()),
-            trunk: facts.trunk,
-        };
-        let winner = self.rule_index.first_applicable(&self.rules, target, scope);
-        self.trace_skipped(target, facts, winner.unwrap_or(self.rules.len()), trace);
-        let rule = &self.rules[winner?];
+        let scope = self.rule_index.scope(
+            facts.unit.and_then(|u| self.unit_index.get(u).copied()),
+            facts.trunk.and_then(|t| self.trunk_index.get(t).copied()),
+        );
+        let winner = self
+            .rule_index
+            .first_applicable(&self.rules, target, &scope);
+        self.trace_skipped(
+            target,
+            facts,
+            &scope,
+            winner.as_ref().map_or(self.rules.len(), |(i, _)| *i),
+            trace,
+        );
+        let (i, groups) = winner?;
+        let rule = &self.rules[i];
         let name = &rule.name;
-        // The index checked the match; this only collects its groups.
-        let groups = rule.matcher.captures(target)?;
+        // The index checked the match; an exact or prefix match's groups
+        // are only collected here.
+        let groups = match groups {
+            Some(g) => g,
+            None => rule.matcher.captures(target)?,
+        };
         trace.push(format!(
             "rule {name:?} matched: {target:?} matches {} {:?}",
             rule.matcher.kind(),
@@ -320,13 +333,14 @@ impl Dialplan {
     /// Explains the rules passed over before rule `before` (all of them when
     /// none applied). A small dialplan gets a line per rule, with the reason;
     /// a large one a single line: how many candidates the index offered that
-    /// did not apply (the first few by name), and how many rules could not
-    /// match the target at all. Formatting a reason per rule would cost more
+    /// did not apply (the first few by name), and how many rules it left out
+    /// (scoped to units the caller is not in, or unable to match the target). Formatting a reason per rule would cost more
     /// than the decision itself.
     fn trace_skipped(
         &self,
         target: &str,
         facts: &CallerFacts,
+        scope: &Scope,
         before: usize,
         trace: &mut Vec<String>,
     ) {
@@ -342,7 +356,7 @@ impl Dialplan {
         }
         let (shown, candidates) =
             self.rule_index
-                .candidates_before(target, before, TRACE_CANDIDATES_NAMED);
+                .candidates_before(target, scope, before, TRACE_CANDIDATES_NAMED);
         let mut line = format!("{before} rules skipped: ");
         if candidates > 0 {
             let _ = write!(line, "{candidates} whose scope or match did not hold (");
@@ -357,7 +371,7 @@ impl Dialplan {
         }
         let _ = write!(
             line,
-            "{} whose exact string, prefix or regex start cannot match {target:?}",
+            "{} scoped to other units or whose exact string, prefix or regex start cannot match {target:?}",
             before - candidates
         );
         trace.push(line);

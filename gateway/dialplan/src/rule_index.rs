@@ -3,32 +3,77 @@
 //! rules) looks at a handful of candidates instead of every rule.
 //!
 //! The semantics stay "the first rule in file order whose scopes and match
-//! hold": the index only leaves out rules that cannot match the target, and
-//! the candidates are compared by their position in the file.
+//! hold": the index only leaves out rules that cannot apply, and the
+//! candidates are compared by their position in the file.
 //! - `exact` rules are keyed by their string;
 //! - `prefix` rules by their prefix, and `regex` rules by the literal text
 //!   every match must start with (see [`regex_literal_prefix`]); a target
 //!   looks up each of its own prefixes whose length some key has;
 //! - an empty prefix, and a regex without a literal start, are candidates
 //!   for every target.
+//!
+//! Under each key the rules are grouped by their `from_unit`, so a caller
+//! looks only at the groups of its own unit and the units above it: a city
+//! plan gives every ward its own rules for the same short codes, and a
+//! caller must not walk the other wards' rules. A candidate carries its
+//! scopes inline, so the rules themselves are read only for a regex match.
 
 use std::collections::HashMap;
 
 use crate::model::{Match, Rule, Unit};
 
-/// A rule's position in the file.
-type RuleNo = usize;
+/// "No scope" in a candidate's unit or trunk field.
+const NONE: u32 = u32::MAX;
+
+/// A rule as the index holds it: its position and what it is scoped to.
+#[derive(Clone, Copy, Debug)]
+struct Cand {
+    rule: usize,
+    /// Position of the `from_unit` unit (`NONE`: unscoped).
+    unit: u32,
+    /// Position of the `from_trunk` trunk (`NONE`: unscoped).
+    trunk: u32,
+    /// The match must still be checked (a regex keyed by its literal start).
+    check: bool,
+}
+
+/// The candidates under one key, in file order within each group.
+#[derive(Clone, Default)]
+struct Group {
+    unscoped: Vec<Cand>,
+    /// By `from_unit` position, sorted by it.
+    by_unit: Vec<(u32, Vec<Cand>)>,
+}
+
+impl Group {
+    fn push(&mut self, c: Cand) {
+        if c.unit == NONE {
+            self.unscoped.push(c);
+            return;
+        }
+        match self.by_unit.binary_search_by_key(&c.unit, |(u, _)| *u) {
+            Ok(k) => self.by_unit[k].1.push(c),
+            Err(k) => self.by_unit.insert(k, (c.unit, vec![c])),
+        }
+    }
+
+    fn scoped(&self, unit: u32) -> &[Cand] {
+        match self.by_unit.binary_search_by_key(&unit, |(u, _)| *u) {
+            Ok(k) => &self.by_unit[k].1,
+            Err(_) => &[],
+        }
+    }
+}
 
 #[derive(Clone, Default)]
 pub(crate) struct RuleIndex {
-    exact: HashMap<String, Vec<RuleNo>>,
-    prefix: HashMap<String, Vec<RuleNo>>,
-    /// The distinct lengths (bytes) of the keys of `prefix`, ascending.
-    prefix_lens: Vec<usize>,
+    exact: HashMap<String, Group>,
+    prefix: HashMap<String, Group>,
+    /// The distinct lengths (bytes) of the keys of `prefix`, ascending, each
+    /// with the first two bytes its keys start with.
+    prefix_lens: Vec<(usize, StartFilter)>,
     /// Candidates for every target.
-    always: Vec<RuleNo>,
-    /// Per rule: its `from_unit` as a position in the unit list.
-    from_unit: Vec<Option<usize>>,
+    always: Group,
     /// Per unit: its parent's position.
     unit_parent: Vec<Option<usize>>,
 }
@@ -39,53 +84,112 @@ impl std::fmt::Debug for RuleIndex {
         f.debug_struct("RuleIndex")
             .field("exact_keys", &self.exact.len())
             .field("prefix_keys", &self.prefix.len())
-            .field("prefix_lens", &self.prefix_lens)
-            .field("always", &self.always.len())
+            .field(
+                "prefix_lens",
+                &self.prefix_lens.iter().map(|(l, _)| *l).collect::<Vec<_>>(),
+            )
             .finish()
     }
 }
 
-/// What the caller brings to the scope checks, resolved once per decision.
-#[derive(Clone, Copy)]
-pub(crate) struct Scope<'a> {
-    pub unit: Option<usize>,
-    pub trunk: Option<&'a str>,
+/// Which first two bytes the prefix keys of one length start with: 8 KiB
+/// that stay in cache, where a look-up of a key that is not there would read
+/// the large map (a cache miss) for nothing. Most lengths hold no key for a
+/// given target: a dialled service number shares no start with the rooms'
+/// short codes.
+#[derive(Clone)]
+struct StartFilter(Box<[u64; 1024]>);
+
+impl StartFilter {
+    fn new() -> StartFilter {
+        StartFilter(Box::new([0; 1024]))
+    }
+
+    fn slot(key: &[u8]) -> usize {
+        let a = key.first().copied().unwrap_or(0) as usize;
+        let b = key.get(1).copied().unwrap_or(0) as usize;
+        (a << 8) | b
+    }
+
+    fn insert(&mut self, key: &[u8]) {
+        let n = Self::slot(key);
+        self.0[n / 64] |= 1 << (n % 64);
+    }
+
+    fn may_hold(&self, key: &[u8]) -> bool {
+        let n = Self::slot(key);
+        self.0[n / 64] & (1 << (n % 64)) != 0
+    }
 }
+
+/// The caller as the scope checks see it, resolved once per decision.
+#[derive(Clone, Copy)]
+pub(crate) struct Scope {
+    /// The caller's unit and the units above it, nearest first.
+    chain: [u32; MAX_CHAIN],
+    chain_len: usize,
+    /// The caller's unit lies deeper than `MAX_CHAIN`: every unit group is
+    /// checked with a walk up the tree instead.
+    deep: Option<usize>,
+    trunk: u32,
+}
+
+/// Units nest three deep in the city's structures; this leaves room.
+const MAX_CHAIN: usize = 16;
 
 impl RuleIndex {
     /// Builds the index of a validated rule list. `unit_index` maps unit
-    /// codes to positions in `units`; rules are assumed valid (their
-    /// `from_unit` exists), an unknown one simply never applies.
+    /// codes to positions in `units`, `trunk_index` trunk names to positions
+    /// in the trunk list; a scope naming neither (not in a validated
+    /// dialplan) makes its rule never apply.
     pub(crate) fn build(
         rules: &[Rule],
         units: &[Unit],
         unit_index: &HashMap<String, usize>,
+        trunk_index: &HashMap<String, usize>,
     ) -> RuleIndex {
         let mut ix = RuleIndex::default();
+        // A unit or trunk that does not exist: a position no caller has.
+        let unknown = NONE - 1;
         for (i, rule) in rules.iter().enumerate() {
-            let no = i;
+            let unit = rule
+                .from_unit
+                .as_deref()
+                .map_or(NONE, |u| unit_index.get(u).map_or(unknown, |&n| n as u32));
+            let trunk = rule
+                .from_trunk
+                .as_deref()
+                .map_or(NONE, |t| trunk_index.get(t).map_or(unknown, |&n| n as u32));
+            let cand = |check| Cand {
+                rule: i,
+                unit,
+                trunk,
+                check,
+            };
             match &rule.matcher {
-                Match::Exact(s) => ix.exact.entry(s.clone()).or_default().push(no),
-                Match::Prefix(p) if p.is_empty() => ix.always.push(no),
-                Match::Prefix(p) => ix.prefix.entry(p.clone()).or_default().push(no),
+                Match::Exact(s) => ix.exact.entry(s.clone()).or_default().push(cand(false)),
+                Match::Prefix(p) if p.is_empty() => ix.always.push(cand(false)),
+                Match::Prefix(p) => ix.prefix.entry(p.clone()).or_default().push(cand(false)),
                 Match::Regex(_) => match regex_literal_prefix(rule.matcher.pattern()) {
-                    Some(p) if !p.is_empty() => ix.prefix.entry(p).or_default().push(no),
-                    _ => ix.always.push(no),
+                    Some(p) if !p.is_empty() => ix.prefix.entry(p).or_default().push(cand(true)),
+                    _ => ix.always.push(cand(true)),
                 },
             }
         }
-        let mut lens: Vec<usize> = ix.prefix.keys().map(String::len).collect();
-        lens.sort_unstable();
-        lens.dedup();
+        let mut lens: Vec<(usize, StartFilter)> = Vec::new();
+        for key in ix.prefix.keys() {
+            let k = key.as_bytes();
+            match lens.iter_mut().find(|(l, _)| *l == k.len()) {
+                Some((_, f)) => f.insert(k),
+                None => {
+                    let mut f = StartFilter::new();
+                    f.insert(k);
+                    lens.push((k.len(), f));
+                }
+            }
+        }
+        lens.sort_unstable_by_key(|(l, _)| *l);
         ix.prefix_lens = lens;
-        ix.from_unit = rules
-            .iter()
-            .map(|r| {
-                r.from_unit
-                    .as_deref()
-                    .map(|u| unit_index.get(u).copied().unwrap_or(usize::MAX))
-            })
-            .collect();
         ix.unit_parent = units
             .iter()
             .map(|u| u.parent.as_deref().and_then(|p| unit_index.get(p)).copied())
@@ -108,83 +212,130 @@ impl RuleIndex {
         false
     }
 
-    /// Whether rule `i`'s scopes admit the caller.
-    fn scope_holds(&self, rule: &Rule, i: usize, scope: Scope) -> bool {
-        if let Some(want) = self.from_unit.get(i).copied().flatten() {
-            match scope.unit {
-                Some(u) if self.unit_within(u, want) => {}
-                _ => return false,
+    /// The scope of a caller of unit position `unit` arriving from trunk
+    /// position `trunk`.
+    pub(crate) fn scope(&self, unit: Option<usize>, trunk: Option<usize>) -> Scope {
+        let trunk = trunk.map_or(NONE, |n| n as u32);
+        let mut s = Scope {
+            chain: [NONE; MAX_CHAIN],
+            chain_len: 0,
+            deep: None,
+            trunk,
+        };
+        let mut cur = unit;
+        while let Some(u) = cur {
+            if s.chain_len == MAX_CHAIN {
+                s.deep = unit;
+                break;
             }
+            s.chain[s.chain_len] = u as u32;
+            s.chain_len += 1;
+            cur = self.unit_parent.get(u).copied().flatten();
         }
-        match &rule.from_trunk {
-            Some(t) => scope.trunk == Some(t.as_str()),
-            None => true,
-        }
+        s
     }
 
-    /// Calls `f` with each candidate list for `target`: the rules that may
-    /// match it, each list in file order.
-    fn for_each_list<'s>(&'s self, target: &str, mut f: impl FnMut(&'s [RuleNo])) {
-        if let Some(l) = self.exact.get(target) {
-            f(l);
+    /// Calls `f` with each candidate list for `target` and this caller:
+    /// the rules that may apply, each list in file order.
+    fn for_each_list<'s>(&'s self, target: &str, scope: &Scope, mut f: impl FnMut(&'s [Cand])) {
+        let mut group = |g: &'s Group| {
+            if !g.unscoped.is_empty() {
+                f(&g.unscoped);
+            }
+            if g.by_unit.is_empty() {
+                return;
+            }
+            match scope.deep {
+                Some(u) => {
+                    for (unit, list) in &g.by_unit {
+                        if self.unit_within(u, *unit as usize) {
+                            f(list);
+                        }
+                    }
+                }
+                None => {
+                    for &u in &scope.chain[..scope.chain_len] {
+                        let list = g.scoped(u);
+                        if !list.is_empty() {
+                            f(list);
+                        }
+                    }
+                }
+            }
+        };
+        if let Some(g) = self.exact.get(target) {
+            group(g);
         }
-        for &len in &self.prefix_lens {
+        for (len, filter) in &self.prefix_lens {
+            let len = *len;
             if len > target.len() {
                 break;
             }
             // A key is whole characters, so a key equal to the target's
             // first `len` bytes ends on a character boundary of the target.
-            if !target.is_char_boundary(len) {
+            if !target.is_char_boundary(len) || !filter.may_hold(&target.as_bytes()[..len]) {
                 continue;
             }
-            if let Some(l) = self.prefix.get(&target[..len]) {
-                f(l);
+            if let Some(g) = self.prefix.get(&target[..len]) {
+                group(g);
             }
         }
-        if !self.always.is_empty() {
-            f(&self.always);
-        }
+        group(&self.always);
     }
 
     /// The position of the first rule in file order whose scopes hold for
-    /// the caller and whose match holds for `target`.
-    pub(crate) fn first_applicable(
+    /// the caller and whose match holds for `target`, with the groups of its
+    /// match when it is a regex (found while checking it: a regex is not run
+    /// twice).
+    pub(crate) fn first_applicable<'t>(
         &self,
         rules: &[Rule],
-        target: &str,
-        scope: Scope,
-    ) -> Option<usize> {
+        target: &'t str,
+        scope: &Scope,
+    ) -> Option<(usize, Option<Groups<'t>>)> {
         let mut best = usize::MAX;
-        self.for_each_list(target, |list| {
-            for &i in list {
-                if i >= best {
+        let mut best_groups = None;
+        self.for_each_list(target, scope, |list| {
+            for c in list {
+                if c.rule >= best {
                     break;
                 }
-                if applies(self, rules, i, target, scope) {
-                    best = i;
+                if c.trunk != NONE && c.trunk != scope.trunk {
+                    continue;
+                }
+                if !c.check {
+                    best = c.rule;
+                    best_groups = None;
+                    break;
+                }
+                if let Some(g) = rules[c.rule].matcher.captures(target) {
+                    best = c.rule;
+                    best_groups = Some(g);
                     break;
                 }
             }
         });
-        (best != usize::MAX).then_some(best)
+        (best != usize::MAX).then_some((best, best_groups))
     }
 
-    /// The positions below `before` that the index offered for `target`
-    /// (whether or not they applied), ascending, and how many there were
-    /// (the list holds at most `limit`).
+    /// The candidates below `before` that this caller's lists offered for
+    /// `target` (whether or not they applied), ascending, and how many there
+    /// were (the list holds at most `limit`). Rules scoped to units the
+    /// caller is not in are not among them.
     pub(crate) fn candidates_before(
         &self,
         target: &str,
+        scope: &Scope,
         before: usize,
         limit: usize,
     ) -> (Vec<usize>, usize) {
         let mut all = Vec::new();
-        self.for_each_list(target, |list| {
-            for &i in list {
-                if i >= before {
+        self.for_each_list(target, scope, |list| {
+            for c in list {
+                if c.rule >= before {
                     break;
                 }
-                all.push(i);
+                all.push(c.rule);
             }
         });
         all.sort_unstable();
@@ -195,17 +346,8 @@ impl RuleIndex {
     }
 }
 
-fn applies(ix: &RuleIndex, rules: &[Rule], i: usize, target: &str, scope: Scope) -> bool {
-    let rule = &rules[i];
-    if !ix.scope_holds(rule, i, scope) {
-        return false;
-    }
-    match &rule.matcher {
-        Match::Exact(s) => s == target,
-        Match::Prefix(p) => target.starts_with(p.as_str()),
-        Match::Regex(r) => r.is_match(target),
-    }
-}
+/// The groups of a match: `[0]` the whole target.
+pub(crate) type Groups<'t> = Vec<Option<&'t str>>;
 
 /// The literal text every whole-target match of `pattern` starts with, or
 /// `None` when the pattern may match in ways the simple reading below cannot
@@ -234,6 +376,18 @@ mod tests {
     use super::*;
     use crate::{Caller, Dialplan, RouteOutcome, RouteRequest};
     use proptest::prelude::*;
+
+    #[test]
+    fn start_filter_knows_the_first_two_bytes() {
+        let mut f = StartFilter::new();
+        f.insert(b"61");
+        f.insert(b"7");
+        assert!(f.may_hold(b"61"));
+        assert!(!f.may_hold(b"62"));
+        assert!(!f.may_hold(b"16"));
+        assert!(f.may_hold(b"7"));
+        assert!(!f.may_hold(b"8"));
+    }
 
     #[test]
     fn literal_prefix_of_regexes() {
@@ -421,8 +575,8 @@ unit = "001"
 
     #[test]
     fn large_dialplan_trace_names_candidates_and_counts_the_rest() {
-        // 100 prefix rules on other digits, then a scoped candidate that does
-        // not apply, then the one that does.
+        // 100 prefix rules on other digits, then a candidate scoped to a
+        // trunk the caller is not, then the one that applies.
         let mut rules: Vec<R> = (0..100)
             .map(|i| R {
                 kind: 1,
@@ -434,8 +588,8 @@ unit = "001"
         rules.push(R {
             kind: 1,
             pattern: "2".into(),
-            unit: Some(3),
-            trunk: None,
+            unit: None,
+            trunk: Some(0),
         });
         rules.push(R {
             kind: 1,
@@ -458,7 +612,7 @@ unit = "001"
         // One line: the candidate that did not apply by name, the rest counted.
         assert!(
             r.trace.iter().any(|l| l
-                == "101 rules skipped: 1 whose scope or match did not hold (\"r100\"), 100 whose exact string, prefix or regex start cannot match \"2345\""),
+                == "101 rules skipped: 1 whose scope or match did not hold (\"r100\"), 100 scoped to other units or whose exact string, prefix or regex start cannot match \"2345\""),
             "{:?}",
             r.trace
         );
@@ -475,5 +629,47 @@ unit = "001"
         assert!(!d.unit_within("00004", "002"));
         assert!(!d.unit_within("01", "001"));
         assert!(!d.unit_within("nope", "01"));
+    }
+}
+
+#[cfg(test)]
+mod deep_tests {
+    use crate::{Caller, Dialplan, RouteOutcome, RouteRequest};
+
+    /// A caller deeper than the scope chain holds still meets the rules of
+    /// every unit above it, in file order.
+    #[test]
+    fn scopes_of_a_deeply_nested_caller() {
+        let mut s = String::from("[[unit]]\ncode = \"u0\"\nname = \"U0\"\nkind = \"city\"\n");
+        for i in 1..24 {
+            s.push_str(&format!(
+                "[[unit]]\ncode = \"u{i}\"\nname = \"U{i}\"\nkind = \"ward\"\nparent = \"u{}\"\n",
+                i - 1
+            ));
+        }
+        s.push_str(
+            "[[endpoint]]\nid = \"deep\"\nunit = \"u23\"\npassword = \"x\"\nvetted = true\n",
+        );
+        s.push_str("[[endpoint]]\nid = \"mid\"\nunit = \"u5\"\npassword = \"x\"\nvetted = true\n");
+        for (name, unit, status) in [("a", "u20", 451), ("b", "u3", 452), ("c", "u0", 453)] {
+            s.push_str(&format!(
+                "[[rule]]\nname = \"{name}\"\nmatch = {{ prefix = \"7\" }}\nfrom_unit = \"{unit}\"\naction = \"reject\"\nstatus = {status}\n"
+            ));
+        }
+        let d = Dialplan::parse(&s, "deep.toml").unwrap();
+        let status = |caller: &str| match d
+            .route(&RouteRequest {
+                caller: Caller::Endpoint(caller.into()),
+                from_user: None,
+                target: "77".into(),
+                transport_secure: false,
+            })
+            .outcome
+        {
+            RouteOutcome::Reject { status, .. } => status,
+            o => panic!("{o:?}"),
+        };
+        assert_eq!(status("deep"), 451);
+        assert_eq!(status("mid"), 452);
     }
 }

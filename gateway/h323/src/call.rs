@@ -174,6 +174,10 @@ pub struct H323CallLeg {
     peer_tunnelling_known: bool,
     /// A call we place: the peer's media already went to the owner.
     answer_reported: bool,
+    /// A call we place answered without Fast Start: our channel opened
+    /// over H.245 instead (lcn, codec, packet ms) once the peer's
+    /// capabilities are known; None before or without slow start.
+    slow_start: Option<outgoing::SlowStart>,
 }
 
 const OUR_LCN: u16 = 1;
@@ -275,6 +279,7 @@ impl H323CallLeg {
             outgoing: false,
             peer_tunnelling_known: false,
             answer_reported: false,
+            slow_start: None,
         }
     }
 
@@ -730,7 +735,15 @@ impl H323CallLeg {
                 }
                 self.paused = empty;
                 self.remote_tcs = Some(tcs);
+                if self.outgoing {
+                    self.slow_start_open();
+                }
             }
+            M::OpenLogicalChannelAck(ack) if self.outgoing => self.on_olc_ack(ack),
+            M::OpenLogicalChannelReject {
+                forward_logical_channel_number,
+                ..
+            } if self.outgoing => self.on_olc_reject(forward_logical_channel_number),
             M::TerminalCapabilitySetAck(seq) if seq == self.tcs_sequence => {
                 self.tcs_acked = true;
             }

@@ -574,7 +574,7 @@ fn setup_proposes_the_offer_and_the_connect_answer_becomes_the_callees_media() {
 }
 
 #[test]
-fn early_media_busy_refused_fast_start_and_unusable_offers() {
+fn early_media_busy_slow_start_and_unusable_offers() {
     let t0 = Instant::now();
     let config = || CallLegConfig::new(vendor(), 7);
 
@@ -627,10 +627,84 @@ fn early_media_busy_refused_fast_start_and_unusable_offers() {
     );
     assert!(room.drain(&mut l).is_empty(), "nothing answers a release");
 
-    // Connect without accepting any proposal: released, no slow start
+    // Connect without accepting any proposal: slow start over tunnelled
+    // H.245 — our channel opens with the first offered codec the room
+    // receives, and its acknowledgement is the callee's media
     let mut l = leg();
     room.drain(&mut l);
     l.handle_bytes(t0, &Room::connect(None, vec![]));
+    assert!(events(&mut l).is_empty(), "no media yet");
+    let got = room.drain(&mut l);
+    assert!(matches!(
+        got[0].h245[..],
+        [
+            H245Message::TerminalCapabilitySet(_),
+            H245Message::MasterSlaveDetermination { .. }
+        ]
+    ));
+    l.handle_bytes(
+        t0,
+        &Room::facility(vec![h245(H245Message::TerminalCapabilitySet(room_tcs()))]),
+    );
+    let got = room.drain(&mut l);
+    let olc = got
+        .iter()
+        .flat_map(|g| &g.h245)
+        .find_map(|m| match m {
+            H245Message::OpenLogicalChannel(o) => Some(o.clone()),
+            _ => None,
+        })
+        .expect("our channel opened");
+    assert_eq!(
+        olc.forward.data_type,
+        DataType::Audio(AudioCapability::Framed(FramedAudio::G711Alaw64k, 20)),
+        "G.722 and PCMU come first in the offer, but the room only receives A-law"
+    );
+    assert!(events(&mut l).is_empty());
+    l.handle_bytes(
+        t0,
+        &Room::facility(vec![h245(H245Message::OpenLogicalChannelAck(
+            OpenLogicalChannelAck {
+                forward_logical_channel_number: olc.forward_logical_channel_number,
+                reverse: None,
+                h2250_ack: Some(H2250LogicalChannelAckParameters {
+                    session_id: Some(1),
+                    media_channel: Some(H245Address::Unicast(addr(ROOM_RTP))),
+                    media_control_channel: Some(H245Address::Unicast(addr(ROOM_RTCP))),
+                    dynamic_rtp_payload_type: None,
+                    flow_control_to_zero: false,
+                }),
+            },
+        ))]),
+    );
+    let ev = events(&mut l);
+    let [LegEvent::Answer(caps), LegEvent::Answered] = &ev[..] else {
+        panic!("{ev:?}")
+    };
+    assert_eq!(caps.streams[0].rtp, Some(addr(ROOM_RTP)));
+    assert_eq!(caps.streams[0].codecs[0].payload_type, 8);
+
+    // without Fast Start and without tunnelling there is no way to media
+    let mut l = leg();
+    room.drain(&mut l);
+    let mut ui = H323UserInformation::new(UuBody::Connect(ConnectUuie {
+        protocol_identifier: H225_PROTOCOL_V4.to_vec(),
+        h245_address: None,
+        destination_info: EndpointType::terminal(),
+        conference_id: [3; 16],
+        call_identifier: Some(CallIdentifier { guid: [4; 16] }),
+        fast_start: None,
+        multiple_calls: false,
+        maintain_connection: false,
+        fast_connect_refused: true,
+    }));
+    ui.pdu.h245_tunnelling = false;
+    let mut m = Message::new(MessageType::Connect, CRV, true);
+    m.ies.push(Ie::UserUser {
+        protocol_discriminator: UU_PROTOCOL_X208,
+        data: ui.encode().unwrap(),
+    });
+    l.handle_bytes(t0, &tpkt::encode(&m.build().unwrap()).unwrap());
     let ev = events(&mut l);
     assert!(
         matches!(&ev[..], [LegEvent::Ended(c)] if c.q850() == Q850::BEARER_CAPABILITY_NOT_AVAILABLE),

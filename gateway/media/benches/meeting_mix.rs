@@ -18,7 +18,7 @@
 //!    sockets, FIFOs or mixing. The ratio printed is ours / ceiling in
 //!    participants per core (1.0 = the bridge costs nothing beyond codecs).
 //! 2. The mix's added latency. All-PCMU meetings of N = 3 and N = 32: leg 0
-//!    sends silence with a loud 20 ms burst every 100 ms, leg 1 listens,
+//!    sends silence with a loud 20 ms burst every 300 ms, leg 1 listens,
 //!    the others send quiet tones. Latency = arrival of the bridge packet
 //!    holding the burst's onset at leg 1 (plus the onset's position inside
 //!    it) minus the burst packet's send time. Several fresh bridges are
@@ -32,7 +32,7 @@
 //! with timeouts; traffic only on 127.0.0.1.
 //!
 //!   cargo bench -p gateway-media --bench meeting_mix
-//!   MIX_LEGS=8,32,64,128,256 MIX_TICKS=150 LAT_SESSIONS=5 LAT_BURSTS=30 \
+//!   MIX_LEGS=8,32,64,128,256 MIX_TICKS=150 LAT_SESSIONS=5 LAT_BURSTS=20 \
 //!       MIX_PORTS=44000-44999 cargo bench -p gateway-media --bench meeting_mix
 
 use std::hint::black_box;
@@ -66,7 +66,9 @@ const BURST_AMP: f32 = 12_000.0;
 const BACKGROUND_AMP: f32 = 150.0;
 /// Quiet samples (8 kHz) before the detector re-arms.
 const REARM: usize = 200;
-const BURST_EVERY: usize = 5;
+/// Ticks between bursts: more than a leg's FIFO can hold (200 ms), so
+/// each onset heard belongs to the last burst sent before it.
+const BURST_EVERY: usize = 15;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Codec {
@@ -613,11 +615,16 @@ fn chain_delay_ms() -> (f64, f64) {
 struct LatencyRun {
     samples_ms: Vec<f64>,
     bursts: usize,
+    /// Bridge ticks (the listener's packets) against the phones' ticks
+    /// over the same windows: fewer means the bridge's clock fell behind.
+    bridge_ticks: u64,
+    phone_ticks: u64,
 }
 
 fn run_latency(n: usize, sessions: usize, bursts: usize, rng: &mut u64) -> LatencyRun {
     let (silence, burst) = burst_payloads();
     let mut samples_ms = Vec::new();
+    let (mut bridge_ticks, mut phone_ticks) = (0, 0);
     for _ in 0..sessions {
         let legs = (0..n)
             .map(|i| match i {
@@ -664,8 +671,13 @@ fn run_latency(n: usize, sessions: usize, bursts: usize, rng: &mut u64) -> Laten
         let mut rbuf = [0u8; 2048];
         let mut sent_at = Vec::with_capacity(bursts);
         let start = Instant::now();
+        let listened = |m: &Meeting| m.phones[1].counters.packets_out.load(Ordering::Relaxed);
+        let mut out0 = 0;
         for k in 0..total {
             sleep_until(start + TICK * k as u32);
+            if k == WARM_TICKS {
+                out0 = listened(&m);
+            }
             let is_burst =
                 k >= WARM_TICKS && (k - WARM_TICKS) % BURST_EVERY == 0 && sent_at.len() < bursts;
             if is_burst {
@@ -683,7 +695,9 @@ fn run_latency(n: usize, sessions: usize, bursts: usize, rng: &mut u64) -> Laten
                 }
             }
         }
-        std::thread::sleep(Duration::from_millis(150));
+        bridge_ticks += listened(&m) - out0;
+        phone_ticks += (total - WARM_TICKS) as u64;
+        std::thread::sleep(Duration::from_millis(250));
         stop.store(true, Ordering::Relaxed);
         let found = rx.join().unwrap();
         m.stop();
@@ -698,6 +712,8 @@ fn run_latency(n: usize, sessions: usize, bursts: usize, rng: &mut u64) -> Laten
     LatencyRun {
         samples_ms,
         bursts: sessions * bursts,
+        bridge_ticks,
+        phone_ticks,
     }
 }
 
@@ -719,7 +735,7 @@ fn main() {
     let ns = env_list("MIX_LEGS", &[8, 32, 64, 128, 256]);
     let ticks = env_usize("MIX_TICKS", 150).clamp(10, MAX_TICKS);
     let sessions = env_usize("LAT_SESSIONS", 5).clamp(1, 20);
-    let bursts = env_usize("LAT_BURSTS", 30).clamp(1, 200);
+    let bursts = env_usize("LAT_BURSTS", 20).clamp(1, 200);
     let lat_ns = env_list("LAT_LEGS", &[3, 32]);
     println!(
         "load average before: {} | legs: {ns:?} | {ticks} measured ticks per run (+{WARM_TICKS} warm-up) | latency: {sessions} sessions × {bursts} bursts per N",
@@ -800,8 +816,8 @@ fn main() {
     let floor = 20.0 + codec_ms;
     println!("Floor = one bridge tick (20 ms) + the codec chain's delay measured offline with the same detector: {codec_ms:.2} ms (µ-law, 8→16→8 kHz resampling; `Resampler::delay` states {stated_ms:.2} ms) = {floor:.2} ms. Latency = arrival at the listener of the bridge packet holding the burst onset, plus the onset's place in it, minus the burst packet's send time.");
     println!();
-    println!("| N | bursts | detected | p50 ms | p99 ms | max ms | floor ms | p50 / floor | p50 − floor ms |");
-    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("| N | bursts | detected | p50 ms | p99 ms | max ms | floor ms | p50 / floor | p50 − floor ms | bridge / phone ticks |");
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     let mut rng = 0x9E37_79B9_7F4A_7C15u64
         ^ std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -813,13 +829,15 @@ fn main() {
         s.sort_by(|a, b| a.total_cmp(b));
         let p50 = percentile(&s, 50.0);
         println!(
-            "| {n} | {} | {} | {p50:.1} | {:.1} | {:.1} | {floor:.1} | {:.2} | {:.1} |",
+            "| {n} | {} | {} | {p50:.1} | {:.1} | {:.1} | {floor:.1} | {:.2} | {:.1} | {} / {} |",
             r.bursts,
             s.len(),
             percentile(&s, 99.0),
             s.last().copied().unwrap_or(f64::NAN),
             p50 / floor,
             p50 - floor,
+            r.bridge_ticks,
+            r.phone_ticks,
         );
     }
     println!();

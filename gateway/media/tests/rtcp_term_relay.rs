@@ -265,3 +265,109 @@ async fn a_forwarded_stream_passes_rtcp_through() {
     );
     p.session.close().await;
 }
+
+#[tokio::test]
+async fn reports_go_to_the_rtcp_port_without_mux() {
+    let relay = relay(23740, 23759);
+    let session = relay.allocate("rtcp-nomux", 1).unwrap();
+    let a = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let a_rtcp = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let b = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    session
+        .set_remote(
+            0,
+            Leg::A,
+            a.local_addr().unwrap(),
+            Some(a_rtcp.local_addr().unwrap()),
+            false,
+        )
+        .unwrap();
+    session
+        .set_remote(0, Leg::B, b.local_addr().unwrap(), None, false)
+        .unwrap();
+    let (a_side, _) = session.local_addr(0, Leg::A).unwrap();
+    let (b_side, _) = session.local_addr(0, Leg::B).unwrap();
+    session
+        .set_transform(
+            0,
+            Direction::AtoB,
+            Box::new(Transcoder::new(PCMU, PCMA).unwrap()),
+        )
+        .unwrap();
+    session
+        .set_transform(
+            0,
+            Direction::BtoA,
+            Box::new(Transcoder::new(PCMA, PCMU).unwrap()),
+        )
+        .unwrap();
+    let mut report = None;
+    for i in 0..200u16 {
+        a.send_to(&audio(0, i, 0xA), a_side).await.unwrap();
+        b.send_to(&audio(8, i, 0xB), b_side).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        if let Some(d) = recv(&a_rtcp, Duration::from_millis(1)).await {
+            report = Some(d);
+            break;
+        }
+    }
+    let report = report.expect("the gateway's report on A's RTCP port");
+    assert!(matches!(
+        parse_compound(&report).unwrap()[0],
+        RtcpPacket::SenderReport(_)
+    ));
+    session.close().await;
+}
+
+#[tokio::test]
+async fn reports_with_the_gateways_pipeline() {
+    use gateway_media::dtmf_inject::{DtmfInjector, InjectConfig};
+    use gateway_media::{Chain, IdentityTransform, PacketTransform, Pipeline};
+    let relay = relay(23760, 23779);
+    let session = relay.allocate("rtcp-pipeline", 1).unwrap();
+    let a = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let a_rtcp = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let b = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    for (from, f, t) in [(Direction::AtoB, PCMU, PCMA), (Direction::BtoA, PCMA, PCMU)] {
+        let chain: Vec<Box<dyn PacketTransform>> = vec![Box::new(Transcoder::new(f, t).unwrap())];
+        session
+            .set_pipeline(
+                0,
+                from,
+                Pipeline {
+                    inbound: Box::new(Chain(chain)),
+                    inject: Some(DtmfInjector::new(InjectConfig::new(101, 8000, 8000)).unwrap()),
+                    outbound: Box::new(IdentityTransform),
+                },
+            )
+            .unwrap();
+    }
+    session.set_clock_rate(0, Leg::A, 8000).unwrap();
+    session.set_clock_rate(0, Leg::B, 8000).unwrap();
+    session
+        .set_remote(
+            0,
+            Leg::A,
+            a.local_addr().unwrap(),
+            Some(a_rtcp.local_addr().unwrap()),
+            false,
+        )
+        .unwrap();
+    session
+        .set_remote(0, Leg::B, b.local_addr().unwrap(), None, false)
+        .unwrap();
+    let (a_side, _) = session.local_addr(0, Leg::A).unwrap();
+    let (b_side, _) = session.local_addr(0, Leg::B).unwrap();
+    let mut report = None;
+    for i in 0..200u16 {
+        a.send_to(&audio(0, i, 0xA), a_side).await.unwrap();
+        b.send_to(&audio(8, i, 0xB), b_side).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        if let Some(d) = recv(&a_rtcp, Duration::from_millis(1)).await {
+            report = Some(d);
+            break;
+        }
+    }
+    assert!(report.is_some(), "the gateway's report on A's RTCP port");
+    session.close().await;
+}

@@ -413,7 +413,7 @@ pub fn generate(
                     target,
                 }
             }
-            35..=54 | 55..=69 | 70..=79 | 80..=84 | 85..=89 => {
+            35..=89 => {
                 let (want, kind): (fn(&GenRule) -> bool, ProbeKind) = match roll {
                     35..=54 => (
                         |r| matches!(r.matcher, Kind::Exact(_)) && r.from_trunk.is_none(),

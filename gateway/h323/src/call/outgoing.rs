@@ -64,6 +64,19 @@ fn is_digits(s: &str) -> bool {
     !s.is_empty() && s.len() <= 128 && s.chars().all(|c| "0123456789*#,".contains(c))
 }
 
+/// Our audio channel opened over H.245 (slow start) has this number.
+const SLOW_START_LCN: u16 = 1;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum SlowStart {
+    AwaitingCapabilities,
+    Opened {
+        codec: AudioCodec,
+        ptime: Option<u32>,
+    },
+    Established,
+}
+
 /// The peer's side of the accepted channels.
 #[derive(Debug, Default)]
 struct Accepted {
@@ -278,13 +291,21 @@ impl H323CallLeg {
                     // Connect ends the time the callee had to answer them
                     self.fast_start = FastStart::Refused;
                 }
-                if self.fast_start == FastStart::Refused {
-                    // Media would need H.245 logical channels (slow start),
-                    // which this leg does not open.
-                    let cause = Cause::new(Q850::BEARER_CAPABILITY_NOT_AVAILABLE)
-                        .with_text("The callee answered without Fast Start");
-                    self.release(&cause);
-                    self.events.push_back(LegEvent::Ended(cause));
+                if self.fast_start == FastStart::Refused && !self.answer_reported {
+                    if !self.tunnelling {
+                        // no H.245 channel to open logical channels on
+                        let cause = Cause::new(Q850::BEARER_CAPABILITY_NOT_AVAILABLE)
+                            .with_text("The callee answered without Fast Start or H.245");
+                        self.release(&cause);
+                        self.events.push_back(LegEvent::Ended(cause));
+                        return;
+                    }
+                    // Slow start: the owner hears Answer and Answered once
+                    // our channel is acknowledged with the callee's address.
+                    self.state = CallState::Active;
+                    self.slow_start = Some(SlowStart::AwaitingCapabilities);
+                    self.queue_our_h245();
+                    self.slow_start_open();
                     return;
                 }
                 self.state = CallState::Active;
@@ -293,16 +314,7 @@ impl H323CallLeg {
                     self.events.push_back(LegEvent::Answer(caps));
                 }
                 self.events.push_back(LegEvent::Answered);
-                if self.tunnelling {
-                    self.queue_h245(&H245Message::TerminalCapabilitySet(self.our_tcs()));
-                    if self.msd == Msd::Idle {
-                        self.queue_h245(&H245Message::MasterSlaveDetermination {
-                            terminal_type: self.config.terminal_type,
-                            status_determination_number: self.config.msd_number,
-                        });
-                        self.msd = Msd::Sent;
-                    }
-                }
+                self.queue_our_h245();
             }
             _ if self.state == CallState::Active => {}
             MessageType::CallProceeding => {
@@ -339,6 +351,102 @@ impl H323CallLeg {
                     });
                 }
             }
+        }
+    }
+
+    fn queue_our_h245(&mut self) {
+        if !self.tunnelling {
+            return;
+        }
+        self.queue_h245(&H245Message::TerminalCapabilitySet(self.our_tcs()));
+        if self.msd == Msd::Idle {
+            self.queue_h245(&H245Message::MasterSlaveDetermination {
+                terminal_type: self.config.terminal_type,
+                status_determination_number: self.config.msd_number,
+            });
+            self.msd = Msd::Sent;
+        }
+    }
+
+    /// Slow start, the peer's capabilities known: open our channel with the
+    /// first codec of our offer it can receive.
+    pub(super) fn slow_start_open(&mut self) {
+        if self.slow_start != Some(SlowStart::AwaitingCapabilities) {
+            return;
+        }
+        let Some(tcs) = self.remote_tcs.as_ref() else {
+            return;
+        };
+        let receivable = |c: AudioCodec| {
+            tcs.capability_table.iter().flatten().any(|e| {
+                matches!(
+                    &e.capability,
+                    Some(Capability::Audio(CapDirection::Receive | CapDirection::ReceiveAndTransmit, a))
+                        if codec_of(a) == Some(c)
+                )
+            })
+        };
+        let chosen = self
+            .proposals
+            .iter()
+            .find(|p| p.caller_sends && receivable(p.codec))
+            .map(|p| (p.olc.clone(), p.codec));
+        let Some((mut olc, codec)) = chosen else {
+            let cause = Cause::new(Q850::BEARER_CAPABILITY_NOT_AVAILABLE)
+                .with_text("The callee receives none of the offered codecs");
+            self.release(&cause);
+            self.events.push_back(LegEvent::Ended(cause));
+            return;
+        };
+        olc.forward_logical_channel_number = SLOW_START_LCN;
+        let ptime = match &olc.forward.data_type {
+            DataType::Audio(a) => packet_ms(a),
+            _ => None,
+        };
+        self.queue_h245(&H245Message::OpenLogicalChannel(olc));
+        self.slow_start = Some(SlowStart::Opened { codec, ptime });
+    }
+
+    pub(super) fn on_olc_ack(&mut self, ack: crate::h245::OpenLogicalChannelAck) {
+        let Some(SlowStart::Opened { codec, ptime }) = self.slow_start else {
+            return;
+        };
+        if ack.forward_logical_channel_number != SLOW_START_LCN {
+            return;
+        }
+        let h = ack.h2250_ack.as_ref();
+        let Some(rtp) = h.and_then(|h| unicast(&h.media_channel)) else {
+            let cause = Cause::new(Q850::BEARER_CAPABILITY_NOT_AVAILABLE)
+                .with_text("The callee acknowledged our channel without an address");
+            self.release(&cause);
+            self.events.push_back(LegEvent::Ended(cause));
+            return;
+        };
+        let rtcp = h.and_then(|h| unicast(&h.media_control_channel));
+        self.slow_start = Some(SlowStart::Established);
+        self.answer_reported = true;
+        self.events.push_back(LegEvent::Answer(MediaCaps {
+            streams: vec![StreamCaps {
+                kind: MediaKind::Audio,
+                rtp: Some(rtp),
+                rtcp,
+                rtcp_mux: false,
+                transport: MediaTransport::Rtp,
+                direction: MediaDirection::SendRecv,
+                ptime_ms: ptime,
+                codecs: vec![codec_cap(codec)],
+                bandwidth_kbps: None,
+            }],
+        }));
+        self.events.push_back(LegEvent::Answered);
+    }
+
+    pub(super) fn on_olc_reject(&mut self, lcn: u16) {
+        if matches!(self.slow_start, Some(SlowStart::Opened { .. })) && lcn == SLOW_START_LCN {
+            let cause = Cause::new(Q850::BEARER_CAPABILITY_NOT_AVAILABLE)
+                .with_text("The callee refused our audio channel");
+            self.release(&cause);
+            self.events.push_back(LegEvent::Ended(cause));
         }
     }
 
