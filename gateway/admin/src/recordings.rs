@@ -50,7 +50,7 @@ use axum::routing::{delete, get};
 use axum::{Json, Router};
 use gateway_media::meeting::seal::{self, RecordingKey};
 use gateway_store::recording_grants::{self, NewRecordingGrant, RecordingFilter};
-use gateway_store::units::{self, next_id};
+use gateway_store::units;
 use gateway_store::{Recording, RecordingAccess, RecordingGrant, UnitRef};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
