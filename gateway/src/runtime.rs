@@ -272,7 +272,17 @@ pub async fn run(cfg: Config) -> Result<(), RunError> {
     let admin_addr = admin_listener.local_addr().ok();
     tokio::spawn({
         let state = admin_state.clone();
-        let api = gateway_admin::router(admin.clone());
+        // Recording files are served (and sealed ones opened) from this
+        // node's data directory with the key the recorder seals with.
+        let files = gateway_admin::RecordingFiles::with_key_file(
+            cfg.data_dir.clone(),
+            &cfg.recording_key_file(),
+        )
+        .unwrap_or_else(|e| {
+            warn!(error = %e, "recording key not readable: recordings can be listed, not fetched");
+            gateway_admin::RecordingFiles::new(cfg.data_dir.clone(), None)
+        });
+        let api = gateway_admin::router(admin.clone()).layer(axum::Extension(files));
         async move {
             if let Err(e) = admin::serve(admin_listener, state, api).await {
                 error!(error = %e, "admin listener stopped");

@@ -91,7 +91,7 @@ fn json<T: Serialize>(v: &T) -> serde_json::Value {
 }
 
 #[allow(clippy::too_many_arguments)]
-async fn write_audit(
+pub(crate) async fn write_audit(
     conn: &mut AnyConnection,
     at_ms: i64,
     actor: &str,

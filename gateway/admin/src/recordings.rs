@@ -50,7 +50,7 @@ use axum::routing::{delete, get};
 use axum::{Json, Router};
 use gateway_media::meeting::seal::{self, RecordingKey};
 use gateway_store::recording_grants::{self, NewRecordingGrant, RecordingFilter};
-use gateway_store::units::{self, next_id};
+use gateway_store::units;
 use gateway_store::{Recording, RecordingAccess, RecordingGrant, UnitRef};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -261,26 +261,19 @@ async fn audit(
     before: Option<serde_json::Value>,
     after: Option<serde_json::Value>,
 ) -> Result<(), AdminError> {
-    let id = next_id(conn, "adm_audit").await?;
-    sqlx::query(
-        "INSERT INTO adm_audit (id, at_ms, actor, actor_role, action, object_kind, object_id, \
-         unit_structure, unit_code, before_json, after_json) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+    crate::ops::write_audit(
+        conn,
+        at_ms,
+        actor.user.as_str(),
+        actor.role.as_str(),
+        action,
+        object_kind,
+        object_id,
+        Some(unit),
+        before,
+        after,
     )
-    .bind(id)
-    .bind(at_ms)
-    .bind(actor.user.as_str())
-    .bind(actor.role.as_str())
-    .bind(action)
-    .bind(object_kind)
-    .bind(object_id)
-    .bind(unit.structure.as_str())
-    .bind(unit.code.as_str())
-    .bind(before.map(|b| b.to_string()))
-    .bind(after.map(|a| a.to_string()))
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
+    .await
 }
 
 fn to_json<T: Serialize>(v: &T) -> serde_json::Value {

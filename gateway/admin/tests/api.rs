@@ -1441,7 +1441,7 @@ async fn openapi_lists_what_exists(w: World) {
             }
         }
     }
-    assert_eq!(operations, 27);
+    assert_eq!(operations, 33);
 }
 
 async fn dialplan_endpoints_are_adopted(w: World) {

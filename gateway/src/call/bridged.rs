@@ -393,9 +393,25 @@ impl Engine {
                 self.bridged_command(now, call_id, Side::A, LegCommand::Answer(a_answer));
             }
             LegEvent::Dtmf { digit, duration_ms } => {
-                info!(call_id = %label, ?side, digit = %digit, duration_ms, "DTMF relayed to the other leg");
-                let cmd = LegCommand::Dtmf { digit, duration_ms };
-                self.bridged_command(now, call_id, side.other(), cmd);
+                // Towards a leg with telephone-event the digit is played
+                // into its audio; otherwise its adapter signals it.
+                let to = side.other();
+                let direction = match to {
+                    Side::A => gateway_media::relay::Direction::BtoA,
+                    Side::B => gateway_media::relay::Direction::AtoB,
+                };
+                let played = gateway_media::dtmf::DtmfEvent::from_char(digit).is_some_and(|e| {
+                    call.media.can_inject_dtmf(AUDIO_STREAM, direction)
+                        && call
+                            .media
+                            .inject_dtmf(AUDIO_STREAM, direction, e, duration_ms)
+                            .is_ok()
+                });
+                info!(call_id = %label, ?side, digit = %digit, duration_ms, in_band = played, "DTMF relayed to the other leg");
+                if !played {
+                    let cmd = LegCommand::Dtmf { digit, duration_ms };
+                    self.bridged_command(now, call_id, to, cmd);
+                }
             }
             LegEvent::KeyframeRequest => {
                 self.bridged_command(now, call_id, side.other(), LegCommand::KeyframeRequest);
@@ -417,6 +433,7 @@ impl Engine {
     /// each direction and the caller's answer. Returns the caller's answer.
     fn plan_bridge(&mut self, call_id: u64, b_answer: &MediaCaps) -> Result<MediaCaps, Cause> {
         let ip = self.cfg.advertised_ip;
+        let dtmf_tx = self.dtmf_tx.clone();
         let Some(call) = self.bridged.calls.get_mut(&call_id) else {
             return Err(Cause::normal_clearing());
         };
@@ -482,13 +499,21 @@ impl Engine {
             }
         }
         let srtp = plan.srtp.clone().map(|l| (Side::A, l));
+        // A leg with telephone-event whose peer has none: its events are
+        // taken out of the media (then signalled to the peer), and digits
+        // the peer signals are played into the audio towards it.
+        let tap = match plan.telephone_events {
+            (Some((pt, clock)), None) => Some((call_id, Side::A, pt, clock, dtmf_tx)),
+            (None, Some((pt, clock))) => Some((call_id, Side::B, pt, clock, dtmf_tx)),
+            _ => None,
+        };
         install_media(
             &call.label,
             &call.media,
             Side::A,
             plan.transcode.as_ref(),
             srtp.as_ref(),
-            None,
+            tap,
         );
         info!(call_id = %call.label, caller_codec = %plan.codecs.0, callee_codec = %plan.codecs.1, transcoded = plan.transcode.is_some(), "bridged media path set");
         let answer = plan.a_answer.clone();

@@ -77,6 +77,8 @@ pub(crate) struct BridgePlan {
     pub audio: (Option<AudioCodec>, Option<AudioCodec>),
     pub codecs: (String, String),
     pub video: Option<VideoPlan>,
+    /// Each leg's telephone-event payload type and clock, if it took one.
+    pub telephone_events: (Option<(u8, u32)>, Option<(u8, u32)>),
 }
 
 fn refuse(status: u16, why: impl Into<String>) -> Cause {
@@ -496,6 +498,17 @@ pub(crate) fn plan_answer(
         audio: (a_chosen.audio_codec(), b_chosen.audio_codec()),
         codecs: (a_chosen.name.clone(), b_chosen.name.clone()),
         video: video.map(|(_, plan, _)| plan),
+        telephone_events: (
+            a_codecs_answer
+                .iter()
+                .find(|c| c.is_telephone_event())
+                .map(|c| (c.payload_type, c.clock_rate)),
+            b_audio
+                .codecs
+                .iter()
+                .find(|c| c.is_telephone_event())
+                .map(|c| (c.payload_type, c.clock_rate)),
+        ),
     })
 }
 

@@ -7,11 +7,6 @@
 use super::*;
 use gateway_media::dtmf_tap::{DtmfDigit, DtmfTap};
 
-// Declared here while call/mod.rs is being reworked elsewhere; its place
-// is next to `mod media_path;` there.
-#[path = "dtmf.rs"]
-#[cfg_attr(not(test), allow(dead_code))] // until call/mod.rs calls on_info_dtmf
-pub(super) mod dtmf;
 use tokio::sync::mpsc;
 
 /// Whether an SDP body is an offer or an answer (RFC 3264): the caller
@@ -35,7 +30,7 @@ impl Engine {
 
 /// Where in-band digits are taken out: (call, side sending them, their
 /// payload type and clock, the engine's digit channel).
-type DtmfTapSpec = (u64, Side, u8, u32, mpsc::UnboundedSender<DtmfDigit>);
+pub(super) type DtmfTapSpec = (u64, Side, u8, u32, mpsc::UnboundedSender<DtmfDigit>);
 
 /// The transforms of each direction of the first audio stream: decrypt
 /// what arrives from an SRTP leg, transcode, encrypt what goes to an SRTP
@@ -159,16 +154,23 @@ impl Engine {
     /// as SIP INFO (`application/dtmf-relay`, the form room systems and
     /// PBXs read).
     pub fn on_in_band_dtmf(&mut self, now: Instant, d: DtmfDigit) {
+        let from = match d.from {
+            Leg::A => Side::A,
+            Leg::B => Side::B,
+        };
+        if self.bridged.calls.contains_key(&d.key) {
+            let ev = gateway_callmodel::LegEvent::Dtmf {
+                digit: d.digit,
+                duration_ms: d.duration_ms,
+            };
+            return self.on_bridged_event(now, d.key, from, ev);
+        }
         let Some(call) = self.calls.get(&d.key) else {
             return;
         };
         if !matches!(call.state, CallState::Answered | CallState::Confirmed) {
             return;
         }
-        let from = match d.from {
-            Leg::A => Side::A,
-            Leg::B => Side::B,
-        };
         let Some(event) = gateway_media::dtmf::DtmfEvent::from_char(d.digit) else {
             return;
         };

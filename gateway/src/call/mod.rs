@@ -14,6 +14,7 @@ mod bridged_media;
 mod bridged_tests;
 pub mod caps;
 mod cdr;
+pub(crate) mod dtmf;
 pub mod encryption;
 #[cfg(test)]
 mod encryption_tests;
@@ -1379,6 +1380,11 @@ impl Engine {
                 }
             }
             _ => {
+                // A digit by INFO towards a leg that negotiated
+                // telephone-event is played into its audio (RFC 4733).
+                if req.method == Method::Info && self.on_info_dtmf(now, r, id, &req) {
+                    return;
+                }
                 // INFO (DTMF, fast update), MESSAGE, NOTIFY, REFER…: end to end.
                 let body = if req.body.is_empty() {
                     None

@@ -69,30 +69,21 @@ fn parse_sdp(headers: &gateway_sip::message::Headers, body: &[u8]) -> Option<Ses
 
 /// The neutral meaning of an INFO: a digit or a keyframe request.
 pub(crate) fn info_event(req: &Request) -> Option<LegEvent> {
-    let body = String::from_utf8_lossy(&req.body);
-    let content_type = req
-        .headers
-        .get(&HeaderName::ContentType)
-        .unwrap_or("")
-        .to_ascii_lowercase();
-    if body.contains("picture_fast_update") {
-        return Some(LegEvent::KeyframeRequest);
+    use super::dtmf::{read_info, InfoRequest};
+    match read_info(req.headers.get(&HeaderName::ContentType), &req.body) {
+        InfoRequest::Digit(event, ms) => Some(LegEvent::Dtmf {
+            digit: event.to_char(),
+            duration_ms: ms,
+        }),
+        InfoRequest::PassOn if contains(&req.body, b"picture_fast_update") => {
+            Some(LegEvent::KeyframeRequest)
+        }
+        _ => None,
     }
-    let dtmf = |event: gateway_media::dtmf::DtmfEvent, ms: Option<u32>| LegEvent::Dtmf {
-        digit: event.to_char(),
-        duration_ms: ms.unwrap_or(100),
-    };
-    if content_type.starts_with("application/dtmf-relay") {
-        return gateway_media::dtmf::parse_dtmf_relay(&body)
-            .ok()
-            .map(|d| dtmf(d.event, d.duration_ms));
-    }
-    if content_type.starts_with("application/dtmf") {
-        return gateway_media::dtmf::parse_application_dtmf(&body)
-            .ok()
-            .map(|e| dtmf(e, None));
-    }
-    None
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
 }
 
 fn sip_leg(call: &mut super::bridged::BridgedCall, side: Side) -> Option<&mut SipLeg> {
@@ -552,20 +543,31 @@ impl Engine {
                 resp.headers.push(HeaderName::Server, USER_AGENT);
                 self.respond(now, id, resp);
             }
-            Method::Info => match info_event(&req) {
-                Some(ev) => {
-                    self.reply(now, id, &req, 200, "OK", Some(&tag));
-                    self.on_bridged_event(now, call_id, side, ev);
+            Method::Info => {
+                use super::dtmf::{read_info, InfoRequest, INFO_ACCEPT};
+                let ct = req.headers.get(&HeaderName::ContentType);
+                match read_info(ct, &req.body) {
+                    InfoRequest::Malformed(why) => self.reply(
+                        now,
+                        id,
+                        &req,
+                        400,
+                        &format!("Bad DTMF body: {why}"),
+                        Some(&tag),
+                    ),
+                    InfoRequest::Unsupported => {
+                        let mut resp = make_response(&req, 415, Some(&tag));
+                        resp.headers.push(HeaderName::Accept, INFO_ACCEPT);
+                        self.respond(now, id, resp);
+                    }
+                    _ => {
+                        self.reply(now, id, &req, 200, "OK", Some(&tag));
+                        if let Some(ev) = info_event(&req) {
+                            self.on_bridged_event(now, call_id, side, ev);
+                        }
+                    }
                 }
-                None => {
-                    let mut resp = make_response(&req, 415, Some(&tag));
-                    resp.headers.push(
-                        HeaderName::Accept,
-                        "application/dtmf-relay, application/dtmf, application/media_control+xml",
-                    );
-                    self.respond(now, id, resp);
-                }
-            },
+            }
             Method::Options => self.reply(now, id, &req, 200, "OK", Some(&tag)),
             _ => {
                 let mut resp = make_response(&req, 405, Some(&tag));

@@ -480,16 +480,22 @@ fn proceeding_body(fast_start: Option<Vec<Vec<u8>>>) -> ProceedingUuie {
 
 #[tokio::test]
 async fn a_sip_caller_reaches_the_registered_room_by_its_number() {
-    use crate::engine_tests::{req, resp, Caller};
+    use crate::engine_tests::{resp, Caller};
     use gateway_sip::message::Method;
     let mut h = harness(gateway_dialplan::SAMPLE_DIALPLAN);
     assert!(
         !h.e.neutral_sip_calls,
         "the B2BUA owns SIP calls, yet an H.323 callee takes the neutral owner"
     );
-    let sdp = "v=0\r\no=- 1 1 IN IP4 127.0.0.5\r\ns=-\r\nc=IN IP4 127.0.0.5\r\nt=0 0\r\n\
-               m=audio 30000 RTP/AVP 0 8 101\r\na=rtpmap:0 PCMU/8000\r\n\
-               a=rtpmap:8 PCMA/8000\r\na=rtpmap:101 telephone-event/8000\r\n";
+    // The caller's RTP socket: digits from the room arrive here in band.
+    let caller_rtp = tokio::net::UdpSocket::bind("127.0.0.5:0").await.unwrap();
+    let sdp = format!(
+        "v=0\r\no=- 1 1 IN IP4 127.0.0.5\r\ns=-\r\nc=IN IP4 127.0.0.5\r\nt=0 0\r\n\
+         m=audio {} RTP/AVP 0 8 101\r\na=rtpmap:0 PCMU/8000\r\n\
+         a=rtpmap:8 PCMA/8000\r\na=rtpmap:101 telephone-event/8000\r\n",
+        caller_rtp.local_addr().unwrap().port()
+    );
+    let sdp = sdp.as_str();
 
     // not registered: 480, and nothing is dialled
     let a_addr = addr("127.0.0.1:40011");
@@ -590,7 +596,8 @@ async fn a_sip_caller_reaches_the_registered_room_by_its_number() {
         .iter()
         .any(|(m, u)| m.message_type == MessageType::Facility && u.pdu.h245_control.is_some()));
 
-    // a digit from the room reaches the caller as INFO
+    // a digit from the room reaches the caller in band: it negotiated
+    // telephone-event, so the relay plays RFC 4733 events to it
     let uii = gateway_h323::h245::H245Message::UserInput(
         gateway_h323::h245::UserInputIndication::Alphanumeric("5".into()),
     )
@@ -612,8 +619,18 @@ async fn a_sip_caller_reaches_the_registered_room_by_its_number() {
         },
     );
     let out = h.out();
-    let info = req(&out, a_addr, Method::Info);
-    assert!(String::from_utf8_lossy(&info.body).contains("Signal=5"));
+    crate::engine_tests::no_request(&out, a_addr, Method::Info);
+    let mut buf = [0u8; 512];
+    let event = loop {
+        let (n, _) = tokio::time::timeout(Duration::from_secs(3), caller_rtp.recv_from(&mut buf))
+            .await
+            .expect("an RFC 4733 event reaches the caller")
+            .unwrap();
+        if n >= 16 && buf[1] & 0x7f == 101 {
+            break buf[12];
+        }
+    };
+    assert_eq!(event, 5, "the room's digit 5");
     // and the caller's INFO digit reaches the room as H.245 userInput
     h.send(
         a_addr,

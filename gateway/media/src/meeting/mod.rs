@@ -47,6 +47,8 @@ pub const PRIME_SAMPLES: usize = 2 * FRAME;
 /// A leg's FIFO never holds more than this (200 ms); beyond, the oldest
 /// audio is dropped so a leg whose clock runs fast cannot add delay.
 const MAX_QUEUED: usize = 10 * FRAME;
+/// Ticks over which a leg's smallest queue depth is watched (1 s).
+const TRIM_WINDOW_TICKS: u32 = 50;
 /// Packets read per socket per tick, so one flooding peer cannot starve the
 /// others' mix.
 const MAX_READS_PER_TICK: usize = 64;
@@ -388,6 +390,7 @@ struct MixLeg {
     /// 16 kHz samples per outgoing packet.
     packet_samples: usize,
     inbox: VecDeque<i16>,
+    trim: StandingQueue,
     primed: bool,
     outbox: Vec<i16>,
     input: Vec<i16>,
@@ -481,6 +484,7 @@ impl MixTask {
                     telephone_event: spec.telephone_event,
                     packet_samples: ptime * MIX_RATE as usize / 1000,
                     inbox: VecDeque::with_capacity(MAX_QUEUED + FRAME),
+                    trim: StandingQueue::default(),
                     primed: false,
                     outbox: Vec::with_capacity(4 * FRAME),
                     input: vec![0; FRAME],
@@ -866,6 +870,13 @@ impl MixLeg {
     }
 
     fn take_input(&mut self) {
+        let excess = self.trim.observe(self.inbox.len()).min(self.inbox.len());
+        if excess > 0 {
+            self.inbox.drain(..excess);
+            self.counters
+                .overflow_samples
+                .fetch_add(excess as u64, Relaxed);
+        }
         if !self.primed && self.inbox.len() >= PRIME_SAMPLES {
             self.primed = true;
         }
@@ -925,5 +936,68 @@ impl MixLeg {
                 self.counters.packets_out.fetch_add(1, Relaxed);
             }
         }
+    }
+}
+
+/// Delay a leg's queue keeps even at its emptiest: after ticks the bridge
+/// missed (a busy host), each leg plays one frame per tick and would carry
+/// the backlog for the rest of the meeting. Once a window's smallest depth
+/// stayed above the priming margin plus a frame, the surplus is dropped.
+#[derive(Debug, Clone, Copy)]
+struct StandingQueue {
+    min_depth: usize,
+    ticks: u32,
+}
+
+impl Default for StandingQueue {
+    fn default() -> Self {
+        StandingQueue {
+            min_depth: usize::MAX,
+            ticks: 0,
+        }
+    }
+}
+
+impl StandingQueue {
+    /// The depth before this tick's frame is taken; returns how many
+    /// samples to drop now.
+    fn observe(&mut self, depth: usize) -> usize {
+        self.min_depth = self.min_depth.min(depth);
+        self.ticks += 1;
+        if self.ticks < TRIM_WINDOW_TICKS {
+            return 0;
+        }
+        let min = std::mem::take(self).min_depth;
+        if min > PRIME_SAMPLES + FRAME {
+            min - PRIME_SAMPLES
+        } else {
+            0
+        }
+    }
+}
+
+#[cfg(test)]
+mod standing_queue_tests {
+    use super::*;
+
+    #[test]
+    fn a_backlog_that_never_drains_is_cut_to_the_priming_margin() {
+        let mut q = StandingQueue::default();
+        let mut dropped = 0;
+        for _ in 0..TRIM_WINDOW_TICKS {
+            dropped += q.observe(8 * FRAME);
+        }
+        assert_eq!(dropped, 8 * FRAME - PRIME_SAMPLES);
+    }
+
+    #[test]
+    fn jitter_that_drains_the_queue_now_and_then_keeps_everything() {
+        let mut q = StandingQueue::default();
+        let mut dropped = 0;
+        for t in 0..3 * TRIM_WINDOW_TICKS {
+            let depth = if t % 25 == 0 { FRAME } else { 6 * FRAME };
+            dropped += q.observe(depth);
+        }
+        assert_eq!(dropped, 0);
     }
 }
