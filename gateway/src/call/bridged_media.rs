@@ -105,6 +105,55 @@ fn same_codec(a: &CodecCap, b: &CodecCap) -> bool {
     a.name.eq_ignore_ascii_case(&b.name) && a.clock_rate == b.clock_rate
 }
 
+/// Adds every codec the bridge transcodes that `codecs` lacks, on its
+/// static payload type or a free dynamic one.
+fn push_transcodable(codecs: &mut Vec<CodecCap>) {
+    for codec in TRANSCODABLE {
+        if codecs.iter().any(|c| c.audio_codec() == Some(codec)) {
+            continue;
+        }
+        let pt = match codec.static_payload_type() {
+            Some(pt) if codecs.iter().all(|c| c.payload_type != pt) => pt,
+            _ => match free_dynamic_pt(codecs) {
+                Some(pt) => pt,
+                None => continue,
+            },
+        };
+        codecs.push(codec_cap(codec, pt));
+    }
+}
+
+/// Adds telephone-event/8000 on `preferred` (the peer's own) if free, else
+/// on 101, else on a free dynamic payload type.
+fn push_telephone_event(codecs: &mut Vec<CodecCap>, preferred: Option<u8>) {
+    let free = |pt: &u8| codecs.iter().all(|c| c.payload_type != *pt);
+    let pt = preferred
+        .filter(free)
+        .or_else(|| Some(TELEPHONE_EVENT_PT).filter(free))
+        .or_else(|| free_dynamic_pt(codecs));
+    if let Some(pt) = pt {
+        codecs.push(CodecCap {
+            payload_type: pt,
+            name: "telephone-event".into(),
+            clock_rate: 8000,
+            channels: 1,
+            fmtp: Some("0-16".into()),
+        });
+    }
+}
+
+/// The transport we offer a leg: SDES-SRTP with fresh keys when the call
+/// requires encryption, else plain RTP.
+fn our_transport(require_encryption: bool) -> (MediaTransport, Option<Vec<SdesCrypto>>) {
+    if require_encryption {
+        let ours = sdes::offer();
+        let lines = ours.iter().map(sdes::line).collect();
+        (MediaTransport::SrtpSdes { crypto: lines }, Some(ours))
+    } else {
+        (MediaTransport::Rtp, None)
+    }
+}
+
 /// A dynamic payload type not used in `codecs`.
 fn free_dynamic_pt(codecs: &[CodecCap]) -> Option<u8> {
     (96..=127).find(|pt| codecs.iter().all(|c| c.payload_type != *pt))
@@ -150,43 +199,10 @@ pub(crate) fn offer_for_callee(
         .cloned()
         .collect();
     if codecs.iter().any(|c| c.audio_codec().is_some()) {
-        for codec in TRANSCODABLE {
-            if codecs.iter().any(|c| c.audio_codec() == Some(codec)) {
-                continue;
-            }
-            let pt = match codec.static_payload_type() {
-                Some(pt) if codecs.iter().all(|c| c.payload_type != pt) => pt,
-                _ => match free_dynamic_pt(&codecs) {
-                    Some(pt) => pt,
-                    None => continue,
-                },
-            };
-            codecs.push(codec_cap(codec, pt));
-        }
+        push_transcodable(&mut codecs);
     }
-    let te_pt = a_audio
-        .telephone_event(8000)
-        .filter(|pt| codecs.iter().all(|c| c.payload_type != *pt))
-        .or_else(|| {
-            Some(TELEPHONE_EVENT_PT).filter(|pt| codecs.iter().all(|c| c.payload_type != *pt))
-        })
-        .or_else(|| free_dynamic_pt(&codecs));
-    if let Some(pt) = te_pt {
-        codecs.push(CodecCap {
-            payload_type: pt,
-            name: "telephone-event".into(),
-            clock_rate: 8000,
-            channels: 1,
-            fmtp: Some("0-16".into()),
-        });
-    }
-    let (transport, b_keys_offered) = if require_encryption {
-        let ours = sdes::offer();
-        let lines = ours.iter().map(sdes::line).collect();
-        (MediaTransport::SrtpSdes { crypto: lines }, Some(ours))
-    } else {
-        (MediaTransport::Rtp, None)
-    };
+    push_telephone_event(&mut codecs, a_audio.telephone_event(8000));
+    let (transport, b_keys_offered) = our_transport(require_encryption);
     let stream = StreamCaps {
         kind: MediaKind::Audio,
         rtp: Some(b_local.rtp),
@@ -248,38 +264,9 @@ pub(crate) fn own_offer(
         .cloned()
         .into_iter()
         .collect();
-    for codec in TRANSCODABLE {
-        if codecs.iter().any(|c| c.audio_codec() == Some(codec)) {
-            continue;
-        }
-        let pt = match codec.static_payload_type() {
-            Some(pt) if codecs.iter().all(|c| c.payload_type != pt) => pt,
-            _ => match free_dynamic_pt(&codecs) {
-                Some(pt) => pt,
-                None => continue,
-            },
-        };
-        codecs.push(codec_cap(codec, pt));
-    }
-    if let Some(pt) = Some(TELEPHONE_EVENT_PT)
-        .filter(|pt| codecs.iter().all(|c| c.payload_type != *pt))
-        .or_else(|| free_dynamic_pt(&codecs))
-    {
-        codecs.push(CodecCap {
-            payload_type: pt,
-            name: "telephone-event".into(),
-            clock_rate: 8000,
-            channels: 1,
-            fmtp: Some("0-16".into()),
-        });
-    }
-    let (transport, keys) = if require_encryption {
-        let ours = sdes::offer();
-        let lines = ours.iter().map(sdes::line).collect();
-        (MediaTransport::SrtpSdes { crypto: lines }, Some(ours))
-    } else {
-        (MediaTransport::Rtp, None)
-    };
+    push_transcodable(&mut codecs);
+    push_telephone_event(&mut codecs, None);
+    let (transport, keys) = our_transport(require_encryption);
     let stream = StreamCaps {
         kind: MediaKind::Audio,
         rtp: Some(local.rtp),
