@@ -109,7 +109,7 @@ pub async fn dialplan_structure(
         .map(|u| (u.code.as_str(), u.name.as_str()))
         .collect();
     let found = admin
-        .matching_structure(units.into_iter())
+        .matching_structure(units)
         .await
         .map_err(|e| RunError::Store(e.to_string()))?;
     Ok(found.unwrap_or(Structure::Y2025))

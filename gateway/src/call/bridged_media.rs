@@ -54,6 +54,9 @@ pub(crate) struct OfferState {
     pub a_video: Option<(usize, StreamCaps)>,
 }
 
+/// A leg's telephone-event: payload type and clock.
+pub(crate) type TelephoneEvent = (u8, u32);
+
 /// Video forwarded between the legs: where each receives.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct VideoPlan {
@@ -77,8 +80,8 @@ pub(crate) struct BridgePlan {
     pub audio: (Option<AudioCodec>, Option<AudioCodec>),
     pub codecs: (String, String),
     pub video: Option<VideoPlan>,
-    /// Each leg's telephone-event payload type and clock, if it took one.
-    pub telephone_events: (Option<(u8, u32)>, Option<(u8, u32)>),
+    /// Each leg's telephone-event, if it took one.
+    pub telephone_events: (Option<TelephoneEvent>, Option<TelephoneEvent>),
 }
 
 fn refuse(status: u16, why: impl Into<String>) -> Cause {
