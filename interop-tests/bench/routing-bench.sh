@@ -203,7 +203,7 @@ def secs(t):
     h, m, s = t.split(":")
     return int(h) * 3600 + int(m) * 60 + float(s)
 for n, (h, d) in enumerate(zip(sighups, done), 1):
-    print(f"  swap {n}: SIGHUP {h}, new snapshot after {secs(d) - secs(h):.1f} s (engine loop busy meanwhile)")
+    print(f"  swap {n}: SIGHUP {h}, new snapshot after {secs(d) - secs(h):.1f} s (built off the engine loop, which kept serving)")
 EOF
 fi
 
