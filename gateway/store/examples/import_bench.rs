@@ -72,21 +72,33 @@ async fn main() {
         .import_dialplan(&d, &plan.toml, "city.toml")
         .await
         .expect("import");
-    println!("{:<44} {:>9}", "import into an empty database", ms(t.elapsed()));
+    println!(
+        "{:<44} {:>9}",
+        "import into an empty database",
+        ms(t.elapsed())
+    );
 
     let t = Instant::now();
     let again = store
         .import_dialplan(&d, &plan.toml, "city.toml")
         .await
         .expect("re-import");
-    println!("{:<44} {:>9}", "import of the same text (no new version)", ms(t.elapsed()));
+    println!(
+        "{:<44} {:>9}",
+        "import of the same text (no new version)",
+        ms(t.elapsed())
+    );
 
     let t = Instant::now();
     let v2 = store
         .import_dialplan(&d2, &next.toml, "city.toml")
         .await
         .expect("import variant");
-    println!("{:<44} {:>9}", "import of a changed version (rewrite)", ms(t.elapsed()));
+    println!(
+        "{:<44} {:>9}",
+        "import of a changed version (rewrite)",
+        ms(t.elapsed())
+    );
 
     let t = Instant::now();
     let loaded = store.load_dialplan().await.expect("load").expect("stored");
@@ -100,7 +112,8 @@ async fn main() {
     if v2 == v1 {
         bad.push("a changed text kept the version".to_string());
     }
-    if loaded.endpoints().len() != d2.endpoints().len() || loaded.rules().len() != d2.rules().len() {
+    if loaded.endpoints().len() != d2.endpoints().len() || loaded.rules().len() != d2.rules().len()
+    {
         bad.push(format!(
             "loaded {} endpoints / {} rules, imported {} / {}",
             loaded.endpoints().len(),
