@@ -6,6 +6,8 @@ mod cli;
 mod config;
 mod engine;
 #[cfg(test)]
+mod engine_reinvite_tests;
+#[cfg(test)]
 pub(crate) mod engine_tests;
 mod h323;
 mod meeting;
