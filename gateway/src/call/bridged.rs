@@ -602,8 +602,16 @@ impl Engine {
         let Some(call) = self.bridged.calls.remove(&call_id) else {
             return;
         };
-        self.bridged.tags.retain(|_, (c, _)| *c != call_id);
-        self.bridged.server_tx.retain(|_, c| *c != call_id);
+        // Only this call's own entries: scanning the maps would cost
+        // O(all calls) per call ended.
+        for leg in &call.legs {
+            if let LegSignalling::Sip(s) = &leg.signalling {
+                self.bridged.tags.remove(s.tag());
+                if let Some(tx) = s.invite_server_tx() {
+                    self.bridged.server_tx.remove(&tx);
+                }
+            }
+        }
         let stats = call.media.stats();
         let quality = call.media.quality(AUDIO_STREAM).ok();
         let at = |i: Instant| {

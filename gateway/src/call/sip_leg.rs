@@ -60,6 +60,21 @@ pub(crate) struct SipLeg {
     sdp_version: u64,
 }
 
+impl SipLeg {
+    /// Our tag in the dialog (how in-dialog requests find the leg).
+    pub(crate) fn tag(&self) -> &str {
+        &self.tag
+    }
+
+    /// The caller's INVITE transaction, for a leg we answer.
+    pub(crate) fn invite_server_tx(&self) -> Option<ServerTxId> {
+        match &self.role {
+            Role::Uas { invite_tx, .. } => Some(*invite_tx),
+            Role::Uac { .. } => None,
+        }
+    }
+}
+
 fn parse_sdp(headers: &gateway_sip::message::Headers, body: &[u8]) -> Option<SessionDescription> {
     let body = sdp_body(headers, body)?;
     std::str::from_utf8(&body)
@@ -84,6 +99,18 @@ pub(crate) fn info_event(req: &Request) -> Option<LegEvent> {
 
 fn contains(hay: &[u8], needle: &[u8]) -> bool {
     hay.windows(needle.len()).any(|w| w == needle)
+}
+
+/// The headers every provisional and 2xx of ours carries on a leg we
+/// answer: our Contact, what we allow and support, who we are.
+fn with_our_headers(mut resp: Response, contact: &str) -> Response {
+    if resp.status > 100 && resp.status < 300 {
+        resp.headers.push(HeaderName::Contact, contact);
+        resp.headers.push(HeaderName::Allow, ALLOW);
+        resp.headers.push(HeaderName::Supported, SUPPORTED);
+    }
+    resp.headers.push(HeaderName::Server, USER_AGENT);
+    resp
 }
 
 fn sip_leg(call: &mut super::bridged::BridgedCall, side: Side) -> Option<&mut SipLeg> {
@@ -262,6 +289,10 @@ impl Engine {
         let advertised = self.cfg.advertised_ip;
         let t1 = self.tx.config().t1;
         let t2 = self.tx.config().t2;
+        let Some(transport) = self.sip_leg_mut(call_id, side).map(|l| l.peer.transport) else {
+            return;
+        };
+        let contact = self.contact(transport);
         let Some(leg) = self.sip_leg_mut(call_id, side) else {
             return;
         };
@@ -296,7 +327,7 @@ impl Engine {
                     }
                     _ => make_response(invite, 180, Some(&tag)),
                 };
-                self.respond_on_leg(now, tx, resp, side);
+                self.respond(now, tx, with_our_headers(resp, &contact));
             }
             LegCommand::Answer(caps) => {
                 let Role::Uas {
@@ -324,13 +355,15 @@ impl Engine {
                 let mut resp = make_response(invite, 200, Some(&leg.tag));
                 resp.headers.set(HeaderName::ContentType, "application/sdp");
                 resp.body = body.clone();
+                // Retransmissions (RFC 3261 §13.3.1.4) repeat it exactly.
+                let resp = with_our_headers(resp, &contact);
                 let tx = *invite_tx;
                 leg.local_sdp = body;
                 leg.settled = true;
                 let wait = AckWait::new(now, t1, t2, resp.clone());
                 let next = wait.poll_timeout();
                 leg.ack_wait = Some(wait);
-                self.respond_on_leg(now, tx, resp, side);
+                self.respond(now, tx, resp);
                 if let Some(at) = next {
                     self.schedule(at, EngineTimer::BridgedAnswer(call_id, side as u8));
                 }
@@ -368,28 +401,6 @@ impl Engine {
                 );
             }
         }
-    }
-
-    /// A response on a leg's INVITE server transaction, with the headers
-    /// every response of ours carries.
-    fn respond_on_leg(&mut self, now: Instant, tx: ServerTxId, mut resp: Response, side: Side) {
-        let transport = self
-            .bridged
-            .calls
-            .values()
-            .find_map(|c| match &c.legs[side as usize].signalling {
-                LegSignalling::Sip(s) if matches!(&s.role, Role::Uas { invite_tx, .. } if *invite_tx == tx) => Some(s.peer.transport),
-                _ => None,
-            });
-        if resp.status > 100 && resp.status < 300 {
-            if let Some(t) = transport {
-                resp.headers.push(HeaderName::Contact, self.contact(t));
-            }
-            resp.headers.push(HeaderName::Allow, ALLOW);
-            resp.headers.push(HeaderName::Supported, SUPPORTED);
-        }
-        resp.headers.push(HeaderName::Server, USER_AGENT);
-        self.respond(now, tx, resp);
     }
 
     /// End a SIP leg with `cause`: refuse its INVITE, CANCEL ours, or BYE.
