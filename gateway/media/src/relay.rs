@@ -40,7 +40,7 @@ use crate::quality::{
 };
 use crate::rtcp::{parse_compound, RtcpPacket};
 use crate::rtcp_term::RtcpTerminator;
-use crate::transform::{IdentityTransform, PacketTransform};
+use crate::transform::{IdentityTransform, PacketTransform, Verdict};
 
 /// Receive buffer size. Larger than any Ethernet-MTU datagram; a bigger
 /// datagram would be truncated by the kernel (and then fail validation or be
@@ -1129,7 +1129,16 @@ fn forward(
         return;
     };
     let d = from as usize;
-    let mut n = stream.transforms[d].transform(info.class, buf, len);
+    let mut n = match stream.transforms[d].process(info.class, buf, len) {
+        Verdict::Forward(n) => Some(n),
+        Verdict::Held => {
+            // Kept by a reordering buffer, to leave with a later packet:
+            // not a drop.
+            observe_rtcp(stream, from, rtcp, now, false);
+            return;
+        }
+        Verdict::Drop => None,
+    };
     if let (Some(k), Some(inj), PacketClass::Rtp) = (n, stream.inject[d].as_mut(), info.class) {
         n = inj.on_forward(now, buf, k);
         if n.is_none() {
