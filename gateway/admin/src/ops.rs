@@ -1689,10 +1689,10 @@ impl Admin {
         rows.iter().map(user_from_row).collect()
     }
 
-    /// Changes a user's role, scope or state. The actor must administer
-    /// users (city-admin, unit-admin), see the user (its scope in the
-    /// actor's subtree, else 404), be allowed to create users of both the
-    /// old and the new role, and see the new scope. Nobody changes their
+    /// Changes a user's role, scope or state. The actor must see the user
+    /// (its scope in the actor's subtree, else 404), administer users
+    /// (city-admin, unit-admin, else 403), be allowed to create users of
+    /// both the old and the new role, and see the new scope. Nobody changes their
     /// own account (an administrator cannot lock itself out or widen its
     /// own rights). Disabling ends the user's sessions.
     pub async fn update_user(
@@ -1717,13 +1717,11 @@ impl Admin {
             (Some(_), None) => false,
             (Some(_), Some(u)) => visible(&mut tx, actor, u).await?,
         };
-        if !seen
-            || !matches!(
-                actor.role,
-                Role::CityAdmin | Role::UnitAdmin | Role::Auditor
-            )
-        {
+        if !seen {
             return Err(not_found());
+        }
+        if !matches!(actor.role, Role::CityAdmin | Role::UnitAdmin) {
+            return Err(forbidden(actor, "change users"));
         }
         if !actor.role.may_create(before.role) {
             return Err(forbidden(actor, &format!("change {} users", before.role)));
