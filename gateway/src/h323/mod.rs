@@ -22,8 +22,8 @@ use gateway_h323::gatekeeper::{GatekeeperConfig, GatekeeperEvent};
 use gateway_h323::h225::{H221NonStandard, RasMessage, VendorIdentifier};
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
-use tracing::{debug, info};
+use std::time::{Duration, Instant, SystemTime};
+use tracing::{debug, info, warn};
 
 /// One call-signalling connection, numbered by the runtime.
 pub type ConnId = u64;
@@ -194,7 +194,7 @@ impl Engine {
         gk.directory_mut().refresh(&dialplan, &self.vetting);
         gk.admission_mut().refresh(&dialplan);
         let before = gk.stats();
-        let replies = gk.handle(now, from, data);
+        let replies = gk.handle(now, SystemTime::now(), from, data);
         let after = gk.stats();
         if after.malformed > before.malformed {
             self.metrics.parse_errors.inc();
@@ -232,6 +232,20 @@ impl Engine {
                     %endpoint_identifier,
                     cause = ?cause,
                     "H.323 endpoint unregistered"
+                ),
+                // the error names the token kind and what failed, never
+                // the password or a hash
+                GatekeeperEvent::AuthenticationFailed {
+                    source,
+                    directory_id,
+                    request,
+                    error,
+                } => warn!(
+                    endpoint = %directory_id,
+                    %source,
+                    request,
+                    reason = %error,
+                    "H.323 H.235 authentication failed: refused with securityDenial"
                 ),
             }
         }
