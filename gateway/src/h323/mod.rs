@@ -43,6 +43,15 @@ pub enum H323Input {
     Bytes { conn: ConnId, data: Vec<u8> },
     /// The peer closed the connection, or it failed.
     Closed { conn: ConnId },
+    /// The runtime listens for the H.245 connection of the call on `conn`
+    /// at `addr` ([`H323Output::H245Listen`]).
+    H245Listening { conn: ConnId, addr: SocketAddr },
+    /// The call's H.245 connection is up (made, or accepted from its peer).
+    H245Connected { conn: ConnId },
+    /// Bytes read from the call's H.245 connection.
+    H245Bytes { conn: ConnId, data: Vec<u8> },
+    /// The call's H.245 connection closed, or could not be made or accepted.
+    H245Closed { conn: ConnId },
 }
 
 /// What the engine wants the runtime to do.
@@ -66,6 +75,28 @@ pub enum H323Output {
     Connect {
         conn: ConnId,
         addr: SocketAddr,
+    },
+    /// Open the H.245 connection of the call on `conn` to its peer's
+    /// h245Address.
+    H245Connect {
+        conn: ConnId,
+        addr: SocketAddr,
+    },
+    /// Listen on a fresh port for the H.245 connection of the call on
+    /// `conn`, from the host `peer` only; answer with H245Listening.
+    H245Listen {
+        conn: ConnId,
+        peer: std::net::IpAddr,
+    },
+    /// Write a TPKT frame on the call's H.245 connection.
+    H245Send {
+        conn: ConnId,
+        data: Vec<u8>,
+    },
+    /// Close the call's H.245 connection (or stop listening) once what was
+    /// sent before is written.
+    H245Close {
+        conn: ConnId,
     },
 }
 
@@ -134,6 +165,7 @@ impl Engine {
             H323Input::Connected { conn } => self.on_h323_connected(now, conn),
             H323Input::Bytes { conn, data } => self.on_h323_bytes(now, conn, &data),
             H323Input::Closed { conn } => self.on_h323_closed(now, conn),
+            h245 => self.on_h245_input(now, h245),
         }
     }
 
