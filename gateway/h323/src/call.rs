@@ -505,6 +505,7 @@ impl H323CallLeg {
                     (None, None) => Cause::normal_clearing(),
                 };
                 self.state = CallState::Released;
+                self.link_abandon();
                 self.events.push_back(LegEvent::Ended(cause));
             }
             MessageType::StatusEnquiry => {
@@ -535,6 +536,7 @@ impl H323CallLeg {
                             .unwrap_or(Q850::NORMAL_UNSPECIFIED),
                     );
                     self.state = CallState::Released;
+                    self.link_abandon();
                     self.events.push_back(LegEvent::Ended(cause));
                 }
             }
