@@ -6,7 +6,7 @@
 
 use std::io::Write;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicI64, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
 use axum::body::Body;
@@ -17,88 +17,14 @@ use gateway_media::meeting::seal::{RecordingKey, SealWriter};
 use gateway_store::{Recording, Store};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
-use sqlx::{Connection, Row};
+use sqlx::Row;
 use tower::ServiceExt;
 
-static NEXT: AtomicU32 = AtomicU32::new(0);
-
-struct TestDb {
-    url: String,
-    dir: Option<PathBuf>,
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        if let Some(d) = &self.dir {
-            let _ = std::fs::remove_dir_all(d);
-        }
-    }
-}
-
-fn unique() -> String {
-    format!(
-        "{}_{}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    )
-}
-
-fn sqlite_db() -> TestDb {
-    let root = std::env::temp_dir().join(format!("gateway-admin-rec-{}", unique()));
-    TestDb {
-        url: format!("sqlite://{}", root.join("admin.db").display()),
-        dir: Some(root),
-    }
-}
-
-async fn pg_db() -> Option<TestDb> {
-    let base = std::env::var("GATEWAY_TEST_POSTGRES_URL").ok()?;
-    sqlx::any::install_default_drivers();
-    let name = format!("gw_adrec_{}", unique());
-    let mut admin = sqlx::AnyConnection::connect(&base)
-        .await
-        .expect("connect to GATEWAY_TEST_POSTGRES_URL");
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut admin)
-        .await
-        .expect("create test database");
-    admin.close().await.ok();
-    let (head, query) = match base.split_once('?') {
-        Some((h, q)) => (h, format!("?{q}")),
-        None => (base.as_str(), String::new()),
-    };
-    let scheme_end = head.find("://").map(|i| i + 3).unwrap_or(0);
-    let host_part = match head[scheme_end..].find('/') {
-        Some(i) => &head[..scheme_end + i],
-        None => head,
-    };
-    Some(TestDb {
-        url: format!("{host_part}/{name}{query}"),
-        dir: None,
-    })
-}
-
-macro_rules! on_both {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[tokio::test]
-            async fn sqlite() {
-                let db = super::sqlite_db();
-                super::$name(super::World::new(&db).await).await;
-            }
-
-            #[tokio::test]
-            async fn postgres() {
-                match super::pg_db().await {
-                    Some(db) => super::$name(super::World::new(&db).await).await,
-                    None => eprintln!("skipped: GATEWAY_TEST_POSTGRES_URL is not set"),
-                }
-            }
-        }
-    )*};
-}
+mod common;
+use common::{postgres, sqlite, unique, Db};
 
 on_both!(
+    with World::new;
     owner_lists_and_fetches_by_role,
     other_district_sees_only_what_is_granted,
     one_recording_grant_expires,
@@ -149,7 +75,7 @@ fn sample_ogg() -> Vec<u8> {
 }
 
 impl World {
-    async fn new(db: &TestDb) -> World {
+    async fn new(db: &Db) -> World {
         let store = Store::connect(&db.url).await.expect("connect");
         let clock = Arc::new(AtomicI64::new(1_800_000_000_000));
         let c = clock.clone();

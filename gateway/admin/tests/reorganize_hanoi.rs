@@ -10,13 +10,8 @@ use gateway_admin::*;
 use gateway_store::Store;
 use sqlx::Row;
 
-struct TempDir(PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+mod common;
+use common::{postgres, sqlite};
 
 const FILE: &str = "dialplans/hanoi-2024.toml";
 
@@ -48,42 +43,6 @@ fn actor() -> Actor {
         role: Role::CityAdmin,
         unit_scope: None,
     }
-}
-
-fn sqlite_url(tag: &str) -> (TempDir, String) {
-    let dir = std::env::temp_dir().join(format!("gateway-reorg-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let url = format!("sqlite://{}", dir.join("gw.db").display());
-    (TempDir(dir), url)
-}
-
-/// A fresh database on the server `GATEWAY_TEST_POSTGRES_URL` names
-/// (`gateway/store/tests/pg.sh`), or `None`.
-async fn pg_url(tag: &str) -> Option<String> {
-    use sqlx::Connection;
-    let base = std::env::var("GATEWAY_TEST_POSTGRES_URL").ok()?;
-    sqlx::any::install_default_drivers();
-    let name = format!("gw_reorg_{tag}_{}", std::process::id());
-    let mut c = sqlx::AnyConnection::connect(&base).await.unwrap();
-    sqlx::query(&format!("DROP DATABASE IF EXISTS {name}"))
-        .execute(&mut c)
-        .await
-        .unwrap();
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut c)
-        .await
-        .unwrap();
-    c.close().await.ok();
-    let (head, query) = match base.split_once('?') {
-        Some((h, q)) => (h, format!("?{q}")),
-        None => (base.as_str(), String::new()),
-    };
-    let scheme_end = head.find("://").map(|i| i + 3).unwrap_or(0);
-    let host = match head[scheme_end..].find('/') {
-        Some(i) => &head[..scheme_end + i],
-        None => head,
-    };
-    Some(format!("{host}/{name}{query}"))
 }
 
 async fn setup(url: &str) -> (Admin, String) {
@@ -208,19 +167,7 @@ async fn audit_count(admin: &Admin, action: &str) -> i64 {
         .get::<i64, _>(0)
 }
 
-#[tokio::test]
-async fn hanoi_2024_to_2025_sqlite() {
-    let (_dir, url) = sqlite_url("hanoi");
-    hanoi_2024_to_2025(&url).await;
-}
-
-#[tokio::test]
-async fn hanoi_2024_to_2025_postgres() {
-    match pg_url("hanoi").await {
-        Some(url) => hanoi_2024_to_2025(&url).await,
-        None => eprintln!("GATEWAY_TEST_POSTGRES_URL not set: PostgreSQL run skipped"),
-    }
-}
+on_both!(hanoi_2024_to_2025);
 
 /// A failure late in the transaction (storing the new dialplan version).
 async fn inject_failure(admin: &Admin, on: bool) {
@@ -510,8 +457,11 @@ async fn hanoi_2024_to_2025(url: &str) {
 
 #[tokio::test]
 async fn only_a_city_admin_of_the_whole_network() {
-    let (_dir, url) = sqlite_url("scope");
-    let admin = Admin::new(Store::connect(&url).await.unwrap(), AdminConfig::default());
+    let db = sqlite();
+    let admin = Admin::new(
+        Store::connect(&db.url).await.unwrap(),
+        AdminConfig::default(),
+    );
     admin.import_city_units().await.unwrap();
     let mut a = actor();
     a.role = Role::UnitAdmin;
