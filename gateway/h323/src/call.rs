@@ -40,6 +40,7 @@ use crate::tpkt::{self, TpktFramer};
 mod control;
 mod h245_link;
 mod outgoing;
+mod video;
 pub use h245_link::{H245Action, H245Transport};
 pub use outgoing::{OutgoingCall, OutgoingError};
 
@@ -189,6 +190,7 @@ pub struct H323CallLeg {
     /// over H.245 instead (lcn, codec, packet ms) once the peer's
     /// capabilities are known; None before or without slow start.
     slow_start: Option<outgoing::SlowStart>,
+    video: video::VideoState,
 }
 
 const OUR_LCN: u16 = 1;
@@ -294,6 +296,7 @@ impl H323CallLeg {
             peer_tunnelling_known: false,
             answer_reported: false,
             slow_start: None,
+            video: video::VideoState::new(),
         }
     }
 
@@ -425,10 +428,7 @@ impl H323CallLeg {
                 // re-opening, not done yet; the current channels stay.
             }
             LegCommand::Dtmf { digit, duration_ms } => self.send_dtmf(digit, duration_ms),
-            LegCommand::KeyframeRequest => {
-                // No video channel is opened yet, so there is no channel to
-                // name in videoFastUpdatePicture.
-            }
+            LegCommand::KeyframeRequest => self.request_keyframe(),
             LegCommand::End(cause) => self.release(&cause),
         }
         self.flush_h245();
@@ -646,7 +646,8 @@ impl H323CallLeg {
         self.events.push_back(LegEvent::Incoming { target, offer });
     }
 
-    /// Decodes the Fast Start proposals into the neutral offer (audio).
+    /// Decodes the Fast Start proposals into the neutral offer (audio, and
+    /// video when the caller proposed a format the bridge forwards).
     fn take_proposals(&mut self, fast_start: &[Vec<u8>]) -> Option<MediaCaps> {
         let mut codecs: Vec<(AudioCodec, Option<u32>)> = Vec::new();
         let mut rtp = None;
@@ -662,6 +663,9 @@ impl H323CallLeg {
             let Ok(olc) = OpenLogicalChannel::decode_fast_start(bytes) else {
                 continue;
             };
+            if self.take_video_proposal(&olc) {
+                continue;
+            }
             match (&olc.forward.data_type, &olc.reverse) {
                 (DataType::Audio(cap), None) => {
                     let Some(c) = codec_of(cap) else { continue };
@@ -709,6 +713,7 @@ impl H323CallLeg {
         }
         if ordered.is_empty() {
             self.proposals.clear();
+            self.video.proposals.clear();
             return None;
         }
         let direction = match (sends, receives) {
@@ -716,18 +721,19 @@ impl H323CallLeg {
             (true, false) => MediaDirection::SendOnly,
             _ => MediaDirection::RecvOnly,
         };
+        let audio = StreamCaps {
+            kind: MediaKind::Audio,
+            rtp,
+            rtcp,
+            rtcp_mux: false,
+            transport: MediaTransport::Rtp,
+            direction,
+            ptime_ms: ordered.iter().find_map(|(_, ms)| *ms),
+            codecs: ordered.into_iter().map(|(c, _)| codec_cap(c)).collect(),
+            bandwidth_kbps: None,
+        };
         Some(MediaCaps {
-            streams: vec![StreamCaps {
-                kind: MediaKind::Audio,
-                rtp,
-                rtcp,
-                rtcp_mux: false,
-                transport: MediaTransport::Rtp,
-                direction,
-                ptime_ms: ordered.iter().find_map(|(_, ms)| *ms),
-                codecs: ordered.into_iter().map(|(c, _)| codec_cap(c)).collect(),
-                bandwidth_kbps: None,
-            }],
+            streams: std::iter::once(audio).chain(self.video_offer()).collect(),
         })
     }
 
@@ -788,6 +794,7 @@ impl H323CallLeg {
         if out.is_empty() {
             return None;
         }
+        out.extend(self.video_answer(caps));
         out.iter().map(|o| o.encode_fast_start().ok()).collect()
     }
 
@@ -854,6 +861,7 @@ impl H323CallLeg {
                 self.local_media = Some((rtp, rtcp));
             }
         }
+        self.note_local_video(caps);
         let (fs, refused) = self.settle_fast_start(Some(caps));
         if refused && !self.h245_available() {
             // neither Fast Start nor H.245 to fall back on: no media at all

@@ -136,6 +136,9 @@ impl H323CallLeg {
     }
 
     pub(super) fn on_peer_olc(&mut self, olc: OpenLogicalChannel) {
+        if let Some(reply) = self.on_peer_video_olc(&olc) {
+            return self.queue_h245(&reply);
+        }
         let lcn = olc.forward_logical_channel_number;
         let supported =
             matches!(&olc.forward.data_type, DataType::Audio(c) if codec_of(c).is_some());
@@ -193,45 +196,50 @@ impl H323CallLeg {
         }
     }
 
+    /// Our capabilities: the audio the bridge transcodes, the video it
+    /// forwards (see `video::tcs_video`), user input. Audio, video and
+    /// user input are each one alternative set of the descriptor.
     pub(super) fn our_tcs(&self) -> TerminalCapabilitySet {
-        let caps = [
-            Capability::Audio(
-                CapDirection::Receive,
-                AudioCapability::Framed(FramedAudio::G722_64k, 20),
-            ),
-            Capability::Audio(
-                CapDirection::Receive,
-                AudioCapability::Framed(FramedAudio::G711Alaw64k, 20),
-            ),
-            Capability::Audio(
-                CapDirection::Receive,
-                AudioCapability::Framed(FramedAudio::G711Ulaw64k, 20),
-            ),
-            Capability::UserInput(
-                CapDirection::ReceiveAndTransmit,
-                UserInputCapabilityKind::Dtmf,
-            ),
-            Capability::UserInput(
-                CapDirection::ReceiveAndTransmit,
-                UserInputCapabilityKind::BasicString,
-            ),
-        ];
+        let audio = [
+            FramedAudio::G722_64k,
+            FramedAudio::G711Alaw64k,
+            FramedAudio::G711Ulaw64k,
+        ]
+        .map(|f| Capability::Audio(CapDirection::Receive, AudioCapability::Framed(f, 20)));
+        let video: Vec<Capability> = video::tcs_video(self.video.offered.as_ref())
+            .into_iter()
+            .map(|v| Capability::Video(CapDirection::Receive, v))
+            .collect();
+        let input = [
+            UserInputCapabilityKind::Dtmf,
+            UserInputCapabilityKind::BasicString,
+        ]
+        .map(|k| Capability::UserInput(CapDirection::ReceiveAndTransmit, k));
+        let mut table = Vec::new();
+        let mut sets = Vec::new();
+        for group in [audio.to_vec(), video, input.to_vec()] {
+            if group.is_empty() {
+                continue;
+            }
+            let mut set = Vec::new();
+            for c in group {
+                let number = table.len() as u16 + 1;
+                set.push(number);
+                table.push(CapabilityTableEntry {
+                    number,
+                    capability: Some(c),
+                });
+            }
+            sets.push(set);
+        }
         TerminalCapabilitySet {
             sequence_number: self.tcs_sequence,
             protocol_identifier: H245_PROTOCOL_V7.to_vec(),
             multiplex_capability: None,
-            capability_table: Some(
-                caps.into_iter()
-                    .enumerate()
-                    .map(|(i, c)| CapabilityTableEntry {
-                        number: i as u16 + 1,
-                        capability: Some(c),
-                    })
-                    .collect(),
-            ),
+            capability_table: Some(table),
             capability_descriptors: Some(vec![CapabilityDescriptor {
                 number: 0,
-                simultaneous_capabilities: Some(vec![vec![1, 2, 3], vec![4, 5]]),
+                simultaneous_capabilities: Some(sets),
             }]),
         }
     }

@@ -67,13 +67,16 @@ fn is_digits(s: &str) -> bool {
 /// Our audio channel opened over H.245 (slow start) has this number.
 const SLOW_START_LCN: u16 = 1;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum SlowStart {
     AwaitingCapabilities,
     Opened {
         codec: AudioCodec,
         ptime: Option<u32>,
     },
+    /// Our audio channel is acknowledged: the callee's audio stream, told
+    /// to the owner once our video channel (if any) is settled too.
+    Acked(StreamCaps),
     Established,
 }
 
@@ -252,6 +255,7 @@ impl H323CallLeg {
         if out.is_empty() {
             return Err(OutgoingError::NoFastStartAudio);
         }
+        out.extend(self.propose_video(offer, &mut lcn));
         out.iter()
             .map(|o| o.encode_fast_start().map_err(|_| OutgoingError::Encode))
             .collect()
@@ -405,9 +409,13 @@ impl H323CallLeg {
         };
         self.queue_h245(&H245Message::OpenLogicalChannel(olc));
         self.slow_start = Some(SlowStart::Opened { codec, ptime });
+        self.slow_start_open_video();
     }
 
     pub(super) fn on_olc_ack(&mut self, ack: crate::h245::OpenLogicalChannelAck) {
+        if self.on_video_olc_answer(ack.forward_logical_channel_number, Some(&ack)) {
+            return self.slow_start_finish();
+        }
         let Some(SlowStart::Opened { codec, ptime }) = self.slow_start else {
             return;
         };
@@ -423,25 +431,43 @@ impl H323CallLeg {
             return;
         };
         let rtcp = h.and_then(|h| unicast(&h.media_control_channel));
+        self.slow_start = Some(SlowStart::Acked(StreamCaps {
+            kind: MediaKind::Audio,
+            rtp: Some(rtp),
+            rtcp,
+            rtcp_mux: false,
+            transport: MediaTransport::Rtp,
+            direction: MediaDirection::SendRecv,
+            ptime_ms: ptime,
+            codecs: vec![codec_cap(codec)],
+            bandwidth_kbps: None,
+        }));
+        self.slow_start_finish();
+    }
+
+    /// Slow start is over once our audio channel is acknowledged and our
+    /// video channel (if we opened one) acknowledged or refused: the owner
+    /// hears the callee's media and the answer.
+    fn slow_start_finish(&mut self) {
+        let Some(SlowStart::Acked(audio)) = &self.slow_start else {
+            return;
+        };
+        let Some(video) = self.slow_video_settled() else {
+            return;
+        };
+        let streams = std::iter::once(audio.clone()).chain(video).collect();
         self.slow_start = Some(SlowStart::Established);
         self.answer_reported = true;
-        self.events.push_back(LegEvent::Answer(MediaCaps {
-            streams: vec![StreamCaps {
-                kind: MediaKind::Audio,
-                rtp: Some(rtp),
-                rtcp,
-                rtcp_mux: false,
-                transport: MediaTransport::Rtp,
-                direction: MediaDirection::SendRecv,
-                ptime_ms: ptime,
-                codecs: vec![codec_cap(codec)],
-                bandwidth_kbps: None,
-            }],
-        }));
+        self.events
+            .push_back(LegEvent::Answer(MediaCaps { streams }));
         self.events.push_back(LegEvent::Answered);
     }
 
     pub(super) fn on_olc_reject(&mut self, lcn: u16) {
+        if self.on_video_olc_answer(lcn, None) {
+            // audio only, then
+            return self.slow_start_finish();
+        }
         if matches!(self.slow_start, Some(SlowStart::Opened { .. })) && lcn == SLOW_START_LCN {
             let cause = Cause::new(Q850::BEARER_CAPABILITY_NOT_AVAILABLE)
                 .with_text("The callee refused our audio channel");
@@ -452,7 +478,7 @@ impl H323CallLeg {
 
     /// The callee's accepted channels as its media (the peer's view: where
     /// it receives, what it sends); None if it accepted none we can use.
-    fn accepted_media(&self, fast_start: &[Vec<u8>]) -> Option<MediaCaps> {
+    fn accepted_media(&mut self, fast_start: &[Vec<u8>]) -> Option<MediaCaps> {
         let mut acc = Accepted::default();
         for bytes in fast_start.iter().take(64) {
             let Ok(olc) = OpenLogicalChannel::decode_fast_start(bytes) else {
@@ -497,18 +523,21 @@ impl H323CallLeg {
             (true, false) => MediaDirection::RecvOnly,
             _ => MediaDirection::SendOnly,
         };
+        let audio = StreamCaps {
+            kind: MediaKind::Audio,
+            rtp,
+            rtcp: acc.rtcp,
+            rtcp_mux: false,
+            transport: MediaTransport::Rtp,
+            direction,
+            ptime_ms: ptime,
+            codecs: vec![codec_cap(codec)],
+            bandwidth_kbps: None,
+        };
         Some(MediaCaps {
-            streams: vec![StreamCaps {
-                kind: MediaKind::Audio,
-                rtp,
-                rtcp: acc.rtcp,
-                rtcp_mux: false,
-                transport: MediaTransport::Rtp,
-                direction,
-                ptime_ms: ptime,
-                codecs: vec![codec_cap(codec)],
-                bandwidth_kbps: None,
-            }],
+            streams: std::iter::once(audio)
+                .chain(self.accepted_video(fast_start))
+                .collect(),
         })
     }
 }
