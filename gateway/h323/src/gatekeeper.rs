@@ -10,6 +10,10 @@
 //! Replies go to the datagram's source address rather than the rasAddress
 //! the endpoint announces: behind NAT only the source address works, and an
 //! endpoint that announces a foreign address gets nothing sent elsewhere.
+//!
+//! Calls to aliases the dialplan cannot place are located through
+//! neighbour gatekeepers (see [`crate::neighbour`]); those calls go
+//! straight to the call-signalling address the neighbour names.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
@@ -17,6 +21,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::h225::*;
 use crate::h235::{self, AuthError, AuthMethod, Expect};
+use crate::neighbour::{Locations, Neighbour};
 
 /// What the daemon's dialplan knows of an endpoint that owns an alias.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,11 +68,32 @@ pub enum AdmissionDecision {
         band_width: Option<u32>,
     },
     Reject(AdmissionRejectReason),
+    /// The dialplan has no route for the destination: the neighbour
+    /// gatekeepers serving it are asked; with none, or when none locates
+    /// it, ARJ calledPartyNotRegistered.
+    Unknown,
+}
+
+/// An LRQ from a neighbour gatekeeper, as the dialplan sees it.
+#[derive(Debug, Clone)]
+pub struct LocationQuery<'a> {
+    pub destination: &'a [AliasAddress],
+    pub source_info: &'a [AliasAddress],
+    /// The neighbour's address.
+    pub from: SocketAddr,
 }
 
 /// The dialplan's admission decision for ARQs.
 pub trait Admission {
     fn admit(&mut self, query: &AdmissionQuery<'_>) -> AdmissionDecision;
+
+    /// Whether a call from a neighbour's zone to `query.destination` would
+    /// be placed here (so its LRQ gets an LCF). Registered endpoints'
+    /// aliases are located without asking.
+    fn locate(&mut self, query: &LocationQuery<'_>) -> bool {
+        let _ = query;
+        false
+    }
 }
 
 impl<F: FnMut(&AdmissionQuery<'_>) -> AdmissionDecision> Admission for F {
@@ -105,6 +131,13 @@ pub struct GatekeeperConfig {
     /// How many (timestamp, random) pairs of H.235.1 and CAT tokens are
     /// remembered to refuse a replayed message.
     pub replay_cache_size: usize,
+    /// Neighbour gatekeepers: asked about destinations the dialplan cannot
+    /// place, and the only gatekeepers whose LRQs are answered.
+    pub neighbours: Vec<Neighbour>,
+    /// How long the neighbours' LCF/LRJ are waited for.
+    pub lrq_timeout: Duration,
+    /// Most ARQs waiting for neighbours at once (then resourceUnavailable).
+    pub max_pending_locations: usize,
 }
 
 impl GatekeeperConfig {
@@ -128,6 +161,9 @@ impl GatekeeperConfig {
             duplicate_window: Duration::from_secs(16),
             h235_window: Duration::from_secs(600),
             replay_cache_size: 4096,
+            neighbours: Vec::new(),
+            lrq_timeout: Duration::from_secs(4),
+            max_pending_locations: 256,
         }
     }
 }
@@ -239,24 +275,29 @@ struct CachedAnswer {
 
 /// The RAS gatekeeper. `D` resolves aliases, `A` admits calls.
 pub struct RasGatekeeper<D, A> {
-    config: GatekeeperConfig,
+    pub(crate) config: GatekeeperConfig,
     directory: D,
-    admission: A,
-    registrations: HashMap<String, Registration>,
+    pub(crate) admission: A,
+    pub(crate) registrations: HashMap<String, Registration>,
     next_endpoint: u64,
     cache: VecDeque<CachedAnswer>,
     events: VecDeque<GatekeeperEvent>,
-    stats: GatekeeperStats,
+    pub(crate) stats: GatekeeperStats,
     next_seq: u16,
+    /// ARQs waiting for neighbour gatekeepers.
+    pub(crate) locations: Locations,
+    /// Datagrams to other peers than the request's source (LRQs), sent
+    /// with the request's answer.
+    pub(crate) extra_out: Vec<(SocketAddr, Vec<u8>)>,
     /// (dialplan endpoint, timeStamp, random) of accepted H.235.1 and CAT
     /// tokens, oldest first.
     replays: VecDeque<(String, u32, i64)>,
 }
 
 /// A request as received, with what its H.235 check needs.
-struct Received<'a> {
-    from: SocketAddr,
-    bytes: &'a [u8],
+pub(crate) struct Received<'a> {
+    pub(crate) from: SocketAddr,
+    pub(crate) bytes: &'a [u8],
     sec: &'a RasSecurity,
     /// Wall clock, seconds since 1970-01-01 UTC.
     unix_now: u64,
@@ -324,6 +365,8 @@ impl<D: EndpointDirectory, A: Admission> RasGatekeeper<D, A> {
             stats: GatekeeperStats::default(),
             next_seq: 1,
             replays: VecDeque::new(),
+            locations: Locations::default(),
+            extra_out: Vec::new(),
         }
     }
 
@@ -361,16 +404,23 @@ impl<D: EndpointDirectory, A: Admission> RasGatekeeper<D, A> {
         self.events.pop_front()
     }
 
-    /// The next registration expiry.
+    /// The next registration expiry or end of a wait for neighbours.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.registrations
+        let regs = self
+            .registrations
             .values()
             .map(|r| r.expires_at + self.config.ttl_grace)
-            .min()
+            .min();
+        match (regs, self.locations.next_deadline()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
-    /// Drops registrations whose time to live (plus grace) has passed.
-    pub fn handle_timeout(&mut self, now: Instant) {
+    /// Drops registrations whose time to live (plus grace) has passed and
+    /// refuses the ARQs no neighbour located in time; returns what to send.
+    pub fn handle_timeout(&mut self, now: Instant) -> Vec<(SocketAddr, Vec<u8>)> {
+        let out = self.location_timeouts(now);
         let grace = self.config.ttl_grace;
         let mut expired: Vec<String> = self
             .registrations
@@ -384,6 +434,38 @@ impl<D: EndpointDirectory, A: Admission> RasGatekeeper<D, A> {
         }
         let window = self.config.duplicate_window;
         self.cache.retain(|c| c.at + window > now);
+        out
+    }
+
+    pub(crate) fn next_request_seq(&mut self) -> u16 {
+        let seq = self.next_seq;
+        self.next_seq = self.next_seq.checked_add(1).unwrap_or(1);
+        seq
+    }
+
+    /// Keeps `answer` as the reply to retransmissions of `request` (in
+    /// place of an earlier one: a RequestInProgress, then the final).
+    pub(crate) fn cache_answer(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        request: &[u8],
+        answer: &[u8],
+    ) {
+        if self.config.duplicate_cache_size == 0 {
+            return;
+        }
+        self.cache
+            .retain(|c| !(c.from == from && c.request == request));
+        while self.cache.len() >= self.config.duplicate_cache_size {
+            self.cache.pop_front();
+        }
+        self.cache.push_back(CachedAnswer {
+            from,
+            request: request.to_vec(),
+            answer: answer.to_vec(),
+            at: now,
+        });
     }
 
     /// An IRQ to a registered endpoint (to ask about its calls or probe it).
@@ -393,8 +475,7 @@ impl<D: EndpointDirectory, A: Admission> RasGatekeeper<D, A> {
         call_reference_value: u16,
     ) -> Option<(SocketAddr, Vec<u8>)> {
         let to = self.registrations.get(endpoint_identifier)?.ras_source;
-        let seq = self.next_seq;
-        self.next_seq = self.next_seq.checked_add(1).unwrap_or(1);
+        let seq = self.next_request_seq();
         let m = RasMessage::InfoRequest(InfoRequest {
             request_seq_num: seq,
             call_reference_value,
@@ -441,23 +522,23 @@ impl<D: EndpointDirectory, A: Admission> RasGatekeeper<D, A> {
                 .unwrap_or(0),
         };
         let mut answer_sec = RasSecurity::default();
+        let mut reply_to = from;
         let answer = match msg {
             RasMessage::GatekeeperRequest(m) => Some(self.on_grq(m, &sec, &mut answer_sec)),
             RasMessage::RegistrationRequest(m) => Some(self.on_rrq(now, &rx, m)),
             RasMessage::UnregistrationRequest(m) => Some(self.on_urq(&rx, m)),
-            RasMessage::AdmissionRequest(m) => Some(self.on_arq(&rx, m)),
+            RasMessage::AdmissionRequest(m) => Some(self.on_arq(now, &rx, m)),
             RasMessage::BandwidthRequest(m) => Some(self.on_brq(&rx, m)),
             RasMessage::DisengageRequest(m) => Some(self.on_drq(&rx, m)),
             RasMessage::InfoRequestResponse(m) => self.on_irr(&rx, m),
             RasMessage::LocationRequest(m) => {
-                // Neighbour gatekeepers are not configured yet: no location
-                // service, and no registration leaks to strangers.
-                Some(RasMessage::LocationReject(LocationReject {
-                    request_seq_num: m.request_seq_num,
-                    reject_reason: LocationRejectReason::RequestDenied,
-                    non_standard_data: None,
-                }))
+                let (to, answer) = self.on_lrq(from, m);
+                reply_to = to;
+                Some(answer)
             }
+            RasMessage::LocationConfirm(m) => return self.on_lcf(now, from, m),
+            RasMessage::LocationReject(m) => return self.on_lrj(now, from, m),
+            RasMessage::RequestInProgress(m) => return self.on_rip(now, from, m),
             RasMessage::NonStandardMessage(m) => {
                 Some(RasMessage::UnknownMessageResponse(UnknownMessageResponse {
                     request_seq_num: m.request_seq_num,
@@ -487,18 +568,10 @@ impl<D: EndpointDirectory, A: Admission> RasGatekeeper<D, A> {
             debug_assert!(false, "cannot encode {}", answer.name());
             return Vec::new();
         };
-        if self.config.duplicate_cache_size > 0 {
-            while self.cache.len() >= self.config.duplicate_cache_size {
-                self.cache.pop_front();
-            }
-            self.cache.push_back(CachedAnswer {
-                from,
-                request: bytes.to_vec(),
-                answer: out.clone(),
-                at: now,
-            });
-        }
-        vec![(from, out)]
+        self.cache_answer(now, from, bytes, &out);
+        let mut datagrams = vec![(reply_to, out)];
+        datagrams.append(&mut self.extra_out);
+        datagrams
     }
 
     fn on_grq(
@@ -878,7 +951,7 @@ impl<D: EndpointDirectory, A: Admission> RasGatekeeper<D, A> {
         }
     }
 
-    fn on_arq(&mut self, rx: &Received<'_>, m: AdmissionRequest) -> RasMessage {
+    fn on_arq(&mut self, now: Instant, rx: &Received<'_>, m: AdmissionRequest) -> RasMessage {
         let from = rx.from;
         use AdmissionRejectReason as R;
         let arj = |reason| {
@@ -929,6 +1002,10 @@ impl<D: EndpointDirectory, A: Admission> RasGatekeeper<D, A> {
         let cap = match decision {
             AdmissionDecision::Reject(reason) => return arj(reason),
             AdmissionDecision::Allow { band_width } => band_width,
+            AdmissionDecision::Unknown => {
+                let granted = m.band_width.min(self.config.max_band_width);
+                return self.ask_neighbours(now, rx, m, destination, granted);
+            }
         };
         let granted = m
             .band_width

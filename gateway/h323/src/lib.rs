@@ -9,6 +9,7 @@ pub mod gatekeeper;
 pub mod h225;
 pub mod h235;
 pub mod h245;
+pub mod neighbour;
 pub mod per;
 pub mod q931;
 pub mod tpkt;
