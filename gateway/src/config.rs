@@ -77,6 +77,14 @@ pub struct Config {
     pub h323_cs_port: u16,
     /// The gatekeeperIdentifier we answer GRQ/RRQ with.
     pub h323_gatekeeper_id: String,
+    /// Neighbour gatekeepers (`[[h323_neighbour]]`: address, prefixes,
+    /// gatekeeper_id), asked about destinations the dialplan cannot place.
+    #[serde(rename = "h323_neighbour")]
+    pub h323_neighbours: Vec<crate::h323::neighbours::NeighbourConfig>,
+    /// Seconds the neighbours' answers to an LRQ are waited for.
+    pub h323_lrq_timeout_secs: u64,
+    /// Seconds an H.235 token's timestamp may differ from our clock.
+    pub h323_h235_window_secs: u64,
 }
 
 /// Where H.323 listens, from `h323_listen` and the two ports.
@@ -119,6 +127,9 @@ impl Default for Config {
             h323_ras_port: 1719,
             h323_cs_port: 1720,
             h323_gatekeeper_id: "gateway".into(),
+            h323_neighbours: Vec::new(),
+            h323_lrq_timeout_secs: 4,
+            h323_h235_window_secs: 600,
         }
     }
 }
@@ -244,6 +255,13 @@ impl Config {
         if gk.is_empty() || gk.chars().count() > 128 || gk.chars().any(|c| c.is_control()) {
             return Err(ConfigError::Invalid(format!(
                 "h323_gatekeeper_id: 1 to 128 printable characters, got {gk:?}"
+            )));
+        }
+        crate::h323::neighbours::neighbours(&self.h323_neighbours).map_err(ConfigError::Invalid)?;
+        if !(1..=30).contains(&self.h323_lrq_timeout_secs) {
+            return Err(ConfigError::Invalid(format!(
+                "h323_lrq_timeout_secs: {} is outside 1..=30",
+                self.h323_lrq_timeout_secs
             )));
         }
         if self.tls_cert.is_some() != self.tls_key.is_some() {
