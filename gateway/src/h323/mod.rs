@@ -14,6 +14,7 @@
 
 pub mod gatekeeper;
 pub mod leg;
+pub mod neighbours;
 pub mod net;
 
 use crate::engine::Engine;
@@ -114,6 +115,26 @@ pub struct H323Config {
     pub call_signal_address: SocketAddr,
 }
 
+/// H.323 settings beyond the listen addresses, set before
+/// [`Engine::enable_h323`].
+#[derive(Debug, Clone, Default)]
+pub struct H323Options {
+    pub neighbours: Vec<gateway_h323::neighbour::Neighbour>,
+    pub lrq_timeout: Option<Duration>,
+    pub h235_window: Option<Duration>,
+}
+
+impl H323Options {
+    /// From a validated configuration.
+    pub fn from_config(cfg: &crate::config::Config) -> Self {
+        H323Options {
+            neighbours: neighbours::neighbours(&cfg.h323_neighbours).unwrap_or_default(),
+            lrq_timeout: Some(Duration::from_secs(cfg.h323_lrq_timeout_secs)),
+            h235_window: Some(Duration::from_secs(cfg.h323_h235_window_secs)),
+        }
+    }
+}
+
 /// How long an accepted connection may stay without a Setup.
 pub(crate) const SETUP_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -142,18 +163,32 @@ pub(crate) struct H323State {
     pub(crate) out: VecDeque<H323Output>,
     /// The last number given to a connection we opened.
     pub(crate) last_outgoing: ConnId,
+    pub(crate) options: H323Options,
 }
 
 impl Engine {
     /// Turn H.323 on: the gatekeeper answers RAS and calls are accepted.
     pub fn enable_h323(&mut self, cfg: H323Config) {
-        let gk_cfg =
+        let mut gk_cfg =
             GatekeeperConfig::new(&cfg.gatekeeper_id, cfg.ras_address, cfg.call_signal_address);
+        let o = &self.h323.options;
+        gk_cfg.neighbours = o.neighbours.clone();
+        if let Some(t) = o.lrq_timeout {
+            gk_cfg.lrq_timeout = t;
+        }
+        if let Some(w) = o.h235_window {
+            gk_cfg.h235_window = w;
+        }
         self.h323.gatekeeper = Some(gatekeeper::Gatekeeper::new(
             gk_cfg,
             gatekeeper::DialplanDirectory::new(self.dialplan.clone()),
             gatekeeper::DialplanAdmission::new(self.dialplan.clone()),
         ));
+    }
+
+    /// Settings [`Engine::enable_h323`] applies (neighbours, timers).
+    pub fn set_h323_options(&mut self, options: H323Options) {
+        self.h323.options = options;
     }
 
     /// One input from the H.323 sockets.
@@ -191,7 +226,12 @@ impl Engine {
     pub(crate) fn h323_handle_timeout(&mut self, now: Instant) {
         if let Some(gk) = self.h323.gatekeeper.as_mut() {
             if gk.poll_timeout().is_some_and(|t| t <= now) {
-                gk.handle_timeout(now);
+                for (to, data) in gk.handle_timeout(now) {
+                    if let Ok(m) = RasMessage::decode(&data) {
+                        log_ras_answer(to, &m);
+                    }
+                    self.h323.out.push_back(H323Output::Ras { to, data });
+                }
             }
         }
         self.drain_gatekeeper_events();
