@@ -81,3 +81,101 @@ class AuthRas(sim.Ras):
                 'endpointType': sim.EP_TYPE, 'endpointAlias': aliases,
                 'authenticationCapability': [('pwdHash', 0)], 'algorithmOIDs': list(oids)}
         return self.request('gatekeeperRequest', body)
+
+
+def request_past_progress(ras: sim.Ras, name: str, body: dict, timeout: float = 10.0):
+    """Sends `name` once and waits for the final answer, passing over
+    RequestInProgress (the gatekeeper asking its neighbours). Returns
+    (answer name, value, RequestInProgress values seen)."""
+    seq = ras.seq
+    ras.seq += 1
+    data = sim.encode(sim.RAS, (name, dict(body, requestSeqNum=seq)))
+    ras.sock.sendto(data, ras.gk)
+    progress = []
+    deadline = time.monotonic() + timeout
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return None, None, progress
+        ras.sock.settimeout(left)
+        try:
+            buf, _ = ras.sock.recvfrom(4096)
+        except socket.timeout:
+            return None, None, progress
+        kind, val = sim.decode(sim.RAS, buf)
+        if val.get('requestSeqNum') != seq:
+            continue
+        if kind == 'requestInProgress':
+            progress.append(val)
+            continue
+        return kind, val, progress
+
+
+def arq_body(endpoint_id: str, alias, crv: int, src_aliases):
+    return {'callType': ('pointToPoint', 0), 'callModel': ('gatekeeperRouted', 0),
+            'endpointIdentifier': endpoint_id, 'destinationInfo': [alias],
+            'srcInfo': src_aliases, 'bandWidth': 1280, 'callReferenceValue': crv,
+            'conferenceID': bytes([crv]) * 16, 'activeMC': False, 'answerCall': False,
+            'canMapAlias': False, 'callIdentifier': {'guid': bytes([crv]) * 16},
+            'willSupplyUUIEs': False}
+
+
+class NeighbourGk:
+    """A neighbour gatekeeper: receives the gateway's LRQs and answers them
+    as told; sends LRQs of its own to the gateway."""
+
+    def __init__(self, host: str = '127.0.0.1'):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind((host, 0))
+        self.host = host
+        self.port = self.sock.getsockname()[1]
+        self.seq = 100
+
+    def close(self):
+        self.sock.close()
+
+    def next_lrq(self, timeout: float = 5.0):
+        """(LRQ value, sender) or (None, None)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None, None
+            self.sock.settimeout(left)
+            try:
+                buf, peer = self.sock.recvfrom(4096)
+            except socket.timeout:
+                return None, None
+            kind, val = sim.decode(sim.RAS, buf)
+            if kind == 'locationRequest':
+                return val, peer
+
+    def lcf(self, lrq, peer, cs_host: str, cs_port: int):
+        body = {'requestSeqNum': lrq['requestSeqNum'],
+                'callSignalAddress': sim.ras_ip(cs_host, cs_port),
+                'rasAddress': sim.ras_ip(self.host, self.port)}
+        self.sock.sendto(sim.encode(sim.RAS, ('locationConfirm', body)), peer)
+
+    def lrj(self, lrq, peer):
+        body = {'requestSeqNum': lrq['requestSeqNum'], 'rejectReason': ('notRegistered', 0)}
+        self.sock.sendto(sim.encode(sim.RAS, ('locationReject', body)), peer)
+
+    def locate(self, gk, alias, timeout: float = 3.0):
+        """Our own LRQ to the gateway for `alias`: (answer name, value)."""
+        self.seq += 1
+        body = {'requestSeqNum': self.seq, 'destinationInfo': [alias],
+                'replyAddress': sim.ras_ip(self.host, self.port)}
+        self.sock.sendto(sim.encode(sim.RAS, ('locationRequest', body)), gk)
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None, None
+            self.sock.settimeout(left)
+            try:
+                buf, _ = self.sock.recvfrom(4096)
+            except socket.timeout:
+                return None, None
+            kind, val = sim.decode(sim.RAS, buf)
+            if val.get('requestSeqNum') == self.seq:
+                return kind, val

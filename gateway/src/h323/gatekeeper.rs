@@ -10,7 +10,8 @@
 use crate::vetting::VettingGate;
 use gateway_dialplan::{Caller, Dialplan, Protocol, RouteOutcome, RouteRequest};
 use gateway_h323::gatekeeper::{
-    Admission, AdmissionDecision, AdmissionQuery, DirectoryEntry, EndpointDirectory, RasGatekeeper,
+    Admission, AdmissionDecision, AdmissionQuery, DirectoryEntry, EndpointDirectory, LocationQuery,
+    RasGatekeeper,
 };
 use gateway_h323::h225::{AdmissionRejectReason, AliasAddress, VendorIdentifier};
 use std::collections::HashSet;
@@ -123,8 +124,13 @@ impl Admission for DialplanAdmission {
             transport_secure: false,
         });
         match decision.outcome {
+            // no route at all: neighbour gatekeepers may know the number
+            RouteOutcome::Reject {
+                status: 404 | 484 | 604,
+                ..
+            } => AdmissionDecision::Unknown,
             RouteOutcome::Reject { status, .. } => AdmissionDecision::Reject(match status {
-                404 | 410 | 484 | 604 => AdmissionRejectReason::CalledPartyNotRegistered,
+                410 => AdmissionRejectReason::CalledPartyNotRegistered,
                 403 => AdmissionRejectReason::SecurityDenial,
                 480 => AdmissionRejectReason::CalledPartyNotRegistered,
                 486 | 503 => AdmissionRejectReason::ResourceUnavailable,
@@ -132,6 +138,28 @@ impl Admission for DialplanAdmission {
             }),
             _ => allow,
         }
+    }
+
+    /// A neighbour zone's call is placed here when the dialplan routes it,
+    /// as a caller known only by address, to one of ours (an endpoint or a
+    /// meeting); trunk routes are not offered, so the gateway is no
+    /// transit between neighbours and carriers.
+    fn locate(&mut self, q: &LocationQuery<'_>) -> bool {
+        let Some(target) = target_of(q.destination) else {
+            return false;
+        };
+        let decision = self.dialplan.route(&RouteRequest {
+            caller: Caller::Anonymous {
+                source: q.from.ip(),
+            },
+            from_user: None,
+            target,
+            transport_secure: false,
+        });
+        matches!(
+            decision.outcome,
+            RouteOutcome::Endpoint { .. } | RouteOutcome::Meeting { .. }
+        )
     }
 }
 
