@@ -53,6 +53,10 @@ pub(crate) struct Datagrams {
     /// `(slot, length, destination)` of the datagrams to send, in order.
     out: [(usize, usize, SocketAddr); BATCH],
     queued: usize,
+    /// Send runs of equal datagrams to one destination as one GSO
+    /// message; off once the kernel refused one on this thread.
+    #[cfg(target_os = "linux")]
+    gso: bool,
     #[cfg(target_os = "linux")]
     sys: sys::Headers,
 }
@@ -114,6 +118,8 @@ impl Datagrams {
             count: 0,
             out: [(0, 0, UNSPECIFIED); BATCH],
             queued: 0,
+            #[cfg(target_os = "linux")]
+            gso: true,
             #[cfg(target_os = "linux")]
             sys: sys::Headers::new(),
         })
@@ -204,7 +210,9 @@ impl Datagrams {
             let r = {
                 let (slot, len, dst) = self.out[i];
                 let packet = &self.buf[slot * SLOT..slot * SLOT + len];
-                sock.try_send_to(packet, dst).map(|n| (1, n))
+                sock.try_send_to(packet, dst)
+                    .map(|n| (1, n))
+                    .map_err(|e| (e, 1))
             };
             match r {
                 Ok((n, bytes)) if n > 0 => {
@@ -216,11 +224,24 @@ impl Datagrams {
                     failed(self.out[i].2, io::ErrorKind::WriteZero.into());
                     i += 1;
                 }
-                Err(e) => {
-                    // The datagram the call stopped at; the next call
-                    // starts after it, as per-datagram sends would.
-                    failed(self.out[i].2, e);
-                    i += 1;
+                #[cfg(target_os = "linux")]
+                Err((e, n)) if n > 1 && sys::gso_unsupported(&e) => {
+                    // A route without checksum offload: send them one by one.
+                    tracing::debug!(error = %e, "UDP GSO refused, sending datagrams singly");
+                    self.gso = false;
+                }
+                Err((e, n)) => {
+                    // The message the call stopped at (one datagram, or one
+                    // GSO run); the next call starts after it, as
+                    // per-datagram sends would.
+                    for k in i..(i + n).min(queued) {
+                        let e = match e.raw_os_error() {
+                            Some(code) => io::Error::from_raw_os_error(code),
+                            None => e.kind().into(),
+                        };
+                        failed(self.out[k].2, e);
+                    }
+                    i += n.max(1);
                 }
             }
         }
@@ -399,7 +420,14 @@ mod sys {
         msgs: [libc::mmsghdr; BATCH],
         iov: [libc::iovec; BATCH],
         names: [libc::sockaddr_storage; BATCH],
+        /// One UDP_SEGMENT control message per outgoing message.
+        ctrl: [[u64; 4]; BATCH],
+        /// Datagrams in each outgoing message.
+        segments: [usize; BATCH],
     }
+
+    /// Payload bytes of one GSO message, under the UDP/IP limit.
+    const MAX_GSO_BYTES: usize = 60_000;
 
     impl Headers {
         pub(super) fn new() -> Headers {
@@ -452,52 +480,101 @@ mod sys {
     }
 
     /// One `sendmmsg` of the queued datagrams `from..to`: how many went
-    /// and their bytes. An error is about datagram `from` (the kernel
-    /// reports one only when nothing went).
+    /// and their bytes. With `d.gso`, a run of datagrams to one destination
+    /// with one length (the last may be shorter) is one message the kernel
+    /// cuts back into those datagrams (UDP_SEGMENT): one route lookup and
+    /// one pass down the stack for the run. An error is about the first
+    /// message, and comes with how many datagrams that message held (the
+    /// kernel reports one only when nothing went).
     pub(super) fn send(
         sock: &UdpSocket,
         d: &mut Datagrams,
         from: usize,
         to: usize,
-    ) -> io::Result<(usize, usize)> {
+    ) -> Result<(usize, usize), (io::Error, usize)> {
         let base = d.buf.as_mut_ptr();
         let h = &mut d.sys;
-        for i in from..to {
+        let iov = |slot: usize, len: usize| libc::iovec {
+            // SAFETY: `queue` only accepts slots and lengths inside `buf`.
+            iov_base: unsafe { base.add(slot * SLOT) }.cast(),
+            iov_len: len,
+        };
+        let mut msgs = 0;
+        let mut i = from;
+        while i < to {
             let (slot, len, dst) = d.out[i];
-            h.iov[i] = libc::iovec {
-                // SAFETY: `queue` only accepts slots and lengths inside `buf`.
-                iov_base: unsafe { base.add(slot * SLOT) }.cast(),
-                iov_len: len,
-            };
-            let namelen = to_storage(dst, &mut h.names[i]);
-            let m = &mut h.msgs[i].msg_hdr;
-            m.msg_name = (&mut h.names[i] as *mut libc::sockaddr_storage).cast();
+            h.iov[i] = iov(slot, len);
+            let mut j = i + 1;
+            if d.gso && len > 0 {
+                while j < to && (j - i + 1) * len <= MAX_GSO_BYTES {
+                    let (next_slot, next_len, next_dst) = d.out[j];
+                    if next_dst != dst || next_len > len || next_len == 0 {
+                        break;
+                    }
+                    h.iov[j] = iov(next_slot, next_len);
+                    j += 1;
+                    if next_len < len {
+                        break;
+                    }
+                }
+            }
+            let namelen = to_storage(dst, &mut h.names[msgs]);
+            let m = &mut h.msgs[msgs].msg_hdr;
+            m.msg_name = (&mut h.names[msgs] as *mut libc::sockaddr_storage).cast();
             m.msg_namelen = namelen;
             m.msg_iov = &mut h.iov[i];
-            m.msg_iovlen = 1;
-            m.msg_control = std::ptr::null_mut();
-            m.msg_controllen = 0;
+            m.msg_iovlen = (j - i) as _;
             m.msg_flags = 0;
-            h.msgs[i].msg_len = 0;
-        }
-        let msgs = h.msgs[from..to].as_mut_ptr();
-        let fd = sock.as_raw_fd();
-        let n = sock.try_io(tokio::io::Interest::WRITABLE, || {
-            // SAFETY: headers from..to point at queued slots, addresses and
-            // iovecs of this batch, alive and unaliased for the call.
-            let n = unsafe { libc::sendmmsg(fd, msgs, (to - from) as _, libc::MSG_DONTWAIT as _) };
-            if n < 0 {
-                Err(io::Error::last_os_error())
+            if j - i > 1 {
+                let ctrl = &mut h.ctrl[msgs];
+                // SAFETY: `ctrl` is aligned for cmsghdr and CMSG_SPACE(2)
+                // fits in it; the header and its u16 are written in bounds.
+                unsafe {
+                    let c = ctrl.as_mut_ptr().cast::<libc::cmsghdr>();
+                    (*c).cmsg_len = libc::CMSG_LEN(size_of::<u16>() as u32) as _;
+                    (*c).cmsg_level = libc::SOL_UDP;
+                    (*c).cmsg_type = libc::UDP_SEGMENT;
+                    libc::CMSG_DATA(c).cast::<u16>().write_unaligned(len as u16);
+                    m.msg_control = c.cast();
+                    m.msg_controllen = libc::CMSG_SPACE(size_of::<u16>() as u32) as _;
+                }
             } else {
-                Ok(n as usize)
+                m.msg_control = std::ptr::null_mut();
+                m.msg_controllen = 0;
             }
-        })?;
-        let n = n.min(to - from);
-        let bytes = h.msgs[from..from + n]
-            .iter()
-            .map(|m| m.msg_len as usize)
-            .sum();
-        Ok((n, bytes))
+            h.msgs[msgs].msg_len = 0;
+            h.segments[msgs] = j - i;
+            msgs += 1;
+            i = j;
+        }
+        let ptr = h.msgs.as_mut_ptr();
+        let fd = sock.as_raw_fd();
+        let n = sock
+            .try_io(tokio::io::Interest::WRITABLE, || {
+                // SAFETY: the first `msgs` headers point at queued slots,
+                // addresses, iovecs and control data of this batch, alive
+                // and unaliased for the call.
+                let n = unsafe { libc::sendmmsg(fd, ptr, msgs as _, libc::MSG_DONTWAIT as _) };
+                if n < 0 {
+                    Err(io::Error::last_os_error())
+                } else {
+                    Ok(n as usize)
+                }
+            })
+            .map_err(|e| (e, h.segments[0]))?;
+        let n = n.min(msgs);
+        let datagrams = h.segments[..n].iter().sum();
+        let bytes = h.msgs[..n].iter().map(|m| m.msg_len as usize).sum();
+        Ok((datagrams, bytes))
+    }
+
+    /// What the kernel answers a GSO message it cannot send that way (no
+    /// checksum offload on the route's device, or no UDP_SEGMENT at all).
+    pub(super) fn gso_unsupported(e: &io::Error) -> bool {
+        matches!(
+            e.raw_os_error(),
+            Some(libc::EIO | libc::EINVAL | libc::ENOPROTOOPT)
+        )
     }
 
     fn to_storage(addr: SocketAddr, out: &mut libc::sockaddr_storage) -> libc::socklen_t {
@@ -664,23 +741,36 @@ mod tests {
             s.local_addr(0, Leg::B).unwrap().0,
         );
         let total = 3 * BATCH as u16 + 5;
-        // Twice: the second burst checks that the short batch ending the
-        // first left the socket able to wake the task again.
+        // The second burst mixes lengths, so that runs of equal datagrams
+        // (sent together where the kernel can) end at every kind of
+        // boundary: a shorter one, a longer one, the batch's end.
+        let len = |burst: u16, seq: u16| match (burst, seq % 7) {
+            (1, 3) => PKT_LEN - 60,
+            (1, 5) => PKT_LEN + 40,
+            _ => PKT_LEN,
+        };
+        // Twice: the second burst also checks that the short batch ending
+        // the first left the socket able to wake the task again.
+        let mut bytes = 0;
         for burst in 0..2u16 {
             for seq in 0..total {
-                a.send_to(&rtp(7, burst * total + seq), a_side).unwrap();
+                let mut p = rtp(7, burst * total + seq);
+                p.resize(len(burst, seq), 0xd5);
+                p[12] = seq as u8;
+                a.send_to(&p, a_side).unwrap();
+                bytes += p.len() as u64;
             }
             for seq in 0..total {
                 let (p, from) = recv(&b).await;
                 assert_eq!(seq_of(&p), burst * total + seq);
-                assert_eq!(p.len(), PKT_LEN);
+                assert_eq!((p.len(), p[12]), (len(burst, seq), seq as u8));
                 assert_eq!(from, b_side);
             }
         }
         assert!(nothing_waiting(&b));
         let st = s.stats();
         assert_eq!(st.a_to_b.packets, 2 * u64::from(total));
-        assert_eq!(st.a_to_b.bytes, 2 * u64::from(total) * PKT_LEN as u64);
+        assert_eq!(st.a_to_b.bytes, bytes);
         assert_eq!(st.dropped(), 0);
         s.close().await;
         assert_eq!(relay.metrics().rtp_packets, 2 * u64::from(total));
