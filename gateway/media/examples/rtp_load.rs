@@ -196,6 +196,19 @@ fn receive(mut receivers: Vec<Receiver>, stop_at: Instant) -> (u64, u64) {
         .iter()
         .map(|r| {
             r.sock.set_nonblocking(true).expect("nonblocking");
+            // Room for a burst while this thread waits for a core, so that
+            // loss counts the relay's drops rather than ours.
+            let size: libc::c_int = 1 << 20;
+            // SAFETY: a valid socket and an int option of the right size.
+            unsafe {
+                libc::setsockopt(
+                    r.sock.as_raw_fd(),
+                    libc::SOL_SOCKET,
+                    libc::SO_RCVBUF,
+                    (&size as *const libc::c_int).cast(),
+                    std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+                );
+            }
             libc::pollfd {
                 fd: r.sock.as_raw_fd(),
                 events: libc::POLLIN,

@@ -4,11 +4,16 @@
 setup:    one offer/answer per stream, endpoint A at <ip>:<a-base + 2i> and
           B at <ip>:<b-base + 2i>; prints the same stream list as the
           gateway's relay_bench example, so one load generator drives both.
+          With --srtp SUITE, A offers RTP/SAVP with an SDES key of its own and
+          rtpengine is told to offer B plain RTP/AVP: it then does SRTP on
+          A's side and RTP on B's, and its answer to A carries the key it
+          protects with. Both keys go into the list as "a_srtp" (hex).
 teardown: deletes the calls.
 
 The ng protocol is a cookie, a space and a bencoded dictionary over UDP.
 """
 import argparse
+import base64
 import json
 import os
 import re
@@ -83,9 +88,24 @@ class Ng:
         raise RuntimeError("rtpengine did not answer %s" % msg.get("command"))
 
 
-def sdp(ip, port):
-    return ("v=0\r\no=- 1 1 IN IP4 {ip}\r\ns=bench\r\nc=IN IP4 {ip}\r\nt=0 0\r\n"
-            "m=audio {port} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na=sendrecv\r\n").format(ip=ip, port=port)
+def sdp(ip, port, crypto=None):
+    proto = "RTP/SAVP" if crypto else "RTP/AVP"
+    text = ("v=0\r\no=- 1 1 IN IP4 {ip}\r\ns=bench\r\nc=IN IP4 {ip}\r\nt=0 0\r\n"
+            "m=audio {port} {proto} 0\r\na=rtpmap:0 PCMU/8000\r\na=sendrecv\r\n").format(
+                ip=ip, port=port, proto=proto)
+    if crypto:
+        suite, key = crypto
+        text += "a=crypto:1 %s inline:%s\r\n" % (suite, base64.b64encode(key).decode())
+    return text
+
+
+def sdes_key(sdp_bytes, suite):
+    """The key||salt of the answer's a=crypto line for `suite`."""
+    m = re.search(r"^a=crypto:\d+ %s inline:([A-Za-z0-9+/=]+)" % re.escape(suite),
+                  sdp_bytes.decode(), re.M)
+    if not m:
+        raise RuntimeError("rtpengine's answer has no %s key" % suite)
+    return base64.b64decode(m.group(1))
 
 
 def media_addr(sdp_bytes):
@@ -103,6 +123,7 @@ def main():
     p.add_argument("--ip", default="127.0.0.1")
     p.add_argument("--a-base", type=int, default=25000)
     p.add_argument("--b-base", type=int, default=27000)
+    p.add_argument("--srtp", metavar="SUITE", help="SDES suite on A's side, e.g. AES_CM_128_HMAC_SHA1_80")
     a = p.parse_args()
     ng = Ng(a.ng)
     if a.action == "ping":
@@ -117,14 +138,30 @@ def main():
             continue
         a_ep, b_ep = a.a_base + 2 * i, a.b_base + 2 * i
         # The offer's rewritten SDP is what B gets: where B sends to.
-        offer = ng.call(dict(call, **flags, command="offer", sdp=sdp(a.ip, a_ep)))
+        a_key = None
+        offer_flags = dict(flags)
+        if a.srtp:
+            # 16-byte AES key + 14-byte salt for the AES_CM_128 suites.
+            a_key = os.urandom(30)
+            offer_flags["transport-protocol"] = "RTP/AVP"
+        offer = ng.call(dict(call, **offer_flags, command="offer",
+                             sdp=sdp(a.ip, a_ep, a.srtp and (a.srtp, a_key))))
         answer = ng.call(dict(call, **flags, command="answer", sdp=sdp(a.ip, b_ep), **{"to-tag": "b%d" % i}))
-        out.append({
+        entry = {
             "a_local": "%s:%d" % (a.ip, a_ep),
             "a_target": media_addr(answer["sdp"]),
             "b_local": "%s:%d" % (a.ip, b_ep),
             "b_target": media_addr(offer["sdp"]),
-        })
+        }
+        if a.srtp:
+            if b"RTP/SAVP" in offer["sdp"]:
+                raise RuntimeError("rtpengine offered SRTP to B")
+            entry["a_srtp"] = {
+                "suite": a.srtp,
+                "a_send": a_key.hex(),
+                "a_recv": sdes_key(answer["sdp"], a.srtp).hex(),
+            }
+        out.append(entry)
     if a.action == "setup":
         json.dump({"streams": out}, sys.stdout)
         sys.stdout.write("\n")
