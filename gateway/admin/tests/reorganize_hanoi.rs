@@ -88,7 +88,10 @@ const PASSWORD: &str = "correct horse battery";
 /// Users scoped to a ward the map merges (00001 into 00097), a district
 /// (split among new wards), a ward the map splits (00007), the 2024 city;
 /// and two it leaves alone: the whole network and a 2025 ward.
-const USERS: &[(&str, Role, Option<(Structure, &str)>)] = &[
+/// (name, role, scope).
+type TestUser = (&'static str, Role, Option<(Structure, &'static str)>);
+
+const USERS: &[TestUser] = &[
     (
         "phuc-xa-op",
         Role::Operator,
