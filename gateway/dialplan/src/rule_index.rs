@@ -19,36 +19,55 @@
 //! scopes inline, so the rules themselves are read only for a regex the
 //! index cannot run itself.
 //!
-//! Layout, for a look-up that touches few cache lines (at city scale the
-//! tables do not stay in cache between calls, and each line read is a trip
-//! to memory): keys of up to 15 bytes (every E.164 number) live in the hash
-//! table's slot itself, so a look-up follows no pointer to compare them; a
-//! key's candidates are one run of a shared array, its unit groups another;
-//! a list stops at its first candidate that applies whatever the target and
-//! trunk, since nothing after it can decide. Regexes of the plain shape
-//! dialplans use (literals, `\d`, counted repetition, groups) run as a small
-//! program here instead of in the regex engine, whose structures are many
-//! lines per regex.
+//! Layout, for a decision that waits for few reads from memory (at city
+//! scale the index does not stay in cache between calls, and each cache
+//! line read is a trip to memory, often with a TLB miss):
+//! - one open-addressing table of 32-byte slots, keyed by (key, unit): keys
+//!   of up to 15 bytes (every E.164 number) are held in the slot itself, so
+//!   a probe reads one line and follows no pointer; a list of one candidate
+//!   (most of them) is held there too;
+//! - a decision computes the slots of all its keys first and reads them
+//!   together, then the slots of its units' groups, then the candidate
+//!   lists: three waits for memory, not one per key, group and list;
+//! - a list stops at its first candidate that applies whatever the target
+//!   and trunk, since nothing after it can decide, and a key's unit groups
+//!   keep only the rules before its unscoped such candidate;
+//! - regexes of the plain shape dialplans use (literals, `\d`, counted
+//!   repetition, groups) run as a small program here instead of in the
+//!   regex engine, whose structures are many lines per regex.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
+use std::hash::BuildHasher;
 
 use crate::model::{Match, Rule, Unit};
 
-/// The index's maps: their keys are short number strings, for which SipHash
-/// costs more than the rest of a look-up. Look-ups only read them; the keys
-/// come from the dialplan, not from callers.
-type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+/// The index's hasher: SipHash costs more than the rest of a probe for
+/// these short keys. The table is built from the dialplan, not from what
+/// callers send, so a caller cannot choose keys that collide.
+type Hasher = foldhash::fast::RandomState;
+type FastMap<K, V> = HashMap<K, V, Hasher>;
 
-/// "No scope" in a candidate's unit or trunk field.
+/// "No scope" in a candidate's trunk field, and the unit of a key's
+/// unscoped entry in the table.
 const NONE: u32 = u32::MAX;
+/// The unit of a key's unscoped entry when the key also has unit groups.
+const NONE_SCOPED: u32 = u32::MAX - 1;
+
 /// `Cand::check`: the key proves the match (exact, prefix).
 const NO_CHECK: u32 = u32::MAX;
 /// `Cand::check`: the rule's regex must be run.
 const RUN_REGEX: u32 = u32::MAX - 1;
+/// `Cand::check` in a table slot: the list is the `trunk` candidates from
+/// `rule` in `RuleIndex::cands`.
+const LIST: u32 = u32::MAX - 2;
+/// `Cand::check` in a table slot: no list (a key with only unit groups).
+const NO_LIST: u32 = u32::MAX - 3;
+/// Programs start below this position in `RuleIndex::ops`.
+const MAX_PROGRAM_AT: usize = (u32::MAX - 4) as usize;
 
 /// A rule as the index holds it: its position and what it is scoped to.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Cand {
     rule: u32,
     /// Position of the `from_trunk` trunk (`NONE`: unscoped).
@@ -66,61 +85,124 @@ impl Cand {
     }
 }
 
-/// Where one key's candidates lie: `n_plain` unscoped ones from `plain` in
-/// `RuleIndex::cands`, and `n_segs` unit groups from `segs` in
-/// `RuleIndex::segs`, sorted by unit.
-#[derive(Clone, Copy, Debug, Default)]
-struct Head {
-    plain: u32,
-    n_plain: u32,
-    segs: u32,
-    n_segs: u32,
-}
-
-/// The candidates scoped to one unit under one key.
-#[derive(Clone, Copy, Debug)]
-struct Seg {
-    unit: u32,
-    start: u32,
-    len: u32,
-}
-
-/// Keys this long or shorter are held inline.
+/// Keys this long or shorter are held in the slot.
 const SHORT_KEY_MAX: usize = 15;
 
-/// An exact string or prefix of up to [`SHORT_KEY_MAX`] bytes, zero-padded,
-/// with its length and kind in the last byte: compared and hashed as one
-/// 128-bit value, with no pointer to follow.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-struct ShortKey(u128);
+/// Keys are 128-bit values: up to 15 bytes of the string, zero-padded, and
+/// in the last byte its length and these flags.
+const KEY_PREFIX: u8 = 0x80;
+/// A longer key: the low 32 bits are its number in `RuleIndex::long`.
+const KEY_LONG: u8 = 0x40;
+/// The key of the rules that are candidates for every target.
+const KEY_ALWAYS: u128 = 0x20 << 120;
+/// An empty slot.
+const KEY_EMPTY: u128 = 0x10 << 120;
 
-impl ShortKey {
-    const PREFIX: u8 = 0x80;
+fn short_key(prefix: bool, key: &[u8]) -> Option<u128> {
+    if key.len() > SHORT_KEY_MAX {
+        return None;
+    }
+    let mut b = [0u8; 16];
+    b[..key.len()].copy_from_slice(key);
+    b[SHORT_KEY_MAX] = key.len() as u8 | if prefix { KEY_PREFIX } else { 0 };
+    Some(u128::from_le_bytes(b))
+}
 
-    fn new(prefix: bool, key: &[u8]) -> Option<ShortKey> {
-        if key.len() > SHORT_KEY_MAX {
-            return None;
+fn long_key(prefix: bool, n: u32) -> u128 {
+    let flags = KEY_LONG | if prefix { KEY_PREFIX } else { 0 };
+    u128::from(n) | (u128::from(flags) << 120)
+}
+
+/// One entry of the table: the candidates under one key for one unit (or
+/// unscoped). A list of one candidate is the slot's own `cand`; a longer
+/// one is a run of `RuleIndex::cands` (`cand.check == LIST`).
+#[derive(Clone, Copy, Debug)]
+#[repr(C, align(32))]
+struct Slot {
+    key: u128,
+    unit: u32,
+    cand: Cand,
+}
+
+const EMPTY_SLOT: Slot = Slot {
+    key: KEY_EMPTY,
+    unit: NONE,
+    cand: Cand {
+        rule: 0,
+        trunk: 0,
+        check: NO_LIST,
+    },
+};
+
+/// Open addressing with linear probing, at most half full: a probe nearly
+/// always ends in the slot it starts at.
+#[derive(Clone, Default)]
+struct Table {
+    slots: Box<[Slot]>,
+    mask: usize,
+    hasher: Hasher,
+}
+
+impl Table {
+    fn with_entries(entries: &[Slot]) -> Table {
+        let cap = (entries.len() * 2).next_power_of_two().max(16);
+        let mut t = Table {
+            slots: vec![EMPTY_SLOT; cap].into_boxed_slice(),
+            mask: cap - 1,
+            hasher: Hasher::default(),
+        };
+        for e in entries {
+            // Unscoped entries are found by `NONE` whether or not the key
+            // has unit groups.
+            let unit = if e.unit == NONE_SCOPED { NONE } else { e.unit };
+            let mut i = t.home(e.key, unit);
+            while t.slots[i].key != KEY_EMPTY {
+                i = (i + 1) & t.mask;
+            }
+            t.slots[i] = *e;
         }
-        let mut b = [0u8; 16];
-        b[..key.len()].copy_from_slice(key);
-        b[SHORT_KEY_MAX] = key.len() as u8 | if prefix { Self::PREFIX } else { 0 };
-        Some(ShortKey(u128::from_le_bytes(b)))
+        t
+    }
+
+    /// Where the probe for (`key`, `unit`) starts.
+    fn home(&self, key: u128, unit: u32) -> usize {
+        self.hasher.hash_one((key, unit)) as usize & self.mask
+    }
+
+    /// Reads the slot at `at`, to have its line on the way from memory.
+    fn touch(&self, at: usize) -> u32 {
+        self.slots.get(at).map_or(0, |s| s.unit)
+    }
+
+    /// The entry for (`key`, `unit`), probing from `at`.
+    fn find(&self, key: u128, unit: u32, mut at: usize) -> Option<&Slot> {
+        for _ in 0..self.slots.len() {
+            let s = self.slots.get(at)?;
+            if s.key == key && (s.unit == unit || (unit == NONE && s.unit == NONE_SCOPED)) {
+                return Some(s);
+            }
+            if s.key == KEY_EMPTY {
+                return None;
+            }
+            at = (at + 1) & self.mask;
+        }
+        None
     }
 }
 
 #[derive(Clone, Default)]
 pub(crate) struct RuleIndex {
-    /// Exact strings and prefixes of up to 15 bytes.
-    short: FastMap<ShortKey, Head>,
-    long_exact: FastMap<Box<str>, Head>,
-    long_prefix: FastMap<Box<str>, Head>,
+    table: Table,
+    /// Keys longer than `SHORT_KEY_MAX`, numbered.
+    long_exact: FastMap<Box<str>, u32>,
+    long_prefix: FastMap<Box<str>, u32>,
     /// The distinct lengths (bytes) of the prefix keys, ascending, each
     /// with the first two bytes its keys start with.
     prefix_lens: Vec<(usize, StartFilter)>,
-    /// Candidates for every target.
-    always: Head,
+    /// Some rules are candidates for every target (`KEY_ALWAYS`).
+    has_always: bool,
+    /// The lists of more than one candidate.
     cands: Vec<Cand>,
-    segs: Vec<Seg>,
     /// The programs of the regexes the index runs itself.
     ops: Vec<Op>,
     /// Per unit: its parent's position.
@@ -134,12 +216,10 @@ pub(crate) struct RuleIndex {
 impl std::fmt::Debug for RuleIndex {
     // The lists can hold 100 000 entries: a summary says enough.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let used = self.table.slots.iter().filter(|s| s.key != KEY_EMPTY);
         f.debug_struct("RuleIndex")
-            .field(
-                "keys",
-                &(self.short.len() + self.long_exact.len() + self.long_prefix.len()),
-            )
-            .field("candidates", &self.cands.len())
+            .field("entries", &used.count())
+            .field("listed_candidates", &self.cands.len())
             .field(
                 "prefix_lens",
                 &self.prefix_lens.iter().map(|(l, _)| *l).collect::<Vec<_>>(),
@@ -149,8 +229,8 @@ impl std::fmt::Debug for RuleIndex {
 }
 
 /// Which first two bytes the prefix keys of one length start with: 8 KiB
-/// that stay in cache, where a look-up of a key that is not there would read
-/// the large map (a cache miss) for nothing. Most lengths hold no key for a
+/// that stay in cache, where a probe for a key that is not there would read
+/// a table line (a cache miss) for nothing. Most lengths hold no key for a
 /// given target: a dialled service number shares no start with the rooms'
 /// short codes.
 #[derive(Clone)]
@@ -184,14 +264,17 @@ pub(crate) struct Scope {
     /// The caller's unit and the units above it, nearest first.
     chain: [u32; MAX_CHAIN],
     chain_len: usize,
-    /// The caller's unit lies deeper than `MAX_CHAIN`: every unit group is
-    /// checked with a walk up the tree instead.
+    /// The caller's unit lies deeper than `MAX_CHAIN`: its units are
+    /// walked up the tree instead.
     deep: Option<usize>,
     trunk: u32,
 }
 
 /// Units nest three deep in the city's structures; this leaves room.
 const MAX_CHAIN: usize = 16;
+
+/// Probes, and lists, read from memory together.
+const BATCH: usize = 16;
 
 /// The candidate lists one decision was offered, kept so that the trace
 /// does not look them up again; `complete` is false when there were more
@@ -211,6 +294,35 @@ pub(crate) struct Decided<'s, 't> {
     /// match when the index had to check it (a regex is not run twice).
     pub(crate) winner: Option<(usize, Option<Groups<'t>>)>,
     offered: Offered<'s>,
+}
+
+/// Hands lists to the decision in batches, having read the first line of
+/// each list of a batch before the decision reads any of them.
+struct Lists<'s, F: FnMut(&'s [Cand])> {
+    f: F,
+    buf: [&'s [Cand]; BATCH],
+    n: usize,
+    warm: u32,
+}
+
+impl<'s, F: FnMut(&'s [Cand])> Lists<'s, F> {
+    fn push(&mut self, list: &'s [Cand]) {
+        let Some(first) = list.first() else { return };
+        self.warm ^= first.rule;
+        if self.n == BATCH {
+            self.flush();
+        }
+        self.buf[self.n] = list;
+        self.n += 1;
+    }
+
+    fn flush(&mut self) {
+        std::hint::black_box(self.warm);
+        for list in &self.buf[..self.n] {
+            (self.f)(list);
+        }
+        self.n = 0;
+    }
 }
 
 impl RuleIndex {
@@ -239,9 +351,9 @@ impl RuleIndex {
             let unit = match rule.from_unit.as_deref() {
                 None => NONE,
                 Some(u) => match unit_index.get(u) {
-                    Some(&n) => n as u32,
+                    Some(&n) if n < NONE_SCOPED as usize => n as u32,
                     // No caller is in a unit that does not exist.
-                    None => continue,
+                    _ => continue,
                 },
             };
             let trunk = rule
@@ -259,7 +371,7 @@ impl RuleIndex {
                 Match::Prefix(p) => Some((true, Cow::Borrowed(p.as_str()))),
                 Match::Regex(re) => {
                     cand.check = match compile_simple(rule.matcher.pattern()) {
-                        Some(prog) if simple_agrees(&prog, re) => {
+                        Some(prog) if ix.ops.len() < MAX_PROGRAM_AT && simple_agrees(&prog, re) => {
                             let at = ix.ops.len() as u32;
                             ix.ops.extend_from_slice(&prog);
                             at
@@ -288,37 +400,44 @@ impl RuleIndex {
         for (k, g) in keys {
             by_group[g as usize] = k;
         }
-        ix.short.reserve(by_group.len());
+        let mut slots: Vec<Slot> = Vec::with_capacity(by_group.len() + 1);
         let mut lens: Vec<(usize, StartFilter)> = Vec::new();
         for run in entries.chunk_by(|a, b| a.0 == b.0) {
-            let head = ix.lay_out(run);
-            let Some((prefix, key)) = by_group.get(run[0].0 as usize) else {
-                ix.always = head;
-                continue;
-            };
-            let (prefix, k) = (*prefix, key.as_bytes());
-            if prefix {
-                match lens.iter_mut().find(|(l, _)| *l == k.len()) {
-                    Some((_, f)) => f.insert(k),
-                    None => {
-                        let mut f = StartFilter::new();
-                        f.insert(k);
-                        lens.push((k.len(), f));
+            let key = match by_group.get(run[0].0 as usize) {
+                None => {
+                    ix.has_always = true;
+                    KEY_ALWAYS
+                }
+                Some((prefix, key)) => {
+                    let (prefix, k) = (*prefix, key.as_bytes());
+                    if prefix {
+                        match lens.iter_mut().find(|(l, _)| *l == k.len()) {
+                            Some((_, f)) => f.insert(k),
+                            None => {
+                                let mut f = StartFilter::new();
+                                f.insert(k);
+                                lens.push((k.len(), f));
+                            }
+                        }
+                    }
+                    match short_key(prefix, k) {
+                        Some(k) => k,
+                        None => {
+                            let long = if prefix {
+                                &mut ix.long_prefix
+                            } else {
+                                &mut ix.long_exact
+                            };
+                            let n = long.len() as u32;
+                            long.insert(key.as_ref().into(), n);
+                            long_key(prefix, n)
+                        }
                     }
                 }
-            }
-            match ShortKey::new(prefix, k) {
-                Some(k) => {
-                    ix.short.insert(k, head);
-                }
-                None if prefix => {
-                    ix.long_prefix.insert(key.as_ref().into(), head);
-                }
-                None => {
-                    ix.long_exact.insert(key.as_ref().into(), head);
-                }
-            }
+            };
+            ix.lay_out(key, run, &mut slots);
         }
+        ix.table = Table::with_entries(&slots);
         lens.sort_unstable_by_key(|(l, _)| *l);
         ix.prefix_lens = lens;
         ix.unit_parent = units
@@ -333,37 +452,73 @@ impl RuleIndex {
         ix.unit_pos = positions(unit_index);
         ix.trunk_pos = positions(trunk_index);
         ix.cands.shrink_to_fit();
-        ix.segs.shrink_to_fit();
         ix.ops.shrink_to_fit();
         ix
     }
 
-    /// Appends one key's lists (its entries, sorted by unit, unscoped last)
-    /// to the shared arrays.
-    fn lay_out(&mut self, entries: &[(u32, u32, Cand)]) -> Head {
-        let mut head = Head::default();
-        for run in entries.chunk_by(|a, b| a.1 == b.1) {
-            let start = self.cands.len() as u32;
-            for &(_, _, c) in run {
-                self.cands.push(c);
+    /// The table entries of one key, from its candidates sorted by unit
+    /// (unscoped last) and file order.
+    fn lay_out(&mut self, key: u128, entries: &[(u32, u32, Cand)], slots: &mut Vec<Slot>) {
+        // A list ends at its first unconditional candidate. The unscoped
+        // one also ends every unit group of the key: whoever reaches the
+        // key has it, and a later rule never decides nor shows in a trace.
+        let (scoped, plain) = match entries.iter().position(|e| e.1 == NONE) {
+            Some(p) => entries.split_at(p),
+            None => (entries, &entries[entries.len()..]),
+        };
+        let end = plain
+            .iter()
+            .position(|e| e.2.unconditional())
+            .map_or(plain.len(), |p| p + 1);
+        let plain: Vec<Cand> = plain[..end].iter().map(|e| e.2).collect();
+        let bound = match plain.last() {
+            Some(c) if c.unconditional() => c.rule,
+            _ => u32::MAX,
+        };
+        let first = slots.len();
+        slots.push(Slot {
+            key,
+            unit: NONE,
+            cand: self.list_entry(&plain),
+        });
+        for run in scoped.chunk_by(|a, b| a.1 == b.1) {
+            let mut list: Vec<Cand> = Vec::new();
+            for &(_, _, c) in run.iter().take_while(|e| e.2.rule < bound) {
+                list.push(c);
                 if c.unconditional() {
                     break;
                 }
             }
-            let len = self.cands.len() as u32 - start;
-            let unit = run[0].1;
-            if unit == NONE {
-                head.plain = start;
-                head.n_plain = len;
-            } else {
-                if head.n_segs == 0 {
-                    head.segs = self.segs.len() as u32;
-                }
-                head.n_segs += 1;
-                self.segs.push(Seg { unit, start, len });
+            if !list.is_empty() {
+                slots[first].unit = NONE_SCOPED;
+                slots.push(Slot {
+                    key,
+                    unit: run[0].1,
+                    cand: self.list_entry(&list),
+                });
             }
         }
-        head
+    }
+
+    /// A slot's `cand` for `list`.
+    fn list_entry(&mut self, list: &[Cand]) -> Cand {
+        match list {
+            [] => Cand {
+                rule: 0,
+                trunk: 0,
+                check: NO_LIST,
+            },
+            [c] => *c,
+            _ => {
+                let start = self.cands.len() as u32;
+                self.cands.extend_from_slice(list);
+                Cand {
+                    rule: start,
+                    trunk: list.len() as u32,
+                    check: LIST,
+                }
+            }
+        }
     }
 
     /// The position of the unit with this code.
@@ -414,50 +569,49 @@ impl RuleIndex {
         s
     }
 
-    fn head(&self, prefix: bool, key: &str) -> Option<&Head> {
-        match ShortKey::new(prefix, key.as_bytes()) {
-            Some(k) => self.short.get(&k),
-            None if prefix => self.long_prefix.get(key),
-            None => self.long_exact.get(key),
+    /// The table key of `key`, if the index has it.
+    fn key_of(&self, prefix: bool, key: &str) -> Option<u128> {
+        match short_key(prefix, key.as_bytes()) {
+            Some(k) => Some(k),
+            None => {
+                let long = if prefix {
+                    &self.long_prefix
+                } else {
+                    &self.long_exact
+                };
+                long.get(key).map(|&n| long_key(prefix, n))
+            }
         }
     }
 
-    fn list(&self, start: u32, len: u32) -> &[Cand] {
-        let start = start as usize;
-        self.cands.get(start..start + len as usize).unwrap_or(&[])
+    /// The list a slot holds.
+    fn slot_list<'s>(&'s self, s: &'s Slot) -> &'s [Cand] {
+        match s.cand.check {
+            LIST => {
+                let start = s.cand.rule as usize;
+                self.cands
+                    .get(start..start + s.cand.trunk as usize)
+                    .unwrap_or(&[])
+            }
+            NO_LIST => &[],
+            _ => std::slice::from_ref(&s.cand),
+        }
     }
 
     /// Calls `f` with each candidate list for `target` and this caller:
     /// the rules that may apply, each list in file order.
-    fn for_each_list<'s>(&'s self, target: &str, scope: &Scope, mut f: impl FnMut(&'s [Cand])) {
-        let mut group = |h: &Head| {
-            if h.n_plain > 0 {
-                f(self.list(h.plain, h.n_plain));
-            }
-            if h.n_segs == 0 {
-                return;
-            }
-            let at = h.segs as usize;
-            let segs = self.segs.get(at..at + h.n_segs as usize).unwrap_or(&[]);
-            match scope.deep {
-                Some(u) => {
-                    for s in segs {
-                        if self.unit_within(u, s.unit as usize) {
-                            f(self.list(s.start, s.len));
-                        }
-                    }
-                }
-                None => {
-                    for &u in &scope.chain[..scope.chain_len] {
-                        if let Ok(k) = segs.binary_search_by_key(&u, |s| s.unit) {
-                            f(self.list(segs[k].start, segs[k].len));
-                        }
-                    }
-                }
-            }
+    fn for_each_list<'s>(&'s self, target: &str, scope: &Scope, f: impl FnMut(&'s [Cand])) {
+        let mut lists = Lists {
+            f,
+            buf: [&[]; BATCH],
+            n: 0,
+            warm: 0,
         };
-        if let Some(h) = self.head(false, target) {
-            group(h);
+        let mut keys = [KEY_ALWAYS; BATCH];
+        let mut n = usize::from(self.has_always);
+        if let Some(k) = self.key_of(false, target) {
+            keys[n] = k;
+            n += 1;
         }
         for (len, filter) in &self.prefix_lens {
             let len = *len;
@@ -469,11 +623,84 @@ impl RuleIndex {
             if !target.is_char_boundary(len) || !filter.may_hold(&target.as_bytes()[..len]) {
                 continue;
             }
-            if let Some(h) = self.head(true, &target[..len]) {
-                group(h);
+            if let Some(k) = self.key_of(true, &target[..len]) {
+                if n == BATCH {
+                    self.probe_keys(&keys[..n], scope, &mut lists);
+                    n = 0;
+                }
+                keys[n] = k;
+                n += 1;
             }
         }
-        group(&self.always);
+        self.probe_keys(&keys[..n], scope, &mut lists);
+        lists.flush();
+    }
+
+    /// Finds the entries of `keys` and of their unit groups for this
+    /// caller, and hands their lists to `lists`.
+    fn probe_keys<'s, F: FnMut(&'s [Cand])>(
+        &'s self,
+        keys: &[u128],
+        scope: &Scope,
+        lists: &mut Lists<'s, F>,
+    ) {
+        let t = &self.table;
+        let mut at = [0usize; BATCH];
+        let mut warm = 0;
+        for (i, &k) in keys.iter().enumerate() {
+            at[i] = t.home(k, NONE);
+            warm ^= t.touch(at[i]);
+        }
+        std::hint::black_box(warm);
+        // (key, unit, where its probe starts) of the unit groups to read.
+        let mut groups = [(0u128, 0u32, 0usize); BATCH];
+        let mut n = 0;
+        let mut warm = 0;
+        for (i, &k) in keys.iter().enumerate() {
+            let Some(s) = t.find(k, NONE, at[i]) else {
+                continue;
+            };
+            lists.push(self.slot_list(s));
+            if s.unit != NONE_SCOPED {
+                continue;
+            }
+            if let Some(deep) = scope.deep {
+                // Past the chain's length: walk up, a probe at a time.
+                let mut cur = Some(deep);
+                for _ in 0..=self.unit_parent.len() {
+                    let Some(u) = cur else { break };
+                    if let Some(s) = t.find(k, u as u32, t.home(k, u as u32)) {
+                        lists.push(self.slot_list(s));
+                    }
+                    cur = self.unit_parent.get(u).copied().flatten();
+                }
+                continue;
+            }
+            for &u in &scope.chain[..scope.chain_len] {
+                if n == BATCH {
+                    self.probe_groups(&groups[..n], lists);
+                    n = 0;
+                }
+                let home = t.home(k, u);
+                warm ^= t.touch(home);
+                groups[n] = (k, u, home);
+                n += 1;
+            }
+        }
+        std::hint::black_box(warm);
+        self.probe_groups(&groups[..n], lists);
+    }
+
+    fn probe_groups<'s, F: FnMut(&'s [Cand])>(
+        &'s self,
+        groups: &[(u128, u32, usize)],
+        lists: &mut Lists<'s, F>,
+    ) {
+        for &(k, u, home) in groups {
+            if let Some(s) = self.table.find(k, u, home) {
+                lists.push(self.slot_list(s));
+            }
+        }
     }
 
     /// Whether candidate `c` matches `target` (its scopes are checked by the
@@ -1194,6 +1421,113 @@ unit = "001"
         ]
     }
 
+    /// Whether the index offers rule `r` for `target` (to a caller in its
+    /// unit): its key fits the target, whatever the rest of the match.
+    fn keyed_for(r: &Rule, target: &str) -> bool {
+        match &r.matcher {
+            Match::Exact(s) => s == target,
+            Match::Prefix(p) => target.starts_with(p.as_str()),
+            Match::Regex(_) => match regex_literal_prefix(r.matcher.pattern()) {
+                Some(p) => target.starts_with(&p),
+                None => true,
+            },
+        }
+    }
+
+    /// Routes every target for every caller and compares the decision, and
+    /// the trace's account of the rules passed over, with a linear scan.
+    fn agrees_with_linear(rules: &[R], targets: &[String]) -> Result<(), TestCaseError> {
+        let src = render(rules);
+        let d =
+            Dialplan::parse(&src, "p.toml").map_err(|e| TestCaseError::fail(format!("{e:?}")))?;
+        for t in targets {
+            for (caller, unit, trunk) in callers() {
+                let want = linear(&d, unit, trunk, t);
+                let r = d.route(&RouteRequest {
+                    caller,
+                    from_user: None,
+                    target: t.clone(),
+                    transport_secure: false,
+                });
+                match want {
+                    Some(i) => {
+                        let status = 400 + (i % 200) as u16;
+                        prop_assert!(
+                            matches!(&r.outcome, RouteOutcome::Reject { status: s, .. } if *s == status),
+                            "target {t}: want rule r{i}, got {:?}",
+                            r.outcome
+                        );
+                        let matched = format!("rule \"r{i}\" matched");
+                        prop_assert!(
+                            r.trace.iter().any(|l| l.contains(&matched)),
+                            "{:?}",
+                            r.trace
+                        );
+                    }
+                    None => prop_assert!(
+                        matches!(r.outcome, RouteOutcome::Reject { status: 404, .. }),
+                        "target {t}: want 404, got {:?}",
+                        r.outcome
+                    ),
+                }
+                // Past the size where the trace explains every rule: the
+                // candidates passed over are counted and the first named.
+                let before = want.unwrap_or(d.rules().len());
+                if d.rules().len() <= 64 || before == 0 {
+                    continue;
+                }
+                let offered: Vec<usize> = (0..before)
+                    .filter(|&i| {
+                        let r = &d.rules()[i];
+                        let unit_ok = match (&r.from_unit, unit) {
+                            (None, _) => true,
+                            (Some(s), Some(u)) => d.unit_within(u, s),
+                            (Some(_), None) => false,
+                        };
+                        unit_ok && keyed_for(r, t)
+                    })
+                    .collect();
+                let mut line = format!("{before} rules skipped: ");
+                if !offered.is_empty() {
+                    let names: Vec<String> = offered
+                        .iter()
+                        .take(8)
+                        .map(|i| format!("\"r{i}\""))
+                        .collect();
+                    let more = if offered.len() > 8 { ", ..." } else { "" };
+                    line.push_str(&format!(
+                        "{} whose scope or match did not hold ({}{more}), ",
+                        offered.len(),
+                        names.join(", ")
+                    ));
+                }
+                line.push_str(&format!(
+                    "{} scoped to other units or whose exact string, prefix or regex start cannot match {t:?}",
+                    before - offered.len()
+                ));
+                prop_assert!(r.trace.contains(&line), "want {line:?} in {:?}", r.trace);
+            }
+        }
+        Ok(())
+    }
+
+    /// Rules whose keys are longer than a slot holds, and targets with more
+    /// prefixes than a batch of probes.
+    fn long_rule_strategy() -> impl Strategy<Value = R> {
+        (
+            0u8..6,
+            "[01]{0,19}",
+            proptest::option::weighted(0.3, 0usize..4),
+            proptest::option::weighted(0.2, 0usize..2),
+        )
+            .prop_map(|(kind, pattern, unit, trunk)| R {
+                kind,
+                pattern,
+                unit,
+                trunk,
+            })
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
 
@@ -1204,30 +1538,15 @@ unit = "001"
             rules in proptest::collection::vec(rule_strategy(), 1..160),
             targets in proptest::collection::vec("[0-3]{1,6}", 1..24),
         ) {
-            let src = render(&rules);
-            let d = Dialplan::parse(&src, "p.toml").map_err(|e| TestCaseError::fail(format!("{e:?}")))?;
-            for t in &targets {
-                for (caller, unit, trunk) in callers() {
-                    let want = linear(&d, unit, trunk, t);
-                    let r = d.route(&RouteRequest {
-                        caller,
-                        from_user: None,
-                        target: t.clone(),
-                        transport_secure: false,
-                    });
-                    match want {
-                        Some(i) => {
-                            let status = 400 + (i % 200) as u16;
-                            prop_assert!(matches!(&r.outcome, RouteOutcome::Reject { status: s, .. } if *s == status),
-                                "target {t}: want rule r{i}, got {:?}", r.outcome);
-                            let matched = format!("rule \"r{i}\" matched");
-                            prop_assert!(r.trace.iter().any(|l| l.contains(&matched)), "{:?}", r.trace);
-                        }
-                        None => prop_assert!(matches!(r.outcome, RouteOutcome::Reject { status: 404, .. }),
-                            "target {t}: want 404, got {:?}", r.outcome),
-                    }
-                }
-            }
+            agrees_with_linear(&rules, &targets)?;
+        }
+
+        #[test]
+        fn index_agrees_with_a_linear_scan_on_long_keys(
+            rules in proptest::collection::vec(long_rule_strategy(), 1..160),
+            targets in proptest::collection::vec("[01]{1,22}", 1..16),
+        ) {
+            agrees_with_linear(&rules, &targets)?;
         }
     }
 
