@@ -923,3 +923,421 @@ async fn a_room_that_does_not_tunnel_gets_h245_on_a_connection_of_its_own() {
     assert_eq!(rc.0.cause(), Some(111));
     assert_eq!(h.e.meeting_participants("8000"), 0);
 }
+
+// ------------------------------------------------------------------ video
+
+const H264_FMTP: &str = "profile-level-id=42e01f;packetization-mode=1";
+
+/// The room accepts PCMU and every video proposal of the Setup: it
+/// receives audio at 127.0.0.9:40000 and video at 127.0.0.9:40002, and
+/// sends video on its channel 33.
+fn accept_pcmu_and_video(setup: &SetupUuie) -> Vec<Vec<u8>> {
+    use gateway_h323::h245::DataType as D;
+    let mut out = accept_pcmu(setup);
+    for b in setup.fast_start.iter().flatten() {
+        let mut o = OpenLogicalChannel::decode_fast_start(b).unwrap();
+        match o.reverse.as_mut() {
+            None if matches!(o.forward.data_type, D::Video(_)) => {
+                let h = o.forward.h2250.as_mut().unwrap();
+                h.media_channel = Some(H245Address::Unicast(addr("127.0.0.9:40002")));
+                h.media_control_channel = Some(H245Address::Unicast(addr("127.0.0.9:40003")));
+            }
+            Some(r) if matches!(r.data_type, D::Video(_)) => {
+                o.forward_logical_channel_number = 33;
+                r.h2250.as_mut().unwrap().media_control_channel =
+                    Some(H245Address::Unicast(addr("127.0.0.9:40003")));
+            }
+            _ => continue,
+        }
+        out.push(o.encode_fast_start().unwrap());
+    }
+    out
+}
+
+#[tokio::test]
+async fn a_sip_callers_h264_reaches_the_room_as_h245_video_and_keyframes_cross() {
+    use crate::engine_tests::{resp, Caller};
+    use gateway_h323::h245::{H245Message, MiscCommandType, MiscellaneousCommand, VideoCapability};
+    use gateway_sip::message::Method;
+    let mut h = harness(gateway_dialplan::SAMPLE_DIALPLAN);
+    register(&mut h);
+    let sdp = format!(
+        "v=0\r\no=- 1 1 IN IP4 127.0.0.5\r\ns=-\r\nc=IN IP4 127.0.0.5\r\nt=0 0\r\n\
+         m=audio 30000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n\
+         m=video 30002 RTP/AVP 97\r\na=rtpmap:97 H264/90000\r\na=fmtp:97 {H264_FMTP}\r\n"
+    );
+    let a_addr = addr("127.0.0.1:40011");
+    let mut a = Caller::new(a_addr, "5551234", "2001");
+    h.send(a_addr, &a.invite(&[], &sdp));
+    h.out();
+    let p = placed(&mut h);
+    let (conn, _) = p.connect.unwrap();
+    let crv = p.msgs[0].0.call_reference;
+    let UuBody::Setup(setup) = &p.msgs[0].1.pdu.body else {
+        panic!()
+    };
+    let video: Vec<_> = setup
+        .fast_start
+        .iter()
+        .flatten()
+        .map(|b| OpenLogicalChannel::decode_fast_start(b).unwrap())
+        .filter(|o| {
+            let dt = o
+                .reverse
+                .as_ref()
+                .map_or(&o.forward.data_type, |r| &r.data_type);
+            matches!(dt, DataType::Video(VideoCapability::Generic(_)))
+        })
+        .collect();
+    assert_eq!(video.len(), 2, "H.264 both ways from the caller's offer");
+    for o in &video {
+        let h = o
+            .reverse
+            .as_ref()
+            .map_or(o.forward.h2250.as_ref(), |r| r.h2250.as_ref());
+        let h = h.unwrap();
+        assert_eq!((h.session_id, h.dynamic_rtp_payload_type), (2, Some(97)));
+    }
+    let relay_video = video
+        .iter()
+        .find_map(|o| o.reverse.as_ref()?.h2250.as_ref()?.media_channel.clone());
+    let Some(H245Address::Unicast(relay_video)) = relay_video else {
+        panic!("{video:?}")
+    };
+    assert!(h.in_range(relay_video.port()));
+
+    input(&mut h, H323Input::Connected { conn });
+    let connect = UuBody::Connect(ConnectUuie {
+        protocol_identifier: H225_PROTOCOL_V4.to_vec(),
+        h245_address: None,
+        destination_info: EndpointType::terminal(),
+        conference_id: setup.conference_id,
+        call_identifier: setup.call_identifier,
+        fast_start: Some(accept_pcmu_and_video(setup)),
+        multiple_calls: false,
+        maintain_connection: false,
+        fast_connect_refused: false,
+    });
+    input(
+        &mut h,
+        H323Input::Bytes {
+            conn,
+            data: answer_frame(crv, MessageType::Connect, connect),
+        },
+    );
+    let out = h.out();
+    let ok = resp(&out, a_addr, 200);
+    let body = String::from_utf8_lossy(&ok.body).to_string();
+    let m_video = body
+        .lines()
+        .find(|l| l.starts_with("m=video"))
+        .unwrap_or_else(|| panic!("no video in {body}"));
+    assert!(
+        m_video.ends_with(" 97") && !m_video.starts_with("m=video 0 "),
+        "{body}"
+    );
+    assert!(body.contains("H264/90000"), "{body}");
+    a.learn(&ok);
+    h.send(a_addr, &a.ack_2xx());
+    h.out();
+    placed(&mut h);
+
+    // the caller asks for a keyframe: the room hears videoFastUpdatePicture
+    // on the channel it sends video on
+    h.send(
+        a_addr,
+        &a.in_dialog_with(
+            "INFO",
+            "application/media_control+xml",
+            "<media_control><vc_primitive><to_encoder><picture_fast_update/>\
+             </to_encoder></vc_primitive></media_control>",
+        ),
+    );
+    let out = h.out();
+    resp(&out, a_addr, 200);
+    let p = placed(&mut h);
+    let cmds: Vec<_> = p
+        .msgs
+        .iter()
+        .flat_map(|(_, u)| u.pdu.h245_control.iter().flatten())
+        .map(|b| H245Message::decode(b).unwrap())
+        .filter(|m| matches!(m, H245Message::MiscellaneousCommand(_)))
+        .collect();
+    assert_eq!(
+        cmds,
+        [H245Message::MiscellaneousCommand(MiscellaneousCommand {
+            logical_channel_number: 33,
+            command: MiscCommandType::VideoFastUpdatePicture,
+        })]
+    );
+    // ... and the room's request reaches the caller as INFO
+    let fast_update = H245Message::MiscellaneousCommand(MiscellaneousCommand {
+        logical_channel_number: 2,
+        command: MiscCommandType::VideoFastUpdatePicture,
+    })
+    .encode()
+    .unwrap();
+    let mut ui = H323UserInformation::new(UuBody::Empty);
+    ui.pdu.h245_tunnelling = true;
+    ui.pdu.h245_control = Some(vec![fast_update]);
+    let mut m = Message::new(MessageType::Facility, crv, true);
+    m.ies.push(Ie::UserUser {
+        protocol_discriminator: UU_PROTOCOL_X208,
+        data: ui.encode().unwrap(),
+    });
+    input(
+        &mut h,
+        H323Input::Bytes {
+            conn,
+            data: tpkt::encode(&m.build().unwrap()).unwrap(),
+        },
+    );
+    let out = h.out();
+    let info = crate::engine_tests::req(&out, a_addr, Method::Info);
+    assert!(String::from_utf8_lossy(&info.body).contains("picture_fast_update"));
+}
+
+#[tokio::test]
+async fn a_rooms_h264_reaches_a_sip_phone_and_is_forwarded() {
+    use crate::engine_tests::{register as sip_register, response_text};
+    use gateway_sip::message::Method;
+    let mut h = harness(gateway_dialplan::SAMPLE_DIALPLAN);
+    let eid = register(&mut h);
+    let phone = addr("127.0.0.1:40021");
+    sip_register(
+        &mut h,
+        "1001",
+        "pass1001",
+        phone,
+        "<sip:1001@127.0.0.1:40021>",
+    );
+    // the room proposes PCMU and H.264 (PT 109, mode 1) both ways
+    let mut s = setup_uuie("1001", Some(eid));
+    let h264 = gateway_h323::h245::VideoCapability::Generic(
+        gateway_h323::h245::GenericCapability::h264(64, 71, 10240),
+    );
+    let pk = gateway_h323::h245::video::H264Params::from_fmtp(Some(H264_FMTP), None)
+        .unwrap()
+        .packetization(Some(109));
+    let vh = |media: Option<&str>| H2250LogicalChannelParameters {
+        session_id: 2,
+        media_channel: media.map(|m| H245Address::Unicast(addr(m))),
+        media_control_channel: Some(H245Address::Unicast(addr("127.0.0.9:40003"))),
+        dynamic_rtp_payload_type: Some(109),
+        media_packetization: Some(pk.clone()),
+        ..Default::default()
+    };
+    let mut fs = fast_start();
+    fs.push(
+        OpenLogicalChannel {
+            forward_logical_channel_number: 12,
+            forward: ForwardLogicalChannelParameters {
+                port_number: None,
+                data_type: DataType::Video(h264.clone()),
+                h2250: Some(vh(None)),
+            },
+            reverse: None,
+        }
+        .encode_fast_start()
+        .unwrap(),
+    );
+    fs.push(
+        OpenLogicalChannel {
+            forward_logical_channel_number: 22,
+            forward: ForwardLogicalChannelParameters {
+                port_number: None,
+                data_type: DataType::NullData,
+                h2250: None,
+            },
+            reverse: Some(ReverseLogicalChannelParameters {
+                data_type: DataType::Video(h264),
+                h2250: Some(vh(Some("127.0.0.9:40002"))),
+            }),
+        }
+        .encode_fast_start()
+        .unwrap(),
+    );
+    s.fast_start = Some(fs);
+    input(
+        &mut h,
+        H323Input::Accepted {
+            conn: 1,
+            peer: addr(CS_PEER),
+        },
+    );
+    input(
+        &mut h,
+        H323Input::Bytes {
+            conn: 1,
+            data: frame(MessageType::Setup, UuBody::Setup(s)),
+        },
+    );
+    let out = h.out();
+    let inv = crate::engine_tests::req(&out, phone, Method::Invite);
+    let offer = String::from_utf8_lossy(&inv.body).to_string();
+    assert!(offer.contains("m=video"), "{offer}");
+    assert!(offer.contains("a=rtpmap:109 H264/90000"), "{offer}");
+    assert!(offer.contains("packetization-mode=1"), "{offer}");
+    received(&mut h);
+
+    // the phone answers with H.264 on the same payload type
+    let answer = "v=0\r\no=- 2 2 IN IP4 127.0.0.6\r\ns=-\r\nc=IN IP4 127.0.0.6\r\nt=0 0\r\n\
+                  m=audio 30010 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n\
+                  m=video 30012 RTP/AVP 109\r\na=rtpmap:109 H264/90000\r\n";
+    h.send(
+        phone,
+        &response_text(
+            &inv,
+            200,
+            "OK",
+            Some("ph1"),
+            Some("<sip:1001@127.0.0.1:40021>"),
+            &[],
+            answer,
+        ),
+    );
+    let out = h.out();
+    let _ack = crate::engine_tests::req(&out, phone, Method::Ack);
+    let (msgs, closed) = received(&mut h);
+    assert!(!closed);
+    let connect = msgs
+        .iter()
+        .find(|m| m.0.message_type == MessageType::Connect)
+        .expect("Connect to the room");
+    let UuBody::Connect(c) = &connect.1.pdu.body else {
+        panic!()
+    };
+    let olcs: Vec<_> = c
+        .fast_start
+        .iter()
+        .flatten()
+        .map(|b| OpenLogicalChannel::decode_fast_start(b).unwrap())
+        .collect();
+    let theirs = olcs
+        .iter()
+        .find(|o| o.forward_logical_channel_number == 12)
+        .expect("the room's video channel accepted");
+    let Some(H245Address::Unicast(relay)) = theirs.forward.h2250.as_ref().unwrap().media_channel
+    else {
+        panic!()
+    };
+    assert!(h.in_range(relay.port()), "video into the relay: {relay}");
+    let ours = olcs
+        .iter()
+        .find(|o| o.forward_logical_channel_number == 2)
+        .expect("our video channel towards the room");
+    assert_eq!(
+        ours.reverse
+            .as_ref()
+            .unwrap()
+            .h2250
+            .as_ref()
+            .unwrap()
+            .media_channel,
+        Some(H245Address::Unicast(addr("127.0.0.9:40002")))
+    );
+}
+
+/// A room with H.264 joins meeting 8000: its video goes into the switch
+/// and the switch's keyframe requests reach it as videoFastUpdatePicture.
+/// Waits for `meeting::LegSignalling::answers_video` to admit H.323 legs'
+/// video (the meeting module's, not this adapter's, decision).
+#[tokio::test]
+#[ignore = "needs meeting::LegSignalling::answers_video true for H.323"]
+async fn a_rooms_h264_joins_the_meeting_switch() {
+    use gateway_h323::h245::{H245Message, MiscCommandType, MiscellaneousCommand};
+    let mut h = harness(gateway_dialplan::SAMPLE_DIALPLAN);
+    let eid = register(&mut h);
+    let mut s = setup_uuie("8000", Some(eid));
+    let h264 = gateway_h323::h245::VideoCapability::Generic(
+        gateway_h323::h245::GenericCapability::h264(64, 71, 10240),
+    );
+    let pk = gateway_h323::h245::video::H264Params::from_fmtp(Some(H264_FMTP), None)
+        .unwrap()
+        .packetization(Some(109));
+    let vh = |media: Option<&str>| H2250LogicalChannelParameters {
+        session_id: 2,
+        media_channel: media.map(|m| H245Address::Unicast(addr(m))),
+        media_control_channel: Some(H245Address::Unicast(addr("127.0.0.9:40003"))),
+        dynamic_rtp_payload_type: Some(109),
+        media_packetization: Some(pk.clone()),
+        ..Default::default()
+    };
+    let mut fs = fast_start();
+    for o in [
+        OpenLogicalChannel {
+            forward_logical_channel_number: 12,
+            forward: ForwardLogicalChannelParameters {
+                port_number: None,
+                data_type: DataType::Video(h264.clone()),
+                h2250: Some(vh(None)),
+            },
+            reverse: None,
+        },
+        OpenLogicalChannel {
+            forward_logical_channel_number: 22,
+            forward: ForwardLogicalChannelParameters {
+                port_number: None,
+                data_type: DataType::NullData,
+                h2250: None,
+            },
+            reverse: Some(ReverseLogicalChannelParameters {
+                data_type: DataType::Video(h264),
+                h2250: Some(vh(Some("127.0.0.9:40002"))),
+            }),
+        },
+    ] {
+        fs.push(o.encode_fast_start().unwrap());
+    }
+    s.fast_start = Some(fs);
+    input(
+        &mut h,
+        H323Input::Accepted {
+            conn: 1,
+            peer: addr(CS_PEER),
+        },
+    );
+    input(
+        &mut h,
+        H323Input::Bytes {
+            conn: 1,
+            data: frame(MessageType::Setup, UuBody::Setup(s)),
+        },
+    );
+    let (msgs, _) = received(&mut h);
+    let UuBody::Connect(c) = &msgs[1].1.pdu.body else {
+        panic!("{msgs:?}")
+    };
+    let olcs: Vec<_> = c
+        .fast_start
+        .iter()
+        .flatten()
+        .map(|b| OpenLogicalChannel::decode_fast_start(b).unwrap())
+        .collect();
+    let theirs = olcs
+        .iter()
+        .find(|o| o.forward_logical_channel_number == 12)
+        .expect("the room's video goes into the switch");
+    let Some(H245Address::Unicast(port)) = theirs.forward.h2250.as_ref().unwrap().media_channel
+    else {
+        panic!()
+    };
+    assert!(h.in_range(port.port()));
+    assert!(olcs.iter().any(|o| o.forward_logical_channel_number == 2));
+    let now = h.now;
+    h.e.h323_leg_command(now, 1, gateway_callmodel::LegCommand::KeyframeRequest);
+    let (msgs, _) = received(&mut h);
+    let cmds: Vec<_> = msgs
+        .iter()
+        .flat_map(|(_, u)| u.pdu.h245_control.iter().flatten())
+        .map(|b| H245Message::decode(b).unwrap())
+        .filter(|m| matches!(m, H245Message::MiscellaneousCommand(_)))
+        .collect();
+    assert_eq!(
+        cmds,
+        [H245Message::MiscellaneousCommand(MiscellaneousCommand {
+            logical_channel_number: 12,
+            command: MiscCommandType::VideoFastUpdatePicture,
+        })]
+    );
+}

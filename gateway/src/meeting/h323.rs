@@ -1,7 +1,10 @@
 //! The H.323 adapter of a meeting leg: the Setup's Fast Start proposals
-//! are the neutral offer, the meeting's neutral answer goes back in the
-//! Connect (our fastStart element), and the leg's events (UII digits,
-//! release) reach the meeting through the H.323 leg in `crate::h323::leg`.
+//! are the neutral offer (audio, and H.264 video when proposed), the
+//! meeting's neutral answer goes back in the Connect (our fastStart
+//! element), and the leg's events (UII digits, videoFastUpdatePicture as
+//! keyframe requests, release) reach the meeting through the H.323 leg in
+//! `crate::h323::leg`; the switch's keyframe requests go back to the room
+//! as videoFastUpdatePicture.
 //!
 //! H.323 legs carry plain RTP (no H.235 media security), so a classified
 //! meeting refuses them with the H.225 reason `securityDenied`.
@@ -90,8 +93,13 @@ impl Engine {
                     c.meeting = Some(a.leg);
                 }
                 self.h323_set_max_duration(now, conn, decision.policy.max_duration_secs);
+                // the video the meeting switches goes in the same answer:
+                // our Fast Start video channels, or the address channels
+                // the room opens over H.245 are acknowledged with
                 let answer = MediaCaps {
-                    streams: vec![a.answer],
+                    streams: std::iter::once(a.answer)
+                        .chain(a.video.map(|v| v.answer))
+                        .collect(),
                 };
                 self.h323_leg_command(now, conn, LegCommand::Answer(answer));
             }

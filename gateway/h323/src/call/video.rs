@@ -388,12 +388,14 @@ impl H323CallLeg {
         };
         self.video.local = Some((rtp, rtcp));
         let pick = |caller_sends: bool, ps: &[VideoProposal]| {
-            // the owner's payload type when the caller proposed it, else
-            // the same format under another number
+            // the proposal whose payload type the answer took (an SDP answer
+            // keeps the offer's number, not always its fmtp), else the same
+            // format under another number
             ps.iter()
                 .filter(|p| p.caller_sends == caller_sends)
                 .find(|p| {
-                    same_format(&p.codec, codec) && p.codec.payload_type == codec.payload_type
+                    p.codec.payload_type == codec.payload_type
+                        && p.codec.name.eq_ignore_ascii_case(&codec.name)
                 })
                 .or_else(|| {
                     ps.iter()
