@@ -26,6 +26,9 @@ pub enum LegEvent {
     Offer(MediaCaps),
     /// The peer's answer to our offer.
     Answer(MediaCaps),
+    /// The peer refused our mid-call offer (SIP 488, 491 on glare); the
+    /// media stays as it was.
+    OfferRefused(Cause),
     /// Ringing or session progress, with early media if `Some`.
     Progress {
         early_media: Option<MediaCaps>,
@@ -55,6 +58,9 @@ pub enum LegCommand {
     /// Accept the session with this media (answer or offer).
     Answer(MediaCaps),
     Offer(MediaCaps),
+    /// Refuse the peer's pending mid-call offer with this cause; the
+    /// session and its media stay as they were.
+    RefuseOffer(Cause),
     Dtmf {
         digit: char,
         duration_ms: u32,

@@ -38,6 +38,14 @@ pub(crate) struct BridgedLeg {
     pub(crate) ended: bool,
 }
 
+impl LegSignalling {
+    /// The leg can take a mid-call offer and answer it. H.323 legs keep
+    /// the channels they opened (no H.245 re-opening yet).
+    pub(crate) fn renegotiates(&self) -> bool {
+        matches!(self, LegSignalling::Sip(_))
+    }
+}
+
 /// Where the call goes, as routing resolved it.
 pub(crate) enum Callee {
     Sip {
@@ -79,7 +87,7 @@ pub(crate) struct NewCall<'a> {
 pub(crate) struct BridgedCall {
     pub(crate) label: String,
     pub(crate) legs: [BridgedLeg; 2],
-    media: MediaSession,
+    pub(super) media: MediaSession,
     /// The caller's offer, or its answer to ours (late offer).
     offer: Option<MediaCaps>,
     offered: Option<OfferState>,
@@ -87,7 +95,11 @@ pub(crate) struct BridgedCall {
     /// answer until the caller answers ours.
     late: Option<LateOffer>,
     plan: Option<BridgePlan>,
-    answered: Option<Instant>,
+    pub(super) answered: Option<Instant>,
+    /// The call's policy demands encrypted media on both legs.
+    pub(super) require_encryption: bool,
+    /// A mid-call offer from one leg, on its way to the other.
+    pub(super) reoffer: Option<super::bridged_reoffer::ReOffer>,
     started: Instant,
     started_unix_ms: i64,
     caller: String,
@@ -308,6 +320,8 @@ impl Engine {
                 late,
                 plan: None,
                 answered: None,
+                require_encryption: required,
+                reoffer: None,
                 started: now,
                 started_unix_ms: now_ms(),
                 caller: new.caller,
@@ -359,6 +373,11 @@ impl Engine {
                     LegCommand::Progress { early_media: early },
                 );
             }
+            LegEvent::Offer(caps) => self.on_bridged_reoffer(now, call_id, side, caps),
+            LegEvent::Answer(caps) if call.reoffer.as_ref().is_some_and(|r| r.from != side) => {
+                self.finish_reoffer(now, call_id, caps)
+            }
+            LegEvent::OfferRefused(cause) => self.reoffer_refused(now, call_id, side, cause),
             LegEvent::Answer(caps) if side == Side::B => {
                 if let Some(late) = call.late.as_mut() {
                     late.b_answer = Some(caps);
@@ -432,64 +451,82 @@ impl Engine {
     /// The callee's media answer: set both relay legs, the transforms of
     /// each direction and the caller's answer. Returns the caller's answer.
     fn plan_bridge(&mut self, call_id: u64, b_answer: &MediaCaps) -> Result<MediaCaps, Cause> {
-        let ip = self.cfg.advertised_ip;
-        let dtmf_tx = self.dtmf_tx.clone();
-        let Some(call) = self.bridged.calls.get_mut(&call_id) else {
+        let Some(call) = self.bridged.calls.get(&call_id) else {
             return Err(Cause::normal_clearing());
         };
         if let Some(p) = &call.plan {
             return Ok(p.a_answer.clone());
         }
-        let (rtp, rtcp) = call
-            .media
-            .local_addr(AUDIO_STREAM, Leg::A)
-            .map_err(|e| Cause::from_sip_status(500, &format!("Media relay: {e}")))?;
-        let a_local = LocalMedia {
-            rtp: std::net::SocketAddr::new(ip, rtp.port()),
-            rtcp: std::net::SocketAddr::new(ip, rtcp.port()),
-        };
-        let (Some(offered), Some(offer)) = (&call.offered, &call.offer) else {
+        let (Some(offered), Some(offer)) = (call.offered.clone(), call.offer.clone()) else {
             return Err(Cause::from_sip_status(500, "No caller media to plan from"));
         };
-        let a_video = call
-            .media
-            .local_addr(VIDEO_STREAM, Leg::A)
-            .ok()
-            .map(|(rtp, rtcp)| LocalMedia {
-                rtp: std::net::SocketAddr::new(ip, rtp.port()),
-                rtcp: std::net::SocketAddr::new(ip, rtcp.port()),
-            });
-        let plan = bridged_media::plan_answer(offered, offer, b_answer, a_local, a_video)?;
+        self.apply_plan(call_id, Side::A, &offered, &offer, b_answer)
+    }
+
+    /// One offer/answer exchange between the legs, `offerer`'s offer
+    /// (`offered` is what went on to the other leg) and the other leg's
+    /// `answer`: set both relay legs and the transforms of each direction.
+    /// Returns the offerer's answer. The initial exchange has the caller as
+    /// offerer; a mid-call one either leg.
+    pub(super) fn apply_plan(
+        &mut self,
+        call_id: u64,
+        offerer: Side,
+        offered: &OfferState,
+        offer: &MediaCaps,
+        answer: &MediaCaps,
+    ) -> Result<MediaCaps, Cause> {
+        let ip = self.cfg.advertised_ip;
+        let dtmf_tx = self.dtmf_tx.clone();
+        let Some(call) = self.bridged.calls.get_mut(&call_id) else {
+            return Err(Cause::normal_clearing());
+        };
+        let relay_err = |e: gateway_media::MediaError| {
+            Cause::from_sip_status(500, &format!("Media relay: {e}"))
+        };
+        let local = |stream: usize| {
+            call.media
+                .local_addr(stream, offerer.leg())
+                .map(|(rtp, rtcp)| LocalMedia {
+                    rtp: std::net::SocketAddr::new(ip, rtp.port()),
+                    rtcp: std::net::SocketAddr::new(ip, rtcp.port()),
+                })
+        };
+        let o_local = local(AUDIO_STREAM).map_err(relay_err)?;
+        let o_video = local(VIDEO_STREAM).ok();
+        // The plan names the offerer "a" and the answerer "b".
+        let plan = bridged_media::plan_answer(offered, offer, answer, o_local, o_video)?;
+        let (o_leg, a_leg) = (offerer.leg(), offerer.other().leg());
         let m = &call.media;
         let set = || -> Result<(), gateway_media::MediaError> {
             let (rtp, rtcp, mux) = plan.a_remote;
-            m.set_remote(AUDIO_STREAM, Leg::A, rtp, rtcp, mux)?;
+            m.set_remote(AUDIO_STREAM, o_leg, rtp, rtcp, mux)?;
             let (rtp, rtcp, mux) = plan.b_remote;
-            m.set_remote(AUDIO_STREAM, Leg::B, rtp, rtcp, mux)?;
-            m.set_clock_rate(AUDIO_STREAM, Leg::A, plan.clocks.0)?;
-            m.set_clock_rate(AUDIO_STREAM, Leg::B, plan.clocks.1)?;
+            m.set_remote(AUDIO_STREAM, a_leg, rtp, rtcp, mux)?;
+            m.set_clock_rate(AUDIO_STREAM, o_leg, plan.clocks.0)?;
+            m.set_clock_rate(AUDIO_STREAM, a_leg, plan.clocks.1)?;
             if let Some(v) = &plan.video {
                 let (rtp, rtcp, mux) = v.a_remote;
-                m.set_remote(VIDEO_STREAM, Leg::A, rtp, rtcp, mux)?;
+                m.set_remote(VIDEO_STREAM, o_leg, rtp, rtcp, mux)?;
                 let (rtp, rtcp, mux) = v.b_remote;
-                m.set_remote(VIDEO_STREAM, Leg::B, rtp, rtcp, mux)?;
+                m.set_remote(VIDEO_STREAM, a_leg, rtp, rtcp, mux)?;
                 // 90 kHz marks video: jitter without a MOS.
-                m.set_clock_rate(VIDEO_STREAM, Leg::A, 90_000)?;
-                m.set_clock_rate(VIDEO_STREAM, Leg::B, 90_000)?;
+                m.set_clock_rate(VIDEO_STREAM, o_leg, 90_000)?;
+                m.set_clock_rate(VIDEO_STREAM, a_leg, 90_000)?;
             }
             Ok(())
         };
-        set().map_err(|e| Cause::from_sip_status(500, &format!("Media relay: {e}")))?;
+        set().map_err(relay_err)?;
         let encrypted = |k: Option<&super::sdes::LegKeys>| k.is_some();
         let keys = plan.srtp.as_ref();
         for (side, codec, enc) in [
             (
-                Side::A,
+                offerer,
                 plan.audio.0,
                 encrypted(keys.and_then(|k| k.offerer.as_ref())),
             ),
             (
-                Side::B,
+                offerer.other(),
                 plan.audio.1,
                 encrypted(keys.and_then(|k| k.answerer.as_ref())),
             ),
@@ -498,24 +535,24 @@ impl Engine {
                 describe_leg_media(&call.media, AUDIO_STREAM, side, codec, enc);
             }
         }
-        let srtp = plan.srtp.clone().map(|l| (Side::A, l));
+        let srtp = plan.srtp.clone().map(|l| (offerer, l));
         // A leg with telephone-event whose peer has none: its events are
         // taken out of the media (then signalled to the peer), and digits
         // the peer signals are played into the audio towards it.
         let tap = match plan.telephone_events {
-            (Some((pt, clock)), None) => Some((call_id, Side::A, pt, clock, dtmf_tx)),
-            (None, Some((pt, clock))) => Some((call_id, Side::B, pt, clock, dtmf_tx)),
+            (Some((pt, clock)), None) => Some((call_id, offerer, pt, clock, dtmf_tx)),
+            (None, Some((pt, clock))) => Some((call_id, offerer.other(), pt, clock, dtmf_tx)),
             _ => None,
         };
         install_media(
             &call.label,
             &call.media,
-            Side::A,
+            offerer,
             plan.transcode.as_ref(),
             srtp.as_ref(),
             tap,
         );
-        info!(call_id = %call.label, caller_codec = %plan.codecs.0, callee_codec = %plan.codecs.1, transcoded = plan.transcode.is_some(), "bridged media path set");
+        info!(call_id = %call.label, ?offerer, offerer_codec = %plan.codecs.0, answerer_codec = %plan.codecs.1, transcoded = plan.transcode.is_some(), "bridged media path set");
         let answer = plan.a_answer.clone();
         call.plan = Some(plan);
         Ok(answer)
@@ -658,7 +695,13 @@ impl Engine {
     }
 
     /// Hand a command to a leg's adapter.
-    fn bridged_command(&mut self, now: Instant, call_id: u64, side: Side, cmd: LegCommand) {
+    pub(super) fn bridged_command(
+        &mut self,
+        now: Instant,
+        call_id: u64,
+        side: Side,
+        cmd: LegCommand,
+    ) {
         let Some(call) = self.bridged.calls.get(&call_id) else {
             return;
         };

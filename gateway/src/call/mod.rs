@@ -10,6 +10,7 @@ pub mod anchor;
 use media_path::{describe_leg_media, install_media, SdpKind};
 pub mod bridged;
 mod bridged_media;
+mod bridged_reoffer;
 #[cfg(test)]
 mod bridged_tests;
 pub mod caps;

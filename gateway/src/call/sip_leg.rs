@@ -17,6 +17,8 @@ use gateway_sip::uri::Uri;
 use std::time::Instant;
 use tracing::{debug, info, warn};
 
+mod reoffer;
+
 /// Which end of the dialog we are.
 enum Role {
     /// The caller's INVITE: we answer it.
@@ -58,6 +60,8 @@ pub(crate) struct SipLeg {
     local_sdp: Vec<u8>,
     session_id: String,
     sdp_version: u64,
+    /// Offers and answers after the call is up.
+    mid: reoffer::MidCall,
 }
 
 impl SipLeg {
@@ -184,7 +188,9 @@ impl Engine {
             .or_else(|| from_na.as_ref().and_then(|f| f.uri.user.clone()))
             .unwrap_or_else(|| "anonymous".into());
         let session_id = self.random_hex(6);
+        let mid = reoffer::MidCall::after(offer.as_ref().map(|o| o.origin.session_version));
         let leg = SipLeg {
+            mid,
             peer: from,
             tag: tag.clone(),
             dialog: Dialog::uas_from_invite(&req, &tag, &contact).ok(),
@@ -275,6 +281,7 @@ impl Engine {
             local_sdp: sdp,
             session_id,
             sdp_version: 1,
+            mid: Default::default(),
         })
     }
 
@@ -329,6 +336,10 @@ impl Engine {
                 };
                 self.respond(now, tx, with_our_headers(resp, &contact));
             }
+            LegCommand::Answer(caps) if leg.mid.has_pending_in() => {
+                self.answer_pending_offer(now, call_id, side, &caps)
+            }
+            LegCommand::RefuseOffer(cause) => self.refuse_pending_offer(now, call_id, side, &cause),
             LegCommand::Answer(caps) => {
                 let Role::Uas {
                     invite_tx,
@@ -394,12 +405,7 @@ impl Engine {
                     None,
                 );
             }
-            LegCommand::Offer(_) => {
-                debug!(
-                    ?side,
-                    "re-offer towards a SIP leg not supported yet; media kept"
-                );
-            }
+            LegCommand::Offer(caps) => self.send_reoffer(now, call_id, side, &caps),
         }
     }
 
@@ -448,6 +454,12 @@ impl Engine {
                 self.bridged.orphans.insert(tx, orphan);
             }
             _ => {
+                // A re-INVITE of the peer's still waiting gets its final
+                // response before the BYE.
+                if let Some((tx, req)) = leg.mid.take_pending() {
+                    let resp = make_response(&req, 487, Some(&leg.tag));
+                    self.respond(now, tx, resp);
+                }
                 let reason = cause.reason_header();
                 self.sip_leg_request(now, call_id, side, Method::Bye, None, Some(reason));
             }
@@ -528,8 +540,13 @@ impl Engine {
                     Role::Uac { .. } => "Hung up by the callee",
                 };
                 leg.settled = true;
+                // So may a peer whose re-INVITE is still with the other leg.
+                let reoffer = leg
+                    .mid
+                    .take_pending()
+                    .map(|(tx, r)| (tx, make_response(&r, 487, Some(&tag))));
                 self.reply(now, id, &req, 200, "OK", Some(&tag));
-                if let Some((tx, resp)) = pending {
+                for (tx, resp) in pending.into_iter().chain(reoffer) {
                     self.respond(now, tx, resp);
                 }
                 let cause = req
@@ -540,19 +557,7 @@ impl Engine {
                 self.on_bridged_event(now, call_id, side, LegEvent::Ended(cause));
             }
             Method::Invite | Method::Update => {
-                // A refresh, hold or move: answered with the media we have.
-                if let Some(offer) = parse_sdp(&req.headers, &req.body) {
-                    leg.sdp_version += 1;
-                    leg.local_sdp = super::caps::reanswer(&leg.local_sdp, &offer, leg.sdp_version);
-                }
-                let mut resp = make_response(&req, 200, Some(&tag));
-                resp.headers.set(HeaderName::ContentType, "application/sdp");
-                resp.body = leg.local_sdp.clone();
-                let transport = leg.peer.transport;
-                resp.headers
-                    .push(HeaderName::Contact, self.contact(transport));
-                resp.headers.push(HeaderName::Server, USER_AGENT);
-                self.respond(now, id, resp);
+                self.on_sip_leg_reoffer(now, (call_id, side), id, req)
             }
             Method::Info => {
                 use super::dtmf::{read_info, InfoRequest, INFO_ACCEPT};
@@ -599,6 +604,9 @@ impl Engine {
         let Some(leg) = self.sip_leg_mut(call_id, side) else {
             return;
         };
+        if leg.mid.acked(ack.cseq().map(|c| c.seq).unwrap_or(0)) {
+            return;
+        }
         let waited = leg.ack_wait.take().is_some();
         if let Some(d) = leg.dialog.as_mut() {
             d.confirm();
@@ -658,6 +666,9 @@ impl Engine {
         let Some(leg) = self.sip_leg_mut(call_id, side) else {
             return;
         };
+        if leg.mid.owns(tx) {
+            return self.on_reoffer_response(now, call_id, side, tx, &resp);
+        }
         let Role::Uac {
             invite,
             provisional,
@@ -717,6 +728,9 @@ impl Engine {
             }
             match parse_sdp(&resp.headers, &resp.body) {
                 Some(sdp) => {
+                    if let Some(leg) = self.sip_leg_mut(call_id, side) {
+                        leg.mid.remote_version = Some(sdp.origin.session_version);
+                    }
                     self.on_bridged_event(
                         now,
                         call_id,
@@ -894,6 +908,10 @@ impl Engine {
         let Some(leg) = self.sip_leg_mut(call_id, side) else {
             return;
         };
+        if leg.mid.out_failed() {
+            let cause = Cause::from_sip_status(408, "The peer did not answer our re-INVITE");
+            return self.on_bridged_event(now, call_id, side, LegEvent::OfferRefused(cause));
+        }
         if leg.settled || !matches!(leg.role, Role::Uac { .. }) {
             return;
         }
@@ -904,6 +922,7 @@ impl Engine {
 
     /// The 2xx retransmission timer of a UAS leg (RFC 3261 §13.3.1.4).
     pub(crate) fn on_sip_leg_answer_timer(&mut self, now: Instant, call_id: u64, side: Side) {
+        self.on_mid_answer_timer(now, call_id, side);
         let Some(leg) = self.sip_leg_mut(call_id, side) else {
             return;
         };
@@ -927,7 +946,8 @@ impl Engine {
                 let cause = Cause::from_sip_status(408, "No ACK from the caller");
                 return self.on_bridged_event(now, call_id, side, LegEvent::Ended(cause));
             }
-            None => {}
+            // Not due: this timer was the leg's other 2xx's.
+            None => return,
         }
         if let Some(at) = next {
             self.schedule(at, EngineTimer::BridgedAnswer(call_id, side as u8));
