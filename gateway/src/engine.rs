@@ -83,6 +83,8 @@ pub enum EngineTimer {
     MeetingMaxDuration(u64),
     /// A bridged call's SIP leg may need its 2xx retransmitted (call, side).
     BridgedAnswer(u64, u8),
+    /// A bridged call's SIP leg's session timer (call, side): refresh or expire.
+    BridgedSession(u64, u8),
     /// A bridged call's callee has not answered in time.
     BridgedRing(u64),
     BridgedMaxDuration(u64),
@@ -251,6 +253,7 @@ impl Engine {
                     legs.contains_key(&l)
                 }
                 EngineTimer::BridgedAnswer(c, _)
+                | EngineTimer::BridgedSession(c, _)
                 | EngineTimer::BridgedRing(c)
                 | EngineTimer::BridgedMaxDuration(c) => bridged.contains_key(&c),
                 EngineTimer::Housekeeping => true,
@@ -324,6 +327,10 @@ impl Engine {
                 EngineTimer::BridgedAnswer(call, side) => {
                     let side = if side == 0 { Side::A } else { Side::B };
                     self.on_sip_leg_answer_timer(now, call, side)
+                }
+                EngineTimer::BridgedSession(call, side) => {
+                    let side = if side == 0 { Side::A } else { Side::B };
+                    self.on_sip_leg_session_timer(now, call, side)
                 }
                 EngineTimer::BridgedRing(call) => self.on_bridged_ring_timeout(now, call),
                 EngineTimer::BridgedMaxDuration(call) => self.on_bridged_max_duration(now, call),

@@ -18,6 +18,7 @@ use std::time::Instant;
 use tracing::{debug, info, warn};
 
 mod reoffer;
+mod timers;
 
 /// Which end of the dialog we are.
 enum Role {
@@ -62,6 +63,7 @@ pub(crate) struct SipLeg {
     sdp_version: u64,
     /// Offers and answers after the call is up.
     mid: reoffer::MidCall,
+    session: timers::LegSessionTimer,
 }
 
 impl SipLeg {
@@ -191,6 +193,7 @@ impl Engine {
         let mid = reoffer::MidCall::after(offer.as_ref().map(|o| o.origin.session_version));
         let leg = SipLeg {
             mid,
+            session: Default::default(),
             peer: from,
             tag: tag.clone(),
             dialog: Dialog::uas_from_invite(&req, &tag, &contact).ok(),
@@ -253,6 +256,11 @@ impl Engine {
             .to_string();
         let mut invite = self.callee_invite(uri, peer, caller_number, display, &tag, max_forwards);
         let sdp = offer_sdp(offer, self.cfg.advertised_ip, &session_id, 1);
+        gateway_sip::session_timer::apply_to_request(
+            &mut invite,
+            &gateway_sip::session_timer::SessionTimerConfig::default(),
+            None,
+        );
         invite
             .headers
             .set(HeaderName::ContentType, "application/sdp");
@@ -282,6 +290,7 @@ impl Engine {
             session_id,
             sdp_version: 1,
             mid: Default::default(),
+            session: Default::default(),
         })
     }
 
@@ -366,11 +375,16 @@ impl Engine {
                 let mut resp = make_response(invite, 200, Some(&leg.tag));
                 resp.headers.set(HeaderName::ContentType, "application/sdp");
                 resp.body = body.clone();
-                // Retransmissions (RFC 3261 §13.3.1.4) repeat it exactly.
-                let resp = with_our_headers(resp, &contact);
+                let mut resp = with_our_headers(resp, &contact);
                 let tx = *invite_tx;
+                let invite = invite.clone();
                 leg.local_sdp = body;
                 leg.settled = true;
+                self.session_timer_answered(now, call_id, side, &invite, &mut resp);
+                let Some(leg) = self.sip_leg_mut(call_id, side) else {
+                    return;
+                };
+                // Retransmissions (RFC 3261 §13.3.1.4) repeat it exactly.
                 let wait = AckWait::new(now, t1, t2, resp.clone());
                 let next = wait.poll_timeout();
                 leg.ack_wait = Some(wait);
@@ -464,6 +478,17 @@ impl Engine {
                 self.sip_leg_request(now, call_id, side, Method::Bye, None, Some(reason));
             }
         }
+    }
+
+    /// The leg ends its dialog itself (a timer ran out): BYE to its peer,
+    /// then the owner hears of it.
+    fn end_own_dialog(&mut self, now: Instant, call_id: u64, side: Side, cause: Cause) {
+        let reason = cause.reason_header();
+        self.sip_leg_request(now, call_id, side, Method::Bye, None, Some(reason));
+        if let Some(leg) = self.sip_leg_mut(call_id, side) {
+            leg.settled = true;
+        }
+        self.on_bridged_event(now, call_id, side, LegEvent::Ended(cause));
     }
 
     /// An in-dialog request on a leg (BYE, INFO).
@@ -669,6 +694,9 @@ impl Engine {
         if leg.mid.owns(tx) {
             return self.on_reoffer_response(now, call_id, side, tx, &resp);
         }
+        if leg.session.owns(tx) {
+            return self.on_leg_refresh_response(now, call_id, side, &resp);
+        }
         let Role::Uac {
             invite,
             provisional,
@@ -717,6 +745,7 @@ impl Engine {
             if !first {
                 return;
             }
+            self.session_timer_accepted(now, call_id, side, &resp);
             if self
                 .bridged
                 .calls
@@ -908,6 +937,10 @@ impl Engine {
         let Some(leg) = self.sip_leg_mut(call_id, side) else {
             return;
         };
+        if leg.session.refresh.is_some() {
+            self.refresh_failed(now, call_id, side);
+            return;
+        }
         if leg.mid.out_failed() {
             let cause = Cause::from_sip_status(408, "The peer did not answer our re-INVITE");
             return self.on_bridged_event(now, call_id, side, LegEvent::OfferRefused(cause));

@@ -54,6 +54,11 @@ impl MidCall {
         self.pending_in.take().map(|p| (p.tx, p.req))
     }
 
+    /// An offer/answer exchange is in flight in either direction.
+    pub(super) fn busy(&self) -> bool {
+        self.out.is_some() || self.pending_in.is_some()
+    }
+
     pub(super) fn has_pending_in(&self) -> bool {
         self.pending_in.is_some()
     }
@@ -105,7 +110,7 @@ impl Engine {
             resp.headers.push(HeaderName::RetryAfter, "1");
             return self.respond(now, id, resp);
         }
-        if leg.mid.out.is_some() {
+        if leg.mid.out.is_some() || leg.session.refresh.is_some() {
             // Glare with our own re-INVITE (RFC 3261 §14.1).
             return self.reply(now, id, &req, 491, "Request Pending", Some(&tag));
         }
@@ -148,7 +153,8 @@ impl Engine {
         resp.headers.set(HeaderName::ContentType, "application/sdp");
         resp.body = leg.local_sdp.clone();
         let transport = leg.peer.transport;
-        let resp = with_our_headers(resp, &self.contact(transport));
+        let mut resp = with_our_headers(resp, &self.contact(transport));
+        self.session_timer_answered(now, call_id, side, &req, &mut resp);
         self.send_mid_answer(now, call_id, side, id, &req, resp);
     }
 
@@ -206,7 +212,8 @@ impl Engine {
         resp.headers.set(HeaderName::ContentType, "application/sdp");
         resp.body = body;
         let transport = leg.peer.transport;
-        let resp = with_our_headers(resp, &self.contact(transport));
+        let mut resp = with_our_headers(resp, &self.contact(transport));
+        self.session_timer_answered(now, call_id, side, &p.req, &mut resp);
         self.send_mid_answer(now, call_id, side, p.tx, &p.req, resp);
     }
 
@@ -245,7 +252,7 @@ impl Engine {
         let Some(leg) = self.sip_leg_mut(call_id, side) else {
             return;
         };
-        let busy = leg.mid.out.is_some() || leg.mid.pending_in.is_some();
+        let busy = leg.mid.busy() || leg.session.refresh.is_some();
         let request = leg
             .dialog
             .as_mut()
@@ -263,6 +270,7 @@ impl Engine {
         req.headers.push(HeaderName::UserAgent, USER_AGENT);
         req.headers.set(HeaderName::ContentType, "application/sdp");
         req.body = body.clone();
+        super::timers::offer_timer(&mut req, leg);
         let cseq = req.cseq().map(|c| c.seq).unwrap_or(0);
         match self.tx.send_request(now, req, peer) {
             Ok(tx) => {
@@ -315,12 +323,13 @@ impl Engine {
             _ => return,
         };
         self.ack_sip_leg(call_id, side, cseq);
-        let Some(leg) = self.sip_leg_mut(call_id, side) else {
-            return;
-        };
         if !current {
             return;
         }
+        self.session_timer_accepted(now, call_id, side, resp);
+        let Some(leg) = self.sip_leg_mut(call_id, side) else {
+            return;
+        };
         let sent = leg
             .mid
             .out
@@ -370,7 +379,7 @@ impl Engine {
                     leg.mid.ack = None;
                 }
                 let cause = Cause::from_sip_status(408, "No ACK to the re-INVITE's 2xx");
-                return self.on_bridged_event(now, call_id, side, LegEvent::Ended(cause));
+                return self.end_own_dialog(now, call_id, side, cause);
             }
             // Not due: this timer was the leg's other 2xx's.
             None => return,
