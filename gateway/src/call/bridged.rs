@@ -96,6 +96,8 @@ pub(crate) struct BridgedCall {
     late: Option<LateOffer>,
     plan: Option<BridgePlan>,
     pub(super) answered: Option<Instant>,
+    /// The callee answered with media the bridge could not use.
+    setup_failed: bool,
     /// The call's policy demands encrypted media on both legs.
     pub(super) require_encryption: bool,
     /// A mid-call offer from one leg, on its way to the other.
@@ -321,6 +323,7 @@ impl Engine {
                 plan: None,
                 answered: None,
                 require_encryption: required,
+                setup_failed: false,
                 reoffer: None,
                 started: now,
                 started_unix_ms: now_ms(),
@@ -382,6 +385,11 @@ impl Engine {
                 if let Some(late) = call.late.as_mut() {
                     late.b_answer = Some(caps);
                 } else if let Err(cause) = self.plan_bridge(call_id, &caps) {
+                    // The callee took the call but its media cannot be
+                    // used: a failed call, not a refused one.
+                    if let Some(c) = self.bridged.calls.get_mut(&call_id) {
+                        c.setup_failed = true;
+                    }
                     self.end_bridged(now, call_id, Side::B, cause);
                 }
             }
@@ -666,6 +674,7 @@ impl Engine {
         let outcome = match answered_ms {
             Some(_) if cause.is_normal() => "answered",
             Some(_) => "failed",
+            None if call.setup_failed => "failed",
             None => super::outcome_of(status),
         };
         let reason = cause
