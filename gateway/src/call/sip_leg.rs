@@ -61,6 +61,9 @@ pub(crate) struct SipLeg {
     local_sdp: Vec<u8>,
     session_id: String,
     sdp_version: u64,
+    /// The callee answered our offer in a provisional (its 2xx may then
+    /// carry no SDP).
+    early_answer: bool,
     /// Offers and answers after the call is up.
     mid: reoffer::MidCall,
     session: timers::LegSessionTimer,
@@ -192,6 +195,7 @@ impl Engine {
         let session_id = self.random_hex(6);
         let mid = reoffer::MidCall::after(offer.as_ref().map(|o| o.origin.session_version));
         let leg = SipLeg {
+            early_answer: false,
             mid,
             session: Default::default(),
             peer: from,
@@ -289,6 +293,7 @@ impl Engine {
             local_sdp: sdp,
             session_id,
             sdp_version: 1,
+            early_answer: false,
             mid: Default::default(),
             session: Default::default(),
         })
@@ -477,6 +482,42 @@ impl Engine {
                 let reason = cause.reason_header();
                 self.sip_leg_request(now, call_id, side, Method::Bye, None, Some(reason));
             }
+        }
+    }
+
+    /// PRACK for a reliable provisional of the callee's (RFC 3262), in the
+    /// early dialog it creates; a retransmitted one is acknowledged once.
+    fn prack(&mut self, now: Instant, call_id: u64, side: Side, resp: &Response) {
+        let branch = self.new_branch();
+        let Some(leg) = self.sip_leg_mut(call_id, side) else {
+            return;
+        };
+        let Role::Uac { invite, .. } = &leg.role else {
+            return;
+        };
+        let fork = gateway_sip::dialog::DialogId::of_received_response(resp);
+        if leg
+            .dialog
+            .as_ref()
+            .is_none_or(|d| Some(&d.id) != fork.as_ref())
+        {
+            leg.dialog = Dialog::uac_from_response(invite, resp).ok();
+        }
+        let peer = leg.peer;
+        let Some(mut prack) = leg
+            .dialog
+            .as_mut()
+            .and_then(|d| d.create_prack(resp).ok().flatten())
+        else {
+            return;
+        };
+        let hp = self.cfg.sent_by(peer.transport);
+        add_via(&mut prack, peer.transport, &hp, &branch);
+        match self.tx.send_request(now, prack, peer) {
+            Ok(tx) => {
+                self.bridged.client_tx.insert(tx, (call_id, side));
+            }
+            Err(e) => debug!(error = %e, "PRACK not sent"),
         }
     }
 
@@ -711,7 +752,15 @@ impl Engine {
                 return;
             }
             *provisional = true;
+            if gateway_sip::dialog::reliable_rseq(&resp).is_some() {
+                self.prack(now, call_id, side, &resp);
+            }
             let early = parse_sdp(&resp.headers, &resp.body).map(|s| caps_from_sdp(&s));
+            if early.is_some() {
+                if let Some(leg) = self.sip_leg_mut(call_id, side) {
+                    leg.early_answer = true;
+                }
+            }
             return self.on_bridged_event(
                 now,
                 call_id,
@@ -726,17 +775,30 @@ impl Engine {
             // Every 2xx is acknowledged, even one crossing our CANCEL.
             let invite = invite.clone();
             let fork = gateway_sip::dialog::DialogId::of_received_response(&resp);
-            if leg
+            use gateway_sip::dialog::DialogState;
+            let early = leg
                 .dialog
                 .as_ref()
-                .is_some_and(|d| Some(&d.id) != fork.as_ref())
+                .is_some_and(|d| d.state == DialogState::Early);
+            if !early
+                && leg
+                    .dialog
+                    .as_ref()
+                    .is_some_and(|d| Some(&d.id) != fork.as_ref())
             {
                 let peer = leg.peer;
                 info!("a second fork answered; acknowledged and hung up");
                 return self.hang_up_stray_2xx(now, &invite, peer, &resp);
             }
-            if leg.dialog.is_none() {
-                leg.dialog = Dialog::uac_from_response(&invite, &resp).ok();
+            match leg.dialog.as_mut() {
+                // The early dialog of a reliable provisional becomes the
+                // call's (its CSeq count goes on); another fork's 2xx
+                // replaces it.
+                Some(d) if early && Some(&d.id) == fork.as_ref() => {
+                    d.on_response(&Method::Invite, &resp)
+                }
+                Some(_) if !early => {}
+                _ => leg.dialog = Dialog::uac_from_response(&invite, &resp).ok(),
             }
             let cseq = invite.cseq().map(|c| c.seq).unwrap_or(1);
             let first = !leg.settled;
@@ -766,6 +828,13 @@ impl Engine {
                         side,
                         LegEvent::Answer(caps_from_sdp(&sdp)),
                     );
+                    self.on_bridged_event(now, call_id, side, LegEvent::Answered);
+                }
+                // The answer came reliably in a provisional (RFC 3262).
+                None if self
+                    .sip_leg_mut(call_id, side)
+                    .is_some_and(|l| l.early_answer) =>
+                {
                     self.on_bridged_event(now, call_id, side, LegEvent::Answered);
                 }
                 None => {
