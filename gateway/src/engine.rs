@@ -199,7 +199,7 @@ impl Engine {
             now,
             vetting: Default::default(),
             bridged: Default::default(),
-            neutral_sip_calls: false,
+            neutral_sip_calls: true,
             h323: Default::default(),
         };
         e.schedule(now + Duration::from_secs(5), EngineTimer::Housekeeping);
@@ -447,7 +447,7 @@ impl Engine {
                 if let Some((call, purpose)) = self.by_client_tx.remove(&c) {
                     self.on_client_failure(now, call, purpose);
                 } else if let Some(r) = self.bridged.client_tx.remove(&c) {
-                    self.on_sip_leg_failure(now, r);
+                    self.on_sip_leg_failure(now, r, c);
                 }
             }
             TxId::Server(s) => {

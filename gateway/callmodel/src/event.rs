@@ -46,7 +46,27 @@ pub enum LegEvent {
     KeyframeRequest,
     /// The peer's receive bandwidth for all media, kbit/s.
     Bandwidth(u32),
+    /// An application message the bridge does not read (a SIP INFO of
+    /// another package, an empty keep-alive INFO), for the other leg; its
+    /// outcome comes back as [`LegCommand::MessageAnswered`] with this id.
+    Message(AppMessage),
+    /// The outcome of a [`LegCommand::Message`] this leg carried.
+    MessageAnswered {
+        id: u64,
+        result: Result<(), Cause>,
+    },
     Ended(Cause),
+}
+
+/// An opaque in-dialog message carried between legs that both speak it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AppMessage {
+    /// Chosen by the leg it came from, unique among its messages.
+    pub id: u64,
+    pub content_type: Option<String>,
+    pub body: Vec<u8>,
+    /// How many more hops it may take (SIP Max-Forwards, less ours).
+    pub hops: u32,
 }
 
 /// What the owner asks a leg to do.
@@ -66,6 +86,13 @@ pub enum LegCommand {
         duration_ms: u32,
     },
     KeyframeRequest,
+    /// Carry the other leg's message to this leg's peer.
+    Message(AppMessage),
+    /// The outcome of the peer's message the other leg carried.
+    MessageAnswered {
+        id: u64,
+        result: Result<(), Cause>,
+    },
     /// End the leg (reject if not answered) with this cause.
     End(Cause),
 }

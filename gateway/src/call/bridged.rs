@@ -5,9 +5,9 @@
 //! asks which protocol a leg speaks: SIP legs today ([`super::sip_leg`]),
 //! H.323 and WebRTC legs through the same [`Engine::on_bridged_event`].
 //!
-//! Calls between two SIP legs still run through the SIP-only B2BUA
-//! ([`super`]) by default, which relays in-dialog requests end to end;
-//! `Engine::neutral_sip_calls` sends them through this owner instead.
+//! Calls between two SIP legs run through this owner too; the older
+//! SIP-only B2BUA ([`super`]) is used only when `neutral_sip_calls` is
+//! turned off.
 
 use super::bridged_media::{self, BridgePlan, LocalMedia, OfferState, AUDIO_STREAM, VIDEO_STREAM};
 use super::cdr;
@@ -39,8 +39,9 @@ pub(crate) struct BridgedLeg {
 }
 
 impl LegSignalling {
-    /// The leg can take a mid-call offer and answer it. H.323 legs keep
-    /// the channels they opened (no H.245 re-opening yet).
+    /// The leg can take a mid-call offer and answer it, and carry
+    /// application messages. H.323 legs keep the channels they opened (no
+    /// H.245 re-opening yet) and have no INFO to carry messages in.
     pub(crate) fn renegotiates(&self) -> bool {
         matches!(self, LegSignalling::Sip(_))
     }
@@ -439,6 +440,21 @@ impl Engine {
                     let cmd = LegCommand::Dtmf { digit, duration_ms };
                     self.bridged_command(now, call_id, to, cmd);
                 }
+            }
+            LegEvent::Message(msg) => {
+                let to = side.other();
+                if call.legs[to as usize].signalling.renegotiates() {
+                    self.bridged_command(now, call_id, to, LegCommand::Message(msg));
+                } else {
+                    let why = "The other leg carries no application messages";
+                    let result = Err(Cause::from_sip_status(415, why));
+                    let cmd = LegCommand::MessageAnswered { id: msg.id, result };
+                    self.bridged_command(now, call_id, side, cmd);
+                }
+            }
+            LegEvent::MessageAnswered { id, result } => {
+                let cmd = LegCommand::MessageAnswered { id, result };
+                self.bridged_command(now, call_id, side.other(), cmd);
             }
             LegEvent::KeyframeRequest => {
                 self.bridged_command(now, call_id, side.other(), LegCommand::KeyframeRequest);

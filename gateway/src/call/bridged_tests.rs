@@ -132,16 +132,27 @@ async fn a_neutral_call_relays_media_dtmf_and_hang_up() {
     ok_all(&mut h, &out, b_addr(), Method::Info);
     assert!(h.out().is_empty());
 
-    // An INFO the gateway does not understand is refused, the call stays.
+    // An INFO the gateway does not read goes on to B as it is, and B's
+    // refusal comes back to A; the call stays.
     let odd = a.in_dialog_with("INFO", "text/plain", "hello");
     h.send(a.addr, &odd);
     let out = h.out();
-    let r = resp(&out, a.addr, 415);
+    assert!(responses(&out, a.addr).is_empty(), "A waits for B's answer");
+    let b_odd = req(&out, b_addr(), Method::Info);
+    assert_eq!(b_odd.body, b"hello");
+    assert_eq!(
+        b_odd.headers.get(&HeaderName::ContentType),
+        Some("text/plain")
+    );
+    h.send(
+        b_addr(),
+        &response_text(&b_odd, 415, "Unsupported Media Type", None, None, &[], ""),
+    );
+    let r = resp(&h.out(), a.addr, 415);
     assert!(r
         .headers
         .get(&HeaderName::Accept)
         .is_some_and(|v| v.contains("dtmf-relay")));
-    no_request(&out, b_addr(), Method::Info);
 
     // A hangs up: B gets a BYE that says why (RFC 6432 Reason).
     h.send(a.addr, &a.in_dialog("BYE", ""));
@@ -438,4 +449,28 @@ async fn video_in_the_same_format_is_forwarded_without_decoding() {
         .unwrap();
     assert_eq!(&buf[..n], &pkt[..]);
     assert_eq!(src.port(), ports[1]);
+}
+
+/// A body that is not SDP is no offer: the callee gets the bridge's own
+/// SDP offer, never the caller's body labelled as one.
+#[tokio::test]
+async fn a_non_sdp_body_is_not_taken_for_an_offer() {
+    let mut h = neutral();
+    let mut a = Caller::new(a_addr(), "9999", "5551234");
+    let body = "<presence/>";
+    let text = a.invite(&[], "").replace(
+        "Content-Length: 0\r\n\r\n",
+        &format!(
+            "Content-Type: application/pidf+xml\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        ),
+    );
+    h.send(a.addr, &text);
+    let out = h.out();
+    let b_inv = req(&out, b_addr(), Method::Invite);
+    let offered = String::from_utf8_lossy(&b_inv.body).to_string();
+    assert!(!offered.contains("presence"), "{offered}");
+    let (ip, port) = sdp_media(&b_inv.body);
+    assert_eq!(ip, "127.0.0.1");
+    assert!(h.in_range(port), "{offered}");
 }

@@ -17,6 +17,7 @@ use gateway_sip::uri::Uri;
 use std::time::Instant;
 use tracing::{debug, info, warn};
 
+mod info;
 mod reoffer;
 mod timers;
 
@@ -67,6 +68,7 @@ pub(crate) struct SipLeg {
     /// Offers and answers after the call is up.
     mid: reoffer::MidCall,
     session: timers::LegSessionTimer,
+    messages: info::LegMessages,
 }
 
 impl SipLeg {
@@ -198,6 +200,7 @@ impl Engine {
             early_answer: false,
             mid,
             session: Default::default(),
+            messages: Default::default(),
             peer: from,
             tag: tag.clone(),
             dialog: Dialog::uas_from_invite(&req, &tag, &contact).ok(),
@@ -296,6 +299,7 @@ impl Engine {
             early_answer: false,
             mid: Default::default(),
             session: Default::default(),
+            messages: Default::default(),
         })
     }
 
@@ -425,6 +429,10 @@ impl Engine {
                 );
             }
             LegCommand::Offer(caps) => self.send_reoffer(now, call_id, side, &caps),
+            LegCommand::Message(msg) => self.send_leg_message(now, call_id, side, msg),
+            LegCommand::MessageAnswered { id, result } => {
+                self.answer_leg_message(now, call_id, side, id, result)
+            }
         }
     }
 
@@ -625,31 +633,7 @@ impl Engine {
             Method::Invite | Method::Update => {
                 self.on_sip_leg_reoffer(now, (call_id, side), id, req)
             }
-            Method::Info => {
-                use super::dtmf::{read_info, InfoRequest, INFO_ACCEPT};
-                let ct = req.headers.get(&HeaderName::ContentType);
-                match read_info(ct, &req.body) {
-                    InfoRequest::Malformed(why) => self.reply(
-                        now,
-                        id,
-                        &req,
-                        400,
-                        &format!("Bad DTMF body: {why}"),
-                        Some(&tag),
-                    ),
-                    InfoRequest::Unsupported => {
-                        let mut resp = make_response(&req, 415, Some(&tag));
-                        resp.headers.push(HeaderName::Accept, INFO_ACCEPT);
-                        self.respond(now, id, resp);
-                    }
-                    _ => {
-                        self.reply(now, id, &req, 200, "OK", Some(&tag));
-                        if let Some(ev) = info_event(&req) {
-                            self.on_bridged_event(now, call_id, side, ev);
-                        }
-                    }
-                }
-            }
+            Method::Info => self.on_sip_leg_info(now, (call_id, side), id, req),
             Method::Options => self.reply(now, id, &req, 200, "OK", Some(&tag)),
             _ => {
                 let mut resp = make_response(&req, 405, Some(&tag));
@@ -722,6 +706,11 @@ impl Engine {
         resp: Response,
     ) {
         let method = resp.cseq().map(|c| c.method).ok();
+        if method == Some(Method::Info)
+            && self.on_leg_message_response(now, call_id, side, tx, &resp)
+        {
+            return;
+        }
         if method != Some(Method::Invite) {
             // BYE, INFO and CANCEL answers change nothing here.
             return;
@@ -1002,7 +991,15 @@ impl Engine {
     }
 
     /// A client transaction of a leg failed (timeout, transport error).
-    pub(crate) fn on_sip_leg_failure(&mut self, now: Instant, (call_id, side): (u64, Side)) {
+    pub(crate) fn on_sip_leg_failure(
+        &mut self,
+        now: Instant,
+        (call_id, side): (u64, Side),
+        tx: ClientTxId,
+    ) {
+        if self.leg_message_failed(now, call_id, side, tx) {
+            return;
+        }
         let Some(leg) = self.sip_leg_mut(call_id, side) else {
             return;
         };
