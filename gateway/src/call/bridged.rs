@@ -99,6 +99,9 @@ pub(crate) struct BridgedCall {
     pub(super) answered: Option<Instant>,
     /// The callee answered with media the bridge could not use.
     setup_failed: bool,
+    /// What we offered the callee; `None` once it was offered SRTP after
+    /// refusing plain RTP (tried once).
+    callee_offer: Option<MediaCaps>,
     /// The call's policy demands encrypted media on both legs.
     pub(super) require_encryption: bool,
     /// A mid-call offer from one leg, on its way to the other.
@@ -325,6 +328,7 @@ impl Engine {
                 answered: None,
                 require_encryption: required,
                 setup_failed: false,
+                callee_offer: Some(b_offer),
                 reoffer: None,
                 started: now,
                 started_unix_ms: now_ms(),
@@ -380,6 +384,9 @@ impl Engine {
             LegEvent::Offer(caps) => self.on_bridged_reoffer(now, call_id, side, caps),
             LegEvent::Answer(caps) if call.reoffer.as_ref().is_some_and(|r| r.from != side) => {
                 self.finish_reoffer(now, call_id, caps)
+            }
+            LegEvent::OfferRefused(cause) if side == Side::B && call.answered.is_none() => {
+                self.callee_refused_offer(now, call_id, cause)
             }
             LegEvent::OfferRefused(cause) => self.reoffer_refused(now, call_id, side, cause),
             LegEvent::Answer(caps) if side == Side::B => {
@@ -641,6 +648,30 @@ impl Engine {
         call.offered = Some(offered);
         call.offer = Some(a_answer);
         self.plan_bridge(call_id, &b_answer).map(|_| ())
+    }
+
+    /// The callee refused our first offer as not acceptable (a 488): a
+    /// callee that insists on SRTP gets the same offer once more with
+    /// SDES keys (RTP/SAVP); otherwise the call ends with the refusal.
+    fn callee_refused_offer(&mut self, now: Instant, call_id: u64, cause: Cause) {
+        let Some(call) = self.bridged.calls.get_mut(&call_id) else {
+            return;
+        };
+        let retry = match (call.callee_offer.take(), call.offered.as_ref()) {
+            (Some(offer), Some(state)) => bridged_media::with_srtp(&offer, state),
+            _ => None,
+        };
+        match retry {
+            Some((offer, state)) => {
+                info!(call_id = %call.label, "callee refused plain RTP; offering SRTP (RTP/SAVP) once");
+                call.offered = Some(state);
+                self.bridged_command(now, call_id, Side::B, LegCommand::Offer(offer));
+            }
+            None => {
+                call.legs[Side::B as usize].ended = true;
+                self.end_bridged(now, call_id, Side::B, cause)
+            }
+        }
     }
 
     /// `side` ended (or must end) with `cause`: the other leg ends with the

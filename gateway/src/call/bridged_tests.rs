@@ -474,3 +474,78 @@ async fn a_non_sdp_body_is_not_taken_for_an_offer() {
     assert_eq!(ip, "127.0.0.1");
     assert!(h.in_range(port), "{offered}");
 }
+
+/// A callee that insists on SRTP refuses our plain offer with 488: it gets
+/// one more INVITE offering RTP/SAVP with our keys, and its SRTP answer
+/// connects a plain caller (SRTP terminated on the callee's leg).
+#[tokio::test]
+async fn a_callee_refusing_plain_rtp_is_offered_srtp_once() {
+    let mut h = neutral();
+    let mut a = Caller::new(a_addr(), "9999", "5551234");
+    let b_inv = place_call(&mut h, &mut a, b_addr(), &sdp("127.0.0.5", 30000, 1));
+    assert!(String::from_utf8_lossy(&b_inv.body).contains("RTP/AVP"));
+    h.send(
+        b_addr(),
+        &response_text(
+            &b_inv,
+            488,
+            "Not Acceptable Here",
+            Some("nb9"),
+            None,
+            &[],
+            "",
+        ),
+    );
+    let out = h.out();
+    assert!(responses(&out, a.addr).iter().all(|r| r.status < 300));
+    let again = req(&out, b_addr(), Method::Invite);
+    assert_eq!(again.cseq().unwrap().seq, b_inv.cseq().unwrap().seq + 1);
+    assert_eq!(
+        again.headers.get(&HeaderName::CallId),
+        b_inv.headers.get(&HeaderName::CallId)
+    );
+    let offered = String::from_utf8_lossy(&again.body).to_string();
+    assert!(
+        offered.contains("RTP/SAVP") && offered.contains("a=crypto:"),
+        "{offered}"
+    );
+    let srtp_answer = sdp("127.0.0.6", 30002, 1).replace("RTP/AVP", "RTP/SAVP")
+        + "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz\r\n";
+    let ok = answer(&mut h, &mut a, &again, "nb9", &srtp_answer, &[]);
+    let to_a = String::from_utf8_lossy(&ok.body).to_string();
+    assert!(
+        to_a.contains("RTP/AVP") && !to_a.contains("a=crypto"),
+        "{to_a}"
+    );
+
+    // A second refusal ends the call with it.
+    let mut c = Caller::new(a_addr(), "9999", "5551235");
+    let b_inv = place_call(&mut h, &mut c, b_addr(), &sdp("127.0.0.5", 30010, 1));
+    h.send(
+        b_addr(),
+        &response_text(
+            &b_inv,
+            488,
+            "Not Acceptable Here",
+            Some("nb10"),
+            None,
+            &[],
+            "",
+        ),
+    );
+    let again = req(&h.out(), b_addr(), Method::Invite);
+    h.send(
+        b_addr(),
+        &response_text(
+            &again,
+            488,
+            "Not Acceptable Here",
+            Some("nb10"),
+            None,
+            &[],
+            "",
+        ),
+    );
+    let r = resp(&h.out(), c.addr, 488);
+    assert_eq!(cseq_method(&r), Method::Invite);
+}

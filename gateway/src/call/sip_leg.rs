@@ -428,6 +428,11 @@ impl Engine {
                     None,
                 );
             }
+            LegCommand::Offer(caps)
+                if matches!(leg.role, Role::Uac { .. }) && leg.settled && leg.dialog.is_none() =>
+            {
+                self.invite_again(now, call_id, side, &caps)
+            }
             LegCommand::Offer(caps) => self.send_reoffer(now, call_id, side, &caps),
             LegCommand::Message(msg) => self.send_leg_message(now, call_id, side, msg),
             LegCommand::MessageAnswered { id, result } => {
@@ -837,6 +842,20 @@ impl Engine {
         if matches!(status, 401 | 407) && self.retry_with_credentials(now, call_id, side, &resp) {
             return;
         }
+        if status == 488 {
+            // The media was refused, not the call: the owner may offer
+            // other media in a new INVITE (RTP/SAVP to an SRTP-only callee).
+            if let Some(leg) = self.sip_leg_mut(call_id, side) {
+                leg.settled = true;
+            }
+            let cause = Cause::from_sip_response(
+                status,
+                &resp.reason,
+                resp.headers.get(&HeaderName::Reason),
+            );
+            info!(status, reason = %resp.reason, "callee refused our offer");
+            return self.on_bridged_event(now, call_id, side, LegEvent::OfferRefused(cause));
+        }
         let Some(leg) = self.sip_leg_mut(call_id, side) else {
             return;
         };
@@ -919,6 +938,54 @@ impl Engine {
             bye.headers.push(HeaderName::UserAgent, USER_AGENT);
             if let Err(e) = self.tx.send_request(now, bye, peer) {
                 debug!(error = %e, "BYE not sent");
+            }
+        }
+    }
+
+    /// The callee refused our first offer: a new INVITE (next CSeq, same
+    /// dialog identifiers) with the owner's other offer.
+    fn invite_again(&mut self, now: Instant, call_id: u64, side: Side, caps: &MediaCaps) {
+        let advertised = self.cfg.advertised_ip;
+        let branch = self.new_branch();
+        let Some(leg) = self.sip_leg_mut(call_id, side) else {
+            return;
+        };
+        let peer = leg.peer;
+        let Role::Uac { invite, .. } = &leg.role else {
+            return;
+        };
+        let mut req = invite.clone();
+        let seq = req.cseq().map(|c| c.seq).unwrap_or(1) + 1;
+        req.headers.set(HeaderName::CSeq, format!("{seq} INVITE"));
+        req.headers.remove(&HeaderName::Via);
+        leg.sdp_version += 1;
+        let body = offer_sdp(caps, advertised, &leg.session_id, leg.sdp_version);
+        req.body = body.clone();
+        leg.local_sdp = body;
+        let hp = self.cfg.sent_by(peer.transport);
+        add_via(&mut req, peer.transport, &hp, &branch);
+        match self.tx.send_request(now, req.clone(), peer) {
+            Ok(tx) => {
+                if let Some(leg) = self.sip_leg_mut(call_id, side) {
+                    leg.settled = false;
+                    if let Role::Uac {
+                        invite,
+                        invite_tx,
+                        provisional,
+                        ..
+                    } = &mut leg.role
+                    {
+                        *invite = req;
+                        *invite_tx = tx;
+                        *provisional = false;
+                    }
+                }
+                self.bridged.client_tx.insert(tx, (call_id, side));
+            }
+            Err(e) => {
+                warn!(error = %e, "second INVITE not sent");
+                let cause = Cause::from_sip_status(503, &format!("INVITE not sent: {e}"));
+                self.on_bridged_event(now, call_id, side, LegEvent::Ended(cause));
             }
         }
     }
