@@ -20,6 +20,8 @@ use crate::model::*;
 use crate::ops::Admin;
 use crate::{AdminError, AdminUnit, Structure, UnitRef};
 
+mod strict;
+
 /// The OpenAPI 3.1 description of this API, served at
 /// `/api/v1/openapi.json`.
 pub const OPENAPI_JSON: &str = include_str!("openapi.json");
@@ -113,7 +115,8 @@ impl From<AdminError> for Problem {
 type ApiResult<T> = Result<T, Problem>;
 
 /// A JSON body, refused as problem details when it is not JSON, does not
-/// parse or does not fit the expected shape. An empty body is `{}`.
+/// parse or does not fit the expected shape (objects only where an object
+/// is expected, no unknown fields: see `strict`). An empty body is `{}`.
 pub struct ApiJson<T>(pub T);
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
@@ -164,14 +167,38 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
                 },
             );
         }
-        serde_json::from_slice(&bytes).map(ApiJson).map_err(|e| {
-            use serde_json::error::Category;
-            let status = match e.classify() {
-                Category::Data => StatusCode::UNPROCESSABLE_ENTITY,
-                _ => StatusCode::BAD_REQUEST,
-            };
-            Problem::new(status, format!("invalid JSON body: {e}"))
-        })
+        strict::from_slice(&bytes)
+            .map(ApiJson)
+            .map_err(body_problem)
+    }
+}
+
+/// A body that parsed as JSON but does not fit is 422, naming the field at
+/// fault; one that is not JSON is 400.
+fn body_problem(e: strict::BodyError) -> Problem {
+    let strict::BodyError {
+        error,
+        field,
+        shape,
+    } = e;
+    if !shape {
+        return Problem::new(
+            StatusCode::BAD_REQUEST,
+            format!("invalid JSON body: {error}"),
+        );
+    }
+    let what = if matches!(error.classify(), serde_json::error::Category::Data) {
+        error.to_string()
+    } else {
+        format!("not a value of the expected kind ({error})")
+    };
+    let detail = match &field {
+        Some(f) => format!("invalid JSON body at {f}: {what}"),
+        None => format!("invalid JSON body: {what}"),
+    };
+    Problem {
+        field,
+        ..Problem::new(StatusCode::UNPROCESSABLE_ENTITY, detail)
     }
 }
 
@@ -254,6 +281,7 @@ pub fn router(admin: Admin) -> Router {
         .route("/vetting/{id}/approve", post(approve))
         .route("/vetting/{id}/suspend", post(suspend))
         .route("/users", get(list_users).post(create_user))
+        .route("/users/{name}", axum::routing::patch(update_user))
         .route("/audit", get(list_audit))
         .route(
             "/versions",
@@ -509,6 +537,15 @@ async fn create_user(
 ) -> ApiResult<Response> {
     let view = admin.create_user(&actor, new).await?;
     Ok((StatusCode::CREATED, Json(view)).into_response())
+}
+
+async fn update_user(
+    State(admin): State<Admin>,
+    Authed(actor): Authed,
+    ApiPath(name): ApiPath<String>,
+    ApiJson(patch): ApiJson<UserPatch>,
+) -> ApiResult<Response> {
+    Ok(Json(admin.update_user(&actor, &name, patch).await?).into_response())
 }
 
 async fn list_audit(

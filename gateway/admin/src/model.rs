@@ -389,6 +389,20 @@ impl fmt::Debug for NewUser {
     }
 }
 
+/// A change to a user: absent fields stay as they are.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserPatch {
+    #[serde(default)]
+    pub role: Option<Role>,
+    /// `null`: the whole network (only for an actor who has it).
+    #[serde(default, deserialize_with = "present")]
+    pub unit: Option<Option<UnitRef>>,
+    /// A disabled user cannot log in and its tokens stop working at once.
+    #[serde(default)]
+    pub disabled: Option<bool>,
+}
+
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EndpointQuery {

@@ -1689,6 +1689,105 @@ impl Admin {
         rows.iter().map(user_from_row).collect()
     }
 
+    /// Changes a user's role, scope or state. The actor must see the user
+    /// (its scope in the actor's subtree, else 404), administer users
+    /// (city-admin, unit-admin, else 403), be allowed to create users of
+    /// both the old and the new role, and see the new scope. Nobody changes their
+    /// own account (an administrator cannot lock itself out or widen its
+    /// own rights). Disabling ends the user's sessions.
+    pub async fn update_user(
+        &self,
+        actor: &Actor,
+        name: &str,
+        patch: UserPatch,
+    ) -> Result<UserView, AdminError> {
+        let mut tx = self.store.begin_admin().await?;
+        let not_found = || AdminError::NotFound(format!("user {name} not found"));
+        let row = sqlx::query(
+            "SELECT name, role, scope_structure, scope_code, disabled, created_at_unix, created_by \
+             FROM adm_users WHERE name = $1",
+        )
+        .bind(name)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or_else(not_found)?;
+        let before = user_from_row(&row)?;
+        let seen = match (&actor.unit_scope, &before.unit) {
+            (None, _) => true,
+            (Some(_), None) => false,
+            (Some(_), Some(u)) => visible(&mut tx, actor, u).await?,
+        };
+        if !seen {
+            return Err(not_found());
+        }
+        if !matches!(actor.role, Role::CityAdmin | Role::UnitAdmin) {
+            return Err(forbidden(actor, "change users"));
+        }
+        if !actor.role.may_create(before.role) {
+            return Err(forbidden(actor, &format!("change {} users", before.role)));
+        }
+        if before.name == actor.user {
+            return Err(forbidden(actor, "change its own role, scope or state"));
+        }
+        let mut after = before.clone();
+        if let Some(role) = patch.role {
+            if !actor.role.may_create(role) {
+                return Err(forbidden(actor, &format!("make users {role}")));
+            }
+            after.role = role;
+        }
+        match &patch.unit {
+            Some(Some(u)) => {
+                visible_unit(&mut tx, actor, u).await?;
+                after.unit = Some(u.clone());
+            }
+            Some(None) if actor.unit_scope.is_some() => {
+                return Err(forbidden(actor, "give a user the whole network"));
+            }
+            Some(None) => after.unit = None,
+            None => {}
+        }
+        if let Some(d) = patch.disabled {
+            after.disabled = d;
+        }
+        if after == before {
+            tx.rollback().await?;
+            return Ok(before);
+        }
+        sqlx::query(
+            "UPDATE adm_users SET role = $2, scope_structure = $3, scope_code = $4, disabled = $5 \
+             WHERE name = $1",
+        )
+        .bind(name)
+        .bind(after.role.as_str())
+        .bind(after.unit.as_ref().map(|u| u.structure.as_str()))
+        .bind(after.unit.as_ref().map(|u| u.code.clone()))
+        .bind(i64::from(after.disabled))
+        .execute(&mut *tx)
+        .await?;
+        if after.disabled {
+            sqlx::query("DELETE FROM adm_sessions WHERE user_name = $1")
+                .bind(name)
+                .execute(&mut *tx)
+                .await?;
+        }
+        write_audit(
+            &mut tx,
+            self.now_ms(),
+            &actor.user,
+            actor.role.as_str(),
+            "user.update",
+            "user",
+            name,
+            after.unit.as_ref(),
+            Some(json(&before)),
+            Some(json(&after)),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(after)
+    }
+
     // ----------------------------------------------------------- sessions
 
     /// Checks the password and issues a bearer token valid for the

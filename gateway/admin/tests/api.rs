@@ -107,6 +107,7 @@ on_both!(
     dialplan_versions_upload_diff_restore,
     dialplan_objects_are_scoped,
     route_tries_a_call,
+    users_are_changed_within_the_subtree,
 );
 
 const PASSWORD: &str = "correct horse battery";
@@ -286,7 +287,8 @@ impl World {
             "SELECT alias || '|' || endpoint_id FROM adm_endpoint_aliases ORDER BY alias",
             "SELECT id || '|' || endpoint_id || '|' || name || '|' || COALESCE(until_unix, -1) FROM adm_contacts ORDER BY id",
             "SELECT id || '|' || endpoint_id || '|' || model FROM adm_devices ORDER BY id",
-            "SELECT name || '|' || role FROM adm_users ORDER BY name",
+            "SELECT name || '|' || role || '|' || COALESCE(scope_structure, '') || '/' || COALESCE(scope_code, '') || '|' || disabled FROM adm_users ORDER BY name",
+            "SELECT user_name FROM adm_sessions ORDER BY token_sha256",
             "SELECT id || '|' || action || '|' || object_id FROM adm_audit ORDER BY id",
         ] {
             for row in sqlx::query(sql).fetch_all(self.admin.store().pool()).await.unwrap() {
@@ -1419,7 +1421,8 @@ async fn openapi_lists_what_exists(w: World) {
                 .replace("{id}", "bp-bd-1")
                 .replace("{n}", "1")
                 .replace("{m}", "2")
-                .replace("{number}", "8000");
+                .replace("{number}", "8000")
+                .replace("{name}", "bd-operator");
             let m = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
             let (st, _, _) = w.raw(m, &concrete, None, None, "").await;
             assert!(
@@ -1441,7 +1444,7 @@ async fn openapi_lists_what_exists(w: World) {
             }
         }
     }
-    assert_eq!(operations, 33);
+    assert_eq!(operations, 34);
 }
 
 async fn dialplan_endpoints_are_adopted(w: World) {
@@ -2148,4 +2151,186 @@ async fn route_tries_a_call(w: World) {
         )
         .await;
     assert_problem(st, &h, &body, StatusCode::UNAUTHORIZED, "Bearer");
+}
+
+async fn users_are_changed_within_the_subtree(w: World) {
+    let before = w.snapshot().await;
+    let unit = |code: &str| json!({"structure": "2024", "code": code});
+    let patch = |who: &'static str, name: &str, body: Value| {
+        let path = format!("/api/v1/users/{name}");
+        let w = &w;
+        async move { w.call(Method::PATCH, &path, Some(who), Some(body)).await }
+    };
+    // Outside the subtree (another district, the whole network): 404.
+    for (name, body) in [
+        ("hk-admin", json!({"disabled": true})),
+        ("reviewer", json!({"disabled": true})),
+        ("city", json!({"role": "operator"})),
+        ("nobody", json!({"disabled": true})),
+    ] {
+        let (st, h, b) = patch("bd-admin", name, body).await;
+        assert_problem(
+            st,
+            &h,
+            &b,
+            StatusCode::NOT_FOUND,
+            &format!("user {name} not found"),
+        );
+    }
+    // Seen, but not this change: 403.
+    for (who, name, body, says) in [
+        (
+            "bd-admin",
+            "bd-reviewer",
+            json!({"disabled": true}),
+            "may not change security-reviewer users",
+        ),
+        (
+            "bd-admin",
+            "bd-operator",
+            json!({"role": "security-reviewer"}),
+            "may not make users security-reviewer",
+        ),
+        (
+            "bd-admin",
+            "bd-operator",
+            json!({"unit": null}),
+            "may not give a user the whole network",
+        ),
+        (
+            "bd-admin",
+            "bd-admin",
+            json!({"disabled": true}),
+            "may not change its own",
+        ),
+        (
+            "city",
+            "city",
+            json!({"unit": unit(BA_DINH)}),
+            "may not change its own",
+        ),
+        (
+            "bd-auditor",
+            "bd-operator",
+            json!({"disabled": true}),
+            "may not change users",
+        ),
+        (
+            "bd-operator",
+            "bd-auditor",
+            json!({"role": "operator"}),
+            "may not change users",
+        ),
+    ] {
+        let (st, h, b) = patch(who, name, body).await;
+        assert_problem(st, &h, &b, StatusCode::FORBIDDEN, says);
+    }
+    // A scope outside its own subtree does not exist for it.
+    let (st, h, b) = patch("bd-admin", "bd-operator", json!({"unit": unit(HANG_BAC)})).await;
+    assert_problem(
+        st,
+        &h,
+        &b,
+        StatusCode::NOT_FOUND,
+        "unit 2024/00037 not found",
+    );
+    assert_eq!(
+        w.snapshot().await,
+        before,
+        "a refused change wrote something"
+    );
+
+    // A district administrator narrows its operator to a ward and makes it
+    // an auditor: effective at once for the user's current token.
+    let (st, _, b) = w
+        .call(Method::GET, "/api/v1/audit", Some("bd-operator"), None)
+        .await;
+    assert_eq!(st, StatusCode::FORBIDDEN, "{b}");
+    let (st, _, user) = patch(
+        "bd-admin",
+        "bd-operator",
+        json!({"role": "auditor", "unit": unit(PHUC_XA)}),
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK, "{user}");
+    assert_eq!(user["role"], "auditor");
+    assert_eq!(user["unit"], unit(PHUC_XA));
+    assert_eq!(user["disabled"], false);
+    let (st, _, b) = w
+        .call(Method::GET, "/api/v1/audit", Some("bd-operator"), None)
+        .await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    let (_, _, rows) = w
+        .call(
+            Method::GET,
+            "/api/v1/audit?object_kind=user&object_id=bd-operator",
+            Some("bd-auditor"),
+            None,
+        )
+        .await;
+    let row = &rows[0];
+    assert_eq!(row["action"], "user.update", "{rows}");
+    assert_eq!(row["actor"], "bd-admin");
+    assert_eq!(row["before"]["role"], "operator");
+    assert_eq!(row["before"]["unit"], unit(BA_DINH));
+    assert_eq!(row["after"]["role"], "auditor");
+    assert_eq!(row["after"]["unit"], unit(PHUC_XA));
+    // The same change again changes and audits nothing.
+    let audited = w.snapshot().await;
+    let (st, _, _) = patch(
+        "bd-admin",
+        "bd-operator",
+        json!({"role": "auditor", "unit": unit(PHUC_XA)}),
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(w.snapshot().await, audited);
+
+    // Disabled: the token stops working, the sessions are gone, no login.
+    let (st, _, user) = patch("bd-admin", "bd-operator", json!({"disabled": true})).await;
+    assert_eq!(st, StatusCode::OK, "{user}");
+    assert_eq!(user["disabled"], true);
+    let (st, _, _) = w
+        .call(Method::GET, "/api/v1/endpoints", Some("bd-operator"), None)
+        .await;
+    assert_eq!(st, StatusCode::UNAUTHORIZED);
+    let sessions: i64 =
+        sqlx::query("SELECT COUNT(*) FROM adm_sessions WHERE user_name = 'bd-operator'")
+            .fetch_one(w.admin.store().pool())
+            .await
+            .unwrap()
+            .try_get(0)
+            .unwrap();
+    assert_eq!(sessions, 0);
+    let login = json!({"user": "bd-operator", "password": PASSWORD});
+    let (st, _, _) = w
+        .call(Method::POST, "/api/v1/session", None, Some(login.clone()))
+        .await;
+    assert_eq!(st, StatusCode::UNAUTHORIZED);
+
+    // The city administrator enables it again for the whole network; the
+    // district's administrator no longer sees it.
+    let (st, _, user) = patch(
+        "city",
+        "bd-operator",
+        json!({"disabled": false, "role": "operator", "unit": null}),
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK, "{user}");
+    assert_eq!(user["unit"], Value::Null);
+    let (st, _, _) = w
+        .call(Method::POST, "/api/v1/session", None, Some(login))
+        .await;
+    assert_eq!(st, StatusCode::CREATED);
+    let (st, h, b) = patch("bd-admin", "bd-operator", json!({"disabled": true})).await;
+    assert_problem(st, &h, &b, StatusCode::NOT_FOUND, "not found");
+    let stored: String = sqlx::query(
+        "SELECT role || '|' || COALESCE(scope_code, '-') || '|' || disabled FROM adm_users WHERE name = 'bd-operator'",
+    )
+    .fetch_one(w.admin.store().pool())
+    .await
+    .unwrap()
+    .try_get(0)
+    .unwrap();
+    assert_eq!(stored, "operator|-|0");
 }

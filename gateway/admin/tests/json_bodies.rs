@@ -1,7 +1,10 @@
-//! Request bodies that are JSON but not objects, found by the schemathesis
-//! run (interop-tests/test_admin_schemathesis.py): serde reads a derived
-//! struct from an array too, field by field, so `[null, null]` as a PATCH
-//! body used to clear an endpoint's display name.
+//! Request bodies of the wrong shape. The first were found by the
+//! schemathesis run (interop-tests/test_admin_schemathesis.py): serde reads
+//! a derived struct from an array too, field by field, so `[null, null]` as
+//! a PATCH body used to clear an endpoint's display name, and
+//! `{"unit": ["2024", "00001"]}` named a unit. Every body is now strict at
+//! every depth: objects only where an object is expected, lists only where
+//! a list is, no unknown field, and the problem names the field.
 
 use std::sync::atomic::{AtomicI64, AtomicU32, Ordering};
 use std::sync::Arc;
@@ -26,6 +29,11 @@ impl Drop for Db {
 }
 
 async fn app() -> (Db, Router, String) {
+    let (db, _, app, token) = app_with_admin().await;
+    (db, app, token)
+}
+
+async fn app_with_admin() -> (Db, Admin, Router, String) {
     let dir = std::env::temp_dir().join(format!(
         "gateway-admin-json-{}-{}",
         std::process::id(),
@@ -56,7 +64,19 @@ async fn app() -> (Db, Router, String) {
         )
         .await
         .expect("add user");
-    let app = router(admin);
+    admin
+        .add_user(
+            NewUser {
+                name: "bd-operator".into(),
+                password: PASSWORD.into(),
+                role: Role::Operator,
+                unit: Some(UnitRef::new(Structure::Y2024, "001")),
+            },
+            "test-setup",
+        )
+        .await
+        .expect("add user");
+    let app = router(admin.clone());
     let (st, body) = send(
         &app,
         Method::POST,
@@ -67,7 +87,7 @@ async fn app() -> (Db, Router, String) {
     .await;
     assert_eq!(st, StatusCode::CREATED, "{body}");
     let token = body["token"].as_str().unwrap().to_string();
-    (Db(dir), app, token)
+    (Db(dir), admin, app, token)
 }
 
 async fn send(
@@ -201,4 +221,422 @@ async fn array_and_scalar_bodies_are_refused_and_change_nothing() {
     )
     .await;
     assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+}
+
+/// One refused body: the field the problem must name.
+struct Bad {
+    method: Method,
+    path: &'static str,
+    body: Value,
+    field: Option<&'static str>,
+}
+
+fn bad(method: Method, path: &'static str, body: Value, field: Option<&'static str>) -> Bad {
+    Bad {
+        method,
+        path,
+        body,
+        field,
+    }
+}
+
+async fn refused(app: &Router, token: &str, cases: Vec<Bad>) {
+    for c in cases {
+        let (st, problem) = send(
+            app,
+            c.method.clone(),
+            c.path,
+            Some(token),
+            Some(c.body.to_string()),
+        )
+        .await;
+        let what = format!("{} {} {}", c.method, c.path, c.body);
+        assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{what}: {problem}");
+        assert_eq!(problem["status"], 422, "{what}: {problem}");
+        assert_eq!(problem["field"].as_str(), c.field, "{what}: {problem}");
+        let detail = problem["detail"].as_str().unwrap();
+        if let Some(f) = c.field {
+            assert!(detail.contains(f), "{what}: {detail}");
+        }
+    }
+}
+
+/// The rows of a table, to show that refused bodies wrote nothing.
+async fn rows(admin: &Admin, table: &str) -> i64 {
+    use sqlx::Row;
+    sqlx::query(&format!("SELECT COUNT(*) AS n FROM {table}"))
+        .fetch_one(admin.store().pool())
+        .await
+        .unwrap()
+        .get::<i64, _>("n")
+}
+
+async fn audit_rows(admin: &Admin) -> i64 {
+    rows(admin, "adm_audit").await
+}
+
+fn unit(code: &str) -> Value {
+    json!({"structure": "2024", "code": code})
+}
+
+async fn endpoint(app: &Router, token: &str, id: &str) -> Value {
+    let (st, body) = send(
+        app,
+        Method::POST,
+        "/api/v1/endpoints",
+        Some(token),
+        Some(
+            json!({
+                "id": id,
+                "unit": unit("00001"),
+                "protocol": "sip",
+                "display": "Điểm cầu Phúc Xá",
+                "numbers": ["100001"],
+                "contacts": {"office_lead": {"name": "Trần Văn An"}},
+            })
+            .to_string(),
+        ),
+    )
+    .await;
+    assert_eq!(st, StatusCode::CREATED, "{body}");
+    body
+}
+
+#[tokio::test]
+async fn endpoint_bodies_are_strict_at_every_depth() {
+    let (_db, admin, app, token) = app_with_admin().await;
+    let before = endpoint(&app, &token, "bp-1").await;
+    let audit = audit_rows(&admin).await;
+    let new = |extra: Value| {
+        let mut b = json!({"id": "bp-9", "unit": unit("00004"), "protocol": "sip"});
+        for (k, v) in extra.as_object().unwrap() {
+            b[k] = v.clone();
+        }
+        b
+    };
+    use Method as M;
+    const EPS: &str = "/api/v1/endpoints";
+    const BP1: &str = "/api/v1/endpoints/bp-1";
+    refused(
+        &app,
+        &token,
+        vec![
+            // Arrays where an object is expected, read positionally before.
+            bad(
+                M::POST,
+                EPS,
+                new(json!({"unit": ["2024", "00004"]})),
+                Some("unit"),
+            ),
+            bad(M::POST, EPS, new(json!({"contacts": []})), Some("contacts")),
+            bad(
+                M::POST,
+                EPS,
+                new(json!({"contacts": {"office_lead": ["Hà", "0901"]}})),
+                Some("contacts.office_lead"),
+            ),
+            bad(
+                M::POST,
+                EPS,
+                new(json!({"credentials": ["hanoi", "a long secret"]})),
+                Some("credentials"),
+            ),
+            // Unknown fields, at the top and inside.
+            bad(M::POST, EPS, new(json!({"colour": "red"})), Some("colour")),
+            bad(
+                M::POST,
+                EPS,
+                new(json!({"unit": {"structure": "2024", "code": "00004", "name": "x"}})),
+                Some("unit.name"),
+            ),
+            bad(
+                M::POST,
+                EPS,
+                new(json!({"credentials": {"pasword": "a long secret"}})),
+                Some("credentials.pasword"),
+            ),
+            // Lists only from arrays.
+            bad(
+                M::POST,
+                EPS,
+                new(json!({"numbers": "100009"})),
+                Some("numbers"),
+            ),
+            bad(
+                M::POST,
+                EPS,
+                new(json!({"numbers": {"0": "100009"}})),
+                Some("numbers"),
+            ),
+            bad(
+                M::POST,
+                EPS,
+                new(json!({"aliases": ["a", ["b"]]})),
+                Some("aliases[1]"),
+            ),
+            // A missing field is named too.
+            bad(
+                M::POST,
+                EPS,
+                json!({"id": "bp-9", "unit": unit("00004")}),
+                Some("protocol"),
+            ),
+            bad(
+                M::POST,
+                EPS,
+                new(json!({"contacts": {"technical_officer": {"phone": "0901"}}})),
+                Some("contacts.technical_officer.name"),
+            ),
+            // The same in a change.
+            bad(
+                M::PATCH,
+                BP1,
+                json!({"unit": ["2024", "00004"]}),
+                Some("unit"),
+            ),
+            bad(
+                M::PATCH,
+                BP1,
+                json!({"contacts": {"technical_officer": {"name": "Hà", "fax": "1"}}}),
+                Some("contacts.technical_officer.fax"),
+            ),
+            bad(
+                M::PATCH,
+                BP1,
+                json!({"display": "Mới", "maintenance": "2026-01-01"}),
+                Some("maintenance"),
+            ),
+            bad(
+                M::PATCH,
+                BP1,
+                json!({"numbers": [["100002"]]}),
+                Some("numbers[0]"),
+            ),
+            bad(M::PATCH, BP1, json!({"display": ["Mới"]}), Some("display")),
+            bad(M::PATCH, BP1, json!(["Mới"]), None),
+        ],
+    )
+    .await;
+    let (st, _) = send(&app, M::GET, "/api/v1/endpoints/bp-9", Some(&token), None).await;
+    assert_eq!(st, StatusCode::NOT_FOUND);
+    let (_, after) = send(&app, M::GET, BP1, Some(&token), None).await;
+    for k in ["unit", "display", "numbers", "contacts", "updated_at_unix"] {
+        assert_eq!(after[k], before[k], "{k}");
+    }
+    assert_eq!(audit_rows(&admin).await, audit);
+}
+
+#[tokio::test]
+async fn vetting_user_and_session_bodies_are_strict() {
+    let (_db, admin, app, token) = app_with_admin().await;
+    endpoint(&app, &token, "bp-1").await;
+    let audit = audit_rows(&admin).await;
+    let users = rows(&admin, "adm_users").await;
+    let sessions = rows(&admin, "adm_sessions").await;
+    use Method as M;
+    let user = |extra: Value| {
+        let mut b = json!({"name": "u1", "password": "a long password", "role": "operator",
+                           "unit": unit("001")});
+        for (k, v) in extra.as_object().unwrap() {
+            b[k] = v.clone();
+        }
+        b
+    };
+    refused(
+        &app,
+        &token,
+        vec![
+            // Vetting decisions (the body is read before the role check).
+            bad(M::POST, "/api/v1/vetting/bp-1/approve", json!(["ok"]), None),
+            bad(
+                M::POST,
+                "/api/v1/vetting/bp-1/approve",
+                json!({"reason": "ok", "by": "someone"}),
+                Some("by"),
+            ),
+            bad(
+                M::POST,
+                "/api/v1/vetting/bp-1/suspend",
+                json!({"reason": ["stolen"]}),
+                Some("reason"),
+            ),
+            // New users.
+            bad(
+                M::POST,
+                "/api/v1/users",
+                user(json!({"unit": ["2024", "001"]})),
+                Some("unit"),
+            ),
+            bad(
+                M::POST,
+                "/api/v1/users",
+                user(json!({"role": ["operator"]})),
+                Some("role"),
+            ),
+            bad(
+                M::POST,
+                "/api/v1/users",
+                user(json!({"roles": ["operator"]})),
+                Some("roles"),
+            ),
+            bad(
+                M::POST,
+                "/api/v1/users",
+                user(json!({"unit": {"structure": "2024", "code": "001", "x": 1}})),
+                Some("unit.x"),
+            ),
+            // Changes to users.
+            bad(M::PATCH, "/api/v1/users/bd-operator", json!([true]), None),
+            bad(
+                M::PATCH,
+                "/api/v1/users/bd-operator",
+                json!({"disabled": "yes"}),
+                Some("disabled"),
+            ),
+            bad(
+                M::PATCH,
+                "/api/v1/users/bd-operator",
+                json!({"enabled": false}),
+                Some("enabled"),
+            ),
+            bad(
+                M::PATCH,
+                "/api/v1/users/bd-operator",
+                json!({"unit": {"structure": "2024"}}),
+                Some("unit.code"),
+            ),
+            bad(
+                M::PATCH,
+                "/api/v1/users/bd-operator",
+                json!({"unit": ["2024", "002"]}),
+                Some("unit"),
+            ),
+            // Logging in.
+            bad(
+                M::POST,
+                "/api/v1/session",
+                json!({"user": "city", "password": PASSWORD, "otp": "123456"}),
+                Some("otp"),
+            ),
+            bad(
+                M::POST,
+                "/api/v1/session",
+                json!({"user": ["city"], "password": PASSWORD}),
+                Some("user"),
+            ),
+        ],
+    )
+    .await;
+    let (_, ep) = send(&app, M::GET, "/api/v1/endpoints/bp-1", Some(&token), None).await;
+    assert_eq!(ep["vetting"]["state"], "pending");
+    let (_, list) = send(&app, M::GET, "/api/v1/users", Some(&token), None).await;
+    let op = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["name"] == "bd-operator")
+        .unwrap();
+    assert_eq!(op["disabled"], false);
+    assert_eq!(op["unit"], unit("001"));
+    assert_eq!(rows(&admin, "adm_users").await, users);
+    assert_eq!(rows(&admin, "adm_sessions").await, sessions);
+    assert_eq!(audit_rows(&admin).await, audit);
+}
+
+#[tokio::test]
+async fn dialplan_route_and_grant_bodies_are_strict() {
+    let (_db, admin, app, token) = app_with_admin().await;
+    endpoint(&app, &token, "bp-1").await;
+    let audit = audit_rows(&admin).await;
+    use Method as M;
+    const SOURCE: &str = "[gateway]\nrealm = \"hanoi.gateway.local\"\n";
+    const GRANTS: &str = "/api/v1/units/2024/001/recording-grants";
+    refused(
+        &app,
+        &token,
+        vec![
+            bad(
+                M::POST,
+                "/api/v1/versions",
+                json!({"source": [SOURCE]}),
+                Some("source"),
+            ),
+            bad(
+                M::POST,
+                "/api/v1/versions",
+                json!({"source": SOURCE, "dryrun": true}),
+                Some("dryrun"),
+            ),
+            bad(
+                M::POST,
+                "/api/v1/versions",
+                json!([SOURCE, "dialplan.toml"]),
+                None,
+            ),
+            bad(
+                M::POST,
+                "/api/v1/route",
+                json!({"caller": "bp-1", "target": "100001", "secure": true}),
+                Some("secure"),
+            ),
+            bad(
+                M::POST,
+                "/api/v1/route",
+                json!({"caller": "anonymous", "target": "100001", "source": ["127.0.0.1"]}),
+                Some("source"),
+            ),
+            bad(
+                M::POST,
+                "/api/v1/route",
+                json!({"caller": "bp-1"}),
+                Some("target"),
+            ),
+            bad(
+                M::POST,
+                GRANTS,
+                json!({"grantee": ["2024", "002"]}),
+                Some("grantee"),
+            ),
+            bad(
+                M::POST,
+                GRANTS,
+                json!({"grantee": unit("002"), "until": 1900000000}),
+                Some("until"),
+            ),
+            bad(
+                M::POST,
+                GRANTS,
+                json!({"grantee": {"structure": "2024", "code": "002", "name": "Hoàn Kiếm"}}),
+                Some("grantee.name"),
+            ),
+        ],
+    )
+    .await;
+    let (st, versions) = send(&app, M::GET, "/api/v1/versions", Some(&token), None).await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(versions["versions"], json!([]), "{versions}");
+    let (st, grants) = send(&app, M::GET, GRANTS, Some(&token), None).await;
+    assert_eq!(st, StatusCode::OK, "{grants}");
+    assert_eq!(grants, json!([]));
+    assert_eq!(audit_rows(&admin).await, audit);
+
+    // The well-formed versions of the same bodies are accepted.
+    let (st, body) = send(
+        &app,
+        M::POST,
+        "/api/v1/route",
+        Some(&token),
+        Some(json!({"caller": "anonymous", "target": "100001", "source": "127.0.0.1"}).to_string()),
+    )
+    .await;
+    assert_ne!(st, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let (st, body) = send(
+        &app,
+        M::POST,
+        GRANTS,
+        Some(&token),
+        Some(json!({"grantee": unit("002"), "reason": "công văn 12"}).to_string()),
+    )
+    .await;
+    assert_eq!(st, StatusCode::CREATED, "{body}");
 }

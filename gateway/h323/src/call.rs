@@ -37,7 +37,10 @@ use crate::h245::{
 use crate::q931::{Ie, Message, MessageType, UU_PROTOCOL_X208};
 use crate::tpkt::{self, TpktFramer};
 
+mod control;
+mod h245_link;
 mod outgoing;
+pub use h245_link::{H245Action, H245Transport};
 pub use outgoing::{OutgoingCall, OutgoingError};
 
 #[derive(Debug, Clone)]
@@ -46,6 +49,9 @@ pub struct CallLegConfig {
     pub vendor: VendorIdentifier,
     /// Tunnel H.245 when the caller offers to.
     pub h245_tunnelling: bool,
+    /// Run H.245 on a connection of its own when the peer does not tunnel
+    /// (connect to its h245Address, or listen for it).
+    pub h245_connection: bool,
     /// T301-like: how long an incoming call may stay unanswered.
     pub answer_timeout: Duration,
     /// MSD terminalType (H.323 Table 1: 60 for a gateway).
@@ -61,6 +67,7 @@ impl CallLegConfig {
         CallLegConfig {
             vendor,
             h245_tunnelling: true,
+            h245_connection: true,
             answer_timeout: Duration::from_secs(180),
             terminal_type: 60,
             msd_number: msd_number & 0xFF_FFFF,
@@ -157,7 +164,11 @@ pub struct H323CallLeg {
     proposals: Vec<Proposal>,
     fast_start: FastStart,
     tunnelling: bool,
+    /// H.245 on its own TCP connection, when not tunnelled.
+    link: h245_link::H245Link,
     h245_queue: Vec<Vec<u8>>,
+    /// Our endSessionCommand went out (or is queued).
+    end_session_sent: bool,
     tcs_sequence: u8,
     tcs_acked: bool,
     remote_tcs: Option<TerminalCapabilitySet>,
@@ -251,6 +262,7 @@ fn encodable_reason(r: H225ReleaseReason) -> H225ReleaseReason {
 impl H323CallLeg {
     /// A leg for an accepted TCP connection on the call-signalling port.
     pub fn new_incoming(config: CallLegConfig) -> Self {
+        let max_frame = config.max_frame;
         H323CallLeg {
             framer: TpktFramer::new(config.max_frame),
             config,
@@ -265,7 +277,9 @@ impl H323CallLeg {
             proposals: Vec::new(),
             fast_start: FastStart::None,
             tunnelling: false,
+            link: h245_link::H245Link::new(max_frame),
             h245_queue: Vec::new(),
+            end_session_sent: false,
             tcs_sequence: 1,
             tcs_acked: false,
             remote_tcs: None,
@@ -469,6 +483,7 @@ impl H323CallLeg {
                 self.peer_tunnelling_known = true;
                 self.tunnelling &= u.pdu.h245_tunnelling;
             }
+            self.on_peer_h245_address(&u.pdu.body);
             if let Some(pdus) = &u.pdu.h245_control {
                 if self.tunnelling {
                     for p in pdus.clone() {
@@ -605,8 +620,14 @@ impl H323CallLeg {
         } else {
             FastStart::None
         };
-        if self.tunnelling {
-            if let Some(pdus) = &u.pdu.h245_control {
+        if !self.tunnelling {
+            // H.323 8.2.1: connect to the caller's H.245 address, or name
+            // ours for it to connect to
+            self.on_peer_h245_address(&u.pdu.body);
+            self.listen_for_h245();
+        }
+        if self.h245_available() {
+            if let Some(pdus) = u.pdu.h245_control.as_ref().filter(|_| self.tunnelling) {
                 for p in pdus.clone() {
                     self.on_h245(&p);
                 }
@@ -711,265 +732,6 @@ impl H323CallLeg {
         })
     }
 
-    // ----------------------------------------------------------- H.245
-
-    fn on_h245(&mut self, pdu: &[u8]) {
-        self.stats.h245_in += 1;
-        let msg = match H245Message::decode(pdu) {
-            Ok(m) => m,
-            Err(_) => {
-                self.stats.h245_malformed += 1;
-                return;
-            }
-        };
-        use H245Message as M;
-        match msg {
-            M::TerminalCapabilitySet(tcs) => {
-                let empty = tcs.capability_table.as_ref().is_none_or(|t| t.is_empty())
-                    && tcs
-                        .capability_descriptors
-                        .as_ref()
-                        .is_none_or(|d| d.is_empty());
-                self.queue_h245(&M::TerminalCapabilitySetAck(tcs.sequence_number));
-                if self.remote_tcs.is_some() && empty != self.paused {
-                    // an empty set pauses the media (H.245 8.4.6), the
-                    // next full one resumes it
-                    self.events.push_back(LegEvent::Hold(empty));
-                }
-                self.paused = empty;
-                self.remote_tcs = Some(tcs);
-                if self.outgoing {
-                    self.slow_start_open();
-                }
-            }
-            M::OpenLogicalChannelAck(ack) if self.outgoing => self.on_olc_ack(ack),
-            M::OpenLogicalChannelReject {
-                forward_logical_channel_number,
-                ..
-            } if self.outgoing => self.on_olc_reject(forward_logical_channel_number),
-            M::TerminalCapabilitySetAck(seq) if seq == self.tcs_sequence => {
-                self.tcs_acked = true;
-            }
-            M::MasterSlaveDetermination {
-                terminal_type,
-                status_determination_number,
-            } => self.on_msd(terminal_type, status_determination_number),
-            M::MasterSlaveDeterminationAck(decision) => {
-                let master = decision == MsdDecision::Master;
-                let ack_sent = matches!(self.msd, Msd::Decided { ack_sent: true, .. });
-                if !ack_sent {
-                    // the initiator confirms the responder's decision
-                    self.queue_h245(&M::MasterSlaveDeterminationAck(if master {
-                        MsdDecision::Slave
-                    } else {
-                        MsdDecision::Master
-                    }));
-                }
-                self.msd = Msd::Decided {
-                    master,
-                    ack_sent: true,
-                };
-            }
-            M::MasterSlaveDeterminationReject => {
-                // identical numbers: leave MSD undecided; ours is re-sent
-                // with the next call, the peer may retry with a new number
-                self.msd = Msd::Idle;
-            }
-            M::OpenLogicalChannel(olc) => self.on_peer_olc(olc),
-            M::CloseLogicalChannel {
-                forward_logical_channel_number,
-                ..
-            } => self.queue_h245(&M::CloseLogicalChannelAck(forward_logical_channel_number)),
-            M::RequestChannelClose {
-                forward_logical_channel_number,
-                ..
-            } => self.queue_h245(&M::RequestChannelCloseAck(forward_logical_channel_number)),
-            M::RoundTripDelayRequest(n) => self.queue_h245(&M::RoundTripDelayResponse(n)),
-            M::UserInput(ui) => self.on_user_input(ui),
-            M::MiscellaneousCommand(c) if c.command == MiscCommandType::VideoFastUpdatePicture => {
-                self.events.push_back(LegEvent::KeyframeRequest);
-            }
-            M::FlowControlCommand(f) => {
-                if let Some(rate) = f.maximum_bit_rate {
-                    // units of 100 bit/s
-                    self.events.push_back(LegEvent::Bandwidth(rate / 10));
-                }
-            }
-            M::EndSessionCommand(_) => {
-                // Answer the peer's EndSession with ours and release: the
-                // peer would send ReleaseComplete next anyway.
-                self.queue_h245(&M::EndSessionCommand(EndSessionCommand::Disconnect));
-                let cause = Cause::normal_clearing();
-                self.release(&cause);
-                self.events.push_back(LegEvent::Ended(cause));
-            }
-            M::Other {
-                category: Category::Request,
-                ..
-            } => {
-                // functionNotUnderstood is not modelled: the request goes
-                // unanswered and the peer's timer decides.
-            }
-            _ => {}
-        }
-    }
-
-    fn on_msd(&mut self, remote_type: u8, remote_number: u32) {
-        let local_type = self.config.terminal_type;
-        let master = if local_type != remote_type {
-            Some(local_type > remote_type)
-        } else {
-            // H.245 C.2: the numbers compared modulo 2^24
-            let diff = remote_number.wrapping_sub(self.config.msd_number) & 0xFF_FFFF;
-            match diff {
-                0 | 0x80_0000 => None,
-                d => Some(d < 0x80_0000),
-            }
-        };
-        match master {
-            None => self.queue_h245(&H245Message::MasterSlaveDeterminationReject),
-            Some(master) => {
-                self.queue_h245(&H245Message::MasterSlaveDeterminationAck(if master {
-                    MsdDecision::Slave
-                } else {
-                    MsdDecision::Master
-                }));
-                self.msd = Msd::Decided {
-                    master,
-                    ack_sent: true,
-                };
-            }
-        }
-    }
-
-    fn on_peer_olc(&mut self, olc: OpenLogicalChannel) {
-        let lcn = olc.forward_logical_channel_number;
-        let supported =
-            matches!(&olc.forward.data_type, DataType::Audio(c) if codec_of(c).is_some());
-        match (supported, self.local_media) {
-            (true, Some((rtp, rtcp))) if olc.reverse.is_none() => {
-                let ack = OpenLogicalChannelAck {
-                    forward_logical_channel_number: lcn,
-                    reverse: None,
-                    h2250_ack: Some(H2250LogicalChannelAckParameters {
-                        session_id: Some(AUDIO_SESSION),
-                        media_channel: Some(H245Address::Unicast(rtp)),
-                        media_control_channel: Some(H245Address::Unicast(rtcp)),
-                        dynamic_rtp_payload_type: None,
-                        flow_control_to_zero: false,
-                    }),
-                };
-                self.queue_h245(&H245Message::OpenLogicalChannelAck(ack));
-            }
-            _ => self.queue_h245(&H245Message::OpenLogicalChannelReject {
-                forward_logical_channel_number: lcn,
-                cause: if supported {
-                    OlcRejectCause::Unspecified
-                } else {
-                    OlcRejectCause::DataTypeNotSupported
-                },
-            }),
-        }
-    }
-
-    fn on_user_input(&mut self, ui: UserInputIndication) {
-        match ui {
-            UserInputIndication::Signal {
-                signal_type,
-                duration,
-                ..
-            } if signal_type != '!' => {
-                self.events.push_back(LegEvent::Dtmf {
-                    digit: signal_type,
-                    duration_ms: duration.map(u32::from).unwrap_or(100),
-                });
-            }
-            UserInputIndication::Alphanumeric(s) => {
-                for c in s
-                    .chars()
-                    .filter(|c| "0123456789*#ABCD".contains(*c))
-                    .take(32)
-                {
-                    self.events.push_back(LegEvent::Dtmf {
-                        digit: c,
-                        duration_ms: 100,
-                    });
-                }
-            }
-            _ => {}
-        }
-    }
-
-    fn our_tcs(&self) -> TerminalCapabilitySet {
-        let caps = [
-            Capability::Audio(
-                CapDirection::Receive,
-                AudioCapability::Framed(FramedAudio::G722_64k, 20),
-            ),
-            Capability::Audio(
-                CapDirection::Receive,
-                AudioCapability::Framed(FramedAudio::G711Alaw64k, 20),
-            ),
-            Capability::Audio(
-                CapDirection::Receive,
-                AudioCapability::Framed(FramedAudio::G711Ulaw64k, 20),
-            ),
-            Capability::UserInput(
-                CapDirection::ReceiveAndTransmit,
-                UserInputCapabilityKind::Dtmf,
-            ),
-            Capability::UserInput(
-                CapDirection::ReceiveAndTransmit,
-                UserInputCapabilityKind::BasicString,
-            ),
-        ];
-        TerminalCapabilitySet {
-            sequence_number: self.tcs_sequence,
-            protocol_identifier: H245_PROTOCOL_V7.to_vec(),
-            multiplex_capability: None,
-            capability_table: Some(
-                caps.into_iter()
-                    .enumerate()
-                    .map(|(i, c)| CapabilityTableEntry {
-                        number: i as u16 + 1,
-                        capability: Some(c),
-                    })
-                    .collect(),
-            ),
-            capability_descriptors: Some(vec![CapabilityDescriptor {
-                number: 0,
-                simultaneous_capabilities: Some(vec![vec![1, 2, 3], vec![4, 5]]),
-            }]),
-        }
-    }
-
-    fn queue_h245(&mut self, m: &H245Message) {
-        if !self.tunnelling {
-            return;
-        }
-        match m.encode() {
-            Ok(b) => self.h245_queue.push(b),
-            Err(_) => debug_assert!(false, "cannot encode our {}", m.name()),
-        }
-    }
-
-    /// Tunnelled H.245 may go out once Fast Start is settled.
-    fn h245_may_flush(&self) -> bool {
-        self.tunnelling && self.fast_start != FastStart::Pending
-    }
-
-    /// Sends queued H.245 in a Facility when no other message carried it.
-    fn flush_h245(&mut self) {
-        if self.h245_queue.is_empty()
-            || !self.h245_may_flush()
-            || matches!(self.state, CallState::Idle | CallState::Released)
-        {
-            return;
-        }
-        // H.225.0 v4+: a Facility whose body is `empty` only carries H.245
-        self.send(MessageType::Facility, UuBody::Empty, Vec::new());
-    }
-
     // --------------------------------------------------------- commands
 
     fn local_audio(
@@ -1069,7 +831,7 @@ impl H323CallLeg {
                 let body = UuBody::Progress(ProgressUuie {
                     protocol_identifier: p.protocol_identifier,
                     destination_info: p.destination_info,
-                    h245_address: None,
+                    h245_address: p.h245_address,
                     call_identifier: self
                         .call_identifier
                         .unwrap_or(CallIdentifier { guid: [0; 16] }),
@@ -1094,7 +856,7 @@ impl H323CallLeg {
             }
         }
         let (fs, refused) = self.settle_fast_start(Some(caps));
-        if refused && !self.tunnelling {
+        if refused && !self.h245_available() {
             // neither Fast Start nor H.245 to fall back on: no media at all
             let cause = Cause::new(Q850::BEARER_CAPABILITY_NOT_AVAILABLE);
             self.release(&cause);
@@ -1103,7 +865,7 @@ impl H323CallLeg {
         }
         let body = UuBody::Connect(ConnectUuie {
             protocol_identifier: H225_PROTOCOL_V4.to_vec(),
-            h245_address: None,
+            h245_address: self.link.advertised(),
             destination_info: self.destination_info(),
             conference_id: self.conference_id,
             call_identifier: self.call_identifier,
@@ -1117,31 +879,6 @@ impl H323CallLeg {
         self.send(MessageType::Connect, body, Vec::new());
     }
 
-    fn send_dtmf(&mut self, digit: char, duration_ms: u32) {
-        if !"0123456789*#ABCD".contains(digit) {
-            return;
-        }
-        let signal = self.remote_tcs.as_ref().is_some_and(|t| {
-            t.capability_table.iter().flatten().any(|e| {
-                matches!(
-                    e.capability,
-                    Some(Capability::UserInput(_, UserInputCapabilityKind::Dtmf))
-                )
-            })
-        });
-        let ui = if signal {
-            UserInputIndication::Signal {
-                signal_type: digit,
-                duration: Some(duration_ms.min(u16::MAX as u32) as u16),
-                rtp: None,
-            }
-        } else {
-            UserInputIndication::Alphanumeric(digit.to_string())
-        };
-        self.queue_h245(&H245Message::UserInput(ui));
-    }
-
-    /// Sends ReleaseComplete with the cause; the leg is done.
     fn release(&mut self, cause: &Cause) {
         if matches!(self.state, CallState::Released) {
             return;
@@ -1162,6 +899,7 @@ impl H323CallLeg {
         if self.fast_start == FastStart::Pending {
             self.fast_start = FastStart::Refused;
         }
+        self.link_release();
         self.send(
             MessageType::ReleaseComplete,
             body,
@@ -1196,7 +934,7 @@ impl H323CallLeg {
         ProceedingUuie {
             protocol_identifier: H225_PROTOCOL_V4.to_vec(),
             destination_info: self.destination_info(),
-            h245_address: None,
+            h245_address: self.link.advertised(),
             call_identifier: self.call_identifier,
             fast_start,
             multiple_calls: false,
@@ -1208,7 +946,7 @@ impl H323CallLeg {
     fn send(&mut self, mt: MessageType, body: UuBody, mut ies: Vec<Ie>) {
         let mut ui = H323UserInformation::new(body);
         ui.pdu.h245_tunnelling = self.tunnelling;
-        if self.h245_may_flush() && !self.h245_queue.is_empty() {
+        if self.tunnelling && self.h245_may_flush() && !self.h245_queue.is_empty() {
             ui.pdu.h245_control = Some(std::mem::take(&mut self.h245_queue));
         }
         let Ok(data) = ui.encode() else {

@@ -684,8 +684,11 @@ fn early_media_busy_slow_start_and_unusable_offers() {
     assert_eq!(caps.streams[0].rtp, Some(addr(ROOM_RTP)));
     assert_eq!(caps.streams[0].codecs[0].payload_type, 8);
 
-    // without Fast Start and without tunnelling there is no way to media
-    let mut l = leg();
+    // without Fast Start and without tunnelling, and separate H.245
+    // connections turned off, there is no way to media
+    let mut no_link = CallLegConfig::new(vendor(), 0x0012_3456);
+    no_link.h245_connection = false;
+    let mut l = H323CallLeg::new_outgoing(no_link, call(offer())).unwrap();
     room.drain(&mut l);
     let mut ui = H323UserInformation::new(UuBody::Connect(ConnectUuie {
         protocol_identifier: H225_PROTOCOL_V4.to_vec(),

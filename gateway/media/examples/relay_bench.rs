@@ -7,13 +7,21 @@
 //! `<ip>:<b-base + 2i>`; the load generator binds those. Runs until stdin
 //! closes or `--duration` seconds pass, then prints relay metrics on stderr.
 //!
+//! `--srtp SUITE` (an SDES suite name such as `AES_CM_128_HMAC_SHA1_80`)
+//! makes leg A of every session SRTP with fresh random keys, set up the way
+//! the B2BUA does (SRTP unprotect inbound, protect outbound, SRTCP on A),
+//! and adds `"a_srtp": {"suite", "a_send", "a_recv"}` (hex key‖salt) to
+//! each entry for the load generator: SRTP↔RTP through the relay.
+//!
 //! cargo run --release -p gateway-media --example relay_bench -- \
 //!     --sessions 50 --ports 20000-29999 --a-base 40000 --b-base 42000
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use gateway_media::{Leg, MediaRelay, RelayConfig};
+use gateway_media::srtp::{SrtpProtect, SrtpUnprotect};
+use gateway_media::{Chain, Direction, IdentityTransform, Leg, MediaRelay, Pipeline, RelayConfig};
+use gateway_srtp::{SrtpContext, SrtpKey, SrtpOptions, SrtpSuite};
 use std::io::Read;
 
 struct Args {
@@ -24,6 +32,7 @@ struct Args {
     b_base: u16,
     duration: u64,
     threads: usize,
+    srtp: Option<SrtpSuite>,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -35,6 +44,7 @@ fn parse_args() -> Result<Args, String> {
         b_base: 42000,
         duration: 600,
         threads: 2,
+        srtp: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -51,6 +61,9 @@ fn parse_args() -> Result<Args, String> {
             "--b-base" => a.b_base = num(&val)? as u16,
             "--duration" => a.duration = num(&val)?,
             "--threads" => a.threads = num(&val)?.max(1) as usize,
+            "--srtp" => {
+                a.srtp = Some(SrtpSuite::from_sdes_name(&val).ok_or("--srtp: unknown suite")?)
+            }
             other => return Err(format!("unknown flag {other}")),
         }
     }
@@ -88,12 +101,35 @@ async fn run(args: Args) {
             .expect("set_remote A");
         s.set_remote(0, Leg::B, b_ep, None, false)
             .expect("set_remote B");
-        streams.push(serde_json::json!({
+        let mut entry = serde_json::json!({
             "a_local": a_ep.to_string(),
             "a_target": s.local_addr(0, Leg::A).expect("stream 0").0.to_string(),
             "b_local": b_ep.to_string(),
             "b_target": s.local_addr(0, Leg::B).expect("stream 0").0.to_string(),
-        }));
+        });
+        if let Some(suite) = args.srtp {
+            let (a_send, a_recv) = (random_key(suite), random_key(suite));
+            let ctx = |k: &[u8]| {
+                let key = SrtpKey::from_concatenated(suite, k).expect("key length");
+                SrtpContext::new(suite, &key, SrtpOptions::default()).expect("SRTP context")
+            };
+            let from_a = Pipeline::new(Box::new(Chain(vec![Box::new(SrtpUnprotect::new(ctx(
+                &a_send,
+            )))])));
+            let mut to_a = Pipeline::new(Box::new(IdentityTransform));
+            to_a.outbound = Box::new(SrtpProtect::new(ctx(&a_recv)));
+            s.set_pipeline(0, Direction::AtoB, from_a)
+                .expect("pipeline A to B");
+            s.set_pipeline(0, Direction::BtoA, to_a)
+                .expect("pipeline B to A");
+            s.set_rtcp_encrypted(0, Leg::A, true).expect("SRTCP on A");
+            entry["a_srtp"] = serde_json::json!({
+                "suite": suite.sdes_name(),
+                "a_send": hex(&a_send),
+                "a_recv": hex(&a_recv),
+            });
+        }
+        streams.push(entry);
         sessions.push(s);
     }
     println!("{}", serde_json::json!({ "streams": streams }));
@@ -114,4 +150,14 @@ async fn run(args: Args) {
     for s in sessions {
         s.close().await;
     }
+}
+
+fn random_key(suite: SrtpSuite) -> Vec<u8> {
+    (0..suite.key_len() + suite.salt_len())
+        .map(|_| rand::random::<u8>())
+        .collect()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

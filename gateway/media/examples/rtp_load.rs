@@ -7,11 +7,20 @@
 //! what arrives at the far endpoints and prints one JSON line:
 //! offered and delivered packets per second, loss, misrouted packets.
 //!
+//! A stream entry with `"a_srtp": {"suite", "a_send", "a_recv"}` (SDES
+//! suite name, hex key‖salt of what A sends and of what A receives) makes
+//! endpoint A speak SRTP: it protects what it sends and authenticates and
+//! decrypts what it receives (a packet that fails counts as misrouted), so
+//! the relay does SRTP↔RTP. B always speaks plain RTP.
+//!
 //! cargo run --release -p gateway-media --example rtp_load -- \
 //!     --streams-file streams.json --rate 50000 --duration 5
 
 use std::net::{SocketAddr, UdpSocket};
+use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
+
+use gateway_srtp::{SrtpContext, SrtpKey, SrtpOptions, SrtpSuite};
 
 const PKT_LEN: usize = 172;
 
@@ -20,6 +29,13 @@ struct Flow {
     to: SocketAddr,
     ssrc: u32,
     seq: u16,
+    srtp: Option<SrtpContext>,
+}
+
+struct Receiver {
+    sock: UdpSocket,
+    expect: u32,
+    srtp: Option<SrtpContext>,
 }
 
 fn ssrc(stream: usize, a_to_b: bool) -> u32 {
@@ -46,6 +62,27 @@ fn addr(v: &serde_json::Value, key: &str) -> SocketAddr {
         .unwrap_or_else(|| panic!("stream entry without {key}"))
 }
 
+fn unhex(s: &str) -> Vec<u8> {
+    (0..s.len() / 2)
+        .map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).expect("hex key"))
+        .collect()
+}
+
+/// A's SRTP contexts (sending, receiving) from the stream entry, if any.
+fn srtp_of(e: &serde_json::Value) -> Option<(SrtpContext, SrtpContext)> {
+    let s = e.get("a_srtp")?;
+    let suite = s["suite"]
+        .as_str()
+        .and_then(SrtpSuite::from_sdes_name)
+        .expect("a_srtp.suite: an SDES suite name");
+    let ctx = |field: &str| {
+        let key = unhex(s[field].as_str().expect("hex key"));
+        let key = SrtpKey::from_concatenated(suite, &key).expect("key length");
+        SrtpContext::new(suite, &key, SrtpOptions::default()).expect("SRTP context")
+    };
+    Some((ctx("a_send"), ctx("a_recv")))
+}
+
 fn main() {
     let file = arg("--streams-file").expect("--streams-file FILE");
     let rate = num("--rate", 10_000.0).max(1.0);
@@ -61,73 +98,45 @@ fn main() {
     for (i, e) in entries.iter().enumerate() {
         let a = UdpSocket::bind(addr(e, "a_local")).expect("bind a_local");
         let b = UdpSocket::bind(addr(e, "b_local")).expect("bind b_local");
+        let (a_send, a_recv) = match srtp_of(e) {
+            Some((s, r)) => (Some(s), Some(r)),
+            None => (None, None),
+        };
         // B receives A's flow; A receives B's flow.
-        receivers.push((b.try_clone().expect("dup"), ssrc(i, true)));
+        receivers.push(Receiver {
+            sock: b.try_clone().expect("dup"),
+            expect: ssrc(i, true),
+            srtp: None,
+        });
+        if !one_way {
+            receivers.push(Receiver {
+                sock: a.try_clone().expect("dup"),
+                expect: ssrc(i, false),
+                srtp: a_recv,
+            });
+        }
         flows.push(Flow {
             from: a,
             to: addr(e, "a_target"),
             ssrc: ssrc(i, true),
             seq: 0,
+            srtp: a_send,
         });
         if !one_way {
-            receivers.push((
-                flows[flows.len() - 1].from.try_clone().expect("dup"),
-                ssrc(i, false),
-            ));
             flows.push(Flow {
                 from: b,
                 to: addr(e, "b_target"),
                 ssrc: ssrc(i, false),
                 seq: 0,
+                srtp: None,
             });
         }
     }
     let total = (rate * duration) as u64;
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let stop_at = tokio::time::Instant::now() + Duration::from_secs_f64(duration + 1.0);
-    let handles: Vec<_> = rt.block_on(async {
-        receivers
-            .into_iter()
-            .map(|(sock, expect)| {
-                sock.set_nonblocking(true).expect("nonblocking");
-                let sock = tokio::net::UdpSocket::from_std(sock).expect("tokio socket");
-                tokio::spawn(async move {
-                    let mut buf = [0u8; 2048];
-                    let (mut ok, mut wrong) = (0u64, 0u64);
-                    while let Ok(Ok(n)) =
-                        tokio::time::timeout_at(stop_at, sock.recv(&mut buf)).await
-                    {
-                        if n >= 12
-                            && u32::from_be_bytes([buf[8], buf[9], buf[10], buf[11]]) == expect
-                        {
-                            ok += 1;
-                        } else {
-                            wrong += 1;
-                        }
-                    }
-                    (ok, wrong)
-                })
-            })
-            .collect()
-    });
-    let receiving = std::thread::spawn(move || {
-        rt.block_on(async {
-            let mut sum = (0u64, 0u64);
-            for h in handles {
-                let (ok, wrong) = h.await.unwrap_or((0, 0));
-                sum.0 += ok;
-                sum.1 += wrong;
-            }
-            sum
-        })
-    });
+    let stop_at = Instant::now() + Duration::from_secs_f64(duration + 1.0);
+    let receiving = std::thread::spawn(move || receive(receivers, stop_at));
 
-    let mut pkt = [0xd5u8; PKT_LEN];
-    pkt[0] = 0x80;
-    pkt[1] = 0; // PCMU, as negotiated with rtpengine
+    let mut pkt = Vec::with_capacity(2048);
     let start = Instant::now();
     let (mut sent, mut send_errors) = (0u64, 0u64);
     let n = flows.len() as u64;
@@ -140,9 +149,16 @@ fn main() {
         while sent < due {
             let f = &mut flows[(sent % n) as usize];
             f.seq = f.seq.wrapping_add(1);
+            pkt.clear();
+            pkt.resize(PKT_LEN, 0xd5);
+            pkt[0] = 0x80;
+            pkt[1] = 0; // PCMU, as negotiated with rtpengine
             pkt[2..4].copy_from_slice(&f.seq.to_be_bytes());
             pkt[4..8].copy_from_slice(&(u32::from(f.seq) * 160).to_be_bytes());
             pkt[8..12].copy_from_slice(&f.ssrc.to_be_bytes());
+            if let Some(ctx) = f.srtp.as_mut() {
+                ctx.protect_rtp(&mut pkt).expect("SRTP protect");
+            }
             if f.from.send_to(&pkt, f.to).is_err() {
                 send_errors += 1;
             }
@@ -170,4 +186,60 @@ fn main() {
             "loss_pct": (loss * 100.0).round() / 100.0,
         })
     );
+}
+
+/// Count what the endpoints receive until `stop_at`: one thread, one
+/// `poll(2)` over every socket, each readable socket drained. Returns
+/// (packets with the expected SSRC that authenticate, all others).
+fn receive(mut receivers: Vec<Receiver>, stop_at: Instant) -> (u64, u64) {
+    let mut fds: Vec<libc::pollfd> = receivers
+        .iter()
+        .map(|r| {
+            r.sock.set_nonblocking(true).expect("nonblocking");
+            libc::pollfd {
+                fd: r.sock.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            }
+        })
+        .collect();
+    let mut buf = vec![0u8; 2048];
+    let mut pkt = Vec::with_capacity(2048);
+    let (mut ok, mut wrong) = (0u64, 0u64);
+    loop {
+        let left = stop_at.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        let timeout = left.as_millis().clamp(1, 100) as libc::c_int;
+        // SAFETY: `fds` is a live array of pollfd of the given length.
+        let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout) };
+        if n <= 0 {
+            continue;
+        }
+        for (fd, r) in fds.iter_mut().zip(receivers.iter_mut()) {
+            if fd.revents == 0 {
+                continue;
+            }
+            fd.revents = 0;
+            while let Ok(n) = r.sock.recv(&mut buf) {
+                let good = match r.srtp.as_mut() {
+                    Some(ctx) => {
+                        pkt.clear();
+                        pkt.extend_from_slice(&buf[..n]);
+                        ctx.unprotect_rtp(&mut pkt).is_ok()
+                            && pkt.len() == PKT_LEN
+                            && pkt[8..12] == r.expect.to_be_bytes()
+                    }
+                    None => n >= 12 && buf[8..12] == r.expect.to_be_bytes(),
+                };
+                if good {
+                    ok += 1;
+                } else {
+                    wrong += 1;
+                }
+            }
+        }
+    }
+    (ok, wrong)
 }

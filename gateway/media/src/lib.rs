@@ -38,6 +38,7 @@ pub mod packet;
 pub mod ports;
 pub mod quality;
 pub mod relay;
+mod relay_io;
 pub mod rtcp;
 pub mod rtcp_term;
 mod rtp_header;

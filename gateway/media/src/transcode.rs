@@ -5,14 +5,19 @@
 //! The decoded path is a new RTP stream, so it is repaired before it is
 //! encoded rather than passed on with the sender's faults:
 //!
-//! - **Reordering and duplicates.** Packets are held in sequence order
-//!   until [`REORDER_DEPTH`] newer packets have arrived (40 ms at 20 ms
-//!   packets); a packet that comes after its slot was played, or twice, is
-//!   dropped. The [`PacketTransform`] hook runs once per arriving packet and
-//!   can return one packet, with no timer to release held audio at its due
+//! - **Reordering and duplicates.** A packet that is the next expected
+//!   sequence number goes out at once: nothing earlier can still come, so
+//!   an in-order stream gains no delay. Only behind a gap are packets held,
+//!   in sequence order, until the missing one arrives or [`REORDER_DEPTH`]
+//!   newer packets have (40 ms at 20 ms packets) and it is taken as lost;
+//!   then the held ones go out together, so the delay ends with the gap. A
+//!   packet that comes after its slot was played, or twice, is dropped.
+//!   The [`PacketTransform`] hook runs once per arriving packet and can
+//!   return one packet, with no timer to release held audio at its due
 //!   time, so this is arrival-driven in-order reassembly, not a timed
 //!   playout buffer: the arrival jitter passes on to the receiver's own
-//!   jitter buffer, which is where playout timing belongs anyway.
+//!   jitter buffer, which is where playout timing belongs anyway. A held
+//!   packet is reported as [`Verdict::Held`], not as a drop.
 //! - **Loss.** A missing slot is concealed when it is due: Opus with the
 //!   in-band FEC of the held next packet (libopus conceals when there is
 //!   none), G.711 and G.722 with the pitch-repeating [`codecs::plc::Plc`].
@@ -46,11 +51,12 @@ use crate::meeting::codec::{LegCodec, FRAME, MIX_RATE};
 use crate::meeting::UnsupportedCodec;
 use crate::packet::PacketClass;
 use crate::rtp_header;
-use crate::transform::PacketTransform;
+use crate::transform::{PacketTransform, Verdict};
 
-/// Packets held behind the newest before the oldest is decoded: reordering
-/// within this span is undone, and a lost packet's successor is at hand for
-/// Opus FEC. 40 ms at 20 ms packets.
+/// Newer packets that must arrive behind a missing one before it is taken
+/// as lost: reordering within this span is undone, and the lost packet's
+/// successor is at hand for Opus FEC. 40 ms at 20 ms packets, paid only
+/// while a gap is open.
 pub const REORDER_DEPTH: i64 = 2;
 /// Longest run of missing packets concealed; longer gaps are passed on.
 pub const MAX_CONCEALED_RUN: i64 = 3;
@@ -65,6 +71,10 @@ const MAX_SEQ_JUMP: i64 = 3000;
 /// Extended sequence numbers start here so that early reordering stays
 /// positive.
 const EXT_BASE: i64 = 1 << 20;
+/// Slots remembered after they were played from a real packet, so that a
+/// second copy arriving after the first went out counts as a duplicate, not
+/// as late.
+const PLAYED_MEMORY: usize = 16;
 /// Largest payload held (an RTP packet fits in the relay's 4 KiB buffer).
 const MAX_PAYLOAD: usize = 4096;
 
@@ -87,9 +97,16 @@ pub struct TranscodeStats {
     pub dropped: u64,
     /// Frames filled in by concealment (FEC or PLC).
     pub concealed: u64,
-    /// Packets that came after their slot was played.
+    /// Packets that came after their slot was concealed or skipped.
     pub late: u64,
+    /// Second copies, whether the first is still held or already sent.
     pub duplicates: u64,
+    /// Packets kept behind a gap rather than sent when they arrived; they
+    /// go out later (or are concealed around), so they are not drops.
+    pub held: u64,
+    /// Packets that arrived after a later one and were still in time to
+    /// fill their gap.
+    pub reordered: u64,
     /// Sequence numbers of gaps too long to conceal.
     pub skipped: u64,
 }
@@ -231,6 +248,10 @@ pub struct Transcoder {
     encoder: LegCodec,
     /// Held packets in sequence order.
     held: VecDeque<Held>,
+    /// Extended sequence numbers of the last slots played from a packet (a
+    /// ring; `i64::MIN` is empty).
+    played: [i64; PLAYED_MEMORY],
+    played_at: usize,
     /// Payload buffers of released packets, reused.
     spare: Vec<Vec<u8>>,
     ssrc: Option<u32>,
@@ -279,6 +300,8 @@ impl Transcoder {
             from,
             to,
             held: VecDeque::with_capacity(HOLD_CAPACITY + 1),
+            played: [i64::MIN; PLAYED_MEMORY],
+            played_at: 0,
             spare: Vec::new(),
             ssrc: None,
             next_play: None,
@@ -319,6 +342,7 @@ impl Transcoder {
         while let Some(h) = self.held.pop_front() {
             self.spare.push(h.payload);
         }
+        self.played = [i64::MIN; PLAYED_MEMORY];
         self.next_play = None;
         self.playing = false;
         self.last_frame = None;
@@ -326,7 +350,8 @@ impl Transcoder {
         self.decoder.reset();
     }
 
-    /// Files a packet into the buffer; false if it is late or a duplicate.
+    /// Files a packet into the buffer and returns its extended sequence
+    /// number; `None` if it is late or a duplicate.
     fn hold(
         &mut self,
         ssrc: u32,
@@ -335,7 +360,7 @@ impl Transcoder {
         ts: u32,
         marker: bool,
         payload: &[u8],
-    ) -> bool {
+    ) -> Option<i64> {
         if self.ssrc != Some(ssrc) {
             if self.ssrc.is_some() {
                 self.restart();
@@ -355,14 +380,18 @@ impl Transcoder {
         }
         if let Some(np) = self.next_play {
             if ext < np && self.playing {
-                self.stats.late += 1;
-                return false;
+                if self.played.contains(&ext) {
+                    self.stats.duplicates += 1;
+                } else {
+                    self.stats.late += 1;
+                }
+                return None;
             }
         }
         let at = self.held.partition_point(|h| h.ext < ext);
         if self.held.get(at).is_some_and(|h| h.ext == ext) {
             self.stats.duplicates += 1;
-            return false;
+            return None;
         }
         let mut buf = self.spare.pop().unwrap_or_default();
         buf.clear();
@@ -383,21 +412,38 @@ impl Transcoder {
             Some(np) => np.min(ext),
             None => ext,
         });
+        if !first && ext < self.highest {
+            self.stats.reordered += 1;
+        }
         self.highest = if first { ext } else { self.highest.max(ext) };
-        true
+        Some(ext)
+    }
+
+    /// Takes the packet of the slot being played.
+    fn pop_head(&mut self) -> Option<Held> {
+        let h = self.held.pop_front()?;
+        self.played[self.played_at] = h.ext;
+        self.played_at = (self.played_at + 1) % PLAYED_MEMORY;
+        Some(h)
     }
 
     /// Decide what the slot `np` holds, given what is buffered.
     fn slot(&self, np: i64, frames: usize) -> Slot {
-        let due = self.highest - np >= REORDER_DEPTH || self.held.len() > HOLD_CAPACITY;
         let Some(head) = self.held.front() else {
             return Slot::Stop;
         };
-        if !due || frames >= MAX_FRAMES_PER_PACKET {
+        if frames >= MAX_FRAMES_PER_PACKET {
             return Slot::Stop;
         }
         if head.ext == np {
+            // Nothing earlier can come any more: waiting would only delay.
             return Slot::Frame;
+        }
+        // A gap: wait for the missing packet until enough newer ones show
+        // it is lost rather than late.
+        let due = self.highest - np >= REORDER_DEPTH || self.held.len() > HOLD_CAPACITY;
+        if !due {
+            return Slot::Stop;
         }
         if head.ext - np > MAX_CONCEALED_RUN || self.last_frame.is_none() {
             Slot::Skip
@@ -464,7 +510,7 @@ impl Transcoder {
                         (h.kind, h.ts, h.marker)
                     };
                     if kind == Kind::Other {
-                        let h = self.held.pop_front()?;
+                        let h = self.pop_head()?;
                         self.spare.push(h.payload);
                         self.stats.dropped += 1;
                         np += 1;
@@ -474,7 +520,7 @@ impl Transcoder {
                         if frames > 0 {
                             break;
                         }
-                        let h = self.held.pop_front()?;
+                        let h = self.pop_head()?;
                         self.playing = true;
                         self.next_play = Some(np + 1);
                         let out = self.emit_event(buf, &h);
@@ -494,7 +540,7 @@ impl Transcoder {
                             break;
                         }
                     }
-                    let h = self.held.pop_front()?;
+                    let h = self.pop_head()?;
                     let before = self.pcm.len();
                     let decoded = self.decoder.decode(&h.payload, &mut self.pcm);
                     self.spare.push(h.payload);
@@ -589,13 +635,18 @@ fn write_header(buf: &mut [u8], pt: u8, marker: bool, seq: u16, ts: u32, ssrc: u
 
 impl PacketTransform for Transcoder {
     fn transform(&mut self, class: PacketClass, buf: &mut [u8], len: usize) -> Option<usize> {
+        self.process(class, buf, len).forwarded()
+    }
+
+    fn process(&mut self, class: PacketClass, buf: &mut [u8], len: usize) -> Verdict {
         if class != PacketClass::Rtp {
             // Reports about the sender's stream mean nothing to the
             // receiver of ours; the relay answers them itself.
-            return None;
+            return Verdict::Drop;
         }
         let Some(v) = buf.get(..len).and_then(rtp_header::parse) else {
-            return self.drop_packet();
+            self.stats.dropped += 1;
+            return Verdict::Drop;
         };
         let (start, end) = v.payload;
         let kind = if v.payload_type == self.from.payload_type {
@@ -610,14 +661,24 @@ impl PacketTransform for Transcoder {
         } else {
             &buf[start..end]
         };
-        if !self.hold(v.ssrc, v.seq, kind, v.timestamp, v.marker, payload) {
-            return None;
-        }
+        let Some(ext) = self.hold(v.ssrc, v.seq, kind, v.timestamp, v.marker, payload) else {
+            return Verdict::Drop;
+        };
         if self.out_seq.is_none() {
             // Start our numbering where the sender's was: as random.
             self.out_seq = Some(v.seq);
         }
-        self.release(buf)
+        if let Some(n) = self.release(buf) {
+            return Verdict::Forward(n);
+        }
+        // Nothing went out: either this packet waits behind a gap, or it
+        // was consumed without output (comfort noise, an encoder refusal).
+        if self.held.iter().any(|h| h.ext == ext) {
+            self.stats.held += 1;
+            Verdict::Held
+        } else {
+            Verdict::Drop
+        }
     }
 
     fn terminates_rtcp(&self) -> bool {
@@ -757,18 +818,14 @@ mod tests {
         let mut heard = Vec::new();
         let mut opus_ts = Vec::new();
         for (i, ulaw) in ulaw_frames(50).iter().enumerate() {
-            let Some(o) = push(&mut there, 0, i as u16, 1000 + 160 * i as u32, ulaw) else {
-                assert!(
-                    i < REORDER_DEPTH as usize,
-                    "only the first packets are held"
-                );
-                continue;
-            };
+            // In order, each packet goes out as it arrives: no added delay.
+            let o = push(&mut there, 0, i as u16, 1000 + 160 * i as u32, ulaw)
+                .unwrap_or_else(|| panic!("packet {i} held on an in-order stream"));
             assert_eq!(o.pt, 111);
+            assert!(!o.payload.is_empty());
             opus_ts.push(o.ts);
-            let Some(b) = push(&mut back, 111, o.seq, o.ts, &o.payload) else {
-                continue;
-            };
+            let b = push(&mut back, 111, o.seq, o.ts, &o.payload)
+                .unwrap_or_else(|| panic!("packet {i} held on the way back"));
             assert_eq!(b.pt, 0);
             assert_eq!(b.payload.len(), 160, "20 ms of PCMU back");
             heard.extend(b.payload.iter().map(|&b| codecs::ulaw_decode(b)));
@@ -782,8 +839,9 @@ mod tests {
             (f - 440.0).abs() < 10.0,
             "heard {f} Hz after PCMU→Opus→PCMU"
         );
-        assert_eq!(there.stats().transcoded, 48);
-        assert_eq!(there.held(), 2);
+        assert_eq!(there.stats().transcoded, 50);
+        assert_eq!((there.stats().held, there.stats().reordered), (0, 0));
+        assert_eq!(there.held(), 0);
     }
 
     #[test]
@@ -792,22 +850,50 @@ mod tests {
         let mut t = Transcoder::new(PCMU, PCMA).unwrap();
         let order = [0u16, 1, 3, 2, 4, 4, 5, 7, 6, 8, 9, 3, 10, 11];
         let mut out = Vec::new();
-        let mut in_ts = Vec::new();
+        let mut verdicts = Vec::new();
         for &s in &order {
             let ts = 5000 + 160 * u32::from(s);
-            if let Some(o) = push(&mut t, 0, 100 + s, ts, &frames[s as usize]) {
-                out.push(o);
+            let mut p = packet(0, 100 + s, ts, &frames[s as usize]);
+            let v = t.process(PacketClass::Rtp, &mut p, 12 + 160);
+            if let Verdict::Forward(n) = v {
+                let h = rtp_header::parse(&p[..n]).unwrap();
+                out.push(Out {
+                    pt: h.payload_type,
+                    marker: h.marker,
+                    seq: h.seq,
+                    ts: h.timestamp,
+                    payload: p[h.payload.0..h.payload.1].to_vec(),
+                });
             }
-            in_ts.push(ts);
+            verdicts.push(v);
         }
+        // Only a packet ahead of a gap waits (3 for 2, 7 for 6), and it is
+        // held, not dropped; the copies of 4 and 3 are the drops.
+        use Verdict::{Drop, Held};
+        let kinds: Vec<char> = verdicts
+            .iter()
+            .map(|v| match v {
+                Verdict::Forward(_) => 'F',
+                Held => 'H',
+                Drop => 'D',
+            })
+            .collect();
+        assert_eq!(kinds.iter().collect::<String>(), "FFHFFDFHFFFDFF");
         let st = t.stats();
-        assert_eq!((st.duplicates, st.late, st.concealed), (1, 1, 0), "{st:?}");
-        // 12 distinct packets, the newest two still held; a packet that
-        // arrives ahead of a missing one makes two slots due at once, and
-        // both go in one packet.
+        assert_eq!(
+            (st.duplicates, st.late, st.concealed, st.dropped),
+            (2, 0, 0, 0),
+            "{st:?}"
+        );
+        assert_eq!((st.held, st.reordered), (2, 2), "{st:?}");
+        // All 12 distinct packets are out, nothing left held; the packet
+        // that fills a gap goes out with the one held behind it.
+        assert_eq!(t.held(), 0);
         let total: usize = out.iter().map(|o| o.payload.len()).sum();
-        assert_eq!(total, 10 * 160);
-        assert!(out.len() < 10 && out.iter().all(|o| o.pt == 8));
+        assert_eq!(total, 12 * 160);
+        assert_eq!(out.len(), 10);
+        assert!(out.iter().all(|o| o.pt == 8));
+        assert_eq!(out[2].payload.len(), 2 * 160, "2 and 3 together");
         assert_continuous(&out);
         assert_eq!(out[0].ts, 5000, "the first packet keeps its timestamp");
         // The same audio as from a clean, in-order stream: no frame
@@ -842,13 +928,21 @@ mod tests {
                 out.push(o);
             }
         }
-        assert_eq!(t.stats().concealed, 3);
+        // The lost packet turning up after all is late, and dropped.
+        let mut p = packet(0, 7 + 10, 1600, &frames[10]);
+        assert_eq!(t.process(PacketClass::Rtp, &mut p, 12 + 160), Verdict::Drop);
+        let st = t.stats();
+        assert_eq!((st.concealed, st.late, st.duplicates), (3, 1, 0), "{st:?}");
+        // 11 waited for 10 until 12 showed 10 lost; 22 alone is two ahead
+        // of the missing 20, so 20 and 21 are concealed at once.
+        assert_eq!((st.held, st.reordered), (1, 0), "{st:?}");
         assert_continuous(&out);
-        // Frames 0..28 are out (28 and 29 held): 26 packets, 3 of them
-        // carrying a concealed frame plus the next one.
+        // All 30 slots are out, in 26 packets: 10 (concealed) with 11 and
+        // 12, and 20, 21 (concealed) with 22.
         let total: usize = out.iter().map(|o| o.payload.len()).sum();
-        assert_eq!(total, 28 * 160);
-        assert_eq!(out.len(), 28 - 3);
+        assert_eq!(total, 30 * 160);
+        assert_eq!(out.len(), 26);
+        assert_eq!(t.held(), 0);
         let long = out.iter().filter(|o| o.payload.len() > 160).count();
         assert!(long >= 1, "the catch-up goes in longer packets");
         assert!(out
@@ -920,7 +1014,8 @@ mod tests {
         assert_eq!(out[jump].ts, 20 * 160, "the timestamps jump with the gap");
         assert_eq!(out[jump].seq, out[jump - 1].seq.wrapping_add(1));
         let total: usize = out.iter().map(|o| o.payload.len()).sum();
-        assert_eq!(total, 18 * 160, "frames 0–9 and 20–27, no filler");
+        assert_eq!(total, 20 * 160, "frames 0–9 and 20–29, no filler");
+        assert_eq!(st.held, 0, "a gap past the reordering span holds nothing");
     }
 
     #[test]
@@ -958,15 +1053,17 @@ mod tests {
         for i in 2..5u16 {
             out.extend(push(&mut t, 101, i, 5320, &[5, 10, 0x03, 0x20]));
         }
-        // Comfort noise in slot 5: its arrival releases event 3.
-        out.extend(push(&mut t, 13, 5, 5400, &[40]));
+        // Comfort noise in slot 5: the receiver did not negotiate it, so it
+        // is a drop, not a hold.
+        let mut cn = packet(13, 5, 5400, &[40]);
+        assert_eq!(t.process(PacketClass::Rtp, &mut cn, 13), Verdict::Drop);
         let mut garbage = vec![0u8; 64];
-        assert_eq!(t.transform(PacketClass::Rtp, &mut garbage, 5), None);
+        assert_eq!(t.process(PacketClass::Rtp, &mut garbage, 5), Verdict::Drop);
         for i in 6..9u16 {
             out.extend(push(&mut t, 0, i, 6000 + 160 * u32::from(i), &frames[0]));
         }
         let pts: Vec<u8> = out.iter().map(|o| o.pt).collect();
-        assert_eq!(pts, [111, 111, 110, 110, 110, 111]);
+        assert_eq!(pts, [111, 111, 110, 110, 110, 111, 111, 111]);
         let e = &out[2];
         assert_eq!(e.ts.wrapping_sub(out[0].ts), 320 * 6, "rescaled to 48 kHz");
         assert_eq!(u16::from_be_bytes([e.payload[2], e.payload[3]]), 4800);
@@ -975,6 +1072,7 @@ mod tests {
         assert_eq!(t.stats().concealed, 0);
         assert_eq!(t.stats().dropped, 2, "the garbage and the comfort noise");
         assert_eq!(t.stats().events, 3);
+        assert_eq!(t.stats().held, 0);
     }
 
     #[test]

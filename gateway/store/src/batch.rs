@@ -1,13 +1,29 @@
-//! Multi-row INSERTs: one statement per chunk of rows instead of one per row,
-//! so importing a city's 500+ units and endpoints is a handful of round trips.
+//! Set-based writes and reads: one statement per chunk of rows instead of
+//! one per row, so importing a city's 100 000 endpoints or adopting them
+//! into the registry is a few hundred round trips, not a few hundred
+//! thousand.
+//!
+//! Placeholders are `?` on SQLite and `$N` on PostgreSQL: sqlx's SQLite
+//! driver asks SQLite for the name of every numbered parameter, which SQLite
+//! finds by a linear search, so a statement with thousands of `$N` costs
+//! time quadratic in its size; anonymous `?` have no name to search.
 
-use sqlx::AnyConnection;
+use sqlx::{AnyConnection, Row};
 
-#[derive(Debug, Clone)]
-pub(crate) enum Val {
+/// One column value of a row.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Val {
     Text(Option<String>),
     Int(Option<i64>),
     Float(Option<f64>),
+}
+
+/// The type of a column read back with [`select_rows`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Text,
+    Int,
+    Float,
 }
 
 impl From<String> for Val {
@@ -46,42 +62,188 @@ impl From<Option<f64>> for Val {
     }
 }
 
-/// Far below SQLite's (32766) and PostgreSQL's (65535) parameter limits.
-const MAX_PARAMS: usize = 900;
+/// Parameters per statement: below SQLite's limit (32 766) and
+/// PostgreSQL's (65 535). Larger statements gained nothing measurable.
+const MAX_PARAMS: usize = 8_000;
 
-pub(crate) async fn insert_rows(
+/// Writes placeholders in the connection's dialect.
+struct Params {
+    sqlite: bool,
+    n: usize,
+}
+
+impl Params {
+    fn new(conn: &AnyConnection) -> Params {
+        Params {
+            sqlite: conn.backend_name().eq_ignore_ascii_case("sqlite"),
+            n: 0,
+        }
+    }
+
+    fn push(&mut self, sql: &mut String) {
+        self.n += 1;
+        if self.sqlite {
+            sql.push('?');
+        } else {
+            sql.push('$');
+            sql.push_str(&self.n.to_string());
+        }
+    }
+
+    /// `(p, p, …)` with `width` placeholders.
+    fn tuple(&mut self, sql: &mut String, width: usize) {
+        sql.push('(');
+        for j in 0..width {
+            if j > 0 {
+                sql.push_str(", ");
+            }
+            self.push(sql);
+        }
+        sql.push(')');
+    }
+}
+
+fn bind_all<'q>(
+    mut q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    rows: impl IntoIterator<Item = &'q [Val]>,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    for row in rows {
+        for v in row {
+            q = match v {
+                Val::Text(t) => q.bind(t.as_deref()),
+                Val::Int(i) => q.bind(*i),
+                Val::Float(f) => q.bind(*f),
+            };
+        }
+    }
+    q
+}
+
+fn rows_per_chunk(width: usize) -> usize {
+    (MAX_PARAMS / width.max(1)).max(1)
+}
+
+/// `INSERT INTO table (columns) VALUES (…), (…), …`, in chunks.
+pub async fn insert_rows(
     conn: &mut AnyConnection,
     table: &str,
     columns: &[&str],
     rows: &[Vec<Val>],
 ) -> Result<(), sqlx::Error> {
-    let per_chunk = (MAX_PARAMS / columns.len()).max(1);
-    for chunk in rows.chunks(per_chunk) {
+    for chunk in rows.chunks(rows_per_chunk(columns.len())) {
         let mut sql = format!("INSERT INTO {table} ({}) VALUES ", columns.join(", "));
-        let mut n = 0;
+        let mut p = Params::new(conn);
         for (i, row) in chunk.iter().enumerate() {
             debug_assert_eq!(row.len(), columns.len());
-            sql.push_str(if i == 0 { "(" } else { ", (" });
-            for j in 0..row.len() {
-                n += 1;
-                if j > 0 {
-                    sql.push_str(", ");
-                }
-                sql.push_str(&format!("${n}"));
+            if i > 0 {
+                sql.push_str(", ");
             }
-            sql.push(')');
+            p.tuple(&mut sql, row.len());
         }
-        let mut q = sqlx::query(&sql);
-        for row in chunk {
-            for v in row {
-                q = match v {
-                    Val::Text(t) => q.bind(t.clone()),
-                    Val::Int(i) => q.bind(*i),
-                    Val::Float(f) => q.bind(*f),
-                };
-            }
-        }
-        q.execute(&mut *conn).await?;
+        bind_all(sqlx::query(&sql), chunk.iter().map(Vec::as_slice))
+            .execute(&mut *conn)
+            .await?;
     }
     Ok(())
+}
+
+/// Sets the columns after the first `key` of each row where the first `key`
+/// columns match, in chunks: `UPDATE … FROM (VALUES …)`, which SQLite (3.33
+/// and later) and PostgreSQL both evaluate, naming the columns of `VALUES`
+/// `column1`, `column2`, ….
+pub async fn update_rows(
+    conn: &mut AnyConnection,
+    table: &str,
+    columns: &[&str],
+    key: usize,
+    rows: &[Vec<Val>],
+) -> Result<(), sqlx::Error> {
+    debug_assert!(key > 0 && key < columns.len());
+    let set = columns
+        .iter()
+        .enumerate()
+        .skip(key)
+        .map(|(i, c)| format!("{c} = v.column{}", i + 1))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let matches = columns[..key]
+        .iter()
+        .enumerate()
+        .map(|(i, c)| format!("{table}.{c} = v.column{}", i + 1))
+        .collect::<Vec<_>>()
+        .join(" AND ");
+    for chunk in rows.chunks(rows_per_chunk(columns.len())) {
+        let mut sql = format!("UPDATE {table} SET {set} FROM (VALUES ");
+        let mut p = Params::new(conn);
+        for (i, row) in chunk.iter().enumerate() {
+            debug_assert_eq!(row.len(), columns.len());
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            p.tuple(&mut sql, row.len());
+        }
+        sql.push_str(&format!(") AS v WHERE {matches}"));
+        bind_all(sqlx::query(&sql), chunk.iter().map(Vec::as_slice))
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Deletes the rows whose `key_columns` equal one of `keys`, in chunks.
+pub async fn delete_keys(
+    conn: &mut AnyConnection,
+    table: &str,
+    key_columns: &[&str],
+    keys: &[Vec<Val>],
+) -> Result<(), sqlx::Error> {
+    for chunk in keys.chunks(rows_per_chunk(key_columns.len())) {
+        let mut sql = format!("DELETE FROM {table} WHERE ");
+        let mut p = Params::new(conn);
+        if let [column] = key_columns {
+            sql.push_str(column);
+            sql.push_str(" IN ");
+            p.tuple(&mut sql, chunk.len());
+        } else {
+            for (i, k) in chunk.iter().enumerate() {
+                debug_assert_eq!(k.len(), key_columns.len());
+                sql.push_str(if i == 0 { "(" } else { " OR (" });
+                for (j, c) in key_columns.iter().enumerate() {
+                    if j > 0 {
+                        sql.push_str(" AND ");
+                    }
+                    sql.push_str(c);
+                    sql.push_str(" = ");
+                    p.push(&mut sql);
+                }
+                sql.push(')');
+            }
+        }
+        bind_all(sqlx::query(&sql), chunk.iter().map(Vec::as_slice))
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Runs `sql` (no parameters) and reads each row's columns as `kinds`.
+pub async fn select_rows(
+    conn: &mut AnyConnection,
+    sql: &str,
+    kinds: &[Kind],
+) -> Result<Vec<Vec<Val>>, sqlx::Error> {
+    let rows = sqlx::query(sql).fetch_all(&mut *conn).await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
+        let mut row = Vec::with_capacity(kinds.len());
+        for (i, k) in kinds.iter().enumerate() {
+            row.push(match k {
+                Kind::Text => Val::Text(r.try_get(i)?),
+                Kind::Int => Val::Int(r.try_get(i)?),
+                Kind::Float => Val::Float(r.try_get(i)?),
+            });
+        }
+        out.push(row);
+    }
+    Ok(out)
 }

@@ -4,17 +4,19 @@
 //! `dialplan_versions`. [`Store::load_dialplan`] re-parses it, so the loaded
 //! snapshot goes through exactly the validation a file does. The tables
 //! `units`, `endpoints`, `endpoint_numbers`, `endpoint_aliases`, `trunks`,
-//! `trunk_acl` and `rules` are a read model of that same version, rewritten
-//! in the import's transaction, for admin queries ("all endpoints under
-//! district 001"). They are never edited in place: a change is a new source
-//! version, imported whole.
+//! `trunk_acl` and `rules` are a read model of that same version, brought
+//! up to date in the import's transaction, for admin queries ("all
+//! endpoints under district 001"). They are never edited on their own: a
+//! change is a new source version; its import writes only the rows that
+//! differ from the stored ones (`read_model`), and importing the latest
+//! version's text again is recognised by its SHA-256 before anything is
+//! parsed.
 
-use gateway_dialplan::{Action, Credentials, Dialplan};
+use gateway_dialplan::Dialplan;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use sqlx::Row;
 
-use crate::batch::{insert_rows, Val};
 use crate::{now_unix, Backend, Store, StoreError};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -168,6 +170,15 @@ impl Store {
         fail_after: Option<&'static str>,
         audit: Option<&DialplanAudit>,
     ) -> Result<DialplanImport, StoreError> {
+        // The common case at start-up and on reload: the text is already the
+        // latest version. Recognised by its hash, before the (city-scale:
+        // several seconds) verification parse; `write_version` checks again
+        // under the write lock.
+        if let Some(done) =
+            Self::unchanged(&mut *self.pool.acquire().await?, source_text, file_name).await?
+        {
+            return Ok(done);
+        }
         // The stored source must rebuild this very snapshot, or the
         // authoritative text and the read model would disagree.
         let parsed = Dialplan::parse(source_text, file_name).map_err(|errs| {
@@ -212,6 +223,9 @@ impl Store {
         file_name: &str,
         audit: &DialplanAudit,
     ) -> Result<DialplanImport, StoreError> {
+        if let Some(done) = Self::unchanged(&mut *conn, source_text, file_name).await? {
+            return Ok(done);
+        }
         let parsed = Dialplan::parse(source_text, file_name).map_err(|errs| {
             StoreError::DialplanMismatch {
                 file: file_name.to_string(),
@@ -222,8 +236,33 @@ impl Store {
         Self::write_version(conn, dialplan, source_text, file_name, None, Some(audit)).await
     }
 
-    /// Writes a new version and the read model into an open transaction;
-    /// nothing when `source_text` is the latest version's (`created: false`).
+    /// The latest version, as the result of an import that wrote nothing,
+    /// when `source_text` under `file_name` is that version's.
+    async fn unchanged(
+        conn: &mut sqlx::AnyConnection,
+        source_text: &str,
+        file_name: &str,
+    ) -> Result<Option<DialplanImport>, StoreError> {
+        let latest = sqlx::query(
+            "SELECT version, sha256, file_name FROM dialplan_versions ORDER BY version DESC LIMIT 1",
+        )
+        .fetch_optional(&mut *conn)
+        .await?;
+        let Some(row) = latest else { return Ok(None) };
+        let (sha, name): (String, String) = (row.try_get("sha256")?, row.try_get("file_name")?);
+        if name != file_name || sha != sha256_hex(source_text) {
+            return Ok(None);
+        }
+        Ok(Some(DialplanImport {
+            version: row.try_get("version")?,
+            created: false,
+            previous: None,
+        }))
+    }
+
+    /// Writes a new version and brings the read model to it (by difference:
+    /// see `read_model`) in an open transaction; nothing when `source_text`
+    /// is the latest version's (`created: false`).
     async fn write_version(
         tx: &mut sqlx::AnyConnection,
         dp: &Dialplan,
@@ -283,248 +322,8 @@ impl Store {
         .await?;
         fail("dialplan_versions")?;
 
-        // Children before parents on delete; parents before children on insert.
-        for table in [
-            "rules",
-            "trunk_acl",
-            "trunks",
-            "endpoint_aliases",
-            "endpoint_numbers",
-            "endpoints",
-        ] {
-            sqlx::query(&format!("DELETE FROM {table}"))
-                .execute(&mut *tx)
-                .await?;
-        }
-        // Units reference their parents: delete the leaves first.
-        let mut by_depth: Vec<(usize, usize)> = dp
-            .units()
-            .iter()
-            .enumerate()
-            .map(|(i, u)| (dp.unit_ancestors(&u.code).len(), i))
-            .collect();
-        loop {
-            let n = sqlx::query("DELETE FROM units WHERE code NOT IN (SELECT parent_code FROM units WHERE parent_code IS NOT NULL)")
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-            if n == 0 {
-                break;
-            }
-        }
-
-        by_depth.sort();
-        let rows: Vec<Vec<Val>> = by_depth
-            .iter()
-            .map(|&(_, i)| {
-                let u = &dp.units()[i];
-                vec![
-                    u.code.clone().into(),
-                    u.name.clone().into(),
-                    u.kind.as_str().into(),
-                    u.parent.clone().into(),
-                    (i as i64).into(),
-                ]
-            })
-            .collect();
-        insert_rows(
-            &mut *tx,
-            "units",
-            &["code", "name", "kind", "parent_code", "position"],
-            &rows,
-        )
-        .await?;
-        fail("units")?;
-
-        let mut eps = Vec::new();
-        let mut numbers = Vec::new();
-        let mut aliases = Vec::new();
-        for (i, e) in dp.endpoints().iter().enumerate() {
-            let (kind, secret) = match &e.credentials {
-                Credentials::Password(p) => ("password", p),
-                Credentials::Ha1Md5(h) => ("ha1_md5", h),
-                Credentials::Ha1Sha256(h) => ("ha1_sha256", h),
-            };
-            eps.push(vec![
-                e.id.clone().into(),
-                e.unit.clone().into(),
-                e.display.clone().into(),
-                e.transport.as_str().into(),
-                i64::from(e.max_contacts).into(),
-                i64::from(e.vetted).into(),
-                kind.into(),
-                secret.clone().into(),
-                (i as i64).into(),
-            ]);
-            for (k, n) in e.numbers.iter().enumerate() {
-                numbers.push(vec![
-                    n.clone().into(),
-                    e.id.clone().into(),
-                    (k as i64).into(),
-                ]);
-            }
-            for (k, a) in e.aliases.iter().enumerate() {
-                aliases.push(vec![
-                    a.clone().into(),
-                    e.id.clone().into(),
-                    (k as i64).into(),
-                ]);
-            }
-        }
-        insert_rows(
-            &mut *tx,
-            "endpoints",
-            &[
-                "id",
-                "unit_code",
-                "display",
-                "transport",
-                "max_contacts",
-                "vetted",
-                "credential_kind",
-                "credential",
-                "position",
-            ],
-            &eps,
-        )
-        .await?;
-        fail("endpoints")?;
-        insert_rows(
-            &mut *tx,
-            "endpoint_numbers",
-            &["number", "endpoint_id", "position"],
-            &numbers,
-        )
-        .await?;
-        insert_rows(
-            &mut *tx,
-            "endpoint_aliases",
-            &["alias", "endpoint_id", "position"],
-            &aliases,
-        )
-        .await?;
-
-        let mut trunks = Vec::new();
-        let mut acl = Vec::new();
-        for (i, t) in dp.trunks().iter().enumerate() {
-            trunks.push(vec![
-                t.name.clone().into(),
-                t.uri.to_string().into(),
-                t.username.clone().into(),
-                t.password.clone().into(),
-                t.unit.clone().into(),
-                (i as i64).into(),
-            ]);
-            for (k, c) in t.acl.iter().enumerate() {
-                acl.push(vec![
-                    t.name.clone().into(),
-                    (k as i64).into(),
-                    c.to_string().into(),
-                ]);
-            }
-        }
-        insert_rows(
-            &mut *tx,
-            "trunks",
-            &[
-                "name",
-                "uri",
-                "username",
-                "password",
-                "unit_code",
-                "position",
-            ],
-            &trunks,
-        )
-        .await?;
-        insert_rows(
-            &mut *tx,
-            "trunk_acl",
-            &["trunk_name", "position", "cidr"],
-            &acl,
-        )
-        .await?;
-
-        let rules: Vec<Vec<Val>> = dp
-            .rules()
-            .iter()
-            .enumerate()
-            .map(|(i, r)| {
-                let (
-                    mut target_endpoint,
-                    mut target_trunk,
-                    mut uri,
-                    mut reject_status,
-                    mut reject_reason,
-                ) = (None, None, None, None, None);
-                let mut rw = None;
-                match &r.action {
-                    Action::Endpoint { target } => target_endpoint = Some(target.clone()),
-                    Action::Trunk { trunk, rewrite } => {
-                        target_trunk = Some(trunk.clone());
-                        rw = Some(rewrite);
-                    }
-                    Action::Uri { uri: u, rewrite } => {
-                        uri = Some(u.as_str().to_string());
-                        rw = Some(rewrite);
-                    }
-                    Action::Reject { status, reason } => {
-                        reject_status = Some(i64::from(*status));
-                        reject_reason = Some(reason.clone());
-                    }
-                }
-                vec![
-                    (i as i64).into(),
-                    r.name.clone().into(),
-                    r.matcher.kind().into(),
-                    r.matcher.pattern().into(),
-                    r.from_unit.clone().into(),
-                    r.from_trunk.clone().into(),
-                    r.action.kind().into(),
-                    target_endpoint.into(),
-                    target_trunk.into(),
-                    uri.into(),
-                    rw.and_then(|w| w.template.as_ref().map(|t| t.as_str().to_string()))
-                        .into(),
-                    rw.map(|w| w.strip as i64).into(),
-                    rw.map(|w| w.prepend.clone()).into(),
-                    reject_status.into(),
-                    reject_reason.into(),
-                    r.caller_id.clone().into(),
-                    r.encryption.map(|e| e.as_str().to_string()).into(),
-                    r.record.map(i64::from).into(),
-                    r.max_duration_secs.map(|m| m as i64).into(),
-                ]
-            })
-            .collect();
-        insert_rows(
-            &mut *tx,
-            "rules",
-            &[
-                "position",
-                "name",
-                "match_kind",
-                "match_pattern",
-                "from_unit",
-                "from_trunk",
-                "action",
-                "target_endpoint",
-                "target_trunk",
-                "uri_template",
-                "rewrite",
-                "strip",
-                "prepend",
-                "reject_status",
-                "reject_reason",
-                "caller_id",
-                "encryption",
-                "record",
-                "max_duration_secs",
-            ],
-            &rules,
-        )
-        .await?;
-        fail("rules")?;
+        let stats = crate::read_model::sync(&mut *tx, dp, fail).await?;
+        tracing::debug!(version = next, rows = ?stats.rows, "dialplan read model brought up to date");
         if let Some(a) = audit {
             let mut after = serde_json::json!({
                 "version": next,

@@ -16,10 +16,11 @@
 //! Tests run on a temporary SQLite file; `gateway/store/tests/pg.sh` runs the
 //! same tests on a throwaway PostgreSQL cluster as well.
 
-mod batch;
+pub mod batch;
 mod bindings;
 mod cdrs;
 mod dialplan;
+mod read_model;
 pub mod recording_grants;
 mod recordings;
 pub mod units;

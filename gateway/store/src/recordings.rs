@@ -11,8 +11,21 @@ use sqlx::Row;
 
 use crate::{Store, StoreError};
 
-/// Allowed values of [`Recording::status`].
-pub const RECORDING_STATUSES: [&str; 3] = ["recording", "complete", "failed"];
+/// Allowed values of [`Recording::status`]:
+///
+/// - `recording`: the file is being written;
+/// - `complete`: the recorder closed the file;
+/// - `failed`: the file could not be written to the end;
+/// - `interrupted`: the gateway stopped (a crash, a kill, a power cut)
+///   while recording. At its next start the file was repaired to its last
+///   whole page (or authenticated chunk, sealed) and ended there; the
+///   duration is what the repaired file holds. The recording stops where
+///   the gateway did, not where the meeting ended.
+pub const RECORDING_STATUSES: [&str; 4] = ["recording", "complete", "failed", "interrupted"];
+
+/// Status of a recording the gateway stopped during (see
+/// [`RECORDING_STATUSES`]).
+pub const INTERRUPTED: &str = "interrupted";
 
 /// Longest accepted text field; ids, codes and paths are far shorter.
 const MAX_TEXT: usize = 1024;
@@ -187,6 +200,60 @@ impl Store {
         .bind(f.sha256.clone())
         .bind(f.participants)
         .bind(f.packets_dropped)
+        .bind(id.to_string())
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Recordings whose file is still being written, oldest first: at
+    /// start, before any meeting is recorded, these are the ones a stop of
+    /// the gateway interrupted (on this node or, with a shared database,
+    /// on another).
+    pub async fn unfinished_recordings(&self) -> Result<Vec<Recording>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM recordings WHERE status = 'recording' \
+             ORDER BY started_at_ms, id"
+        ))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(from_row).collect()
+    }
+
+    /// Marks a recording [`INTERRUPTED`] with what its repaired file
+    /// holds; a `None` keeps the column as it is (a file that could not be
+    /// read). Only a row still `recording` changes, so that a repair
+    /// racing the recorder's own finish (another node, a late store write)
+    /// never overwrites it: `Ok(false)` then, or for an unknown id.
+    pub async fn mark_recording_interrupted(
+        &self,
+        id: &str,
+        ended_at_ms: Option<i64>,
+        duration_ms: Option<i64>,
+        size_bytes: Option<i64>,
+        sha256: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        if let Some(h) = sha256 {
+            if h.len() != 64 || !h.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(StoreError::Invalid {
+                    field: "recording.sha256",
+                    detail: format!("{h:?} is not a hex SHA-256"),
+                });
+            }
+        }
+        let done = sqlx::query(
+            "UPDATE recordings SET status = $1, \
+             ended_at_ms = COALESCE($2, ended_at_ms), \
+             duration_ms = COALESCE($3, duration_ms), \
+             size_bytes = COALESCE($4, size_bytes), \
+             sha256 = COALESCE($5, sha256) \
+             WHERE id = $6 AND status = 'recording'",
+        )
+        .bind(INTERRUPTED.to_string())
+        .bind(ended_at_ms)
+        .bind(duration_ms)
+        .bind(size_bytes)
+        .bind(sha256.map(str::to_string))
         .bind(id.to_string())
         .execute(&self.pool)
         .await?;

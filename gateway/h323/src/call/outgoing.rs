@@ -292,7 +292,7 @@ impl H323CallLeg {
                     self.fast_start = FastStart::Refused;
                 }
                 if self.fast_start == FastStart::Refused && !self.answer_reported {
-                    if !self.tunnelling {
+                    if !self.h245_available() && !self.listen_for_h245() {
                         // no H.245 channel to open logical channels on
                         let cause = Cause::new(Q850::BEARER_CAPABILITY_NOT_AVAILABLE)
                             .with_text("The callee answered without Fast Start or H.245");
@@ -355,7 +355,7 @@ impl H323CallLeg {
     }
 
     fn queue_our_h245(&mut self) {
-        if !self.tunnelling {
+        if !self.h245_available() {
             return;
         }
         self.queue_h245(&H245Message::TerminalCapabilitySet(self.our_tcs()));

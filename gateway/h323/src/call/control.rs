@@ -1,0 +1,296 @@
+//! The H.245 control protocol of a call, whichever way its PDUs travel
+//! (tunnelled in H.225.0 messages or on a connection of their own):
+//! capability exchange, master/slave determination, logical channels the
+//! peer opens, user input, commands, and our own PDUs' queue.
+
+use super::*;
+
+impl H323CallLeg {
+    pub(super) fn on_h245(&mut self, pdu: &[u8]) {
+        self.stats.h245_in += 1;
+        let msg = match H245Message::decode(pdu) {
+            Ok(m) => m,
+            Err(_) => {
+                self.stats.h245_malformed += 1;
+                return;
+            }
+        };
+        use H245Message as M;
+        match msg {
+            M::TerminalCapabilitySet(tcs) => {
+                let empty = tcs.capability_table.as_ref().is_none_or(|t| t.is_empty())
+                    && tcs
+                        .capability_descriptors
+                        .as_ref()
+                        .is_none_or(|d| d.is_empty());
+                self.queue_h245(&M::TerminalCapabilitySetAck(tcs.sequence_number));
+                if self.remote_tcs.is_some() && empty != self.paused {
+                    // an empty set pauses the media (H.245 8.4.6), the
+                    // next full one resumes it
+                    self.events.push_back(LegEvent::Hold(empty));
+                }
+                self.paused = empty;
+                self.remote_tcs = Some(tcs);
+                if self.outgoing {
+                    self.slow_start_open();
+                }
+            }
+            M::OpenLogicalChannelAck(ack) if self.outgoing => self.on_olc_ack(ack),
+            M::OpenLogicalChannelReject {
+                forward_logical_channel_number,
+                ..
+            } if self.outgoing => self.on_olc_reject(forward_logical_channel_number),
+            M::TerminalCapabilitySetAck(seq) if seq == self.tcs_sequence => {
+                self.tcs_acked = true;
+            }
+            M::MasterSlaveDetermination {
+                terminal_type,
+                status_determination_number,
+            } => self.on_msd(terminal_type, status_determination_number),
+            M::MasterSlaveDeterminationAck(decision) => {
+                let master = decision == MsdDecision::Master;
+                let ack_sent = matches!(self.msd, Msd::Decided { ack_sent: true, .. });
+                if !ack_sent {
+                    // the initiator confirms the responder's decision
+                    self.queue_h245(&M::MasterSlaveDeterminationAck(if master {
+                        MsdDecision::Slave
+                    } else {
+                        MsdDecision::Master
+                    }));
+                }
+                self.msd = Msd::Decided {
+                    master,
+                    ack_sent: true,
+                };
+            }
+            M::MasterSlaveDeterminationReject => {
+                // identical numbers: leave MSD undecided; ours is re-sent
+                // with the next call, the peer may retry with a new number
+                self.msd = Msd::Idle;
+            }
+            M::OpenLogicalChannel(olc) => self.on_peer_olc(olc),
+            M::CloseLogicalChannel {
+                forward_logical_channel_number,
+                ..
+            } => self.queue_h245(&M::CloseLogicalChannelAck(forward_logical_channel_number)),
+            M::RequestChannelClose {
+                forward_logical_channel_number,
+                ..
+            } => self.queue_h245(&M::RequestChannelCloseAck(forward_logical_channel_number)),
+            M::RoundTripDelayRequest(n) => self.queue_h245(&M::RoundTripDelayResponse(n)),
+            M::UserInput(ui) => self.on_user_input(ui),
+            M::MiscellaneousCommand(c) if c.command == MiscCommandType::VideoFastUpdatePicture => {
+                self.events.push_back(LegEvent::KeyframeRequest);
+            }
+            M::FlowControlCommand(f) => {
+                if let Some(rate) = f.maximum_bit_rate {
+                    // units of 100 bit/s
+                    self.events.push_back(LegEvent::Bandwidth(rate / 10));
+                }
+            }
+            M::EndSessionCommand(_) => {
+                // Answer the peer's EndSession with ours and release: the
+                // peer would send ReleaseComplete next anyway.
+                self.queue_h245(&M::EndSessionCommand(EndSessionCommand::Disconnect));
+                let cause = Cause::normal_clearing();
+                self.release(&cause);
+                self.events.push_back(LegEvent::Ended(cause));
+            }
+            M::Other {
+                category: Category::Request,
+                ..
+            } => {
+                // functionNotUnderstood is not modelled: the request goes
+                // unanswered and the peer's timer decides.
+            }
+            _ => {}
+        }
+    }
+
+    pub(super) fn on_msd(&mut self, remote_type: u8, remote_number: u32) {
+        let local_type = self.config.terminal_type;
+        let master = if local_type != remote_type {
+            Some(local_type > remote_type)
+        } else {
+            // H.245 C.2: the numbers compared modulo 2^24
+            let diff = remote_number.wrapping_sub(self.config.msd_number) & 0xFF_FFFF;
+            match diff {
+                0 | 0x80_0000 => None,
+                d => Some(d < 0x80_0000),
+            }
+        };
+        match master {
+            None => self.queue_h245(&H245Message::MasterSlaveDeterminationReject),
+            Some(master) => {
+                self.queue_h245(&H245Message::MasterSlaveDeterminationAck(if master {
+                    MsdDecision::Slave
+                } else {
+                    MsdDecision::Master
+                }));
+                self.msd = Msd::Decided {
+                    master,
+                    ack_sent: true,
+                };
+            }
+        }
+    }
+
+    pub(super) fn on_peer_olc(&mut self, olc: OpenLogicalChannel) {
+        let lcn = olc.forward_logical_channel_number;
+        let supported =
+            matches!(&olc.forward.data_type, DataType::Audio(c) if codec_of(c).is_some());
+        match (supported, self.local_media) {
+            (true, Some((rtp, rtcp))) if olc.reverse.is_none() => {
+                let ack = OpenLogicalChannelAck {
+                    forward_logical_channel_number: lcn,
+                    reverse: None,
+                    h2250_ack: Some(H2250LogicalChannelAckParameters {
+                        session_id: Some(AUDIO_SESSION),
+                        media_channel: Some(H245Address::Unicast(rtp)),
+                        media_control_channel: Some(H245Address::Unicast(rtcp)),
+                        dynamic_rtp_payload_type: None,
+                        flow_control_to_zero: false,
+                    }),
+                };
+                self.queue_h245(&H245Message::OpenLogicalChannelAck(ack));
+            }
+            _ => self.queue_h245(&H245Message::OpenLogicalChannelReject {
+                forward_logical_channel_number: lcn,
+                cause: if supported {
+                    OlcRejectCause::Unspecified
+                } else {
+                    OlcRejectCause::DataTypeNotSupported
+                },
+            }),
+        }
+    }
+
+    pub(super) fn on_user_input(&mut self, ui: UserInputIndication) {
+        match ui {
+            UserInputIndication::Signal {
+                signal_type,
+                duration,
+                ..
+            } if signal_type != '!' => {
+                self.events.push_back(LegEvent::Dtmf {
+                    digit: signal_type,
+                    duration_ms: duration.map(u32::from).unwrap_or(100),
+                });
+            }
+            UserInputIndication::Alphanumeric(s) => {
+                for c in s
+                    .chars()
+                    .filter(|c| "0123456789*#ABCD".contains(*c))
+                    .take(32)
+                {
+                    self.events.push_back(LegEvent::Dtmf {
+                        digit: c,
+                        duration_ms: 100,
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
+
+    pub(super) fn our_tcs(&self) -> TerminalCapabilitySet {
+        let caps = [
+            Capability::Audio(
+                CapDirection::Receive,
+                AudioCapability::Framed(FramedAudio::G722_64k, 20),
+            ),
+            Capability::Audio(
+                CapDirection::Receive,
+                AudioCapability::Framed(FramedAudio::G711Alaw64k, 20),
+            ),
+            Capability::Audio(
+                CapDirection::Receive,
+                AudioCapability::Framed(FramedAudio::G711Ulaw64k, 20),
+            ),
+            Capability::UserInput(
+                CapDirection::ReceiveAndTransmit,
+                UserInputCapabilityKind::Dtmf,
+            ),
+            Capability::UserInput(
+                CapDirection::ReceiveAndTransmit,
+                UserInputCapabilityKind::BasicString,
+            ),
+        ];
+        TerminalCapabilitySet {
+            sequence_number: self.tcs_sequence,
+            protocol_identifier: H245_PROTOCOL_V7.to_vec(),
+            multiplex_capability: None,
+            capability_table: Some(
+                caps.into_iter()
+                    .enumerate()
+                    .map(|(i, c)| CapabilityTableEntry {
+                        number: i as u16 + 1,
+                        capability: Some(c),
+                    })
+                    .collect(),
+            ),
+            capability_descriptors: Some(vec![CapabilityDescriptor {
+                number: 0,
+                simultaneous_capabilities: Some(vec![vec![1, 2, 3], vec![4, 5]]),
+            }]),
+        }
+    }
+
+    pub(super) fn queue_h245(&mut self, m: &H245Message) {
+        if !self.h245_available() {
+            return;
+        }
+        if matches!(m, H245Message::EndSessionCommand(_)) {
+            self.end_session_sent = true;
+        }
+        match m.encode() {
+            Ok(b) => self.h245_queue.push(b),
+            Err(_) => debug_assert!(false, "cannot encode our {}", m.name()),
+        }
+    }
+
+    /// H.245 may go out once Fast Start is settled, on whichever way.
+    pub(super) fn h245_may_flush(&self) -> bool {
+        self.fast_start != FastStart::Pending
+    }
+
+    /// Sends queued H.245 on the connection when it is up, else in a
+    /// Facility when no other message carried it.
+    pub(super) fn flush_h245(&mut self) {
+        if self.h245_queue.is_empty()
+            || !self.h245_may_flush()
+            || matches!(self.state, CallState::Idle | CallState::Released)
+        {
+            return;
+        }
+        if self.link_flush() || !self.tunnelling {
+            return;
+        }
+        // H.225.0 v4+: a Facility whose body is `empty` only carries H.245
+        self.send(MessageType::Facility, UuBody::Empty, Vec::new());
+    }
+
+    pub(super) fn send_dtmf(&mut self, digit: char, duration_ms: u32) {
+        if !"0123456789*#ABCD".contains(digit) {
+            return;
+        }
+        let signal = self.remote_tcs.as_ref().is_some_and(|t| {
+            t.capability_table.iter().flatten().any(|e| {
+                matches!(
+                    e.capability,
+                    Some(Capability::UserInput(_, UserInputCapabilityKind::Dtmf))
+                )
+            })
+        });
+        let ui = if signal {
+            UserInputIndication::Signal {
+                signal_type: digit,
+                duration: Some(duration_ms.min(u16::MAX as u32) as u16),
+                rtp: None,
+            }
+        } else {
+            UserInputIndication::Alphanumeric(digit.to_string())
+        };
+        self.queue_h245(&H245Message::UserInput(ui));
+    }
+}
