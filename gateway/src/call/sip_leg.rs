@@ -1108,9 +1108,11 @@ impl Engine {
                 }
             }
             Some(RetransmitAction::GiveUp) => {
+                // RFC 3261 §13.3.1.4: the session is confirmed and then
+                // ended with a BYE.
                 warn!("the caller never acknowledged our 200 OK");
                 let cause = Cause::from_sip_status(408, "No ACK from the caller");
-                return self.on_bridged_event(now, call_id, side, LegEvent::Ended(cause));
+                return self.end_own_dialog(now, call_id, side, cause);
             }
             // Not due: this timer was the leg's other 2xx's.
             None => return,

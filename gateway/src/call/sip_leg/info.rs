@@ -1,8 +1,9 @@
 //! INFO on a bridged SIP leg. Digits and keyframe requests have a neutral
-//! meaning and are answered here; any other INFO (another package, an
-//! empty keep-alive) is an application message the bridge does not read:
-//! it goes to the other leg as [`LegEvent::Message`] and is answered with
-//! that leg's outcome, so a SIP peer hears the far end's 200 or 415.
+//! meaning and are answered here; a body of a package the gateway does not
+//! read gets 415 with the ones it does. An INFO without a body (a
+//! keep-alive, a probe of the far end) is an application message: it goes
+//! to the other leg as [`LegEvent::Message`] and is answered with that
+//! leg's outcome, so the peer learns whether the far end is there.
 
 use super::info_event;
 use crate::call::dtmf::{read_info, InfoRequest, INFO_ACCEPT};
@@ -43,9 +44,17 @@ impl Engine {
             return self.on_bridged_event(now, call_id, side, ev);
         }
         let ct = req.headers.get(&HeaderName::ContentType);
-        if let InfoRequest::Malformed(why) = read_info(ct, &req.body) {
-            let why = format!("Bad DTMF body: {why}");
-            return self.reply(now, id, &req, 400, &why, Some(&tag));
+        match read_info(ct, &req.body) {
+            InfoRequest::Malformed(why) => {
+                let why = format!("Bad DTMF body: {why}");
+                return self.reply(now, id, &req, 400, &why, Some(&tag));
+            }
+            InfoRequest::Unsupported => {
+                let mut resp = make_response(&req, 415, Some(&tag));
+                resp.headers.push(HeaderName::Accept, INFO_ACCEPT);
+                return self.respond(now, id, resp);
+            }
+            _ => {}
         }
         let hops = req.max_forwards().unwrap_or(70);
         if hops == 0 {
