@@ -132,6 +132,8 @@ pub struct Engine {
     /// SIP-to-SIP calls go through the neutral owner too, instead of the
     /// SIP B2BUA (which relays in-dialog requests end to end).
     pub(crate) neutral_sip_calls: bool,
+    /// SDES keys may travel over UDP/TCP signalling (see `Config`).
+    pub(crate) sdes_without_tls: bool,
     /// The gatekeeper and the H.323 call-signalling connections.
     pub(crate) h323: crate::h323::H323State,
 }
@@ -200,6 +202,7 @@ impl Engine {
             vetting: Default::default(),
             bridged: Default::default(),
             neutral_sip_calls: true,
+            sdes_without_tls: false,
             h323: Default::default(),
         };
         e.schedule(now + Duration::from_secs(5), EngineTimer::Housekeeping);

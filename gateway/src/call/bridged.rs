@@ -19,7 +19,7 @@ use crate::store_writer::StoreOp;
 use gateway_callmodel::{Cause, LegCommand, LegEvent, MediaCaps};
 use gateway_dialplan::{RouteDecision, RouteOutcome};
 use gateway_media::{Leg, MediaSession};
-use gateway_sip::transaction::{ClientTxId, PeerAddr, ServerTxId};
+use gateway_sip::transaction::{ClientTxId, PeerAddr, ServerTxId, Transport};
 use gateway_sip::uri::Uri;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -241,6 +241,17 @@ impl Engine {
             rtcp: advertised(rtcp),
         };
         let required = new.decision.policy.encryption_required;
+        if let Callee::Sip { peer, uri, .. } = &new.callee {
+            if required && peer.transport != Transport::Tls && !self.sdes_without_tls {
+                return Err(Cause::from_sip_status(
+                    488,
+                    &format!(
+                        "Encryption required but {uri} is reached over {:?}: SDES keys would travel in clear (needs TLS, or sdes_without_tls)",
+                        peer.transport
+                    ),
+                ));
+            }
+        }
         let (b_offer, offered, late) = match &new.offer {
             Some(offer) => {
                 let b_video = media
