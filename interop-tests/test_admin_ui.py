@@ -1,8 +1,9 @@
 """The administration Web UI (/ui/ on the admin listener) in a real browser:
 Debian's headless Chromium driven through chromedriver. A security reviewer
 approves a pending endpoint; a city administrator edits a routing rule and
-sees the "try a call" decision change; the API and the stored state agree
-with what the page said. Errors from the API appear on the page."""
+sees the "try a call" decision change, creates and edits an endpoint and a
+user through the forms; the API and the stored state agree with what the
+page said. Errors from the API appear on the page."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from selenium.common.exceptions import TimeoutException  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support import expected_conditions as EC  # noqa: E402
-from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
@@ -206,6 +207,14 @@ def test_reviewer_approves_and_admin_changes_a_rule_in_the_browser(gateway_facto
     # The audit screen shows the approval.
     go(d, gw, "audit?object_kind=endpoint&object_id=7701")
     text_in(d, "#audit", REVIEWER[0], "the approval in the audit log")
+    # A reviewer reads endpoints but is offered no form to change them.
+    go(d, gw, "endpoints")
+    text_in(d, "#endpoints", "7701", "the endpoint list for a reviewer")
+    no_placeholders(d)
+    assert not d.find_elements(By.ID, "endpoint-new"), "a reviewer was offered to create endpoints"
+    go(d, gw, "endpoints/7701")
+    text_in(d, "#view", "Nguyễn Thị Hà", "7701's page for a reviewer")
+    assert not d.find_elements(By.ID, "endpoint-edit"), "a reviewer was offered to edit an endpoint"
     ui_logout(d)
 
     # ---- a city administrator sees the queue without actions
@@ -309,6 +318,187 @@ def test_reviewer_approves_and_admin_changes_a_rule_in_the_browser(gateway_facto
     go(d, gw, "audit")
     text_in(d, "#audit", "ui-admin", "the audit log in English")
     shot(d, tmp_path, "audit-en")
+
+
+def fill(driver, fields: dict):
+    """Types into inputs by id (cleared first); select elements by value."""
+    for id_, value in fields.items():
+        el = driver.find_element(By.ID, id_)
+        if el.tag_name == "select":
+            Select(el).select_by_value(value)
+        else:
+            el.clear()
+            el.send_keys(value)
+
+
+def no_placeholders(driver):
+    page = driver.find_element(By.ID, "view").text
+    for word in ("null", "undefined", "[object"):
+        assert word not in page, f"{word!r} on the page:\n{page[:3000]}"
+
+
+def submit_and_expect_problem(driver, button: str, *texts: str) -> str:
+    old = driver.find_elements(By.CSS_SELECTOR, "form .msg .problem")
+    driver.find_element(By.ID, button).click()
+    if old:
+        wait(driver, EC.staleness_of(old[0]), "the previous problem replaced")
+    problem = wait(driver, EC.presence_of_element_located((By.CSS_SELECTOR, "form .msg .problem")),
+                   "the refusal shown on the form").text
+    for text in texts:
+        assert text in problem, problem
+    return problem
+
+
+def test_admin_creates_and_edits_an_endpoint_and_a_user_with_the_forms(gateway_factory, browser, tmp_path):
+    gw = gateway_factory()
+    rc, out, err = users_add(gw, ADMIN[0], "city-admin", ADMIN[1])
+    assert rc == 0, f"users add: exit {rc}\n{out}\n{err}"
+    gw.start()
+    admin = login(gw, *ADMIN)
+    status, ep1001 = api(gw, "GET", "/api/v1/endpoints/1001", admin)
+    assert status == 200, (status, ep1001)
+    unit = ep1001["unit"]
+    unit_key = f"{unit['structure']}/{unit['code']}"
+
+    d = browser
+    ui_login(d, gw, *ADMIN)
+    set_lang(d, "vi")
+
+    # ---- a new endpoint through the form
+    go(d, gw, "endpoints")
+    wait(d, EC.element_to_be_clickable((By.ID, "endpoint-new")), "the new-endpoint button").click()
+    wait(d, EC.presence_of_element_located((By.ID, "ep-form-id")), "the endpoint form")
+    no_placeholders(d)
+    fill(d, {
+        "ep-form-id": "7801",
+        "ep-form-unit": "không có đơn vị này",
+        "ep-form-display": "Phòng họp UBND phường",
+        "ep-form-protocol": "sip",
+        "ep-form-numbers": "7801, 7802",
+        "ep-form-aliases": "phong-hop-7801",
+        "ep-form-password": "mật khẩu SIP 7801",
+        "ep-form-office-lead-name": "Trần Văn Bình",
+        "ep-form-office-lead-phone": "0243 825 0001",
+        "ep-form-technical-officer-name": "Nguyễn Thị Hà",
+        "ep-form-technical-officer-email": "ha.nt@hanoi.gov.vn",
+    })
+    # A unit the form does not know is refused before anything is sent.
+    submit_and_expect_problem(d, "ep-form-submit", "Không nhận ra đơn vị", "unit")
+    assert d.find_element(By.ID, "ep-form-unit").get_attribute("aria-invalid") == "true"
+    assert api(gw, "GET", "/api/v1/endpoints/7801", admin)[0] == 404
+    # A number another endpoint holds: the API's 409 is on the page.
+    fill(d, {"ep-form-unit": unit_key, "ep-form-numbers": f"7801, {ep1001['numbers'][0]}"})
+    submit_and_expect_problem(d, "ep-form-submit", "409")
+    assert api(gw, "GET", "/api/v1/endpoints/7801", admin)[0] == 404
+    fill(d, {"ep-form-numbers": "7801, 7802"})
+    d.find_element(By.ID, "ep-form-submit").click()
+    text_in(d, "#view", "Đã tạo điểm cầu 7801", "the creation confirmed")
+    text_in(d, "h1", "7801 — Phòng họp UBND phường", "the new endpoint's page")
+    shot(d, tmp_path, "endpoint-created-vi")
+
+    status, ep = api(gw, "GET", "/api/v1/endpoints/7801", admin)
+    assert status == 200, (status, ep)
+    assert ep["unit"] == unit, ep["unit"]
+    assert ep["display"] == "Phòng họp UBND phường", ep
+    assert ep["protocol"] == "sip" and ep["numbers"] == ["7801", "7802"], ep
+    assert ep["aliases"] == ["phong-hop-7801"], ep
+    assert ep["credentials"] and ep["credentials"]["forms"], ep["credentials"]
+    assert ep["vetting"]["state"] == "pending", ep["vetting"]
+    assert ep["contacts"]["office_lead"]["name"] == "Trần Văn Bình", ep["contacts"]
+    assert ep["contacts"]["office_lead"]["phone"] == "0243 825 0001", ep["contacts"]
+    assert ep["contacts"]["technical_officer"]["email"] == "ha.nt@hanoi.gov.vn", ep["contacts"]
+    status, audit = api(gw, "GET", "/api/v1/audit?object_kind=endpoint&object_id=7801", admin)
+    assert status == 200 and [r["action"] for r in audit] == ["endpoint.create"], audit
+    assert audit[0]["actor"] == ADMIN[0], audit
+
+    # ---- and changed through it: only what differs is sent
+    d.find_element(By.ID, "endpoint-edit").click()
+    display = wait(d, EC.presence_of_element_located((By.ID, "ep-form-display")), "the edit form")
+    wait(d, lambda _: display.get_attribute("value") == "Phòng họp UBND phường", "the form filled in")
+    assert d.find_element(By.ID, "ep-form-id").get_attribute("disabled") is not None
+    no_placeholders(d)
+    fill(d, {
+        "ep-form-display": "Phòng họp trực tuyến phường",
+        "ep-form-numbers": "7801",
+        "ep-form-technical-officer-name": "Lê Văn Cường",
+        "ep-form-technical-officer-email": "",
+    })
+    d.find_element(By.ID, "ep-form-submit").click()
+    text_in(d, "#view", "Đã lưu thay đổi của điểm cầu 7801", "the change confirmed")
+    status, ep2 = api(gw, "GET", "/api/v1/endpoints/7801", admin)
+    assert ep2["display"] == "Phòng họp trực tuyến phường" and ep2["numbers"] == ["7801"], ep2
+    assert ep2["aliases"] == ep["aliases"] and ep2["unit"] == unit, ep2
+    assert ep2["credentials"] == ep["credentials"], "an empty password field changed the credentials"
+    assert ep2["contacts"]["office_lead"] == ep["contacts"]["office_lead"], ep2["contacts"]
+    officer = ep2["contacts"]["technical_officer"]
+    assert officer["name"] == "Lê Văn Cường" and officer["email"] is None, officer
+    replaced = [c for c in ep2["contact_history"] if c["name"] == "Nguyễn Thị Hà"]
+    assert replaced and replaced[0]["until_unix"] is not None, ep2["contact_history"]
+    status, audit = api(gw, "GET", "/api/v1/audit?object_kind=endpoint&object_id=7801", admin)
+    assert [r["action"] for r in audit] == ["endpoint.update", "endpoint.create"], audit
+    # Saving the unchanged form sends nothing.
+    d.find_element(By.ID, "endpoint-edit").click()
+    wait(d, EC.presence_of_element_located((By.ID, "ep-form-display")), "the edit form again")
+    d.find_element(By.ID, "ep-form-submit").click()
+    text_in(d, "form .msg", "Không có thay đổi", "nothing to save")
+    assert len(api(gw, "GET", "/api/v1/audit?object_kind=endpoint&object_id=7801", admin)[1]) == 2
+
+    # ---- users: create one through the form
+    go(d, gw, "users")
+    wait(d, EC.presence_of_element_located((By.ID, "user-new-form")), "the new-user form")
+    assert not d.find_elements(By.CSS_SELECTOR, f'button[data-edit-user="{ADMIN[0]}"]'), \
+        "the page offers to change one's own account"
+    fill(d, {
+        "user-new-name": "ui-operator",
+        "user-new-password": "ngắn",
+        "user-new-role": "operator",
+        "user-new-unit": unit_key,
+    })
+    # Too short a password: the API's 422 names the field, nothing is made.
+    submit_and_expect_problem(d, "user-new-submit", "422", "password")
+    assert d.find_element(By.ID, "user-new-password").get_attribute("aria-invalid") == "true"
+    status, users = api(gw, "GET", "/api/v1/users", admin)
+    assert "ui-operator" not in [u["name"] for u in users], users
+    fill(d, {"user-new-password": "mật khẩu điều hành 2025"})
+    d.find_element(By.ID, "user-new-submit").click()
+    text_in(d, "#view", "Đã tạo người dùng ui-operator.", "the user creation confirmed")
+    row = text_in(d, 'tr[data-user="ui-operator"]', "Điều hành viên", "the new user's row")
+    assert "Đang hoạt động" in row, row
+    no_placeholders(d)
+    shot(d, tmp_path, "users-vi")
+    status, users = api(gw, "GET", "/api/v1/users", admin)
+    made = {u["name"]: u for u in users}["ui-operator"]
+    assert made["role"] == "operator" and made["unit"] == unit and not made["disabled"], made
+    assert made["created_by"] == ADMIN[0], made
+    operator = login(gw, "ui-operator", "mật khẩu điều hành 2025")
+    assert api(gw, "GET", "/api/v1/endpoints/7801", operator)[0] == 200
+
+    # ---- then made an auditor and disabled
+    d.find_element(By.CSS_SELECTOR, 'button[data-edit-user="ui-operator"]').click()
+    wait(d, EC.presence_of_element_located((By.ID, "user-edit-role")), "the user editor")
+    assert d.find_element(By.ID, "user-edit-unit").get_attribute("value") == unit_key
+    fill(d, {"user-edit-role": "auditor"})
+    d.find_element(By.ID, "user-edit-disabled").click()
+    d.find_element(By.ID, "user-edit-save").click()
+    text_in(d, "#view", "Đã lưu thay đổi của người dùng ui-operator.", "the user change confirmed")
+    row = text_in(d, 'tr[data-user="ui-operator"]', "Đã khóa", "the user shown disabled")
+    assert "Kiểm tra viên" in row, row
+    status, users = api(gw, "GET", "/api/v1/users", admin)
+    changed = {u["name"]: u for u in users}["ui-operator"]
+    assert changed["role"] == "auditor" and changed["disabled"] and changed["unit"] == unit, changed
+    # Disabled at once: its token no longer works, nor its password.
+    assert api(gw, "GET", "/api/v1/endpoints/7801", operator)[0] == 401
+    status, _ = api(gw, "POST", "/api/v1/session",
+                    body={"user": "ui-operator", "password": "mật khẩu điều hành 2025"})
+    assert status == 401
+    status, audit = api(gw, "GET", "/api/v1/audit?object_kind=user&object_id=ui-operator", admin)
+    assert [r["action"] for r in audit] == ["user.update", "user.create"], audit
+    assert audit[0]["before"]["role"] == "operator" and audit[0]["after"]["disabled"] is True, audit[0]
+
+    set_lang(d, "en")
+    text_in(d, "h1", "Users", "the users screen in English")
+    text_in(d, 'tr[data-user="ui-operator"]', "Disabled", "the state in English")
+    shot(d, tmp_path, "users-en")
 
 
 SPLICE_SOURCE = """[gateway]

@@ -65,6 +65,8 @@ APT_PACKAGES=(
     # libopus for the Opus codec (opus crate links it through pkg-config),
     # ffmpeg as an independent G.722 codec for the codec tests.
     libopus-dev pkg-config ffmpeg
+    # opusinfo/opusdec: an independent check of repaired recordings (ogg.rs).
+    opus-tools
     chromium chromium-driver
 )
 

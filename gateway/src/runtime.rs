@@ -219,6 +219,9 @@ pub async fn run(cfg: Config) -> Result<(), RunError> {
     let store = Store::connect(&cfg.db_url())
         .await
         .map_err(|e| RunError::Store(e.to_string()))?;
+    // Before any meeting is recorded: end the files a stop cut short.
+    crate::meeting::repair::repair_interrupted(&store, &cfg.data_dir, &cfg.recording_key_file())
+        .await;
     let dialplan = Arc::new(load_dialplan(&cfg, &store).await?);
     let admin = start_admin(&cfg, &store, &dialplan).await?;
     // Subscribed before the snapshot is read: a change committed in between
@@ -340,6 +343,7 @@ pub async fn run(cfg: Config) -> Result<(), RunError> {
         Err(e) => warn!(error = %e, "could not restore registrations"),
     }
 
+    engine.set_h323_options(crate::h323::H323Options::from_config(&cfg));
     let (mut h323_net, mut h323_rx) = match crate::h323::net::start_configured(&cfg, &mut engine)
         .await
         .map_err(RunError::H323)?

@@ -3,7 +3,7 @@
 #
 #   interop-tests/bench/h323-bench.sh                      # calls and RAS
 #   interop-tests/bench/h323-bench.sh --only calls --rates "100 200 400" --seconds 10
-#   interop-tests/bench/h323-bench.sh --only ras --endpoints 2000 --ras-seconds 10
+#   interop-tests/bench/h323-bench.sh --only ras --ras-sizes "100 5000" --ras-seconds 10
 #   interop-tests/bench/h323-bench.sh --no-build --targets "sip h323 h323-ras"
 #
 # 1. Calls per second through the gateway, with the same gateway binary,
@@ -13,20 +13,25 @@
 #                Setup with Fast Start, tunnelled H.245, ReleaseComplete at
 #                once after Connect) -> gateway -> SIPp uas
 #      h323-ras  the same, placed by registered endpoints: ARQ/ACF before
-#                and DRQ/DCF after every call (--endpoints endpoints)
+#                and DRQ/DCF after every call (--call-endpoints endpoints,
+#                1000: the gatekeeper admits 16 calls per endpoint at once)
 #    Each target climbs the rate ladder as interop-tests/bench/sip-cps.sh
 #    does (calls = rate x seconds, a fresh gateway per target); a step
 #    counts when every call completed (caller side), the uas completed as
 #    many (its own statistics), and at least 90 % of the offered rate was
 #    achieved. The highest counted rate is the target's figure; the ratios
 #    h323/sip are printed. The uas answers without 180 (as sip-cps.sh).
-#    After each ladder the gateway's /metrics must show no call, media
-#    session or SIP transaction left, and its RSS is printed.
+#    The gateway's CPU time per call (from /proc, user + system) is printed
+#    per step and per target: on a shared machine it is steadier than the
+#    rates. After each ladder the gateway's /metrics must show no call,
+#    media session or SIP transaction left, and its RSS is printed.
 # 2. RAS registrations per second against our gatekeeper (ras_load: full
-#    RRQ of --endpoints endpoints, --ras-seconds of full re-registrations,
-#    of lightweight keep-alive RRQs, then URQ of all), beside GnuGk with an
-#    equivalent configuration when `gnugk` is installed (Debian: not in
-#    bookworm; `apt-cache policy gnugk` says whether it is there).
+#    RRQ of every endpoint, --ras-seconds of full re-registrations, of
+#    lightweight keep-alive RRQs, then URQ of all), for each size of
+#    --ras-sizes (that many H.323 endpoints in the dialplan, all of them
+#    registering), beside GnuGk with an equivalent configuration when
+#    `gnugk` is installed (Debian: not in bookworm; `apt-cache policy gnugk`
+#    says whether it is there).
 #
 # Every load generator and SIPp shares the 2 cores with the gateway:
 # compare figures from one run only, and read the load average printed.
@@ -38,8 +43,8 @@ TARGETS="sip h323 h323-ras"
 RATES="100 200 300 400 600 800 1000 1500 2000"
 SECONDS_PER_STEP=10
 BUILD=1
-ENDPOINTS=1000
-CALL_ENDPOINTS=100
+RAS_SIZES="100 1000 5000"
+CALL_ENDPOINTS=1000
 RAS_SECONDS=10
 RAS_WINDOW=32
 RAS_SOCKETS=16
@@ -51,12 +56,12 @@ while [ $# -gt 0 ]; do
         --rates) RATES=$2; shift 2 ;;
         --seconds) SECONDS_PER_STEP=$2; shift 2 ;;
         --no-build) BUILD=0; shift ;;
-        --endpoints) ENDPOINTS=$2; shift 2 ;;
+        --ras-sizes) RAS_SIZES=$2; shift 2 ;;
         --call-endpoints) CALL_ENDPOINTS=$2; shift 2 ;;
         --ras-seconds) RAS_SECONDS=$2; shift 2 ;;
         --ras-window) RAS_WINDOW=$2; shift 2 ;;
         --ras-sockets) RAS_SOCKETS=$2; shift 2 ;;
-        -h|--help) sed -n 2,33p "$0"; exit 0 ;;
+        -h|--help) sed -n 2,40p "$0"; exit 0 ;;
         *) echo "unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -142,8 +147,8 @@ done
 # dialplans/loopback.toml (the trunk to 127.0.0.1:5070, anonymous callers
 # from 127.0.0.1 are that trunk) plus the load's H.323 endpoints: h323-ID
 # load-NNNNN, number 79NNNNN, vetted, no password.
-N_DIALPLAN=$(( ENDPOINTS > CALL_ENDPOINTS ? ENDPOINTS : CALL_ENDPOINTS ))
-python3 - "$ROOT/dialplans/loopback.toml" "$WORK/dialplan.toml" "$N_DIALPLAN" <<'EOF'
+make_dialplan() {
+    python3 - "$ROOT/dialplans/loopback.toml" "$2" "$1" <<'EOF'
 import sys
 src, dst, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
 out = [open(src, encoding="utf-8").read(), "\n# --- h323-bench.sh: the load generators' H.323 endpoints\n"]
@@ -152,38 +157,45 @@ for i in range(n):
                f'numbers = ["{7900000 + i}"]\nh323_id = ["load-{i:05}"]\nvetted = true\n\n')
 open(dst, "w", encoding="utf-8").write("".join(out))
 EOF
+}
 
 start_gateway() {
-    local name=$1
+    local name=$1 dialplan=$2
     mkdir -p "$WORK/gw-$name"
     "$GW_BIN" run --sip-listen "127.0.0.1:$GW_SIP_PORT" --admin-listen "127.0.0.1:$GW_ADMIN_PORT" \
         --rtp-ports 40000-59999 --db "sqlite://$WORK/gw-$name/gw.db" --data-dir "$WORK/gw-$name" \
         --h323-listen 127.0.0.1 --h323-ras-port "$GW_RAS_PORT" --h323-cs-port "$GW_CS_PORT" \
-        --dialplan "$WORK/dialplan.toml" >"$WORK/gateway-$name.log" 2>&1 &
+        --dialplan "$dialplan" >"$WORK/gateway-$name.log" 2>&1 &
     GW_PID=$!
     PIDS+=("$GW_PID")
-    python3 - "$GW_ADMIN_PORT" "$GW_PID" <<'EOF' || { tail -50 "$WORK/gateway-$name.log" >&2; exit 1; }
+    # A large dialplan takes a while: its endpoints are adopted into the
+    # admin registry before the listeners start (about 8 ms per endpoint).
+    python3 - "$GW_ADMIN_PORT" "$GW_PID" "$WORK/gateway-$name.log" <<'EOF' || { tail -50 "$WORK/gateway-$name.log" >&2; exit 1; }
 import os, sys, time, urllib.request
-port, pid = sys.argv[1], int(sys.argv[2])
-deadline = time.monotonic() + 60
-while time.monotonic() < deadline:
+port, pid, log = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+t0 = time.monotonic()
+while time.monotonic() < t0 + 600:
     try:
         os.kill(pid, 0)
     except OSError:
         sys.exit("gateway exited during start")
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as r:
-            if r.status == 200:
+            if r.status == 200 and b"gatekeeper and call signalling listening" in open(log, "rb").read():
+                print(f"   gateway up in {time.monotonic() - t0:.1f} s")
                 sys.exit(0)
     except OSError:
         pass
     time.sleep(0.2)
-sys.exit("gateway /healthz not 200 within 60 s")
+sys.exit("gateway (with H.323) not up within 600 s")
 EOF
-    grep -q "H.323 gatekeeper and call signalling listening" "$WORK/gateway-$name.log" || {
-        echo "the gateway did not start H.323" >&2; tail -20 "$WORK/gateway-$name.log" >&2; exit 1; }
+    # what the start left running (store writes) must not count
+    sleep 3
 }
 
+CLK_TCK=$(getconf CLK_TCK)
+# CPU time (user + system) the process has used, in milliseconds
+cpu_ms() { awk -v t="$CLK_TCK" '{printf "%d", ($14 + $15) * 1000 / t}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 metric() {
     curl -s "http://127.0.0.1:$GW_ADMIN_PORT/metrics" | awk -v m="$1" '$1 == m {print $2; exit}'
@@ -224,7 +236,8 @@ run_step() {
     uas_pid=$!
     PIDS+=("$uas_pid")
     sleep 0.5
-    local ok failed achieved
+    local ok failed achieved cpu0 cpu1
+    cpu0=$(cpu_ms "$GW_PID")
     case $target in
         sip)
             (cd "$WORK" && exec timeout -k 5 $(( SECONDS_PER_STEP * 3 + 40 )) sipp -sn uac "127.0.0.1:$GW_SIP_PORT" \
@@ -243,7 +256,7 @@ run_step() {
             fi
             "$CALL_LOAD" --gateway "127.0.0.1:$GW_CS_PORT" --rate "$rate" --calls "$calls" \
                 --target $TARGET_NUMBER --max-seconds $(( SECONDS_PER_STEP * 3 + 30 )) \
-                "${ras_args[@]}" >"$WORK/gen-$tag.log" 2>&1 &
+                --failures "$WORK/failures-$tag.txt" "${ras_args[@]}" >"$WORK/gen-$tag.log" 2>&1 &
             gen_pid=$!
             PIDS+=("$gen_pid")
             wait "$gen_pid" || rc=$?
@@ -264,6 +277,7 @@ run_step() {
         [ $(( uas_ok + uas_failed )) -ge "$calls" ] && break
     done
     sleep 1
+    cpu1=$(cpu_ms "$GW_PID")
     stop_pid "$uas_pid"
     read -r uas_ok uas_failed uas_rate < <(sipp_counts "$WORK/uas-$tag.csv")
     local verdict=fail
@@ -271,25 +285,33 @@ run_step() {
         && [ "$uas_failed" = 0 ] && [ $(( achieved * 10 )) -ge $(( rate * 9 )) ]; then
         verdict=ok
     fi
-    echo "$verdict $ok $failed $uas_ok $achieved $rc" >"$WORK/result"
+    echo "$verdict $ok $failed $uas_ok $achieved $rc $(( cpu1 - cpu0 ))" >"$WORK/result"
 }
 
-declare -A BEST
+declare -A BEST CPU_MS CPU_CALLS
 bench_calls() {
     say ""
     say "== calls per second ($(date -u '+%F %T') UTC, ${SECONDS_PER_STEP}s per step, load average $(loadavg))"
-    say "$(printf '%-9s %6s %7s %8s %7s %7s %9s %4s %s' target rate calls ok failed uas_ok achieved rc verdict)"
+    say "$(printf '%-9s %6s %7s %8s %7s %7s %9s %4s %11s %s' target rate calls ok failed uas_ok achieved rc "gw ms/call" verdict)"
     local target rate
+    make_dialplan "$CALL_ENDPOINTS" "$WORK/dialplan-calls.toml"
     for target in $TARGETS; do
-        start_gateway "$target"
+        start_gateway "$target" "$WORK/dialplan-calls.toml"
         local rss0; rss0=$(rss_kb "$GW_PID")
-        BEST[$target]=0
+        BEST[$target]=0; CPU_MS[$target]=0; CPU_CALLS[$target]=0
         for rate in $RATES; do
             run_step "$target" "$rate"
-            read -r verdict ok failed uas_ok achieved rc <"$WORK/result"
-            say "$(printf '%-9s %6s %7s %8s %7s %7s %9s %4s %s' "$target" "$rate" $(( rate * SECONDS_PER_STEP )) \
-                "$ok" "$failed" "$uas_ok" "$achieved" "$rc" "$verdict")"
-            [ "$verdict" = ok ] && BEST[$target]=$rate
+            read -r verdict ok failed uas_ok achieved rc cpu <"$WORK/result"
+            # gateway CPU time (user + system) over the step per call made
+            local per_call
+            per_call=$(python3 -c "import sys; print(f'{int(sys.argv[1]) / max(1, int(sys.argv[2])):.2f}')" "$cpu" "$ok")
+            say "$(printf '%-9s %6s %7s %8s %7s %7s %9s %4s %11s %s' "$target" "$rate" $(( rate * SECONDS_PER_STEP )) \
+                "$ok" "$failed" "$uas_ok" "$achieved" "$rc" "$per_call" "$verdict")"
+            if [ "$verdict" = ok ]; then
+                BEST[$target]=$rate
+                CPU_MS[$target]=$(( CPU_MS[$target] + cpu ))
+                CPU_CALLS[$target]=$(( CPU_CALLS[$target] + ok ))
+            fi
             [ "$verdict" = ok ] || break
             sleep 2
         done
@@ -315,6 +337,18 @@ bench_calls() {
             [ "$target" = sip ] && continue
             say "$(python3 -c "import sys; print(f'  ratio {sys.argv[1]}/sip: {int(sys.argv[2]) / int(sys.argv[3]):.2f}')" \
                 "$target" "${BEST[$target]}" "${BEST[sip]}")"
+        done
+    fi
+    say "gateway CPU time per call over the counted steps (less noisy than the rates on a shared machine):"
+    for target in $TARGETS; do
+        say "$(python3 -c "import sys; ms, n = int(sys.argv[2]), int(sys.argv[3]); print(f'  {sys.argv[1]:<9} {ms / n:6.2f} ms' if n else f'  {sys.argv[1]:<9}    n/a')" \
+            "$target" "${CPU_MS[$target]}" "${CPU_CALLS[$target]}")"
+    done
+    if [ "${CPU_CALLS[sip]:-0}" != 0 ]; then
+        for target in $TARGETS; do
+            [ "$target" = sip ] || [ "${CPU_CALLS[$target]:-0}" = 0 ] && continue
+            say "$(python3 -c "import sys; a = int(sys.argv[2]) / int(sys.argv[3]); b = int(sys.argv[4]) / int(sys.argv[5]); print(f'  calls per CPU-second, {sys.argv[1]}/sip: {b / a:.2f}')" \
+                "$target" "${CPU_MS[$target]}" "${CPU_CALLS[$target]}" "${CPU_MS[sip]}" "${CPU_CALLS[sip]}")"
         done
     fi
 }
@@ -360,36 +394,34 @@ ras_table() {
     # the RESULT lines of one ras_load run as table rows
     grep '^RESULT ' "$1" | sed 's/^RESULT //' | while read -r line; do
         eval "$(tr ' ' '\n' <<<"$line" | sed 's/^\([a-z_0-9]*\)=\(.*\)$/R_\1="\2"/')"
-        say "$(printf '%-6s %-10s %9s %8s %6s %8s %9s %8s %8s' "$R_label" "$R_phase" "$R_confirmed" \
+        say "$(printf '%-6s %9s %-10s %9s %8s %6s %8s %9s %8s %8s' "$R_label" "$2" "$R_phase" "$R_confirmed" \
             "$R_rejected" "$R_lost" "$R_seconds" "$R_rate" "$R_p50_ms" "$R_p99_ms")"
     done
 }
 
 bench_ras() {
+    local size have_gnugk=0
     say ""
-    say "== RAS registrations per second ($(date -u '+%F %T') UTC, $ENDPOINTS endpoints on $RAS_SOCKETS sockets, window $RAS_WINDOW, ${RAS_SECONDS}s timed phases, load average $(loadavg))"
-    say "$(printf '%-6s %-10s %9s %8s %6s %8s %9s %8s %8s' gk phase confirmed rejected lost seconds "per s" p50_ms p99_ms)"
-    local args=(--endpoints "$ENDPOINTS" --sockets "$RAS_SOCKETS" --window "$RAS_WINDOW" --seconds "$RAS_SECONDS")
-    start_gateway ras
-    local rss0; rss0=$(rss_kb "$GW_PID")
-    timeout 600 "$RAS_LOAD" --gatekeeper "127.0.0.1:$GW_RAS_PORT" --label ours "${args[@]}" >"$WORK/ras-ours.log" 2>&1 || true
-    ras_table "$WORK/ras-ours.log"
-    say "   ours: RSS ${rss0} -> $(rss_kb "$GW_PID") kB; load average $(loadavg)"
-    stop_pid "$GW_PID"
+    say "== RAS registrations per second ($(date -u '+%F %T') UTC, on $RAS_SOCKETS sockets, window $RAS_WINDOW, ${RAS_SECONDS}s timed phases, load average $(loadavg))"
+    say "   (endpoints = H.323 endpoints in our dialplan = endpoints registering)"
+    say "$(printf '%-6s %9s %-10s %9s %8s %6s %8s %9s %8s %8s' gk endpoints phase confirmed rejected lost seconds "per s" p50_ms p99_ms)"
+    for size in $RAS_SIZES; do
+        local args=(--endpoints "$size" --sockets "$RAS_SOCKETS" --window "$RAS_WINDOW" --seconds "$RAS_SECONDS")
+        make_dialplan "$size" "$WORK/dialplan-ras-$size.toml"
+        start_gateway "ras-$size" "$WORK/dialplan-ras-$size.toml"
+        local rss0 cpu0; rss0=$(rss_kb "$GW_PID"); cpu0=$(cpu_ms "$GW_PID")
+        timeout 900 "$RAS_LOAD" --gatekeeper "127.0.0.1:$GW_RAS_PORT" --label ours "${args[@]}" >"$WORK/ras-ours-$size.log" 2>&1 || true
+        ras_table "$WORK/ras-ours-$size.log" "$size"
+        say "   ours, $size endpoints: gateway CPU $(( $(cpu_ms "$GW_PID") - cpu0 )) ms, RSS ${rss0} -> $(rss_kb "$GW_PID") kB; load average $(loadavg)"
+        stop_pid "$GW_PID"
 
-    local have_gnugk=0
-    if command -v gnugk >/dev/null; then
-        if port_free $GK_RAS_PORT && port_free $GK_CS_PORT && start_gnugk; then
-            timeout 600 "$RAS_LOAD" --gatekeeper "127.0.0.1:$GK_RAS_PORT" --label gnugk "${args[@]}" >"$WORK/ras-gnugk.log" 2>&1 || true
-            ras_table "$WORK/ras-gnugk.log"
-            stop_pid "$GK_PID"
-            have_gnugk=1
-        fi
-    else
-        say "   reference: GnuGk is not installed; Debian: $(apt-cache policy gnugk 2>/dev/null | grep -m1 Candidate || echo 'no gnugk package (apt-cache policy gnugk: nothing)')"
-    fi
-    if [ "$have_gnugk" = 1 ]; then
-        python3 - "$WORK/ras-ours.log" "$WORK/ras-gnugk.log" <<'EOF' | tee -a "$RESULTS_TXT"
+        if command -v gnugk >/dev/null; then
+            if port_free $GK_RAS_PORT && port_free $GK_CS_PORT && start_gnugk; then
+                timeout 900 "$RAS_LOAD" --gatekeeper "127.0.0.1:$GK_RAS_PORT" --label gnugk "${args[@]}" >"$WORK/ras-gnugk-$size.log" 2>&1 || true
+                ras_table "$WORK/ras-gnugk-$size.log" "$size"
+                stop_pid "$GK_PID"
+                have_gnugk=1
+                python3 - "$WORK/ras-ours-$size.log" "$WORK/ras-gnugk-$size.log" "$size" <<'EOF' | tee -a "$RESULTS_TXT"
 import sys
 def rates(path):
     out = {}
@@ -401,8 +433,13 @@ def rates(path):
 ours, ref = rates(sys.argv[1]), rates(sys.argv[2])
 for phase in ours:
     if ref.get(phase):
-        print(f"  ratio ours/gnugk {phase}: {ours[phase] / ref[phase]:.2f}")
+        print(f"  ratio ours/gnugk, {sys.argv[3]} endpoints, {phase}: {ours[phase] / ref[phase]:.2f}")
 EOF
+            fi
+        fi
+    done
+    if [ "$have_gnugk" = 0 ]; then
+        say "   reference: GnuGk is not installed; Debian: $(apt-cache policy gnugk 2>/dev/null | grep -m1 Candidate || echo 'no gnugk package (apt-cache policy gnugk shows nothing)'): ours only"
     fi
 }
 

@@ -397,6 +397,8 @@ class Call:
     closed: bool = False
     # set on the answering side: the call reference is the caller's
     from_destination: bool = False
+    # False: H.245 runs on a connection of its own (H245Link)
+    tunnelling: bool = True
 
     def connect(self, timeout: float = 5.0):
         self.sock = socket.create_connection(self.gw, timeout=timeout)
@@ -407,13 +409,13 @@ class Call:
         self.sock.sendall(tpkt(payload))
 
     def uu(self, body, h245=None) -> bytes:
-        pdu = {'h323-message-body': body, 'h245Tunnelling': True}
+        pdu = {'h323-message-body': body, 'h245Tunnelling': self.tunnelling}
         if h245:
             pdu['h245Control'] = h245
         return encode(UU, {'h323-uu-pdu': pdu})
 
     def setup(self, dest: str, src_aliases, fast_start: list[bytes] | None, endpoint_id=None,
-              called_ie=True):
+              called_ie=True, h245_address: tuple[str, int] | None = None):
         body = {'protocolIdentifier': V4, 'sourceAddress': src_aliases,
                 'sourceInfo': EP_TYPE, 'destinationAddress': [('dialledDigits', dest)],
                 'activeMC': False, 'conferenceID': self.conf_id,
@@ -426,6 +428,8 @@ class Call:
             body['fastStart'] = fast_start
         if endpoint_id:
             body['endpointIdentifier'] = endpoint_id
+        if h245_address:
+            body['h245Address'] = ras_ip(*h245_address)
         ies = ie(0x04, b'\x80\x90\xa2')  # bearer: speech, 64 kbit/s, G.711 mu-law
         if called_ie:
             ies += ie(0x70, b'\x81' + dest.encode())
@@ -545,6 +549,18 @@ class Call:
                     return (socket.inet_ntoa(addr['network']), addr['tsapIdentifier']), fwd['dataType'][1][0]
         return None, None
 
+    def h245_address(self):
+        """The first h245Address the gateway named, as (host, port)."""
+        for m in self.messages:
+            uu = m.get('uu')
+            if not uu:
+                continue
+            body = uu['h323-uu-pdu']['h323-message-body'][1]
+            a = body.get('h245Address') if isinstance(body, dict) else None
+            if a and a[0] == 'ipAddress':
+                return socket.inet_ntoa(a[1]['ip']), a[1]['port']
+        return None
+
     def release_reason(self, m) -> str | None:
         uu = m.get('uu') if m else None
         if not uu:
@@ -560,6 +576,122 @@ class Call:
             self.sock.close()
         except OSError:
             pass
+
+
+# ------------------------------------------------------ H.245 over TCP
+
+class H245Link:
+    """A call's H.245 on a TCP connection of its own (TPKT framing),
+    answered as a room does: our TCS and an ack for the gateway's, MSD
+    acknowledged. Either side may open it: `listen` + `accept`, or
+    `connect` to the address the gateway named."""
+
+    def __init__(self):
+        self.sock = None
+        self.server = None
+        self.buf = b''
+        self.pdus: list = []
+        self.raw: list[bytes] = []
+        self.closed = False
+        self._tcs_seq = 1
+
+    @classmethod
+    def listen(cls, host: str = '127.0.0.1') -> 'H245Link':
+        link = cls()
+        link.server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        link.server.bind((host, 0))
+        link.server.listen(1)
+        link.address = link.server.getsockname()
+        return link
+
+    def accept(self, timeout: float) -> bool:
+        self.server.settimeout(timeout)
+        try:
+            self.sock, _ = self.server.accept()
+        except socket.timeout:
+            return False
+        return True
+
+    def connect(self, addr: tuple[str, int], timeout: float = 5.0):
+        self.sock = socket.create_connection(addr, timeout=timeout)
+
+    def send(self, val):
+        self.send_raw(tpkt(encode(MSC, val)))
+
+    def send_raw(self, data: bytes):
+        self.sock.sendall(data)
+
+    def read(self, timeout: float):
+        """The next PDU (kind, value), answered as a room does; None on
+        timeout or when the gateway closed the connection."""
+        deadline = time.monotonic() + timeout
+        while True:
+            if len(self.buf) >= 4:
+                n = struct.unpack('!H', self.buf[2:4])[0]
+                if len(self.buf) >= n:
+                    frame, self.buf = self.buf[4:n], self.buf[n:]
+                    if not frame:
+                        continue
+                    self.raw.append(frame)
+                    pdu = decode(MSC, frame)
+                    self.pdus.append(pdu)
+                    self._answer(pdu)
+                    return pdu
+            left = deadline - time.monotonic()
+            if left <= 0 or self.closed:
+                return None
+            self.sock.settimeout(left)
+            try:
+                data = self.sock.recv(65536)
+            except socket.timeout:
+                return None
+            except OSError:
+                data = b''
+            if not data:
+                self.closed = True
+                continue
+            self.buf += data
+
+    def wait_for(self, name: str, timeout: float):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            pdu = self.read(deadline - time.monotonic())
+            if pdu is None:
+                if self.closed:
+                    return None
+                continue
+            if pdu[1][0] == name:
+                return pdu
+        return None
+
+    def wait_closed(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while not self.closed and time.monotonic() < deadline:
+            self.read(deadline - time.monotonic())
+        return self.closed
+
+    def _answer(self, pdu):
+        kind, (sub, body) = pdu
+        if self.closed:
+            return
+        try:
+            if kind == 'request' and sub == 'terminalCapabilitySet':
+                self.send(our_tcs(self._tcs_seq))
+                self._tcs_seq += 1
+                self.send(('response', ('terminalCapabilitySetAck',
+                                        {'sequenceNumber': body['sequenceNumber']})))
+            elif kind == 'request' and sub == 'masterSlaveDetermination':
+                self.send(('response', ('masterSlaveDeterminationAck', {'decision': ('master', 0)})))
+        except OSError:
+            pass
+
+    def close(self):
+        for s in (self.sock, self.server):
+            if s is not None:
+                try:
+                    s.close()
+                except OSError:
+                    pass
 
 
 # ------------------------------------------------------------ answering

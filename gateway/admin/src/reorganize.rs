@@ -1,14 +1,18 @@
-//! The city's reorganisation of 1 July 2025: endpoints, meetings, rules and
-//! trunks move from the units of the 2024 structure to those of the 2025
-//! structure, following the official map (`data::REORGANISATION_2025`).
+//! The city's reorganisation of 1 July 2025: endpoints, meetings, rules,
+//! trunks and the unit scopes of administration users move from the units
+//! of the 2024 structure to those of the 2025 structure, following the
+//! official map (`data::REORGANISATION_2025`).
 //!
 //! [`plan`] is pure: the map, both structures' units, the objects that sit
 //! in 2024 units and the human decisions in, a [`Plan`] out. An old unit
 //! that became part of exactly one new unit moves there; one that was split
 //! (or a district, whose wards went to several new units) is never guessed:
-//! its objects wait for an [`Assignment`]. [`Admin::reorganize`] reads the
-//! current state, plans, and applies in one transaction: the registry's
-//! endpoints change unit (one audit row each), the current dialplan is
+//! its objects wait for an [`Assignment`]. A user's scope is a grant of
+//! rights, so a user in a split unit waits for a decision that names it
+//! (`user:NAME=CODE`); a decision for a whole unit does not cover users.
+//! [`Admin::reorganize`] reads the current state, plans, and applies in one
+//! transaction: the registry's endpoints change unit and its users change
+//! scope (one audit row each), the current dialplan is
 //! rewritten in place (only unit references change; comments and every
 //! other field stay) and stored as a new version, so the previous one can
 //! be restored, and the counts before and after must agree before the
@@ -171,14 +175,17 @@ pub enum ObjectKind {
     Meeting,
     Rule,
     Trunk,
+    /// An administration user whose unit scope is a 2024 unit.
+    User,
 }
 
 impl ObjectKind {
-    pub const ALL: [ObjectKind; 4] = [
+    pub const ALL: [ObjectKind; 5] = [
         ObjectKind::Endpoint,
         ObjectKind::Meeting,
         ObjectKind::Rule,
         ObjectKind::Trunk,
+        ObjectKind::User,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -187,14 +194,16 @@ impl ObjectKind {
             ObjectKind::Meeting => "meeting",
             ObjectKind::Rule => "rule",
             ObjectKind::Trunk => "trunk",
+            ObjectKind::User => "user",
         }
     }
 }
 
 /// Something that sits in a 2024 unit: an endpoint (of the registry, of
 /// the dialplan, or both when both have it in the same unit), a meeting
-/// (its unit), a rule (its `from_unit`) or a trunk (its unit). Meetings,
-/// rules and trunks are the dialplan's only.
+/// (its unit), a rule (its `from_unit`), a trunk (its unit) or a user (its
+/// scope). Meetings, rules and trunks are the dialplan's only, users the
+/// registry's.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Movable {
     pub kind: ObjectKind,
@@ -222,8 +231,9 @@ impl Movable {
 }
 
 /// A human decision: `KEY=CODE`, where KEY is `endpoint:ID`, `meeting:NUMBER`,
-/// `rule:NAME`, `trunk:NAME`, `unit:CODE` (every object of that 2024 unit),
-/// or bare: an endpoint id or a 2024 unit code. CODE is a 2025 unit.
+/// `rule:NAME`, `trunk:NAME`, `user:NAME`, `unit:CODE` (every object of that
+/// 2024 unit but its users), or bare: an endpoint id or a 2024 unit code.
+/// CODE is a 2025 unit.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Assignment {
     pub key: String,
@@ -501,7 +511,12 @@ pub fn plan(
     };
     for (i, o) in objects.iter().enumerate() {
         let cands = candidates(&o.unit);
-        let decided = for_object.get(&i).or_else(|| for_unit.get(&o.unit));
+        // A user's scope is decided for that user alone.
+        let decided = for_object.get(&i).or_else(|| {
+            (o.kind != ObjectKind::User)
+                .then(|| for_unit.get(&o.unit))
+                .flatten()
+        });
         match (decided, cands.as_slice()) {
             (Some(a), _) => out.moves.push(Move {
                 object: o.clone(),
@@ -733,6 +748,12 @@ async fn registry_counts(conn: &mut AnyConnection, into: &mut Counts) -> Result<
             "SELECT e.unit_structure AS s, COUNT(*) AS n FROM adm_endpoint_aliases x \
              JOIN adm_endpoints e ON e.id = x.endpoint_id GROUP BY e.unit_structure",
         ),
+        (
+            // Users of the whole network have no scope to count.
+            "registry user scopes",
+            "SELECT u.scope_structure AS s, COUNT(*) AS n FROM adm_users u \
+             WHERE u.scope_structure IS NOT NULL GROUP BY u.scope_structure",
+        ),
     ] {
         into.add(what, Structure::Y2024, 0);
         for r in sqlx::query(sql).fetch_all(&mut *conn).await? {
@@ -781,9 +802,6 @@ pub struct ReorgReport {
     /// otherwise as the plan leaves things (the pending objects stay).
     pub after: Counts,
     pub applied: bool,
-    /// Administration users whose scope is a 2024 unit: not moved (a user's
-    /// scope is a decision of its own), listed for the administrators.
-    pub users_in_2024_units: Vec<String>,
     #[serde(skip)]
     names: HashMap<UnitRef, String>,
 }
@@ -857,7 +875,8 @@ impl ReorgReport {
             let _ = writeln!(
                 o,
                 "\nawaiting a decision ({}): the old unit was split (or is not in the map); \
-                 give --assign KEY=CODE, or fill in these lines and pass them as --decisions FILE:",
+                 give --assign KEY=CODE, or fill in these lines and pass them as --decisions FILE \
+                 (a user's scope is decided only by its own user:NAME line, never by unit:CODE):",
                 p.pending.len()
             );
         }
@@ -877,14 +896,6 @@ impl ReorgReport {
                 q.object.key(),
                 q.object.sources(),
                 self.unit(Structure::Y2024, &q.object.unit),
-            );
-        }
-        if !self.users_in_2024_units.is_empty() {
-            let _ = writeln!(
-                o,
-                "\nnot moved: {} user(s) scoped to a 2024 unit: {}",
-                self.users_in_2024_units.len(),
-                self.users_in_2024_units.join(", ")
             );
         }
         let _ = writeln!(
@@ -1102,6 +1113,20 @@ impl Admin {
             index.insert((o.kind, o.id.clone()), objects.len());
             objects.push(o);
         }
+        let rows = sqlx::query(
+            "SELECT name, scope_code FROM adm_users WHERE scope_structure = '2024' ORDER BY name",
+        )
+        .fetch_all(&mut *tx)
+        .await?;
+        for r in rows {
+            objects.push(Movable {
+                kind: ObjectKind::User,
+                id: r.try_get("name")?,
+                unit: r.try_get("scope_code")?,
+                in_registry: true,
+                in_dialplan: false,
+            });
+        }
         let mut dialplan_objects: Vec<Movable> = Vec::new();
         if let Some((_, _, _, dp, Some(Structure::Y2024))) = &dialplan {
             let mut add = |kind, id: &str, unit: &str| {
@@ -1150,21 +1175,6 @@ impl Admin {
 
         let plan = plan(&req.map, &old_units, &new_units, &objects, &req.assignments)?;
 
-        let users_in_2024_units: Vec<String> = sqlx::query(
-            "SELECT name, scope_code FROM adm_users WHERE scope_structure = '2024' ORDER BY name",
-        )
-        .fetch_all(&mut *tx)
-        .await?
-        .iter()
-        .map(|r| -> Result<String, sqlx::Error> {
-            Ok(format!(
-                "{} (2024/{})",
-                r.try_get::<String, _>("name")?,
-                r.try_get::<String, _>("scope_code")?
-            ))
-        })
-        .collect::<Result<_, _>>()?;
-
         // Counts before, and as the plan leaves them.
         let dp_structure = |s: Option<Structure>| s.unwrap_or(self.config().default_structure);
         let mut before = Counts::default();
@@ -1175,6 +1185,16 @@ impl Admin {
         );
         let mut projected = before.clone();
         for m in &plan.moves {
+            if m.object.kind == ObjectKind::User {
+                if let Some(r) = projected
+                    .rows
+                    .iter_mut()
+                    .find(|r| r.what == "registry user scopes")
+                {
+                    r.y2024 -= 1;
+                    r.y2025 += 1;
+                }
+            }
             if m.object.kind == ObjectKind::Endpoint && m.object.in_registry {
                 // Numbers and aliases go with their endpoint.
                 let n = endpoint_addresses(&mut tx, &m.object.id).await?;
@@ -1204,7 +1224,6 @@ impl Admin {
             before: before.clone(),
             after: projected,
             applied: false,
-            users_in_2024_units,
             names,
             plan,
         };
@@ -1236,7 +1255,12 @@ impl Admin {
             .iter()
             .map(|m| ((m.object.kind, m.object.id.clone()), m.to.clone()))
             .collect();
-        for m in report.plan.moves.iter().filter(|m| m.object.in_registry) {
+        for m in report
+            .plan
+            .moves
+            .iter()
+            .filter(|m| m.object.in_registry && m.object.kind == ObjectKind::Endpoint)
+        {
             let done = sqlx::query(
                 "UPDATE adm_endpoints SET unit_structure = '2025', unit_code = $1, updated_at_unix = $2 \
                  WHERE id = $3 AND unit_structure = '2024' AND unit_code = $4",
@@ -1269,6 +1293,15 @@ impl Admin {
                 Some(serde_json::json!({"unit": new_unit, "decided_by": m.decided_by})),
             )
             .await?;
+        }
+
+        for m in report
+            .plan
+            .moves
+            .iter()
+            .filter(|m| m.object.kind == ObjectKind::User)
+        {
+            rescope_user(&mut tx, at_ms, actor, m).await?;
         }
 
         let mut after = Counts::default();
@@ -1397,6 +1430,45 @@ impl Admin {
         tracing::info!(moved = report.plan.moves.len(), dialplan = ?new_dp, "units reorganised");
         Ok(report)
     }
+}
+
+/// A user's scope from its 2024 unit to the planned 2025 one, audited.
+/// Its sessions stay: every request reads the scope afresh.
+async fn rescope_user(
+    conn: &mut AnyConnection,
+    at_ms: i64,
+    actor: &Actor,
+    m: &Move,
+) -> Result<(), ReorgError> {
+    let done = sqlx::query(
+        "UPDATE adm_users SET scope_structure = '2025', scope_code = $1 \
+         WHERE name = $2 AND scope_structure = '2024' AND scope_code = $3",
+    )
+    .bind(m.to.as_str())
+    .bind(m.object.id.as_str())
+    .bind(m.object.unit.as_str())
+    .execute(&mut *conn)
+    .await
+    .map_err(|e| ReorgError::Check(format!("re-scoping user {} failed: {e}", m.object.id)))?;
+    if done.rows_affected() != 1 {
+        return Err(ReorgError::Check(format!(
+            "user {} is no longer scoped to 2024/{}",
+            m.object.id, m.object.unit
+        )));
+    }
+    let new_unit = UnitRef::new(Structure::Y2025, m.to.clone());
+    audit(
+        conn,
+        at_ms,
+        actor,
+        "user.reorganize",
+        "user",
+        &m.object.id,
+        Some(&new_unit),
+        Some(serde_json::json!({"unit": UnitRef::new(Structure::Y2024, m.object.unit.clone())})),
+        Some(serde_json::json!({"unit": new_unit, "decided_by": m.decided_by})),
+    )
+    .await
 }
 
 /// (numbers, aliases) of a registry endpoint.

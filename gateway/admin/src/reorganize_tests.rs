@@ -147,6 +147,114 @@ fn decisions_settle_split_units() {
     assert_eq!(moved_to(&p, "123").unwrap().decided_by, DecidedBy::Map);
 }
 
+fn user(name: &str, unit: &str) -> Movable {
+    Movable {
+        kind: ObjectKind::User,
+        ..ep(name, unit)
+    }
+}
+
+/// A user's scope follows the map where the map decides; in a split unit
+/// only a decision naming the user settles it, never one for the unit.
+#[test]
+fn user_scopes_move_by_the_map_or_by_their_own_decision() {
+    let objects = [
+        user("ward-op", "00001"),
+        user("city-op", "01"),
+        user("split-op", "00004"),
+        user("district-admin", "001"),
+        ep("split-room", "00004"),
+    ];
+    let p = plan(
+        &map(),
+        &old_units(),
+        &new_units(),
+        &objects,
+        &[assign("unit:00004=00008"), assign("unit:001=00097")],
+    )
+    .unwrap();
+    assert_eq!(moved_to(&p, "ward-op").unwrap().to, "00097");
+    assert_eq!(moved_to(&p, "ward-op").unwrap().decided_by, DecidedBy::Map);
+    assert_eq!(moved_to(&p, "city-op").unwrap().to, "01");
+    assert_eq!(moved_to(&p, "split-room").unwrap().to, "00008");
+    let waiting: Vec<(String, &[String])> = p
+        .pending
+        .iter()
+        .map(|q| (q.object.key(), q.candidates.as_slice()))
+        .collect();
+    assert_eq!(
+        waiting,
+        vec![
+            (
+                "user:split-op".to_string(),
+                &["00004".to_string(), "00008".to_string()][..]
+            ),
+            (
+                "user:district-admin".to_string(),
+                &[
+                    "00004".to_string(),
+                    "00008".to_string(),
+                    "00097".to_string()
+                ][..]
+            ),
+        ]
+    );
+    assert_eq!(
+        (p.moved(ObjectKind::User), p.awaiting(ObjectKind::User)),
+        (2, 2)
+    );
+
+    let p = plan(
+        &map(),
+        &old_units(),
+        &new_units(),
+        &objects,
+        &[
+            assign("user:split-op=00004"),
+            assign("user:district-admin=01 # the district's admin goes to the city"),
+            assign("unit:00004=00008"),
+        ],
+    )
+    .unwrap();
+    assert!(p.pending.is_empty(), "{:?}", p.pending);
+    let op = moved_to(&p, "split-op").unwrap();
+    assert_eq!(op.to, "00004");
+    assert_eq!(op.decided_by, DecidedBy::Assignment("user:split-op".into()));
+    assert_eq!(moved_to(&p, "district-admin").unwrap().to, "01");
+    // A user is never named bare (that is an endpoint id or a unit code),
+    // and a user decision must still pick a candidate.
+    let e = plan(
+        &map(),
+        &old_units(),
+        &new_units(),
+        &objects,
+        &[assign("split-op=00004")],
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("neither an endpoint"), "{e}");
+    let e = plan(
+        &map(),
+        &old_units(),
+        &new_units(),
+        &objects,
+        &[assign("user:split-op=00097")],
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("became part of 00004, 00008"), "{e}");
+    let e = plan(
+        &map(),
+        &old_units(),
+        &new_units(),
+        &objects,
+        &[assign("user:nobody=00004")],
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("no user nobody sits in a 2024 unit"), "{e}");
+}
+
 #[test]
 fn bad_decisions_are_refused_with_the_reason() {
     let objects = [ep("split", "00004"), ep("002", "00001")];

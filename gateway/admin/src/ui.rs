@@ -42,6 +42,9 @@ const ASSETS: &[Asset] = &[
     asset!("api.js", "text/javascript; charset=utf-8"),
     asset!("i18n.js", "text/javascript; charset=utf-8"),
     asset!("dialplan.js", "text/javascript; charset=utf-8"),
+    asset!("dom.js", "text/javascript; charset=utf-8"),
+    asset!("endpoint_form.js", "text/javascript; charset=utf-8"),
+    asset!("users.js", "text/javascript; charset=utf-8"),
     asset!("favicon.svg", "image/svg+xml"),
 ];
 
@@ -271,6 +274,26 @@ mod tests {
         let en = section("const en = {");
         assert!(vi.len() > 50, "only {} Vietnamese strings", vi.len());
         assert_eq!(vi, en);
+        // Every literal key the screens ask for is in the dictionaries (a
+        // missing one would show the key itself).
+        for a in ASSETS.iter().filter(|a| a.name.ends_with(".js")) {
+            let js = std::str::from_utf8(a.body).unwrap();
+            for (at, _) in js.match_indices("t(\"") {
+                let before = js[..at].chars().next_back().unwrap_or(' ');
+                if before.is_ascii_alphanumeric() || before == '_' || before == '.' {
+                    continue;
+                }
+                let call = &js[at + 3..];
+                let key = &call[..call.find('"').unwrap()];
+                if key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                    assert!(
+                        vi.binary_search(&key.to_string()).is_ok(),
+                        "{} asks for {key:?}, not in the dictionaries",
+                        a.name
+                    );
+                }
+            }
+        }
         // Proper diacritics, not ASCII-folded Vietnamese.
         assert!(text.contains("Đăng nhập"), "the Vietnamese login label");
     }

@@ -107,7 +107,72 @@ async fn setup(url: &str) -> (Admin, String) {
         .await
         .unwrap();
     assert_eq!(adopted.added.len(), 557, "{:?}", adopted.skipped);
+    for (name, role, unit) in USERS {
+        admin
+            .add_user(
+                NewUser {
+                    name: name.to_string(),
+                    password: PASSWORD.into(),
+                    role: *role,
+                    unit: unit.map(|(s, c)| UnitRef::new(s, c)),
+                },
+                "test-setup",
+            )
+            .await
+            .unwrap();
+    }
     (admin, src)
+}
+
+const PASSWORD: &str = "correct horse battery";
+
+/// Users scoped to a ward the map merges (00001 into 00097), a district
+/// (split among new wards), a ward the map splits (00007), the 2024 city;
+/// and two it leaves alone: the whole network and a 2025 ward.
+const USERS: &[(&str, Role, Option<(Structure, &str)>)] = &[
+    (
+        "phuc-xa-op",
+        Role::Operator,
+        Some((Structure::Y2024, "00001")),
+    ),
+    (
+        "ba-dinh-admin",
+        Role::UnitAdmin,
+        Some((Structure::Y2024, "001")),
+    ),
+    (
+        "cong-vi-op",
+        Role::Operator,
+        Some((Structure::Y2024, "00007")),
+    ),
+    (
+        "city-2024-admin",
+        Role::CityAdmin,
+        Some((Structure::Y2024, "01")),
+    ),
+    ("network-admin", Role::CityAdmin, None),
+    (
+        "new-ward-op",
+        Role::Operator,
+        Some((Structure::Y2025, "00097")),
+    ),
+];
+
+/// name → "STRUCTURE/CODE" (empty: the whole network) of every user.
+async fn user_scopes(admin: &Admin) -> HashMap<String, String> {
+    sqlx::query(
+        "SELECT name, COALESCE(scope_structure, '') AS s, COALESCE(scope_code, '') AS c FROM adm_users",
+    )
+    .fetch_all(admin.store().pool())
+    .await
+    .unwrap()
+    .iter()
+    .map(|r| {
+        let (s, c): (String, String) = (r.get("s"), r.get("c"));
+        let scope = if s.is_empty() { String::new() } else { format!("{s}/{c}") };
+        (r.get::<String, _>("name"), scope)
+    })
+    .collect()
 }
 
 fn request(assignments: Vec<Assignment>, dry_run: bool) -> ReorgRequest {
@@ -186,6 +251,8 @@ async fn hanoi_2024_to_2025(url: &str) {
     let (admin, _src) = setup(url).await;
     let before_registry = registry(&admin).await;
     assert!(before_registry.values().all(|(s, _)| s == "2024"));
+    let before_users = user_scopes(&admin).await;
+    let token = admin.login("phuc-xa-op", PASSWORD).await.unwrap().token;
 
     // Dry run, no decisions: what the map decides, and the rest listed.
     let dry = admin
@@ -211,6 +278,29 @@ async fn hanoi_2024_to_2025(url: &str) {
     assert_eq!(p.awaiting(ObjectKind::Rule), 1);
     assert_eq!(p.moved(ObjectKind::Rule), 1, "pstn, of the city");
     assert_eq!(p.moved(ObjectKind::Trunk), 3);
+    // Users: the merged ward's and the city's by the map; the district's
+    // and the split ward's wait for a decision of their own.
+    assert_eq!(p.moved(ObjectKind::User), 2);
+    assert_eq!(p.awaiting(ObjectKind::User), 2);
+    let user_move = |name: &str| {
+        p.moves
+            .iter()
+            .find(|m| m.object.kind == ObjectKind::User && m.object.id == name)
+            .map(|m| m.to.as_str())
+    };
+    assert_eq!(user_move("phuc-xa-op"), Some("00097"));
+    assert_eq!(user_move("city-2024-admin"), Some("01"));
+    assert!(text.contains("user phuc-xa-op [registry]: 2024/00001 Phường Phúc Xá → 2025/00097"));
+    let cong_vi = p
+        .pending
+        .iter()
+        .find(|q| q.object.key() == "user:cong-vi-op")
+        .unwrap();
+    assert_eq!(cong_vi.candidates, ["00008", "00025"]);
+    assert!(text.contains("user:ba-dinh-admin=    # [registry] in 2024/001 Quận Ba Đình: one of "));
+    assert!(text.contains("user 2 moved, 2 awaiting"), "{text}");
+    let scopes = dry.before.get("registry user scopes").unwrap();
+    assert_eq!((scopes.y2024, scopes.y2025), (4, 1));
     let ep = |id: &str| p.moves.iter().find(|m| m.object.id == id);
     assert_eq!(ep("bp-00001").unwrap().to, "00097");
     assert!(
@@ -247,11 +337,16 @@ async fn hanoi_2024_to_2025(url: &str) {
         .await
         .unwrap_err();
     assert!(
-        matches!(&e, ReorgError::Undecided(v) if v.len() == 160),
+        matches!(&e, ReorgError::Undecided(v) if v.len() == 162),
         "{e}"
     );
     assert!(e.to_string().contains("endpoint:bp-001 in 2024/001"), "{e}");
+    assert!(
+        e.to_string().contains("user:ba-dinh-admin in 2024/001"),
+        "{e}"
+    );
     assert_eq!(registry(&admin).await, before_registry);
+    assert_eq!(user_scopes(&admin).await, before_users);
     assert_eq!(
         admin
             .store()
@@ -280,7 +375,9 @@ async fn hanoi_2024_to_2025(url: &str) {
         .unwrap_err();
     assert!(e.to_string().contains("injected failure"), "{e}");
     assert_eq!(registry(&admin).await, before_registry);
+    assert_eq!(user_scopes(&admin).await, before_users);
     assert_eq!(audit_count(&admin, "endpoint.reorganize").await, 0);
+    assert_eq!(audit_count(&admin, "user.reorganize").await, 0);
     inject_failure(&admin, false).await;
 
     // Dry run with every decision: measured in the transaction, rolled back.
@@ -291,6 +388,7 @@ async fn hanoi_2024_to_2025(url: &str) {
     assert!(dry.plan.pending.is_empty());
     assert_eq!(dry.dialplan.as_ref().unwrap().new_version, Some(2));
     assert_eq!(registry(&admin).await, before_registry);
+    assert_eq!(user_scopes(&admin).await, before_users);
     assert_eq!(
         admin
             .store()
@@ -353,6 +451,53 @@ async fn hanoi_2024_to_2025(url: &str) {
     let view = admin.get_endpoint(&actor(), "bp-00001").await.unwrap();
     assert_eq!(view.numbers, ["300001"]);
     assert_eq!(audit_count(&admin, "endpoint.reorganize").await, 557);
+    assert_eq!(audit_count(&admin, "user.reorganize").await, 4);
+    let scopes = done.after.get("registry user scopes").unwrap();
+    assert_eq!((scopes.y2024, scopes.y2025), (0, 5));
+
+    // Users: re-scoped as planned (the decisions took the first candidate),
+    // the others as they were; a session keeps working, in the new scope.
+    let users = user_scopes(&admin).await;
+    let first = |key: &str| {
+        p.pending
+            .iter()
+            .find(|q| q.object.key() == key)
+            .unwrap()
+            .candidates[0]
+            .clone()
+    };
+    assert_eq!(users["phuc-xa-op"], "2025/00097");
+    assert_eq!(users["city-2024-admin"], "2025/01");
+    assert_eq!(
+        users["cong-vi-op"],
+        format!("2025/{}", first("user:cong-vi-op"))
+    );
+    assert_eq!(
+        users["ba-dinh-admin"],
+        format!("2025/{}", first("user:ba-dinh-admin"))
+    );
+    assert_eq!(users["network-admin"], "");
+    assert_eq!(users["new-ward-op"], "2025/00097");
+    let session = admin.authenticate(&token).await.unwrap();
+    assert_eq!(
+        session.unit_scope,
+        Some(UnitRef::new(Structure::Y2025, "00097"))
+    );
+    let rows = admin
+        .list_audit(
+            &actor(),
+            &AuditQuery {
+                object_kind: Some("user".into()),
+                object_id: Some("phuc-xa-op".into()),
+                limit: None,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(rows[0].action, "user.reorganize");
+    assert_eq!(rows[0].before.as_ref().unwrap()["unit"]["code"], "00001");
+    assert_eq!(rows[0].after.as_ref().unwrap()["unit"]["code"], "00097");
+    assert_eq!(rows[0].after.as_ref().unwrap()["decided_by"]["by"], "map");
     assert_eq!(audit_count(&admin, "units.reorganize").await, 1);
     assert_eq!(audit_count(&admin, "dialplan.reorganize").await, 1);
 

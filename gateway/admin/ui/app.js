@@ -5,123 +5,14 @@
 import { api, ApiError, getSession, login, logout, setSession, setUnauthorizedHandler } from "./api.js";
 import { t, getLang, setLang, LANGS } from "./i18n.js";
 import { appendBlock, blockText, findRule, NEW_RULE_TEMPLATE, replaceBlock } from "./dialplan.js";
+import {
+  append, badge, clear, dl, forgetUnitNames, h, loadUnitNames, notice, problemBox, roleLabel, setFlash, show,
+  takeFlash, unitLabel, unitNamesLoaded, when, whenMs, yesNo,
+} from "./dom.js";
+import { endpointForm, mayEditEndpoints } from "./endpoint_form.js";
+import { usersView } from "./users.js";
 
 const root = document.getElementById("app");
-
-// ------------------------------------------------------------------ DOM
-
-/** h("tag.class#id", {attrs, on*: handlers}, ...children) */
-function h(spec, attrs, ...children) {
-  const m = /^([a-z0-9]+)?((?:[.#][\w-]+)*)$/i.exec(spec);
-  const el = document.createElement((m && m[1]) || "div");
-  if (m && m[2]) {
-    for (const part of m[2].match(/[.#][\w-]+/g)) {
-      if (part[0] === ".") el.classList.add(part.slice(1));
-      else el.id = part.slice(1);
-    }
-  }
-  if (attrs && (typeof attrs !== "object" || attrs instanceof Node || Array.isArray(attrs))) {
-    children.unshift(attrs);
-    attrs = null;
-  }
-  for (const [k, v] of Object.entries(attrs || {})) {
-    if (v === undefined || v === null || v === false) continue;
-    if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
-    else if (k === "value") el.value = v;
-    else if (k === "checked") el.checked = !!v;
-    else el.setAttribute(k, v === true ? "" : String(v));
-  }
-  append(el, children);
-  return el;
-}
-
-function append(el, children) {
-  for (const c of children.flat(Infinity)) {
-    if (c === null || c === undefined || c === false) continue;
-    el.append(c instanceof Node ? c : document.createTextNode(String(c)));
-  }
-}
-
-function clear(el) {
-  while (el.firstChild) el.firstChild.remove();
-}
-
-// ---------------------------------------------------------- formatting
-
-function locale() {
-  return getLang() === "vi" ? "vi-VN" : "en-GB";
-}
-
-function when(unix) {
-  if (unix === null || unix === undefined) return "—";
-  return new Date(unix * 1000).toLocaleString(locale(), { dateStyle: "short", timeStyle: "medium" });
-}
-
-function whenMs(ms) {
-  return new Date(ms).toLocaleString(locale(), { dateStyle: "short", timeStyle: "medium" });
-}
-
-// Unit names by "STRUCTURE/CODE", loaded after login.
-let unitNames = new Map();
-
-function unitLabel(u) {
-  if (!u) return t("none");
-  if (typeof u === "string") {
-    // A bare dialplan code: named from the newer structure when it has it.
-    if (u.includes("/")) return unitNames.has(u) ? `${unitNames.get(u)} (${u})` : u;
-    const key = ["2025", "2024"].map((s) => `${s}/${u}`).find((k) => unitNames.has(k));
-    return key ? `${unitNames.get(key)} (${u})` : u;
-  }
-  const key = `${u.structure}/${u.code}`;
-  const name = unitNames.get(key);
-  return name ? `${name} (${key})` : key;
-}
-
-function yesNo(b) {
-  return b ? t("yes") : t("no");
-}
-
-function badge(state) {
-  return h(`span.badge.badge-${state}`, t(`vetting_${state}`));
-}
-
-function roleLabel(role) {
-  const key = `role_${String(role).replace(/-/g, "_")}`;
-  const label = t(key);
-  return label === key ? String(role) : label;
-}
-
-// ------------------------------------------------------------- messages
-
-/** A box saying what the API refused and why (RFC 9457 problem). */
-function problemBox(err) {
-  const p = err instanceof ApiError ? err.problem : { title: t("error"), detail: String(err && err.message || err) };
-  if (!(err instanceof ApiError)) console.error(err);
-  // The status's phrase in the page's language; the API's detail as is.
-  const phrase = p.status && t(`status_${p.status}`) !== `status_${p.status}` ? t(`status_${p.status}`) : p.title || "";
-  const title = p.network
-    ? t("err_network")
-    : `${t("error")} ${p.status ? p.status : ""} — ${phrase}`;
-  return h("div.problem", { role: "alert" },
-    h("strong", title),
-    p.detail ? h("pre.detail", p.detail) : null,
-    p.field ? h("div", `${t("field")}: `, h("code", p.field)) : null,
-    Array.isArray(p.errors) && p.errors.length
-      ? h("ul.issues", p.errors.map((e) => h("li", h("code", `${e.file}:${e.line}:${e.column}`), ` ${e.field}: ${e.message}`)))
-      : null,
-    p.status === 403 ? h("div.hint", t("err_forbidden_hint")) : null,
-  );
-}
-
-function notice(text) {
-  return h("div.notice", { role: "status" }, text);
-}
-
-/** Replaces the content of `slot` with `node` (a message box). */
-function show(slot, node) {
-  clear(slot);
-  if (node) slot.append(node);
-}
 
 // ---------------------------------------------------------------- shell
 
@@ -132,6 +23,7 @@ const NAV = [
   ["meetings", "nav_meetings"],
   ["trunks", "nav_trunks"],
   ["rules", "nav_rules"],
+  ["users", "nav_users"],
   ["audit", "nav_audit"],
 ];
 
@@ -169,10 +61,11 @@ async function render() {
   }
   const { parts, params } = parseHash();
   const view = parts[0] || "endpoints";
+  const navView = view === "new-endpoint" ? "endpoints" : view;
   const header = h("header.top",
     h("div.brand", h("img", { src: "favicon.svg", alt: "", width: 24, height: 24 }), t("app_title")),
     h("nav", { "aria-label": t("nav") },
-      NAV.map(([k, label]) => h("a", { href: `#/${k}`, class: view === k ? "active" : null, "aria-current": view === k ? "page" : null }, t(label)))),
+      NAV.map(([k, label]) => h("a", { href: `#/${k}`, class: navView === k ? "active" : null, "aria-current": navView === k ? "page" : null }, t(label)))),
     h("div.who",
       h("span.user", session.user),
       h("span.role", roleLabel(session.role)),
@@ -188,24 +81,25 @@ async function render() {
       }, t("logout"))));
   const main = h("main#view");
   root.append(header, main);
-  if (unitNames.size === 0) await loadUnitNames();
+  if (!unitNamesLoaded()) await loadUnitNames();
   if (seq !== renderSeq) return;
-  const views = { units: unitsView, endpoints: endpointsView, vetting: vettingView, meetings: meetingsView, trunks: trunksView, rules: rulesView, audit: auditView };
+  const views = {
+    units: unitsView,
+    endpoints: endpointsView,
+    "new-endpoint": (m, _p, _q, cur) => endpointForm(m, null, cur),
+    vetting: vettingView,
+    meetings: meetingsView,
+    trunks: trunksView,
+    rules: rulesView,
+    users: usersView,
+    audit: auditView,
+  };
   const f = views[view];
   try {
     if (!f) throw new Error(t("err_no_view"));
-    await f(main, parts.slice(1), params, () => seq === renderSeq);
+    await f(main, parts.slice(1), params, () => seq === renderSeq, render);
   } catch (e) {
     if (seq === renderSeq) main.append(problemBox(e));
-  }
-}
-
-async function loadUnitNames() {
-  try {
-    const units = await api("GET", "/units?flat=true");
-    unitNames = new Map(units.map((u) => [`${u.structure}/${u.code}`, u.name]));
-  } catch {
-    // Names are a convenience: codes are shown instead.
   }
 }
 
@@ -236,7 +130,7 @@ function loginView() {
       show(msg, null);
       try {
         await login(user.value.trim(), password.value);
-        unitNames = new Map();
+        forgetUnitNames();
         if (!location.hash || location.hash === "#") location.hash = "#/endpoints";
         render();
       } catch (e) {
@@ -305,6 +199,7 @@ function deviceText(d) {
 }
 
 async function endpointsView(main, parts, params, current) {
+  if (parts[0] && parts[1] === "edit") return endpointForm(main, parts[0], current);
   if (parts[0]) return endpointDetail(main, parts[0], current);
   const unit = params.get("unit") || "";
   const vetting = params.get("vetting") || "";
@@ -321,7 +216,12 @@ async function endpointsView(main, parts, params, current) {
     },
   }, h("label", t("unit"), unitIn), h("label", t("vetting"), stateIn), h("button", { type: "submit" }, t("filter")), h("label", t("search"), search));
   const table = h("div#endpoints", t("loading"));
-  main.append(h("h1", t("nav_endpoints")), apply, table);
+  append(main, [
+    h("h1", t("nav_endpoints")),
+    mayEditEndpoints() ? h("div.actions", h("a.button.primary#endpoint-new", { href: "#/new-endpoint" }, t("endpoint_new"))) : null,
+    apply,
+    table,
+  ]);
   const q = new URLSearchParams();
   if (unit) q.set("unit", unit);
   if (vetting) q.set("vetting", vetting);
@@ -349,10 +249,6 @@ async function endpointsView(main, parts, params, current) {
   draw();
 }
 
-function dl(pairs) {
-  return h("dl.kv", pairs.filter(Boolean).map(([k, v]) => [h("dt", k), h("dd", v)]));
-}
-
 function deviceEvents(events) {
   if (!events || !events.length) return h("p.muted", t("nothing"));
   return h("table.data.events",
@@ -367,11 +263,15 @@ async function endpointDetail(main, id, current) {
   const e = await api("GET", `/endpoints/${encodeURIComponent(id)}`);
   if (!current()) return;
   const msg = h("div.msg");
+  takeFlash(msg);
   const c = e.contacts;
   append(main, [
     h("p", h("a", { href: "#/endpoints" }, `← ${t("nav_endpoints")}`)),
     h("h1", `${e.id}${e.display ? ` — ${e.display}` : ""} `, badge(e.vetting.state)),
     msg,
+    mayEditEndpoints()
+      ? h("div.actions", h("a.button#endpoint-edit", { href: `#/endpoints/${encodeURIComponent(e.id)}/edit` }, t("endpoint_edit")))
+      : null,
     h("section.card",
       dl([
         [t("unit"), unitLabel(e.unit)],
@@ -428,7 +328,7 @@ function vettingActions(e, msg, done) {
     try {
       const body = reason.value.trim() ? { reason: reason.value.trim() } : {};
       await api("POST", `/vetting/${encodeURIComponent(e.id)}/${what}`, body);
-      flash = t(what === "approve" ? "vetting_approved_msg" : "vetting_suspended_msg", { id: e.id });
+      setFlash(t(what === "approve" ? "vetting_approved_msg" : "vetting_suspended_msg", { id: e.id }));
       done();
     } catch (err) {
       show(msg, problemBox(err));
@@ -438,16 +338,6 @@ function vettingActions(e, msg, done) {
   const approve = h("button.approve", { type: "button", id: `approve-${e.id}`, onclick: () => act("approve", approve) }, t("vetting_approve"));
   const suspend = h("button.danger", { type: "button", id: `suspend-${e.id}`, onclick: () => act("suspend", suspend) }, t("vetting_suspend"));
   return h("div.actions", reason, approve, suspend);
-}
-
-// A message to show once after the next render (e.g. "approved").
-let flash = null;
-
-function takeFlash(main) {
-  if (flash) {
-    main.append(notice(flash));
-    flash = null;
-  }
 }
 
 async function vettingView(main, _parts, _params, current) {
@@ -736,7 +626,7 @@ async function openEditor(slot, what, restored) {
       }
       const change = await api("POST", "/versions", { source: fullText(), file_name: base.file_name });
       draft = null;
-      flash = change.created ? t("saved_version", { n: change.version.version }) : t("check_no_change");
+      setFlash(change.created ? t("saved_version", { n: change.version.version }) : t("check_no_change"));
       await render();
     } catch (e) {
       show(out, problemBox(e));
@@ -798,7 +688,7 @@ async function versionsPanel(slot, mayRestore) {
           if (!confirm(t("restore_confirm", { n: v.version }))) return;
           try {
             const c = await api("POST", `/versions/${v.version}/restore`);
-            flash = t("saved_version", { n: c.version.version });
+            setFlash(t("saved_version", { n: c.version.version }));
             render();
           } catch (e) {
             show(out, problemBox(e));

@@ -6,7 +6,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::*;
 use crate::net::{escape_user, SipUri};
-use crate::rule_index::Scope;
+use crate::rule_index::{Decided, Scope};
+use crate::template::Template;
 
 /// Who is calling, as far as the signalling layer has established it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -86,7 +87,8 @@ impl Dialplan {
     /// numbers and aliases; then the rules are tried in file order; the first
     /// that applies decides. Nothing matching: 404.
     pub fn route(&self, req: &RouteRequest) -> RouteDecision {
-        let mut trace = Vec::new();
+        // Caller, skipped rules, the match, a rewrite: room for the usual lines.
+        let mut trace = Vec::with_capacity(4);
         let mut policy = Policy {
             encryption_required: self.gateway.encryption == Encryption::Required,
             record: false,
@@ -131,7 +133,7 @@ impl Dialplan {
                 }
             }
             Caller::Trunk(name) => {
-                let Some(t) = self.trunk(name) else {
+                let Some(t) = self.fast_trunk(name) else {
                     return reject(403, format!("Unknown trunk {name}"), policy, trace);
                 };
                 trace.push(format!("caller is trunk {name}{}", unit_note(t)));
@@ -248,33 +250,53 @@ impl Dialplan {
         trace: &mut Vec<String>,
     ) -> Option<RouteOutcome> {
         let scope = self.rule_index.scope(
-            facts.unit.and_then(|u| self.unit_index.get(u).copied()),
-            facts.trunk.and_then(|t| self.trunk_index.get(t).copied()),
+            facts.unit.and_then(|u| self.rule_index.unit_position(u)),
+            facts.trunk.and_then(|t| self.rule_index.trunk_position(t)),
         );
-        let winner = self
-            .rule_index
-            .first_applicable(&self.rules, target, &scope);
-        self.trace_skipped(
-            target,
-            facts,
-            &scope,
-            winner.as_ref().map_or(self.rules.len(), |(i, _)| *i),
-            trace,
-        );
-        let (i, groups) = winner?;
-        let rule = &self.rules[i];
+        let decided = self.rule_index.decide(&self.rules, target, &scope);
+        let before = decided
+            .winner
+            .as_ref()
+            .map_or(self.rules.len(), |(i, _)| *i);
+        if let Some(rule) = self.rules.get(before) {
+            prefetch_rule(rule);
+        }
+        self.trace_skipped(target, facts, &scope, &decided, before, trace);
+        let (i, groups) = decided.winner?;
+        let rule = self.rules.get(i)?;
         let name = &rule.name;
         // The index checked the match; an exact or prefix match's groups
-        // are only collected here.
-        let groups = match groups {
-            Some(g) => g,
-            None => rule.matcher.captures(target)?,
+        // are only collected here, without a list of their own.
+        let owned;
+        let mut fixed = [Some(target), None];
+        let groups: &[Option<&str>] = match groups {
+            Some(g) => {
+                owned = g;
+                &owned
+            }
+            None => match &rule.matcher {
+                Match::Exact(_) => &fixed[..1],
+                Match::Prefix(p) => {
+                    fixed[1] = Some(target.strip_prefix(p.as_str())?);
+                    &fixed
+                }
+                Match::Regex(_) => {
+                    owned = rule.matcher.captures(target)?;
+                    &owned
+                }
+            },
         };
-        trace.push(format!(
-            "rule {name:?} matched: {target:?} matches {} {:?}",
-            rule.matcher.kind(),
-            rule.matcher.pattern()
-        ));
+        let pattern = rule.matcher.pattern();
+        let mut line = String::with_capacity(name.len() + target.len() + pattern.len() + 40);
+        line.push_str("rule ");
+        push_quoted(&mut line, name);
+        line.push_str(" matched: ");
+        push_quoted(&mut line, target);
+        line.push_str(" matches ");
+        line.push_str(rule.matcher.kind());
+        line.push(' ');
+        push_quoted(&mut line, pattern);
+        trace.push(line);
         if let Some(e) = rule.encryption {
             policy.encryption_required = e == Encryption::Required;
         }
@@ -290,7 +312,7 @@ impl Dialplan {
         let outcome = match &rule.action {
             Action::Endpoint { target } => RouteOutcome::Endpoint { id: target.clone() },
             Action::Trunk { trunk, rewrite } => {
-                let number = rewrite.apply(&groups);
+                let number = rewrite.apply(groups);
                 if number.is_empty() {
                     trace.push("rewrite left an empty number".into());
                     return Some(RouteOutcome::Reject {
@@ -302,15 +324,15 @@ impl Dialplan {
                     trace.push(format!("number rewritten {target:?} → {number:?}"));
                 }
                 // Validated at parse time: a rule's trunk exists.
-                let t = self.trunk(trunk)?;
+                let t = self.fast_trunk(trunk)?;
                 RouteOutcome::Trunk {
                     name: t.name.clone(),
                     uri: t.uri.with_user(&number).to_string(),
                 }
             }
             Action::Uri { uri, rewrite } => {
-                let number = rewrite.apply(&groups);
-                let u = uri.expand(&groups, &number, escape_user);
+                let number = rewrite.apply(groups);
+                let u = uri.expand(groups, &number, escape_user);
                 match SipUri::parse(&u) {
                     Ok(_) => RouteOutcome::Uri { uri: u },
                     Err(e) => {
@@ -341,6 +363,7 @@ impl Dialplan {
         target: &str,
         facts: &CallerFacts,
         scope: &Scope,
+        decided: &Decided<'_, '_>,
         before: usize,
         trace: &mut Vec<String>,
     ) {
@@ -354,15 +377,22 @@ impl Dialplan {
         if before == 0 {
             return;
         }
-        let (shown, candidates) =
-            self.rule_index
-                .candidates_before(target, scope, before, TRACE_CANDIDATES_NAMED);
-        let mut line = format!("{before} rules skipped: ");
+        let (shown, candidates) = self.rule_index.candidates_before(
+            decided,
+            target,
+            scope,
+            before,
+            TRACE_CANDIDATES_NAMED,
+        );
+        let mut line = String::with_capacity(160 + target.len());
+        let _ = write!(line, "{before} rules skipped: ");
         if candidates > 0 {
             let _ = write!(line, "{candidates} whose scope or match did not hold (");
             for (n, &i) in shown.iter().enumerate() {
-                let sep = if n == 0 { "" } else { ", " };
-                let _ = write!(line, "{sep}{:?}", self.rules[i].name);
+                if n > 0 {
+                    line.push_str(", ");
+                }
+                push_quoted(&mut line, &self.rules[i].name);
             }
             if candidates > shown.len() {
                 line.push_str(", ...");
@@ -371,9 +401,10 @@ impl Dialplan {
         }
         let _ = write!(
             line,
-            "{} scoped to other units or whose exact string, prefix or regex start cannot match {target:?}",
+            "{} scoped to other units or whose exact string, prefix or regex start cannot match ",
             before - candidates
         );
+        push_quoted(&mut line, target);
         trace.push(line);
     }
 
@@ -408,10 +439,56 @@ impl Dialplan {
     }
 }
 
+impl Dialplan {
+    /// [`Dialplan::trunk`] through the rule index's map.
+    fn fast_trunk(&self, name: &str) -> Option<&Trunk> {
+        self.trunks.get(self.rule_index.trunk_position(name)?)
+    }
+}
+
+/// Reads a byte of each string the winning rule's trace and outcome read.
+/// At city scale the rule and its strings are not in cache; their addresses
+/// are known as soon as the rule is, so these reads go to memory together
+/// instead of one after another as the formatting reaches each string.
+fn prefetch_rule(rule: &Rule) {
+    fn first(s: &str) -> u8 {
+        s.as_bytes().first().copied().unwrap_or(0)
+    }
+    let rewrite =
+        |r: &Rewrite| r.template.as_ref().map_or(0, Template::prefetch) ^ first(&r.prepend);
+    let mut x = first(&rule.name) ^ first(rule.matcher.pattern());
+    if let Some(c) = &rule.caller_id {
+        x ^= first(c);
+    }
+    x ^= match &rule.action {
+        Action::Endpoint { target } => first(target),
+        Action::Trunk { trunk, rewrite: r } => first(trunk) ^ rewrite(r),
+        Action::Uri { uri, rewrite: r } => uri.prefetch() ^ rewrite(r),
+        Action::Reject { reason, .. } => first(reason),
+    };
+    std::hint::black_box(x);
+}
+
 /// Up to this many rules, the trace explains every rule passed over.
 const TRACE_EVERY_RULE_UP_TO: usize = 64;
 /// In a larger dialplan, at most this many skipped candidates are named.
 const TRACE_CANDIDATES_NAMED: usize = 8;
+
+/// Appends `s` as `{s:?}` would write it. Names, numbers and patterns are
+/// almost always printable ASCII without quotes or backslashes, which Debug
+/// writes unchanged: they skip its per-character escape checks.
+fn push_quoted(out: &mut String, s: &str) {
+    use std::fmt::Write as _;
+    if s.bytes()
+        .all(|b| matches!(b, b' '..=b'~') && b != b'"' && b != b'\\')
+    {
+        out.push('"');
+        out.push_str(s);
+        out.push('"');
+    } else {
+        let _ = write!(out, "{s:?}");
+    }
+}
 
 fn unit_note(t: &Trunk) -> String {
     match &t.unit {

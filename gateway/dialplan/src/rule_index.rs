@@ -16,74 +16,130 @@
 //! looks only at the groups of its own unit and the units above it: a city
 //! plan gives every ward its own rules for the same short codes, and a
 //! caller must not walk the other wards' rules. A candidate carries its
-//! scopes inline, so the rules themselves are read only for a regex match.
+//! scopes inline, so the rules themselves are read only for a regex the
+//! index cannot run itself.
+//!
+//! Layout, for a look-up that touches few cache lines (at city scale the
+//! tables do not stay in cache between calls, and each line read is a trip
+//! to memory): keys of up to 15 bytes (every E.164 number) live in the hash
+//! table's slot itself, so a look-up follows no pointer to compare them; a
+//! key's candidates are one run of a shared array, its unit groups another;
+//! a list stops at its first candidate that applies whatever the target and
+//! trunk, since nothing after it can decide. Regexes of the plain shape
+//! dialplans use (literals, `\d`, counted repetition, groups) run as a small
+//! program here instead of in the regex engine, whose structures are many
+//! lines per regex.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use crate::model::{Match, Rule, Unit};
 
+/// The index's maps: their keys are short number strings, for which SipHash
+/// costs more than the rest of a look-up. Look-ups only read them; the keys
+/// come from the dialplan, not from callers.
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
 /// "No scope" in a candidate's unit or trunk field.
 const NONE: u32 = u32::MAX;
+/// `Cand::check`: the key proves the match (exact, prefix).
+const NO_CHECK: u32 = u32::MAX;
+/// `Cand::check`: the rule's regex must be run.
+const RUN_REGEX: u32 = u32::MAX - 1;
 
 /// A rule as the index holds it: its position and what it is scoped to.
 #[derive(Clone, Copy, Debug)]
 struct Cand {
-    rule: usize,
-    /// Position of the `from_unit` unit (`NONE`: unscoped).
-    unit: u32,
+    rule: u32,
     /// Position of the `from_trunk` trunk (`NONE`: unscoped).
     trunk: u32,
-    /// The match must still be checked (a regex keyed by its literal start).
-    check: bool,
+    /// How the match is still checked: `NO_CHECK`, `RUN_REGEX`, or the
+    /// position in `RuleIndex::ops` of the program that checks it.
+    check: u32,
 }
 
-/// The candidates under one key, in file order within each group.
-#[derive(Clone, Default)]
-struct Group {
-    unscoped: Vec<Cand>,
-    /// By `from_unit` position, sorted by it.
-    by_unit: Vec<(u32, Vec<Cand>)>,
-}
-
-impl Group {
-    fn push(&mut self, c: Cand) {
-        if c.unit == NONE {
-            self.unscoped.push(c);
-            return;
-        }
-        match self.by_unit.binary_search_by_key(&c.unit, |(u, _)| *u) {
-            Ok(k) => self.by_unit[k].1.push(c),
-            Err(k) => self.by_unit.insert(k, (c.unit, vec![c])),
-        }
+impl Cand {
+    /// Applies to every caller its list is offered to, whatever the target:
+    /// no later candidate of the list can decide.
+    fn unconditional(&self) -> bool {
+        self.trunk == NONE && self.check == NO_CHECK
     }
+}
 
-    fn scoped(&self, unit: u32) -> &[Cand] {
-        match self.by_unit.binary_search_by_key(&unit, |(u, _)| *u) {
-            Ok(k) => &self.by_unit[k].1,
-            Err(_) => &[],
+/// Where one key's candidates lie: `n_plain` unscoped ones from `plain` in
+/// `RuleIndex::cands`, and `n_segs` unit groups from `segs` in
+/// `RuleIndex::segs`, sorted by unit.
+#[derive(Clone, Copy, Debug, Default)]
+struct Head {
+    plain: u32,
+    n_plain: u32,
+    segs: u32,
+    n_segs: u32,
+}
+
+/// The candidates scoped to one unit under one key.
+#[derive(Clone, Copy, Debug)]
+struct Seg {
+    unit: u32,
+    start: u32,
+    len: u32,
+}
+
+/// Keys this long or shorter are held inline.
+const SHORT_KEY_MAX: usize = 15;
+
+/// An exact string or prefix of up to [`SHORT_KEY_MAX`] bytes, zero-padded,
+/// with its length and kind in the last byte: compared and hashed as one
+/// 128-bit value, with no pointer to follow.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+struct ShortKey(u128);
+
+impl ShortKey {
+    const PREFIX: u8 = 0x80;
+
+    fn new(prefix: bool, key: &[u8]) -> Option<ShortKey> {
+        if key.len() > SHORT_KEY_MAX {
+            return None;
         }
+        let mut b = [0u8; 16];
+        b[..key.len()].copy_from_slice(key);
+        b[SHORT_KEY_MAX] = key.len() as u8 | if prefix { Self::PREFIX } else { 0 };
+        Some(ShortKey(u128::from_le_bytes(b)))
     }
 }
 
 #[derive(Clone, Default)]
 pub(crate) struct RuleIndex {
-    exact: HashMap<String, Group>,
-    prefix: HashMap<String, Group>,
-    /// The distinct lengths (bytes) of the keys of `prefix`, ascending, each
+    /// Exact strings and prefixes of up to 15 bytes.
+    short: FastMap<ShortKey, Head>,
+    long_exact: FastMap<Box<str>, Head>,
+    long_prefix: FastMap<Box<str>, Head>,
+    /// The distinct lengths (bytes) of the prefix keys, ascending, each
     /// with the first two bytes its keys start with.
     prefix_lens: Vec<(usize, StartFilter)>,
     /// Candidates for every target.
-    always: Group,
+    always: Head,
+    cands: Vec<Cand>,
+    segs: Vec<Seg>,
+    /// The programs of the regexes the index runs itself.
+    ops: Vec<Op>,
     /// Per unit: its parent's position.
     unit_parent: Vec<Option<usize>>,
+    /// The dialplan's unit and trunk positions by code and name, with the
+    /// index's hasher: each decision resolves its caller's scope here.
+    unit_pos: FastMap<Box<str>, usize>,
+    trunk_pos: FastMap<Box<str>, usize>,
 }
 
 impl std::fmt::Debug for RuleIndex {
     // The lists can hold 100 000 entries: a summary says enough.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RuleIndex")
-            .field("exact_keys", &self.exact.len())
-            .field("prefix_keys", &self.prefix.len())
+            .field(
+                "keys",
+                &(self.short.len() + self.long_exact.len() + self.long_prefix.len()),
+            )
+            .field("candidates", &self.cands.len())
             .field(
                 "prefix_lens",
                 &self.prefix_lens.iter().map(|(l, _)| *l).collect::<Vec<_>>(),
@@ -137,6 +193,26 @@ pub(crate) struct Scope {
 /// Units nest three deep in the city's structures; this leaves room.
 const MAX_CHAIN: usize = 16;
 
+/// The candidate lists one decision was offered, kept so that the trace
+/// does not look them up again; `complete` is false when there were more
+/// than the array holds (a caller deeper than the chain, a target with many
+/// prefix keys), and the trace then walks the index again.
+pub(crate) struct Offered<'s> {
+    lists: [&'s [Cand]; MAX_OFFERED],
+    n: usize,
+    complete: bool,
+}
+
+const MAX_OFFERED: usize = 24;
+
+/// The outcome of the index's part of a decision.
+pub(crate) struct Decided<'s, 't> {
+    /// The first rule in file order that applies, with the groups of its
+    /// match when the index had to check it (a regex is not run twice).
+    pub(crate) winner: Option<(usize, Option<Groups<'t>>)>,
+    offered: Offered<'s>,
+}
+
 impl RuleIndex {
     /// Builds the index of a validated rule list. `unit_index` maps unit
     /// codes to positions in `units`, `trunk_index` trunk names to positions
@@ -149,42 +225,97 @@ impl RuleIndex {
         trunk_index: &HashMap<String, usize>,
     ) -> RuleIndex {
         let mut ix = RuleIndex::default();
-        // A unit or trunk that does not exist: a position no caller has.
+        // A trunk that does not exist: a position no call comes from.
         let unknown = NONE - 1;
+        // Few, large allocations: a parse of a city plan leaves no trail of
+        // small freed blocks behind in the heap the gateway goes on using.
+        let mut keys: FastMap<(bool, Cow<'_, str>), u32> = FastMap::default();
+        // (key's group or `ALWAYS`, unit position or `NONE`, candidate).
+        let mut entries: Vec<(u32, u32, Cand)> = Vec::with_capacity(rules.len());
+        const ALWAYS: u32 = u32::MAX;
         for (i, rule) in rules.iter().enumerate() {
-            let unit = rule
-                .from_unit
-                .as_deref()
-                .map_or(NONE, |u| unit_index.get(u).map_or(unknown, |&n| n as u32));
+            // A dialplan is text held in memory: 4 G rules would be terabytes.
+            let Ok(pos) = u32::try_from(i) else { break };
+            let unit = match rule.from_unit.as_deref() {
+                None => NONE,
+                Some(u) => match unit_index.get(u) {
+                    Some(&n) => n as u32,
+                    // No caller is in a unit that does not exist.
+                    None => continue,
+                },
+            };
             let trunk = rule
                 .from_trunk
                 .as_deref()
                 .map_or(NONE, |t| trunk_index.get(t).map_or(unknown, |&n| n as u32));
-            let cand = |check| Cand {
-                rule: i,
-                unit,
+            let mut cand = Cand {
+                rule: pos,
                 trunk,
-                check,
+                check: NO_CHECK,
             };
-            match &rule.matcher {
-                Match::Exact(s) => ix.exact.entry(s.clone()).or_default().push(cand(false)),
-                Match::Prefix(p) if p.is_empty() => ix.always.push(cand(false)),
-                Match::Prefix(p) => ix.prefix.entry(p.clone()).or_default().push(cand(false)),
-                Match::Regex(_) => match regex_literal_prefix(rule.matcher.pattern()) {
-                    Some(p) if !p.is_empty() => ix.prefix.entry(p).or_default().push(cand(true)),
-                    _ => ix.always.push(cand(true)),
-                },
-            }
+            let key = match &rule.matcher {
+                Match::Exact(s) => Some((false, Cow::Borrowed(s.as_str()))),
+                Match::Prefix(p) if p.is_empty() => None,
+                Match::Prefix(p) => Some((true, Cow::Borrowed(p.as_str()))),
+                Match::Regex(re) => {
+                    cand.check = match compile_simple(rule.matcher.pattern()) {
+                        Some(prog) if simple_agrees(&prog, re) => {
+                            let at = ix.ops.len() as u32;
+                            ix.ops.extend_from_slice(&prog);
+                            at
+                        }
+                        _ => RUN_REGEX,
+                    };
+                    match regex_literal_prefix(rule.matcher.pattern()) {
+                        Some(p) if !p.is_empty() => Some((true, Cow::Owned(p))),
+                        _ => None,
+                    }
+                }
+            };
+            let group = match key {
+                None => ALWAYS,
+                Some(k) => {
+                    let n = keys.len() as u32;
+                    *keys.entry(k).or_insert(n)
+                }
+            };
+            entries.push((group, unit, cand));
         }
+        // By key, then unit (unscoped last), then file order.
+        entries.sort_unstable_by_key(|(g, u, c)| (*g, *u, c.rule));
+        let mut by_group: Vec<(bool, Cow<'_, str>)> = Vec::new();
+        by_group.resize(keys.len(), (false, Cow::Borrowed("")));
+        for (k, g) in keys {
+            by_group[g as usize] = k;
+        }
+        ix.short.reserve(by_group.len());
         let mut lens: Vec<(usize, StartFilter)> = Vec::new();
-        for key in ix.prefix.keys() {
-            let k = key.as_bytes();
-            match lens.iter_mut().find(|(l, _)| *l == k.len()) {
-                Some((_, f)) => f.insert(k),
+        for run in entries.chunk_by(|a, b| a.0 == b.0) {
+            let head = ix.lay_out(run);
+            let Some((prefix, key)) = by_group.get(run[0].0 as usize) else {
+                ix.always = head;
+                continue;
+            };
+            let (prefix, k) = (*prefix, key.as_bytes());
+            if prefix {
+                match lens.iter_mut().find(|(l, _)| *l == k.len()) {
+                    Some((_, f)) => f.insert(k),
+                    None => {
+                        let mut f = StartFilter::new();
+                        f.insert(k);
+                        lens.push((k.len(), f));
+                    }
+                }
+            }
+            match ShortKey::new(prefix, k) {
+                Some(k) => {
+                    ix.short.insert(k, head);
+                }
+                None if prefix => {
+                    ix.long_prefix.insert(key.as_ref().into(), head);
+                }
                 None => {
-                    let mut f = StartFilter::new();
-                    f.insert(k);
-                    lens.push((k.len(), f));
+                    ix.long_exact.insert(key.as_ref().into(), head);
                 }
             }
         }
@@ -194,7 +325,55 @@ impl RuleIndex {
             .iter()
             .map(|u| u.parent.as_deref().and_then(|p| unit_index.get(p)).copied())
             .collect();
+        let positions = |m: &HashMap<String, usize>| {
+            m.iter()
+                .map(|(k, &v)| (k.as_str().into(), v))
+                .collect::<FastMap<Box<str>, usize>>()
+        };
+        ix.unit_pos = positions(unit_index);
+        ix.trunk_pos = positions(trunk_index);
+        ix.cands.shrink_to_fit();
+        ix.segs.shrink_to_fit();
+        ix.ops.shrink_to_fit();
         ix
+    }
+
+    /// Appends one key's lists (its entries, sorted by unit, unscoped last)
+    /// to the shared arrays.
+    fn lay_out(&mut self, entries: &[(u32, u32, Cand)]) -> Head {
+        let mut head = Head::default();
+        for run in entries.chunk_by(|a, b| a.1 == b.1) {
+            let start = self.cands.len() as u32;
+            for &(_, _, c) in run {
+                self.cands.push(c);
+                if c.unconditional() {
+                    break;
+                }
+            }
+            let len = self.cands.len() as u32 - start;
+            let unit = run[0].1;
+            if unit == NONE {
+                head.plain = start;
+                head.n_plain = len;
+            } else {
+                if head.n_segs == 0 {
+                    head.segs = self.segs.len() as u32;
+                }
+                head.n_segs += 1;
+                self.segs.push(Seg { unit, start, len });
+            }
+        }
+        head
+    }
+
+    /// The position of the unit with this code.
+    pub(crate) fn unit_position(&self, code: &str) -> Option<usize> {
+        self.unit_pos.get(code).copied()
+    }
+
+    /// The position of the trunk with this name.
+    pub(crate) fn trunk_position(&self, name: &str) -> Option<usize> {
+        self.trunk_pos.get(name).copied()
     }
 
     /// Whether unit `code` is `ancestor` or lies below it (positions).
@@ -235,36 +414,50 @@ impl RuleIndex {
         s
     }
 
+    fn head(&self, prefix: bool, key: &str) -> Option<&Head> {
+        match ShortKey::new(prefix, key.as_bytes()) {
+            Some(k) => self.short.get(&k),
+            None if prefix => self.long_prefix.get(key),
+            None => self.long_exact.get(key),
+        }
+    }
+
+    fn list(&self, start: u32, len: u32) -> &[Cand] {
+        let start = start as usize;
+        self.cands.get(start..start + len as usize).unwrap_or(&[])
+    }
+
     /// Calls `f` with each candidate list for `target` and this caller:
     /// the rules that may apply, each list in file order.
     fn for_each_list<'s>(&'s self, target: &str, scope: &Scope, mut f: impl FnMut(&'s [Cand])) {
-        let mut group = |g: &'s Group| {
-            if !g.unscoped.is_empty() {
-                f(&g.unscoped);
+        let mut group = |h: &Head| {
+            if h.n_plain > 0 {
+                f(self.list(h.plain, h.n_plain));
             }
-            if g.by_unit.is_empty() {
+            if h.n_segs == 0 {
                 return;
             }
+            let at = h.segs as usize;
+            let segs = self.segs.get(at..at + h.n_segs as usize).unwrap_or(&[]);
             match scope.deep {
                 Some(u) => {
-                    for (unit, list) in &g.by_unit {
-                        if self.unit_within(u, *unit as usize) {
-                            f(list);
+                    for s in segs {
+                        if self.unit_within(u, s.unit as usize) {
+                            f(self.list(s.start, s.len));
                         }
                     }
                 }
                 None => {
                     for &u in &scope.chain[..scope.chain_len] {
-                        let list = g.scoped(u);
-                        if !list.is_empty() {
-                            f(list);
+                        if let Ok(k) = segs.binary_search_by_key(&u, |s| s.unit) {
+                            f(self.list(segs[k].start, segs[k].len));
                         }
                     }
                 }
             }
         };
-        if let Some(g) = self.exact.get(target) {
-            group(g);
+        if let Some(h) = self.head(false, target) {
+            group(h);
         }
         for (len, filter) in &self.prefix_lens {
             let len = *len;
@@ -276,26 +469,53 @@ impl RuleIndex {
             if !target.is_char_boundary(len) || !filter.may_hold(&target.as_bytes()[..len]) {
                 continue;
             }
-            if let Some(g) = self.prefix.get(&target[..len]) {
-                group(g);
+            if let Some(h) = self.head(true, &target[..len]) {
+                group(h);
             }
         }
         group(&self.always);
     }
 
-    /// The position of the first rule in file order whose scopes hold for
-    /// the caller and whose match holds for `target`, with the groups of its
-    /// match when it is a regex (found while checking it: a regex is not run
-    /// twice).
-    pub(crate) fn first_applicable<'t>(
-        &self,
+    /// Whether candidate `c` matches `target` (its scopes are checked by the
+    /// caller), with the groups of the match when it had to be checked.
+    fn check<'t>(&self, rules: &[Rule], c: &Cand, target: &'t str) -> Option<Option<Groups<'t>>> {
+        match c.check {
+            NO_CHECK => Some(None),
+            // A regex's `\d` also matches other scripts' digits: only an
+            // ASCII target is for the program.
+            at if at != RUN_REGEX && target.is_ascii() => {
+                run_simple(self.ops.get(at as usize..)?, target).map(Some)
+            }
+            _ => rules
+                .get(c.rule as usize)?
+                .matcher
+                .captures(target)
+                .map(Some),
+        }
+    }
+
+    /// The first rule in file order whose scopes hold for the caller and
+    /// whose match holds for `target`, and the lists it was chosen from.
+    pub(crate) fn decide<'s, 't>(
+        &'s self,
         rules: &[Rule],
         target: &'t str,
         scope: &Scope,
-    ) -> Option<(usize, Option<Groups<'t>>)> {
-        let mut best = usize::MAX;
+    ) -> Decided<'s, 't> {
+        let mut best = u32::MAX;
         let mut best_groups = None;
+        let mut offered = Offered {
+            lists: [&[]; MAX_OFFERED],
+            n: 0,
+            complete: true,
+        };
         self.for_each_list(target, scope, |list| {
+            if offered.n < MAX_OFFERED {
+                offered.lists[offered.n] = list;
+                offered.n += 1;
+            } else {
+                offered.complete = false;
+            }
             for c in list {
                 if c.rule >= best {
                     break;
@@ -303,19 +523,17 @@ impl RuleIndex {
                 if c.trunk != NONE && c.trunk != scope.trunk {
                     continue;
                 }
-                if !c.check {
+                if let Some(groups) = self.check(rules, c, target) {
                     best = c.rule;
-                    best_groups = None;
-                    break;
-                }
-                if let Some(g) = rules[c.rule].matcher.captures(target) {
-                    best = c.rule;
-                    best_groups = Some(g);
+                    best_groups = groups;
                     break;
                 }
             }
         });
-        (best != usize::MAX).then_some((best, best_groups))
+        Decided {
+            winner: (best != u32::MAX).then(|| (best as usize, best_groups)),
+            offered,
+        }
     }
 
     /// The candidates below `before` that this caller's lists offered for
@@ -324,22 +542,29 @@ impl RuleIndex {
     /// caller is not in are not among them.
     pub(crate) fn candidates_before(
         &self,
+        decided: &Decided<'_, '_>,
         target: &str,
         scope: &Scope,
         before: usize,
         limit: usize,
     ) -> (Vec<usize>, usize) {
         let mut all = Vec::new();
-        self.for_each_list(target, scope, |list| {
+        let mut take = |list: &[Cand]| {
             for c in list {
-                if c.rule >= before {
+                if c.rule as usize >= before {
                     break;
                 }
-                all.push(c.rule);
+                all.push(c.rule as usize);
             }
-        });
+        };
+        let offered = &decided.offered;
+        if offered.complete {
+            offered.lists[..offered.n].iter().for_each(|l| take(l));
+        } else {
+            self.for_each_list(target, scope, take);
+        }
+        // A rule has one key and one unit, so it is in one list only.
         all.sort_unstable();
-        all.dedup();
         let n = all.len();
         all.truncate(limit);
         (all, n)
@@ -371,11 +596,440 @@ pub(crate) fn regex_literal_prefix(pattern: &str) -> Option<String> {
     Some(pattern[..end].to_string())
 }
 
+/// One step of a regex the index runs itself. The patterns it takes are a
+/// sequence of single characters (a literal or `\d`), each repeated a
+/// counted number of times, with groups around parts of the sequence, and
+/// at most one repetition whose count may vary. Anchored at both ends, such
+/// a pattern matches a target in at most one way: the target's length fixes
+/// the count of the varying repetition, and with it every group's bounds.
+/// So there is no search and no choice between matches for the program to
+/// make, and it gives the groups the regex engine gives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Op {
+    /// First op of a program: how many capture groups it has, the length
+    /// of its shortest match, and how much longer a match may be
+    /// (`UNBOUNDED`: without limit).
+    Head {
+        groups: u8,
+        min_len: u16,
+        stretch: u16,
+    },
+    /// Capture group `n` starts here.
+    Open(u8),
+    /// Capture group `n` ends here.
+    Close(u8),
+    /// The byte `byte`, `min..=max` times.
+    Byte {
+        byte: u8,
+        min: u16,
+        max: u16,
+    },
+    /// An ASCII digit, `min..=max` times.
+    Digit {
+        min: u16,
+        max: u16,
+    },
+    End,
+}
+
+/// A repetition's `max` without bound (`*`, `+`, `{n,}`).
+const UNBOUNDED: u16 = u16::MAX;
+/// Capture groups a program may have.
+const MAX_GROUPS: usize = 16;
+
+/// The program for `pattern`, or `None` when it is not of the plain shape
+/// [`Op`] describes: alternations, classes, `.`, anchors, flags, lazy
+/// quantifiers, repeated groups, escapes other than `\d` and escaped
+/// punctuation, more than one varying repetition… stay with the regex engine.
+fn compile_simple(pattern: &str) -> Option<Vec<Op>> {
+    let b = pattern.as_bytes();
+    let mut ops = vec![Op::End];
+    let mut open: Vec<Option<u8>> = Vec::new();
+    let mut groups: u8 = 0;
+    let mut min_len: u32 = 0;
+    let mut stretch: Option<u16> = None;
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        i += 1;
+        // `Some(byte)`: that literal; `None`: `\d`.
+        let atom = match c {
+            b'(' => {
+                let capturing = if b.get(i) == Some(&b'?') {
+                    let rest = &b[i + 1..];
+                    if rest.first() == Some(&b':') {
+                        i += 2;
+                        false
+                    } else {
+                        let name = if rest.starts_with(b"P<") {
+                            i + 3
+                        } else if rest.starts_with(b"<") {
+                            i + 2
+                        } else {
+                            return None;
+                        };
+                        let len = b.get(name..)?.iter().position(|&x| x == b'>')?;
+                        let ok = b[name..name + len]
+                            .iter()
+                            .all(|x| x.is_ascii_alphanumeric() || *x == b'_');
+                        if len == 0 || !ok {
+                            return None;
+                        }
+                        i = name + len + 1;
+                        true
+                    }
+                } else {
+                    true
+                };
+                if capturing {
+                    groups += 1;
+                    if groups as usize > MAX_GROUPS {
+                        return None;
+                    }
+                    ops.push(Op::Open(groups));
+                    open.push(Some(groups));
+                } else {
+                    open.push(None);
+                }
+                continue;
+            }
+            b')' => {
+                if let Some(g) = open.pop()? {
+                    ops.push(Op::Close(g));
+                }
+                if matches!(b.get(i), Some(b'?' | b'*' | b'+' | b'{')) {
+                    return None;
+                }
+                continue;
+            }
+            b'\\' => {
+                let e = *b.get(i)?;
+                i += 1;
+                match e {
+                    b'd' => None,
+                    // The escapes that mean the character itself
+                    // (`\<` and `\>` are word boundaries, for one).
+                    b'\\' | b'.' | b'+' | b'*' | b'?' | b'(' | b')' | b'|' | b'[' | b']' | b'{'
+                    | b'}' | b'^' | b'$' | b'#' | b'&' | b'-' | b'~' => Some(e),
+                    _ => return None,
+                }
+            }
+            c if c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'#' | b'@') => Some(c),
+            _ => return None,
+        };
+        let (min, max, quantifier) = match b.get(i) {
+            Some(b'?') => (0, 1, 1),
+            Some(b'*') => (0, UNBOUNDED, 1),
+            Some(b'+') => (1, UNBOUNDED, 1),
+            Some(b'{') => {
+                let close = i + b.get(i..)?.iter().position(|&x| x == b'}')?;
+                let inner = std::str::from_utf8(&b[i + 1..close]).ok()?;
+                let num = |s: &str| -> Option<u16> {
+                    if s.is_empty() || !s.bytes().all(|d| d.is_ascii_digit()) {
+                        return None;
+                    }
+                    s.parse::<u16>().ok().filter(|&n| n < UNBOUNDED)
+                };
+                let (min, max) = match inner.split_once(',') {
+                    None => {
+                        let n = num(inner)?;
+                        (n, n)
+                    }
+                    Some((lo, "")) => (num(lo)?, UNBOUNDED),
+                    Some((lo, hi)) => (num(lo)?, num(hi)?),
+                };
+                if min > max {
+                    return None;
+                }
+                (min, max, close + 1 - i)
+            }
+            _ => (1, 1, 0),
+        };
+        i += quantifier;
+        // Lazy (`??`, `+?`, `{2,4}?`) or stacked repetitions.
+        if quantifier > 0 && matches!(b.get(i), Some(b'?' | b'*' | b'+' | b'{')) {
+            return None;
+        }
+        if min != max {
+            if stretch.is_some() {
+                return None;
+            }
+            stretch = Some(if max == UNBOUNDED {
+                UNBOUNDED
+            } else {
+                max - min
+            });
+        }
+        min_len += u32::from(min);
+        if min_len >= u32::from(UNBOUNDED) {
+            return None;
+        }
+        ops.push(match atom {
+            Some(byte) => Op::Byte { byte, min, max },
+            None => Op::Digit { min, max },
+        });
+    }
+    if !open.is_empty() {
+        return None;
+    }
+    ops[0] = Op::Head {
+        groups,
+        min_len: min_len as u16,
+        stretch: stretch.unwrap_or(0),
+    };
+    ops.push(Op::End);
+    Some(ops)
+}
+
+/// Runs the program at the start of `ops` on an ASCII `target`.
+fn run_simple<'t>(ops: &[Op], target: &'t str) -> Option<Groups<'t>> {
+    let Some(&Op::Head {
+        groups,
+        min_len,
+        stretch,
+    }) = ops.first()
+    else {
+        return None;
+    };
+    let bytes = target.as_bytes();
+    let extra = bytes.len().checked_sub(min_len as usize)?;
+    if stretch != UNBOUNDED && extra > stretch as usize {
+        return None;
+    }
+    let count = |min: u16, max: u16| min as usize + if min == max { 0 } else { extra };
+    let mut bounds = [(0usize, 0usize); MAX_GROUPS + 1];
+    let mut pos = 0;
+    for op in &ops[1..] {
+        match *op {
+            Op::End => break,
+            Op::Open(g) => bounds.get_mut(g as usize)?.0 = pos,
+            Op::Close(g) => bounds.get_mut(g as usize)?.1 = pos,
+            Op::Byte { byte, min, max } => {
+                let n = count(min, max);
+                if !bytes.get(pos..pos + n)?.iter().all(|&x| x == byte) {
+                    return None;
+                }
+                pos += n;
+            }
+            Op::Digit { min, max } => {
+                let n = count(min, max);
+                if !bytes.get(pos..pos + n)?.iter().all(u8::is_ascii_digit) {
+                    return None;
+                }
+                pos += n;
+            }
+            Op::Head { .. } => return None,
+        }
+    }
+    if pos != bytes.len() {
+        return None;
+    }
+    let mut out = Vec::with_capacity(groups as usize + 1);
+    out.push(Some(target));
+    for &(start, end) in bounds.get(1..=groups as usize)? {
+        out.push(Some(target.get(start..end)?));
+    }
+    Some(out)
+}
+
+/// A target that the program `prog` matches (`extra` longer than its
+/// shortest match), or a near miss, for checking it against the regex.
+fn simple_sample(prog: &[Op], extra: usize, digit: u8) -> String {
+    let mut s = String::new();
+    for op in prog {
+        let (byte, min, max) = match *op {
+            Op::Byte { byte, min, max } => (byte, min, max),
+            Op::Digit { min, max } => (digit, min, max),
+            _ => continue,
+        };
+        let n = min as usize + if min == max { 0 } else { extra };
+        s.extend(std::iter::repeat_n(byte as char, n));
+    }
+    s
+}
+
+/// Whether the program gives what the compiled regex gives on a few
+/// targets, and has its groups: a guard against a pattern read wrongly.
+fn simple_agrees(prog: &[Op], re: &regex::Regex) -> bool {
+    let Some(&Op::Head {
+        groups, stretch, ..
+    }) = prog.first()
+    else {
+        return false;
+    };
+    if re.captures_len() != groups as usize + 1 {
+        return false;
+    }
+    let mut targets = Vec::new();
+    for extra in [0, 1, 2] {
+        if extra <= stretch as usize {
+            for digit in [b'0', b'9'] {
+                targets.push(simple_sample(prog, extra, digit));
+            }
+        }
+    }
+    let shortest = simple_sample(prog, 0, b'5');
+    targets.push(format!("{shortest}0"));
+    targets.push(format!("{shortest}a"));
+    targets.push(format!("x{shortest}"));
+    if !shortest.is_empty() {
+        targets.push(shortest[..shortest.len() - 1].to_string());
+    }
+    targets.iter().all(|t| {
+        let want = re
+            .captures(t)
+            .map(|c| c.iter().map(|m| m.map(|m| m.as_str())).collect::<Groups>());
+        run_simple(prog, t) == want
+    })
+}
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::{Caller, Dialplan, RouteOutcome, RouteRequest};
     use proptest::prelude::*;
+
+    /// The regex engine's answer for a whole-target match of `pattern`.
+    fn engine<'t>(pattern: &str, target: &'t str) -> Option<Groups<'t>> {
+        let re = regex::Regex::new(&format!("^(?:{pattern})$")).unwrap();
+        re.captures(target)
+            .map(|c| c.iter().map(|m| m.map(|m| m.as_str())).collect())
+    }
+
+    #[test]
+    fn plain_regexes_run_as_programs() {
+        let plain = [
+            r"70(\d{2,6})",
+            r"71\d{2,6}",
+            r"8(?P<meeting>\d{6})",
+            r"0(\d{9,10})",
+            r"\+84\d+",
+            r"(?:12)(3)",
+            r"(a(\d)b)\d*",
+            r"\*\d{2}#",
+            "1{0}2",
+            "(?<x>)9",
+        ];
+        for p in plain {
+            let prog = compile_simple(p).unwrap_or_else(|| panic!("{p}"));
+            let re = regex::Regex::new(&format!("^(?:{p})$")).unwrap();
+            assert!(simple_agrees(&prog, &re), "{p}");
+        }
+        let prog = compile_simple(r"70(\d{2,6})").unwrap();
+        assert_eq!(
+            run_simple(&prog, "701234"),
+            Some(vec![Some("701234"), Some("1234")])
+        );
+        assert_eq!(run_simple(&prog, "7012345678"), None);
+        assert_eq!(run_simple(&prog, "70123a"), None);
+        let prog = compile_simple(r"(a(\d)b)\d*").unwrap();
+        assert_eq!(
+            run_simple(&prog, "a5b77"),
+            Some(vec![Some("a5b77"), Some("a5b"), Some("5")])
+        );
+        // Everything else stays with the regex engine.
+        let other = [
+            r"\d+\d+", r"(\d)?", "a|b", "[0-9]", "a??", r"\d{2,}?", r"\w", r"\D", "(?i)a", ".",
+            r"\<1", "^1", "1$", "a{,3}", "a{3,2}", "a{ 2}", "(1", "1)", "é",
+        ];
+        for p in other {
+            assert_eq!(compile_simple(p), None, "{p}");
+        }
+    }
+
+    /// A pattern of the plain shape, or near it, as pieces: atoms with
+    /// quantifiers and groups that open and close.
+    fn pattern_strategy() -> impl Strategy<Value = String> {
+        let atom = prop::sample::select(vec!["0", "1", "7", "a", "#", r"\d", r"\d", r"\*", r"\+"]);
+        let quant = prop::sample::select(vec![
+            "", "", "", "?", "*", "+", "{2}", "{1,3}", "{0,2}", "{2,}", "{0}", "??",
+        ]);
+        let piece = (0u8..8, atom, quant);
+        proptest::collection::vec(piece, 0..8).prop_map(|pieces| {
+            let mut s = String::new();
+            let mut open = 0;
+            for (kind, atom, quant) in pieces {
+                match kind {
+                    0 => {
+                        s.push('(');
+                        open += 1;
+                    }
+                    1 => {
+                        s.push_str("(?:");
+                        open += 1;
+                    }
+                    2 => {
+                        s.push_str(&format!("(?P<n{}>", s.len()));
+                        open += 1;
+                    }
+                    3 if open > 0 => {
+                        s.push(')');
+                        open -= 1;
+                        // Now and then a repeated group.
+                        if quant == "?" {
+                            s.push('?');
+                        }
+                    }
+                    _ => {
+                        s.push_str(atom);
+                        s.push_str(quant);
+                    }
+                }
+            }
+            s.push_str(&")".repeat(open));
+            s
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+        /// A program matches what the regex engine matches, with the same
+        /// groups, on targets near its matches and on any others.
+        #[test]
+        fn programs_agree_with_the_regex_engine(
+            pattern in pattern_strategy(),
+            noise in proptest::collection::vec("[017a#*+]{0,7}", 4),
+            extra in 0usize..4,
+            digit in prop::sample::select(vec![b'0', b'7', b'9']),
+        ) {
+            let Some(prog) = compile_simple(&pattern) else { return Ok(()) };
+            let re = regex::Regex::new(&format!("^(?:{pattern})$")).unwrap();
+            let Some(&Op::Head { groups, .. }) = prog.first() else { panic!() };
+            prop_assert_eq!(re.captures_len(), groups as usize + 1, "{}", pattern);
+            let sample = simple_sample(&prog, extra, digit);
+            let mut targets = noise;
+            targets.push(sample.clone());
+            targets.push(format!("{sample}1"));
+            targets.push(sample.replacen(char::from(digit), "a", 1));
+            for t in &targets {
+                prop_assert_eq!(run_simple(&prog, t), engine(&pattern, t), "{} on {:?}", pattern, t);
+            }
+        }
+    }
+
+    #[test]
+    fn a_target_with_other_digits_goes_to_the_regex_engine() {
+        let src = format!(
+            "{HEAD}[[rule]]\nname = \"r0\"\nmatch = {{ regex = '7(\\d)' }}\naction = \"reject\"\nstatus = 451\n"
+        );
+        let d = Dialplan::parse(&src, "d.toml").unwrap();
+        let status = |target: &str| match d
+            .route(&RouteRequest {
+                caller: Caller::Endpoint("e1".into()),
+                from_user: None,
+                target: target.into(),
+                transport_secure: false,
+            })
+            .outcome
+        {
+            RouteOutcome::Reject { status, .. } => status,
+            o => panic!("{o:?}"),
+        };
+        // U+0663, ARABIC-INDIC DIGIT THREE: a `\d` for the regex engine.
+        assert_eq!(status("7\u{663}"), 451);
+        assert_eq!(status("73"), 451);
+        assert_eq!(status("7x"), 404);
+    }
 
     #[test]
     fn start_filter_knows_the_first_two_bytes() {
@@ -470,7 +1124,7 @@ unit = "001"
 
     fn rule_strategy() -> impl Strategy<Value = R> {
         (
-            0u8..4,
+            0u8..6,
             "[0-3]{0,4}",
             proptest::option::weighted(0.3, 0usize..4),
             proptest::option::weighted(0.2, 0usize..2),
@@ -492,7 +1146,11 @@ unit = "001"
                 1 => format!("{{ prefix = \"{}\" }}", r.pattern),
                 2 => format!("{{ regex = '{}\\d*' }}", r.pattern),
                 // A regex the index cannot key by a literal start.
-                _ => format!("{{ regex = '[0-3]?{}\\d?' }}", r.pattern),
+                3 => format!("{{ regex = '[0-3]?{}\\d?' }}", r.pattern),
+                // Regexes the index runs as programs: keyed by their
+                // literal start, and unkeyed.
+                4 => format!("{{ regex = '{}(\\d{{1,2}})' }}", r.pattern),
+                _ => format!("{{ regex = '(?P<g>{})\\d?' }}", r.pattern),
             };
             s.push_str(&format!(
                 "[[rule]]\nname = \"r{i}\"\nmatch = {m}\naction = \"reject\"\nstatus = {}\n",

@@ -40,13 +40,16 @@ use tokio::sync::Semaphore;
 
 const USAGE: &str = "h323_call_load --gateway IP:PORT (call signalling) [--rate 100] [--calls 1000]
   [--target 5000] [--calling 4000] [--hold-ms 0] [--max-concurrent 2000]
-  [--call-timeout 15] [--max-seconds 120]
+  [--call-timeout 15] [--max-seconds 120] [--failures FILE]
   [--ras IP:PORT --endpoints 100 --alias-prefix load- --number-base 7900000]";
 
 #[derive(Default)]
 struct Tally {
     ok: u64,
-    failed: BTreeMap<String, u64>,
+    /// Failures by reason: count and the range of times into the call.
+    failed: BTreeMap<String, (u64, f64, f64)>,
+    /// `--failures FILE`: one line per failed call.
+    failure_log: Vec<String>,
     /// Setup written → Connect read.
     answer: Vec<Duration>,
     /// TCP connect → the gateway's close after our ReleaseComplete.
@@ -55,8 +58,12 @@ struct Tally {
 }
 
 impl Tally {
-    fn fail(&mut self, why: impl Into<String>) {
-        *self.failed.entry(why.into()).or_default() += 1;
+    fn fail(&mut self, why: impl Into<String>, after: Duration) {
+        let s = after.as_secs_f64();
+        let e = self.failed.entry(why.into()).or_insert((0, f64::MAX, 0.0));
+        e.0 += 1;
+        e.1 = e.1.min(s);
+        e.2 = e.2.max(s);
     }
 }
 
@@ -334,10 +341,22 @@ async fn run_call(sh: Arc<Shared>, i: u64) {
         }
         (out, arq_time)
     };
+    let t0 = Instant::now();
     let res = tokio::time::timeout(sh.call_timeout, work).await;
+    let after = t0.elapsed();
     let mut t = sh.tally.lock().unwrap();
+    let log = |t: &mut Tally, why: &str| {
+        let hex: String = guid.iter().map(|b| format!("{b:02x}")).collect();
+        t.failure_log.push(format!(
+            "{i} call_id={hex} after_s={:.3} {why}",
+            after.as_secs_f64()
+        ));
+    };
     match res {
-        Err(_) => t.fail("call timeout"),
+        Err(_) => {
+            log(&mut t, "call timeout");
+            t.fail("call timeout", after);
+        }
         Ok((out, arq_time)) => {
             if let Some(d) = arq_time {
                 t.arq.push(d);
@@ -348,7 +367,10 @@ async fn run_call(sh: Arc<Shared>, i: u64) {
                     t.answer.push(answer);
                     t.total.push(total);
                 }
-                Outcome::Failed(why) => t.fail(why),
+                Outcome::Failed(why) => {
+                    log(&mut t, &why);
+                    t.fail(why, after);
+                }
             }
         }
     }
@@ -507,10 +529,11 @@ async fn main() {
 
     let mut t = sh.tally.lock().unwrap();
     if !drained {
-        *t.failed.entry("run deadline".into()).or_default() += left;
+        t.failed
+            .insert("run deadline".into(), (left, max_seconds, max_seconds));
     }
     let not_launched = calls - launched;
-    let failed: u64 = t.failed.values().sum::<u64>() + not_launched;
+    let failed: u64 = t.failed.values().map(|v| v.0).sum::<u64>() + not_launched;
     // what the launcher kept up: calls started per second of launching
     let achieved = if launched > 1 {
         launched as f64 / (launch_span.max(1e-9) + 1.0 / rate)
@@ -533,8 +556,15 @@ async fn main() {
     if not_launched > 0 {
         println!("  not launched (run deadline): {not_launched}");
     }
-    for (why, n) in &t.failed {
-        println!("  failed {n:>6}: {why}");
+    for (why, (n, lo, hi)) in &t.failed {
+        println!("  failed {n:>6}: {why} (after {lo:.2}-{hi:.2} s)");
+    }
+    let failures: String = args.get("failures", String::new());
+    if !failures.is_empty() {
+        let text: String = t.failure_log.iter().map(|l| format!("{l}\n")).collect();
+        if let Err(e) = std::fs::write(&failures, text) {
+            eprintln!("{failures}: {e}");
+        }
     }
     if let Some(rs) = &sh.ras {
         println!(

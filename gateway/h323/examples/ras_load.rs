@@ -162,6 +162,20 @@ impl Load {
 
 async fn run_phase(load: Arc<Load>, phase: Phase, window: usize, seconds: f64, label: &str) {
     let n = load.endpoints.len();
+    let needs_registration = matches!(phase, Phase::KeepAlive | Phase::Unregister);
+    if needs_registration
+        && load
+            .regs
+            .iter()
+            .all(|r| r.lock().unwrap().endpoint_identifier.is_none())
+    {
+        // identifiers live in this process: register in the same run
+        eprintln!(
+            "{}: no endpoint is registered (run the register phase first)",
+            phase.name()
+        );
+        std::process::exit(2);
+    }
     // counted phases do each endpoint once; timed ones cycle until the end
     let once = matches!(phase, Phase::Register | Phase::Unregister);
     let next = Arc::new(AtomicUsize::new(0));

@@ -508,6 +508,7 @@ impl H323CallLeg {
                     (None, None) => Cause::normal_clearing(),
                 };
                 self.state = CallState::Released;
+                self.link_abandon();
                 self.events.push_back(LegEvent::Ended(cause));
             }
             MessageType::StatusEnquiry => {
@@ -538,6 +539,7 @@ impl H323CallLeg {
                             .unwrap_or(Q850::NORMAL_UNSPECIFIED),
                     );
                     self.state = CallState::Released;
+                    self.link_abandon();
                     self.events.push_back(LegEvent::Ended(cause));
                 }
             }

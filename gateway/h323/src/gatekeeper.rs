@@ -13,9 +13,10 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::h225::*;
+use crate::h235::{self, AuthError, AuthMethod, Expect};
 
 /// What the daemon's dialplan knows of an endpoint that owns an alias.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,6 +99,12 @@ pub struct GatekeeperConfig {
     pub duplicate_cache_size: usize,
     /// How long an answered request counts as a retransmission candidate.
     pub duplicate_window: Duration,
+    /// Largest difference between an H.235 token's timestamp and our wall
+    /// clock: room systems keep their own clocks, not always by NTP.
+    pub h235_window: Duration,
+    /// How many (timestamp, random) pairs of H.235.1 and CAT tokens are
+    /// remembered to refuse a replayed message.
+    pub replay_cache_size: usize,
 }
 
 impl GatekeeperConfig {
@@ -119,6 +126,8 @@ impl GatekeeperConfig {
             max_band_width: 40_960,
             duplicate_cache_size: 256,
             duplicate_window: Duration::from_secs(16),
+            h235_window: Duration::from_secs(600),
+            replay_cache_size: 4096,
         }
     }
 }
@@ -152,6 +161,9 @@ pub struct Registration {
     pub registered_at: Instant,
     pub expires_at: Instant,
     pub calls: Vec<AdmittedCall>,
+    /// The H.235 procedure its registration was authenticated with (None:
+    /// the dialplan gives it no password).
+    pub authentication: Option<AuthMethod>,
 }
 
 impl Registration {
@@ -191,6 +203,15 @@ pub enum GatekeeperEvent {
         directory_id: String,
         cause: UnregisterCause,
     },
+    /// A request of an endpoint with a password failed its H.235 check
+    /// and was refused with securityDenial (or, an IRR, dropped).
+    AuthenticationFailed {
+        source: SocketAddr,
+        directory_id: String,
+        /// The request's ASN.1 name.
+        request: &'static str,
+        error: AuthError,
+    },
 }
 
 /// Counters for metrics.
@@ -205,6 +226,8 @@ pub struct GatekeeperStats {
     pub duplicates: u64,
     pub registrations: u64,
     pub rejections: u64,
+    /// Requests refused because their H.235 tokens did not verify.
+    pub auth_failures: u64,
 }
 
 struct CachedAnswer {
@@ -225,6 +248,32 @@ pub struct RasGatekeeper<D, A> {
     events: VecDeque<GatekeeperEvent>,
     stats: GatekeeperStats,
     next_seq: u16,
+    /// (dialplan endpoint, timeStamp, random) of accepted H.235.1 and CAT
+    /// tokens, oldest first.
+    replays: VecDeque<(String, u32, i64)>,
+}
+
+/// A request as received, with what its H.235 check needs.
+struct Received<'a> {
+    from: SocketAddr,
+    bytes: &'a [u8],
+    sec: &'a RasSecurity,
+    /// Wall clock, seconds since 1970-01-01 UTC.
+    unix_now: u64,
+}
+
+/// What a request must prove about the endpoint that sent it.
+struct Claim<'a> {
+    request: &'static str,
+    directory_id: &'a str,
+    password: Option<&'a str>,
+    aliases: &'a [AliasAddress],
+    endpoint_identifier: Option<&'a str>,
+    /// The request must carry a token (RRQ, ARQ); other requests are
+    /// checked when they carry one. Endpoints differ in which requests
+    /// they protect (OpenH323's CAT and H.235.1 only RRQ and ARQ), and a
+    /// registration is bound to its source host already.
+    required: bool,
 }
 
 fn protocol() -> Vec<u64> {
@@ -274,6 +323,7 @@ impl<D: EndpointDirectory, A: Admission> RasGatekeeper<D, A> {
             events: VecDeque::new(),
             stats: GatekeeperStats::default(),
             next_seq: 1,
+            replays: VecDeque::new(),
         }
     }
 
@@ -355,10 +405,12 @@ impl<D: EndpointDirectory, A: Admission> RasGatekeeper<D, A> {
         m.encode().ok().map(|b| (to, b))
     }
 
-    /// One RAS datagram from `from`; returns the datagrams to send.
+    /// One RAS datagram from `from`; returns the datagrams to send. `wall`
+    /// is the wall clock H.235 timestamps are checked against.
     pub fn handle(
         &mut self,
         now: Instant,
+        wall: SystemTime,
         from: SocketAddr,
         bytes: &[u8],
     ) -> Vec<(SocketAddr, Vec<u8>)> {
@@ -372,21 +424,31 @@ impl<D: EndpointDirectory, A: Admission> RasGatekeeper<D, A> {
             self.stats.duplicates += 1;
             return vec![(from, c.answer.clone())];
         }
-        let msg = match RasMessage::decode(bytes) {
+        let (msg, sec) = match RasMessage::decode_secured(bytes) {
             Ok(m) => m,
             Err(_) => {
                 self.stats.malformed += 1;
                 return Vec::new();
             }
         };
+        let rx = Received {
+            from,
+            bytes,
+            sec: &sec,
+            unix_now: wall
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0),
+        };
+        let mut answer_sec = RasSecurity::default();
         let answer = match msg {
-            RasMessage::GatekeeperRequest(m) => Some(self.on_grq(m)),
-            RasMessage::RegistrationRequest(m) => Some(self.on_rrq(now, from, m)),
-            RasMessage::UnregistrationRequest(m) => Some(self.on_urq(from, m)),
-            RasMessage::AdmissionRequest(m) => Some(self.on_arq(from, m)),
-            RasMessage::BandwidthRequest(m) => Some(self.on_brq(from, m)),
-            RasMessage::DisengageRequest(m) => Some(self.on_drq(from, m)),
-            RasMessage::InfoRequestResponse(m) => self.on_irr(now, from, m),
+            RasMessage::GatekeeperRequest(m) => Some(self.on_grq(m, &sec, &mut answer_sec)),
+            RasMessage::RegistrationRequest(m) => Some(self.on_rrq(now, &rx, m)),
+            RasMessage::UnregistrationRequest(m) => Some(self.on_urq(&rx, m)),
+            RasMessage::AdmissionRequest(m) => Some(self.on_arq(&rx, m)),
+            RasMessage::BandwidthRequest(m) => Some(self.on_brq(&rx, m)),
+            RasMessage::DisengageRequest(m) => Some(self.on_drq(&rx, m)),
+            RasMessage::InfoRequestResponse(m) => self.on_irr(&rx, m),
             RasMessage::LocationRequest(m) => {
                 // Neighbour gatekeepers are not configured yet: no location
                 // service, and no registration leaks to strangers.
@@ -420,7 +482,7 @@ impl<D: EndpointDirectory, A: Admission> RasGatekeeper<D, A> {
         ) {
             self.stats.rejections += 1;
         }
-        let Ok(out) = answer.encode() else {
+        let Ok(out) = answer.encode_secured(&answer_sec) else {
             // our own message failed to encode: a bug, never the peer's fault
             debug_assert!(false, "cannot encode {}", answer.name());
             return Vec::new();
@@ -439,7 +501,12 @@ impl<D: EndpointDirectory, A: Admission> RasGatekeeper<D, A> {
         vec![(from, out)]
     }
 
-    fn on_grq(&mut self, m: GatekeeperRequest) -> RasMessage {
+    fn on_grq(
+        &mut self,
+        m: GatekeeperRequest,
+        sec: &RasSecurity,
+        answer_sec: &mut RasSecurity,
+    ) -> RasMessage {
         let reject = |reason| {
             RasMessage::GatekeeperReject(GatekeeperReject {
                 request_seq_num: m.request_seq_num,
@@ -456,9 +523,20 @@ impl<D: EndpointDirectory, A: Admission> RasGatekeeper<D, A> {
         }
         // Discovery with aliases: refuse endpoints the dialplan does not
         // know now rather than at RRQ, so they can look elsewhere.
-        if let Some(aliases) = &m.endpoint_alias {
-            if !aliases.is_empty() && !aliases.iter().any(|a| self.directory.lookup(a).is_some()) {
-                return reject(GatekeeperRejectReason::TerminalExcluded);
+        let aliases = m.endpoint_alias.as_deref().unwrap_or_default();
+        let entry = aliases.iter().find_map(|a| self.directory.lookup(a));
+        if !aliases.is_empty() && entry.is_none() {
+            return reject(GatekeeperRejectReason::TerminalExcluded);
+        }
+        // An endpoint with a password that offers password hashing is told
+        // which procedure to use (H.225.0 7.8.1: authenticationMode); one
+        // that offers none still registers if its RRQ carries a token.
+        if entry.is_some_and(|e| e.password.is_some()) {
+            if let Some(alg) = h235::choose_pwd_hash_algorithm(sec) {
+                if let Ok((mode, oid)) = h235::encode_pwd_hash_mode(alg) {
+                    answer_sec.authentication_mode = Some(mode);
+                    answer_sec.algorithm_oid = Some(oid);
+                }
             }
         }
         RasMessage::GatekeeperConfirm(GatekeeperConfirm {
@@ -507,8 +585,9 @@ impl<D: EndpointDirectory, A: Admission> RasGatekeeper<D, A> {
         )
     }
 
-    fn on_rrq(&mut self, now: Instant, from: SocketAddr, m: RegistrationRequest) -> RasMessage {
+    fn on_rrq(&mut self, now: Instant, rx: &Received<'_>, m: RegistrationRequest) -> RasMessage {
         use RegistrationRejectReason as R;
+        let from = rx.from;
         let seq = m.request_seq_num;
         if let Some(gk) = &m.gatekeeper_identifier {
             if *gk != self.config.gatekeeper_identifier {
@@ -517,12 +596,17 @@ impl<D: EndpointDirectory, A: Admission> RasGatekeeper<D, A> {
         }
         if m.keep_alive {
             let ttl = self.grant_ttl(m.time_to_live);
-            let reg = m
+            let Some(id) = m
                 .endpoint_identifier
-                .as_ref()
-                .and_then(|id| self.registrations.get_mut(id))
-                .filter(|r| r.ras_source.ip() == from.ip());
-            let Some(reg) = reg else {
+                .clone()
+                .filter(|id| owned(&self.registrations, from, id).is_ok())
+            else {
+                return self.rrj(seq, R::FullRegistrationRequired);
+            };
+            if !self.authenticate_registered(rx, "registrationRequest", &id, true) {
+                return self.rrj(seq, R::SecurityDenial);
+            }
+            let Some(reg) = self.registrations.get_mut(&id) else {
                 return self.rrj(seq, R::FullRegistrationRequired);
             };
             reg.ttl = ttl;
@@ -555,11 +639,19 @@ impl<D: EndpointDirectory, A: Admission> RasGatekeeper<D, A> {
         if !entry.vetted {
             return self.rrj(seq, R::SecurityDenial);
         }
-        if entry.password.is_some() {
-            // H.235 password tokens are not decoded yet, so a password
-            // cannot be checked: refusing is the only safe answer.
+        let Ok(authentication) = self.authenticate(
+            rx,
+            &Claim {
+                request: "registrationRequest",
+                directory_id: &entry.endpoint_id,
+                password: entry.password.as_deref(),
+                aliases: &accepted,
+                endpoint_identifier: None,
+                required: true,
+            },
+        ) else {
             return self.rrj(seq, R::SecurityDenial);
-        }
+        };
         if m.call_signal_address
             .iter()
             .all(|a| from_transport(a).is_none())
@@ -606,6 +698,7 @@ impl<D: EndpointDirectory, A: Admission> RasGatekeeper<D, A> {
             registered_at: now,
             expires_at: now + ttl,
             calls: Vec::new(),
+            authentication,
         };
         let answer = self.rcf(seq, &reg, true);
         self.stats.registrations += 1;
@@ -625,13 +718,126 @@ impl<D: EndpointDirectory, A: Admission> RasGatekeeper<D, A> {
         }
     }
 
+    /// The H.235 check of a request (see [`Claim`]): Ok with the procedure
+    /// that passed (None: no password, or an optional token absent), Err
+    /// when it failed, reported as an event.
+    fn authenticate(
+        &mut self,
+        rx: &Received<'_>,
+        claim: &Claim<'_>,
+    ) -> Result<Option<AuthMethod>, ()> {
+        let Some(password) = claim.password else {
+            return Ok(None);
+        };
+        if !claim.required && rx.sec.tokens.is_none() && rx.sec.crypto_tokens.is_none() {
+            return Ok(None);
+        }
+        let expect = Expect {
+            password,
+            aliases: claim.aliases,
+            endpoint_identifier: claim.endpoint_identifier,
+            gatekeeper_identifier: &self.config.gatekeeper_identifier,
+            unix_now: rx.unix_now,
+            window: self.config.h235_window,
+        };
+        let result = h235::verify(&expect, rx.sec, rx.bytes)
+            .and_then(|v| self.not_replayed(claim.directory_id, rx.unix_now, v));
+        match result {
+            Ok(v) => Ok(Some(v.method)),
+            Err(error) => {
+                self.stats.auth_failures += 1;
+                self.events
+                    .push_back(GatekeeperEvent::AuthenticationFailed {
+                        source: rx.from,
+                        directory_id: claim.directory_id.to_string(),
+                        request: claim.request,
+                        error,
+                    });
+                Err(())
+            }
+        }
+    }
+
+    /// [`Self::authenticate`] for a registered endpoint: its password is
+    /// looked up again, so a password changed in the dialplan applies at
+    /// once.
+    fn authenticate_registered(
+        &mut self,
+        rx: &Received<'_>,
+        request: &'static str,
+        endpoint_identifier: &str,
+        required: bool,
+    ) -> bool {
+        let Some(reg) = self.registrations.get(endpoint_identifier) else {
+            return false;
+        };
+        let password = reg
+            .aliases
+            .iter()
+            .find_map(|a| self.directory.lookup(a))
+            .filter(|e| e.endpoint_id == reg.directory_id)
+            .and_then(|e| e.password);
+        let (directory_id, aliases) = (reg.directory_id.clone(), reg.aliases.clone());
+        self.authenticate(
+            rx,
+            &Claim {
+                request,
+                directory_id: &directory_id,
+                password: password.as_deref(),
+                aliases: &aliases,
+                endpoint_identifier: Some(endpoint_identifier),
+                required,
+            },
+        )
+        .is_ok()
+    }
+
+    /// Refuses a (timestamp, random) pair an endpoint used before; the
+    /// retransmission of a whole request never gets here (answered from
+    /// the duplicate cache).
+    fn not_replayed(
+        &mut self,
+        directory_id: &str,
+        unix_now: u64,
+        v: h235::Verified,
+    ) -> Result<h235::Verified, AuthError> {
+        let Some((ts, random)) = v.replay_key else {
+            return Ok(v);
+        };
+        let window = self.config.h235_window.as_secs();
+        // pairs out of the window would fail the timestamp check anyway
+        while self
+            .replays
+            .front()
+            .is_some_and(|(_, t, _)| (unix_now as i64 - *t as i64).unsigned_abs() > window)
+        {
+            self.replays.pop_front();
+        }
+        if self
+            .replays
+            .iter()
+            .any(|(d, t, r)| *t == ts && *r == random && d == directory_id)
+        {
+            return Err(AuthError::Replay { method: v.method });
+        }
+        if self.config.replay_cache_size > 0 {
+            while self.replays.len() >= self.config.replay_cache_size {
+                self.replays.pop_front();
+            }
+            self.replays
+                .push_back((directory_id.to_string(), ts, random));
+        }
+        Ok(v)
+    }
+
     /// The registration an endpoint names, checked against the datagram's
     /// source host so one endpoint cannot act for another.
     fn owned(&self, from: SocketAddr, id: &str) -> Result<&Registration, bool> {
         owned(&self.registrations, from, id)
     }
 
-    fn on_urq(&mut self, from: SocketAddr, m: UnregistrationRequest) -> RasMessage {
+    fn on_urq(&mut self, rx: &Received<'_>, m: UnregistrationRequest) -> RasMessage {
+        let from = rx.from;
         let urj = |reason| {
             RasMessage::UnregistrationReject(UnregistrationReject {
                 request_seq_num: m.request_seq_num,
@@ -656,9 +862,12 @@ impl<D: EndpointDirectory, A: Admission> RasGatekeeper<D, A> {
         let Some(id) = id else {
             return urj(UnregRejectReason::NotCurrentlyRegistered);
         };
-        match self.owned(from, &id) {
+        match self.owned(from, &id).map(|_| ()) {
             Err(false) => urj(UnregRejectReason::NotCurrentlyRegistered),
             Err(true) => urj(UnregRejectReason::PermissionDenied),
+            Ok(_) if !self.authenticate_registered(rx, "unregistrationRequest", &id, false) => {
+                urj(UnregRejectReason::SecurityDenial)
+            }
             Ok(_) => {
                 self.drop_registration(&id, UnregisterCause::Requested);
                 RasMessage::UnregistrationConfirm(UnregistrationConfirm {
@@ -669,7 +878,8 @@ impl<D: EndpointDirectory, A: Admission> RasGatekeeper<D, A> {
         }
     }
 
-    fn on_arq(&mut self, from: SocketAddr, m: AdmissionRequest) -> RasMessage {
+    fn on_arq(&mut self, rx: &Received<'_>, m: AdmissionRequest) -> RasMessage {
+        let from = rx.from;
         use AdmissionRejectReason as R;
         let arj = |reason| {
             RasMessage::AdmissionReject(AdmissionReject {
@@ -692,6 +902,12 @@ impl<D: EndpointDirectory, A: Admission> RasGatekeeper<D, A> {
         if !still_vetted {
             return arj(R::SecurityDenial);
         }
+        if !self.authenticate_registered(rx, "admissionRequest", &m.endpoint_identifier, true) {
+            return arj(R::SecurityDenial);
+        }
+        let Some(reg) = self.registrations.get(&m.endpoint_identifier) else {
+            return arj(R::CallerNotRegistered);
+        };
         if reg.calls.len() >= self.config.max_calls_per_endpoint {
             return arj(R::ExceedsCallCapacity);
         }
@@ -740,7 +956,8 @@ impl<D: EndpointDirectory, A: Admission> RasGatekeeper<D, A> {
         })
     }
 
-    fn on_brq(&mut self, from: SocketAddr, m: BandwidthRequest) -> RasMessage {
+    fn on_brq(&mut self, rx: &Received<'_>, m: BandwidthRequest) -> RasMessage {
+        let from = rx.from;
         let brj = |reason, allowed| {
             RasMessage::BandwidthReject(BandwidthReject {
                 request_seq_num: m.request_seq_num,
@@ -750,9 +967,19 @@ impl<D: EndpointDirectory, A: Admission> RasGatekeeper<D, A> {
             })
         };
         let max = self.config.max_band_width;
-        match self.owned(from, &m.endpoint_identifier) {
+        match self.owned(from, &m.endpoint_identifier).map(|_| ()) {
             Err(false) => brj(BandRejectReason::NotBound, 0),
             Err(true) => brj(BandRejectReason::InvalidPermission, 0),
+            Ok(_)
+                if !self.authenticate_registered(
+                    rx,
+                    "bandwidthRequest",
+                    &m.endpoint_identifier,
+                    false,
+                ) =>
+            {
+                brj(BandRejectReason::SecurityDenial, 0)
+            }
             Ok(_) => {
                 let granted = m.band_width.min(max);
                 if let Some(reg) = self.registrations.get_mut(&m.endpoint_identifier) {
@@ -776,7 +1003,8 @@ impl<D: EndpointDirectory, A: Admission> RasGatekeeper<D, A> {
         }
     }
 
-    fn on_drq(&mut self, from: SocketAddr, m: DisengageRequest) -> RasMessage {
+    fn on_drq(&mut self, rx: &Received<'_>, m: DisengageRequest) -> RasMessage {
+        let from = rx.from;
         let drj = |reason| {
             RasMessage::DisengageReject(DisengageReject {
                 request_seq_num: m.request_seq_num,
@@ -784,9 +1012,19 @@ impl<D: EndpointDirectory, A: Admission> RasGatekeeper<D, A> {
                 non_standard_data: None,
             })
         };
-        match self.owned(from, &m.endpoint_identifier) {
+        match self.owned(from, &m.endpoint_identifier).map(|_| ()) {
             Err(false) => drj(DisengageRejectReason::NotRegistered),
             Err(true) => drj(DisengageRejectReason::RequestToDropOther),
+            Ok(_)
+                if !self.authenticate_registered(
+                    rx,
+                    "disengageRequest",
+                    &m.endpoint_identifier,
+                    false,
+                ) =>
+            {
+                drj(DisengageRejectReason::SecurityDenial)
+            }
             Ok(_) => {
                 if let Some(reg) = self.registrations.get_mut(&m.endpoint_identifier) {
                     reg.calls.retain(|c| {
@@ -806,18 +1044,15 @@ impl<D: EndpointDirectory, A: Admission> RasGatekeeper<D, A> {
         }
     }
 
-    fn on_irr(
-        &mut self,
-        now: Instant,
-        from: SocketAddr,
-        m: InfoRequestResponse,
-    ) -> Option<RasMessage> {
+    fn on_irr(&mut self, rx: &Received<'_>, m: InfoRequestResponse) -> Option<RasMessage> {
         // An IRR shows the endpoint alive, but only the TTL's own keep-alive
         // RRQ extends the registration (H.225.0 7.9.1).
-        let known = self.owned(from, &m.endpoint_identifier).is_ok();
-        let _ = now;
+        let known = self.owned(rx.from, &m.endpoint_identifier).is_ok();
         if !known {
             self.stats.ignored += 1;
+            return None;
+        }
+        if !self.authenticate_registered(rx, "infoRequestResponse", &m.endpoint_identifier, false) {
             return None;
         }
         m.need_response.then(|| info_request_ack(m.request_seq_num))

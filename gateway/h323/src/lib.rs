@@ -7,6 +7,7 @@
 pub mod call;
 pub mod gatekeeper;
 pub mod h225;
+pub mod h235;
 pub mod h245;
 pub mod per;
 pub mod q931;

@@ -711,3 +711,32 @@ fn arbitrary_bytes_on_the_h245_connection_never_panic_the_leg() {
         leg.h245_closed(t0);
     }
 }
+
+#[test]
+fn the_peers_release_closes_the_h245_connection_without_ending_the_session_again() {
+    let t0 = Instant::now();
+    let mut leg = H323CallLeg::new_incoming(config());
+    let mut room = Peer::new(false);
+    leg.handle_bytes(t0, &room.setup(Some(ta(ROOM_H245)), true));
+    leg.h245_connected(t0);
+    leg.handle_command(t0, LegCommand::Answer(media(MediaDirection::SendRecv)));
+    room.drain(&mut leg);
+    room.actions(&mut leg);
+    events(&mut leg);
+    let rc = room.frame(
+        MessageType::ReleaseComplete,
+        UuBody::ReleaseComplete(ReleaseCompleteUuie {
+            protocol_identifier: H225_PROTOCOL_V4.to_vec(),
+            reason: None,
+            call_identifier: Some(CallIdentifier { guid: [9; 16] }),
+        }),
+    );
+    leg.handle_bytes(t0, &rc);
+    assert!(leg.is_released());
+    assert_eq!(
+        events(&mut leg),
+        [LegEvent::Ended(Cause::normal_clearing())]
+    );
+    assert_eq!(room.actions(&mut leg), (vec![H245Action::Close], vec![]));
+    assert!(room.drain(&mut leg).is_empty());
+}

@@ -19,6 +19,11 @@ fn addr(s: &str) -> SocketAddr {
     s.parse().unwrap()
 }
 
+/// The wall clock H.235 timestamps are checked against.
+fn wall() -> std::time::SystemTime {
+    std::time::UNIX_EPOCH + Duration::from_secs(1_700_000_000)
+}
+
 fn directory(alias: &AliasAddress) -> Option<DirectoryEntry> {
     let entry = |id: &str, vetted: bool, password: Option<&str>| DirectoryEntry {
         endpoint_id: id.into(),
@@ -105,7 +110,7 @@ impl Endpoint {
         now: Instant,
         bytes: &[u8],
     ) -> Option<RasMessage> {
-        let out = gk.handle(now, self.ras, bytes);
+        let out = gk.handle(now, wall(), self.ras, bytes);
         assert!(out.len() <= 1, "one answer per request");
         let (to, b) = out.into_iter().next()?;
         assert_eq!(to, self.ras, "answers go to the source address");
@@ -499,6 +504,22 @@ fn unknown_unvetted_and_password_endpoints_are_refused_with_their_reasons() {
         m => panic!("expected GRJ, got {m:?}"),
     }
     assert_eq!(gk.registrations().count(), 0);
+    // the password endpoint's RRQ carried no H.235 token
+    match gk.poll_event() {
+        Some(GatekeeperEvent::AuthenticationFailed {
+            directory_id,
+            request,
+            error,
+            ..
+        }) => {
+            assert_eq!(
+                (directory_id.as_str(), request),
+                ("2010", "registrationRequest")
+            );
+            assert_eq!(error, gateway_h323::h235::AuthError::Missing);
+        }
+        e => panic!("expected an authentication failure, got {e:?}"),
+    }
     assert_eq!(gk.poll_event(), None);
 
     // the real room registers; the same aliases from another host are a
@@ -561,13 +582,13 @@ fn malformed_datagrams_are_counted_and_never_answered() {
     let mut gk = gatekeeper();
     let mut ep = room();
     let rrq = ep.rrq(false, 60).encode().unwrap();
-    assert!(gk.handle(t0, ep.ras, &[]).is_empty());
-    assert!(gk.handle(t0, ep.ras, &[0xFF; 7]).is_empty());
+    assert!(gk.handle(t0, wall(), ep.ras, &[]).is_empty());
+    assert!(gk.handle(t0, wall(), ep.ras, &[0xFF; 7]).is_empty());
     let mut malformed = 2;
     // every truncation and many bit flips of a real RRQ: no panic, and no
     // answer unless the result still decodes
     for n in 0..rrq.len() {
-        let out = gk.handle(t0, addr("203.0.113.9:1719"), &rrq[..n]);
+        let out = gk.handle(t0, wall(), addr("203.0.113.9:1719"), &rrq[..n]);
         if RasMessage::decode(&rrq[..n]).is_err() {
             assert!(out.is_empty());
             malformed += 1;
@@ -576,7 +597,7 @@ fn malformed_datagrams_are_counted_and_never_answered() {
     for i in 0..rrq.len() * 8 {
         let mut b = rrq.clone();
         b[i / 8] ^= 0x80 >> (i % 8);
-        let out = gk.handle(t0, addr("203.0.113.9:1719"), &b);
+        let out = gk.handle(t0, wall(), addr("203.0.113.9:1719"), &b);
         if RasMessage::decode(&b).is_err() {
             assert!(out.is_empty());
             malformed += 1;

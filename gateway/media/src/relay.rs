@@ -1044,7 +1044,7 @@ pub(crate) fn forward(
     let sent = stream.sockets[to as usize][out_kind as usize].try_send_to(out, dst);
     if terminated && sent.is_ok() && info.class == PacketClass::Rtp {
         terminator(stream, to, label).on_rtp_sent(out, now);
-        send_own_reports(stream, now, label);
+        send_own_reports(stream, now, label, buf);
     }
     observe_rtcp(stream, from, rtcp, now, sent.is_ok());
     match sent {
@@ -1071,11 +1071,15 @@ pub(crate) fn forward(
     None
 }
 
-fn rtcp_terminated(stream: &StreamRelay) -> bool {
+pub(crate) fn rtcp_terminated(stream: &StreamRelay) -> bool {
     stream.transforms.iter().any(|t| t.terminates_rtcp())
 }
 
-fn terminator<'a>(stream: &'a mut StreamRelay, leg: Leg, label: &str) -> &'a mut RtcpTerminator {
+pub(crate) fn terminator<'a>(
+    stream: &'a mut StreamRelay,
+    leg: Leg,
+    label: &str,
+) -> &'a mut RtcpTerminator {
     let clock = stream.quality.legs[leg as usize].clock_rate();
     stream.rtcp_term[leg as usize].get_or_insert_with(|| {
         RtcpTerminator::new(rand::random(), &format!("gateway@{label}"), clock)
@@ -1084,12 +1088,20 @@ fn terminator<'a>(stream: &'a mut StreamRelay, leg: Leg, label: &str) -> &'a mut
 
 /// The gateway's SR/RR to each leg of a decoded stream, when due. Checked
 /// as packets are forwarded (a decoded stream flows every packet time), so
-/// no timer: a stream on hold sends none. Not to an SRTCP leg: the relay
-/// holds no SRTCP context to protect them with.
-fn send_own_reports(stream: &mut StreamRelay, now: Instant, label: &str) {
+/// no timer: a stream on hold sends none. To an SRTCP leg they go as
+/// SRTCP, through the outbound transform of the direction toward it (the
+/// SRTP protect of what it receives), built in `buf`; if that transform
+/// adds no SRTCP trailer there is no context to protect them with, and a
+/// plain report would only be dropped by the leg, so none is sent.
+pub(crate) fn send_own_reports(
+    stream: &mut StreamRelay,
+    now: Instant,
+    label: &str,
+    buf: &mut [u8],
+) {
     for leg in [Leg::A, Leg::B] {
         let l = leg as usize;
-        if stream.rtcp_encrypted[l] || !terminator(stream, leg, label).due(now) {
+        if !terminator(stream, leg, label).due(now) {
             continue;
         }
         let Some((kind, dst)) = stream.legs[l].destination(PacketClass::Rtcp) else {
@@ -1104,10 +1116,20 @@ fn send_own_reports(stream: &mut StreamRelay, now: Instant, label: &str) {
         let term = terminator(stream, leg, label);
         term.set_clock_rate(clock);
         let report = term.report(now, ntp, block);
-        if report.datagram.is_empty() {
-            continue;
-        }
-        let sent = stream.sockets[l][kind as usize].try_send_to(&report.datagram, dst);
+        let len = report.datagram.len();
+        let out = match buf.get_mut(..len) {
+            Some(room) if len > 0 && stream.rtcp_encrypted[l] => {
+                room.copy_from_slice(&report.datagram);
+                let outbound = &mut stream.outbound[leg.other() as usize];
+                match outbound.transform(PacketClass::Rtcp, buf, len) {
+                    Some(n) if n > len => &buf[..n],
+                    _ => continue,
+                }
+            }
+            _ if len > 0 && !stream.rtcp_encrypted[l] => &report.datagram[..],
+            _ => continue,
+        };
+        let sent = stream.sockets[l][kind as usize].try_send_to(out, dst);
         match (sent, report.sr_ntp) {
             // Its echo in the leg's next report gives the leg's RTT.
             (Ok(_), Some(ntp)) => stream.quality.legs[l].on_sr_forwarded(ntp, now),

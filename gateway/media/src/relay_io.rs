@@ -26,7 +26,10 @@ use tokio::net::UdpSocket;
 use crate::leg::SocketKind;
 use crate::metrics::Tally;
 use crate::packet::PacketClass;
-use crate::relay::{forward, Leg, SessionTask, StreamCounters, StreamRelay};
+use crate::relay::{
+    forward, rtcp_terminated, send_own_reports, terminator, Leg, SessionTask, StreamCounters,
+    StreamRelay,
+};
 
 /// Datagrams taken per receive call.
 #[cfg(target_os = "linux")]
@@ -287,12 +290,13 @@ impl SessionTask {
         let now = Instant::now();
         let mut next: Option<Instant> = None;
         for (idx, stream) in self.streams.iter_mut().enumerate() {
+            let terminated = rtcp_terminated(stream);
             for from in [Leg::A, Leg::B] {
                 let d = from as usize;
-                let Some(inj) = stream.inject[d].as_mut() else {
-                    continue;
-                };
-                while inj.poll_timeout().is_some_and(|t| t <= now) {
+                while let Some(inj) = stream.inject[d].as_mut() {
+                    if inj.poll_timeout().is_none_or(|t| t > now) {
+                        break;
+                    }
                     let Some(len) = inj.poll_packet(now, buf) else {
                         break;
                     };
@@ -307,16 +311,23 @@ impl SessionTask {
                     let Some(out) = buf.get(..n) else {
                         continue;
                     };
-                    if let Ok(n) = stream.sockets[to as usize][kind as usize].try_send_to(out, dst)
-                    {
-                        let c = &self.counters[idx];
-                        c.packets[d].fetch_add(1, Relaxed);
-                        c.bytes[d].fetch_add(n as u64, Relaxed);
-                        self.tally.rtp_packets += 1;
-                        self.tally.rtp_bytes += n as u64;
+                    let Ok(n) = stream.sockets[to as usize][kind as usize].try_send_to(out, dst)
+                    else {
+                        continue;
+                    };
+                    let c = &self.counters[idx];
+                    c.packets[d].fetch_add(1, Relaxed);
+                    c.bytes[d].fetch_add(n as u64, Relaxed);
+                    self.tally.rtp_packets += 1;
+                    self.tally.rtp_bytes += n as u64;
+                    if terminated {
+                        // The events are part of the stream the leg gets
+                        // from us: its SR counts them.
+                        terminator(stream, to, &self.label).on_rtp_sent(out, now);
+                        send_own_reports(stream, now, &self.label, buf);
                     }
                 }
-                if let Some(t) = inj.poll_timeout() {
+                if let Some(t) = stream.inject[d].as_ref().and_then(|i| i.poll_timeout()) {
                     next = Some(next.map_or(t, |n| n.min(t)));
                 }
             }
@@ -762,5 +773,188 @@ mod tests {
         assert_eq!(st.a_to_b.packets, 0);
         s.close().await;
         assert_eq!(relay.metrics().send_errors, total);
+    }
+
+    mod decoded {
+        //! The gateway's own reports on a decoded (transcoded) stream: as
+        //! SRTCP to an SRTP leg, and counting the DTMF events it plays.
+
+        use gateway_callmodel::AudioCodec;
+        use gateway_srtp::{SrtpContext, SrtpKey, SrtpOptions, SrtpSuite};
+
+        use super::*;
+        use crate::dtmf::DtmfEvent;
+        use crate::dtmf_inject::{DtmfInjector, InjectConfig};
+        use crate::rtcp::{parse_compound, RtcpPacket, SenderReport};
+        use crate::srtp::{SrtpProtect, SrtpUnprotect};
+        use crate::transcode::{CodecEnd, Transcoder};
+        use crate::{Chain, Direction, IdentityTransform, Pipeline};
+
+        const PCMU: CodecEnd = CodecEnd {
+            codec: AudioCodec::Pcmu,
+            payload_type: 0,
+            telephone_event: Some(101),
+        };
+        const PCMA: CodecEnd = CodecEnd {
+            codec: AudioCodec::Pcma,
+            payload_type: 8,
+            telephone_event: None,
+        };
+        const SUITE: SrtpSuite = SrtpSuite::AesCm128HmacSha1_80;
+
+        fn ctx(byte: u8) -> SrtpContext {
+            let key =
+                SrtpKey::from_concatenated(SUITE, &vec![byte; SUITE.key_len() + SUITE.salt_len()])
+                    .unwrap();
+            SrtpContext::new(SUITE, &key, SrtpOptions::default()).unwrap()
+        }
+
+        fn audio(pt: u8, seq: u16, ssrc: u32) -> Vec<u8> {
+            let mut p = rtp(ssrc, seq);
+            p[1] = pt;
+            p
+        }
+
+        fn is_rtcp(p: &[u8]) -> bool {
+            p.len() >= 2 && (200..=206).contains(&p[1])
+        }
+
+        fn sender_report(d: &[u8]) -> SenderReport {
+            match parse_compound(d).unwrap().into_iter().next() {
+                Some(RtcpPacket::SenderReport(sr)) => sr,
+                other => panic!("expected an SR, got {other:?}"),
+            }
+        }
+
+        /// A transcoded call, A on PCMU (rtcp-mux) and B on PCMA; `srtp`
+        /// makes A an SRTP leg with key bytes 1 (what A sends) and 2
+        /// (what A receives). Returns the session and A's, B's sockets.
+        async fn transcoded(
+            relay: &MediaRelay,
+            srtp: bool,
+        ) -> (crate::MediaSession, UdpSocket, UdpSocket) {
+            let s = relay.allocate("decoded", 1).unwrap();
+            let a = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+            let b = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+            let mut from_a: Vec<Box<dyn crate::PacketTransform>> = Vec::new();
+            if srtp {
+                from_a.push(Box::new(SrtpUnprotect::new(ctx(1))));
+            }
+            from_a.push(Box::new(Transcoder::new(PCMU, PCMA).unwrap()));
+            s.set_pipeline(0, Direction::AtoB, Pipeline::new(Box::new(Chain(from_a))))
+                .unwrap();
+            let to_a = Pipeline {
+                inbound: Box::new(Chain(vec![Box::new(Transcoder::new(PCMA, PCMU).unwrap())])),
+                inject: Some(DtmfInjector::new(InjectConfig::new(101, 8000, 8000)).unwrap()),
+                outbound: match srtp {
+                    true => Box::new(SrtpProtect::new(ctx(2))),
+                    false => Box::new(IdentityTransform),
+                },
+            };
+            s.set_pipeline(0, Direction::BtoA, to_a).unwrap();
+            s.set_rtcp_encrypted(0, Leg::A, srtp).unwrap();
+            s.set_remote(0, Leg::A, a.local_addr().unwrap(), None, true)
+                .unwrap();
+            s.set_remote(0, Leg::B, b.local_addr().unwrap(), None, true)
+                .unwrap();
+            (s, a, b)
+        }
+
+        async fn try_recv(s: &UdpSocket) -> Option<Vec<u8>> {
+            let mut buf = vec![0u8; 2048];
+            let (n, _) = tokio::time::timeout(Duration::from_millis(1), s.recv_from(&mut buf))
+                .await
+                .ok()?
+                .ok()?;
+            buf.truncate(n);
+            Some(buf)
+        }
+
+        #[tokio::test]
+        async fn an_srtp_leg_gets_the_gateways_reports_as_srtcp() {
+            let relay = relay(46030, 46039);
+            let (s, a, b) = transcoded(&relay, true).await;
+            let (a_side, b_side) = (
+                s.local_addr(0, Leg::A).unwrap().0,
+                s.local_addr(0, Leg::B).unwrap().0,
+            );
+            let (mut a_tx, mut a_rx) = (ctx(1), ctx(2));
+            let (mut rtp_at_a, mut report) = (0u32, None);
+            // Media both ways until the first report (due a second after
+            // the first packet); bounded so a broken relay fails, not hangs.
+            for seq in 0..200u16 {
+                let mut p = audio(0, seq, 0xA);
+                a_tx.protect_rtp(&mut p).unwrap();
+                a.send_to(&p, a_side).await.unwrap();
+                b.send_to(&audio(8, seq, 0xB), b_side).await.unwrap();
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                while let Some(mut d) = try_recv(&a).await {
+                    if is_rtcp(&d) {
+                        a_rx.unprotect_rtcp(&mut d)
+                            .expect("the report is SRTCP of A's key");
+                        report = Some(d);
+                    } else {
+                        a_rx.unprotect_rtp(&mut d).expect("audio to A is SRTP");
+                        rtp_at_a += 1;
+                    }
+                }
+                if report.is_some() {
+                    break;
+                }
+            }
+            let sr = sender_report(&report.expect("the gateway reports to the SRTP leg"));
+            assert!(sr.packet_count > 0 && sr.packet_count <= rtp_at_a);
+            let block = sr.reports.first().expect("a block about A's RTP");
+            assert_eq!(block.ssrc, 0xA);
+            s.close().await;
+        }
+
+        #[tokio::test]
+        async fn played_digits_count_in_the_senders_report() {
+            let relay = relay(46040, 46049);
+            let (s, a, b) = transcoded(&relay, false).await;
+            let (a_side, b_side) = (
+                s.local_addr(0, Leg::A).unwrap().0,
+                s.local_addr(0, Leg::B).unwrap().0,
+            );
+            a.send_to(&audio(0, 0, 0xA), a_side).await.unwrap();
+            b.send_to(&audio(8, 0, 0xB), b_side).await.unwrap();
+            let digit = DtmfEvent::from_char('7').unwrap();
+            let (mut audio_at_a, mut events_at_a, mut report) = (0u32, 0u32, None);
+            let mut octets = 0u32;
+            for seq in 1..200u16 {
+                if seq == 5 {
+                    s.inject_dtmf(0, Direction::BtoA, digit, 200).unwrap();
+                }
+                a.send_to(&audio(0, seq, 0xA), a_side).await.unwrap();
+                b.send_to(&audio(8, seq, 0xB), b_side).await.unwrap();
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                while let Some(d) = try_recv(&a).await {
+                    if is_rtcp(&d) {
+                        // Everything A got before it is what the SR counts
+                        // (one socket, in order on loopback).
+                        report.get_or_insert((d, audio_at_a + events_at_a, octets, events_at_a));
+                        continue;
+                    }
+                    match d[1] & 0x7f {
+                        101 => events_at_a += 1,
+                        _ => audio_at_a += 1,
+                    }
+                    octets += d.len() as u32 - 12;
+                }
+                if report.is_some() && events_at_a > 0 {
+                    break;
+                }
+            }
+            let (d, packets_before, octets_before, events_before) =
+                report.expect("the gateway reports to A");
+            // The digit plays from the 5th packet time, the report falls
+            // due after a second.
+            assert!(events_before > 0, "the report follows the digit");
+            let sr = sender_report(&d);
+            assert_eq!(sr.packet_count, packets_before);
+            assert_eq!(sr.octet_count, octets_before);
+            s.close().await;
+        }
     }
 }

@@ -6,13 +6,13 @@
 //! (`Conn::meeting`) or a neutral two-leg call towards SIP (`Conn::call`),
 //! chosen by the routing decision in [`Engine::h323_route_incoming`].
 
-use super::{ConnId, H323Output, SETUP_TIMEOUT};
+use super::{ConnId, H323Input, H323Output, SETUP_TIMEOUT};
 use crate::call::bridged::Callee;
 use crate::engine::Engine;
 use crate::meeting::MeetingLegRef;
 use gateway_callmodel::{Cause, H225ReleaseReason, LegCommand, LegEvent, MediaCaps, Q850};
 use gateway_dialplan::{Caller, Protocol, RouteDecision, RouteOutcome, RouteRequest};
-use gateway_h323::call::{CallState, H323CallLeg, OutgoingCall};
+use gateway_h323::call::{CallState, H245Action, H245Transport, H323CallLeg, OutgoingCall};
 use gateway_h323::gatekeeper::from_transport;
 use gateway_h323::h225::AliasAddress;
 use std::net::SocketAddr;
@@ -108,6 +108,13 @@ impl Engine {
         let Some(c) = self.h323.conns.remove(&conn) else {
             return;
         };
+        // the call's H.245 connection, if it has one, goes with it
+        if matches!(
+            c.leg.h245_transport(),
+            H245Transport::Connecting | H245Transport::Listening(_) | H245Transport::Connected
+        ) {
+            self.h323.out.push_back(H323Output::H245Close { conn });
+        }
         if c.leg.is_released() || c.leg.state() == CallState::Idle {
             return;
         }
@@ -194,6 +201,10 @@ impl Engine {
             while let Some(data) = c.leg.poll_transmit() {
                 self.h323.out.push_back(H323Output::Send { conn, data });
             }
+            let peer = c.peer.ip();
+            while let Some(a) = c.leg.poll_h245_action() {
+                self.h323.out.push_back(h245_output(conn, peer, a));
+            }
             let mut events = Vec::new();
             while let Some(ev) = c.leg.poll_event() {
                 events.push(ev);
@@ -210,6 +221,10 @@ impl Engine {
         };
         while let Some(data) = c.leg.poll_transmit() {
             self.h323.out.push_back(H323Output::Send { conn, data });
+        }
+        let peer = c.peer.ip();
+        while let Some(a) = c.leg.poll_h245_action() {
+            self.h323.out.push_back(h245_output(conn, peer, a));
         }
         if c.leg.is_released() {
             let c = self.h323.conns.remove(&conn).expect("present above");
@@ -365,6 +380,71 @@ impl Engine {
         if let Some(c) = self.h323.conns.get_mut(&conn) {
             c.max_duration_at = Some(now + Duration::from_secs(secs.max(1)));
         }
+    }
+}
+
+/// What the runtime does for a leg's H.245 connection. Only the host of
+/// the call-signalling connection may connect to a port we listen on.
+fn h245_output(conn: ConnId, peer: std::net::IpAddr, a: H245Action) -> H323Output {
+    match a {
+        H245Action::Connect(addr) => H323Output::H245Connect { conn, addr },
+        H245Action::Listen => H323Output::H245Listen { conn, peer },
+        H245Action::Send(data) => H323Output::H245Send { conn, data },
+        H245Action::Close => H323Output::H245Close { conn },
+    }
+}
+
+impl Engine {
+    /// The runtime reports on a call's H.245 connection.
+    pub(crate) fn on_h245_input(&mut self, now: Instant, input: H323Input) {
+        let conn = match &input {
+            H323Input::H245Listening { conn, .. }
+            | H323Input::H245Connected { conn }
+            | H323Input::H245Bytes { conn, .. }
+            | H323Input::H245Closed { conn } => *conn,
+            _ => return,
+        };
+        // the listener's host as the peer reaches it: our advertised one
+        // when it was bound to all interfaces
+        let advertised = self
+            .h323
+            .gatekeeper
+            .as_ref()
+            .map(|g| g.config().call_signal_address.ip());
+        let Some(c) = self.h323.conns.get_mut(&conn) else {
+            // the call is gone: so is what it had
+            if !matches!(input, H323Input::H245Closed { .. }) {
+                self.h323.out.push_back(H323Output::H245Close { conn });
+            }
+            return;
+        };
+        match input {
+            H323Input::H245Listening { mut addr, .. } => {
+                if let Some(ip) = advertised.filter(|_| addr.ip().is_unspecified()) {
+                    addr.set_ip(ip);
+                }
+                debug!(call_id = %c.label, %addr, "H.245 listening for the peer");
+                c.leg.h245_listening(now, addr);
+            }
+            H323Input::H245Connected { .. } => {
+                debug!(call_id = %c.label, peer = %c.peer, "H.245 connection up");
+                c.leg.h245_connected(now);
+            }
+            H323Input::H245Bytes { data, .. } => {
+                let before = c.leg.stats().h245_malformed;
+                c.leg.handle_h245_bytes(now, &data);
+                if c.leg.stats().h245_malformed > before {
+                    self.metrics.parse_errors.inc();
+                    debug!(call_id = %c.label, "malformed H.245 PDU ignored");
+                }
+            }
+            H323Input::H245Closed { .. } => {
+                info!(call_id = %c.label, peer = %c.peer, "H.245 connection closed");
+                c.leg.h245_closed(now);
+            }
+            _ => {}
+        }
+        self.h323_pump(now, conn);
     }
 }
 

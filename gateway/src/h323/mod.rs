@@ -22,8 +22,8 @@ use gateway_h323::gatekeeper::{GatekeeperConfig, GatekeeperEvent};
 use gateway_h323::h225::{H221NonStandard, RasMessage, VendorIdentifier};
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
-use tracing::{debug, info};
+use std::time::{Duration, Instant, SystemTime};
+use tracing::{debug, info, warn};
 
 /// One call-signalling connection, numbered by the runtime.
 pub type ConnId = u64;
@@ -43,6 +43,15 @@ pub enum H323Input {
     Bytes { conn: ConnId, data: Vec<u8> },
     /// The peer closed the connection, or it failed.
     Closed { conn: ConnId },
+    /// The runtime listens for the H.245 connection of the call on `conn`
+    /// at `addr` ([`H323Output::H245Listen`]).
+    H245Listening { conn: ConnId, addr: SocketAddr },
+    /// The call's H.245 connection is up (made, or accepted from its peer).
+    H245Connected { conn: ConnId },
+    /// Bytes read from the call's H.245 connection.
+    H245Bytes { conn: ConnId, data: Vec<u8> },
+    /// The call's H.245 connection closed, or could not be made or accepted.
+    H245Closed { conn: ConnId },
 }
 
 /// What the engine wants the runtime to do.
@@ -66,6 +75,28 @@ pub enum H323Output {
     Connect {
         conn: ConnId,
         addr: SocketAddr,
+    },
+    /// Open the H.245 connection of the call on `conn` to its peer's
+    /// h245Address.
+    H245Connect {
+        conn: ConnId,
+        addr: SocketAddr,
+    },
+    /// Listen on a fresh port for the H.245 connection of the call on
+    /// `conn`, from the host `peer` only; answer with H245Listening.
+    H245Listen {
+        conn: ConnId,
+        peer: std::net::IpAddr,
+    },
+    /// Write a TPKT frame on the call's H.245 connection.
+    H245Send {
+        conn: ConnId,
+        data: Vec<u8>,
+    },
+    /// Close the call's H.245 connection (or stop listening) once what was
+    /// sent before is written.
+    H245Close {
+        conn: ConnId,
     },
 }
 
@@ -134,6 +165,7 @@ impl Engine {
             H323Input::Connected { conn } => self.on_h323_connected(now, conn),
             H323Input::Bytes { conn, data } => self.on_h323_bytes(now, conn, &data),
             H323Input::Closed { conn } => self.on_h323_closed(now, conn),
+            h245 => self.on_h245_input(now, h245),
         }
     }
 
@@ -194,7 +226,7 @@ impl Engine {
         gk.directory_mut().refresh(&dialplan, &self.vetting);
         gk.admission_mut().refresh(&dialplan);
         let before = gk.stats();
-        let replies = gk.handle(now, from, data);
+        let replies = gk.handle(now, SystemTime::now(), from, data);
         let after = gk.stats();
         if after.malformed > before.malformed {
             self.metrics.parse_errors.inc();
@@ -232,6 +264,20 @@ impl Engine {
                     %endpoint_identifier,
                     cause = ?cause,
                     "H.323 endpoint unregistered"
+                ),
+                // the error names the token kind and what failed, never
+                // the password or a hash
+                GatekeeperEvent::AuthenticationFailed {
+                    source,
+                    directory_id,
+                    request,
+                    error,
+                } => warn!(
+                    endpoint = %directory_id,
+                    %source,
+                    request,
+                    reason = %error,
+                    "H.323 H.235 authentication failed: refused with securityDenial"
                 ),
             }
         }

@@ -6,7 +6,9 @@
 //! Each connection has a reader task (bytes → the engine's channel, whose
 //! bound slows a fast sender down) and a writer task fed by a bounded
 //! queue; a connection whose queue overflows is closed rather than allowed
-//! to buffer without limit.
+//! to buffer without limit. A call that runs H.245 on a connection of its
+//! own has one more, made to the peer's address or accepted on a port
+//! opened for that call alone (from the call-signalling peer's host only).
 
 use super::{ConnId, H323Input, H323Output};
 use std::collections::HashMap;
@@ -25,6 +27,11 @@ const WRITE_QUEUE: usize = 256;
 /// How long a connection to a callee may take before it counts as
 /// unreachable (Q.850 27 to the call).
 const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+/// How long a port opened for a call's H.245 connection waits for it.
+const H245_ACCEPT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+/// Connections from other hosts a call's H.245 port turns away before it
+/// gives up (someone scanning ports is not the call's peer).
+const H245_STRANGERS: usize = 8;
 
 /// Socket activity, before the runtime hands it to the engine.
 pub enum NetEvent {
@@ -47,6 +54,8 @@ pub struct H323Net {
     pub ras_addr: SocketAddr,
     pub cs_addr: SocketAddr,
     conns: HashMap<ConnId, ConnHandle>,
+    /// H.245 connections, by the call-signalling connection of their call.
+    h245: HashMap<ConnId, ConnHandle>,
     /// Where the tasks of connections we open report, as accepted ones do.
     events: mpsc::Sender<NetEvent>,
 }
@@ -162,6 +171,7 @@ pub async fn start(
             ras_addr,
             cs_addr,
             conns: HashMap::new(),
+            h245: HashMap::new(),
             events,
         },
         rx,
@@ -183,6 +193,10 @@ impl H323Net {
             NetEvent::Input(H323Input::Closed { conn }) => {
                 self.conns.remove(&conn);
                 Some(H323Input::Closed { conn })
+            }
+            NetEvent::Input(H323Input::H245Closed { conn }) => {
+                self.h245.remove(&conn);
+                Some(H323Input::H245Closed { conn })
             }
             NetEvent::Input(i) => Some(i),
         }
@@ -217,6 +231,148 @@ impl H323Net {
                 self.connect(conn, addr);
                 None
             }
+            H323Output::H245Connect { conn, addr } => {
+                self.h245_task(conn, async move {
+                    match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr)).await {
+                        Ok(Ok(s)) => Some(s),
+                        Ok(Err(e)) => {
+                            debug!(conn, peer = %addr, error = %e, "H.245 connection failed");
+                            None
+                        }
+                        Err(_) => {
+                            debug!(conn, peer = %addr, "H.245 connection timed out");
+                            None
+                        }
+                    }
+                });
+                None
+            }
+            H323Output::H245Listen { conn, peer } => Some(self.h245_listen(conn, peer)),
+            H323Output::H245Send { conn, data } => {
+                let full = match self.h245.get(&conn) {
+                    Some(h) => h.writer.try_send(data).is_err(),
+                    None => false,
+                };
+                if full {
+                    warn!(conn, "H.245 connection not reading: closed");
+                    self.close_h245(conn);
+                    return Some(H323Input::H245Closed { conn });
+                }
+                None
+            }
+            H323Output::H245Close { conn } => {
+                self.close_h245(conn);
+                None
+            }
+        }
+    }
+
+    /// A port of the call-signalling address for one call's H.245
+    /// connection; the first connection from `peer`'s host is the one.
+    fn h245_listen(&mut self, conn: ConnId, peer: std::net::IpAddr) -> H323Input {
+        let bound =
+            std::net::TcpListener::bind(SocketAddr::new(self.cs_addr.ip(), 0)).and_then(|l| {
+                l.set_nonblocking(true)?;
+                let addr = l.local_addr()?;
+                Ok((TcpListener::from_std(l)?, addr))
+            });
+        let (listener, addr) = match bound {
+            Ok(x) => x,
+            Err(e) => {
+                warn!(conn, error = %e, "no port for an H.245 connection");
+                return H323Input::H245Closed { conn };
+            }
+        };
+        let peer = peer.to_canonical();
+        self.h245_task(conn, async move {
+            let accept = async {
+                for _ in 0..H245_STRANGERS {
+                    let (stream, from) = listener.accept().await.ok()?;
+                    if from.ip().to_canonical() == peer {
+                        return Some(stream);
+                    }
+                    debug!(conn, %from, "H.245 connection from another host refused");
+                }
+                None
+            };
+            tokio::time::timeout(H245_ACCEPT_TIMEOUT, accept)
+                .await
+                .ok()
+                .flatten()
+        });
+        H323Input::H245Listening { conn, addr }
+    }
+
+    /// The tasks of one H.245 connection: `establish` makes or accepts it;
+    /// frames sent before it is up wait in the writer's queue.
+    fn h245_task(
+        &mut self,
+        conn: ConnId,
+        establish: impl std::future::Future<Output = Option<TcpStream>> + Send + 'static,
+    ) {
+        self.close_h245(conn);
+        let (wtx, mut wrx) = mpsc::channel::<Vec<u8>>(WRITE_QUEUE);
+        let (half_tx, half_rx) = oneshot::channel::<tokio::net::tcp::OwnedWriteHalf>();
+        tokio::spawn(async move {
+            let Ok(mut wr) = half_rx.await else {
+                return;
+            };
+            while let Some(frame) = wrx.recv().await {
+                if wr.write_all(&frame).await.is_err() {
+                    break;
+                }
+            }
+            let _ = wr.shutdown().await;
+        });
+        let tx = self.events.clone();
+        let reader = tokio::spawn(async move {
+            let Some(stream) = establish.await else {
+                let _ = tx
+                    .send(NetEvent::Input(H323Input::H245Closed { conn }))
+                    .await;
+                return;
+            };
+            let _ = stream.set_nodelay(true);
+            let (mut rd, wr) = stream.into_split();
+            if half_tx.send(wr).is_err()
+                || tx
+                    .send(NetEvent::Input(H323Input::H245Connected { conn }))
+                    .await
+                    .is_err()
+            {
+                return;
+            }
+            let mut buf = vec![0u8; 16 * 1024];
+            loop {
+                match rd.read(&mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => {
+                        let ev = NetEvent::Input(H323Input::H245Bytes {
+                            conn,
+                            data: buf[..n].to_vec(),
+                        });
+                        if tx.send(ev).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+            }
+            let _ = tx
+                .send(NetEvent::Input(H323Input::H245Closed { conn }))
+                .await;
+        });
+        self.h245.insert(
+            conn,
+            ConnHandle {
+                writer: wtx,
+                reader,
+            },
+        );
+    }
+
+    fn close_h245(&mut self, conn: ConnId) {
+        if let Some(h) = self.h245.remove(&conn) {
+            h.reader.abort();
         }
     }
 

@@ -148,8 +148,12 @@ fn fast_start() -> Vec<Vec<u8>> {
 }
 
 fn frame(mt: MessageType, body: UuBody) -> Vec<u8> {
+    frame_with(mt, body, true)
+}
+
+fn frame_with(mt: MessageType, body: UuBody, tunnelling: bool) -> Vec<u8> {
     let mut ui = H323UserInformation::new(body);
-    ui.pdu.h245_tunnelling = true;
+    ui.pdu.h245_tunnelling = tunnelling;
     let mut m = Message::new(mt, CRV, false);
     m.ies.push(Ie::UserUser {
         protocol_discriminator: UU_PROTOCOL_X208,
@@ -161,28 +165,32 @@ fn frame(mt: MessageType, body: UuBody) -> Vec<u8> {
 fn setup(dest: &str, endpoint_identifier: Option<String>) -> Vec<u8> {
     frame(
         MessageType::Setup,
-        UuBody::Setup(SetupUuie {
-            protocol_identifier: H225_PROTOCOL_V4.to_vec(),
-            h245_address: None,
-            source_address: Some(vec![AliasAddress::H323Id("room-2001".into())]),
-            source_info: EndpointType::terminal(),
-            destination_address: Some(vec![AliasAddress::DialedDigits(dest.into())]),
-            dest_call_signal_address: None,
-            dest_extra_call_info: None,
-            active_mc: false,
-            conference_id: [7; 16],
-            conference_goal: ConferenceGoal::Create,
-            call_type: CallType::PointToPoint,
-            source_call_signal_address: None,
-            call_identifier: Some(CallIdentifier { guid: [9; 16] }),
-            fast_start: Some(fast_start()),
-            media_wait_for_connect: false,
-            can_overlap_send: false,
-            endpoint_identifier,
-            multiple_calls: false,
-            maintain_connection: false,
-        }),
+        UuBody::Setup(setup_uuie(dest, endpoint_identifier)),
     )
+}
+
+fn setup_uuie(dest: &str, endpoint_identifier: Option<String>) -> SetupUuie {
+    SetupUuie {
+        protocol_identifier: H225_PROTOCOL_V4.to_vec(),
+        h245_address: None,
+        source_address: Some(vec![AliasAddress::H323Id("room-2001".into())]),
+        source_info: EndpointType::terminal(),
+        destination_address: Some(vec![AliasAddress::DialedDigits(dest.into())]),
+        dest_call_signal_address: None,
+        dest_extra_call_info: None,
+        active_mc: false,
+        conference_id: [7; 16],
+        conference_goal: ConferenceGoal::Create,
+        call_type: CallType::PointToPoint,
+        source_call_signal_address: None,
+        call_identifier: Some(CallIdentifier { guid: [9; 16] }),
+        fast_start: Some(fast_start()),
+        media_wait_for_connect: false,
+        can_overlap_send: false,
+        endpoint_identifier,
+        multiple_calls: false,
+        maintain_connection: false,
+    }
 }
 
 fn release_complete() -> Vec<u8> {
@@ -713,4 +721,204 @@ async fn a_room_calling_a_registered_room_goes_through_the_gateway() {
     let (msgs, closed) = received(&mut h);
     assert!(closed);
     assert_eq!(release_of(msgs.last().unwrap()).1, Some(27));
+}
+
+// ------------------------------------------------- H.245 on its own connection
+
+/// The engine's outputs split: H.225.0 messages on connection 1 (decoded),
+/// and everything about its H.245 connection (H245Send PDUs decoded).
+#[derive(Default)]
+struct Split {
+    msgs: Vec<(Message, H323UserInformation)>,
+    closed: bool,
+    h245: Vec<H323Output>,
+    pdus: Vec<gateway_h323::h245::H245Message>,
+}
+
+fn split(h: &mut Harness, h245_framer: &mut TpktFramer) -> Split {
+    let mut framer = TpktFramer::new(65535);
+    let mut s = Split::default();
+    for o in outputs(h) {
+        match o {
+            H323Output::Send { conn: 1, data } => framer.push(&data),
+            H323Output::Close { conn: 1 } => s.closed = true,
+            H323Output::H245Send { conn: 1, data } => {
+                h245_framer.push(&data);
+                while let Some(p) = h245_framer.next_frame().unwrap() {
+                    s.pdus
+                        .push(gateway_h323::h245::H245Message::decode(&p).unwrap());
+                }
+            }
+            o @ (H323Output::H245Connect { conn: 1, .. }
+            | H323Output::H245Listen { conn: 1, .. }
+            | H323Output::H245Close { conn: 1 }) => s.h245.push(o),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    while let Some(f) = framer.next_frame().unwrap() {
+        let m = Message::parse(&f).unwrap();
+        let uu = H323UserInformation::decode(m.user_user().unwrap()).unwrap();
+        assert!(!uu.pdu.h245_tunnelling && uu.pdu.h245_control.is_none());
+        s.msgs.push((m, uu));
+    }
+    s
+}
+
+fn h245_tpkt(m: gateway_h323::h245::H245Message) -> Vec<u8> {
+    tpkt::encode(&m.encode().unwrap()).unwrap()
+}
+
+#[tokio::test]
+async fn a_room_that_does_not_tunnel_gets_h245_on_a_connection_of_its_own() {
+    use gateway_h323::h245::{H245Message, UserInputIndication};
+    let mut h = harness(gateway_dialplan::SAMPLE_DIALPLAN);
+    let eid = register(&mut h);
+    let mut h245 = TpktFramer::new(65535);
+    input(
+        &mut h,
+        H323Input::Accepted {
+            conn: 1,
+            peer: addr(CS_PEER),
+        },
+    );
+    let mut s = setup_uuie("8000", Some(eid.clone()));
+    s.h245_address = Some(TransportAddress::ip([127, 0, 0, 9], 41300));
+    input(
+        &mut h,
+        H323Input::Bytes {
+            conn: 1,
+            data: frame_with(MessageType::Setup, UuBody::Setup(s), false),
+        },
+    );
+    let out = split(&mut h, &mut h245);
+    let types: Vec<_> = out.msgs.iter().map(|m| m.0.message_type).collect();
+    assert_eq!(types, [MessageType::CallProceeding, MessageType::Connect]);
+    assert_eq!(
+        out.h245,
+        [H323Output::H245Connect {
+            conn: 1,
+            addr: addr("127.0.0.9:41300")
+        }]
+    );
+    assert_eq!(h.e.meeting_participants("8000"), 1);
+
+    // up: our capabilities and MSD go on it (Fast Start was answered)
+    input(&mut h, H323Input::H245Connected { conn: 1 });
+    let out = split(&mut h, &mut h245);
+    assert!(
+        matches!(out.pdus[0], H245Message::TerminalCapabilitySet(_)),
+        "{:?}",
+        out.pdus
+    );
+    assert!(matches!(
+        out.pdus[1],
+        H245Message::MasterSlaveDetermination { .. }
+    ));
+
+    // a digit and a round trip on it; a PDU that is not H.245 is counted
+    // and dropped, the call stays
+    let before = h.metrics.parse_errors.get();
+    let mut bytes = h245_tpkt(H245Message::UserInput(UserInputIndication::Alphanumeric(
+        "4".into(),
+    )));
+    bytes.extend(tpkt::encode(&[0xFF, 0xFF, 0xFF]).unwrap());
+    bytes.extend(h245_tpkt(H245Message::RoundTripDelayRequest(3)));
+    input(
+        &mut h,
+        H323Input::H245Bytes {
+            conn: 1,
+            data: bytes,
+        },
+    );
+    let out = split(&mut h, &mut h245);
+    assert_eq!(out.pdus, [H245Message::RoundTripDelayResponse(3)]);
+    assert_eq!(h.metrics.parse_errors.get(), before + 1);
+    assert_eq!(h.e.meeting_participants("8000"), 1);
+
+    // the room releases: both connections close
+    input(
+        &mut h,
+        H323Input::Bytes {
+            conn: 1,
+            data: frame_with(
+                MessageType::ReleaseComplete,
+                UuBody::ReleaseComplete(ReleaseCompleteUuie {
+                    protocol_identifier: H225_PROTOCOL_V4.to_vec(),
+                    reason: None,
+                    call_identifier: Some(CallIdentifier { guid: [9; 16] }),
+                }),
+                false,
+            ),
+        },
+    );
+    let out = split(&mut h, &mut h245);
+    assert!(out.closed);
+    assert_eq!(out.h245, [H323Output::H245Close { conn: 1 }]);
+    assert_eq!(h.e.meeting_participants("8000"), 0);
+    // a late report of the gone call's H.245 changes nothing
+    input(&mut h, H323Input::H245Closed { conn: 1 });
+    assert!(outputs(&mut h).is_empty());
+
+    // no address: we listen, from the room's host only, and name our
+    // advertised address; a broken H.245 stream ends that call alone
+    input(
+        &mut h,
+        H323Input::Accepted {
+            conn: 1,
+            peer: addr(CS_PEER),
+        },
+    );
+    input(
+        &mut h,
+        H323Input::Bytes {
+            conn: 1,
+            data: frame_with(
+                MessageType::Setup,
+                UuBody::Setup(setup_uuie("8000", Some(eid))),
+                false,
+            ),
+        },
+    );
+    let out = split(&mut h, &mut h245);
+    assert_eq!(
+        out.h245,
+        [H323Output::H245Listen {
+            conn: 1,
+            peer: addr(CS_PEER).ip()
+        }]
+    );
+    input(
+        &mut h,
+        H323Input::H245Listening {
+            conn: 1,
+            addr: addr("0.0.0.0:41555"),
+        },
+    );
+    let out = split(&mut h, &mut h245);
+    let UuBody::Facility(f) = &out.msgs[0].1.pdu.body else {
+        panic!("{:?}", out.msgs)
+    };
+    assert_eq!(f.reason, FacilityReason::StartH245);
+    assert_eq!(
+        f.h245_address,
+        Some(TransportAddress::ip([127, 0, 0, 1], 41555)),
+        "the advertised host, not 0.0.0.0"
+    );
+    input(&mut h, H323Input::H245Connected { conn: 1 });
+    split(&mut h, &mut h245);
+    let mut h245 = TpktFramer::new(65535);
+    input(
+        &mut h,
+        H323Input::H245Bytes {
+            conn: 1,
+            data: vec![0x16, 0x03, 0x01, 0x00],
+        },
+    );
+    let out = split(&mut h, &mut h245);
+    assert!(out.closed);
+    assert_eq!(out.h245.last(), Some(&H323Output::H245Close { conn: 1 }));
+    let rc = out.msgs.last().unwrap();
+    assert_eq!(rc.0.message_type, MessageType::ReleaseComplete);
+    assert_eq!(rc.0.cause(), Some(111));
+    assert_eq!(h.e.meeting_participants("8000"), 0);
 }

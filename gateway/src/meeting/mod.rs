@@ -11,6 +11,7 @@
 
 pub mod h323;
 pub(crate) mod recording;
+pub(crate) mod repair;
 pub mod sip;
 
 use crate::engine::Engine;

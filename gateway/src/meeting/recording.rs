@@ -12,6 +12,11 @@
 //! The row is inserted when the recording starts and finished when the
 //! writer thread closes the file, both through the store writer, so the
 //! engine never waits on the database.
+//!
+//! A stop of the gateway while recording (a crash, a kill, a power cut)
+//! leaves the row `recording` and the file without its end; the next start
+//! ends the file where its good data ends and marks the row `interrupted`
+//! before any call is taken (see [`super::repair`]).
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, Ordering::Relaxed};

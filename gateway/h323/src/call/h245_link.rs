@@ -329,4 +329,10 @@ impl H323CallLeg {
         self.h245_queue.clear();
         self.link.close();
     }
+
+    /// The peer released the call: its H.245 connection just closes.
+    pub(super) fn link_abandon(&mut self) {
+        self.h245_queue.clear();
+        self.link.close();
+    }
 }

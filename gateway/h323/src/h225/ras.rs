@@ -68,6 +68,60 @@ pub(crate) fn skip(d: &mut Decoder<'_>) -> Result<()> {
     d.skip_open_type().map(|_| ())
 }
 
+/// The H.235 fields of a RAS message, carried beside it as they travel
+/// (each the content of its extension addition's open type). The message
+/// structs stay as they are for the many callers that do no security;
+/// [`crate::h235`] reads and builds these.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RasSecurity {
+    /// `tokens`: SEQUENCE OF ClearToken.
+    pub tokens: Option<Vec<u8>>,
+    /// `cryptoTokens`: SEQUENCE OF CryptoH323Token.
+    pub crypto_tokens: Option<Vec<u8>>,
+    /// GRQ `authenticationCapability`: SEQUENCE OF AuthenticationMechanism.
+    pub authentication_capability: Option<Vec<u8>>,
+    /// GRQ `algorithmOIDs`: SEQUENCE OF OBJECT IDENTIFIER.
+    pub algorithm_oids: Option<Vec<u8>>,
+    /// GCF `authenticationMode`: AuthenticationMechanism.
+    pub authentication_mode: Option<Vec<u8>>,
+    /// GCF `algorithmOID`.
+    pub algorithm_oid: Option<Vec<u8>>,
+}
+
+impl RasSecurity {
+    pub fn is_empty(&self) -> bool {
+        *self == RasSecurity::default()
+    }
+}
+
+/// Decoding and encoding with the H.235 fields beside the message. For
+/// messages that carry none we model, the plain codec.
+pub(crate) trait Secured: PerType {
+    fn decode_sec(d: &mut Decoder<'_>, sec: &mut RasSecurity) -> Result<Self> {
+        let _ = sec;
+        Self::decode(d)
+    }
+    fn encode_sec(&self, e: &mut Encoder, sec: &RasSecurity) -> Result<()> {
+        let _ = sec;
+        self.encode(e)
+    }
+}
+
+/// The plain codec of a message whose H.235 fields are modelled: they are
+/// dropped on decoding and absent on encoding.
+macro_rules! secured_per_type {
+    ($t:ty) => {
+        impl PerType for $t {
+            fn decode(d: &mut Decoder<'_>) -> Result<Self> {
+                Self::decode_sec(d, &mut RasSecurity::default())
+            }
+            fn encode(&self, e: &mut Encoder) -> Result<()> {
+                self.encode_sec(e, &RasSecurity::default())
+            }
+        }
+    };
+}
+
 // ------------------------------------------------------------- reasons
 
 null_choice!(
@@ -271,8 +325,8 @@ pub struct GatekeeperRequest {
     pub supports_alt_gk: bool,
 }
 
-impl PerType for GatekeeperRequest {
-    fn decode(d: &mut Decoder<'_>) -> Result<Self> {
+impl Secured for GatekeeperRequest {
+    fn decode_sec(d: &mut Decoder<'_>, sec: &mut RasSecurity) -> Result<Self> {
         let pre = d.preamble(true, 4)?;
         let mut m = GatekeeperRequest {
             request_seq_num: seq_num(d)?,
@@ -292,14 +346,22 @@ impl PerType for GatekeeperRequest {
                     skip(d)?;
                     m.supports_alt_gk = true;
                 }
+                1 => sec.tokens = Some(d.skip_open_type()?),
+                2 => sec.crypto_tokens = Some(d.skip_open_type()?),
+                3 => sec.authentication_capability = Some(d.skip_open_type()?),
+                4 => sec.algorithm_oids = Some(d.skip_open_type()?),
                 _ => skip(d)?,
             }
         }
         Ok(m)
     }
 
-    fn encode(&self, e: &mut Encoder) -> Result<()> {
+    fn encode_sec(&self, e: &mut Encoder, sec: &RasSecurity) -> Result<()> {
         let mut adds = vec![None; 12];
+        adds[1] = sec.tokens.clone();
+        adds[2] = sec.crypto_tokens.clone();
+        adds[3] = sec.authentication_capability.clone();
+        adds[4] = sec.algorithm_oids.clone();
         adds[7] = add_null(self.supports_alt_gk);
         e.preamble(
             true,
@@ -331,6 +393,8 @@ impl PerType for GatekeeperRequest {
     }
 }
 
+secured_per_type!(GatekeeperRequest);
+
 /// GCF
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GatekeeperConfirm {
@@ -341,8 +405,8 @@ pub struct GatekeeperConfirm {
     pub ras_address: TransportAddress,
 }
 
-impl PerType for GatekeeperConfirm {
-    fn decode(d: &mut Decoder<'_>) -> Result<Self> {
+impl Secured for GatekeeperConfirm {
+    fn decode_sec(d: &mut Decoder<'_>, sec: &mut RasSecurity) -> Result<Self> {
         let pre = d.preamble(true, 2)?;
         let m = GatekeeperConfirm {
             request_seq_num: seq_num(d)?,
@@ -351,15 +415,27 @@ impl PerType for GatekeeperConfirm {
             gatekeeper_identifier: opt(d, pre.has(1), "gatekeeperIdentifier", identifier)?,
             ras_address: d.field("rasAddress", TransportAddress::decode)?,
         };
-        let ext = d.ext_bitmap(pre.extended)?;
-        d.skip_extensions(&ext)?;
+        for i in d.ext_bitmap(pre.extended)?.indices() {
+            match i {
+                1 => sec.authentication_mode = Some(d.skip_open_type()?),
+                2 => sec.tokens = Some(d.skip_open_type()?),
+                3 => sec.crypto_tokens = Some(d.skip_open_type()?),
+                4 => sec.algorithm_oid = Some(d.skip_open_type()?),
+                _ => skip(d)?,
+            }
+        }
         Ok(m)
     }
 
-    fn encode(&self, e: &mut Encoder) -> Result<()> {
+    fn encode_sec(&self, e: &mut Encoder, sec: &RasSecurity) -> Result<()> {
+        let mut adds = vec![None; 11];
+        adds[1] = sec.authentication_mode.clone();
+        adds[2] = sec.tokens.clone();
+        adds[3] = sec.crypto_tokens.clone();
+        adds[4] = sec.algorithm_oid.clone();
         e.preamble(
             true,
-            false,
+            any_ext(&adds),
             &[
                 self.non_standard_data.is_some(),
                 self.gatekeeper_identifier.is_some(),
@@ -374,9 +450,12 @@ impl PerType for GatekeeperConfirm {
             &self.gatekeeper_identifier,
             |e, v| put_identifier(e, v),
         )?;
-        e.field("rasAddress", |e| self.ras_address.encode(e))
+        e.field("rasAddress", |e| self.ras_address.encode(e))?;
+        e.extensions(&adds)
     }
 }
+
+secured_per_type!(GatekeeperConfirm);
 
 /// GRJ
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -452,8 +531,8 @@ pub struct RegistrationRequest {
 
 const RRQ_ADDITIONS: usize = 27;
 
-impl PerType for RegistrationRequest {
-    fn decode(d: &mut Decoder<'_>) -> Result<Self> {
+impl Secured for RegistrationRequest {
+    fn decode_sec(d: &mut Decoder<'_>, sec: &mut RasSecurity) -> Result<Self> {
         let pre = d.preamble(true, 3)?;
         let mut m = RegistrationRequest {
             request_seq_num: seq_num(d)?,
@@ -495,14 +574,18 @@ impl PerType for RegistrationRequest {
                     m.supports_alt_gk = true;
                 }
                 14 => m.multiple_calls = Some(ext_bool(d, "multipleCalls")?),
+                2 => sec.tokens = Some(d.skip_open_type()?),
+                3 => sec.crypto_tokens = Some(d.skip_open_type()?),
                 _ => skip(d)?,
             }
         }
         Ok(m)
     }
 
-    fn encode(&self, e: &mut Encoder) -> Result<()> {
+    fn encode_sec(&self, e: &mut Encoder, sec: &RasSecurity) -> Result<()> {
         let mut adds = vec![None; RRQ_ADDITIONS];
+        adds[2] = sec.tokens.clone();
+        adds[3] = sec.crypto_tokens.clone();
         adds[1] = add_opt(e, "timeToLive", &self.time_to_live, |e, v| {
             e.constrained(*v as i64, 1, 4294967295)
         })?;
@@ -553,6 +636,8 @@ impl PerType for RegistrationRequest {
     }
 }
 
+secured_per_type!(RegistrationRequest);
+
 /// RCF preGrantedARQ (its own additions are not modelled).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct PreGrantedArq {
@@ -602,8 +687,8 @@ pub struct RegistrationConfirm {
     pub supports_additive_registration: bool,
 }
 
-impl PerType for RegistrationConfirm {
-    fn decode(d: &mut Decoder<'_>) -> Result<Self> {
+impl Secured for RegistrationConfirm {
+    fn decode_sec(d: &mut Decoder<'_>, sec: &mut RasSecurity) -> Result<Self> {
         let pre = d.preamble(true, 3)?;
         let mut m = RegistrationConfirm {
             request_seq_num: seq_num(d)?,
@@ -633,14 +718,18 @@ impl PerType for RegistrationConfirm {
                     skip(d)?;
                     m.supports_additive_registration = true;
                 }
+                2 => sec.tokens = Some(d.skip_open_type()?),
+                3 => sec.crypto_tokens = Some(d.skip_open_type()?),
                 _ => skip(d)?,
             }
         }
         Ok(m)
     }
 
-    fn encode(&self, e: &mut Encoder) -> Result<()> {
+    fn encode_sec(&self, e: &mut Encoder, sec: &RasSecurity) -> Result<()> {
         let mut adds = vec![None; 20];
+        adds[2] = sec.tokens.clone();
+        adds[3] = sec.crypto_tokens.clone();
         adds[1] = add_opt(e, "timeToLive", &self.time_to_live, |e, v| {
             e.constrained(*v as i64, 1, 4294967295)
         })?;
@@ -680,6 +769,8 @@ impl PerType for RegistrationConfirm {
         e.extensions(&adds)
     }
 }
+
+secured_per_type!(RegistrationConfirm);
 
 /// RRJ
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -740,8 +831,8 @@ pub struct UnregistrationRequest {
     pub reason: Option<UnregRequestReason>,
 }
 
-impl PerType for UnregistrationRequest {
-    fn decode(d: &mut Decoder<'_>) -> Result<Self> {
+impl Secured for UnregistrationRequest {
+    fn decode_sec(d: &mut Decoder<'_>, sec: &mut RasSecurity) -> Result<Self> {
         let pre = d.preamble(true, 3)?;
         let mut m = UnregistrationRequest {
             request_seq_num: seq_num(d)?,
@@ -756,14 +847,18 @@ impl PerType for UnregistrationRequest {
             match i {
                 1 => m.gatekeeper_identifier = Some(ext_of(d, "gatekeeperIdentifier", identifier)?),
                 5 => m.reason = Some(ext_of(d, "reason", UnregRequestReason::decode)?),
+                2 => sec.tokens = Some(d.skip_open_type()?),
+                3 => sec.crypto_tokens = Some(d.skip_open_type()?),
                 _ => skip(d)?,
             }
         }
         Ok(m)
     }
 
-    fn encode(&self, e: &mut Encoder) -> Result<()> {
+    fn encode_sec(&self, e: &mut Encoder, sec: &RasSecurity) -> Result<()> {
         let mut adds = vec![None; 11];
+        adds[2] = sec.tokens.clone();
+        adds[3] = sec.crypto_tokens.clone();
         adds[1] = add_opt(
             e,
             "gatekeeperIdentifier",
@@ -797,6 +892,8 @@ impl PerType for UnregistrationRequest {
         e.extensions(&adds)
     }
 }
+
+secured_per_type!(UnregistrationRequest);
 
 /// UCF, DCF and BCF-like messages: a sequence number and optional
 /// nonStandardData in the root, nothing modelled in the additions.
@@ -887,8 +984,8 @@ pub struct AdmissionRequest {
     pub can_map_src_alias: bool,
 }
 
-impl PerType for AdmissionRequest {
-    fn decode(d: &mut Decoder<'_>) -> Result<Self> {
+impl Secured for AdmissionRequest {
+    fn decode_sec(d: &mut Decoder<'_>, sec: &mut RasSecurity) -> Result<Self> {
         let pre = d.preamble(true, 7)?;
         let request_seq_num = seq_num(d)?;
         let call_type = d.field("callType", CallType::decode)?;
@@ -946,14 +1043,18 @@ impl PerType for AdmissionRequest {
                 4 => m.gatekeeper_identifier = Some(ext_of(d, "gatekeeperIdentifier", identifier)?),
                 9 => m.will_supply_uuies = ext_bool(d, "willSupplyUUIEs")?,
                 18 => m.can_map_src_alias = ext_bool(d, "canMapSrcAlias")?,
+                5 => sec.tokens = Some(d.skip_open_type()?),
+                6 => sec.crypto_tokens = Some(d.skip_open_type()?),
                 _ => skip(d)?,
             }
         }
         Ok(m)
     }
 
-    fn encode(&self, e: &mut Encoder) -> Result<()> {
+    fn encode_sec(&self, e: &mut Encoder, sec: &RasSecurity) -> Result<()> {
         let mut adds = vec![None; 19];
+        adds[5] = sec.tokens.clone();
+        adds[6] = sec.crypto_tokens.clone();
         adds[0] = add_bool(e, "canMapAlias", self.can_map_alias)?;
         adds[1] = add_opt(e, "callIdentifier", &self.call_identifier, |e, v| {
             v.encode(e)
@@ -1016,6 +1117,8 @@ impl PerType for AdmissionRequest {
         e.extensions(&adds)
     }
 }
+
+secured_per_type!(AdmissionRequest);
 
 /// UUIEsRequested (ACF, IRQ): which call signalling messages the
 /// gatekeeper wants copies of in IRRs. Its own additions are not modelled.
@@ -1083,8 +1186,8 @@ pub struct AdmissionConfirm {
     pub uuies_requested: Option<UuiesRequested>,
 }
 
-impl PerType for AdmissionConfirm {
-    fn decode(d: &mut Decoder<'_>) -> Result<Self> {
+impl Secured for AdmissionConfirm {
+    fn decode_sec(d: &mut Decoder<'_>, sec: &mut RasSecurity) -> Result<Self> {
         let pre = d.preamble(true, 2)?;
         let mut m = AdmissionConfirm {
             request_seq_num: seq_num(d)?,
@@ -1106,14 +1209,18 @@ impl PerType for AdmissionConfirm {
                 10 => {
                     m.uuies_requested = Some(ext_of(d, "uuiesRequested", UuiesRequested::decode)?)
                 }
+                5 => sec.tokens = Some(d.skip_open_type()?),
+                6 => sec.crypto_tokens = Some(d.skip_open_type()?),
                 _ => skip(d)?,
             }
         }
         Ok(m)
     }
 
-    fn encode(&self, e: &mut Encoder) -> Result<()> {
+    fn encode_sec(&self, e: &mut Encoder, sec: &RasSecurity) -> Result<()> {
         let mut adds = vec![None; 23];
+        adds[5] = sec.tokens.clone();
+        adds[6] = sec.crypto_tokens.clone();
         adds[0] = add_opt(e, "destinationInfo", &self.destination_info, |e, v| {
             put_aliases(e, v)
         })?;
@@ -1142,6 +1249,8 @@ impl PerType for AdmissionConfirm {
         e.extensions(&adds)
     }
 }
+
+secured_per_type!(AdmissionConfirm);
 
 /// ARJ
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -1185,8 +1294,8 @@ pub struct BandwidthRequest {
     pub answered_call: bool,
 }
 
-impl PerType for BandwidthRequest {
-    fn decode(d: &mut Decoder<'_>) -> Result<Self> {
+impl Secured for BandwidthRequest {
+    fn decode_sec(d: &mut Decoder<'_>, sec: &mut RasSecurity) -> Result<Self> {
         let pre = d.preamble(true, 2)?;
         let mut m = BandwidthRequest {
             request_seq_num: seq_num(d)?,
@@ -1204,14 +1313,18 @@ impl PerType for BandwidthRequest {
             match i {
                 0 => m.call_identifier = Some(ext_of(d, "callIdentifier", CallIdentifier::decode)?),
                 5 => m.answered_call = ext_bool(d, "answeredCall")?,
+                2 => sec.tokens = Some(d.skip_open_type()?),
+                3 => sec.crypto_tokens = Some(d.skip_open_type()?),
                 _ => skip(d)?,
             }
         }
         Ok(m)
     }
 
-    fn encode(&self, e: &mut Encoder) -> Result<()> {
+    fn encode_sec(&self, e: &mut Encoder, sec: &RasSecurity) -> Result<()> {
         let mut adds = vec![None; 12];
+        adds[2] = sec.tokens.clone();
+        adds[3] = sec.crypto_tokens.clone();
         adds[0] = add_opt(e, "callIdentifier", &self.call_identifier, |e, v| {
             v.encode(e)
         })?;
@@ -1233,6 +1346,8 @@ impl PerType for BandwidthRequest {
         e.extensions(&adds)
     }
 }
+
+secured_per_type!(BandwidthRequest);
 
 /// BCF
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -1307,8 +1422,8 @@ pub struct DisengageRequest {
     pub answered_call: bool,
 }
 
-impl PerType for DisengageRequest {
-    fn decode(d: &mut Decoder<'_>) -> Result<Self> {
+impl Secured for DisengageRequest {
+    fn decode_sec(d: &mut Decoder<'_>, sec: &mut RasSecurity) -> Result<Self> {
         let pre = d.preamble(true, 1)?;
         let mut m = DisengageRequest {
             request_seq_num: seq_num(d)?,
@@ -1327,14 +1442,18 @@ impl PerType for DisengageRequest {
                 0 => m.call_identifier = Some(ext_of(d, "callIdentifier", CallIdentifier::decode)?),
                 1 => m.gatekeeper_identifier = Some(ext_of(d, "gatekeeperIdentifier", identifier)?),
                 5 => m.answered_call = ext_bool(d, "answeredCall")?,
+                2 => sec.tokens = Some(d.skip_open_type()?),
+                3 => sec.crypto_tokens = Some(d.skip_open_type()?),
                 _ => skip(d)?,
             }
         }
         Ok(m)
     }
 
-    fn encode(&self, e: &mut Encoder) -> Result<()> {
+    fn encode_sec(&self, e: &mut Encoder, sec: &RasSecurity) -> Result<()> {
         let mut adds = vec![None; 13];
+        adds[2] = sec.tokens.clone();
+        adds[3] = sec.crypto_tokens.clone();
         adds[0] = add_opt(e, "callIdentifier", &self.call_identifier, |e, v| {
             v.encode(e)
         })?;
@@ -1357,6 +1476,8 @@ impl PerType for DisengageRequest {
         e.extensions(&adds)
     }
 }
+
+secured_per_type!(DisengageRequest);
 
 /// DCF
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -1423,8 +1544,8 @@ pub struct LocationRequest {
     pub can_map_src_alias: bool,
 }
 
-impl PerType for LocationRequest {
-    fn decode(d: &mut Decoder<'_>) -> Result<Self> {
+impl Secured for LocationRequest {
+    fn decode_sec(d: &mut Decoder<'_>, sec: &mut RasSecurity) -> Result<Self> {
         let pre = d.preamble(true, 2)?;
         let mut m = LocationRequest {
             request_seq_num: seq_num(d)?,
@@ -1453,14 +1574,18 @@ impl PerType for LocationRequest {
                 }
                 13 => m.band_width = Some(ext_of(d, "bandWidth", bandwidth)?),
                 15 => m.can_map_src_alias = ext_bool(d, "canMapSrcAlias")?,
+                3 => sec.tokens = Some(d.skip_open_type()?),
+                4 => sec.crypto_tokens = Some(d.skip_open_type()?),
                 _ => skip(d)?,
             }
         }
         Ok(m)
     }
 
-    fn encode(&self, e: &mut Encoder) -> Result<()> {
+    fn encode_sec(&self, e: &mut Encoder, sec: &RasSecurity) -> Result<()> {
         let mut adds = vec![None; 17];
+        adds[3] = sec.tokens.clone();
+        adds[4] = sec.crypto_tokens.clone();
         adds[0] = add_opt(e, "sourceInfo", &self.source_info, |e, v| put_aliases(e, v))?;
         adds[1] = add_bool(e, "canMapAlias", self.can_map_alias)?;
         adds[2] = add_opt(
@@ -1503,6 +1628,8 @@ impl PerType for LocationRequest {
     }
 }
 
+secured_per_type!(LocationRequest);
+
 /// LCF
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LocationConfirm {
@@ -1514,8 +1641,8 @@ pub struct LocationConfirm {
     pub destination_type: Option<EndpointType>,
 }
 
-impl PerType for LocationConfirm {
-    fn decode(d: &mut Decoder<'_>) -> Result<Self> {
+impl Secured for LocationConfirm {
+    fn decode_sec(d: &mut Decoder<'_>, sec: &mut RasSecurity) -> Result<Self> {
         let pre = d.preamble(true, 1)?;
         let mut m = LocationConfirm {
             request_seq_num: seq_num(d)?,
@@ -1529,14 +1656,18 @@ impl PerType for LocationConfirm {
             match i {
                 0 => m.destination_info = Some(ext_of(d, "destinationInfo", aliases)?),
                 2 => m.destination_type = Some(ext_of(d, "destinationType", EndpointType::decode)?),
+                5 => sec.tokens = Some(d.skip_open_type()?),
+                6 => sec.crypto_tokens = Some(d.skip_open_type()?),
                 _ => skip(d)?,
             }
         }
         Ok(m)
     }
 
-    fn encode(&self, e: &mut Encoder) -> Result<()> {
+    fn encode_sec(&self, e: &mut Encoder, sec: &RasSecurity) -> Result<()> {
         let mut adds = vec![None; 17];
+        adds[5] = sec.tokens.clone();
+        adds[6] = sec.crypto_tokens.clone();
         adds[0] = add_opt(e, "destinationInfo", &self.destination_info, |e, v| {
             put_aliases(e, v)
         })?;
@@ -1551,6 +1682,8 @@ impl PerType for LocationConfirm {
         e.extensions(&adds)
     }
 }
+
+secured_per_type!(LocationConfirm);
 
 /// LRJ
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -1737,8 +1870,8 @@ pub struct InfoRequestResponse {
     pub unsolicited: bool,
 }
 
-impl PerType for InfoRequestResponse {
-    fn decode(d: &mut Decoder<'_>) -> Result<Self> {
+impl Secured for InfoRequestResponse {
+    fn decode_sec(d: &mut Decoder<'_>, sec: &mut RasSecurity) -> Result<Self> {
         let pre = d.preamble(true, 3)?;
         let mut m = InfoRequestResponse {
             non_standard_data: nsd(d, pre.has(0))?,
@@ -1756,14 +1889,18 @@ impl PerType for InfoRequestResponse {
             match i {
                 3 => m.need_response = ext_bool(d, "needResponse")?,
                 6 => m.unsolicited = ext_bool(d, "unsolicited")?,
+                0 => sec.tokens = Some(d.skip_open_type()?),
+                1 => sec.crypto_tokens = Some(d.skip_open_type()?),
                 _ => skip(d)?,
             }
         }
         Ok(m)
     }
 
-    fn encode(&self, e: &mut Encoder) -> Result<()> {
+    fn encode_sec(&self, e: &mut Encoder, sec: &RasSecurity) -> Result<()> {
         let mut adds = vec![None; 8];
+        adds[0] = sec.tokens.clone();
+        adds[1] = sec.crypto_tokens.clone();
         adds[3] = add_bool(e, "needResponse", self.need_response)?;
         adds[6] = add_bool(e, "unsolicited", self.unsolicited)?;
         e.preamble(
@@ -1794,6 +1931,8 @@ impl PerType for InfoRequestResponse {
         e.extensions(&adds)
     }
 }
+
+secured_per_type!(InfoRequestResponse);
 
 /// NonStandardMessage
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -1918,6 +2057,20 @@ pub enum RasMessage {
     },
 }
 
+impl Secured for GatekeeperReject {}
+impl Secured for RegistrationReject {}
+impl Secured for UnregistrationConfirm {}
+impl Secured for UnregistrationReject {}
+impl Secured for AdmissionReject {}
+impl Secured for BandwidthConfirm {}
+impl Secured for BandwidthReject {}
+impl Secured for DisengageConfirm {}
+impl Secured for DisengageReject {}
+impl Secured for LocationReject {}
+impl Secured for InfoRequest {}
+impl Secured for NonStandardMessage {}
+impl Secured for UnknownMessageResponse {}
+
 /// RasMessage root alternatives, in ASN.1 order.
 const RAS_ROOT: u64 = 25;
 
@@ -1926,10 +2079,21 @@ macro_rules! ras_alternatives {
         impl RasMessage {
             /// Decodes one RAS message (a whole UDP payload).
             pub fn decode(data: &[u8]) -> Result<RasMessage> {
+                Self::decode_secured(data).map(|(m, _)| m)
+            }
+
+            /// Decodes one RAS message and its H.235 fields.
+            pub fn decode_secured(data: &[u8]) -> Result<(RasMessage, RasSecurity)> {
+                let mut sec = RasSecurity::default();
+                let m = Self::decode_into(data, &mut sec)?;
+                Ok((m, sec))
+            }
+
+            fn decode_into(data: &[u8], sec: &mut RasSecurity) -> Result<RasMessage> {
                 let mut d = Decoder::with_root(data, "RasMessage");
                 let d = &mut d;
                 Ok(match d.choice_index(RAS_ROOT, true)? {
-                    $(Index::Root($i) => RasMessage::$v(d.field($name, $v::decode)?),)*
+                    $(Index::Root($i) => RasMessage::$v(d.field($name, |d| $v::decode_sec(d, sec))?),)*
                     Index::Root(i) => {
                         return Err(d.err(crate::per::PerErrorKind::BadChoice(i)))
                     }
@@ -1945,12 +2109,18 @@ macro_rules! ras_alternatives {
 
             /// Encodes the message as a UDP payload.
             pub fn encode(&self) -> Result<Vec<u8>> {
+                self.encode_secured(&RasSecurity::default())
+            }
+
+            /// Encodes the message with H.235 fields (those a message type
+            /// does not carry are left out).
+            pub fn encode_secured(&self, sec: &RasSecurity) -> Result<Vec<u8>> {
                 let mut enc = Encoder::with_root("RasMessage");
                 let e = &mut enc;
                 match self {
                     $(RasMessage::$v(m) => {
                         e.choice_index(Index::Root($i), RAS_ROOT, true)?;
-                        e.field($name, |e| m.encode(e))?;
+                        e.field($name, |e| m.encode_sec(e, sec))?;
                     })*
                     RasMessage::RequestInProgress(m) => {
                         e.choice_index(Index::Ext(0), RAS_ROOT, true)?;
