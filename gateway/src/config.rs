@@ -50,8 +50,13 @@ pub struct Config {
     /// Seconds an outgoing INVITE may stay unanswered (Timer C-like).
     pub ring_timeout_secs: u64,
     /// SIP-to-SIP calls through the protocol-neutral call owner (the one
-    /// H.323 and WebRTC legs use) instead of the SIP B2BUA.
+    /// H.323 and WebRTC legs use; the default) or, when false, through the
+    /// older SIP B2BUA, kept for one release as a fallback.
     pub neutral_sip_calls: bool,
+    /// Where a call or meeting requires encryption, SDES-SRTP legs whose
+    /// signalling is not TLS count as encrypted. Off: SDES keys sent in
+    /// clear protect nothing, so such legs are refused with 488.
+    pub sdes_without_tls: bool,
     /// Log format: "text" or "json".
     pub log_format: String,
     /// Largest SIP message accepted on any transport, in bytes. Larger
@@ -117,7 +122,8 @@ impl Default for Config {
             default_expires: 3600,
             qualify_interval_secs: 30,
             ring_timeout_secs: 120,
-            neutral_sip_calls: false,
+            neutral_sip_calls: true,
+            sdes_without_tls: false,
             log_format: "text".into(),
             max_message_bytes: 32 * 1024,
             unit_structure: None,

@@ -83,6 +83,8 @@ pub enum EngineTimer {
     MeetingMaxDuration(u64),
     /// A bridged call's SIP leg may need its 2xx retransmitted (call, side).
     BridgedAnswer(u64, u8),
+    /// A bridged call's SIP leg's session timer (call, side): refresh or expire.
+    BridgedSession(u64, u8),
     /// A bridged call's callee has not answered in time.
     BridgedRing(u64),
     BridgedMaxDuration(u64),
@@ -130,6 +132,8 @@ pub struct Engine {
     /// SIP-to-SIP calls go through the neutral owner too, instead of the
     /// SIP B2BUA (which relays in-dialog requests end to end).
     pub(crate) neutral_sip_calls: bool,
+    /// SDES keys may travel over UDP/TCP signalling (see `Config`).
+    pub(crate) sdes_without_tls: bool,
     /// The gatekeeper and the H.323 call-signalling connections.
     pub(crate) h323: crate::h323::H323State,
 }
@@ -197,7 +201,8 @@ impl Engine {
             now,
             vetting: Default::default(),
             bridged: Default::default(),
-            neutral_sip_calls: false,
+            neutral_sip_calls: true,
+            sdes_without_tls: false,
             h323: Default::default(),
         };
         e.schedule(now + Duration::from_secs(5), EngineTimer::Housekeeping);
@@ -251,6 +256,7 @@ impl Engine {
                     legs.contains_key(&l)
                 }
                 EngineTimer::BridgedAnswer(c, _)
+                | EngineTimer::BridgedSession(c, _)
                 | EngineTimer::BridgedRing(c)
                 | EngineTimer::BridgedMaxDuration(c) => bridged.contains_key(&c),
                 EngineTimer::Housekeeping => true,
@@ -324,6 +330,10 @@ impl Engine {
                 EngineTimer::BridgedAnswer(call, side) => {
                     let side = if side == 0 { Side::A } else { Side::B };
                     self.on_sip_leg_answer_timer(now, call, side)
+                }
+                EngineTimer::BridgedSession(call, side) => {
+                    let side = if side == 0 { Side::A } else { Side::B };
+                    self.on_sip_leg_session_timer(now, call, side)
                 }
                 EngineTimer::BridgedRing(call) => self.on_bridged_ring_timeout(now, call),
                 EngineTimer::BridgedMaxDuration(call) => self.on_bridged_max_duration(now, call),
@@ -440,7 +450,7 @@ impl Engine {
                 if let Some((call, purpose)) = self.by_client_tx.remove(&c) {
                     self.on_client_failure(now, call, purpose);
                 } else if let Some(r) = self.bridged.client_tx.remove(&c) {
-                    self.on_sip_leg_failure(now, r);
+                    self.on_sip_leg_failure(now, r, c);
                 }
             }
             TxId::Server(s) => {

@@ -330,6 +330,7 @@ pub async fn run(cfg: Config) -> Result<(), RunError> {
         now,
     );
     engine.neutral_sip_calls = cfg.neutral_sip_calls;
+    engine.sdes_without_tls = cfg.sdes_without_tls;
     engine.set_recordings_dir(cfg.data_dir.join("recordings"));
     let mut dtmf = engine.take_dtmf_events().expect("taken once, here");
     engine.vetting_mut().replace(vetting_snapshot);

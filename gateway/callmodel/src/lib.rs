@@ -12,7 +12,7 @@ pub mod event;
 pub mod media;
 
 pub use cause::{Cause, H225ReleaseReason, Q850};
-pub use event::{LegCommand, LegEvent, LegId};
+pub use event::{AppMessage, LegCommand, LegEvent, LegId};
 
 pub use media::{
     AudioCodec, CodecCap, Direction, MediaCaps, MediaKind, MediaTransport, StreamCaps,

@@ -423,7 +423,10 @@ impl H323CallLeg {
             LegCommand::Progress { .. } | LegCommand::Answer(_) if self.outgoing => {}
             LegCommand::Progress { early_media } => self.progress(early_media.as_ref()),
             LegCommand::Answer(caps) => self.answer(&caps),
-            LegCommand::Offer(_) => {
+            LegCommand::Offer(_)
+            | LegCommand::RefuseOffer(_)
+            | LegCommand::Message(_)
+            | LegCommand::MessageAnswered { .. } => {
                 // Mid-call media changes need H.245 logical channel
                 // re-opening, not done yet; the current channels stay.
             }

@@ -219,7 +219,9 @@ impl MediaRelay {
         let label: Arc<str> = Arc::from(call_label);
         let counters: Arc<[StreamCounters]> =
             (0..streams).map(|_| StreamCounters::default()).collect();
-        let (control_tx, control_rx) = mpsc::channel(4 * streams + 8);
+        // Room for two full offer/answer exchanges (the first and a re-INVITE)
+        // before the task runs: each sets remotes, clocks, codecs, pipelines.
+        let (control_tx, control_rx) = mpsc::channel(16 * streams + 16);
         let task = SessionTask {
             streams: relays,
             control: control_rx,

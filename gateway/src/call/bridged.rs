@@ -5,9 +5,9 @@
 //! asks which protocol a leg speaks: SIP legs today ([`super::sip_leg`]),
 //! H.323 and WebRTC legs through the same [`Engine::on_bridged_event`].
 //!
-//! Calls between two SIP legs still run through the SIP-only B2BUA
-//! ([`super`]) by default, which relays in-dialog requests end to end;
-//! `Engine::neutral_sip_calls` sends them through this owner instead.
+//! Calls between two SIP legs run through this owner too; the older
+//! SIP-only B2BUA ([`super`]) is used only when `neutral_sip_calls` is
+//! turned off.
 
 use super::bridged_media::{self, BridgePlan, LocalMedia, OfferState, AUDIO_STREAM, VIDEO_STREAM};
 use super::cdr;
@@ -19,7 +19,7 @@ use crate::store_writer::StoreOp;
 use gateway_callmodel::{Cause, LegCommand, LegEvent, MediaCaps};
 use gateway_dialplan::{RouteDecision, RouteOutcome};
 use gateway_media::{Leg, MediaSession};
-use gateway_sip::transaction::{ClientTxId, PeerAddr, ServerTxId};
+use gateway_sip::transaction::{ClientTxId, PeerAddr, ServerTxId, Transport};
 use gateway_sip::uri::Uri;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -36,6 +36,15 @@ pub(crate) enum LegSignalling {
 pub(crate) struct BridgedLeg {
     pub(crate) signalling: LegSignalling,
     pub(crate) ended: bool,
+}
+
+impl LegSignalling {
+    /// The leg can take a mid-call offer and answer it, and carry
+    /// application messages. H.323 legs keep the channels they opened (no
+    /// H.245 re-opening yet) and have no INFO to carry messages in.
+    pub(crate) fn renegotiates(&self) -> bool {
+        matches!(self, LegSignalling::Sip(_))
+    }
 }
 
 /// Where the call goes, as routing resolved it.
@@ -79,7 +88,7 @@ pub(crate) struct NewCall<'a> {
 pub(crate) struct BridgedCall {
     pub(crate) label: String,
     pub(crate) legs: [BridgedLeg; 2],
-    media: MediaSession,
+    pub(super) media: MediaSession,
     /// The caller's offer, or its answer to ours (late offer).
     offer: Option<MediaCaps>,
     offered: Option<OfferState>,
@@ -87,7 +96,16 @@ pub(crate) struct BridgedCall {
     /// answer until the caller answers ours.
     late: Option<LateOffer>,
     plan: Option<BridgePlan>,
-    answered: Option<Instant>,
+    pub(super) answered: Option<Instant>,
+    /// The callee answered with media the bridge could not use.
+    setup_failed: bool,
+    /// What we offered the callee; `None` once it was offered SRTP after
+    /// refusing plain RTP (tried once).
+    callee_offer: Option<MediaCaps>,
+    /// The call's policy demands encrypted media on both legs.
+    pub(super) require_encryption: bool,
+    /// A mid-call offer from one leg, on its way to the other.
+    pub(super) reoffer: Option<super::bridged_reoffer::ReOffer>,
     started: Instant,
     started_unix_ms: i64,
     caller: String,
@@ -223,6 +241,17 @@ impl Engine {
             rtcp: advertised(rtcp),
         };
         let required = new.decision.policy.encryption_required;
+        if let Callee::Sip { peer, uri, .. } = &new.callee {
+            if required && peer.transport != Transport::Tls && !self.sdes_without_tls {
+                return Err(Cause::from_sip_status(
+                    488,
+                    &format!(
+                        "Encryption required but {uri} is reached over {:?}: SDES keys would travel in clear (needs TLS, or sdes_without_tls)",
+                        peer.transport
+                    ),
+                ));
+            }
+        }
         let (b_offer, offered, late) = match &new.offer {
             Some(offer) => {
                 let b_video = media
@@ -308,6 +337,10 @@ impl Engine {
                 late,
                 plan: None,
                 answered: None,
+                require_encryption: required,
+                setup_failed: false,
+                callee_offer: Some(b_offer),
+                reoffer: None,
                 started: now,
                 started_unix_ms: now_ms(),
                 caller: new.caller,
@@ -359,10 +392,23 @@ impl Engine {
                     LegCommand::Progress { early_media: early },
                 );
             }
+            LegEvent::Offer(caps) => self.on_bridged_reoffer(now, call_id, side, caps),
+            LegEvent::Answer(caps) if call.reoffer.as_ref().is_some_and(|r| r.from != side) => {
+                self.finish_reoffer(now, call_id, caps)
+            }
+            LegEvent::OfferRefused(cause) if side == Side::B && call.answered.is_none() => {
+                self.callee_refused_offer(now, call_id, cause)
+            }
+            LegEvent::OfferRefused(cause) => self.reoffer_refused(now, call_id, side, cause),
             LegEvent::Answer(caps) if side == Side::B => {
                 if let Some(late) = call.late.as_mut() {
                     late.b_answer = Some(caps);
                 } else if let Err(cause) = self.plan_bridge(call_id, &caps) {
+                    // The callee took the call but its media cannot be
+                    // used: a failed call, not a refused one.
+                    if let Some(c) = self.bridged.calls.get_mut(&call_id) {
+                        c.setup_failed = true;
+                    }
                     self.end_bridged(now, call_id, Side::B, cause);
                 }
             }
@@ -413,6 +459,21 @@ impl Engine {
                     self.bridged_command(now, call_id, to, cmd);
                 }
             }
+            LegEvent::Message(msg) => {
+                let to = side.other();
+                if call.legs[to as usize].signalling.renegotiates() {
+                    self.bridged_command(now, call_id, to, LegCommand::Message(msg));
+                } else {
+                    let why = "The other leg carries no application messages";
+                    let result = Err(Cause::from_sip_status(415, why));
+                    let cmd = LegCommand::MessageAnswered { id: msg.id, result };
+                    self.bridged_command(now, call_id, side, cmd);
+                }
+            }
+            LegEvent::MessageAnswered { id, result } => {
+                let cmd = LegCommand::MessageAnswered { id, result };
+                self.bridged_command(now, call_id, side.other(), cmd);
+            }
             LegEvent::KeyframeRequest => {
                 self.bridged_command(now, call_id, side.other(), LegCommand::KeyframeRequest);
             }
@@ -432,64 +493,82 @@ impl Engine {
     /// The callee's media answer: set both relay legs, the transforms of
     /// each direction and the caller's answer. Returns the caller's answer.
     fn plan_bridge(&mut self, call_id: u64, b_answer: &MediaCaps) -> Result<MediaCaps, Cause> {
-        let ip = self.cfg.advertised_ip;
-        let dtmf_tx = self.dtmf_tx.clone();
-        let Some(call) = self.bridged.calls.get_mut(&call_id) else {
+        let Some(call) = self.bridged.calls.get(&call_id) else {
             return Err(Cause::normal_clearing());
         };
         if let Some(p) = &call.plan {
             return Ok(p.a_answer.clone());
         }
-        let (rtp, rtcp) = call
-            .media
-            .local_addr(AUDIO_STREAM, Leg::A)
-            .map_err(|e| Cause::from_sip_status(500, &format!("Media relay: {e}")))?;
-        let a_local = LocalMedia {
-            rtp: std::net::SocketAddr::new(ip, rtp.port()),
-            rtcp: std::net::SocketAddr::new(ip, rtcp.port()),
-        };
-        let (Some(offered), Some(offer)) = (&call.offered, &call.offer) else {
+        let (Some(offered), Some(offer)) = (call.offered.clone(), call.offer.clone()) else {
             return Err(Cause::from_sip_status(500, "No caller media to plan from"));
         };
-        let a_video = call
-            .media
-            .local_addr(VIDEO_STREAM, Leg::A)
-            .ok()
-            .map(|(rtp, rtcp)| LocalMedia {
-                rtp: std::net::SocketAddr::new(ip, rtp.port()),
-                rtcp: std::net::SocketAddr::new(ip, rtcp.port()),
-            });
-        let plan = bridged_media::plan_answer(offered, offer, b_answer, a_local, a_video)?;
+        self.apply_plan(call_id, Side::A, &offered, &offer, b_answer)
+    }
+
+    /// One offer/answer exchange between the legs, `offerer`'s offer
+    /// (`offered` is what went on to the other leg) and the other leg's
+    /// `answer`: set both relay legs and the transforms of each direction.
+    /// Returns the offerer's answer. The initial exchange has the caller as
+    /// offerer; a mid-call one either leg.
+    pub(super) fn apply_plan(
+        &mut self,
+        call_id: u64,
+        offerer: Side,
+        offered: &OfferState,
+        offer: &MediaCaps,
+        answer: &MediaCaps,
+    ) -> Result<MediaCaps, Cause> {
+        let ip = self.cfg.advertised_ip;
+        let dtmf_tx = self.dtmf_tx.clone();
+        let Some(call) = self.bridged.calls.get_mut(&call_id) else {
+            return Err(Cause::normal_clearing());
+        };
+        let relay_err = |e: gateway_media::MediaError| {
+            Cause::from_sip_status(500, &format!("Media relay: {e}"))
+        };
+        let local = |stream: usize| {
+            call.media
+                .local_addr(stream, offerer.leg())
+                .map(|(rtp, rtcp)| LocalMedia {
+                    rtp: std::net::SocketAddr::new(ip, rtp.port()),
+                    rtcp: std::net::SocketAddr::new(ip, rtcp.port()),
+                })
+        };
+        let o_local = local(AUDIO_STREAM).map_err(relay_err)?;
+        let o_video = local(VIDEO_STREAM).ok();
+        // The plan names the offerer "a" and the answerer "b".
+        let plan = bridged_media::plan_answer(offered, offer, answer, o_local, o_video)?;
+        let (o_leg, a_leg) = (offerer.leg(), offerer.other().leg());
         let m = &call.media;
         let set = || -> Result<(), gateway_media::MediaError> {
             let (rtp, rtcp, mux) = plan.a_remote;
-            m.set_remote(AUDIO_STREAM, Leg::A, rtp, rtcp, mux)?;
+            m.set_remote(AUDIO_STREAM, o_leg, rtp, rtcp, mux)?;
             let (rtp, rtcp, mux) = plan.b_remote;
-            m.set_remote(AUDIO_STREAM, Leg::B, rtp, rtcp, mux)?;
-            m.set_clock_rate(AUDIO_STREAM, Leg::A, plan.clocks.0)?;
-            m.set_clock_rate(AUDIO_STREAM, Leg::B, plan.clocks.1)?;
+            m.set_remote(AUDIO_STREAM, a_leg, rtp, rtcp, mux)?;
+            m.set_clock_rate(AUDIO_STREAM, o_leg, plan.clocks.0)?;
+            m.set_clock_rate(AUDIO_STREAM, a_leg, plan.clocks.1)?;
             if let Some(v) = &plan.video {
                 let (rtp, rtcp, mux) = v.a_remote;
-                m.set_remote(VIDEO_STREAM, Leg::A, rtp, rtcp, mux)?;
+                m.set_remote(VIDEO_STREAM, o_leg, rtp, rtcp, mux)?;
                 let (rtp, rtcp, mux) = v.b_remote;
-                m.set_remote(VIDEO_STREAM, Leg::B, rtp, rtcp, mux)?;
+                m.set_remote(VIDEO_STREAM, a_leg, rtp, rtcp, mux)?;
                 // 90 kHz marks video: jitter without a MOS.
-                m.set_clock_rate(VIDEO_STREAM, Leg::A, 90_000)?;
-                m.set_clock_rate(VIDEO_STREAM, Leg::B, 90_000)?;
+                m.set_clock_rate(VIDEO_STREAM, o_leg, 90_000)?;
+                m.set_clock_rate(VIDEO_STREAM, a_leg, 90_000)?;
             }
             Ok(())
         };
-        set().map_err(|e| Cause::from_sip_status(500, &format!("Media relay: {e}")))?;
+        set().map_err(relay_err)?;
         let encrypted = |k: Option<&super::sdes::LegKeys>| k.is_some();
         let keys = plan.srtp.as_ref();
         for (side, codec, enc) in [
             (
-                Side::A,
+                offerer,
                 plan.audio.0,
                 encrypted(keys.and_then(|k| k.offerer.as_ref())),
             ),
             (
-                Side::B,
+                offerer.other(),
                 plan.audio.1,
                 encrypted(keys.and_then(|k| k.answerer.as_ref())),
             ),
@@ -498,24 +577,24 @@ impl Engine {
                 describe_leg_media(&call.media, AUDIO_STREAM, side, codec, enc);
             }
         }
-        let srtp = plan.srtp.clone().map(|l| (Side::A, l));
+        let srtp = plan.srtp.clone().map(|l| (offerer, l));
         // A leg with telephone-event whose peer has none: its events are
         // taken out of the media (then signalled to the peer), and digits
         // the peer signals are played into the audio towards it.
         let tap = match plan.telephone_events {
-            (Some((pt, clock)), None) => Some((call_id, Side::A, pt, clock, dtmf_tx)),
-            (None, Some((pt, clock))) => Some((call_id, Side::B, pt, clock, dtmf_tx)),
+            (Some((pt, clock)), None) => Some((call_id, offerer, pt, clock, dtmf_tx)),
+            (None, Some((pt, clock))) => Some((call_id, offerer.other(), pt, clock, dtmf_tx)),
             _ => None,
         };
         install_media(
             &call.label,
             &call.media,
-            Side::A,
+            offerer,
             plan.transcode.as_ref(),
             srtp.as_ref(),
             tap,
         );
-        info!(call_id = %call.label, caller_codec = %plan.codecs.0, callee_codec = %plan.codecs.1, transcoded = plan.transcode.is_some(), "bridged media path set");
+        info!(call_id = %call.label, ?offerer, offerer_codec = %plan.codecs.0, answerer_codec = %plan.codecs.1, transcoded = plan.transcode.is_some(), "bridged media path set");
         let answer = plan.a_answer.clone();
         call.plan = Some(plan);
         Ok(answer)
@@ -582,6 +661,30 @@ impl Engine {
         self.plan_bridge(call_id, &b_answer).map(|_| ())
     }
 
+    /// The callee refused our first offer as not acceptable (a 488): a
+    /// callee that insists on SRTP gets the same offer once more with
+    /// SDES keys (RTP/SAVP); otherwise the call ends with the refusal.
+    fn callee_refused_offer(&mut self, now: Instant, call_id: u64, cause: Cause) {
+        let Some(call) = self.bridged.calls.get_mut(&call_id) else {
+            return;
+        };
+        let retry = match (call.callee_offer.take(), call.offered.as_ref()) {
+            (Some(offer), Some(state)) => bridged_media::with_srtp(&offer, state),
+            _ => None,
+        };
+        match retry {
+            Some((offer, state)) => {
+                info!(call_id = %call.label, "callee refused plain RTP; offering SRTP (RTP/SAVP) once");
+                call.offered = Some(state);
+                self.bridged_command(now, call_id, Side::B, LegCommand::Offer(offer));
+            }
+            None => {
+                call.legs[Side::B as usize].ended = true;
+                self.end_bridged(now, call_id, Side::B, cause)
+            }
+        }
+    }
+
     /// `side` ended (or must end) with `cause`: the other leg ends with the
     /// same cause, in its protocol's words, and the call is recorded.
     fn end_bridged(&mut self, now: Instant, call_id: u64, side: Side, cause: Cause) {
@@ -629,6 +732,7 @@ impl Engine {
         let outcome = match answered_ms {
             Some(_) if cause.is_normal() => "answered",
             Some(_) => "failed",
+            None if call.setup_failed => "failed",
             None => super::outcome_of(status),
         };
         let reason = cause
@@ -658,7 +762,13 @@ impl Engine {
     }
 
     /// Hand a command to a leg's adapter.
-    fn bridged_command(&mut self, now: Instant, call_id: u64, side: Side, cmd: LegCommand) {
+    pub(super) fn bridged_command(
+        &mut self,
+        now: Instant,
+        call_id: u64,
+        side: Side,
+        cmd: LegCommand,
+    ) {
         let Some(call) = self.bridged.calls.get(&call_id) else {
             return;
         };

@@ -245,6 +245,29 @@ pub(crate) fn offer_for_callee(
     ))
 }
 
+/// The callee refused our plain offer (488): the same offer with SDES-SRTP
+/// audio and fresh keys, for callees that insist on SRTP. Plain video is
+/// left out (it would be refused the same way). `None` if the offer was
+/// encrypted already or has no audio.
+pub(crate) fn with_srtp(offer: &MediaCaps, state: &OfferState) -> Option<(MediaCaps, OfferState)> {
+    let (_, audio) = offer.first(MediaKind::Audio)?;
+    if audio.transport.is_encrypted() || state.b_keys_offered.is_some() {
+        return None;
+    }
+    let (transport, keys) = our_transport(true);
+    let mut audio = audio.clone();
+    audio.transport = transport;
+    let mut state = state.clone();
+    state.b_keys_offered = keys;
+    state.a_video = None;
+    Some((
+        MediaCaps {
+            streams: vec![audio],
+        },
+        state,
+    ))
+}
+
 /// The offer's first enabled plain-RTP video stream.
 pub(crate) fn plain_video(offer: &MediaCaps) -> Option<(usize, &StreamCaps)> {
     offer

@@ -132,7 +132,8 @@ async fn a_neutral_call_relays_media_dtmf_and_hang_up() {
     ok_all(&mut h, &out, b_addr(), Method::Info);
     assert!(h.out().is_empty());
 
-    // An INFO the gateway does not understand is refused, the call stays.
+    // An INFO of a package the gateway does not read is refused, the call
+    // stays.
     let odd = a.in_dialog_with("INFO", "text/plain", "hello");
     h.send(a.addr, &odd);
     let out = h.out();
@@ -142,6 +143,20 @@ async fn a_neutral_call_relays_media_dtmf_and_hang_up() {
         .get(&HeaderName::Accept)
         .is_some_and(|v| v.contains("dtmf-relay")));
     no_request(&out, b_addr(), Method::Info);
+
+    // An empty INFO goes on to B, and A hears B's answer.
+    h.send(a.addr, &a.in_dialog("INFO", ""));
+    let out = h.out();
+    assert!(responses(&out, a.addr).is_empty(), "A waits for B's answer");
+    let probe = req(&out, b_addr(), Method::Info);
+    h.send(
+        b_addr(),
+        &response_text(&probe, 481, "Call Does Not Exist", None, None, &[], ""),
+    );
+    assert_eq!(
+        resp(&h.out(), a.addr, 481).cseq().unwrap().method,
+        Method::Info
+    );
 
     // A hangs up: B gets a BYE that says why (RFC 6432 Reason).
     h.send(a.addr, &a.in_dialog("BYE", ""));
@@ -438,4 +453,103 @@ async fn video_in_the_same_format_is_forwarded_without_decoding() {
         .unwrap();
     assert_eq!(&buf[..n], &pkt[..]);
     assert_eq!(src.port(), ports[1]);
+}
+
+/// A body that is not SDP is no offer: the callee gets the bridge's own
+/// SDP offer, never the caller's body labelled as one.
+#[tokio::test]
+async fn a_non_sdp_body_is_not_taken_for_an_offer() {
+    let mut h = neutral();
+    let mut a = Caller::new(a_addr(), "9999", "5551234");
+    let body = "<presence/>";
+    let text = a.invite(&[], "").replace(
+        "Content-Length: 0\r\n\r\n",
+        &format!(
+            "Content-Type: application/pidf+xml\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        ),
+    );
+    h.send(a.addr, &text);
+    let out = h.out();
+    let b_inv = req(&out, b_addr(), Method::Invite);
+    let offered = String::from_utf8_lossy(&b_inv.body).to_string();
+    assert!(!offered.contains("presence"), "{offered}");
+    let (ip, port) = sdp_media(&b_inv.body);
+    assert_eq!(ip, "127.0.0.1");
+    assert!(h.in_range(port), "{offered}");
+}
+
+/// A callee that insists on SRTP refuses our plain offer with 488: it gets
+/// one more INVITE offering RTP/SAVP with our keys, and its SRTP answer
+/// connects a plain caller (SRTP terminated on the callee's leg).
+#[tokio::test]
+async fn a_callee_refusing_plain_rtp_is_offered_srtp_once() {
+    let mut h = neutral();
+    let mut a = Caller::new(a_addr(), "9999", "5551234");
+    let b_inv = place_call(&mut h, &mut a, b_addr(), &sdp("127.0.0.5", 30000, 1));
+    assert!(String::from_utf8_lossy(&b_inv.body).contains("RTP/AVP"));
+    h.send(
+        b_addr(),
+        &response_text(
+            &b_inv,
+            488,
+            "Not Acceptable Here",
+            Some("nb9"),
+            None,
+            &[],
+            "",
+        ),
+    );
+    let out = h.out();
+    assert!(responses(&out, a.addr).iter().all(|r| r.status < 300));
+    let again = req(&out, b_addr(), Method::Invite);
+    assert_eq!(again.cseq().unwrap().seq, b_inv.cseq().unwrap().seq + 1);
+    assert_eq!(
+        again.headers.get(&HeaderName::CallId),
+        b_inv.headers.get(&HeaderName::CallId)
+    );
+    let offered = String::from_utf8_lossy(&again.body).to_string();
+    assert!(
+        offered.contains("RTP/SAVP") && offered.contains("a=crypto:"),
+        "{offered}"
+    );
+    let srtp_answer = sdp("127.0.0.6", 30002, 1).replace("RTP/AVP", "RTP/SAVP")
+        + "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz\r\n";
+    let ok = answer(&mut h, &mut a, &again, "nb9", &srtp_answer, &[]);
+    let to_a = String::from_utf8_lossy(&ok.body).to_string();
+    assert!(
+        to_a.contains("RTP/AVP") && !to_a.contains("a=crypto"),
+        "{to_a}"
+    );
+
+    // A second refusal ends the call with it.
+    let mut c = Caller::new(a_addr(), "9999", "5551235");
+    let b_inv = place_call(&mut h, &mut c, b_addr(), &sdp("127.0.0.5", 30010, 1));
+    h.send(
+        b_addr(),
+        &response_text(
+            &b_inv,
+            488,
+            "Not Acceptable Here",
+            Some("nb10"),
+            None,
+            &[],
+            "",
+        ),
+    );
+    let again = req(&h.out(), b_addr(), Method::Invite);
+    h.send(
+        b_addr(),
+        &response_text(
+            &again,
+            488,
+            "Not Acceptable Here",
+            Some("nb10"),
+            None,
+            &[],
+            "",
+        ),
+    );
+    let r = resp(&h.out(), c.addr, 488);
+    assert_eq!(cseq_method(&r), Method::Invite);
 }

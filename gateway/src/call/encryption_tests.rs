@@ -19,7 +19,12 @@ fn required() -> Harness {
         gateway_dialplan::SAMPLE_DIALPLAN,
         "the fixture sets encryption"
     );
-    Harness::with(test_config(), &plan)
+    let mut h = Harness::with(test_config(), &plan);
+    // The fixture's trunk is reached over UDP: these tests are about the
+    // SRTP itself, so SDES over plain signalling is allowed here (the
+    // default refusal is tested below).
+    h.e.sdes_without_tls = true;
+    h
 }
 
 fn invite_over_tls(
@@ -143,4 +148,30 @@ m=audio 30002 RTP/SAVP 0\r\na=rtpmap:0 PCMU/8000\r\na=crypto:{}\r\n",
         !ours.contains("WVNfX19z") && !answer.contains(&ours[30..]),
         "A gets a key of ours"
     );
+}
+
+/// By default SDES keys never cross plain signalling: a callee reached
+/// over UDP is refused with 488 and the reason, and so is a caller that
+/// offers SRTP over UDP; `sdes_without_tls` admits the caller.
+#[tokio::test]
+async fn sdes_over_plain_signalling_is_refused_unless_allowed() {
+    let mut h = required();
+    h.e.sdes_without_tls = false;
+    let mut a = Caller::new(a_addr(), "9999", "5551234");
+    let out = invite_over_tls(&mut h, &mut a, SRTP_OFFER);
+    let r = resp(&out, a.addr, 488);
+    assert!(r.reason.contains("in clear"), "{}", r.reason);
+    assert!(r.headers.get(&HeaderName::Warning).is_some());
+
+    let mut c = Caller::new(a_addr(), "9999", "5551235");
+    h.send(c.addr, &c.invite(&[], SRTP_OFFER));
+    let r = resp(&h.out(), c.addr, 488);
+    assert!(r.reason.contains("TLS"), "{}", r.reason);
+
+    h.e.sdes_without_tls = true;
+    let mut d = Caller::new(a_addr(), "9999", "5551236");
+    h.send(d.addr, &d.invite(&[], SRTP_OFFER));
+    let out = h.out();
+    let to_b = b_invite(&out);
+    assert!(String::from_utf8_lossy(&to_b.body).contains("RTP/SAVP"));
 }

@@ -10,6 +10,7 @@ pub mod anchor;
 use media_path::{describe_leg_media, install_media, SdpKind};
 pub mod bridged;
 mod bridged_media;
+mod bridged_reoffer;
 #[cfg(test)]
 mod bridged_tests;
 pub mod caps;
@@ -378,7 +379,20 @@ impl Engine {
             target: target.clone(),
             transport_secure: from.transport == Transport::Tls,
         };
-        let decision = self.dialplan.route(&route_req);
+        let mut decision = self.dialplan.route(&route_req);
+        if self.sdes_without_tls
+            && !route_req.transport_secure
+            && decision.policy.encryption_required
+            && matches!(decision.outcome, RouteOutcome::Reject { status: 488, .. })
+        {
+            // Allowed explicitly: SDES over plain signalling counts as
+            // encrypted; the media must still be SRTP.
+            let secure = RouteRequest {
+                transport_secure: true,
+                ..route_req.clone()
+            };
+            decision = self.dialplan.route(&secure);
+        }
         debug!(caller = ?caller, target = %target, outcome = ?decision.outcome, trace = ?decision.trace, "routed");
 
         let (b_uri, b_peer, b_credentials) = match &decision.outcome {

@@ -17,6 +17,10 @@ use gateway_sip::uri::Uri;
 use std::time::Instant;
 use tracing::{debug, info, warn};
 
+mod info;
+mod reoffer;
+mod timers;
+
 /// Which end of the dialog we are.
 enum Role {
     /// The caller's INVITE: we answer it.
@@ -58,6 +62,13 @@ pub(crate) struct SipLeg {
     local_sdp: Vec<u8>,
     session_id: String,
     sdp_version: u64,
+    /// The callee answered our offer in a provisional (its 2xx may then
+    /// carry no SDP).
+    early_answer: bool,
+    /// Offers and answers after the call is up.
+    mid: reoffer::MidCall,
+    session: timers::LegSessionTimer,
+    messages: info::LegMessages,
 }
 
 impl SipLeg {
@@ -184,7 +195,12 @@ impl Engine {
             .or_else(|| from_na.as_ref().and_then(|f| f.uri.user.clone()))
             .unwrap_or_else(|| "anonymous".into());
         let session_id = self.random_hex(6);
+        let mid = reoffer::MidCall::after(offer.as_ref().map(|o| o.origin.session_version));
         let leg = SipLeg {
+            early_answer: false,
+            mid,
+            session: Default::default(),
+            messages: Default::default(),
             peer: from,
             tag: tag.clone(),
             dialog: Dialog::uas_from_invite(&req, &tag, &contact).ok(),
@@ -247,6 +263,11 @@ impl Engine {
             .to_string();
         let mut invite = self.callee_invite(uri, peer, caller_number, display, &tag, max_forwards);
         let sdp = offer_sdp(offer, self.cfg.advertised_ip, &session_id, 1);
+        gateway_sip::session_timer::apply_to_request(
+            &mut invite,
+            &gateway_sip::session_timer::SessionTimerConfig::default(),
+            None,
+        );
         invite
             .headers
             .set(HeaderName::ContentType, "application/sdp");
@@ -275,6 +296,10 @@ impl Engine {
             local_sdp: sdp,
             session_id,
             sdp_version: 1,
+            early_answer: false,
+            mid: Default::default(),
+            session: Default::default(),
+            messages: Default::default(),
         })
     }
 
@@ -329,6 +354,10 @@ impl Engine {
                 };
                 self.respond(now, tx, with_our_headers(resp, &contact));
             }
+            LegCommand::Answer(caps) if leg.mid.has_pending_in() => {
+                self.answer_pending_offer(now, call_id, side, &caps)
+            }
+            LegCommand::RefuseOffer(cause) => self.refuse_pending_offer(now, call_id, side, &cause),
             LegCommand::Answer(caps) => {
                 let Role::Uas {
                     invite_tx,
@@ -355,11 +384,16 @@ impl Engine {
                 let mut resp = make_response(invite, 200, Some(&leg.tag));
                 resp.headers.set(HeaderName::ContentType, "application/sdp");
                 resp.body = body.clone();
-                // Retransmissions (RFC 3261 §13.3.1.4) repeat it exactly.
-                let resp = with_our_headers(resp, &contact);
+                let mut resp = with_our_headers(resp, &contact);
                 let tx = *invite_tx;
+                let invite = invite.clone();
                 leg.local_sdp = body;
                 leg.settled = true;
+                self.session_timer_answered(now, call_id, side, &invite, &mut resp);
+                let Some(leg) = self.sip_leg_mut(call_id, side) else {
+                    return;
+                };
+                // Retransmissions (RFC 3261 §13.3.1.4) repeat it exactly.
                 let wait = AckWait::new(now, t1, t2, resp.clone());
                 let next = wait.poll_timeout();
                 leg.ack_wait = Some(wait);
@@ -394,11 +428,15 @@ impl Engine {
                     None,
                 );
             }
-            LegCommand::Offer(_) => {
-                debug!(
-                    ?side,
-                    "re-offer towards a SIP leg not supported yet; media kept"
-                );
+            LegCommand::Offer(caps)
+                if matches!(leg.role, Role::Uac { .. }) && leg.settled && leg.dialog.is_none() =>
+            {
+                self.invite_again(now, call_id, side, &caps)
+            }
+            LegCommand::Offer(caps) => self.send_reoffer(now, call_id, side, &caps),
+            LegCommand::Message(msg) => self.send_leg_message(now, call_id, side, msg),
+            LegCommand::MessageAnswered { id, result } => {
+                self.answer_leg_message(now, call_id, side, id, result)
             }
         }
     }
@@ -448,10 +486,63 @@ impl Engine {
                 self.bridged.orphans.insert(tx, orphan);
             }
             _ => {
+                // A re-INVITE of the peer's still waiting gets its final
+                // response before the BYE.
+                if let Some((tx, req)) = leg.mid.take_pending() {
+                    let resp = make_response(&req, 487, Some(&leg.tag));
+                    self.respond(now, tx, resp);
+                }
                 let reason = cause.reason_header();
                 self.sip_leg_request(now, call_id, side, Method::Bye, None, Some(reason));
             }
         }
+    }
+
+    /// PRACK for a reliable provisional of the callee's (RFC 3262), in the
+    /// early dialog it creates; a retransmitted one is acknowledged once.
+    fn prack(&mut self, now: Instant, call_id: u64, side: Side, resp: &Response) {
+        let branch = self.new_branch();
+        let Some(leg) = self.sip_leg_mut(call_id, side) else {
+            return;
+        };
+        let Role::Uac { invite, .. } = &leg.role else {
+            return;
+        };
+        let fork = gateway_sip::dialog::DialogId::of_received_response(resp);
+        if leg
+            .dialog
+            .as_ref()
+            .is_none_or(|d| Some(&d.id) != fork.as_ref())
+        {
+            leg.dialog = Dialog::uac_from_response(invite, resp).ok();
+        }
+        let peer = leg.peer;
+        let Some(mut prack) = leg
+            .dialog
+            .as_mut()
+            .and_then(|d| d.create_prack(resp).ok().flatten())
+        else {
+            return;
+        };
+        let hp = self.cfg.sent_by(peer.transport);
+        add_via(&mut prack, peer.transport, &hp, &branch);
+        match self.tx.send_request(now, prack, peer) {
+            Ok(tx) => {
+                self.bridged.client_tx.insert(tx, (call_id, side));
+            }
+            Err(e) => debug!(error = %e, "PRACK not sent"),
+        }
+    }
+
+    /// The leg ends its dialog itself (a timer ran out): BYE to its peer,
+    /// then the owner hears of it.
+    fn end_own_dialog(&mut self, now: Instant, call_id: u64, side: Side, cause: Cause) {
+        let reason = cause.reason_header();
+        self.sip_leg_request(now, call_id, side, Method::Bye, None, Some(reason));
+        if let Some(leg) = self.sip_leg_mut(call_id, side) {
+            leg.settled = true;
+        }
+        self.on_bridged_event(now, call_id, side, LegEvent::Ended(cause));
     }
 
     /// An in-dialog request on a leg (BYE, INFO).
@@ -528,8 +619,13 @@ impl Engine {
                     Role::Uac { .. } => "Hung up by the callee",
                 };
                 leg.settled = true;
+                // So may a peer whose re-INVITE is still with the other leg.
+                let reoffer = leg
+                    .mid
+                    .take_pending()
+                    .map(|(tx, r)| (tx, make_response(&r, 487, Some(&tag))));
                 self.reply(now, id, &req, 200, "OK", Some(&tag));
-                if let Some((tx, resp)) = pending {
+                for (tx, resp) in pending.into_iter().chain(reoffer) {
                     self.respond(now, tx, resp);
                 }
                 let cause = req
@@ -540,45 +636,9 @@ impl Engine {
                 self.on_bridged_event(now, call_id, side, LegEvent::Ended(cause));
             }
             Method::Invite | Method::Update => {
-                // A refresh, hold or move: answered with the media we have.
-                if let Some(offer) = parse_sdp(&req.headers, &req.body) {
-                    leg.sdp_version += 1;
-                    leg.local_sdp = super::caps::reanswer(&leg.local_sdp, &offer, leg.sdp_version);
-                }
-                let mut resp = make_response(&req, 200, Some(&tag));
-                resp.headers.set(HeaderName::ContentType, "application/sdp");
-                resp.body = leg.local_sdp.clone();
-                let transport = leg.peer.transport;
-                resp.headers
-                    .push(HeaderName::Contact, self.contact(transport));
-                resp.headers.push(HeaderName::Server, USER_AGENT);
-                self.respond(now, id, resp);
+                self.on_sip_leg_reoffer(now, (call_id, side), id, req)
             }
-            Method::Info => {
-                use super::dtmf::{read_info, InfoRequest, INFO_ACCEPT};
-                let ct = req.headers.get(&HeaderName::ContentType);
-                match read_info(ct, &req.body) {
-                    InfoRequest::Malformed(why) => self.reply(
-                        now,
-                        id,
-                        &req,
-                        400,
-                        &format!("Bad DTMF body: {why}"),
-                        Some(&tag),
-                    ),
-                    InfoRequest::Unsupported => {
-                        let mut resp = make_response(&req, 415, Some(&tag));
-                        resp.headers.push(HeaderName::Accept, INFO_ACCEPT);
-                        self.respond(now, id, resp);
-                    }
-                    _ => {
-                        self.reply(now, id, &req, 200, "OK", Some(&tag));
-                        if let Some(ev) = info_event(&req) {
-                            self.on_bridged_event(now, call_id, side, ev);
-                        }
-                    }
-                }
-            }
+            Method::Info => self.on_sip_leg_info(now, (call_id, side), id, req),
             Method::Options => self.reply(now, id, &req, 200, "OK", Some(&tag)),
             _ => {
                 let mut resp = make_response(&req, 405, Some(&tag));
@@ -599,6 +659,9 @@ impl Engine {
         let Some(leg) = self.sip_leg_mut(call_id, side) else {
             return;
         };
+        if leg.mid.acked(ack.cseq().map(|c| c.seq).unwrap_or(0)) {
+            return;
+        }
         let waited = leg.ack_wait.take().is_some();
         if let Some(d) = leg.dialog.as_mut() {
             d.confirm();
@@ -648,6 +711,11 @@ impl Engine {
         resp: Response,
     ) {
         let method = resp.cseq().map(|c| c.method).ok();
+        if method == Some(Method::Info)
+            && self.on_leg_message_response(now, call_id, side, tx, &resp)
+        {
+            return;
+        }
         if method != Some(Method::Invite) {
             // BYE, INFO and CANCEL answers change nothing here.
             return;
@@ -658,6 +726,12 @@ impl Engine {
         let Some(leg) = self.sip_leg_mut(call_id, side) else {
             return;
         };
+        if leg.mid.owns(tx) {
+            return self.on_reoffer_response(now, call_id, side, tx, &resp);
+        }
+        if leg.session.owns(tx) {
+            return self.on_leg_refresh_response(now, call_id, side, &resp);
+        }
         let Role::Uac {
             invite,
             provisional,
@@ -672,7 +746,15 @@ impl Engine {
                 return;
             }
             *provisional = true;
+            if gateway_sip::dialog::reliable_rseq(&resp).is_some() {
+                self.prack(now, call_id, side, &resp);
+            }
             let early = parse_sdp(&resp.headers, &resp.body).map(|s| caps_from_sdp(&s));
+            if early.is_some() {
+                if let Some(leg) = self.sip_leg_mut(call_id, side) {
+                    leg.early_answer = true;
+                }
+            }
             return self.on_bridged_event(
                 now,
                 call_id,
@@ -687,17 +769,30 @@ impl Engine {
             // Every 2xx is acknowledged, even one crossing our CANCEL.
             let invite = invite.clone();
             let fork = gateway_sip::dialog::DialogId::of_received_response(&resp);
-            if leg
+            use gateway_sip::dialog::DialogState;
+            let early = leg
                 .dialog
                 .as_ref()
-                .is_some_and(|d| Some(&d.id) != fork.as_ref())
+                .is_some_and(|d| d.state == DialogState::Early);
+            if !early
+                && leg
+                    .dialog
+                    .as_ref()
+                    .is_some_and(|d| Some(&d.id) != fork.as_ref())
             {
                 let peer = leg.peer;
                 info!("a second fork answered; acknowledged and hung up");
                 return self.hang_up_stray_2xx(now, &invite, peer, &resp);
             }
-            if leg.dialog.is_none() {
-                leg.dialog = Dialog::uac_from_response(&invite, &resp).ok();
+            match leg.dialog.as_mut() {
+                // The early dialog of a reliable provisional becomes the
+                // call's (its CSeq count goes on); another fork's 2xx
+                // replaces it.
+                Some(d) if early && Some(&d.id) == fork.as_ref() => {
+                    d.on_response(&Method::Invite, &resp)
+                }
+                Some(_) if !early => {}
+                _ => leg.dialog = Dialog::uac_from_response(&invite, &resp).ok(),
             }
             let cseq = invite.cseq().map(|c| c.seq).unwrap_or(1);
             let first = !leg.settled;
@@ -706,6 +801,7 @@ impl Engine {
             if !first {
                 return;
             }
+            self.session_timer_accepted(now, call_id, side, &resp);
             if self
                 .bridged
                 .calls
@@ -717,12 +813,22 @@ impl Engine {
             }
             match parse_sdp(&resp.headers, &resp.body) {
                 Some(sdp) => {
+                    if let Some(leg) = self.sip_leg_mut(call_id, side) {
+                        leg.mid.remote_version = Some(sdp.origin.session_version);
+                    }
                     self.on_bridged_event(
                         now,
                         call_id,
                         side,
                         LegEvent::Answer(caps_from_sdp(&sdp)),
                     );
+                    self.on_bridged_event(now, call_id, side, LegEvent::Answered);
+                }
+                // The answer came reliably in a provisional (RFC 3262).
+                None if self
+                    .sip_leg_mut(call_id, side)
+                    .is_some_and(|l| l.early_answer) =>
+                {
                     self.on_bridged_event(now, call_id, side, LegEvent::Answered);
                 }
                 None => {
@@ -735,6 +841,20 @@ impl Engine {
         }
         if matches!(status, 401 | 407) && self.retry_with_credentials(now, call_id, side, &resp) {
             return;
+        }
+        if status == 488 {
+            // The media was refused, not the call: the owner may offer
+            // other media in a new INVITE (RTP/SAVP to an SRTP-only callee).
+            if let Some(leg) = self.sip_leg_mut(call_id, side) {
+                leg.settled = true;
+            }
+            let cause = Cause::from_sip_response(
+                status,
+                &resp.reason,
+                resp.headers.get(&HeaderName::Reason),
+            );
+            info!(status, reason = %resp.reason, "callee refused our offer");
+            return self.on_bridged_event(now, call_id, side, LegEvent::OfferRefused(cause));
         }
         let Some(leg) = self.sip_leg_mut(call_id, side) else {
             return;
@@ -822,6 +942,54 @@ impl Engine {
         }
     }
 
+    /// The callee refused our first offer: a new INVITE (next CSeq, same
+    /// dialog identifiers) with the owner's other offer.
+    fn invite_again(&mut self, now: Instant, call_id: u64, side: Side, caps: &MediaCaps) {
+        let advertised = self.cfg.advertised_ip;
+        let branch = self.new_branch();
+        let Some(leg) = self.sip_leg_mut(call_id, side) else {
+            return;
+        };
+        let peer = leg.peer;
+        let Role::Uac { invite, .. } = &leg.role else {
+            return;
+        };
+        let mut req = invite.clone();
+        let seq = req.cseq().map(|c| c.seq).unwrap_or(1) + 1;
+        req.headers.set(HeaderName::CSeq, format!("{seq} INVITE"));
+        req.headers.remove(&HeaderName::Via);
+        leg.sdp_version += 1;
+        let body = offer_sdp(caps, advertised, &leg.session_id, leg.sdp_version);
+        req.body = body.clone();
+        leg.local_sdp = body;
+        let hp = self.cfg.sent_by(peer.transport);
+        add_via(&mut req, peer.transport, &hp, &branch);
+        match self.tx.send_request(now, req.clone(), peer) {
+            Ok(tx) => {
+                if let Some(leg) = self.sip_leg_mut(call_id, side) {
+                    leg.settled = false;
+                    if let Role::Uac {
+                        invite,
+                        invite_tx,
+                        provisional,
+                        ..
+                    } = &mut leg.role
+                    {
+                        *invite = req;
+                        *invite_tx = tx;
+                        *provisional = false;
+                    }
+                }
+                self.bridged.client_tx.insert(tx, (call_id, side));
+            }
+            Err(e) => {
+                warn!(error = %e, "second INVITE not sent");
+                let cause = Cause::from_sip_status(503, &format!("INVITE not sent: {e}"));
+                self.on_bridged_event(now, call_id, side, LegEvent::Ended(cause));
+            }
+        }
+    }
+
     /// A trunk challenged our INVITE: send it again, once, with its
     /// credentials. `false` when there is nothing to answer with.
     fn retry_with_credentials(
@@ -890,10 +1058,26 @@ impl Engine {
     }
 
     /// A client transaction of a leg failed (timeout, transport error).
-    pub(crate) fn on_sip_leg_failure(&mut self, now: Instant, (call_id, side): (u64, Side)) {
+    pub(crate) fn on_sip_leg_failure(
+        &mut self,
+        now: Instant,
+        (call_id, side): (u64, Side),
+        tx: ClientTxId,
+    ) {
+        if self.leg_message_failed(now, call_id, side, tx) {
+            return;
+        }
         let Some(leg) = self.sip_leg_mut(call_id, side) else {
             return;
         };
+        if leg.session.refresh.is_some() {
+            self.refresh_failed(now, call_id, side);
+            return;
+        }
+        if leg.mid.out_failed() {
+            let cause = Cause::from_sip_status(408, "The peer did not answer our re-INVITE");
+            return self.on_bridged_event(now, call_id, side, LegEvent::OfferRefused(cause));
+        }
         if leg.settled || !matches!(leg.role, Role::Uac { .. }) {
             return;
         }
@@ -904,6 +1088,7 @@ impl Engine {
 
     /// The 2xx retransmission timer of a UAS leg (RFC 3261 §13.3.1.4).
     pub(crate) fn on_sip_leg_answer_timer(&mut self, now: Instant, call_id: u64, side: Side) {
+        self.on_mid_answer_timer(now, call_id, side);
         let Some(leg) = self.sip_leg_mut(call_id, side) else {
             return;
         };
@@ -923,11 +1108,14 @@ impl Engine {
                 }
             }
             Some(RetransmitAction::GiveUp) => {
+                // RFC 3261 §13.3.1.4: the session is confirmed and then
+                // ended with a BYE.
                 warn!("the caller never acknowledged our 200 OK");
                 let cause = Cause::from_sip_status(408, "No ACK from the caller");
-                return self.on_bridged_event(now, call_id, side, LegEvent::Ended(cause));
+                return self.end_own_dialog(now, call_id, side, cause);
             }
-            None => {}
+            // Not due: this timer was the leg's other 2xx's.
+            None => return,
         }
         if let Some(at) = next {
             self.schedule(at, EngineTimer::BridgedAnswer(call_id, side as u8));

@@ -188,7 +188,7 @@ impl Engine {
                 number,
                 decision,
                 offer: &caps,
-                secure_signalling: from.transport == Transport::Tls,
+                secure_signalling: from.transport == Transport::Tls || self.sdes_without_tls,
                 label,
                 caller,
                 cdr_from: req.from().map(|f| f.uri.to_string()).unwrap_or_default(),
