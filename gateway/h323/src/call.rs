@@ -149,7 +149,13 @@ pub struct CallLegStats {
     pub h245_in: u64,
     /// Tunnelled H.245 PDUs we could not decode (ignored).
     pub h245_malformed: u64,
+    /// Our H.245 PDUs dropped because too many waited (a peer flooding
+    /// requests while Fast Start holds our answers back).
+    pub h245_dropped: u64,
 }
+
+/// How many of our H.245 PDUs may wait for Fast Start to settle.
+const MAX_QUEUED_H245: usize = 128;
 
 pub struct H323CallLeg {
     config: CallLegConfig,

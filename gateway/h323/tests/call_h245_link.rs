@@ -740,3 +740,23 @@ fn the_peers_release_closes_the_h245_connection_without_ending_the_session_again
     assert_eq!(room.actions(&mut leg), (vec![H245Action::Close], vec![]));
     assert!(room.drain(&mut leg).is_empty());
 }
+
+#[test]
+fn a_flood_of_requests_while_fast_start_is_pending_is_bounded() {
+    let t0 = Instant::now();
+    let mut leg = H323CallLeg::new_incoming(config());
+    let room = Peer::new(false);
+    leg.handle_bytes(t0, &room.setup(Some(ta(ROOM_H245)), true));
+    leg.h245_connected(t0);
+    let mut bytes = Vec::new();
+    for i in 0..1000u32 {
+        bytes.extend(pdu(H245Message::RoundTripDelayRequest(i as u8)));
+    }
+    leg.handle_h245_bytes(t0, &bytes);
+    assert!(leg.stats().h245_dropped > 800, "{:?}", leg.stats());
+    leg.handle_command(t0, LegCommand::Answer(media(MediaDirection::SendRecv)));
+    let sent = std::iter::from_fn(|| leg.poll_h245_action())
+        .filter(|a| matches!(a, H245Action::Send(_)))
+        .count();
+    assert!(sent <= 128, "{sent} PDUs held back and sent");
+}

@@ -248,6 +248,10 @@ impl H323CallLeg {
         if !self.h245_available() {
             return;
         }
+        if self.h245_queue.len() >= MAX_QUEUED_H245 {
+            self.stats.h245_dropped += 1;
+            return;
+        }
         if matches!(m, H245Message::EndSessionCommand(_)) {
             self.end_session_sent = true;
         }
