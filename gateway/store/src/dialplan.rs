@@ -51,6 +51,9 @@ pub struct DialplanImport {
     pub created: bool,
     /// The version that was current before (when one was created).
     pub previous: Option<DialplanVersion>,
+    /// Rows of the read model inserted, updated or deleted: only those that
+    /// differ between the two versions.
+    pub rows_written: u64,
 }
 
 /// A concurrent writer got there first: the version number was taken
@@ -109,11 +112,23 @@ impl Store {
         source_text: &str,
         file_name: &str,
     ) -> Result<i64, StoreError> {
+        self.import_dialplan_report(dialplan, source_text, file_name)
+            .await
+            .map(|i| i.version)
+    }
+
+    /// [`Store::import_dialplan`], saying what it wrote.
+    pub async fn import_dialplan_report(
+        &self,
+        dialplan: &Dialplan,
+        source_text: &str,
+        file_name: &str,
+    ) -> Result<DialplanImport, StoreError> {
         let mut attempt = 0;
         loop {
             attempt += 1;
             match self
-                .import_inner(dialplan, source_text, file_name, None)
+                .import_tx(dialplan, source_text, file_name, None, None)
                 .await
             {
                 Err(StoreError::Database(e)) if attempt < 4 && is_write_race(&e) => {
@@ -150,6 +165,7 @@ impl Store {
         }
     }
 
+    #[cfg(test)]
     pub(crate) async fn import_inner(
         &self,
         dp: &Dialplan,
@@ -257,6 +273,7 @@ impl Store {
             version: row.try_get("version")?,
             created: false,
             previous: None,
+            rows_written: 0,
         }))
     }
 
@@ -290,6 +307,7 @@ impl Store {
                     version: p.version,
                     created: false,
                     previous: None,
+                    rows_written: 0,
                 });
             }
             Some(p) => p.version + 1,
@@ -365,6 +383,7 @@ impl Store {
             version: next,
             created: true,
             previous,
+            rows_written: stats.written(),
         })
     }
 
