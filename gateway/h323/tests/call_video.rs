@@ -788,3 +788,21 @@ fn slow_start_opens_our_video_next_to_audio_and_answers_once_both_are_settled() 
     );
     room.pycrate_accepts();
 }
+
+#[test]
+fn mangled_video_proposals_never_panic_the_leg() {
+    let t0 = Instant::now();
+    let room = Peer::new(false);
+    let setup = room.setup(room_proposals());
+    let answer = ours(vec![codec(109, "H264", 90_000, Some(H264_FMTP))]);
+    for i in (0..setup.len() * 8).step_by(3) {
+        let mut b = setup.clone();
+        b[i / 8] ^= 0x80 >> (i % 8);
+        let mut leg = H323CallLeg::new_incoming(config());
+        leg.handle_bytes(t0, &b);
+        leg.handle_command(t0, LegCommand::Answer(answer.clone()));
+        leg.handle_command(t0, LegCommand::KeyframeRequest);
+        while leg.poll_transmit().is_some() {}
+        while leg.poll_event().is_some() {}
+    }
+}
