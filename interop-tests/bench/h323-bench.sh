@@ -363,8 +363,8 @@ start_gnugk() {
 Name=gnugk-bench
 Home=127.0.0.1
 UseBroadcastListener=0
+UseMulticastListener=0
 UnicastRasPort=$GK_RAS_PORT
-MulticastPort=0
 StatusPort=0
 TimeToLive=300
 TotalBandwidth=-1
@@ -383,7 +383,7 @@ OverwriteEPOnSameAddress=1
 [Gatekeeper::Auth]
 default=allow
 EOF
-    gnugk -c "$WORK/gnugk.ini" -s Gatekeeper::Main >"$WORK/gnugk.log" 2>&1 &
+    gnugk -c "$WORK/gnugk.ini" -i 127.0.0.1 >"$WORK/gnugk.log" 2>&1 &
     GK_PID=$!
     PIDS+=("$GK_PID")
     sleep 2

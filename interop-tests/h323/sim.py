@@ -260,6 +260,43 @@ def olc_fast_start(lcn: int, host: str, rtp_port: int, receive: bool, codec='g71
     return encode(OLC, val)
 
 
+H264_OID = (0, 0, 8, 241, 0, 0, 1)
+# H.241: RFC 6184 non-interleaved packetization (mode 1)
+H264_MODE1_OID = (0, 0, 8, 241, 0, 0, 0, 1)
+
+
+def h264_capability(level: int = 71, max_bit_rate: int = 10240):
+    """genericVideoCapability of H.264 baseline at an H.241 level (71: 3.1)."""
+    return ('genericVideoCapability', {
+        'capabilityIdentifier': ('standard', H264_OID), 'maxBitRate': max_bit_rate,
+        'collapsing': [{'parameterIdentifier': ('standard', 41), 'parameterValue': ('booleanArray', 64)},
+                       {'parameterIdentifier': ('standard', 42), 'parameterValue': ('unsignedMin', level)}]})
+
+
+def olc_h264(lcn: int, host: str, rtp_port: int, receive: bool, pt: int = 109) -> bytes:
+    """A Fast Start H.264 proposal (session 2, mode 1, payload type `pt`);
+    `receive`: a channel the gateway transmits on, we receive at rtp_port."""
+    h2250 = {'sessionID': 2, 'mediaControlChannel': h245_ip(host, rtp_port + 1),
+             'dynamicRTPPayloadType': pt,
+             'mediaPacketization': ('rtpPayloadType', {'payloadDescriptor': ('oid', H264_MODE1_OID),
+                                                       'payloadType': pt})}
+    video = ('videoData', h264_capability())
+    if receive:
+        val = {'forwardLogicalChannelNumber': lcn,
+               'forwardLogicalChannelParameters': {'dataType': ('nullData', 0),
+                                                   'multiplexParameters': ('none', 0)},
+               'reverseLogicalChannelParameters': {
+                   'dataType': video,
+                   'multiplexParameters': ('h2250LogicalChannelParameters',
+                                           dict(h2250, mediaChannel=h245_ip(host, rtp_port)))}}
+    else:
+        val = {'forwardLogicalChannelNumber': lcn,
+               'forwardLogicalChannelParameters': {
+                   'dataType': video,
+                   'multiplexParameters': ('h2250LogicalChannelParameters', h2250)}}
+    return encode(OLC, val)
+
+
 def our_tcs(seq: int) -> dict:
     return ('request', ('terminalCapabilitySet', {
         'sequenceNumber': seq, 'protocolIdentifier': H245_V7,
@@ -560,6 +597,41 @@ class Call:
             if a and a[0] == 'ipAddress':
                 return socket.inet_ntoa(a[1]['ip']), a[1]['port']
         return None
+
+    def fast_start_olcs(self) -> list:
+        """The OLCs of the first message that carried fastStart, decoded."""
+        for m in self.messages:
+            uu = m.get('uu')
+            body = uu['h323-uu-pdu']['h323-message-body'][1] if uu else None
+            if isinstance(body, dict) and body.get('fastStart'):
+                return [decode(OLC, raw) for raw in body['fastStart']]
+        return []
+
+    def video_answer(self):
+        """From the gateway's Fast Start answer: (where we send video, the
+        channel we send on, the video channel the gateway sends on)."""
+        send_to = our_lcn = gw_lcn = None
+        for olc in self.fast_start_olcs():
+            fwd = olc['forwardLogicalChannelParameters']
+            rev = olc.get('reverseLogicalChannelParameters')
+            if rev is None and fwd['dataType'][0] == 'videoData':
+                a = fwd['multiplexParameters'][1]['mediaChannel'][1][1]
+                send_to = (socket.inet_ntoa(a['network']), a['tsapIdentifier'])
+                our_lcn = olc['forwardLogicalChannelNumber']
+            elif rev is not None and rev['dataType'][0] == 'videoData':
+                gw_lcn = olc['forwardLogicalChannelNumber']
+        return send_to, our_lcn, gw_lcn
+
+    def fast_updates(self) -> list[int]:
+        """Channels the gateway asked a keyframe for (videoFastUpdatePicture)."""
+        return [body['logicalChannelNumber'] for kind, (sub, body) in self.h245_in
+                if kind == 'command' and sub == 'miscellaneousCommand'
+                and body['type'][0] == 'videoFastUpdatePicture']
+
+    def fast_update(self, lcn: int):
+        """Ask the gateway for a keyframe on channel `lcn`."""
+        self.facility_h245([encode(MSC, ('command', ('miscellaneousCommand', {
+            'logicalChannelNumber': lcn, 'type': ('videoFastUpdatePicture', 0)})))])
 
     def release_reason(self, m) -> str | None:
         uu = m.get('uu') if m else None
