@@ -42,6 +42,9 @@ pub struct VettingRefusal {
 pub struct VettingGate {
     entries: HashMap<String, VettingEntry>,
     observer: Option<mpsc::Sender<DeviceSeen>>,
+    /// Bumped by every change of the entries: views derived from the gate
+    /// (the gatekeeper's refused set) are rebuilt only when it moves.
+    generation: u64,
 }
 
 /// Text from the database goes into a quoted SIP header value: keep it
@@ -56,6 +59,11 @@ fn header_safe(s: &str) -> String {
 impl VettingGate {
     pub fn replace(&mut self, entries: HashMap<String, VettingEntry>) {
         self.entries = entries;
+        self.generation += 1;
+    }
+
+    pub fn generation(&self) -> u64 {
+        self.generation
     }
 
     pub fn set_observer(&mut self, tx: mpsc::Sender<DeviceSeen>) {
@@ -63,6 +71,7 @@ impl VettingGate {
     }
 
     pub fn apply(&mut self, change: VettingChange) {
+        self.generation += 1;
         match self.entries.get_mut(&change.endpoint_id) {
             Some(e) => {
                 e.state = change.state;
@@ -119,6 +128,7 @@ impl VettingGate {
     /// `pending` here at once (returned: what changed). Either way the
     /// device goes to the observer to be recorded.
     pub fn device_seen(&mut self, endpoint_id: &str, user_agent: &str) -> Vec<&'static str> {
+        self.generation += 1;
         let Some(entry) = self.entries.get_mut(endpoint_id) else {
             return Vec::new();
         };

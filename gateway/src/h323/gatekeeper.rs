@@ -24,6 +24,8 @@ pub(crate) struct DialplanDirectory {
     dialplan: Arc<Dialplan>,
     /// H.323 endpoints the vetting gate refuses right now.
     refused: HashSet<String>,
+    /// The vetting generation `refused` was built from (`None`: never).
+    built_from: Option<u64>,
 }
 
 impl DialplanDirectory {
@@ -31,13 +33,22 @@ impl DialplanDirectory {
         DialplanDirectory {
             dialplan,
             refused: HashSet::new(),
+            built_from: None,
         }
     }
 
+    /// Called before each RAS message: cheap unless the dialplan or the
+    /// vetting gate changed since the last call (rebuilding walks every
+    /// dialplan endpoint).
     pub(crate) fn refresh(&mut self, dialplan: &Arc<Dialplan>, vetting: &VettingGate) {
-        if !Arc::ptr_eq(&self.dialplan, dialplan) {
+        let same_plan = Arc::ptr_eq(&self.dialplan, dialplan);
+        if same_plan && self.built_from == Some(vetting.generation()) {
+            return;
+        }
+        if !same_plan {
             self.dialplan = dialplan.clone();
         }
+        self.built_from = Some(vetting.generation());
         self.refused = dialplan
             .endpoints()
             .iter()
@@ -237,6 +248,31 @@ mod tests {
         d.refresh(&dp, &gate);
         let e = d.lookup(&AliasAddress::H323Id("room-2001".into())).unwrap();
         assert!(!e.vetted);
+    }
+
+    #[test]
+    fn a_vetting_change_after_a_refresh_is_seen_at_the_next() {
+        let dp = plan();
+        let mut gate = VettingGate::default();
+        let mut d = DialplanDirectory::new(dp.clone());
+        d.refresh(&dp, &gate);
+        d.refresh(&dp, &gate);
+        let room = AliasAddress::H323Id("room-2001".into());
+        assert!(d.lookup(&room).unwrap().vetted);
+        gate.apply(gateway_admin::VettingChange {
+            endpoint_id: "2001".into(),
+            state: gateway_admin::VettingState::Suspended,
+            reason: None,
+        });
+        d.refresh(&dp, &gate);
+        assert!(!d.lookup(&room).unwrap().vetted);
+        gate.apply(gateway_admin::VettingChange {
+            endpoint_id: "2001".into(),
+            state: gateway_admin::VettingState::Approved,
+            reason: None,
+        });
+        d.refresh(&dp, &gate);
+        assert!(d.lookup(&room).unwrap().vetted);
     }
 
     #[test]

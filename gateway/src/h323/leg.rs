@@ -96,6 +96,11 @@ impl Engine {
 
     pub(crate) fn on_h323_bytes(&mut self, now: Instant, conn: ConnId, data: &[u8]) {
         let Some(c) = self.h323.conns.get_mut(&conn) else {
+            warn!(
+                conn,
+                bytes = data.len(),
+                "H.323 bytes for a connection the engine does not know; dropped"
+            );
             return;
         };
         c.leg.handle_bytes(now, data);

@@ -124,9 +124,17 @@ pub async fn start(
                 }
                 let _ = wr.shutdown().await;
             });
+            // The reader starts only once the writer and Accepted are
+            // queued: a caller's Setup, sent at once, must not overtake
+            // them when the engine's queue is full (it would reach a
+            // connection the engine does not know yet and be lost).
+            let (go, ready) = oneshot::channel::<()>();
             let reader = tokio::spawn({
                 let tx = tx.clone();
                 async move {
+                    if ready.await.is_err() {
+                        return;
+                    }
                     let mut buf = vec![0u8; 16 * 1024];
                     loop {
                         match rd.read(&mut buf).await {
@@ -145,8 +153,6 @@ pub async fn start(
                     let _ = tx.send(NetEvent::Input(H323Input::Closed { conn })).await;
                 }
             });
-            // The writer is registered before any of the connection's bytes
-            // can reach the engine: both go through the same channel.
             let registered = tx
                 .send(NetEvent::Writer {
                     conn,
@@ -162,6 +168,7 @@ pub async fn start(
             if !registered {
                 break;
             }
+            let _ = go.send(());
         }
     });
 
