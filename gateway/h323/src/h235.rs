@@ -257,7 +257,8 @@ impl PerType for Hashed {
 pub enum CryptoToken {
     Hashed {
         token_oid: Vec<u64>,
-        hashed_vals: ClearToken,
+        /// Boxed: the other alternatives are small.
+        hashed_vals: Box<ClearToken>,
         token: Hashed,
     },
     /// cryptoEncryptedToken, cryptoSignedToken, cryptoPwdEncr or a later
@@ -285,7 +286,7 @@ impl PerType for CryptoToken {
             Index::Root(2) => d.field("cryptoHashedToken", |d| {
                 Ok(CryptoToken::Hashed {
                     token_oid: d.field("tokenOID", |d| d.object_identifier())?,
-                    hashed_vals: d.field("hashedVals", ClearToken::decode)?,
+                    hashed_vals: Box::new(d.field("hashedVals", ClearToken::decode)?),
                     token: d.field("token", Hashed::decode)?,
                 })
             })?,
@@ -646,14 +647,14 @@ pub fn h2351_token(
 ) -> CryptoH323Token {
     CryptoH323Token::Nested(CryptoToken::Hashed {
         token_oid: OID_H2351_A.to_vec(),
-        hashed_vals: ClearToken {
+        hashed_vals: Box::new(ClearToken {
             token_oid: OID_H2351_T.to_vec(),
             time_stamp: Some(ts),
             random: Some(random),
             general_id: general_id.map(Into::into),
             senders_id: senders_id.map(Into::into),
             ..Default::default()
-        },
+        }),
         token: Hashed {
             algorithm_oid: OID_H2351_U.to_vec(),
             hash: H2351_PLACEHOLDER.to_vec(),

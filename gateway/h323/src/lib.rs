@@ -12,4 +12,5 @@ pub mod h245;
 pub mod neighbour;
 pub mod per;
 pub mod q931;
+pub mod registration;
 pub mod tpkt;
