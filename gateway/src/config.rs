@@ -90,6 +90,9 @@ pub struct Config {
     pub h323_lrq_timeout_secs: u64,
     /// Seconds an H.235 token's timestamp may differ from our clock.
     pub h323_h235_window_secs: u64,
+    /// An outside gatekeeper the gateway registers with
+    /// (`[h323_outside_gatekeeper]`).
+    pub h323_outside_gatekeeper: Option<crate::h323::outside_gk::OutsideGatekeeperSettings>,
 }
 
 /// Where H.323 listens, from `h323_listen` and the two ports.
@@ -136,6 +139,7 @@ impl Default for Config {
             h323_neighbours: Vec::new(),
             h323_lrq_timeout_secs: 4,
             h323_h235_window_secs: 600,
+            h323_outside_gatekeeper: None,
         }
     }
 }
@@ -264,6 +268,9 @@ impl Config {
             )));
         }
         crate::h323::neighbours::neighbours(&self.h323_neighbours).map_err(ConfigError::Invalid)?;
+        if let Some(o) = &self.h323_outside_gatekeeper {
+            o.validate().map_err(ConfigError::Invalid)?;
+        }
         if !(1..=30).contains(&self.h323_lrq_timeout_secs) {
             return Err(ConfigError::Invalid(format!(
                 "h323_lrq_timeout_secs: {} is outside 1..=30",
