@@ -16,6 +16,7 @@ pub mod gatekeeper;
 pub mod leg;
 pub mod neighbours;
 pub mod net;
+pub mod outside_gk;
 
 use crate::engine::Engine;
 use gateway_h323::call::H323CallLeg;
@@ -122,6 +123,7 @@ pub struct H323Options {
     pub neighbours: Vec<gateway_h323::neighbour::Neighbour>,
     pub lrq_timeout: Option<Duration>,
     pub h235_window: Option<Duration>,
+    pub outside_gatekeeper: Option<outside_gk::OutsideGatekeeperSettings>,
 }
 
 impl H323Options {
@@ -131,6 +133,7 @@ impl H323Options {
             neighbours: neighbours::neighbours(&cfg.h323_neighbours).unwrap_or_default(),
             lrq_timeout: Some(Duration::from_secs(cfg.h323_lrq_timeout_secs)),
             h235_window: Some(Duration::from_secs(cfg.h323_h235_window_secs)),
+            outside_gatekeeper: cfg.h323_outside_gatekeeper.clone(),
         }
     }
 }
@@ -164,6 +167,8 @@ pub(crate) struct H323State {
     /// The last number given to a connection we opened.
     pub(crate) last_outgoing: ConnId,
     pub(crate) options: H323Options,
+    /// Our registration with an outside gatekeeper, when configured.
+    pub(crate) outside: Option<gateway_h323::registration::OutsideRegistration>,
 }
 
 impl Engine {
@@ -184,6 +189,7 @@ impl Engine {
             gatekeeper::DialplanDirectory::new(self.dialplan.clone()),
             gatekeeper::DialplanAdmission::new(self.dialplan.clone()),
         ));
+        self.start_outside_registration(cfg.ras_address, cfg.call_signal_address);
     }
 
     /// Settings [`Engine::enable_h323`] applies (neighbours, timers).
@@ -217,10 +223,10 @@ impl Engine {
             .values()
             .filter_map(|c| c.next_deadline())
             .min();
-        match (gk, legs) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [gk, legs, self.outside_gk_poll_timeout()]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     pub(crate) fn h323_handle_timeout(&mut self, now: Instant) {
@@ -235,11 +241,12 @@ impl Engine {
             }
         }
         self.drain_gatekeeper_events();
+        self.outside_gk_timeout(now);
         self.h323_conn_timeouts(now);
     }
 
     fn on_ras(&mut self, now: Instant, from: SocketAddr, data: &[u8]) {
-        if self.h323.gatekeeper.is_none() {
+        if self.h323.gatekeeper.is_none() || self.outside_gk_ras(now, from, data) {
             return;
         }
         // The device is looked at before the gate, as a SIP REGISTER's
