@@ -378,6 +378,9 @@ pub async fn run(cfg: Config) -> Result<(), RunError> {
             biased;
             _ = &mut shutdown => {
                 info!("shutting down");
+                // URQ to an outside gatekeeper we are registered with
+                engine.h323_shutdown();
+                crate::h323::net::flush(&mut engine, h323_net.as_mut());
                 break;
             }
             Some(()) = reload.recv() => {
