@@ -179,3 +179,111 @@ class NeighbourGk:
             kind, val = sim.decode(sim.RAS, buf)
             if val.get('requestSeqNum') == self.seq:
                 return kind, val
+
+
+def md5_token_valid(token, password: str) -> bool:
+    """Checks a cryptoEPPwdHash the gateway sent, recomputed here with
+    pycrate and hashlib (both NUL forms, as the gatekeeper accepts)."""
+    kind, val = token
+    if kind != 'cryptoEPPwdHash' or tuple(val['token']['algorithmOID']) != OID_MD5:
+        return False
+    alias = val['alias'][1]
+    for nul in (True, False):
+        _, want = hv.md5_pwd_token(alias, password, val['timeStamp'], nul=nul)
+        if want['token']['hash'] == val['token']['hash']:
+            return True
+    return False
+
+
+class OutsideGk:
+    """An outside gatekeeper the gateway registers with: answers GRQ and
+    RRQ (granting `ttl`), records every request, can unregister the
+    gateway (URQ)."""
+
+    def __init__(self, gk_id: str = 'CARRIER-GK', ttl: int = 8, host: str = '127.0.0.1',
+                 mode_oid=None):
+        # mode_oid: the password hash the GCF asks for (authenticationMode
+        # pwdHash with this algorithmOID), None for no mode
+        self.mode_oid = mode_oid
+        self.raw: list[bytes] = []
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind((host, 0))
+        self.host = host
+        self.port = self.sock.getsockname()[1]
+        self.gk_id = gk_id
+        self.ttl = ttl
+        self.seen: list[tuple[str, dict]] = []
+        self.gateway = None
+        self.next_eid = 1
+
+    def close(self):
+        self.sock.close()
+
+    def serve(self, until, timeout: float = 20.0):
+        """Answers requests until `until(kind, value)` is true for one of
+        them; returns it, or (None, None) at the timeout."""
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None, None
+            self.sock.settimeout(left)
+            try:
+                buf, peer = self.sock.recvfrom(4096)
+            except socket.timeout:
+                return None, None
+            kind, val = sim.decode(sim.RAS, buf)
+            self.seen.append((kind, val))
+            self.raw.append(buf)
+            self.gateway = peer
+            seq = val.get('requestSeqNum')
+            if kind == 'gatekeeperRequest':
+                gcf = {'requestSeqNum': seq, 'protocolIdentifier': sim.V4,
+                       'gatekeeperIdentifier': self.gk_id,
+                       'rasAddress': sim.ras_ip(self.host, self.port)}
+                if self.mode_oid is not None:
+                    gcf.update(authenticationMode=('pwdHash', 0), algorithmOID=self.mode_oid)
+                self.reply('gatekeeperConfirm', gcf)
+            elif kind == 'registrationRequest':
+                if val.get('keepAlive'):
+                    eid = val['endpointIdentifier']
+                else:
+                    eid = f'{self.gk_id}-{self.next_eid}'
+                    self.next_eid += 1
+                self.reply('registrationConfirm', {
+                    'requestSeqNum': seq, 'protocolIdentifier': sim.V4,
+                    'callSignalAddress': [], 'gatekeeperIdentifier': self.gk_id,
+                    'endpointIdentifier': eid, 'timeToLive': self.ttl})
+            elif kind == 'unregistrationRequest':
+                self.reply('unregistrationConfirm', {'requestSeqNum': seq})
+            if until(kind, val):
+                return kind, val
+
+    def reply(self, name, body):
+        self.sock.sendto(sim.encode(sim.RAS, (name, body)), self.gateway)
+
+    def unregister(self, eid: str):
+        self.sock.sendto(sim.encode(sim.RAS, ('unregistrationRequest', {
+            'requestSeqNum': 900, 'callSignalAddress': [], 'endpointIdentifier': eid,
+            'reason': ('maintenance', 0)})), self.gateway)
+
+
+def h2351_valid(raw: bytes, token, password: str) -> bool:
+    """Checks an H.235.1 token over the whole datagram `raw`: HMAC-SHA1-96
+    keyed with SHA-1(password) with the hash zeroed (hashlib/hmac)."""
+    kind, val = token
+    if kind != 'nestedcryptoToken' or val[0] != 'cryptoHashedToken':
+        return False
+    hashed = val[1]
+    if tuple(hashed['token']['algorithmOID']) != OID_U:
+        return False
+    value, nbits = hashed['token']['hash']
+    if nbits != 96:
+        return False
+    mac = value.to_bytes(12, 'big')
+    at = raw.find(mac)
+    if at < 0:
+        return False
+    zeroed = raw[:at] + bytes(12) + raw[at + 12:]
+    key = hv.hashlib.sha1(password.encode()).digest()
+    return hv.hmac.compare_digest(hv.hmac.new(key, zeroed, hv.hashlib.sha1).digest()[:12], mac)
