@@ -758,7 +758,7 @@ impl RuleIndex {
             }
         });
         Decided {
-            winner: (best != u32::MAX).then(|| (best as usize, best_groups)),
+            winner: (best != u32::MAX).then_some((best as usize, best_groups)),
             offered,
         }
     }

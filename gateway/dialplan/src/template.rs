@@ -124,7 +124,15 @@ impl Template {
         number: &str,
         escape: fn(&str) -> String,
     ) -> String {
-        let mut out = String::new();
+        // Sized for the unescaped result: one allocation, not a growth
+        // per piece (escaping rarely lengthens a dialled number).
+        let len = |p: &Piece| match p {
+            Piece::Literal(s) => s.len(),
+            Piece::Group(n) => groups.get(*n).copied().flatten().map_or(0, str::len),
+            Piece::Number => number.len(),
+            Piece::Named(_) => 0,
+        };
+        let mut out = String::with_capacity(self.pieces.iter().map(len).sum());
         for p in &self.pieces {
             match p {
                 Piece::Literal(s) => out.push_str(s),
