@@ -5,6 +5,7 @@
 //! acting [`Actor`]); [`router`] serves them under `/api/v1/`. The registry
 //! lives in the store's `adm_*` tables (see `gateway_store::units`).
 
+mod adopt;
 mod api;
 mod dialplan;
 mod diff;
@@ -17,6 +18,7 @@ mod snapshot;
 pub mod ua;
 mod ui;
 
+pub use adopt::DialplanAdoption;
 pub use api::{router, Problem, OPENAPI_JSON};
 pub use dialplan::{
     DialplanIssue, MeetingView, RewriteView, RouteAnswer, RouteQuery, RuleMatchView, RuleView,
@@ -26,8 +28,7 @@ pub use error::AdminError;
 pub use gateway_store::{AdminUnit, Structure, UnitImport, UnitRef};
 pub use model::*;
 pub use ops::{
-    Admin, AdminConfig, Clock, DeviceObservation, DialplanAdoption, UnitDetail, VettingChange,
-    SYSTEM_ACTOR,
+    Admin, AdminConfig, Clock, DeviceObservation, UnitDetail, VettingChange, SYSTEM_ACTOR,
 };
 pub use recordings::{
     NewGrant, RecordingError, RecordingFile, RecordingFiles, RecordingGrantView, RecordingQuery,

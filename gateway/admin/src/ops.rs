@@ -67,7 +67,7 @@ pub struct VettingChange {
 
 /// The actor name and role recorded for changes the gateway makes itself.
 pub const SYSTEM_ACTOR: &str = "gateway";
-const SYSTEM_ROLE: &str = "system";
+pub(crate) const SYSTEM_ROLE: &str = "system";
 
 const MAX_NUMBERS: usize = 64;
 const MAX_PASSWORD: usize = 1024;
@@ -245,7 +245,7 @@ fn is_hex(s: &str, len: usize) -> bool {
 }
 
 /// (realm, ha1_md5, ha1_sha256) from the input; the password goes no further.
-fn credentials(
+pub(crate) fn credentials(
     id: &str,
     input: &CredentialInput,
     default_realm: &str,
@@ -494,6 +494,27 @@ async fn device_events(
         .collect()
 }
 
+/// Which HA1 forms an endpoint has and their fingerprint.
+pub(crate) fn credential_view(
+    realm: String,
+    md5: Option<&str>,
+    sha: Option<&str>,
+) -> CredentialView {
+    let mut forms = Vec::new();
+    if md5.is_some() {
+        forms.push("md5");
+    }
+    if sha.is_some() {
+        forms.push("sha-256");
+    }
+    let material = format!("{}:{}", md5.unwrap_or(""), sha.unwrap_or(""));
+    CredentialView {
+        realm,
+        forms,
+        fingerprint: hex::encode(&Sha256::digest(material.as_bytes())[..4]),
+    }
+}
+
 fn endpoint_from_row(r: &sqlx::any::AnyRow) -> Result<EndpointView, AdminError> {
     let st: String = r.try_get("unit_structure")?;
     let protocol: String = r.try_get("protocol")?;
@@ -501,25 +522,7 @@ fn endpoint_from_row(r: &sqlx::any::AnyRow) -> Result<EndpointView, AdminError> 
     let realm: Option<String> = r.try_get("realm")?;
     let md5: Option<String> = r.try_get("ha1_md5")?;
     let sha: Option<String> = r.try_get("ha1_sha256")?;
-    let credentials = realm.map(|realm| {
-        let mut forms = Vec::new();
-        if md5.is_some() {
-            forms.push("md5");
-        }
-        if sha.is_some() {
-            forms.push("sha-256");
-        }
-        let material = format!(
-            "{}:{}",
-            md5.as_deref().unwrap_or(""),
-            sha.as_deref().unwrap_or("")
-        );
-        CredentialView {
-            realm,
-            forms,
-            fingerprint: hex::encode(&Sha256::digest(material.as_bytes())[..4]),
-        }
-    });
+    let credentials = realm.map(|realm| credential_view(realm, md5.as_deref(), sha.as_deref()));
     let bad = |what: &str, v: &str| {
         AdminError::Store(gateway_store::StoreError::Invalid {
             field: "adm_endpoints",
@@ -699,16 +702,6 @@ fn describe(d: &DeviceInfo) -> String {
         s.push_str(&format!(" serial {n}"));
     }
     s
-}
-
-/// What [`Admin::adopt_dialplan_endpoints`] did.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct DialplanAdoption {
-    pub added: Vec<String>,
-    /// Already in the registry (left as they are).
-    pub already: usize,
-    /// Not brought in, with the reason (unknown unit, taken number).
-    pub skipped: Vec<(String, String)>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -1396,157 +1389,6 @@ impl Admin {
                 )
             }
         }
-    }
-
-    /// Brings the endpoints of the imported dialplan (the store's read
-    /// model) into the registry, their units taken from `structure`:
-    /// endpoints already there are left alone; new ones come with their
-    /// numbers, aliases and credentials (as HA1 forms), `approved` when the
-    /// dialplan marks them vetted (they adopt the first device they register
-    /// with) and `pending` otherwise. Audited as the gateway's.
-    pub async fn adopt_dialplan_endpoints(
-        &self,
-        structure: Structure,
-    ) -> Result<DialplanAdoption, AdminError> {
-        let now = self.now();
-        let mut tx = self.store.begin_admin().await?;
-        let realm: Option<String> =
-            sqlx::query("SELECT realm FROM dialplan_versions ORDER BY version DESC LIMIT 1")
-                .fetch_optional(&mut *tx)
-                .await?
-                .map(|r| r.try_get("realm"))
-                .transpose()?;
-        let Some(realm) = realm else {
-            return Ok(DialplanAdoption::default());
-        };
-        let rows = sqlx::query(
-            "SELECT id, unit_code, display, vetted, credential_kind, credential FROM endpoints ORDER BY position",
-        )
-        .fetch_all(&mut *tx)
-        .await?;
-        let mut report = DialplanAdoption::default();
-        for r in rows {
-            let id: String = r.try_get("id")?;
-            let unit = UnitRef::new(structure, r.try_get::<String, _>("unit_code")?);
-            let exists = sqlx::query("SELECT id FROM adm_endpoints WHERE id = $1")
-                .bind(id.as_str())
-                .fetch_optional(&mut *tx)
-                .await?;
-            if exists.is_some() {
-                report.already += 1;
-                continue;
-            }
-            if units::unit(&mut tx, &unit).await?.is_none() {
-                report
-                    .skipped
-                    .push((id, format!("unit {unit} is not in the registry")));
-                continue;
-            }
-            let mut addresses = Vec::new();
-            for (table, column, mine) in [
-                ("endpoint_numbers", "number", "adm_endpoint_numbers"),
-                ("endpoint_aliases", "alias", "adm_endpoint_aliases"),
-            ] {
-                let values: Vec<String> = sqlx::query(&format!(
-                    "SELECT {column} FROM {table} WHERE endpoint_id = $1 ORDER BY position"
-                ))
-                .bind(id.as_str())
-                .fetch_all(&mut *tx)
-                .await?
-                .iter()
-                .map(|r| r.try_get(0))
-                .collect::<Result<_, _>>()?;
-                let mut taken = None;
-                for v in &values {
-                    let row = sqlx::query(&format!(
-                        "SELECT endpoint_id FROM {mine} WHERE {column} = $1"
-                    ))
-                    .bind(v.as_str())
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                    if row.is_some() {
-                        taken = Some(format!("{column} {v} is already in use"));
-                        break;
-                    }
-                }
-                addresses.push((values, taken));
-            }
-            if let Some(why) = addresses.iter().find_map(|(_, t)| t.clone()) {
-                report.skipped.push((id, why));
-                continue;
-            }
-            let kind: String = r.try_get("credential_kind")?;
-            let secret: String = r.try_get("credential")?;
-            let input = match kind.as_str() {
-                "password" => CredentialInput {
-                    realm: Some(realm.clone()),
-                    password: Some(secret),
-                    ..Default::default()
-                },
-                "ha1_md5" => CredentialInput {
-                    realm: Some(realm.clone()),
-                    ha1_md5: Some(secret),
-                    ..Default::default()
-                },
-                _ => CredentialInput {
-                    realm: Some(realm.clone()),
-                    ha1_sha256: Some(secret),
-                    ..Default::default()
-                },
-            };
-            let (realm, md5, sha) = match credentials(&id, &input, &realm) {
-                Ok(c) => c,
-                Err(e) => {
-                    report.skipped.push((id, e.to_string()));
-                    continue;
-                }
-            };
-            let vetted = r.try_get::<i64, _>("vetted")? != 0;
-            let (state, reason) = if vetted {
-                ("approved", "vetted in the dialplan")
-            } else {
-                ("pending", "imported from the dialplan: not yet vetted")
-            };
-            sqlx::query(
-                "INSERT INTO adm_endpoints (id, unit_structure, unit_code, display, protocol, realm, ha1_md5, \
-                 ha1_sha256, fixed_address, vetting_state, vetting_reason, vetting_by, vetting_at_unix, \
-                 created_at_unix, updated_at_unix) \
-                 VALUES ($1, $2, $3, $4, 'sip', $5, $6, $7, NULL, $8, $9, $10, $11, $11, $11)",
-            )
-            .bind(id.as_str())
-            .bind(unit.structure.as_str())
-            .bind(unit.code.as_str())
-            .bind(r.try_get::<Option<String>, _>("display")?)
-            .bind(realm)
-            .bind(md5)
-            .bind(sha)
-            .bind(state)
-            .bind(reason)
-            .bind(SYSTEM_ACTOR)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-            write_addresses(&mut tx, &id, &addresses[0].0, &addresses[1].0).await?;
-            let after = load_endpoint(&mut tx, None, &id, false)
-                .await?
-                .ok_or_else(|| not_found_endpoint(&id))?;
-            write_audit(
-                &mut tx,
-                self.now_ms(),
-                SYSTEM_ACTOR,
-                SYSTEM_ROLE,
-                "endpoint.import",
-                "endpoint",
-                &id,
-                Some(&unit),
-                None,
-                Some(json(&after)),
-            )
-            .await?;
-            report.added.push(id);
-        }
-        tx.commit().await?;
-        Ok(report)
     }
 
     // -------------------------------------------------------------- users
