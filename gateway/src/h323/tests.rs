@@ -1242,7 +1242,6 @@ async fn a_rooms_h264_reaches_a_sip_phone_and_is_forwarded() {
 /// Waits for `meeting::LegSignalling::answers_video` to admit H.323 legs'
 /// video (the meeting module's, not this adapter's, decision).
 #[tokio::test]
-#[ignore = "needs meeting::LegSignalling::answers_video true for H.323"]
 async fn a_rooms_h264_joins_the_meeting_switch() {
     use gateway_h323::h245::{H245Message, MiscCommandType, MiscellaneousCommand};
     let mut h = harness(gateway_dialplan::SAMPLE_DIALPLAN);

@@ -77,12 +77,11 @@ impl LegSignalling {
         }
     }
 
-    /// Whether the adapter puts the meeting's video answer on the wire.
-    /// A video stream bound but never answered would still count as a
-    /// camera, so video waits for the H.323 adapter to carry it (H.245
-    /// logical channels).
+    /// Whether the adapter puts the meeting's video answer on the wire (a
+    /// video stream bound but never answered would still count as a
+    /// camera). SIP answers in SDP, H.323 opens H.245 video channels.
     fn answers_video(&self) -> bool {
-        matches!(self, LegSignalling::Sip(_))
+        matches!(self, LegSignalling::Sip(_) | LegSignalling::H323(_))
     }
 }
 
