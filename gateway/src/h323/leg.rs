@@ -284,7 +284,9 @@ impl Engine {
     }
 
     /// Who places the call: the registration the Setup names (or whose
-    /// aliases it presents) from the same host, else the source address.
+    /// aliases it presents) from the same host; a room that does not
+    /// register is admitted by its source address like a trunk (its ACL),
+    /// else it is anonymous and the dialplan refuses it.
     fn h323_caller(&self, conn: ConnId) -> Option<Caller> {
         let c = self.h323.conns.get(&conn)?;
         let gk = self.h323.gatekeeper.as_ref()?;
@@ -301,7 +303,10 @@ impl Engine {
         });
         Some(match reg {
             Some(r) => Caller::Endpoint(r.directory_id.clone()),
-            None => Caller::Anonymous { source: ip },
+            None => match self.dialplan.trunk_for_source(ip) {
+                Some(t) => Caller::Trunk(t.name.clone()),
+                None => Caller::Anonymous { source: ip },
+            },
         })
     }
 

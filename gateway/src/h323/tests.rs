@@ -1339,3 +1339,61 @@ async fn a_rooms_h264_joins_the_meeting_switch() {
         })]
     );
 }
+
+/// Rooms that do not register call straight to 1720: a source address in
+/// a trunk's ACL is that trunk (the CDR says so), any other is refused.
+#[tokio::test]
+async fn an_unregistered_room_is_admitted_by_its_source_address_like_a_trunk() {
+    let mut h = harness(gateway_dialplan::SAMPLE_DIALPLAN);
+    // 127.0.0.1 is in loopback-trunk's ACL
+    input(
+        &mut h,
+        H323Input::Accepted {
+            conn: 1,
+            peer: addr("127.0.0.1:41720"),
+        },
+    );
+    input(
+        &mut h,
+        H323Input::Bytes {
+            conn: 1,
+            data: setup("8000", None),
+        },
+    );
+    let (msgs, closed) = received(&mut h);
+    assert!(!closed, "{msgs:?}");
+    let types: Vec<MessageType> = msgs.iter().map(|m| m.0.message_type).collect();
+    assert_eq!(types, [MessageType::CallProceeding, MessageType::Connect]);
+    assert_eq!(h.e.meeting_participants("8000"), 1);
+    input(
+        &mut h,
+        H323Input::Bytes {
+            conn: 1,
+            data: release_complete(),
+        },
+    );
+    let (_, closed) = received(&mut h);
+    assert!(closed);
+    let cdrs = h.cdrs();
+    assert_eq!(cdrs.len(), 1);
+    assert_eq!(cdrs[0].caller, "trunk:loopback-trunk");
+    assert_eq!(cdrs[0].callee, "meeting:8000");
+
+    // 127.0.0.9 is in no ACL and not registered: refused, nothing joins
+    connect_and_call(&mut h, "8000", None);
+    let (msgs, closed) = received(&mut h);
+    assert!(closed);
+    let types: Vec<MessageType> = msgs.iter().map(|m| m.0.message_type).collect();
+    assert_eq!(
+        types.last(),
+        Some(&MessageType::ReleaseComplete),
+        "{types:?}"
+    );
+    // the dialplan's 403 is Q.850 21, call rejected (RFC 3398)
+    assert_eq!(release_of(msgs.last().unwrap()).1, Some(21));
+    assert_eq!(h.e.meeting_participants("8000"), 0);
+    assert!(
+        h.cdrs().is_empty(),
+        "a refusal before any leg leaves no CDR"
+    );
+}
