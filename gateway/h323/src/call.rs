@@ -41,6 +41,8 @@ mod control;
 mod h245_link;
 mod outgoing;
 mod video;
+#[cfg(test)]
+mod tests;
 pub use h245_link::{H245Action, H245Transport};
 pub use outgoing::{OutgoingCall, OutgoingError};
 
