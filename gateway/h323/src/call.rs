@@ -40,9 +40,9 @@ use crate::tpkt::{self, TpktFramer};
 mod control;
 mod h245_link;
 mod outgoing;
-mod video;
 #[cfg(test)]
 mod tests;
+mod video;
 pub use h245_link::{H245Action, H245Transport};
 pub use outgoing::{OutgoingCall, OutgoingError};
 
@@ -57,6 +57,9 @@ pub struct CallLegConfig {
     pub h245_connection: bool,
     /// T301-like: how long an incoming call may stay unanswered.
     pub answer_timeout: Duration,
+    /// H.245 T101 and T106: how long our capability set and our
+    /// master/slave determination wait for the peer's answer once sent.
+    pub h245_response_timeout: Duration,
     /// MSD terminalType (H.323 Table 1: 60 for a gateway).
     pub terminal_type: u8,
     /// MSD statusDeterminationNumber, 24 random bits from the runtime.
@@ -72,6 +75,7 @@ impl CallLegConfig {
             h245_tunnelling: true,
             h245_connection: true,
             answer_timeout: Duration::from_secs(180),
+            h245_response_timeout: Duration::from_secs(30),
             terminal_type: 60,
             msd_number: msd_number & 0xFF_FFFF,
             max_frame: 16 * 1024,
@@ -154,6 +158,8 @@ pub struct CallLegStats {
     /// Our H.245 PDUs dropped because too many waited (a peer flooding
     /// requests while Fast Start holds our answers back).
     pub h245_dropped: u64,
+    /// Our TCS or MSD the peer left unanswered (T101, T106 expired).
+    pub h245_timeouts: u64,
 }
 
 /// How many of our H.245 PDUs may wait for Fast Start to settle.
@@ -179,7 +185,16 @@ pub struct H323CallLeg {
     /// Our endSessionCommand went out (or is queued).
     end_session_sent: bool,
     tcs_sequence: u8,
+    /// Our TCS was queued and waits for its ack.
+    tcs_pending: bool,
     tcs_acked: bool,
+    /// The latest time a caller handed the leg: H.245 timers start when
+    /// our PDUs leave, which happens inside calls that carry no `now`.
+    clock: Option<Instant>,
+    /// T101: our TCS unacknowledged.
+    tcs_deadline: Option<Instant>,
+    /// T106: our MSD unanswered.
+    msd_deadline: Option<Instant>,
     remote_tcs: Option<TerminalCapabilitySet>,
     paused: bool,
     msd: Msd,
@@ -291,7 +306,11 @@ impl H323CallLeg {
             h245_queue: Vec::new(),
             end_session_sent: false,
             tcs_sequence: 1,
+            tcs_pending: false,
             tcs_acked: false,
+            clock: None,
+            tcs_deadline: None,
+            msd_deadline: None,
             remote_tcs: None,
             paused: false,
             msd: Msd::Idle,
@@ -379,17 +398,24 @@ impl H323CallLeg {
         if self.state == CallState::Released {
             return None;
         }
-        self.answer_deadline
+        [self.answer_deadline, self.tcs_deadline, self.msd_deadline]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.clock = Some(now);
         if let Some(d) = self.answer_deadline {
             if now >= d && matches!(self.state, CallState::Proceeding | CallState::Ringing) {
                 let cause = Cause::new(Q850::NO_ANSWER);
                 self.release(&cause);
                 self.events.push_back(LegEvent::Ended(cause));
+                return;
             }
         }
+        self.h245_timeouts(now);
+        self.flush_h245();
     }
 
     /// Bytes read from the TCP connection (any split).
@@ -397,6 +423,7 @@ impl H323CallLeg {
         if self.state == CallState::Released {
             return;
         }
+        self.clock = Some(now);
         self.framer.push(data);
         loop {
             match self.framer.next_frame() {
@@ -422,10 +449,10 @@ impl H323CallLeg {
 
     /// A command from the call's owner.
     pub fn handle_command(&mut self, now: Instant, cmd: LegCommand) {
-        let _ = now;
         if matches!(self.state, CallState::Released | CallState::Idle) {
             return;
         }
+        self.clock = Some(now);
         match cmd {
             // The callee of a call we place is the one answering.
             LegCommand::Progress { .. } | LegCommand::Answer(_) if self.outgoing => {}

@@ -42,12 +42,22 @@ impl H323CallLeg {
             } if self.outgoing => self.on_olc_reject(forward_logical_channel_number),
             M::TerminalCapabilitySetAck(seq) if seq == self.tcs_sequence => {
                 self.tcs_acked = true;
+                self.tcs_pending = false;
+                self.tcs_deadline = None;
+            }
+            M::TerminalCapabilitySetReject {
+                sequence_number, ..
+            } if sequence_number == self.tcs_sequence => {
+                // answered, if not liked: T101 stops (H.245 C.4)
+                self.tcs_pending = false;
+                self.tcs_deadline = None;
             }
             M::MasterSlaveDetermination {
                 terminal_type,
                 status_determination_number,
             } => self.on_msd(terminal_type, status_determination_number),
             M::MasterSlaveDeterminationAck(decision) => {
+                self.msd_deadline = None;
                 let master = decision == MsdDecision::Master;
                 let ack_sent = matches!(self.msd, Msd::Decided { ack_sent: true, .. });
                 if !ack_sent {
@@ -67,6 +77,7 @@ impl H323CallLeg {
                 // identical numbers: leave MSD undecided; ours is re-sent
                 // with the next call, the peer may retry with a new number
                 self.msd = Msd::Idle;
+                self.msd_deadline = None;
             }
             M::OpenLogicalChannel(olc) => self.on_peer_olc(olc),
             M::CloseLogicalChannel {
@@ -255,6 +266,9 @@ impl H323CallLeg {
         if matches!(m, H245Message::EndSessionCommand(_)) {
             self.end_session_sent = true;
         }
+        if matches!(m, H245Message::TerminalCapabilitySet(_)) {
+            self.tcs_pending = true;
+        }
         match m.encode() {
             Ok(b) => self.h245_queue.push(b),
             Err(_) => debug_assert!(false, "cannot encode our {}", m.name()),
@@ -269,6 +283,51 @@ impl H323CallLeg {
     /// Sends queued H.245 on the connection when it is up, else in a
     /// Facility when no other message carried it.
     pub(super) fn flush_h245(&mut self) {
+        self.flush_h245_queue();
+        self.arm_h245_timers();
+    }
+
+    /// T101 and T106 run from when our TCS and MSD have left the queue
+    /// (Fast Start may hold them back for as long as the call rings).
+    fn arm_h245_timers(&mut self) {
+        let Some(now) = self.clock else { return };
+        if !self.h245_queue.is_empty()
+            || matches!(self.state, CallState::Idle | CallState::Released)
+        {
+            return;
+        }
+        let t = self.config.h245_response_timeout;
+        if self.tcs_pending && !self.tcs_acked && self.tcs_deadline.is_none() {
+            self.tcs_deadline = Some(now + t);
+        }
+        if self.msd == Msd::Sent && self.msd_deadline.is_none() {
+            self.msd_deadline = Some(now + t);
+        }
+    }
+
+    /// H.245 C.4.4.2 and C.2.4.2: an unanswered TCS or MSD is released
+    /// (TerminalCapabilitySetRelease, MasterSlaveDeterminationRelease);
+    /// the call goes on with what Fast Start or the peer's own set gave it.
+    pub(super) fn h245_timeouts(&mut self, now: Instant) {
+        if self.tcs_deadline.is_some_and(|d| d <= now) {
+            self.tcs_deadline = None;
+            if self.tcs_pending && !self.tcs_acked {
+                self.tcs_pending = false;
+                self.stats.h245_timeouts += 1;
+                self.queue_h245(&H245Message::TerminalCapabilitySetRelease);
+            }
+        }
+        if self.msd_deadline.is_some_and(|d| d <= now) {
+            self.msd_deadline = None;
+            if self.msd == Msd::Sent {
+                self.msd = Msd::Idle;
+                self.stats.h245_timeouts += 1;
+                self.queue_h245(&H245Message::MasterSlaveDeterminationRelease);
+            }
+        }
+    }
+
+    fn flush_h245_queue(&mut self) {
         if self.h245_queue.is_empty()
             || !self.h245_may_flush()
             || matches!(self.state, CallState::Idle | CallState::Released)

@@ -179,7 +179,7 @@ impl H323CallLeg {
     /// reaches it): the peer hears of it at once in a Facility, and in our
     /// next messages until it connects.
     pub fn h245_listening(&mut self, now: Instant, addr: SocketAddr) {
-        let _ = now;
+        self.clock = Some(now);
         if !matches!(self.link.state, LinkState::Listening(_)) || self.is_released() {
             return;
         }
@@ -204,7 +204,7 @@ impl H323CallLeg {
 
     /// The H.245 connection is up (ours made, or the peer's accepted).
     pub fn h245_connected(&mut self, now: Instant) {
-        let _ = now;
+        self.clock = Some(now);
         if !matches!(
             self.link.state,
             LinkState::Connecting | LinkState::Listening(_)
@@ -218,7 +218,7 @@ impl H323CallLeg {
 
     /// Bytes read from the H.245 connection (any split).
     pub fn handle_h245_bytes(&mut self, now: Instant, data: &[u8]) {
-        let _ = now;
+        self.clock = Some(now);
         if self.link.state != LinkState::Up || self.is_released() {
             return;
         }
@@ -249,7 +249,7 @@ impl H323CallLeg {
     /// Closing it is how a peer ends the call (H.323 8.5) once it was up;
     /// before, the call goes on if Fast Start carries its media.
     pub fn h245_closed(&mut self, now: Instant) {
-        let _ = now;
+        self.clock = Some(now);
         let was = self.link.state;
         if !self.link.usable() {
             return;

@@ -306,3 +306,50 @@ fn unknown_messages_get_status_and_a_status_without_a_call_ends_ours() {
     assert!(matches!(&ev[..], [LegEvent::Ended(_)]), "{ev:?}");
     assert_eq!(leg.state(), CallState::Released);
 }
+
+#[test]
+fn unanswered_tcs_and_msd_are_released_when_t101_and_t106_expire() {
+    let t0 = Instant::now();
+    let t = Duration::from_secs(30);
+
+    // the timers start when our TCS and MSD leave with the Connect
+    let mut leg = answered(t0);
+    assert_eq!(leg.poll_timeout(), Some(t0 + t));
+    leg.handle_timeout(t0 + t - Duration::from_secs(1));
+    assert!(sent(&mut leg).is_empty());
+    leg.handle_timeout(t0 + t);
+    assert_eq!(
+        h245_sent(&mut leg),
+        [
+            H245Message::TerminalCapabilitySetRelease,
+            H245Message::MasterSlaveDeterminationRelease,
+        ]
+    );
+    assert_eq!(leg.stats().h245_timeouts, 2);
+    assert_eq!(leg.poll_timeout(), None, "released once, not again");
+    assert!(events(&mut leg).is_empty(), "the call goes on");
+    assert_eq!(leg.state(), CallState::Active);
+
+    // answered in time: nothing expires
+    let mut leg = answered(t0);
+    leg.handle_bytes(
+        t0 + Duration::from_secs(1),
+        &facility(&[
+            H245Message::TerminalCapabilitySetAck(1),
+            H245Message::MasterSlaveDeterminationAck(MsdDecision::Master),
+        ]),
+    );
+    sent(&mut leg);
+    assert_eq!(leg.poll_timeout(), None);
+    leg.handle_timeout(t0 + 2 * t);
+    assert!(sent(&mut leg).is_empty());
+    assert_eq!(leg.stats().h245_timeouts, 0);
+
+    // while Fast Start holds our TCS back, only the answer timer runs
+    let mut leg = H323CallLeg::new_incoming(CallLegConfig::new(vendor(), 1));
+    leg.handle_bytes(t0, &setup());
+    sent(&mut leg);
+    assert_eq!(leg.poll_timeout(), Some(t0 + Duration::from_secs(180)));
+    leg.handle_timeout(t0 + t);
+    assert!(sent(&mut leg).is_empty());
+}
