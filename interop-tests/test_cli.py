@@ -234,6 +234,38 @@ def _audit(db, object_id):
                          "WHERE object_id = ? ORDER BY id", (object_id,)).fetchall()
 
 
+def test_dialplan_import_is_audited_and_export_gives_it_back(tmp_path):
+    db, url = _admin_db(tmp_path)
+    dbf = ["--db", url]
+    with sqlite3.connect(db) as c:
+        rows = c.execute("SELECT actor, actor_role, object_kind, object_id FROM adm_audit "
+                         "WHERE action = 'dialplan.import'").fetchall()
+    assert len(rows) == 1, rows
+    actor, role, kind, version = rows[0]
+    assert actor.startswith("cli:") and role == "city-admin" and kind == "dialplan", rows[0]
+
+    # The same text again: no new version, no new audit row.
+    rc, out, err = _gw("dialplan", "import", str(_LOOPBACK), *dbf, cwd=tmp_path)
+    assert rc == 0 and f"already the current version {version}; nothing written" in out, (rc, out, err)
+    with sqlite3.connect(db) as c:
+        assert c.execute("SELECT COUNT(*) FROM adm_audit WHERE action = 'dialplan.import'").fetchone()[0] == 1
+
+    # Export: byte for byte what was imported, to stdout or to a file.
+    want = _LOOPBACK.read_bytes()
+    out = run([str(gateway_bin()), "dialplan", "export", *dbf], timeout=30, cwd=tmp_path)
+    assert out.returncode == 0 and out.stdout == want, out.stderr
+    target = tmp_path / "exported.toml"
+    rc, out, err = _gw("dialplan", "export", "--version", version, "--out", str(target), *dbf, cwd=tmp_path)
+    assert rc == 0 and f"version {version}" in out, (rc, out, err)
+    assert target.read_bytes() == want
+    rc, out, err = _gw("dialplan", "check", str(target), cwd=tmp_path)
+    assert rc == 0, err
+    rc, out, err = _gw("dialplan", "export", "--version", "99", *dbf, cwd=tmp_path)
+    assert rc == 1 and "dialplan version 99 not found" in err, (rc, err)
+    rc, out, err = _gw("dialplan", "export", "--db", f"sqlite://{tmp_path / 'empty.db'}", cwd=tmp_path)
+    assert rc == 1 and "no dialplan has been imported yet" in err, (rc, err)
+
+
 def test_admin_families_on_the_database(tmp_path):
     db, url = _admin_db(tmp_path)
     dbf = ["--db", url]

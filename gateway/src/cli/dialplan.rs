@@ -1,4 +1,4 @@
-//! `gateway dialplan check|import|route`.
+//! `gateway dialplan check|import|export|route`.
 
 use clap::Subcommand;
 use std::path::PathBuf;
@@ -10,9 +10,24 @@ use super::{db_url, tokio_runtime};
 pub(crate) enum DialplanCmd {
     /// Validate a dialplan file; every error names file:line:column and field.
     Check { file: PathBuf },
-    /// Validate a dialplan file and store it as the current dialplan.
+    /// Validate a dialplan file and store it as the current dialplan
+    /// (audited as `dialplan.import` by cli:$USER; a running gateway takes
+    /// it on SIGHUP).
     Import {
         file: PathBuf,
+        #[arg(long, env = "GATEWAY_DB")]
+        db: Option<String>,
+        #[arg(long, default_value = "data")]
+        data_dir: PathBuf,
+    },
+    /// Write a stored dialplan version as TOML, exactly as it was imported:
+    /// the current one, or --version N.
+    Export {
+        #[arg(long, value_name = "N")]
+        version: Option<i64>,
+        /// Write to this file instead of stdout.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
         #[arg(long, env = "GATEWAY_DB")]
         db: Option<String>,
         #[arg(long, default_value = "data")]
@@ -91,19 +106,100 @@ pub(crate) fn dialplan(cmd: DialplanCmd) -> ExitCode {
                 let store = gateway_store::Store::connect(&url)
                     .await
                     .map_err(|e| e.to_string())?;
+                // Whoever can open the database may replace the dialplan;
+                // the audit row says it was done from the CLI, and by whom.
+                let audit = gateway_store::DialplanAudit {
+                    at_ms: now_ms(),
+                    actor: format!(
+                        "cli:{}",
+                        std::env::var("USER").unwrap_or_else(|_| "unknown".into())
+                    ),
+                    actor_role: gateway_admin::Role::CityAdmin.as_str().to_string(),
+                    action: "dialplan.import".to_string(),
+                    detail: serde_json::json!({}),
+                };
                 store
-                    .import_dialplan(&dp, &text, &file.display().to_string())
+                    .import_dialplan_audited(&dp, &text, &file.display().to_string(), &audit)
                     .await
                     .map_err(|e| e.to_string())
             });
             match res {
-                Ok(v) => {
-                    println!("{}: imported as version {v}", file.display());
+                Ok(done) if done.created => {
+                    println!("{}: imported as version {}", file.display(), done.version);
+                    ExitCode::SUCCESS
+                }
+                Ok(done) => {
+                    println!(
+                        "{}: already the current version {}; nothing written",
+                        file.display(),
+                        done.version
+                    );
                     ExitCode::SUCCESS
                 }
                 Err(e) => {
                     eprintln!("import failed, nothing was changed: {e}");
                     ExitCode::FAILURE
+                }
+            }
+        }
+        DialplanCmd::Export {
+            version,
+            out,
+            db,
+            data_dir,
+        } => {
+            let url = db_url(db, &data_dir);
+            let res = tokio_runtime().block_on(async {
+                let store = gateway_store::Store::connect(&url)
+                    .await
+                    .map_err(|e| format!("database {url}: {e}"))?;
+                let n = match version {
+                    Some(n) => n,
+                    None => match store.dialplan_version().await.map_err(|e| e.to_string())? {
+                        Some(v) => v.version,
+                        None => return Err("no dialplan has been imported yet".to_string()),
+                    },
+                };
+                match store.dialplan_source(n).await.map_err(|e| e.to_string())? {
+                    Some((file_name, source)) => Ok((n, file_name, source)),
+                    None => Err(format!("dialplan version {n} not found")),
+                }
+            });
+            let (n, file_name, source) = match res {
+                Ok(x) => x,
+                Err(e) => {
+                    eprintln!("gateway: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            match out {
+                Some(path) => match std::fs::write(&path, &source) {
+                    Ok(()) => {
+                        println!(
+                            "{}: version {n} (imported as {file_name}), {} bytes",
+                            path.display(),
+                            source.len()
+                        );
+                        ExitCode::SUCCESS
+                    }
+                    Err(e) => {
+                        eprintln!("gateway: cannot write {}: {e}", path.display());
+                        ExitCode::FAILURE
+                    }
+                },
+                None => {
+                    use std::io::Write;
+                    let mut stdout = std::io::stdout().lock();
+                    match stdout
+                        .write_all(source.as_bytes())
+                        .and_then(|_| stdout.flush())
+                    {
+                        Ok(()) => ExitCode::SUCCESS,
+                        Err(e) => {
+                            eprintln!("gateway: cannot write the dialplan: {e}");
+                            ExitCode::FAILURE
+                        }
+                    }
                 }
             }
         }
@@ -161,4 +257,11 @@ pub(crate) fn dialplan(cmd: DialplanCmd) -> ExitCode {
             ExitCode::SUCCESS
         }
     }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
 }
