@@ -57,8 +57,9 @@ pub struct CallLegConfig {
     pub h245_connection: bool,
     /// T301-like: how long an incoming call may stay unanswered.
     pub answer_timeout: Duration,
-    /// H.245 T101 and T106: how long our capability set and our
-    /// master/slave determination wait for the peer's answer once sent.
+    /// H.245 T101, T106 and T103: how long our capability set, our
+    /// master/slave determination and our logical channel wait for the
+    /// peer's answer once sent.
     pub h245_response_timeout: Duration,
     /// MSD terminalType (H.323 Table 1: 60 for a gateway).
     pub terminal_type: u8,
@@ -195,6 +196,8 @@ pub struct H323CallLeg {
     tcs_deadline: Option<Instant>,
     /// T106: our MSD unanswered.
     msd_deadline: Option<Instant>,
+    /// T103: our slow-start audio channel unanswered.
+    olc_deadline: Option<Instant>,
     remote_tcs: Option<TerminalCapabilitySet>,
     paused: bool,
     msd: Msd,
@@ -311,6 +314,7 @@ impl H323CallLeg {
             clock: None,
             tcs_deadline: None,
             msd_deadline: None,
+            olc_deadline: None,
             remote_tcs: None,
             paused: false,
             msd: Msd::Idle,
@@ -398,10 +402,15 @@ impl H323CallLeg {
         if self.state == CallState::Released {
             return None;
         }
-        [self.answer_deadline, self.tcs_deadline, self.msd_deadline]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            self.answer_deadline,
+            self.tcs_deadline,
+            self.msd_deadline,
+            self.olc_deadline,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     pub fn handle_timeout(&mut self, now: Instant) {

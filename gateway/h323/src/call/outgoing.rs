@@ -412,6 +412,24 @@ impl H323CallLeg {
         self.slow_start_open_video();
     }
 
+    pub(super) fn slow_start_opened(&self) -> bool {
+        matches!(self.slow_start, Some(SlowStart::Opened { .. }))
+    }
+
+    /// T103 expired on our audio channel (H.245 C.5.4): it is closed, and
+    /// a call that cannot get its media is released.
+    pub(super) fn slow_start_timed_out(&mut self) {
+        self.queue_h245(&H245Message::CloseLogicalChannel {
+            forward_logical_channel_number: SLOW_START_LCN,
+            source_user: false,
+            reason: None,
+        });
+        let cause = Cause::new(Q850::RECOVERY_ON_TIMER_EXPIRY)
+            .with_text("The callee never answered our audio channel");
+        self.release(&cause);
+        self.events.push_back(LegEvent::Ended(cause));
+    }
+
     pub(super) fn on_olc_ack(&mut self, ack: crate::h245::OpenLogicalChannelAck) {
         if self.on_video_olc_answer(ack.forward_logical_channel_number, Some(&ack)) {
             return self.slow_start_finish();

@@ -95,12 +95,23 @@ fn tcs(seq: u8, full: bool) -> H245Message {
 }
 
 fn frame(mt: MessageType, body: UuBody, h245: &[H245Message], ies: Vec<Ie>) -> Vec<u8> {
+    frame_dir(mt, body, h245, ies, false)
+}
+
+/// `from_destination`: the callee of a call we placed is speaking.
+fn frame_dir(
+    mt: MessageType,
+    body: UuBody,
+    h245: &[H245Message],
+    ies: Vec<Ie>,
+    from_destination: bool,
+) -> Vec<u8> {
     let mut ui = H323UserInformation::new(body);
     ui.pdu.h245_tunnelling = true;
     if !h245.is_empty() {
         ui.pdu.h245_control = Some(h245.iter().map(|m| m.encode().unwrap()).collect());
     }
-    let mut m = Message::new(mt, CRV, false);
+    let mut m = Message::new(mt, CRV, from_destination);
     m.ies = ies;
     m.ies.push(Ie::UserUser {
         protocol_discriminator: UU_PROTOCOL_X208,
@@ -352,4 +363,102 @@ fn unanswered_tcs_and_msd_are_released_when_t101_and_t106_expire() {
     assert_eq!(leg.poll_timeout(), Some(t0 + Duration::from_secs(180)));
     leg.handle_timeout(t0 + t);
     assert!(sent(&mut leg).is_empty());
+}
+
+#[test]
+fn an_unanswered_slow_start_channel_is_closed_and_the_call_released_at_t103() {
+    let t0 = Instant::now();
+    let t = Duration::from_secs(30);
+    let call = OutgoingCall {
+        calling_number: "1001".into(),
+        called_aliases: vec![AliasAddress::DialedDigits("2001".into())],
+        called_number: Some("2001".into()),
+        destination: Some(addr("198.51.100.7:1720")),
+        source: Some(addr("192.0.2.1:1720")),
+        conference_id: [3; 16],
+        call_identifier: [4; 16],
+        call_reference: CRV,
+        offer: MediaCaps {
+            streams: vec![StreamCaps {
+                kind: MediaKind::Audio,
+                rtp: Some(addr("192.0.2.1:40000")),
+                rtcp: None,
+                rtcp_mux: false,
+                transport: MediaTransport::Rtp,
+                direction: MediaDirection::SendRecv,
+                codecs: vec![CodecCap {
+                    payload_type: 0,
+                    name: "PCMU".into(),
+                    clock_rate: 8000,
+                    channels: 1,
+                    fmtp: None,
+                }],
+                ptime_ms: Some(20),
+                bandwidth_kbps: None,
+            }],
+        },
+    };
+    let mut leg = H323CallLeg::new_outgoing(CallLegConfig::new(vendor(), 0x12_3456), call).unwrap();
+    sent(&mut leg);
+    // Connect accepts no proposal; the callee's capabilities open our
+    // channel; it acknowledges our TCS and MSD, never the channel
+    let connect = UuBody::Connect(ConnectUuie {
+        protocol_identifier: H225_PROTOCOL_V4.to_vec(),
+        h245_address: None,
+        destination_info: EndpointType::terminal(),
+        conference_id: [3; 16],
+        call_identifier: Some(CallIdentifier { guid: [4; 16] }),
+        fast_start: None,
+        multiple_calls: false,
+        maintain_connection: false,
+        fast_connect_refused: false,
+    });
+    leg.handle_bytes(
+        t0,
+        &frame_dir(MessageType::Connect, connect, &[tcs(1, true)], vec![], true),
+    );
+    let opened = h245_sent(&mut leg);
+    assert!(
+        opened
+            .iter()
+            .any(|m| matches!(m, H245Message::OpenLogicalChannel(o) if o.forward_logical_channel_number == 1)),
+        "{opened:?}"
+    );
+    leg.handle_bytes(
+        t0 + Duration::from_secs(1),
+        &frame_dir(
+            MessageType::Facility,
+            UuBody::Empty,
+            &[
+                H245Message::TerminalCapabilitySetAck(1),
+                H245Message::MasterSlaveDeterminationAck(MsdDecision::Slave),
+            ],
+            vec![],
+            true,
+        ),
+    );
+    sent(&mut leg);
+    assert!(events(&mut leg).is_empty(), "no media yet");
+    assert_eq!(leg.poll_timeout(), Some(t0 + t));
+    leg.handle_timeout(t0 + t - Duration::from_millis(1));
+    assert!(sent(&mut leg).is_empty());
+
+    leg.handle_timeout(t0 + t);
+    let ev = events(&mut leg);
+    assert!(
+        matches!(&ev[..], [LegEvent::Ended(c)] if c.q850() == Q850::RECOVERY_ON_TIMER_EXPIRY),
+        "{ev:?}"
+    );
+    let got = sent(&mut leg);
+    let h245: Vec<_> = got.iter().flat_map(|(_, h)| h.clone()).collect();
+    assert!(h245.contains(&H245Message::CloseLogicalChannel {
+        forward_logical_channel_number: 1,
+        source_user: false,
+        reason: None,
+    }));
+    let last = &got.last().unwrap().0;
+    assert_eq!(last.message_type, MessageType::ReleaseComplete);
+    assert_eq!(last.cause(), Some(102));
+    assert_eq!(leg.stats().h245_timeouts, 1);
+    assert_eq!(leg.poll_timeout(), None);
 }
