@@ -2,13 +2,14 @@
 //! start-up and on every reload. A city has 100 000 of them, so the work is
 //! set-based: one query finds the endpoints the registry does not know yet,
 //! two more their numbers and aliases with whichever registry endpoint
-//! already holds each, and everything adopted is written with multi-row
-//! inserts, its audit rows included, in one transaction. A second run finds
-//! nothing new and writes nothing.
+//! already holds each (each read as one aggregated value, not row by row),
+//! and everything adopted is written with multi-row inserts, its audit rows
+//! included, in one transaction. A second run finds nothing new and writes
+//! nothing.
 
 use std::collections::{HashMap, HashSet};
 
-use gateway_store::batch::{insert_rows, Val};
+use gateway_store::batch::{insert_rows, select_text_rows, Val};
 use gateway_store::units::next_id;
 use gateway_store::{Structure, UnitRef};
 use serde::Serialize;
@@ -36,22 +37,67 @@ async fn new_addresses(
     column: &str,
     mine: &str,
 ) -> Result<HashMap<String, Vec<(String, bool)>>, AdminError> {
-    let rows = sqlx::query(&format!(
-        "SELECT n.endpoint_id, n.{column}, m.endpoint_id AS holder FROM {table} n \
-         LEFT JOIN {mine} m ON m.{column} = n.{column} \
-         WHERE NOT EXISTS (SELECT 1 FROM adm_endpoints a WHERE a.id = n.endpoint_id) \
-         ORDER BY n.endpoint_id, n.position"
-    ))
-    .fetch_all(&mut *conn)
+    let rows = select_text_rows(
+        conn,
+        &["n.endpoint_id", &format!("n.{column}"), "m.endpoint_id"],
+        &format!(
+            "{table} n LEFT JOIN {mine} m ON m.{column} = n.{column} \
+             WHERE NOT EXISTS (SELECT 1 FROM adm_endpoints a WHERE a.id = n.endpoint_id)"
+        ),
+        "n.endpoint_id, n.position",
+    )
     .await?;
     let mut out: HashMap<String, Vec<(String, bool)>> = HashMap::new();
-    for r in rows {
-        let holder: Option<String> = r.try_get(2)?;
-        out.entry(r.try_get(0)?)
-            .or_default()
-            .push((r.try_get(1)?, holder.is_some()));
+    for mut r in rows {
+        let held = r.pop().flatten().is_some();
+        let value = r.pop().flatten().unwrap_or_default();
+        let id = r.pop().flatten().unwrap_or_default();
+        out.entry(id).or_default().push((value, held));
     }
     Ok(out)
+}
+
+/// A dialplan endpoint the registry does not know yet.
+struct Candidate {
+    id: String,
+    unit_code: String,
+    display: Option<String>,
+    vetted: bool,
+    credential_kind: String,
+    credential: String,
+}
+
+/// The dialplan's endpoints the registry does not know, in file order.
+async fn candidates(conn: &mut AnyConnection) -> Result<Vec<Candidate>, AdminError> {
+    let rows = select_text_rows(
+        conn,
+        &[
+            "e.id",
+            "e.unit_code",
+            "e.display",
+            "e.vetted",
+            "e.credential_kind",
+            "e.credential",
+        ],
+        "endpoints e WHERE NOT EXISTS (SELECT 1 FROM adm_endpoints a WHERE a.id = e.id)",
+        "e.position",
+    )
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            let mut r = r.into_iter();
+            let mut next = || r.next().flatten();
+            Candidate {
+                id: next().unwrap_or_default(),
+                unit_code: next().unwrap_or_default(),
+                display: next(),
+                vetted: next().is_some_and(|v| v != "0"),
+                credential_kind: next().unwrap_or_default(),
+                credential: next().unwrap_or_default(),
+            }
+        })
+        .collect())
 }
 
 /// The first of `values` already taken, by the registry or by an endpoint
@@ -88,13 +134,7 @@ impl Admin {
         let Some(realm) = realm else {
             return Ok(DialplanAdoption::default());
         };
-        let candidates = sqlx::query(
-            "SELECT e.id, e.unit_code, e.display, e.vetted, e.credential_kind, e.credential \
-             FROM endpoints e WHERE NOT EXISTS (SELECT 1 FROM adm_endpoints a WHERE a.id = e.id) \
-             ORDER BY e.position",
-        )
-        .fetch_all(&mut *tx)
-        .await?;
+        let candidates = candidates(&mut tx).await?;
         let total: i64 = sqlx::query("SELECT COUNT(*) FROM endpoints")
             .fetch_one(&mut *tx)
             .await?
@@ -132,9 +172,9 @@ impl Admin {
         let mut alias_rows = Vec::new();
         let mut audit_rows = Vec::new();
         let mut audit_id = next_id(&mut tx, "adm_audit").await?;
-        for r in candidates {
-            let id: String = r.try_get("id")?;
-            let unit = UnitRef::new(structure, r.try_get::<String, _>("unit_code")?);
+        for c in candidates {
+            let id = c.id;
+            let unit = UnitRef::new(structure, c.unit_code);
             if !units.contains(&unit.code) {
                 report
                     .skipped
@@ -155,8 +195,7 @@ impl Admin {
                     .push((id, format!("alias {v} is already in use")));
                 continue;
             }
-            let kind: String = r.try_get("credential_kind")?;
-            let secret: String = r.try_get("credential")?;
+            let (kind, secret) = (c.credential_kind, c.credential);
             let mut input = CredentialInput {
                 realm: Some(realm.clone()),
                 ..Default::default()
@@ -173,7 +212,7 @@ impl Admin {
                     continue;
                 }
             };
-            let (state, reason) = if r.try_get::<i64, _>("vetted")? != 0 {
+            let (state, reason) = if c.vetted {
                 (VettingState::Approved, "vetted in the dialplan")
             } else {
                 (
@@ -181,7 +220,7 @@ impl Admin {
                     "imported from the dialplan: not yet vetted",
                 )
             };
-            let display: Option<String> = r.try_get("display")?;
+            let display = c.display;
 
             // What `get_endpoint` answers for it from now on: the audit
             // row's `after`.

@@ -29,7 +29,10 @@ use std::fmt::Write;
 use gateway_dialplan::{Action, Credentials, Dialplan};
 use sqlx::AnyConnection;
 
-use crate::batch::{delete_keys, insert_rows, select_rows, update_rows, Kind, Val};
+use crate::batch::{
+    delete_keys, encoded_sql as field_sql, insert_rows, next_encoded as field, select_rows,
+    update_rows, Kind, Val,
+};
 use crate::StoreError;
 
 use Kind::{Int as I, Text as T};
@@ -324,7 +327,7 @@ impl Changes {
 }
 
 /// Appends one value in an unambiguous, self-delimiting text form: `n`
-/// (NULL) or `v<bytes>:<text>`, which [`field_sql`] makes the database
+/// (NULL) or `v<bytes>:<text>`, which `batch::encoded_sql` makes the database
 /// write for a stored value. Keys and row digests are such values one
 /// after the other, so a stored row is compared without reading its
 /// values.
@@ -359,16 +362,6 @@ fn encode_digest(t: &Table, row: &[Cell<'_>], out: &mut String) {
     }
 }
 
-/// One column in [`encode`]'s form, as SQL.
-fn field_sql(c: &str, sqlite: bool) -> String {
-    let bytes = if sqlite {
-        format!("LENGTH(CAST({c} AS BLOB))")
-    } else {
-        format!("OCTET_LENGTH(CAST({c} AS TEXT))")
-    };
-    format!("CASE WHEN {c} IS NULL THEN 'n' ELSE 'v' || {bytes} || ':' || CAST({c} AS TEXT) END")
-}
-
 /// One text for the whole table: each row's key columns, its order column
 /// and then its other columns (its digest), in [`encode`]'s form, rows one
 /// after the other. sqlx hands rows over one by one (from SQLite's worker
@@ -396,22 +389,6 @@ fn aggregate_sql(t: &Table, sqlite: bool) -> String {
     } else {
         format!("SELECT string_agg({row}, '') FROM {}", t.name)
     }
-}
-
-/// One field of [`encode`]'s form at `*at`: `Some(None)` for NULL.
-fn field<'t>(text: &'t str, at: &mut usize) -> Option<Option<&'t str>> {
-    let rest = text.get(*at..)?;
-    if rest.starts_with('n') {
-        *at += 1;
-        return Some(None);
-    }
-    let rest = rest.strip_prefix('v')?;
-    let colon = rest.find(':')?;
-    let len: usize = rest[..colon].parse().ok()?;
-    let start = *at + 1 + colon + 1;
-    let value = text.get(start..start.checked_add(len)?)?;
-    *at = start + len;
-    Some(Some(value))
 }
 
 /// A stored row, borrowed from [`aggregate_sql`]'s text: its encoded key,

@@ -8,7 +8,7 @@
 use std::fmt::Write;
 
 use gateway_dialplan::Dialplan;
-use gateway_store::batch::{select_rows, Kind, Val};
+use gateway_store::batch::{select_rows, select_text_rows, Kind, Val};
 use gateway_store::{Backend, Store};
 
 mod common;
@@ -17,6 +17,7 @@ use common::{postgres, sqlite};
 on_both!(
     changed_version_equals_fresh_import,
     same_text_is_recognised_without_writing,
+    aggregated_reads_match_plain_ones,
 );
 
 const ENDPOINTS: usize = 1500;
@@ -316,4 +317,50 @@ async fn same_text_is_recognised_without_writing(url: &str) {
         .unwrap();
     assert_eq!(display, "Phòng họp 7");
     store.close().await;
+}
+
+async fn aggregated_reads_match_plain_ones(url: &str) {
+    let b = plan(1);
+    let store = Store::connect(url).await.unwrap();
+    store
+        .import_dialplan(&parse(&b), &b, "diff.toml")
+        .await
+        .unwrap();
+    let mut conn = store.pool().acquire().await.unwrap();
+    let got = select_text_rows(
+        &mut conn,
+        &["id", "display", "max_contacts"],
+        "endpoints WHERE id <> 'e-3'",
+        "position DESC",
+    )
+    .await
+    .unwrap();
+    let want: Vec<Vec<Option<String>>> = select_rows(
+        &mut conn,
+        "SELECT id, display, max_contacts FROM endpoints WHERE id <> 'e-3' ORDER BY position DESC",
+        &[Kind::Text, Kind::Text, Kind::Int],
+    )
+    .await
+    .unwrap()
+    .into_iter()
+    .map(|r| {
+        r.into_iter()
+            .map(|v| match v {
+                Val::Text(t) => t,
+                Val::Int(i) => i.map(|i| i.to_string()),
+                Val::Float(f) => f.map(|f| f.to_string()),
+            })
+            .collect()
+    })
+    .collect();
+    // One removed, one added, one filtered out.
+    assert_eq!(got.len(), ENDPOINTS - 1);
+    assert_eq!(got, want);
+    // e-new has no display: NULL, not an empty text.
+    assert_eq!(got[0], [Some("e-new".into()), None, Some("1".into())]);
+    assert_eq!(got[1][1].as_deref(), Some("Phòng họp 1499"));
+    let none = select_text_rows(&mut conn, &["id"], "endpoints WHERE 1 = 0", "id")
+        .await
+        .unwrap();
+    assert!(none.is_empty());
 }
