@@ -252,10 +252,16 @@ impl Datagrams {
 // The session task's side of it: drain each readable socket, forward,
 // send in batches, play injected digits.
 
+/// Datagrams one poll of a session task handles before it yields: tokio's
+/// cooperative budget, which allowed as many single-datagram receives.
+const POLL_BUDGET: usize = 128;
+
 impl SessionTask {
     /// Ready only when the session handle is gone. Keeps receiving until
-    /// every socket is drained; tokio's cooperative budget makes a receive
-    /// return Pending after a while, so a busy session still yields.
+    /// every socket is drained, or [`POLL_BUDGET`] datagrams were handled:
+    /// then it yields (tokio's own budget counts receive calls, which now
+    /// take up to a batch each), so a busy session does not hold its worker
+    /// longer than it did one datagram per call.
     pub(crate) fn poll(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         loop {
             match self.control.poll_recv(cx) {
@@ -265,6 +271,7 @@ impl SessionTask {
             }
         }
         let mut io = Lent::take();
+        let mut handled = 0;
         loop {
             let mut progressed = false;
             for (idx, stream) in self.streams.iter_mut().enumerate() {
@@ -282,6 +289,7 @@ impl SessionTask {
                                 relay_batch(stream, &mut io, n, leg, kind, c, m, &self.label);
                                 self.quality_dirty |= stream.quality_dirty;
                                 progressed = true;
+                                handled += n;
                             }
                             Poll::Ready(Err(e)) => {
                                 // ICMP errors surface here on some platforms; the
@@ -295,6 +303,10 @@ impl SessionTask {
                 }
             }
             progressed |= self.play_injected(cx, io.scratch());
+            if progressed && handled >= POLL_BUDGET {
+                cx.waker().wake_by_ref();
+                progressed = false;
+            }
             if !progressed {
                 self.tally.flush(&self.lease.inner.metrics);
                 self.publish_quality();
@@ -727,7 +739,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn bursts_larger_than_a_batch_arrive_in_order_and_counted_exactly() {
+    async fn bursts_larger_than_a_batch_and_a_poll_arrive_in_order_and_counted_exactly() {
         let relay = relay(46000, 46009);
         let s = relay.allocate("burst", 1).unwrap();
         let a = StdSocket::bind("127.0.0.1:0").unwrap();
@@ -740,7 +752,8 @@ mod tests {
             s.local_addr(0, Leg::A).unwrap().0,
             s.local_addr(0, Leg::B).unwrap().0,
         );
-        let total = 3 * BATCH as u16 + 5;
+        // More than a poll handles before it yields, too.
+        let total = (POLL_BUDGET + 3 * BATCH + 5) as u16;
         // The second burst mixes lengths, so that runs of equal datagrams
         // (sent together where the kernel can) end at every kind of
         // boundary: a shorter one, a longer one, the batch's end.
