@@ -7,6 +7,8 @@
 //!   neither parsed nor written);
 //! - a variant imported over it (a second version: the rows that differ
 //!   written; the variant changes a few rules' caller-IDs);
+//! - every tenth endpoint no rule names removed (a third version: those
+//!   endpoints, their numbers and aliases deleted, nothing else written);
 //! - loaded back from the database (parse of the stored text).
 //!
 //! Not run in CI; timings never fail it, a wrong count does.
@@ -17,9 +19,10 @@
 #[path = "../../dialplan/benches/citygen/mod.rs"]
 mod citygen;
 
+use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use gateway_dialplan::Dialplan;
+use gateway_dialplan::{Action, Dialplan};
 use gateway_store::Store;
 
 const SEED: u64 = 0x4841_4E4F_4932_3032; // same as the route bench
@@ -69,6 +72,7 @@ async fn main() {
     let d2 = parse(&next.toml);
 
     let store = Store::connect(&url).await.expect("connect");
+    let mut bad = Vec::new();
     let t = Instant::now();
     let v1 = store
         .import_dialplan(&d, &plan.toml, "city.toml")
@@ -104,26 +108,72 @@ async fn main() {
         changed.rows_written
     );
 
+    // Every tenth endpoint that no rule names, removed from the text: the
+    // rows after each keep their file order, so only the removed ones (and
+    // their numbers and aliases) are written.
+    let named: HashSet<&str> = d2
+        .rules()
+        .iter()
+        .filter_map(|r| match &r.action {
+            Action::Endpoint { target } => Some(target.as_str()),
+            _ => None,
+        })
+        .collect();
+    let mut fewer = next.toml.clone();
+    let mut removed = 0;
+    for e in d2.endpoints().iter().step_by(10) {
+        let names = [e.id.as_str(), &e.numbers[0], &e.aliases[0]];
+        if names.iter().any(|n| named.contains(n)) {
+            continue;
+        }
+        let block = format!(
+            "\n[[endpoint]]\nid = \"{}\"\nunit = \"{}\"\npassword = \"changeme-{}\"\nnumbers = [\"{}\"]\naliases = [\"{}\"]\nvetted = true\n",
+            e.id, e.unit, e.id, e.numbers[0], e.aliases[0]
+        );
+        if let Some(at) = fewer.find(&block) {
+            fewer.replace_range(at..at + block.len(), "");
+            removed += 1;
+        }
+    }
+    let d3 = parse(&fewer);
+    let t = Instant::now();
+    let thinned = store
+        .import_dialplan_report(&d3, &fewer, "city.toml")
+        .await
+        .expect("import without some endpoints");
+    println!(
+        "{:<44} {:>9}  ({} rows written)",
+        format!("import without {removed} endpoints"),
+        ms(t.elapsed()),
+        thinned.rows_written
+    );
+    if thinned.rows_written != 3 * removed as u64 {
+        bad.push(format!(
+            "removing {removed} endpoints wrote {} rows, not {}",
+            thinned.rows_written,
+            3 * removed
+        ));
+    }
+
     let t = Instant::now();
     let loaded = store.load_dialplan().await.expect("load").expect("stored");
     println!("{:<44} {:>9}", "load back (read + parse)", ms(t.elapsed()));
     store.close().await;
 
-    let mut bad = Vec::new();
     if again != v1 {
         bad.push(format!("same text gave version {again}, not {v1}"));
     }
     if v2 == v1 {
         bad.push("a changed text kept the version".to_string());
     }
-    if loaded.endpoints().len() != d2.endpoints().len() || loaded.rules().len() != d2.rules().len()
+    if loaded.endpoints().len() != d3.endpoints().len() || loaded.rules().len() != d3.rules().len()
     {
         bad.push(format!(
             "loaded {} endpoints / {} rules, imported {} / {}",
             loaded.endpoints().len(),
             loaded.rules().len(),
-            d2.endpoints().len(),
-            d2.rules().len()
+            d3.endpoints().len(),
+            d3.rules().len()
         ));
     }
     if dir.exists() {
