@@ -153,7 +153,11 @@ async fn adopt_dialplan(
     admin: &Admin,
     dialplan: &Dialplan,
 ) -> Result<std::collections::HashMap<String, gateway_admin::VettingEntry>, RunError> {
+    // A city's dialplan may skip thousands (a unit file not imported, the
+    // wrong structure): name the first few, count the rest.
+    const NAMED_SKIPS: usize = 20;
     let store_err = |e: gateway_admin::AdminError| RunError::Store(e.to_string());
+    let started = Instant::now();
     let structure = dialplan_structure(cfg, admin, dialplan).await?;
     let report = admin
         .adopt_dialplan_endpoints(structure)
@@ -164,10 +168,17 @@ async fn adopt_dialplan(
         added = report.added.len(),
         already = report.already,
         skipped = report.skipped.len(),
+        elapsed_ms = started.elapsed().as_millis() as u64,
         "dialplan endpoints adopted into the admin registry"
     );
-    for (id, why) in &report.skipped {
+    for (id, why) in report.skipped.iter().take(NAMED_SKIPS) {
         warn!(endpoint = %id, reason = %why, "endpoint not in the admin registry: vetting follows the dialplan");
+    }
+    if report.skipped.len() > NAMED_SKIPS {
+        warn!(
+            more = report.skipped.len() - NAMED_SKIPS,
+            "more endpoints not in the admin registry: vetting follows the dialplan"
+        );
     }
     admin.vetting_snapshot().await.map_err(store_err)
 }
