@@ -89,7 +89,7 @@ bench_rtpengine() {
     local rate=$1 mode=$2 pid srtp=()
     [[ $mode == srtp ]] && srtp=(--srtp "$SUITE")
     "${RUN[@]}" rtpengine --foreground --log-stderr --table=-1 --interface=127.0.0.1 --listen-ng=$NG \
-        --port-min=30000 --port-max=30999 --config-file=none --log-level=3 \
+        --port-min=30000 --port-max=$((30000 + 8 * STREAMS)) --config-file=none --log-level=3 \
         >>"$WORK/rtpengine.log" 2>&1 &
     pid=$!
     PIDS+=("$pid")

@@ -205,7 +205,16 @@ impl Datagrams {
         let mut i = 0;
         while i < queued {
             #[cfg(target_os = "linux")]
-            let r = sys::send(sock, self, i, queued);
+            let r = if queued - i > 1 {
+                sys::send(sock, self, i, queued)
+            } else {
+                // One datagram: sendto skips sendmmsg's header copies.
+                let (slot, len, dst) = self.out[i];
+                let packet = &self.buf[slot * SLOT..slot * SLOT + len];
+                sock.try_send_to(packet, dst)
+                    .map(|n| (1, n))
+                    .map_err(|e| (e, 1))
+            };
             #[cfg(not(target_os = "linux"))]
             let r = {
                 let (slot, len, dst) = self.out[i];
