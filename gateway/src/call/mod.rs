@@ -213,14 +213,18 @@ pub fn auth_secret(
     c: &Credentials,
     algorithm: gateway_sip::auth::Algorithm,
 ) -> Option<gateway_sip::auth::UserSecret> {
+    use gateway_dialplan::Ha1Algorithm;
     use gateway_sip::auth::{Algorithm, UserSecret};
-    match (c, algorithm) {
-        (Credentials::Password(p), _) => Some(UserSecret::Password(p.clone())),
-        (Credentials::Ha1Md5(h), Algorithm::Md5) => Some(UserSecret::Ha1(h.clone())),
-        (Credentials::Ha1Sha256(h), Algorithm::Sha256) => Some(UserSecret::Ha1(h.clone())),
-        // An HA1 only answers for the algorithm it was computed with.
-        _ => None,
-    }
+    let form = match (c, algorithm) {
+        (Credentials::Password(p), _) => return Some(UserSecret::Password(p.clone())),
+        (_, Algorithm::Md5) => Ha1Algorithm::Md5,
+        (_, Algorithm::Sha256) => Ha1Algorithm::Sha256,
+        // A -sess HA1 depends on the nonce: only a password answers it.
+        _ => return None,
+    };
+    // An HA1 only answers for the algorithm it was computed with; the
+    // registry's endpoints may hold both forms.
+    c.ha1(form).map(|h| UserSecret::Ha1(h.to_string()))
 }
 
 /// Headers that belong to one leg and are never copied to the other.
@@ -326,13 +330,28 @@ impl Engine {
         };
         let from_user = from_na.uri.user.clone();
 
-        // Who is calling: a known endpoint must prove it with digest; any
-        // other caller must come from a trunk's address.
-        let caller = match from_user
+        // Who is calling: a room at its fixed address is that room (it does
+        // not register, so it has no digest secret to prove); any other
+        // known endpoint must prove it with digest; any other caller must
+        // come from a trunk's address.
+        let fixed = self
+            .registrar
+            .fixed_endpoint_at(from.addr)
+            .filter(|ep| self.dialplan.endpoint(ep).is_some())
+            .map(str::to_string);
+        let named = from_user
             .as_deref()
             .and_then(|u| self.dialplan.endpoint_by_user(u))
-            .map(|e| e.id.clone())
-        {
+            .map(|e| e.id.clone());
+        let caller = match named.or_else(|| fixed.clone()) {
+            Some(ep) if fixed.as_deref() == Some(ep.as_str()) => {
+                if let Err(refusal) = self.vetting.check(&ep) {
+                    info!(endpoint = %ep, state = refusal.state.as_str(), "refused: fixed-address room not approved");
+                    let cause = gateway_callmodel::Cause::from_sip_status(403, &refusal.text);
+                    return self.refuse_with_cause(now, id, &req, &cause);
+                }
+                Caller::Endpoint(ep)
+            }
             Some(ep) => {
                 if !self.check_digest(now, id, &req, &ep, true) {
                     return;
