@@ -227,6 +227,7 @@ impl Registrar {
         errors
     }
 
+    #[cfg(test)]
     pub fn fixed_count(&self) -> usize {
         self.fixed.len()
     }
