@@ -11,6 +11,7 @@ from __future__ import annotations
 import secrets
 import time
 
+from harness import ports
 from harness.gateway import LOOPBACK_DIALPLAN
 from harness.sipua import UdpUA, new_tag, sdp_offer
 from test_admin_api import api, login, users_add
@@ -50,6 +51,76 @@ def register(gw, user: str, password: str, ua: UdpUA | None = None):
     return (resp.status if resp is not None else None), ua
 
 
+# SIPp as the room: a REGISTER answering the gateway's digest challenge,
+# then (a second run on the same port, where the binding points) one INVITE
+# answered 486. SIPp ties messages to a call by Call-ID, so the INVITE of a
+# new call needs a run of its own. It presents the User-Agent our own UA
+# does: another device would send the approved room back to review.
+REGISTER_XML = """<?xml version="1.0" encoding="UTF-8" ?>
+<scenario name="register with digest">
+  <send retrans="500"><![CDATA[
+REGISTER sip:[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: <sip:USER@[remote_ip]:[remote_port]>;tag=[pid]reg[call_number]
+To: <sip:USER@[remote_ip]:[remote_port]>
+Call-ID: [call_id]
+CSeq: 1 REGISTER
+Contact: <sip:USER@[local_ip]:[local_port]>
+Expires: 600
+Max-Forwards: 70
+User-Agent: interop-tests
+Content-Length: 0
+
+]]></send>
+  <recv response="401" auth="true"/>
+  <send retrans="500"><![CDATA[
+REGISTER sip:[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: <sip:USER@[remote_ip]:[remote_port]>;tag=[pid]reg[call_number]
+To: <sip:USER@[remote_ip]:[remote_port]>
+Call-ID: [call_id]
+CSeq: 2 REGISTER
+Contact: <sip:USER@[local_ip]:[local_port]>
+Expires: 600
+Max-Forwards: 70
+User-Agent: interop-tests
+[authentication username=USER password=PASSWORD]
+Content-Length: 0
+
+]]></send>
+  <recv response="200"/>
+</scenario>
+"""
+
+BUSY_XML = """<?xml version="1.0" encoding="UTF-8" ?>
+<scenario name="answer one INVITE busy">
+  <recv request="INVITE"/>
+  <send><![CDATA[
+SIP/2.0 486 Busy Here
+[last_Via:]
+[last_From:]
+[last_To:];tag=[pid]busy[call_number]
+[last_Call-ID:]
+[last_CSeq:]
+Content-Length: 0
+
+]]></send>
+  <recv request="ACK"/>
+</scenario>
+"""
+
+
+def sipp_run(procs, workdir, name: str, xml: str, port: int, gw, timeout: int):
+    """Starts SIPp with scenario `xml` on `port`; returns the process."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    scenario = workdir / f"{name}.xml"
+    scenario.write_text(xml)
+    argv = ["sipp", "-sf", str(scenario), f"127.0.0.1:{gw.sip_port}", "-i", "127.0.0.1",
+            "-p", str(port), "-m", "1", "-nostdin", "-timeout", str(timeout),
+            "-timeout_error", "-trace_err", "-error_file", str(workdir / f"{name}.errors.log")]
+    return procs.start(name, argv, cwd=workdir)
+
+
 def call(gw, caller: UdpUA, number: str, callee: UdpUA, wait: float = 3.0):
     """1001 calls `number`: the INVITE `callee` received (answered 486 so the
     call ends at once), or None, and the caller's final status."""
@@ -82,7 +153,8 @@ def call(gw, caller: UdpUA, number: str, callee: UdpUA, wait: float = 3.0):
     return inv, (resp.status if resp is not None else None)
 
 
-def test_an_endpoint_created_through_the_api_registers_and_is_called(gateway_factory):
+def test_an_endpoint_created_through_the_api_registers_and_is_called(gateway_factory, procs,
+                                                                    tmp_path):
     gw, admin, reviewer = start(gateway_factory)
     caller = UdpUA("1001", "pass1001", ("127.0.0.1", gw.sip_port))
     room = UdpUA(ROOM, ROOM_PASSWORD, ("127.0.0.1", gw.sip_port))
@@ -124,6 +196,23 @@ def test_an_endpoint_created_through_the_api_registers_and_is_called(gateway_fac
         finally:
             wrong.close()
 
+        # SIPp, a SIP client of its own, registers with digest and gets the
+        # INVITE 1001 places to 1010.
+        sipp_port = ports.port()
+        xml = REGISTER_XML.replace("USER", ROOM).replace("PASSWORD", ROOM_PASSWORD)
+        reg = sipp_run(procs, tmp_path / "sipp", "sipp-register", xml, sipp_port, gw, 20)
+        assert reg.wait(30) == 0, "SIPp's digest REGISTER of the API-created endpoint failed"
+        uas = sipp_run(procs, tmp_path / "sipp", "sipp-busy", BUSY_XML, sipp_port, gw, 30)
+        time.sleep(0.5)  # listening; the gateway retransmits the INVITE anyway
+        ruri = f"sip:1010@{caller.server_hostport}"
+        resp = caller.send_with_auth("INVITE", ruri, ruri, body=sdp_offer(41050), timeout=10)
+        assert resp is not None and resp.status == 486, (
+            f"1010 should reach SIPp and its 486 come back, got {resp and resp.start_line}")
+        caller.send(caller.ack_for(resp, ruri, caller.last_branch))
+        assert uas.wait(30) == 0, "SIPp (the room) did not get the INVITE for 1010"
+
+        # The room moves to another device (our UA): the binding follows.
+        assert register(gw, ROOM, ROOM_PASSWORD, room)[0] == 200
         inv, final = call(gw, caller, "1010", room)
         assert inv is not None, f"no INVITE for 1010 reached the room (caller got {final})"
         assert ROOM in inv.request_uri, inv.request_uri
