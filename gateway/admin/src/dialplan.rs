@@ -167,6 +167,10 @@ pub struct RouteQuery {
     pub source: Option<IpAddr>,
     #[serde(default)]
     pub from_user: Option<String>,
+    /// When to try the call (RFC 3339, e.g. `2025-07-07T18:30:00+07:00`),
+    /// for rules with time windows; now when absent.
+    #[serde(default)]
+    pub at: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -608,6 +612,14 @@ impl Admin {
         if q.target.len() > 256 {
             return Err(AdminError::invalid("target", "longer than 256 bytes"));
         }
+        let at_unix_secs = match &q.at {
+            Some(at) => {
+                gateway_dialplan::parse_rfc3339(at).map_err(|e| AdminError::invalid("at", e))?
+            }
+            None => std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs() as i64),
+        };
         let caller = if q.caller == "anonymous" {
             if seen.is_some() {
                 return Err(AdminError::Forbidden(format!(
@@ -645,6 +657,7 @@ impl Admin {
             from_user: q.from_user.clone(),
             target: q.target.clone(),
             transport_secure: q.transport_secure,
+            at_unix_secs,
         };
         let mut decision = dp.route(&req);
         if let Caller::Endpoint(id) = &caller {
