@@ -274,7 +274,7 @@ impl Admin {
         })
     }
 
-    async fn version_source(&self, version: i64) -> Result<VersionSource, AdminError> {
+    pub(crate) async fn version_source(&self, version: i64) -> Result<VersionSource, AdminError> {
         let not_found = || AdminError::NotFound(format!("dialplan version {version} not found"));
         let (file_name, source) = self
             .store()
@@ -405,7 +405,7 @@ impl Admin {
         .await
     }
 
-    async fn store_version(
+    pub(crate) async fn store_version(
         &self,
         actor: &Actor,
         dp: &Dialplan,
@@ -461,7 +461,7 @@ impl Admin {
 
     /// The codes of the units the actor sees in the dialplan's structure;
     /// `None` is everything.
-    async fn visible_codes(&self, actor: &Actor) -> Result<Option<HashSet<String>>, AdminError> {
+    pub(crate) async fn visible_codes(&self, actor: &Actor) -> Result<Option<HashSet<String>>, AdminError> {
         let Some(root) = &actor.unit_scope else {
             return Ok(None);
         };
@@ -482,7 +482,7 @@ impl Admin {
         UnitRef::new(self.config().default_structure, code)
     }
 
-    fn meeting_view(&self, m: &gateway_dialplan::Meeting) -> MeetingView {
+    pub(crate) fn meeting_view(&self, m: &gateway_dialplan::Meeting) -> MeetingView {
         MeetingView {
             number: m.number.clone(),
             name: m.name.clone(),
@@ -718,7 +718,7 @@ impl Admin {
 
 /// An object of `unit` (or of the whole network, `None`) is visible to an
 /// actor who sees `seen` (everything: `None`).
-fn visible_opt(seen: &Option<HashSet<String>>, unit: Option<&str>) -> bool {
+pub(crate) fn visible_opt(seen: &Option<HashSet<String>>, unit: Option<&str>) -> bool {
     match (seen, unit) {
         (None, _) => true,
         (Some(s), Some(u)) => s.contains(u),
