@@ -461,7 +461,10 @@ impl Admin {
 
     /// The codes of the units the actor sees in the dialplan's structure;
     /// `None` is everything.
-    pub(crate) async fn visible_codes(&self, actor: &Actor) -> Result<Option<HashSet<String>>, AdminError> {
+    pub(crate) async fn visible_codes(
+        &self,
+        actor: &Actor,
+    ) -> Result<Option<HashSet<String>>, AdminError> {
         let Some(root) = &actor.unit_scope else {
             return Ok(None);
         };
