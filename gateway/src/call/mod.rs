@@ -397,6 +397,7 @@ impl Engine {
             from_user: from_user.clone(),
             target: target.clone(),
             transport_secure: from.transport == Transport::Tls,
+            at_unix_secs: crate::engine::unix_now(),
         };
         let mut decision = self.dialplan.route(&route_req);
         if self.sdes_without_tls
@@ -1890,5 +1891,6 @@ pub fn route_request_for_cli(
         from_user: from_uri.user,
         target,
         transport_secure: secure,
+        at_unix_secs: crate::engine::unix_now(),
     })
 }

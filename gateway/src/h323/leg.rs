@@ -343,6 +343,7 @@ impl Engine {
             from_user,
             target: target.clone(),
             transport_secure: false,
+            at_unix_secs: crate::engine::unix_now(),
         });
         debug!(call_id = %label, caller = ?caller, target = %target, outcome = ?decision.outcome, trace = ?decision.trace, "routed");
         match &decision.outcome {
