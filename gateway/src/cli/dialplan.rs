@@ -50,6 +50,10 @@ pub(crate) enum DialplanCmd {
         /// The call arrives over TLS.
         #[arg(long)]
         secure: bool,
+        /// When the call is placed (RFC 3339, e.g. 2025-07-07T18:30:00+07:00),
+        /// for rules with time windows; default now.
+        #[arg(long)]
+        at: Option<String>,
         #[arg(long, env = "GATEWAY_DB")]
         db: Option<String>,
         #[arg(long, default_value = "data")]
@@ -209,6 +213,7 @@ pub(crate) fn dialplan(cmd: DialplanCmd) -> ExitCode {
             dialplan,
             source_ip,
             secure,
+            at,
             db,
             data_dir,
         } => {
@@ -241,13 +246,23 @@ pub(crate) fn dialplan(cmd: DialplanCmd) -> ExitCode {
                     }
                 }
             };
-            let req = match crate::call::route_request_for_cli(&dp, &from, &to, source_ip, secure) {
-                Ok(r) => r,
-                Err(e) => {
-                    eprintln!("{e}");
-                    return ExitCode::from(2);
+            let mut req =
+                match crate::call::route_request_for_cli(&dp, &from, &to, source_ip, secure) {
+                    Ok(r) => r,
+                    Err(e) => {
+                        eprintln!("{e}");
+                        return ExitCode::from(2);
+                    }
+                };
+            if let Some(at) = at {
+                match gateway_dialplan::parse_rfc3339(&at) {
+                    Ok(secs) => req.at_unix_secs = secs,
+                    Err(e) => {
+                        eprintln!("--at: {e}");
+                        return ExitCode::from(2);
+                    }
                 }
-            };
+            }
             let decision = dp.route(&req);
             let out = serde_json::json!({ "request": req, "decision": decision });
             println!(
