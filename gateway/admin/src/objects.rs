@@ -331,6 +331,42 @@ fn invalid(errors: &[DialplanError], table: &str, index: usize) -> AdminError {
     }
 }
 
+/// A trunk's ACL names the sources recognised as that trunk without
+/// authentication: an administrator of part of the network may not claim
+/// sources that a trunk outside its subtree already answers for.
+fn acl_stays_within(
+    dp: &Dialplan,
+    seen: &Option<std::collections::HashSet<String>>,
+    name: &str,
+) -> Result<(), AdminError> {
+    let Some(mine) = dp.trunk(name) else {
+        return Ok(());
+    };
+    for c in &mine.acl {
+        let overlaps = dp
+            .trunks()
+            .iter()
+            .filter(|t| t.name != name && !visible_opt(seen, t.unit.as_deref()))
+            .flat_map(|t| t.acl.iter())
+            .any(|o| {
+                // Two blocks overlap when the wider one holds the other's address.
+                let (wide, narrow) = if o.prefix_len <= c.prefix_len {
+                    (o, c)
+                } else {
+                    (c, o)
+                };
+                wide.contains(narrow.addr)
+            });
+        if overlaps {
+            return Err(AdminError::invalid(
+                "acl",
+                format!("{c} overlaps the ACL of a trunk outside your subtree"),
+            ));
+        }
+    }
+    Ok(())
+}
+
 impl Admin {
     /// Applies one edit to the current version and stores the result;
     /// the object's id after the change (`None`: deleted).
@@ -451,6 +487,11 @@ impl Admin {
             }
         };
         let id_after = after.as_ref().and_then(|(a, _)| a.get(e.kind.key).cloned());
+        if e.kind.table == TRUNK.table && seen.is_some() {
+            if let Some(name) = id_after.as_ref().and_then(|v| v.as_str()) {
+                acl_stays_within(&dp, &seen, name)?;
+            }
+        }
         let action = format!(
             "{what}.{}",
             match (&e.existing, e.delete) {

@@ -698,6 +698,25 @@ async fn refusals_write_nothing(w: World) {
             StatusCode::UNPROCESSABLE_ENTITY,
             "bd-trunk",
         ),
+        // A district may not claim sources another district's trunk answers for.
+        (
+            "bd-admin",
+            Method::POST,
+            "/api/v1/trunks",
+            Some(
+                json!({"name": "bd-wide", "uri": "sip:10.0.1.9", "acl": ["10.0.0.0/16"], "unit": "001"}),
+            ),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "acl",
+        ),
+        (
+            "bd-admin",
+            Method::PATCH,
+            "/api/v1/trunks/bd-trunk",
+            Some(json!({"acl": ["10.0.1.0/24", "10.0.2.7/32"]})),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "acl",
+        ),
         // Strict bodies.
         (
             "bd-admin",
