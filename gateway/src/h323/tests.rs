@@ -1195,10 +1195,14 @@ async fn a_rooms_h264_reaches_a_sip_phone_and_is_forwarded() {
     assert!(offer.contains("packetization-mode=1"), "{offer}");
     received(&mut h);
 
-    // the phone answers with H.264 on the same payload type
-    let answer = "v=0\r\no=- 2 2 IN IP4 127.0.0.6\r\ns=-\r\nc=IN IP4 127.0.0.6\r\nt=0 0\r\n\
-                  m=audio 30010 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n\
-                  m=video 30012 RTP/AVP 109\r\na=rtpmap:109 H264/90000\r\n";
+    // the phone answers with H.264 on the same payload type and the same
+    // packetization mode (forwarding needs it, RFC 6184)
+    let answer = format!(
+        "v=0\r\no=- 2 2 IN IP4 127.0.0.6\r\ns=-\r\nc=IN IP4 127.0.0.6\r\nt=0 0\r\n\
+         m=audio 30010 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n\
+         m=video 30012 RTP/AVP 109\r\na=rtpmap:109 H264/90000\r\na=fmtp:109 {H264_FMTP}\r\n"
+    );
+    let answer = answer.as_str();
     h.send(
         phone,
         &response_text(
