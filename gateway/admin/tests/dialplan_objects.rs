@@ -478,11 +478,21 @@ async fn everything(w: &World) -> (Vec<String>, Vec<String>) {
     (w.snapshot().await, versions)
 }
 
+/// (user, method, path, body, expected status, what the detail and field name).
+type Case = (
+    &'static str,
+    Method,
+    &'static str,
+    Option<Value>,
+    StatusCode,
+    &'static str,
+);
+
 async fn refusals_write_nothing(w: World) {
     setup(&w).await;
     let before = everything(&w).await;
     let unit = |code: &str| json!({"number": "8109", "name": "x", "unit": code});
-    let cases: Vec<(&str, Method, &str, Option<Value>, StatusCode, &str)> = vec![
+    let cases: Vec<Case> = vec![
         // Outside Ba Đình: as if it did not exist.
         (
             "bd-admin",
