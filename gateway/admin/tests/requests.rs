@@ -492,5 +492,5 @@ async fn openapi_lists_what_exists(w: World) {
             }
         }
     }
-    assert_eq!(operations, 34);
+    assert_eq!(operations, 43);
 }
