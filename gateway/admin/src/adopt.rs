@@ -9,7 +9,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use gateway_store::batch::{insert_rows, select_text_rows, Val};
+use gateway_store::batch::{delete_keys, insert_rows, select_text_rows, update_rows, Val};
 use gateway_store::units::next_id;
 use gateway_store::{Structure, UnitRef};
 use serde::Serialize;
@@ -27,37 +27,17 @@ pub struct DialplanAdoption {
     pub already: usize,
     /// Not brought in, with the reason (unknown unit, taken number).
     pub skipped: Vec<(String, String)>,
+    /// Registry endpoints the dialplan file changed since they were last
+    /// brought in: the file's unit, display, credentials, numbers and
+    /// aliases replaced the registry's.
+    pub updated: Vec<String>,
+    /// Dialplan endpoints the registry deleted, left out (until the file
+    /// changes them).
+    pub deleted_in_registry: usize,
 }
 
-/// The numbers (or aliases) of the dialplan endpoints the registry does not
-/// know, in order, each with whether a registry endpoint already has it.
-async fn new_addresses(
-    conn: &mut AnyConnection,
-    table: &str,
-    column: &str,
-    mine: &str,
-) -> Result<HashMap<String, Vec<(String, bool)>>, AdminError> {
-    let rows = select_text_rows(
-        conn,
-        &["n.endpoint_id", &format!("n.{column}"), "m.endpoint_id"],
-        &format!(
-            "{table} n LEFT JOIN {mine} m ON m.{column} = n.{column} \
-             WHERE NOT EXISTS (SELECT 1 FROM adm_endpoints a WHERE a.id = n.endpoint_id)"
-        ),
-        "n.endpoint_id, n.position",
-    )
-    .await?;
-    let mut out: HashMap<String, Vec<(String, bool)>> = HashMap::new();
-    for mut r in rows {
-        let held = r.pop().flatten().is_some();
-        let value = r.pop().flatten().unwrap_or_default();
-        let id = r.pop().flatten().unwrap_or_default();
-        out.entry(id).or_default().push((value, held));
-    }
-    Ok(out)
-}
-
-/// A dialplan endpoint the registry does not know yet.
+/// A dialplan endpoint, as the read model holds it, with what the registry
+/// knows of it.
 struct Candidate {
     id: String,
     unit_code: String,
@@ -65,9 +45,12 @@ struct Candidate {
     vetted: bool,
     credential_kind: String,
     credential: String,
+    in_registry: bool,
+    /// What the file said when the endpoint was last brought in.
+    synced: Option<String>,
 }
 
-/// The dialplan's endpoints the registry does not know, in file order.
+/// The dialplan's endpoints, in file order.
 async fn candidates(conn: &mut AnyConnection) -> Result<Vec<Candidate>, AdminError> {
     let rows = select_text_rows(
         conn,
@@ -78,8 +61,10 @@ async fn candidates(conn: &mut AnyConnection) -> Result<Vec<Candidate>, AdminErr
             "e.vetted",
             "e.credential_kind",
             "e.credential",
+            "(SELECT a.id FROM adm_endpoints a WHERE a.id = e.id)",
+            "s.fingerprint",
         ],
-        "endpoints e WHERE NOT EXISTS (SELECT 1 FROM adm_endpoints a WHERE a.id = e.id)",
+        "endpoints e LEFT JOIN adm_endpoint_sources s ON s.endpoint_id = e.id",
         "e.position",
     )
     .await?;
@@ -95,29 +80,116 @@ async fn candidates(conn: &mut AnyConnection) -> Result<Vec<Candidate>, AdminErr
                 vetted: next().is_some_and(|v| v != "0"),
                 credential_kind: next().unwrap_or_default(),
                 credential: next().unwrap_or_default(),
+                in_registry: next().is_some(),
+                synced: next(),
             }
         })
         .collect())
 }
 
-/// The first of `values` already taken, by the registry or by an endpoint
-/// adopted earlier in this run.
-fn first_taken<'a>(values: &'a [(String, bool)], taken: &HashSet<String>) -> Option<&'a str> {
+/// Every dialplan endpoint's numbers (or aliases), in order, each with the
+/// registry endpoint that holds it, if any.
+async fn addresses(
+    conn: &mut AnyConnection,
+    table: &str,
+    column: &str,
+    mine: &str,
+) -> Result<HashMap<String, Vec<(String, Option<String>)>>, AdminError> {
+    let rows = select_text_rows(
+        conn,
+        &["n.endpoint_id", &format!("n.{column}"), "m.endpoint_id"],
+        &format!("{table} n LEFT JOIN {mine} m ON m.{column} = n.{column}"),
+        "n.endpoint_id, n.position",
+    )
+    .await?;
+    let mut out: HashMap<String, Vec<(String, Option<String>)>> = HashMap::new();
+    for mut r in rows {
+        let holder = r.pop().flatten();
+        let value = r.pop().flatten().unwrap_or_default();
+        let id = r.pop().flatten().unwrap_or_default();
+        out.entry(id).or_default().push((value, holder));
+    }
+    Ok(out)
+}
+
+/// What the file says of an endpoint, as one value: when it changes, the
+/// file changed the endpoint.
+fn fingerprint(
+    c: &Candidate,
+    realm: &str,
+    numbers: &[(String, Option<String>)],
+    aliases: &[(String, Option<String>)],
+) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for part in [
+        c.unit_code.as_str(),
+        c.display.as_deref().unwrap_or("\u{0}none"),
+        c.credential_kind.as_str(),
+        c.credential.as_str(),
+        realm,
+    ] {
+        h.update(part.len().to_le_bytes());
+        h.update(part.as_bytes());
+    }
+    for list in [numbers, aliases] {
+        h.update(list.len().to_le_bytes());
+        for (v, _) in list {
+            h.update(v.len().to_le_bytes());
+            h.update(v.as_bytes());
+        }
+    }
+    hex::encode(h.finalize())
+}
+
+/// The first of `values` already taken, by another registry endpoint or by
+/// an endpoint brought in earlier in this run.
+fn first_taken<'a>(
+    id: &str,
+    values: &'a [(String, Option<String>)],
+    taken: &HashSet<String>,
+) -> Option<&'a str> {
     values
         .iter()
-        .find(|(v, held)| *held || taken.contains(v))
+        .find(|(v, holder)| holder.as_deref().is_some_and(|h| h != id) || taken.contains(v))
         .map(|(v, _)| v.as_str())
+}
+
+/// Dialplan endpoints the registry adopted and then deleted.
+pub(crate) async fn removed_from_dialplan(
+    conn: &mut AnyConnection,
+) -> Result<HashSet<String>, AdminError> {
+    let rows = select_text_rows(
+        conn,
+        &["s.endpoint_id"],
+        "adm_endpoint_sources s WHERE NOT EXISTS \
+         (SELECT 1 FROM adm_endpoints a WHERE a.id = s.endpoint_id)",
+        "s.endpoint_id",
+    )
+    .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|r| r.into_iter().next().flatten())
+        .collect())
 }
 
 impl Admin {
     /// Brings the endpoints of the imported dialplan (the store's read
     /// model) into the registry, their units taken from `structure`:
-    /// endpoints already there are left alone; new ones come with their
-    /// numbers, aliases and credentials (as HA1 forms), `approved` when the
-    /// dialplan marks them vetted (they adopt the first device they register
-    /// with) and `pending` otherwise. Audited as the gateway's, one audit row
-    /// per endpoint. An endpoint whose unit the registry lacks, or whose
-    /// number or alias another endpoint holds, is skipped with the reason.
+    ///
+    /// - new ones come with their numbers, aliases and credentials (as HA1
+    ///   forms), `approved` when the dialplan marks them vetted (they adopt
+    ///   the first device they register with) and `pending` otherwise;
+    /// - ones already there keep the registry's data (an edit made through
+    ///   the administration wins) unless the file changed them since they
+    ///   were last brought in: then the file's unit, display, credentials,
+    ///   numbers and aliases replace the registry's (vetting stays);
+    /// - ones the registry deleted stay deleted until the file changes them.
+    ///
+    /// Audited as the gateway's, one audit row per endpoint written. An
+    /// endpoint whose unit the registry lacks, or whose number or alias
+    /// another endpoint holds, is skipped with the reason (and tried again
+    /// next time).
     pub async fn adopt_dialplan_endpoints(
         &self,
         structure: Structure,
@@ -135,14 +207,7 @@ impl Admin {
             return Ok(DialplanAdoption::default());
         };
         let candidates = candidates(&mut tx).await?;
-        let total: i64 = sqlx::query("SELECT COUNT(*) FROM endpoints")
-            .fetch_one(&mut *tx)
-            .await?
-            .try_get(0)?;
-        let mut report = DialplanAdoption {
-            already: (total as usize).saturating_sub(candidates.len()),
-            ..DialplanAdoption::default()
-        };
+        let mut report = DialplanAdoption::default();
         if candidates.is_empty() {
             return Ok(report);
         }
@@ -154,7 +219,7 @@ impl Admin {
             .iter()
             .map(|r| r.try_get(0))
             .collect::<Result<_, _>>()?;
-        let numbers = new_addresses(
+        let numbers = addresses(
             &mut tx,
             "endpoint_numbers",
             "number",
@@ -162,17 +227,43 @@ impl Admin {
         )
         .await?;
         let aliases =
-            new_addresses(&mut tx, "endpoint_aliases", "alias", "adm_endpoint_aliases").await?;
-        let none: Vec<(String, bool)> = Vec::new();
+            addresses(&mut tx, "endpoint_aliases", "alias", "adm_endpoint_aliases").await?;
+        let none: Vec<(String, Option<String>)> = Vec::new();
         let mut taken_numbers = HashSet::new();
         let mut taken_aliases = HashSet::new();
 
         let mut endpoint_rows = Vec::new();
+        let mut update_rows_ = Vec::new();
         let mut number_rows = Vec::new();
         let mut alias_rows = Vec::new();
         let mut audit_rows = Vec::new();
+        // Endpoints whose numbers, aliases and file fingerprint are rewritten.
+        let mut rewritten: HashSet<String> = HashSet::new();
+        let mut source_rows = Vec::new();
         let mut audit_id = next_id(&mut tx, "adm_audit").await?;
         for c in candidates {
+            let its_numbers = numbers.get(&c.id).unwrap_or(&none);
+            let its_aliases = aliases.get(&c.id).unwrap_or(&none);
+            let print = fingerprint(&c, &realm, its_numbers, its_aliases);
+            let unchanged = c.synced.as_deref() == Some(print.as_str());
+            match (c.in_registry, &c.synced) {
+                (true, _) if unchanged => {
+                    report.already += 1;
+                    continue;
+                }
+                (true, None) => {
+                    // Adopted before the file's state was remembered: the
+                    // registry's data stands, the file's is the baseline.
+                    report.already += 1;
+                    source_rows.push(vec![Val::from(c.id), Val::from(print), Val::from(now)]);
+                    continue;
+                }
+                (false, Some(_)) if unchanged => {
+                    report.deleted_in_registry += 1;
+                    continue;
+                }
+                _ => {}
+            }
             let id = c.id;
             let unit = UnitRef::new(structure, c.unit_code);
             if !units.contains(&unit.code) {
@@ -181,15 +272,13 @@ impl Admin {
                     .push((id, format!("unit {unit} is not in the registry")));
                 continue;
             }
-            let its_numbers = numbers.get(&id).unwrap_or(&none);
-            let its_aliases = aliases.get(&id).unwrap_or(&none);
-            if let Some(v) = first_taken(its_numbers, &taken_numbers) {
+            if let Some(v) = first_taken(&id, its_numbers, &taken_numbers) {
                 report
                     .skipped
                     .push((id, format!("number {v} is already in use")));
                 continue;
             }
-            if let Some(v) = first_taken(its_aliases, &taken_aliases) {
+            if let Some(v) = first_taken(&id, its_aliases, &taken_aliases) {
                 report
                     .skipped
                     .push((id, format!("alias {v} is already in use")));
@@ -221,67 +310,112 @@ impl Admin {
                 )
             };
             let display = c.display;
+            let update = c.in_registry;
+            if c.synced.is_some() || c.in_registry {
+                rewritten.insert(id.clone());
+            }
+            source_rows.push(vec![
+                Val::from(id.as_str()),
+                Val::from(print),
+                Val::from(now),
+            ]);
 
-            // What `get_endpoint` answers for it from now on: the audit
-            // row's `after`.
-            let view = EndpointView {
-                id: id.clone(),
-                unit: unit.clone(),
-                display: display.clone(),
-                protocol: Protocol::Sip,
-                numbers: its_numbers.iter().map(|(v, _)| v.clone()).collect(),
-                aliases: its_aliases.iter().map(|(v, _)| v.clone()).collect(),
-                credentials: Some(credential_view(
-                    realm.clone(),
-                    md5.as_deref(),
-                    sha.as_deref(),
-                )),
-                fixed_address: None,
-                vetting: VettingView {
-                    state,
-                    reason: Some(reason.to_string()),
-                    by: Some(SYSTEM_ACTOR.to_string()),
-                    at_unix: now,
-                },
-                contacts: ContactsView::default(),
-                device: None,
-                created_at_unix: now,
-                updated_at_unix: now,
-                contact_history: None,
-                device_history: None,
-                device_events: None,
-            };
-            audit_rows.push(vec![
-                Val::from(audit_id),
-                Val::from(at_ms),
-                Val::from(SYSTEM_ACTOR),
-                Val::from(SYSTEM_ROLE),
-                Val::from("endpoint.import"),
-                Val::from("endpoint"),
-                Val::from(id.as_str()),
-                Val::from(structure.as_str()),
-                Val::from(unit.code.as_str()),
-                Val::Text(None),
-                Val::from(serde_json::to_string(&view).unwrap_or_else(|_| "null".into())),
-            ]);
-            audit_id += 1;
-            endpoint_rows.push(vec![
-                Val::from(id.as_str()),
-                Val::from(structure.as_str()),
-                Val::from(unit.code),
-                Val::from(display),
-                Val::from("sip"),
-                Val::from(realm),
-                Val::from(md5),
-                Val::from(sha),
-                Val::Text(None),
-                Val::from(state.as_str()),
-                Val::from(reason),
-                Val::from(SYSTEM_ACTOR),
-                Val::from(now),
-                Val::from(now),
-                Val::from(now),
-            ]);
+            if update {
+                // The audit row's `after` for an update is what the file
+                // changed; vetting, contacts and devices are the registry's.
+                let after = serde_json::json!({
+                    "unit": unit,
+                    "display": display,
+                    "numbers": its_numbers.iter().map(|(v, _)| v).collect::<Vec<_>>(),
+                    "aliases": its_aliases.iter().map(|(v, _)| v).collect::<Vec<_>>(),
+                    "credentials": credential_view(realm.clone(), md5.as_deref(), sha.as_deref()),
+                });
+                audit_rows.push(vec![
+                    Val::from(audit_id),
+                    Val::from(at_ms),
+                    Val::from(SYSTEM_ACTOR),
+                    Val::from(SYSTEM_ROLE),
+                    Val::from("endpoint.import_update"),
+                    Val::from("endpoint"),
+                    Val::from(id.as_str()),
+                    Val::from(structure.as_str()),
+                    Val::from(unit.code.as_str()),
+                    Val::Text(None),
+                    Val::from(after.to_string()),
+                ]);
+                audit_id += 1;
+                update_rows_.push(vec![
+                    Val::from(id.as_str()),
+                    Val::from(structure.as_str()),
+                    Val::from(unit.code.as_str()),
+                    Val::from(display),
+                    Val::from(realm),
+                    Val::from(md5),
+                    Val::from(sha),
+                    Val::from(now),
+                ]);
+            } else {
+                // What `get_endpoint` answers for it from now on: the audit
+                // row's `after`.
+                let view = EndpointView {
+                    id: id.clone(),
+                    unit: unit.clone(),
+                    display: display.clone(),
+                    protocol: Protocol::Sip,
+                    numbers: its_numbers.iter().map(|(v, _)| v.clone()).collect(),
+                    aliases: its_aliases.iter().map(|(v, _)| v.clone()).collect(),
+                    credentials: Some(credential_view(
+                        realm.clone(),
+                        md5.as_deref(),
+                        sha.as_deref(),
+                    )),
+                    fixed_address: None,
+                    vetting: VettingView {
+                        state,
+                        reason: Some(reason.to_string()),
+                        by: Some(SYSTEM_ACTOR.to_string()),
+                        at_unix: now,
+                    },
+                    contacts: ContactsView::default(),
+                    device: None,
+                    created_at_unix: now,
+                    updated_at_unix: now,
+                    contact_history: None,
+                    device_history: None,
+                    device_events: None,
+                };
+                audit_rows.push(vec![
+                    Val::from(audit_id),
+                    Val::from(at_ms),
+                    Val::from(SYSTEM_ACTOR),
+                    Val::from(SYSTEM_ROLE),
+                    Val::from("endpoint.import"),
+                    Val::from("endpoint"),
+                    Val::from(id.as_str()),
+                    Val::from(structure.as_str()),
+                    Val::from(unit.code.as_str()),
+                    Val::Text(None),
+                    Val::from(serde_json::to_string(&view).unwrap_or_else(|_| "null".into())),
+                ]);
+                audit_id += 1;
+                endpoint_rows.push(vec![
+                    Val::from(id.as_str()),
+                    Val::from(structure.as_str()),
+                    Val::from(unit.code),
+                    Val::from(display),
+                    Val::from("sip"),
+                    Val::from(realm),
+                    Val::from(md5),
+                    Val::from(sha),
+                    Val::Text(None),
+                    Val::from(state.as_str()),
+                    Val::from(reason),
+                    Val::from(SYSTEM_ACTOR),
+                    Val::from(now),
+                    Val::from(now),
+                    Val::from(now),
+                ]);
+            }
             for (rows, values, taken) in [
                 (&mut number_rows, its_numbers, &mut taken_numbers),
                 (&mut alias_rows, its_aliases, &mut taken_aliases),
@@ -295,9 +429,46 @@ impl Admin {
                     taken.insert(v.clone());
                 }
             }
-            report.added.push(id);
+            if update {
+                report.updated.push(id);
+            } else {
+                report.added.push(id);
+            }
         }
 
+        let rewritten: Vec<Vec<Val>> = rewritten
+            .into_iter()
+            .map(|id| vec![Val::from(id)])
+            .collect();
+        for table in ["adm_endpoint_numbers", "adm_endpoint_aliases"] {
+            // Only the updated endpoints hold rows there; a deleted one
+            // took its own with it.
+            delete_keys(&mut tx, table, &["endpoint_id"], &rewritten).await?;
+        }
+        delete_keys(
+            &mut tx,
+            "adm_endpoint_sources",
+            &["endpoint_id"],
+            &rewritten,
+        )
+        .await?;
+        update_rows(
+            &mut tx,
+            "adm_endpoints",
+            &[
+                "id",
+                "unit_structure",
+                "unit_code",
+                "display",
+                "realm",
+                "ha1_md5",
+                "ha1_sha256",
+                "updated_at_unix",
+            ],
+            1,
+            &update_rows_,
+        )
+        .await?;
         insert_rows(
             &mut tx,
             "adm_endpoints",
@@ -333,6 +504,13 @@ impl Admin {
             "adm_endpoint_aliases",
             &["alias", "endpoint_id", "position"],
             &alias_rows,
+        )
+        .await?;
+        insert_rows(
+            &mut tx,
+            "adm_endpoint_sources",
+            &["endpoint_id", "fingerprint", "synced_at_unix"],
+            &source_rows,
         )
         .await?;
         insert_rows(
@@ -564,9 +742,31 @@ mod tests {
         assert_eq!(count(&store, "SELECT COUNT(*) FROM adm_endpoints").await, n);
         assert_eq!(count(&store, "SELECT COUNT(*) FROM adm_audit").await, n);
 
-        // A new version: one new endpoint wants a number the registry gives
-        // to e-5 (the dialplan moved it; the registry keeps its own), one an
-        // alias e-6 holds, one is free.
+        // Edits through the administration win over the unchanged file: a
+        // new number stays, a deleted endpoint is not brought back.
+        let patch: EndpointPatch =
+            serde_json::from_value(serde_json::json!({"numbers": ["555007"]})).unwrap();
+        admin.update_endpoint(&city, "e-7", patch).await.unwrap();
+        admin.delete_endpoint(&city, "e-8").await.unwrap();
+        let edited = admin
+            .adopt_dialplan_endpoints(Structure::Y2025)
+            .await
+            .unwrap();
+        assert!(
+            edited.added.is_empty() && edited.updated.is_empty(),
+            "{edited:?}"
+        );
+        assert_eq!(edited.deleted_in_registry, 1);
+        assert_eq!(
+            admin.get_endpoint(&city, "e-7").await.unwrap().numbers,
+            ["555007"]
+        );
+        assert!(admin.get_endpoint(&city, "e-8").await.is_err());
+
+        // A new version: e-5, e-6 and e-7 changed in the file (their file
+        // state replaces the registry's), e-8 did not (it stays deleted);
+        // one new endpoint wants the number e-5 gives up, one the alias e-6
+        // gives up (both still held when this run reads them), one is free.
         let extra = "\n[[endpoint]]\nid = \"x-0\"\nunit = \"00070\"\npassword = \"p\"\nnumbers = [\"700005\"]\n\
                      \n[[endpoint]]\nid = \"x-1\"\nunit = \"00070\"\npassword = \"p\"\naliases = [\"room-6\"]\n\
                      \n[[endpoint]]\nid = \"x-2\"\nunit = \"00073\"\npassword = \"p\"\nnumbers = [\"800000\"]\n";
@@ -578,6 +778,10 @@ mod tests {
             .replace(
                 "aliases = [\"room-6\"]\nvetted",
                 "aliases = [\"room-6b\"]\nvetted",
+            )
+            .replace(
+                "numbers = [\"700007\"]\naliases = [\"room-7\"]",
+                "numbers = [\"777007\"]\naliases = [\"room-7\"]",
             );
         import(&store, &text).await;
         let third = admin
@@ -585,7 +789,9 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(third.added, ["x-2"]);
-        assert_eq!(third.already, adopted.len());
+        assert_eq!(third.updated, ["e-5", "e-6", "e-7"]);
+        assert_eq!(third.already, adopted.len() - 4);
+        assert_eq!(third.deleted_in_registry, 1);
         let why: HashMap<&str, &str> = third
             .skipped
             .iter()
@@ -594,8 +800,37 @@ mod tests {
         assert_eq!(why.get("x-0"), Some(&"number 700005 is already in use"));
         assert_eq!(why.get("x-1"), Some(&"alias room-6 is already in use"));
         assert_eq!(
+            admin.get_endpoint(&city, "e-7").await.unwrap().numbers,
+            ["777007"]
+        );
+        assert_eq!(
+            admin.get_endpoint(&city, "e-5").await.unwrap().numbers,
+            ["799999"]
+        );
+        assert_eq!(
+            admin.get_endpoint(&city, "e-6").await.unwrap().aliases,
+            ["room-6b"]
+        );
+        assert!(admin.get_endpoint(&city, "e-8").await.is_err());
+        assert_eq!(count(&store, "SELECT COUNT(*) FROM adm_endpoints").await, n);
+        assert_eq!(
+            count(
+                &store,
+                "SELECT COUNT(*) FROM adm_audit WHERE action = 'endpoint.import_update'"
+            )
+            .await,
+            3
+        );
+        // The next run finds the number and alias free.
+        let fourth = admin
+            .adopt_dialplan_endpoints(Structure::Y2025)
+            .await
+            .unwrap();
+        assert_eq!(fourth.added, ["x-0", "x-1"]);
+        assert!(fourth.updated.is_empty(), "{fourth:?}");
+        assert_eq!(
             count(&store, "SELECT COUNT(*) FROM adm_endpoints").await,
-            n + 1
+            n + 2
         );
         store.close().await;
     }

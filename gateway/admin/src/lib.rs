@@ -34,7 +34,7 @@ pub use recordings::{
     NewGrant, RecordingError, RecordingFile, RecordingFiles, RecordingGrantView, RecordingQuery,
     RecordingStream, RecordingView,
 };
-pub use snapshot::VettingEntry;
+pub use snapshot::{RoutingRegistry, VettingEntry};
 
 /// The city's official unit files, shipped with the gateway (facts; see
 /// `data/README.md`).

@@ -54,6 +54,9 @@ pub struct Admin {
     changes: tokio::sync::broadcast::Sender<VettingChange>,
     /// Committed dialplan versions, for the running gateway's reload.
     pub(crate) dialplan_changes: tokio::sync::broadcast::Sender<i64>,
+    /// Ids of endpoints created, changed or deleted, for the running
+    /// gateway's routing dialplan (rebuilt from the registry).
+    endpoint_changes: tokio::sync::broadcast::Sender<String>,
     pub(crate) current: Arc<crate::dialplan::CurrentDialplan>,
 }
 
@@ -724,12 +727,15 @@ impl Admin {
         // buffer is enough.
         let (changes, _) = tokio::sync::broadcast::channel(256);
         let (dialplan_changes, _) = tokio::sync::broadcast::channel(16);
+        // A lagging subscriber rebuilds from the whole registry anyway.
+        let (endpoint_changes, _) = tokio::sync::broadcast::channel(64);
         Admin {
             store,
             clock,
             config,
             changes,
             dialplan_changes,
+            endpoint_changes,
             current: Arc::default(),
         }
     }
@@ -739,6 +745,18 @@ impl Admin {
     /// [`Admin::vetting_snapshot`].
     pub fn subscribe_vetting(&self) -> tokio::sync::broadcast::Receiver<VettingChange> {
         self.changes.subscribe()
+    }
+
+    /// Ids of endpoints created, changed or deleted through this `Admin`
+    /// (or its clones) from now on, after their commit. On
+    /// `RecvError::Lagged` rebuild from the whole registry.
+    pub fn subscribe_endpoints(&self) -> tokio::sync::broadcast::Receiver<String> {
+        self.endpoint_changes.subscribe()
+    }
+
+    fn announce_endpoint(&self, endpoint_id: &str) {
+        // No subscriber (the CLI, tests) is not an error.
+        let _ = self.endpoint_changes.send(endpoint_id.to_string());
     }
 
     pub(crate) fn announce(&self, endpoint_id: &str, state: VettingState, reason: Option<String>) {
@@ -948,6 +966,7 @@ impl Admin {
         .await?;
         tx.commit().await?;
         self.announce(&new.id, after.vetting.state, after.vetting.reason.clone());
+        self.announce_endpoint(&new.id);
         Ok(after)
     }
 
@@ -1056,6 +1075,7 @@ impl Admin {
         )
         .await?;
         tx.commit().await?;
+        self.announce_endpoint(id);
         Ok(after)
     }
 
@@ -1099,6 +1119,7 @@ impl Admin {
         )
         .await?;
         tx.commit().await?;
+        self.announce_endpoint(id);
         Ok(())
     }
 

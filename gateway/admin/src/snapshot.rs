@@ -2,7 +2,7 @@
 //! endpoint's vetting state and current device, loaded in one query so the
 //! SIP engine can decide without touching the database.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use gateway_store::{Structure, UnitRef};
 use sqlx::Row;
@@ -84,5 +84,130 @@ impl Admin {
             std::cmp::Ordering::Less => Some(Structure::Y2025),
             std::cmp::Ordering::Equal => None,
         })
+    }
+}
+
+/// The registry's endpoints as the running gateway routes and
+/// authenticates them (see `gateway_dialplan::Dialplan::overlay_endpoints`).
+#[derive(Debug, Clone, Default)]
+pub struct RoutingRegistry {
+    pub endpoints: Vec<gateway_dialplan::RegistryEndpoint>,
+    /// Rooms that do not register: endpoint id and its fixed address, as
+    /// the registry holds it (the engine parses it).
+    pub fixed: Vec<(String, String)>,
+    /// Dialplan endpoints the registry deleted after adopting them: they
+    /// stay out of routing until the dialplan file changes them again.
+    pub removed: HashSet<String>,
+    /// Why something of the registry cannot be used as it is (credentials
+    /// for another realm), one line each.
+    pub notes: Vec<String>,
+}
+
+impl Admin {
+    /// Every registry endpoint with its numbers, aliases, HA1 forms and
+    /// fixed address: three aggregated reads whatever their number (a city
+    /// has 100 000). Credentials computed for another realm than `realm`
+    /// (the one the gateway challenges with) cannot answer its challenges
+    /// and are left out, with a note.
+    pub async fn routing_registry(&self, realm: &str) -> Result<RoutingRegistry, AdminError> {
+        use gateway_dialplan::{Credentials, Protocol, RegistryEndpoint};
+        use gateway_store::batch::select_text_rows;
+        let mut conn = self.store().pool().acquire().await?;
+        let rows = select_text_rows(
+            &mut conn,
+            &[
+                "e.id",
+                "e.unit_code",
+                "e.display",
+                "e.protocol",
+                "e.realm",
+                "e.ha1_md5",
+                "e.ha1_sha256",
+                "e.fixed_address",
+            ],
+            "adm_endpoints e",
+            "e.id",
+        )
+        .await?;
+        let mut names: [HashMap<String, Vec<String>>; 2] = Default::default();
+        for (k, (table, column)) in [
+            ("adm_endpoint_numbers", "number"),
+            ("adm_endpoint_aliases", "alias"),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let found = select_text_rows(
+                &mut conn,
+                &["n.endpoint_id", &format!("n.{column}")],
+                &format!("{table} n"),
+                "n.endpoint_id, n.position",
+            )
+            .await?;
+            for mut r in found {
+                let value = r.pop().flatten().unwrap_or_default();
+                let id = r.pop().flatten().unwrap_or_default();
+                names[k].entry(id).or_default().push(value);
+            }
+        }
+        let removed = crate::adopt::removed_from_dialplan(&mut conn).await?;
+        let mut out = RoutingRegistry {
+            endpoints: Vec::with_capacity(rows.len()),
+            removed,
+            ..RoutingRegistry::default()
+        };
+        let mut other_realm = 0usize;
+        for r in rows {
+            let mut r = r.into_iter();
+            let mut next = || r.next().flatten();
+            let id = next().unwrap_or_default();
+            let unit = next().unwrap_or_default();
+            let display = next();
+            let protocol = match next().as_deref() {
+                Some("h323") => Protocol::H323,
+                // WebRTC clients sign in over SIP (WebSocket).
+                _ => Protocol::Sip,
+            };
+            let ep_realm = next();
+            let (md5, sha) = (next(), next());
+            let fixed = next();
+            let credentials = match ep_realm {
+                Some(r) if r == realm => {
+                    Some(Credentials::from_ha1_forms(md5.as_deref(), sha.as_deref()))
+                }
+                Some(r) if md5.is_some() || sha.is_some() => {
+                    other_realm += 1;
+                    if other_realm <= 20 {
+                        out.notes.push(format!(
+                            "endpoint {id}: credentials are for realm {r:?}, the gateway's is {realm:?}: set them again"
+                        ));
+                    }
+                    None
+                }
+                _ => None,
+            };
+            if let Some(a) = fixed.filter(|a| !a.trim().is_empty()) {
+                out.fixed.push((id.clone(), a));
+            }
+            out.endpoints.push(RegistryEndpoint {
+                numbers: names[0].remove(&id).unwrap_or_default(),
+                aliases: names[1].remove(&id).unwrap_or_default(),
+                id,
+                unit,
+                display,
+                credentials,
+                protocol,
+                // The vetting gate decides for registry endpoints, at
+                // REGISTER and at every call, from live state.
+                vetted: true,
+            });
+        }
+        if other_realm > 20 {
+            out.notes.push(format!(
+                "{} more endpoints have credentials for another realm",
+                other_realm - 20
+            ));
+        }
+        Ok(out)
     }
 }

@@ -8,6 +8,7 @@ mod error;
 mod meeting;
 mod model;
 mod net;
+mod overlay;
 mod parse;
 mod route;
 mod rule_index;
@@ -20,6 +21,7 @@ pub use model::{
     Rule, Transport, Trunk, Unit, UnitKind,
 };
 pub use net::{escape_user, Cidr, SipUri};
+pub use overlay::{Ha1Algorithm, OverlayIssue, RegistryEndpoint};
 pub use parse::default_reason;
 pub use route::{Caller, Policy, RouteDecision, RouteOutcome, RouteRequest};
 pub use template::Template;

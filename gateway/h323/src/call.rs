@@ -40,6 +40,7 @@ use crate::tpkt::{self, TpktFramer};
 mod control;
 mod h245_link;
 mod outgoing;
+mod slow_start;
 #[cfg(test)]
 mod tests;
 mod video;
@@ -215,7 +216,18 @@ pub struct H323CallLeg {
     /// A call we place answered without Fast Start: our channel opened
     /// over H.245 instead (lcn, codec, packet ms) once the peer's
     /// capabilities are known; None before or without slow start.
-    slow_start: Option<outgoing::SlowStart>,
+    slow_start: Option<slow_start::SlowStart>,
+    /// An incoming call answered without Fast Start: the codecs of the
+    /// owner's answer, in its order, for our channel towards the caller.
+    answer_codecs: Vec<AudioCodec>,
+    /// Milliseconds per packet of that answer.
+    answer_ptime: u16,
+    /// The caller's audio channel opened over H.245 before we were
+    /// answered: acknowledged once the owner gives us our address.
+    pending_peer_olc: Option<OpenLogicalChannel>,
+    /// The codec the peer sends us on its H.245 audio channel: ours
+    /// follows it when we may choose, so the leg has one codec both ways.
+    peer_audio: Option<AudioCodec>,
     video: video::VideoState,
 }
 
@@ -327,6 +339,10 @@ impl H323CallLeg {
             peer_tunnelling_known: false,
             answer_reported: false,
             slow_start: None,
+            answer_codecs: Vec::new(),
+            answer_ptime: 20,
+            pending_peer_olc: None,
+            peer_audio: None,
             video: video::VideoState::new(),
         }
     }
@@ -916,6 +932,14 @@ impl H323CallLeg {
             self.release(&cause);
             self.events.push_back(LegEvent::Ended(cause));
             return;
+        }
+        if self.fast_start != FastStart::Answered && self.h245_available() {
+            // slow start: our channel and the ack of the caller's ride on
+            // the Connect (or follow it once the H.245 connection is up)
+            self.slow_start_answer(caps);
+            if self.state == CallState::Released {
+                return;
+            }
         }
         let body = UuBody::Connect(ConnectUuie {
             protocol_identifier: H225_PROTOCOL_V4.to_vec(),

@@ -136,6 +136,9 @@ pub struct GatekeeperConfig {
     pub neighbours: Vec<Neighbour>,
     /// How long the neighbours' LCF/LRJ are waited for.
     pub lrq_timeout: Duration,
+    /// How often an unanswered LRQ is sent again within `lrq_timeout`
+    /// (UDP loses datagrams); zero: never.
+    pub lrq_retransmit: Duration,
     /// Most ARQs waiting for neighbours at once (then resourceUnavailable).
     pub max_pending_locations: usize,
 }
@@ -163,6 +166,7 @@ impl GatekeeperConfig {
             replay_cache_size: 4096,
             neighbours: Vec::new(),
             lrq_timeout: Duration::from_secs(4),
+            lrq_retransmit: Duration::from_secs(1),
             max_pending_locations: 256,
         }
     }
@@ -240,7 +244,9 @@ pub enum GatekeeperEvent {
         cause: UnregisterCause,
     },
     /// A request of an endpoint with a password failed its H.235 check
-    /// and was refused with securityDenial (or, an IRR, dropped).
+    /// and was refused with securityDenial (or, an IRR, dropped). An LRQ
+    /// of a neighbour gatekeeper with a password too: then `directory_id`
+    /// names the neighbour ("h323_neighbour <its RAS address>").
     AuthenticationFailed {
         source: SocketAddr,
         directory_id: String,
@@ -264,6 +270,10 @@ pub struct GatekeeperStats {
     pub rejections: u64,
     /// Requests refused because their H.235 tokens did not verify.
     pub auth_failures: u64,
+    /// LRQs sent again to neighbours that had not answered.
+    pub lrq_retransmissions: u64,
+    /// Replies signed with H.235.1 (the request was).
+    pub signed_replies: u64,
 }
 
 struct CachedAnswer {
@@ -292,29 +302,138 @@ pub struct RasGatekeeper<D, A> {
     /// (dialplan endpoint, timeStamp, random) of accepted H.235.1 and CAT
     /// tokens, oldest first.
     replays: VecDeque<(String, u32, i64)>,
+    /// Set while a request that passed H.235.1 is handled: its reply is
+    /// signed the same way.
+    pub(crate) reply_signing: Option<ReplySigning>,
+    /// The random of our H.235.1 tokens: a counter, as H.235.1 allows,
+    /// so no two of our signed replies share (timeStamp, random).
+    next_random: i64,
+    /// Which registration owns each alias, kept in step with
+    /// `registrations` (see [`AliasIndex`]).
+    aliases: AliasIndex,
+}
+
+/// How a reply is signed with H.235.1 (HMAC-SHA1-96 over the whole
+/// message, keyed with the password the request was checked with).
+#[derive(Clone)]
+pub(crate) struct ReplySigning {
+    pub(crate) password: String,
+    /// The generalID of our token: the endpointIdentifier (or a
+    /// neighbour's gatekeeperIdentifier) the reply goes to, when known.
+    pub(crate) recipient: Option<String>,
+    /// The request's wall clock, so a reply made later (after neighbours
+    /// answered) gets a timestamp without reading a clock.
+    unix_at: u64,
+    at: Instant,
+}
+
+impl ReplySigning {
+    fn unix_now(&self, now: Instant) -> u64 {
+        self.unix_at + now.saturating_duration_since(self.at).as_secs()
+    }
+}
+
+impl std::fmt::Debug for ReplySigning {
+    // never the password
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReplySigning")
+            .field("recipient", &self.recipient)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How an alias is compared (see [`alias_eq`]): url-ID and email-ID
+/// without regard to ASCII case. Transport and other aliases are compared
+/// whole; their Debug text is a faithful rendering of the value.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum AliasKey {
+    Digits(String),
+    H323Id(String),
+    Url(String),
+    Email(String),
+    Other(String),
+}
+
+impl AliasKey {
+    fn of(a: &AliasAddress) -> Self {
+        match a {
+            AliasAddress::DialedDigits(s) => AliasKey::Digits(s.clone()),
+            AliasAddress::H323Id(s) => AliasKey::H323Id(s.clone()),
+            AliasAddress::UrlId(s) => AliasKey::Url(s.to_ascii_lowercase()),
+            AliasAddress::EmailId(s) => AliasKey::Email(s.to_ascii_lowercase()),
+            other => AliasKey::Other(format!("{other:?}")),
+        }
+    }
+}
+
+/// Alias -> endpointIdentifier and dialplan endpoint -> endpointIdentifier
+/// of the live registrations, so neither an LRQ nor an RRQ scans them all.
+/// A registration never shares an alias or a dialplan endpoint with
+/// another (the RRQ replaces or refuses the older one), so one owner each.
+#[derive(Debug, Default)]
+pub(crate) struct AliasIndex {
+    by_alias: HashMap<AliasKey, String>,
+    by_directory: HashMap<String, String>,
+}
+
+impl AliasIndex {
+    fn insert(&mut self, r: &Registration) {
+        for a in &r.aliases {
+            self.by_alias
+                .insert(AliasKey::of(a), r.endpoint_identifier.clone());
+        }
+        self.by_directory
+            .insert(r.directory_id.clone(), r.endpoint_identifier.clone());
+    }
+
+    /// Forgets `r`'s entries, only where they still name it.
+    fn remove(&mut self, r: &Registration) {
+        let id = &r.endpoint_identifier;
+        for a in &r.aliases {
+            let k = AliasKey::of(a);
+            if self.by_alias.get(&k) == Some(id) {
+                self.by_alias.remove(&k);
+            }
+        }
+        if self.by_directory.get(&r.directory_id) == Some(id) {
+            self.by_directory.remove(&r.directory_id);
+        }
+    }
+
+    fn owner(&self, a: &AliasAddress) -> Option<&str> {
+        self.by_alias.get(&AliasKey::of(a)).map(String::as_str)
+    }
+
+    fn of_directory(&self, directory_id: &str) -> Option<&str> {
+        self.by_directory.get(directory_id).map(String::as_str)
+    }
 }
 
 /// A request as received, with what its H.235 check needs.
 pub(crate) struct Received<'a> {
     pub(crate) from: SocketAddr,
     pub(crate) bytes: &'a [u8],
-    sec: &'a RasSecurity,
+    pub(crate) sec: &'a RasSecurity,
     /// Wall clock, seconds since 1970-01-01 UTC.
-    unix_now: u64,
+    pub(crate) unix_now: u64,
+    pub(crate) now: Instant,
 }
 
-/// What a request must prove about the endpoint that sent it.
-struct Claim<'a> {
-    request: &'static str,
-    directory_id: &'a str,
-    password: Option<&'a str>,
-    aliases: &'a [AliasAddress],
-    endpoint_identifier: Option<&'a str>,
+/// What a request must prove about the endpoint (or neighbour
+/// gatekeeper) that sent it.
+pub(crate) struct Claim<'a> {
+    pub(crate) request: &'static str,
+    pub(crate) directory_id: &'a str,
+    pub(crate) password: Option<&'a str>,
+    pub(crate) aliases: &'a [AliasAddress],
+    /// The sender's identifier an H.235.1 sendersID must name, and the
+    /// recipient of a signed reply.
+    pub(crate) endpoint_identifier: Option<&'a str>,
     /// The request must carry a token (RRQ, ARQ); other requests are
     /// checked when they carry one. Endpoints differ in which requests
     /// they protect (OpenH323's CAT and H.235.1 only RRQ and ARQ), and a
     /// registration is bound to its source host already.
-    required: bool,
+    pub(crate) required: bool,
 }
 
 fn protocol() -> Vec<u64> {
@@ -367,6 +486,9 @@ impl<D: EndpointDirectory, A: Admission> RasGatekeeper<D, A> {
             replays: VecDeque::new(),
             locations: Locations::default(),
             extra_out: Vec::new(),
+            reply_signing: None,
+            next_random: 0,
+            aliases: AliasIndex::default(),
         }
     }
 
@@ -397,7 +519,9 @@ impl<D: EndpointDirectory, A: Admission> RasGatekeeper<D, A> {
 
     /// The registration that owns this alias, if any.
     pub fn lookup_alias(&self, alias: &AliasAddress) -> Option<&Registration> {
-        self.registrations.values().find(|r| r.has_alias(alias))
+        self.aliases
+            .owner(alias)
+            .and_then(|id| self.registrations.get(id))
     }
 
     pub fn poll_event(&mut self) -> Option<GatekeeperEvent> {
@@ -420,7 +544,12 @@ impl<D: EndpointDirectory, A: Admission> RasGatekeeper<D, A> {
     /// Drops registrations whose time to live (plus grace) has passed and
     /// refuses the ARQs no neighbour located in time; returns what to send.
     pub fn handle_timeout(&mut self, now: Instant) -> Vec<(SocketAddr, Vec<u8>)> {
-        let out = self.location_timeouts(now);
+        let mut out = self.location_timeouts(now);
+        let resent = self
+            .locations
+            .retransmissions(now, self.config.lrq_retransmit);
+        self.stats.lrq_retransmissions += resent.len() as u64;
+        out.extend(resent);
         let grace = self.config.ttl_grace;
         let mut expired: Vec<String> = self
             .registrations
@@ -520,7 +649,9 @@ impl<D: EndpointDirectory, A: Admission> RasGatekeeper<D, A> {
                 .duration_since(UNIX_EPOCH)
                 .map(|d| d.as_secs())
                 .unwrap_or(0),
+            now,
         };
+        self.reply_signing = None;
         let mut answer_sec = RasSecurity::default();
         let mut reply_to = from;
         let answer = match msg {
@@ -532,7 +663,7 @@ impl<D: EndpointDirectory, A: Admission> RasGatekeeper<D, A> {
             RasMessage::DisengageRequest(m) => Some(self.on_drq(&rx, m)),
             RasMessage::InfoRequestResponse(m) => self.on_irr(&rx, m),
             RasMessage::LocationRequest(m) => {
-                let (to, answer) = self.on_lrq(from, m);
+                let (to, answer) = self.on_lrq(&rx, m);
                 reply_to = to;
                 Some(answer)
             }
@@ -549,6 +680,7 @@ impl<D: EndpointDirectory, A: Admission> RasGatekeeper<D, A> {
                 None
             }
         };
+        let signing = self.reply_signing.take();
         let Some(answer) = answer else {
             return Vec::new();
         };
@@ -563,7 +695,7 @@ impl<D: EndpointDirectory, A: Admission> RasGatekeeper<D, A> {
         ) {
             self.stats.rejections += 1;
         }
-        let Ok(out) = answer.encode_secured(&answer_sec) else {
+        let Some(out) = self.encode_reply(now, &answer, &answer_sec, signing.as_ref()) else {
             // our own message failed to encode: a bug, never the peer's fault
             debug_assert!(false, "cannot encode {}", answer.name());
             return Vec::new();
@@ -572,6 +704,46 @@ impl<D: EndpointDirectory, A: Admission> RasGatekeeper<D, A> {
         let mut datagrams = vec![(reply_to, out)];
         datagrams.append(&mut self.extra_out);
         datagrams
+    }
+
+    /// Encodes a reply, signed with H.235.1 when `signing` says so and the
+    /// message carries cryptoTokens; unsigned otherwise (a reply type
+    /// without the field, or a placeholder that cannot be found once).
+    pub(crate) fn encode_reply(
+        &mut self,
+        now: Instant,
+        answer: &RasMessage,
+        sec: &RasSecurity,
+        signing: Option<&ReplySigning>,
+    ) -> Option<Vec<u8>> {
+        if let Some(sg) = signing {
+            let recipient = match answer {
+                // a new registration learns its identifier in this very RCF
+                RasMessage::RegistrationConfirm(r) => Some(r.endpoint_identifier.as_str()),
+                _ => sg.recipient.as_deref(),
+            };
+            self.next_random = self.next_random.checked_add(1).unwrap_or(1);
+            let ts = sg.unix_now(now).clamp(1, u32::MAX as u64) as u32;
+            let token = h235::h2351_token(
+                recipient,
+                Some(&self.config.gatekeeper_identifier),
+                ts,
+                self.next_random,
+            );
+            if let Ok(tokens) = h235::encode_crypto_tokens(&[token]) {
+                let signed = RasSecurity {
+                    crypto_tokens: Some(tokens),
+                    ..sec.clone()
+                };
+                if let Ok(mut b) = answer.encode_secured(&signed) {
+                    if h235::h2351_sign(&mut b, &sg.password) {
+                        self.stats.signed_replies += 1;
+                        return Some(b);
+                    }
+                }
+            }
+        }
+        answer.encode_secured(sec).ok()
     }
 
     fn on_grq(
@@ -733,14 +905,18 @@ impl<D: EndpointDirectory, A: Admission> RasGatekeeper<D, A> {
         }
         // Another live registration of the same dialplan endpoint: a reboot
         // when it comes from the same host, a second device otherwise.
-        let existing: Vec<(String, IpAddr)> = self
-            .registrations
-            .values()
-            .filter(|r| {
-                r.directory_id == entry.endpoint_id || accepted.iter().any(|a| r.has_alias(a))
-            })
-            .map(|r| (r.endpoint_identifier.clone(), r.ras_source.ip()))
-            .collect();
+        let mut existing: Vec<(String, IpAddr)> = Vec::new();
+        let owners = std::iter::once(self.aliases.of_directory(&entry.endpoint_id))
+            .chain(accepted.iter().map(|a| self.aliases.owner(a)))
+            .flatten();
+        for id in owners {
+            if existing.iter().any(|(e, _)| e == id) {
+                continue;
+            }
+            if let Some(r) = self.registrations.get(id) {
+                existing.push((r.endpoint_identifier.clone(), r.ras_source.ip()));
+            }
+        }
         for (id, ip) in &existing {
             if *ip != from.ip() {
                 return self.rrj(seq, R::DuplicateAlias(accepted.clone()));
@@ -777,12 +953,14 @@ impl<D: EndpointDirectory, A: Admission> RasGatekeeper<D, A> {
         self.stats.registrations += 1;
         self.events
             .push_back(GatekeeperEvent::Registered(Box::new(reg.clone())));
+        self.aliases.insert(&reg);
         self.registrations.insert(endpoint_identifier, reg);
         answer
     }
 
     fn drop_registration(&mut self, id: &str, cause: UnregisterCause) {
         if let Some(r) = self.registrations.remove(id) {
+            self.aliases.remove(&r);
             self.events.push_back(GatekeeperEvent::Unregistered {
                 endpoint_identifier: r.endpoint_identifier,
                 directory_id: r.directory_id,
@@ -794,7 +972,7 @@ impl<D: EndpointDirectory, A: Admission> RasGatekeeper<D, A> {
     /// The H.235 check of a request (see [`Claim`]): Ok with the procedure
     /// that passed (None: no password, or an optional token absent), Err
     /// when it failed, reported as an event.
-    fn authenticate(
+    pub(crate) fn authenticate(
         &mut self,
         rx: &Received<'_>,
         claim: &Claim<'_>,
@@ -816,7 +994,17 @@ impl<D: EndpointDirectory, A: Admission> RasGatekeeper<D, A> {
         let result = h235::verify(&expect, rx.sec, rx.bytes)
             .and_then(|v| self.not_replayed(claim.directory_id, rx.unix_now, v));
         match result {
-            Ok(v) => Ok(Some(v.method)),
+            Ok(v) => {
+                if v.method == AuthMethod::H2351 {
+                    self.reply_signing = Some(ReplySigning {
+                        password: password.to_string(),
+                        recipient: claim.endpoint_identifier.map(Into::into),
+                        unix_at: rx.unix_now,
+                        at: rx.now,
+                    });
+                }
+                Ok(Some(v.method))
+            }
             Err(error) => {
                 self.stats.auth_failures += 1;
                 self.events

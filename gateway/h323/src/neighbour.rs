@@ -20,7 +20,7 @@ use crate::gatekeeper::{
 use crate::h225::*;
 
 /// One neighbour gatekeeper.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Neighbour {
     /// Its RAS address: LRQs go there, and LRQs from its host are answered.
     pub address: SocketAddr,
@@ -29,6 +29,25 @@ pub struct Neighbour {
     pub prefixes: Vec<String>,
     /// Its gatekeeperIdentifier, named in our LRQs when known.
     pub gatekeeper_identifier: Option<String>,
+    /// Shared with the neighbour: its LRQs must then carry an H.235
+    /// password token made with it, else they get LRJ securityDenial.
+    /// H.235.1 (HMAC-SHA1-96, generalID ours, sendersID its
+    /// gatekeeperIdentifier) works always; cryptoEPPwdHash (MD5) and CAT
+    /// name the sender, so they need `gatekeeper_identifier` (the alias
+    /// they must name, as an h323-ID).
+    pub password: Option<String>,
+}
+
+impl std::fmt::Debug for Neighbour {
+    // the password stays out of logs
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Neighbour")
+            .field("address", &self.address)
+            .field("prefixes", &self.prefixes)
+            .field("gatekeeper_identifier", &self.gatekeeper_identifier)
+            .field("password", &self.password.as_ref().map(|_| "***"))
+            .finish()
+    }
 }
 
 impl Neighbour {
@@ -37,6 +56,7 @@ impl Neighbour {
             address,
             prefixes: Vec::new(),
             gatekeeper_identifier: None,
+            password: None,
         }
     }
 
@@ -58,6 +78,18 @@ impl Neighbour {
     }
 }
 
+/// A neighbour asked about a pending admission that has not answered yet.
+#[derive(Debug, Clone)]
+pub(crate) struct AskedNeighbour {
+    pub address: SocketAddr,
+    /// The LRQ as first sent: retransmissions repeat it byte for byte (same
+    /// requestSeqNum), so the neighbour can tell them from a new request.
+    pub lrq: Vec<u8>,
+    /// When the LRQ goes out again (UDP loses datagrams). After the
+    /// neighbour's RequestInProgress: when its announced delay is over.
+    pub resend_at: Instant,
+}
+
 /// An ARQ waiting for the neighbours' answers.
 #[derive(Debug, Clone)]
 pub(crate) struct PendingAdmission {
@@ -69,10 +101,20 @@ pub(crate) struct PendingAdmission {
     /// Bandwidth granted if a neighbour locates the callee.
     pub band_width: u32,
     /// Neighbours asked that have not answered yet.
-    pub waiting: Vec<SocketAddr>,
+    pub waiting: Vec<AskedNeighbour>,
     pub deadline: Instant,
-    /// RequestInProgress from a neighbour may push the deadline out once.
-    pub extended: bool,
+    /// The latest the deadline may be pushed to by neighbours'
+    /// RequestInProgress: however often a neighbour asks for more time,
+    /// the endpoint gets its answer by then.
+    pub latest: Instant,
+    /// How the final answer is signed (the ARQ was H.235.1-authenticated).
+    pub signing: Option<crate::gatekeeper::ReplySigning>,
+}
+
+impl PendingAdmission {
+    fn waits_for(&self, from: SocketAddr) -> bool {
+        self.waiting.iter().any(|w| w.address.ip() == from.ip())
+    }
 }
 
 /// The pending admissions by the requestSeqNum of their LRQs.
@@ -82,15 +124,24 @@ pub(crate) struct Locations {
 }
 
 impl Locations {
+    /// The next end of a wait or LRQ retransmission.
     pub fn next_deadline(&self) -> Option<Instant> {
-        self.pending.values().map(|p| p.deadline).min()
+        self.pending
+            .values()
+            .flat_map(|p| {
+                let resends = p
+                    .waiting
+                    .iter()
+                    .map(|w| w.resend_at)
+                    .filter(|t| *t < p.deadline);
+                std::iter::once(p.deadline).chain(resends)
+            })
+            .min()
     }
 
     /// The pending admission an answer from `from` to LRQ `seq` is for.
     pub fn answer_from(&mut self, seq: u16, from: SocketAddr) -> Option<&mut PendingAdmission> {
-        self.pending
-            .get_mut(&seq)
-            .filter(|p| p.waiting.iter().any(|w| w.ip() == from.ip()))
+        self.pending.get_mut(&seq).filter(|p| p.waits_for(from))
     }
 
     /// The admissions whose wait is over, in LRQ order.
@@ -105,6 +156,37 @@ impl Locations {
         seqs.into_iter()
             .filter_map(|s| self.pending.remove(&s))
             .collect()
+    }
+
+    /// The LRQs due again at `now` to neighbours that have not answered,
+    /// in LRQ order; each is rescheduled `interval` later. A zero
+    /// interval turns retransmission off.
+    pub fn retransmissions(
+        &mut self,
+        now: Instant,
+        interval: Duration,
+    ) -> Vec<(SocketAddr, Vec<u8>)> {
+        let mut out = Vec::new();
+        if interval.is_zero() {
+            return out;
+        }
+        let mut seqs: Vec<u16> = self.pending.keys().copied().collect();
+        seqs.sort_unstable();
+        for seq in seqs {
+            let Some(p) = self.pending.get_mut(&seq) else {
+                continue;
+            };
+            if p.deadline <= now {
+                continue;
+            }
+            for w in p.waiting.iter_mut().filter(|w| w.resend_at <= now) {
+                out.push((w.address, w.lrq.clone()));
+                // from now, not from the missed time: a late timer call
+                // must not send a burst
+                w.resend_at = now + interval;
+            }
+        }
+        out
     }
 }
 
@@ -154,6 +236,7 @@ impl<D: EndpointDirectory, A: Admission> RasGatekeeper<D, A> {
             return arj(seq, AdmissionRejectReason::ResourceUnavailable);
         }
         let lrq_seq = self.next_request_seq();
+        let resend_at = now + self.config.lrq_retransmit;
         let mut waiting = Vec::new();
         for n in &asked {
             let lrq = RasMessage::LocationRequest(LocationRequest {
@@ -171,8 +254,12 @@ impl<D: EndpointDirectory, A: Admission> RasGatekeeper<D, A> {
                 can_map_src_alias: false,
             });
             if let Ok(b) = lrq.encode() {
-                self.extra_out.push((n.address, b));
-                waiting.push(n.address);
+                self.extra_out.push((n.address, b.clone()));
+                waiting.push(AskedNeighbour {
+                    address: n.address,
+                    lrq: b,
+                    resend_at,
+                });
             }
         }
         let wait = self.config.lrq_timeout;
@@ -185,7 +272,8 @@ impl<D: EndpointDirectory, A: Admission> RasGatekeeper<D, A> {
                 band_width,
                 waiting,
                 deadline: now + wait,
-                extended: false,
+                latest: now + wait + MAX_NEIGHBOUR_DELAY,
+                signing: self.reply_signing.clone(),
             },
         );
         // a little longer than our own wait, so the final answer comes first
@@ -202,7 +290,8 @@ impl<D: EndpointDirectory, A: Admission> RasGatekeeper<D, A> {
         if matches!(answer, RasMessage::AdmissionReject(_)) {
             self.stats.rejections += 1;
         }
-        let Ok(b) = answer.encode() else {
+        let sec = RasSecurity::default();
+        let Some(b) = self.encode_reply(now, &answer, &sec, p.signing.as_ref()) else {
             debug_assert!(false, "cannot encode {}", answer.name());
             return Vec::new();
         };
@@ -272,7 +361,7 @@ impl<D: EndpointDirectory, A: Admission> RasGatekeeper<D, A> {
             self.stats.ignored += 1;
             return Vec::new();
         };
-        p.waiting.retain(|w| w.ip() != from.ip());
+        p.waiting.retain(|w| w.address.ip() != from.ip());
         if !p.waiting.is_empty() {
             return Vec::new();
         }
@@ -287,8 +376,9 @@ impl<D: EndpointDirectory, A: Admission> RasGatekeeper<D, A> {
         )
     }
 
-    /// A neighbour needs longer: wait once more, up to its delay (bounded),
-    /// and tell the endpoint.
+    /// A neighbour needs longer: the wait grows to its delay (bounded by
+    /// [`PendingAdmission::latest`]), its LRQ is not repeated before the
+    /// delay is over, and the endpoint is told to wait too.
     pub(crate) fn on_rip(
         &mut self,
         now: Instant,
@@ -299,18 +389,23 @@ impl<D: EndpointDirectory, A: Admission> RasGatekeeper<D, A> {
             self.stats.ignored += 1;
             return Vec::new();
         };
-        if p.extended {
+        let wait = Duration::from_millis(m.delay as u64).min(MAX_NEIGHBOUR_DELAY);
+        let until = (now + wait).min(p.latest);
+        for w in p.waiting.iter_mut().filter(|w| w.address.ip() == from.ip()) {
+            w.resend_at = w.resend_at.max(until);
+        }
+        if until <= p.deadline {
             return Vec::new();
         }
-        p.extended = true;
-        let wait = Duration::from_millis(m.delay as u64).min(MAX_NEIGHBOUR_DELAY);
-        p.deadline = p.deadline.max(now + wait);
-        let to = p.from;
-        let left = p.deadline.saturating_duration_since(now);
-        rip(p.arq.request_seq_num, left + Duration::from_secs(1))
-            .encode()
-            .map(|b| vec![(to, b)])
-            .unwrap_or_default()
+        p.deadline = until;
+        let (to, request) = (p.from, p.request.clone());
+        let left = until.saturating_duration_since(now);
+        let Ok(b) = rip(p.arq.request_seq_num, left + Duration::from_secs(1)).encode() else {
+            return Vec::new();
+        };
+        // the ARQ's retransmissions hear the longer wait too
+        self.cache_answer(now, to, &request, &b);
+        vec![(to, b)]
     }
 
     pub(crate) fn location_timeouts(&mut self, now: Instant) -> Vec<(SocketAddr, Vec<u8>)> {
@@ -328,13 +423,16 @@ impl<D: EndpointDirectory, A: Admission> RasGatekeeper<D, A> {
 
     /// An LRQ: answered for configured neighbours only, with an LCF naming
     /// our call-signalling address when the destination is registered here
-    /// or the dialplan places it. The reply goes to the LRQ's replyAddress
-    /// when that is on the sender's host, else to the sender.
+    /// or the dialplan places it. A neighbour with a password must
+    /// authenticate the LRQ (H.235), else LRJ securityDenial. The reply
+    /// goes to the LRQ's replyAddress when that is on the sender's host,
+    /// else to the sender.
     pub(crate) fn on_lrq(
         &mut self,
-        from: SocketAddr,
+        rx: &crate::gatekeeper::Received<'_>,
         m: LocationRequest,
     ) -> (SocketAddr, RasMessage) {
+        let from = rx.from;
         let lrj = |reason| {
             RasMessage::LocationReject(LocationReject {
                 request_seq_num: m.request_seq_num,
@@ -342,9 +440,38 @@ impl<D: EndpointDirectory, A: Admission> RasGatekeeper<D, A> {
                 non_standard_data: None,
             })
         };
-        if !self.config.neighbours.iter().any(|n| n.is_source(from)) {
+        // the exact address first: several neighbours may share a host
+        let neighbour = self
+            .config
+            .neighbours
+            .iter()
+            .find(|n| n.address == from)
+            .or_else(|| self.config.neighbours.iter().find(|n| n.is_source(from)))
+            .cloned();
+        let Some(neighbour) = neighbour else {
             // no registration leaks to strangers
             return (from, lrj(LocationRejectReason::RequestDenied));
+        };
+        if let Some(password) = neighbour.password.as_deref() {
+            let name = format!("h323_neighbour {}", neighbour.address);
+            let aliases: Vec<AliasAddress> = neighbour
+                .gatekeeper_identifier
+                .iter()
+                .map(|g| AliasAddress::H323Id(g.clone()))
+                .collect();
+            let claim = crate::gatekeeper::Claim {
+                request: "locationRequest",
+                directory_id: &name,
+                password: Some(password),
+                aliases: &aliases,
+                endpoint_identifier: neighbour.gatekeeper_identifier.as_deref(),
+                required: true,
+            };
+            if self.authenticate(rx, &claim).is_err() {
+                // an unauthenticated peer learns nothing, not even where
+                // a reply address would have led
+                return (from, lrj(LocationRejectReason::SecurityDenial));
+            }
         }
         let reply_to = from_transport(&m.reply_address)
             .filter(|a| a.ip() == from.ip())
@@ -396,5 +523,96 @@ mod tests {
         assert!(n.serves(&[AliasAddress::H323Id("mobile-room".into())]));
         assert!(n.is_source("192.0.2.9:40000".parse().unwrap()));
         assert!(!n.is_source("192.0.2.10:1719".parse().unwrap()));
+        assert!(
+            !format!(
+                "{:?}",
+                Neighbour {
+                    password: Some("s3cret".into()),
+                    ..n
+                }
+            )
+            .contains("s3cret"),
+            "no password in Debug"
+        );
+    }
+
+    fn pending(t0: Instant, asked: &[(&str, u8)]) -> PendingAdmission {
+        PendingAdmission {
+            from: "198.51.100.7:1719".parse().unwrap(),
+            request: vec![1],
+            arq: AdmissionRequest {
+                request_seq_num: 9,
+                call_type: CallType::PointToPoint,
+                call_model: None,
+                endpoint_identifier: "e".into(),
+                destination_info: None,
+                dest_call_signal_address: None,
+                dest_extra_call_info: None,
+                src_info: Vec::new(),
+                src_call_signal_address: None,
+                band_width: 0,
+                call_reference_value: 1,
+                non_standard_data: None,
+                conference_id: [0; 16],
+                active_mc: false,
+                answer_call: false,
+                can_map_alias: false,
+                call_identifier: None,
+                gatekeeper_identifier: None,
+                will_supply_uuies: false,
+                can_map_src_alias: false,
+            },
+            band_width: 0,
+            waiting: asked
+                .iter()
+                .map(|(a, b)| AskedNeighbour {
+                    address: a.parse().unwrap(),
+                    lrq: vec![*b],
+                    resend_at: t0 + Duration::from_secs(1),
+                })
+                .collect(),
+            deadline: t0 + Duration::from_millis(3500),
+            latest: t0 + Duration::from_secs(30),
+            signing: None,
+        }
+    }
+
+    #[test]
+    fn unanswered_lrqs_are_repeated_until_the_deadline() {
+        let t0 = Instant::now();
+        let s = Duration::from_secs(1);
+        let mut l = Locations::default();
+        l.pending.insert(
+            7,
+            pending(t0, &[("192.0.2.1:1719", 1), ("192.0.2.2:1719", 2)]),
+        );
+        assert_eq!(l.next_deadline(), Some(t0 + s));
+        assert!(l.retransmissions(t0, s).is_empty(), "not yet");
+        let first = l.retransmissions(t0 + s, s);
+        assert_eq!(
+            first,
+            vec![
+                ("192.0.2.1:1719".parse().unwrap(), vec![1]),
+                ("192.0.2.2:1719".parse().unwrap(), vec![2])
+            ],
+            "the LRQ as first sent, to each neighbour"
+        );
+        // a late timer sends once, not a burst, and counts from then
+        l.pending.get_mut(&7).unwrap().waiting.pop();
+        assert_eq!(l.retransmissions(t0 + s * 2 + s / 2, s).len(), 1);
+        assert_eq!(
+            l.next_deadline(),
+            Some(t0 + Duration::from_millis(3500)),
+            "the next repeat (3.5 s) is not before the deadline"
+        );
+        assert!(l
+            .retransmissions(t0 + Duration::from_millis(3499), s)
+            .is_empty());
+        assert!(
+            l.retransmissions(t0 + s * 10, Duration::ZERO).is_empty(),
+            "off"
+        );
+        assert_eq!(l.expired(t0 + Duration::from_millis(3500)).len(), 1);
+        assert_eq!(l.next_deadline(), None);
     }
 }

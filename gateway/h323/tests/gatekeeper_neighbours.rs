@@ -73,12 +73,14 @@ fn gatekeeper() -> Gk {
             address: addr(NB_A),
             prefixes: vec!["024".into()],
             gatekeeper_identifier: Some("HANOI-GOV".into()),
+            password: None,
         },
         Neighbour::new(addr(NB_B)),
         Neighbour {
             address: addr(NB_C),
             prefixes: vec!["9".into()],
             gatekeeper_identifier: None,
+            password: None,
         },
     ];
     cfg.lrq_timeout = Duration::from_secs(3);
@@ -238,7 +240,11 @@ fn first_lcf_admits_the_call_directly_to_the_neighbour_zone() {
         vec![addr(NB_A), addr(NB_B)],
         "prefix 024 and the catch-all, not 9"
     );
-    assert_eq!(gk.poll_timeout(), Some(t0 + Duration::from_secs(3)));
+    assert_eq!(
+        gk.poll_timeout(),
+        Some(t0 + Duration::from_secs(1)),
+        "the LRQs' first retransmission"
+    );
 
     // a retransmitted ARQ is told to wait again, no LRQ repeated
     let again = decode_all(&gk.handle(t0 + Duration::from_secs(1), wall(), addr(ROOM), &request));
@@ -325,11 +331,30 @@ fn all_lrj_or_silence_refuse_the_call() {
     // nobody answers: refused when the wait is over, not before
     let (seq2, _) = ask(&mut gk, t0, &arq(21, &eid, "0250"), &mut seen);
     assert_ne!(seq, seq2);
-    let deadline = gk.poll_timeout().unwrap();
-    assert_eq!(deadline, t0 + Duration::from_secs(3));
-    assert!(gk
-        .handle_timeout(deadline - Duration::from_millis(1))
-        .is_empty());
+    let deadline = t0 + Duration::from_secs(3);
+    assert_eq!(
+        gk.poll_timeout(),
+        Some(t0 + Duration::from_secs(1)),
+        "first retransmission"
+    );
+    let mut resent = Vec::new();
+    while let Some(t) = gk.poll_timeout().filter(|t| *t < deadline) {
+        for (to, m) in decode_all(&gk.handle_timeout(t)) {
+            match m {
+                RasMessage::LocationRequest(l) => resent.push((t, to, l.request_seq_num)),
+                other => panic!("only LRQs before the deadline: {other:?}"),
+            }
+        }
+    }
+    let at = |s| t0 + Duration::from_secs(s);
+    assert_eq!(
+        resent,
+        vec![(at(1), addr(NB_B), seq2), (at(2), addr(NB_B), seq2)],
+        "to the one neighbour asked (0250 is not A's), every second, same \
+         requestSeqNum, none at the deadline"
+    );
+    assert_eq!(gk.stats().lrq_retransmissions, 2);
+    assert_eq!(gk.poll_timeout(), Some(deadline));
     let out = decode_all(&gk.handle_timeout(deadline));
     assert!(
         matches!(&out[..], [(to, RasMessage::AdmissionReject(r))] if *to == addr(ROOM) && r.request_seq_num == 21),
@@ -337,8 +362,10 @@ fn all_lrj_or_silence_refuse_the_call() {
     );
     assert!(gk.registration(&eid).unwrap().calls.is_empty());
 
-    // a neighbour asking for more time pushes the deadline out once
-    let (seq3, _) = ask(&mut gk, t0, &arq(22, &eid, "0251"), &mut seen);
+    // a neighbour asking for more time pushes the deadline out, each
+    // time it asks, to at most the LRQ timeout plus 30 s
+    let (seq3, asked3) = ask(&mut gk, t0, &arq(22, &eid, "0245"), &mut seen);
+    assert_eq!(asked3, vec![addr(NB_A), addr(NB_B)]);
     let rip = RasMessage::RequestInProgress(RequestInProgress {
         request_seq_num: seq3,
         non_standard_data: None,
@@ -351,13 +378,54 @@ fn all_lrj_or_silence_refuse_the_call() {
         matches!(&out[..], [(to, RasMessage::RequestInProgress(r))] if *to == addr(ROOM) && r.request_seq_num == 22 && r.delay == 11_000),
         "{out:?}"
     );
-    assert_eq!(gk.poll_timeout(), Some(t0 + Duration::from_secs(10)));
     assert!(
         gk.handle(t0, wall(), addr(NB_B), &rip).is_empty(),
-        "only once"
+        "the same wait again: nothing new to tell the room"
     );
-    assert!(gk.handle_timeout(t0 + Duration::from_secs(4)).is_empty());
-    assert_eq!(gk.handle_timeout(t0 + Duration::from_secs(10)).len(), 1);
+    // A (024) did not answer: its LRQ goes again each second; B said it
+    // is working on it, so it is not asked again before its delay is over
+    for s in 1..=9 {
+        let out = decode_all(&gk.handle_timeout(t0 + Duration::from_secs(s)));
+        assert!(
+            matches!(&out[..], [(to, RasMessage::LocationRequest(l))] if *to == addr(NB_A) && l.request_seq_num == seq3),
+            "{s}: {out:?}"
+        );
+    }
+    let rip_late = RasMessage::RequestInProgress(RequestInProgress {
+        request_seq_num: seq3,
+        non_standard_data: None,
+        delay: 30_000,
+    })
+    .encode()
+    .unwrap();
+    // A asks for 30 s at 9 s: the wait grows to the cap (3 s + 30 s)
+    let out = decode_all(&gk.handle(t0 + Duration::from_secs(9), wall(), addr(NB_A), &rip_late));
+    assert!(
+        matches!(&out[..], [(_, RasMessage::RequestInProgress(r))] if r.request_seq_num == 22 && r.delay == 25_000),
+        "{out:?}"
+    );
+    assert_eq!(
+        gk.poll_timeout(),
+        Some(t0 + Duration::from_secs(10)),
+        "B's delay ends first"
+    );
+    let out = decode_all(&gk.handle_timeout(t0 + Duration::from_secs(10)));
+    assert!(
+        matches!(&out[..], [(to, RasMessage::LocationRequest(_))] if *to == addr(NB_B)),
+        "B asked again once its delay is over: {out:?}"
+    );
+    // more time asked past the cap changes nothing
+    let out = gk.handle(t0 + Duration::from_secs(10), wall(), addr(NB_B), &rip_late);
+    assert!(out.is_empty(), "{out:?}");
+    assert_eq!(gk.poll_timeout(), Some(t0 + Duration::from_secs(33)));
+    assert!(gk
+        .handle_timeout(t0 + Duration::from_secs(33) - Duration::from_millis(1))
+        .is_empty());
+    let out = decode_all(&gk.handle_timeout(t0 + Duration::from_secs(33)));
+    assert!(
+        matches!(&out[..], [(_, RasMessage::AdmissionReject(r))] if r.request_seq_num == 22),
+        "{out:?}"
+    );
 
     // a destination no neighbour serves is refused at once
     let out = decode_all(&gk.handle(t0, wall(), addr(ROOM), &arq(23, &eid, "#0")));

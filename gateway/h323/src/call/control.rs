@@ -31,15 +31,13 @@ impl H323CallLeg {
                 }
                 self.paused = empty;
                 self.remote_tcs = Some(tcs);
-                if self.outgoing {
-                    self.slow_start_open();
-                }
+                self.slow_start_open();
             }
-            M::OpenLogicalChannelAck(ack) if self.outgoing => self.on_olc_ack(ack),
+            M::OpenLogicalChannelAck(ack) => self.on_olc_ack(ack),
             M::OpenLogicalChannelReject {
                 forward_logical_channel_number,
                 ..
-            } if self.outgoing => self.on_olc_reject(forward_logical_channel_number),
+            } => self.on_olc_reject(forward_logical_channel_number),
             M::TerminalCapabilitySetAck(seq) if seq == self.tcs_sequence => {
                 self.tcs_acked = true;
                 self.tcs_pending = false;
@@ -142,6 +140,9 @@ impl H323CallLeg {
                     master,
                     ack_sent: true,
                 };
+                // ours crossed the peer's: decided all the same, so T106
+                // has nothing left to wait for
+                self.msd_deadline = None;
             }
         }
     }
@@ -151,10 +152,30 @@ impl H323CallLeg {
             return self.queue_h245(&reply);
         }
         let lcn = olc.forward_logical_channel_number;
-        let supported =
-            matches!(&olc.forward.data_type, DataType::Audio(c) if codec_of(c).is_some());
+        let codec = match &olc.forward.data_type {
+            DataType::Audio(c) => codec_of(c),
+            _ => None,
+        };
+        let supported = codec.is_some();
+        let unanswered = !self.outgoing
+            && matches!(self.state, CallState::Proceeding | CallState::Ringing)
+            && olc.reverse.is_none();
+        if supported && self.local_media.is_none() && unanswered {
+            // A slow-start caller may open its channel while the call
+            // rings; where we receive is only known with the owner's
+            // answer. One channel waits: a newer one replaces it.
+            self.peer_audio = codec;
+            if let Some(old) = self.pending_peer_olc.replace(olc) {
+                self.queue_h245(&H245Message::OpenLogicalChannelReject {
+                    forward_logical_channel_number: old.forward_logical_channel_number,
+                    cause: OlcRejectCause::Unspecified,
+                });
+            }
+            return;
+        }
         match (supported, self.local_media) {
             (true, Some((rtp, rtcp))) if olc.reverse.is_none() => {
+                self.peer_audio = codec;
                 let ack = OpenLogicalChannelAck {
                     forward_logical_channel_number: lcn,
                     reverse: None,

@@ -15,6 +15,7 @@ use gateway_callmodel::{
     StreamCaps, Q850,
 };
 
+use super::slow_start;
 use super::*;
 use crate::h245::{
     ForwardLogicalChannelParameters, H2250LogicalChannelParameters, ReverseLogicalChannelParameters,
@@ -62,22 +63,6 @@ fn transport_address(a: SocketAddr) -> Option<TransportAddress> {
 
 fn is_digits(s: &str) -> bool {
     !s.is_empty() && s.len() <= 128 && s.chars().all(|c| "0123456789*#,".contains(c))
-}
-
-/// Our audio channel opened over H.245 (slow start) has this number.
-const SLOW_START_LCN: u16 = 1;
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) enum SlowStart {
-    AwaitingCapabilities,
-    Opened {
-        codec: AudioCodec,
-        ptime: Option<u32>,
-    },
-    /// Our audio channel is acknowledged: the callee's audio stream, told
-    /// to the owner once our video channel (if any) is settled too.
-    Acked(StreamCaps),
-    Established,
 }
 
 /// The peer's side of the accepted channels.
@@ -307,7 +292,7 @@ impl H323CallLeg {
                     // Slow start: the owner hears Answer and Answered once
                     // our channel is acknowledged with the callee's address.
                     self.state = CallState::Active;
-                    self.slow_start = Some(SlowStart::AwaitingCapabilities);
+                    self.slow_start = Some(slow_start::SlowStart::AwaitingCapabilities);
                     self.queue_our_h245();
                     self.slow_start_open();
                     return;
@@ -369,128 +354,6 @@ impl H323CallLeg {
                 status_determination_number: self.config.msd_number,
             });
             self.msd = Msd::Sent;
-        }
-    }
-
-    /// Slow start, the peer's capabilities known: open our channel with the
-    /// first codec of our offer it can receive.
-    pub(super) fn slow_start_open(&mut self) {
-        if self.slow_start != Some(SlowStart::AwaitingCapabilities) {
-            return;
-        }
-        let Some(tcs) = self.remote_tcs.as_ref() else {
-            return;
-        };
-        let receivable = |c: AudioCodec| {
-            tcs.capability_table.iter().flatten().any(|e| {
-                matches!(
-                    &e.capability,
-                    Some(Capability::Audio(CapDirection::Receive | CapDirection::ReceiveAndTransmit, a))
-                        if codec_of(a) == Some(c)
-                )
-            })
-        };
-        let chosen = self
-            .proposals
-            .iter()
-            .find(|p| p.caller_sends && receivable(p.codec))
-            .map(|p| (p.olc.clone(), p.codec));
-        let Some((mut olc, codec)) = chosen else {
-            let cause = Cause::new(Q850::BEARER_CAPABILITY_NOT_AVAILABLE)
-                .with_text("The callee receives none of the offered codecs");
-            self.release(&cause);
-            self.events.push_back(LegEvent::Ended(cause));
-            return;
-        };
-        olc.forward_logical_channel_number = SLOW_START_LCN;
-        let ptime = match &olc.forward.data_type {
-            DataType::Audio(a) => packet_ms(a),
-            _ => None,
-        };
-        self.queue_h245(&H245Message::OpenLogicalChannel(olc));
-        self.slow_start = Some(SlowStart::Opened { codec, ptime });
-        self.slow_start_open_video();
-    }
-
-    pub(super) fn slow_start_opened(&self) -> bool {
-        matches!(self.slow_start, Some(SlowStart::Opened { .. }))
-    }
-
-    /// T103 expired on our audio channel (H.245 C.5.4): it is closed, and
-    /// a call that cannot get its media is released.
-    pub(super) fn slow_start_timed_out(&mut self) {
-        self.queue_h245(&H245Message::CloseLogicalChannel {
-            forward_logical_channel_number: SLOW_START_LCN,
-            source_user: false,
-            reason: None,
-        });
-        let cause = Cause::new(Q850::RECOVERY_ON_TIMER_EXPIRY)
-            .with_text("The callee never answered our audio channel");
-        self.release(&cause);
-        self.events.push_back(LegEvent::Ended(cause));
-    }
-
-    pub(super) fn on_olc_ack(&mut self, ack: crate::h245::OpenLogicalChannelAck) {
-        if self.on_video_olc_answer(ack.forward_logical_channel_number, Some(&ack)) {
-            return self.slow_start_finish();
-        }
-        let Some(SlowStart::Opened { codec, ptime }) = self.slow_start else {
-            return;
-        };
-        if ack.forward_logical_channel_number != SLOW_START_LCN {
-            return;
-        }
-        let h = ack.h2250_ack.as_ref();
-        let Some(rtp) = h.and_then(|h| unicast(&h.media_channel)) else {
-            let cause = Cause::new(Q850::BEARER_CAPABILITY_NOT_AVAILABLE)
-                .with_text("The callee acknowledged our channel without an address");
-            self.release(&cause);
-            self.events.push_back(LegEvent::Ended(cause));
-            return;
-        };
-        let rtcp = h.and_then(|h| unicast(&h.media_control_channel));
-        self.slow_start = Some(SlowStart::Acked(StreamCaps {
-            kind: MediaKind::Audio,
-            rtp: Some(rtp),
-            rtcp,
-            rtcp_mux: false,
-            transport: MediaTransport::Rtp,
-            direction: MediaDirection::SendRecv,
-            ptime_ms: ptime,
-            codecs: vec![codec_cap(codec)],
-            bandwidth_kbps: None,
-        }));
-        self.slow_start_finish();
-    }
-
-    /// Slow start is over once our audio channel is acknowledged and our
-    /// video channel (if we opened one) acknowledged or refused: the owner
-    /// hears the callee's media and the answer.
-    fn slow_start_finish(&mut self) {
-        let Some(SlowStart::Acked(audio)) = &self.slow_start else {
-            return;
-        };
-        let Some(video) = self.slow_video_settled() else {
-            return;
-        };
-        let streams = std::iter::once(audio.clone()).chain(video).collect();
-        self.slow_start = Some(SlowStart::Established);
-        self.answer_reported = true;
-        self.events
-            .push_back(LegEvent::Answer(MediaCaps { streams }));
-        self.events.push_back(LegEvent::Answered);
-    }
-
-    pub(super) fn on_olc_reject(&mut self, lcn: u16) {
-        if self.on_video_olc_answer(lcn, None) {
-            // audio only, then
-            return self.slow_start_finish();
-        }
-        if matches!(self.slow_start, Some(SlowStart::Opened { .. })) && lcn == SLOW_START_LCN {
-            let cause = Cause::new(Q850::BEARER_CAPABILITY_NOT_AVAILABLE)
-                .with_text("The callee refused our audio channel");
-            self.release(&cause);
-            self.events.push_back(LegEvent::Ended(cause));
         }
     }
 
