@@ -88,28 +88,44 @@ encryption = "optional"
 """
 
 TRUNKS_AND_RULES = """
-# The national government's conferencing system.
+# The national government's conferencing system. It may dial the city's
+# bridge points (1, 2 or 3 + five digits) and meetings (8 or 9 + six
+# digits), nothing else; its own conference numbers have four or six digits.
 [[trunk]]
 name = "chinh-phu"
+kind = "national"
 uri = "sips:bridge.chinhphu.example:5061"
 acl = ["192.0.2.0/28"]
 unit = "01"
+inbound_numbers = ["100000-399999", "8000000-9999999"]
+outbound_numbers = ["0000-9999", "000000-999999"]
+caller_id = "pass"
 
-# The city party committee's system.
+# The city party committee's system: the same bridge points and meetings;
+# its conference numbers have three or four digits.
 [[trunk]]
 name = "thanh-uy"
+kind = "party"
 uri = "sips:mcu.thanhuy.example:5061"
 acl = ["198.51.100.16/29"]
 unit = "01"
+inbound_numbers = ["100000-399999", "8000000-9999999"]
+outbound_numbers = ["000-999", "0000-9999"]
+caller_id = "pass"
 
-# A telecom carrier, authenticating with digest in both directions.
+# A telecom carrier, authenticating with digest in both directions. Only
+# Vietnamese numbers in international form go out over it, under the
+# city's main number.
 [[trunk]]
 name = "carrier"
+kind = "carrier"
 uri = "sip:sbc.carrier.example:5060;transport=tcp"
 acl = ["203.0.113.0/24"]
 username = "hanoi-gateway"
 password = "changeme-carrier"
 unit = "01"
+outbound_numbers = ["84*"]
+caller_id = "replace:842400000000"
 
 # Endpoint ids, numbers and aliases are matched before these rules.
 
@@ -156,7 +172,7 @@ encryption = "required"
 record = true
 
 # National numbers go out through the carrier for callers in the city, in
-# international form with the city's caller-ID.
+# international form (the carrier trunk presents the city's caller-ID).
 [[rule]]
 name = "pstn"
 match = {{ regex = '0(\\d{{9,10}})' }}
@@ -164,7 +180,6 @@ from_unit = "01"
 action = "trunk"
 trunk = "carrier"
 rewrite = "84$1"
-caller_id = "842400000000"
 max_duration_secs = 3600
 """
 

@@ -11,6 +11,7 @@ use gateway_sip::headers::NameAddr;
 use gateway_sip::message::{HeaderName, Request};
 use gateway_sip::transaction::PeerAddr;
 use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -68,6 +69,75 @@ impl Refusal {
 #[derive(Debug, Default)]
 pub struct Registrar {
     bindings: HashMap<String, Vec<Binding>>,
+    /// Rooms that do not register, reached at the fixed address the
+    /// administration registry gives them: one standing binding each, used
+    /// when the endpoint has no live registration. Never persisted,
+    /// expired or qualified; replaced whole when the registry changes.
+    fixed: HashMap<String, Binding>,
+    /// Source IP → (port when the address names one, endpoint id), so a
+    /// call from a fixed address is taken as that endpoint.
+    fixed_sources: HashMap<IpAddr, Vec<(Option<u16>, String)>>,
+}
+
+/// Why a fixed address cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FixedAddressError {
+    pub endpoint_id: String,
+    pub address: String,
+    pub reason: String,
+}
+
+impl std::fmt::Display for FixedAddressError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "endpoint {}: fixed address {:?} {}",
+            self.endpoint_id, self.address, self.reason
+        )
+    }
+}
+
+/// Where a fixed address sends requests: a SIP URI (`sip:room@10.0.0.5:5060`,
+/// `sips:…`, `;transport=tcp`) or a bare `host[:port]`, the host an IP
+/// literal (the engine does no DNS). Also whether a port was given.
+fn parse_fixed_address(
+    endpoint_id: &str,
+    address: &str,
+) -> Result<(String, PeerAddr, bool), String> {
+    use gateway_sip::transaction::Transport;
+    use gateway_sip::uri::{Scheme, Uri};
+    let a = address.trim();
+    let lower = a.to_ascii_lowercase();
+    let text = if lower.starts_with("sip:") || lower.starts_with("sips:") {
+        a.to_string()
+    } else {
+        format!("sip:{a}")
+    };
+    let mut uri = Uri::parse(&text).map_err(|e| format!("is not a SIP address: {e}"))?;
+    let host = uri.host.trim_start_matches('[').trim_end_matches(']');
+    let ip: IpAddr = host
+        .parse()
+        .map_err(|_| format!("has host {host}, not an IP address (no DNS in the engine)"))?;
+    let transport = match (&uri.scheme, uri.transport().as_deref()) {
+        (Scheme::Sips, _) | (_, Some("tls")) => Transport::Tls,
+        (_, Some("tcp")) => Transport::Tcp,
+        _ => Transport::Udp,
+    };
+    let given_port = uri.port.is_some();
+    let port = uri.port.unwrap_or(if transport == Transport::Tls {
+        5061
+    } else {
+        5060
+    });
+    if uri.user.is_none() {
+        uri.user = Some(endpoint_id.to_string());
+    }
+    let peer = PeerAddr {
+        transport,
+        addr: SocketAddr::new(ip, port),
+        conn: None,
+    };
+    Ok((uri.to_string(), peer, given_port))
 }
 
 /// The accepted REGISTER: current bindings to list in the 200 and what changed.
@@ -94,7 +164,8 @@ impl Registrar {
         self.bindings.values().map(Vec::len).sum()
     }
 
-    /// Live bindings of an endpoint, freshest first.
+    /// Live bindings of an endpoint, freshest first; a room with a fixed
+    /// address and no live registration, its fixed binding.
     pub fn lookup(&self, endpoint_id: &str, now: Instant) -> Vec<&Binding> {
         let mut v: Vec<&Binding> = self
             .bindings
@@ -102,7 +173,78 @@ impl Registrar {
             .map(|b| b.iter().filter(|b| b.expires_at > now).collect())
             .unwrap_or_default();
         v.sort_by_key(|b| std::cmp::Reverse(b.registered_at_unix));
+        if v.is_empty() {
+            v.extend(self.fixed.get(endpoint_id));
+        }
         v
+    }
+
+    /// Replaces the fixed addresses (endpoint id, address as the registry
+    /// holds it). Addresses that cannot be used are left out and returned.
+    pub fn set_fixed(
+        &mut self,
+        fixed: &[(String, String)],
+        now: Instant,
+    ) -> Vec<FixedAddressError> {
+        // Standing bindings: far enough ahead never to lapse while the
+        // gateway runs (the registry replaces them on every change).
+        let far = now
+            .checked_add(Duration::from_secs(100 * 365 * 86_400))
+            .or_else(|| now.checked_add(Duration::from_secs(86_400 * 365)))
+            .unwrap_or(now);
+        let mut errors = Vec::new();
+        self.fixed.clear();
+        self.fixed_sources.clear();
+        for (id, address) in fixed {
+            match parse_fixed_address(id, address) {
+                Ok((contact, source, given_port)) => {
+                    self.fixed_sources
+                        .entry(source.addr.ip())
+                        .or_default()
+                        .push((given_port.then_some(source.addr.port()), id.clone()));
+                    self.fixed.insert(
+                        id.clone(),
+                        Binding {
+                            endpoint_id: id.clone(),
+                            contact,
+                            source,
+                            expires_at: far,
+                            expires_at_unix: i64::MAX,
+                            call_id: String::new(),
+                            cseq: 0,
+                            user_agent: None,
+                            registered_at_unix: 0,
+                        },
+                    );
+                }
+                Err(reason) => errors.push(FixedAddressError {
+                    endpoint_id: id.clone(),
+                    address: address.clone(),
+                    reason,
+                }),
+            }
+        }
+        errors
+    }
+
+    #[cfg(test)]
+    pub fn fixed_count(&self) -> usize {
+        self.fixed.len()
+    }
+
+    /// The room whose fixed address `source` is: the one naming this exact
+    /// port, else the only one at this IP that names no port. Several rooms
+    /// at one IP without ports are ambiguous: none is chosen.
+    pub fn fixed_endpoint_at(&self, source: SocketAddr) -> Option<&str> {
+        let at = self.fixed_sources.get(&source.ip())?;
+        if let Some((_, id)) = at.iter().find(|(p, _)| *p == Some(source.port())) {
+            return Some(id);
+        }
+        let mut any = at.iter().filter(|(p, _)| p.is_none());
+        match (any.next(), any.next()) {
+            (Some((_, id)), None) => Some(id),
+            _ => None,
+        }
     }
 
     pub fn all(&self) -> impl Iterator<Item = &Binding> {
@@ -279,5 +421,60 @@ impl Registrar {
             })
             .collect();
         Ok(Accepted { contacts, changes })
+    }
+}
+
+#[cfg(test)]
+mod fixed_tests {
+    use super::*;
+    use gateway_sip::transaction::Transport;
+
+    fn sock(s: &str) -> SocketAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn fixed_rooms_are_reached_and_recognised_at_their_address() {
+        let now = Instant::now();
+        let mut r = Registrar::new();
+        let bad = r.set_fixed(
+            &[
+                (
+                    "hall".into(),
+                    "sip:hall@192.0.2.10:5070;transport=tcp".into(),
+                ),
+                ("annex".into(), "192.0.2.11".into()),
+                ("twin-a".into(), "192.0.2.12:5060".into()),
+                ("twin-b".into(), "192.0.2.12:5062".into()),
+                ("named".into(), "room.example.org".into()),
+            ],
+            now,
+        );
+        assert_eq!(bad.len(), 1, "{bad:?}");
+        assert_eq!(bad[0].endpoint_id, "named");
+        assert_eq!(r.fixed_count(), 4);
+        let hall = r.lookup("hall", now);
+        assert_eq!(hall.len(), 1);
+        assert_eq!(hall[0].source.transport, Transport::Tcp);
+        assert_eq!(hall[0].source.addr, sock("192.0.2.10:5070"));
+        assert!(hall[0].contact.starts_with("sip:hall@192.0.2.10:5070"));
+        let annex = r.lookup("annex", now);
+        assert_eq!(annex[0].contact, "sip:annex@192.0.2.11");
+        assert_eq!(annex[0].source.addr, sock("192.0.2.11:5060"));
+        // Fixed rooms are not registrations: nothing to persist or qualify.
+        assert_eq!(r.all().count(), 0);
+        assert!(r.expire(now + Duration::from_secs(86_400)).is_empty());
+
+        assert_eq!(r.fixed_endpoint_at(sock("192.0.2.11:40000")), Some("annex"));
+        assert_eq!(r.fixed_endpoint_at(sock("192.0.2.12:5062")), Some("twin-b"));
+        assert_eq!(r.fixed_endpoint_at(sock("192.0.2.12:5099")), None);
+        assert_eq!(r.fixed_endpoint_at(sock("192.0.2.10:5070")), Some("hall"));
+        assert_eq!(r.fixed_endpoint_at(sock("192.0.2.10:5071")), None);
+        assert_eq!(r.fixed_endpoint_at(sock("198.51.100.1:5060")), None);
+
+        // Replaced whole.
+        r.set_fixed(&[], now);
+        assert!(r.lookup("hall", now).is_empty());
+        assert_eq!(r.fixed_endpoint_at(sock("192.0.2.11:5060")), None);
     }
 }

@@ -183,6 +183,64 @@ async fn adopt_dialplan(
     admin.vetting_snapshot().await.map_err(store_err)
 }
 
+/// The dialplan the engine routes and authenticates with: `base` (the
+/// stored version's units, trunks, rules and meetings, and its endpoints the
+/// registry does not hold) with the admin registry's endpoints laid over it,
+/// and the registry's fixed addresses. Built off the engine loop.
+struct Routing {
+    dialplan: Dialplan,
+    fixed: Vec<(String, String)>,
+}
+
+async fn routing_dialplan(
+    cfg: &Config,
+    admin: &Admin,
+    base: &Dialplan,
+) -> Result<Routing, RunError> {
+    const NAMED: usize = 20;
+    let started = Instant::now();
+    // The realm the engine challenges with (fixed when it starts).
+    let realm = cfg
+        .realm
+        .clone()
+        .unwrap_or_else(|| base.gateway().realm.clone());
+    let registry = admin
+        .routing_registry(&realm)
+        .await
+        .map_err(|e| RunError::Store(e.to_string()))?;
+    let read_ms = started.elapsed().as_millis() as u64;
+    let from_registry = registry.endpoints.len();
+    let removed = registry.removed.len();
+    for note in &registry.notes {
+        warn!("{note}");
+    }
+    let (dialplan, issues) = base
+        .clone()
+        .overlay_endpoints(registry.endpoints, &registry.removed);
+    for i in issues.iter().take(NAMED) {
+        warn!(endpoint = %i.endpoint, "registry endpoint: {}", i.message);
+    }
+    if issues.len() > NAMED {
+        warn!(
+            more = issues.len() - NAMED,
+            "more registry endpoint names left out"
+        );
+    }
+    info!(
+        registry_endpoints = from_registry,
+        deleted_in_registry = removed,
+        endpoints = dialplan.endpoints().len(),
+        fixed_addresses = registry.fixed.len(),
+        read_ms,
+        took_ms = started.elapsed().as_millis() as u64,
+        "routing dialplan built from the admin registry"
+    );
+    Ok(Routing {
+        dialplan,
+        fixed: registry.fixed,
+    })
+}
+
 /// Records devices the engine saw on REGISTERs (one at a time, in order).
 fn spawn_device_observer(admin: Admin) -> mpsc::Sender<crate::vetting::DeviceSeen> {
     let (tx, mut rx) = mpsc::channel::<crate::vetting::DeviceSeen>(1024);
@@ -236,14 +294,18 @@ pub async fn run(cfg: Config) -> Result<(), RunError> {
     // Before any meeting is recorded: end the files a stop cut short.
     crate::meeting::repair::repair_interrupted(&store, &cfg.data_dir, &cfg.recording_key_file())
         .await;
-    let dialplan = Arc::new(load_dialplan(&cfg, &store).await?);
-    let admin = start_admin(&cfg, &store, &dialplan).await?;
+    let base = Arc::new(load_dialplan(&cfg, &store).await?);
+    let admin = start_admin(&cfg, &store, &base).await?;
     // Subscribed before the snapshot is read: a change committed in between
     // arrives as an event too, and applying it again is harmless.
     let mut vetting_changes = admin.subscribe_vetting();
     let mut dialplan_changes = admin.subscribe_dialplan();
+    let mut endpoint_changes = admin.subscribe_endpoints();
     let mut dialplan_open = true;
-    let vetting_snapshot = adopt_dialplan(&cfg, &admin, &dialplan).await?;
+    let mut endpoints_open = true;
+    let vetting_snapshot = adopt_dialplan(&cfg, &admin, &base).await?;
+    let routing = routing_dialplan(&cfg, &admin, &base).await?;
+    let dialplan = Arc::new(routing.dialplan);
 
     let (tls_cert, tls_key) = match (&cfg.tls_listen, &cfg.tls_cert, &cfg.tls_key) {
         (Some(_), None, None) => {
@@ -347,6 +409,9 @@ pub async fn run(cfg: Config) -> Result<(), RunError> {
     engine.set_recordings_dir(cfg.data_dir.join("recordings"));
     let mut dtmf = engine.take_dtmf_events().expect("taken once, here");
     engine.vetting_mut().replace(vetting_snapshot);
+    for e in engine.registrar_mut().set_fixed(&routing.fixed, now) {
+        warn!("{e}: the room is not reachable at it");
+    }
     engine
         .vetting_mut()
         .set_observer(spawn_device_observer(admin.clone()));
@@ -380,7 +445,7 @@ pub async fn run(cfg: Config) -> Result<(), RunError> {
     let shutdown = shutdown_signal();
     tokio::pin!(shutdown);
     let mut reload = reload_signal();
-    let (reload_tx, mut reloaded) = spawn_reloader(cfg.clone(), store.clone(), admin.clone());
+    let (reload_tx, mut reloaded) = spawn_reloader(cfg.clone(), store.clone(), admin.clone(), base);
     let mut vetting_open = true;
     let far = Duration::from_secs(3600);
     loop {
@@ -411,11 +476,28 @@ pub async fn run(cfg: Config) -> Result<(), RunError> {
                     let _ = reload_tx.try_send(ReloadRequest::StoredVersion(change.ok()));
                 }
             }
+            change = endpoint_changes.recv(), if endpoints_open => {
+                match change {
+                    // An endpoint created, changed or deleted through the
+                    // API (or a burst of them, when lagging): rebuild the
+                    // routing dialplan from the registry.
+                    Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                        let _ = reload_tx.try_send(ReloadRequest::Registry);
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => endpoints_open = false,
+                }
+            }
             Some(done) = reloaded.recv() => {
-                // Parsed, imported and adopted off this loop: only the swap
-                // happens here, between two messages.
-                if let Some(snapshot) = done.vetting {
-                    engine.vetting_mut().replace(snapshot);
+                // Parsed, imported, adopted and overlaid off this loop: only
+                // the swap happens here, between two messages. Calls in
+                // progress keep the dialplan they were routed with.
+                match done.vetting {
+                    Some(VettingUpdate::Replace(snapshot)) => engine.vetting_mut().replace(snapshot),
+                    Some(VettingUpdate::AddMissing(snapshot)) => engine.vetting_mut().add_missing(snapshot),
+                    None => {}
+                }
+                for e in engine.registrar_mut().set_fixed(&done.fixed, Instant::now()) {
+                    warn!("{e}: the room is not reachable at it");
                 }
                 engine.set_dialplan(done.dialplan);
             }
@@ -578,13 +660,27 @@ enum ReloadRequest {
     Signal,
     /// A version applied or restored through the API (its number).
     StoredVersion(Option<i64>),
+    /// Endpoints changed in the admin registry: the same version, the
+    /// registry's endpoints read again.
+    Registry,
 }
 
-/// A dialplan ready to swap in, with the vetting snapshot adopted with it
-/// (`None` when the admin registry could not be refreshed).
+/// How the engine's vetting gate takes the snapshot read with a reload.
+enum VettingUpdate {
+    /// After adoption (SIGHUP, a new version): the whole snapshot.
+    Replace(std::collections::HashMap<String, gateway_admin::VettingEntry>),
+    /// After a registry change: only endpoints the gate does not know, so
+    /// changes announced while the rebuild ran are not undone.
+    AddMissing(std::collections::HashMap<String, gateway_admin::VettingEntry>),
+}
+
+/// A dialplan ready to swap in, with the vetting snapshot read with it
+/// (`None` when the admin registry could not be read) and the registry's
+/// fixed addresses.
 struct Reloaded {
     dialplan: Arc<Dialplan>,
-    vetting: Option<std::collections::HashMap<String, gateway_admin::VettingEntry>>,
+    vetting: Option<VettingUpdate>,
+    fixed: Vec<(String, String)>,
 }
 
 /// Reloads run on their own task, one at a time: parsing, importing and
@@ -592,24 +688,33 @@ struct Reloaded {
 /// 10,000 endpoints and 100,000 rules held the loop 12-21 s), and the
 /// engine loop must keep serving SIP and H.323 meanwhile (calls in progress
 /// keep the snapshot they started with either way). Requests that arrive
-/// while one runs are coalesced into one more run.
+/// while one runs are coalesced into one more run. The parsed version is
+/// kept here, so a registry change only overlays the registry again.
 fn spawn_reloader(
     cfg: Config,
     store: Store,
     admin: Admin,
+    base: Arc<Dialplan>,
 ) -> (mpsc::Sender<ReloadRequest>, mpsc::Receiver<Reloaded>) {
     let (req_tx, mut req_rx) = mpsc::channel::<ReloadRequest>(4);
     let (done_tx, done_rx) = mpsc::channel::<Reloaded>(1);
     tokio::spawn(async move {
+        let mut base = base;
         while let Some(first) = req_rx.recv().await {
-            // The last request decides what to read.
+            // The last request that reads the dialplan decides what to read;
+            // a registry change is covered by any of them.
             let mut req = first;
             while let Ok(next) = req_rx.try_recv() {
-                req = next;
+                if !matches!(next, ReloadRequest::Registry)
+                    || matches!(req, ReloadRequest::Registry)
+                {
+                    req = next;
+                }
             }
-            let Some(done) = reload_once(&cfg, &store, &admin, req).await else {
+            let Some((done, new_base)) = reload_once(&cfg, &store, &admin, &base, req).await else {
                 continue;
             };
+            base = new_base;
             if done_tx.send(done).await.is_err() {
                 break;
             }
@@ -622,8 +727,9 @@ async fn reload_once(
     cfg: &Config,
     store: &Store,
     admin: &Admin,
+    base: &Arc<Dialplan>,
     req: ReloadRequest,
-) -> Option<Reloaded> {
+) -> Option<(Reloaded, Arc<Dialplan>)> {
     let started = std::time::Instant::now();
     let loaded = match &req {
         ReloadRequest::Signal => load_dialplan(cfg, store).await,
@@ -635,6 +741,9 @@ async fn reload_once(
             }
             Err(e) => Err(RunError::Store(e.to_string())),
         },
+        ReloadRequest::Registry => {
+            return registry_reload(cfg, admin, base, started).await;
+        }
     };
     let dp = match loaded {
         Ok(dp) => dp,
@@ -646,7 +755,7 @@ async fn reload_once(
     // Also picks up vetting changes made on the database by another
     // process (the CLI).
     let vetting = match adopt_dialplan(cfg, admin, &dp).await {
-        Ok(snapshot) => Some(snapshot),
+        Ok(snapshot) => Some(VettingUpdate::Replace(snapshot)),
         Err(e) => {
             error!(error = %e, "admin registry not refreshed; the vetting snapshot stays as it was");
             None
@@ -655,18 +764,67 @@ async fn reload_once(
     if let ReloadRequest::StoredVersion(Some(v)) = &req {
         info!(version = v, "dialplan version applied through the API");
     }
+    let base = Arc::new(dp);
+    let routing = match routing_dialplan(cfg, admin, &base).await {
+        Ok(r) => r,
+        Err(e) => {
+            error!(error = %e, "admin registry not read; the running dialplan stays in force");
+            return None;
+        }
+    };
     info!(
         reason = ?req,
-        endpoints = dp.endpoints().len(),
-        trunks = dp.trunks().len(),
-        rules = dp.rules().len(),
+        endpoints = routing.dialplan.endpoints().len(),
+        trunks = routing.dialplan.trunks().len(),
+        rules = routing.dialplan.rules().len(),
         took_ms = started.elapsed().as_millis() as u64,
         "dialplan reloaded"
     );
-    Some(Reloaded {
-        dialplan: Arc::new(dp),
-        vetting,
-    })
+    Some((
+        Reloaded {
+            dialplan: Arc::new(routing.dialplan),
+            vetting,
+            fixed: routing.fixed,
+        },
+        base,
+    ))
+}
+
+/// A registry change: the running version again, with the registry's
+/// endpoints read anew.
+async fn registry_reload(
+    cfg: &Config,
+    admin: &Admin,
+    base: &Arc<Dialplan>,
+    started: std::time::Instant,
+) -> Option<(Reloaded, Arc<Dialplan>)> {
+    let vetting = match admin.vetting_snapshot().await {
+        Ok(s) => Some(VettingUpdate::AddMissing(s)),
+        Err(e) => {
+            error!(error = %e, "vetting snapshot not read");
+            None
+        }
+    };
+    let routing = match routing_dialplan(cfg, admin, base).await {
+        Ok(r) => r,
+        Err(e) => {
+            error!(error = %e, "admin registry not read; the running dialplan stays in force");
+            return None;
+        }
+    };
+    info!(
+        endpoints = routing.dialplan.endpoints().len(),
+        took_ms = started.elapsed().as_millis() as u64,
+        "registry endpoints changed: routing dialplan swapped"
+    );
+    Some((
+        Reloaded {
+            dialplan: Arc::new(routing.dialplan),
+            vetting,
+            fixed: routing.fixed,
+        },
+        base.clone(),
+    ))
 }
 
 /// SIGHUP deliveries (never fires where there are no Unix signals).
@@ -722,3 +880,7 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+#[path = "registry_engine_tests.rs"]
+mod registry_engine_tests;

@@ -15,6 +15,10 @@
 //! `Admin::observe_device` (that writes the change, the audit and the
 //! review-queue entry). Endpoints the registry does not know keep the
 //! dialplan's behaviour: they may register, and calls follow its `vetted`.
+//! Registry endpoints are routed with `vetted` set (see runtime.rs): for
+//! them this gate alone decides, from live state. When the registry's
+//! endpoints change, the entries of new ones are added without undoing
+//! changes announced meanwhile (`add_missing`).
 
 use gateway_admin::ua::{bounded, parse_user_agent};
 use gateway_admin::{VettingChange, VettingEntry, VettingState};
@@ -60,6 +64,19 @@ impl VettingGate {
     pub fn replace(&mut self, entries: HashMap<String, VettingEntry>) {
         self.entries = entries;
         self.generation += 1;
+    }
+
+    /// Adds the entries of endpoints the gate does not know yet (created
+    /// since its snapshot), leaving known ones as the announced changes
+    /// made them: `entries` may be older than those changes.
+    pub fn add_missing(&mut self, entries: HashMap<String, VettingEntry>) {
+        let before = self.entries.len();
+        for (id, e) in entries {
+            self.entries.entry(id).or_insert(e);
+        }
+        if self.entries.len() != before {
+            self.generation += 1;
+        }
     }
 
     pub fn generation(&self) -> u64 {
@@ -188,6 +205,23 @@ mod tests {
             },
         )]));
         g
+    }
+
+    #[test]
+    fn added_entries_never_undo_announced_changes() {
+        let mut g = gate(VettingState::Approved, None);
+        let older = |state| VettingEntry {
+            state,
+            reason: None,
+            device: None,
+        };
+        g.add_missing(HashMap::from([
+            ("1001".to_string(), older(VettingState::Pending)),
+            ("new".to_string(), older(VettingState::Pending)),
+        ]));
+        assert_eq!(g.check("1001"), Ok(()));
+        assert_eq!(g.state("new"), Some(VettingState::Pending));
+        assert!(g.check("new").is_err());
     }
 
     #[test]

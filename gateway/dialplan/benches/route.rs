@@ -87,6 +87,7 @@ fn request(p: &Probe) -> RouteRequest {
         from_user: None,
         target: p.target.clone(),
         transport_secure: false,
+        at_unix_secs: 0,
     }
 }
 

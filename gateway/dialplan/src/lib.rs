@@ -13,9 +13,11 @@ mod parse;
 mod route;
 mod rule_index;
 mod template;
+mod window;
 
 pub use error::DialplanError;
 pub use meeting::{Classification, Meeting, DEFAULT_MAX_PARTICIPANTS, MAX_PARTICIPANTS_LIMIT};
+pub use model::{number_in, CallerIdPolicy, NumberPattern, TrunkKind};
 pub use model::{
     Action, Credentials, Dialplan, Encryption, Endpoint, GatewaySettings, Match, Protocol, Rewrite,
     Rule, Transport, Trunk, Unit, UnitKind,
@@ -25,6 +27,7 @@ pub use overlay::{Ha1Algorithm, OverlayIssue, RegistryEndpoint};
 pub use parse::default_reason;
 pub use route::{Caller, Policy, RouteDecision, RouteOutcome, RouteRequest};
 pub use template::Template;
+pub use window::{parse_rfc3339, LocalTime, TimeWindow, TimeZone};
 
 /// The loopback test dialplan (`dialplans/loopback.toml`), used when the
 /// gateway runs without a configured dialplan.

@@ -225,6 +225,7 @@ vetted = true
             from_user: Some("1001".into()),
             target: target.into(),
             transport_secure: secure,
+            at_unix_secs: 0,
         })
     }
 

@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use crate::net::{Cidr, SipUri};
 use crate::template::Template;
+use crate::window::{LocalTime, TimeWindow, TimeZone};
 
 /// Settings of the `[gateway]` table.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -175,6 +176,191 @@ pub struct Endpoint {
     pub h323_password: Option<String>,
 }
 
+/// Who is at the other end of a trunk. It names the peer in traces and
+/// views; what the trunk may carry is set by its number lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TrunkKind {
+    /// A telecom carrier (the default).
+    Carrier,
+    /// The national government's conferencing system.
+    National,
+    /// The party committee's system.
+    Party,
+    /// Another outside authority's bridge.
+    Authority,
+}
+
+impl TrunkKind {
+    pub const ALL: [TrunkKind; 4] = [
+        TrunkKind::Carrier,
+        TrunkKind::National,
+        TrunkKind::Party,
+        TrunkKind::Authority,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TrunkKind::Carrier => "carrier",
+            TrunkKind::National => "national",
+            TrunkKind::Party => "party",
+            TrunkKind::Authority => "authority",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<TrunkKind> {
+        TrunkKind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+/// One entry of a trunk's number list: `84243*` (a prefix), `1000-1999`
+/// (a range of numbers of the same length) or an exact number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NumberPattern {
+    Exact(String),
+    Prefix(String),
+    /// Bounds of equal length, `lo <= hi`, both inclusive.
+    Range {
+        lo: String,
+        hi: String,
+    },
+}
+
+impl NumberPattern {
+    /// Reads one entry; the message says what is wrong with it.
+    pub fn parse(s: &str) -> Result<NumberPattern, String> {
+        let digits_ok = |v: &str| crate::parse::is_number(v);
+        if let Some(p) = s.strip_suffix('*') {
+            // `*` alone: every number.
+            if p.is_empty() || digits_ok(p) {
+                return Ok(NumberPattern::Prefix(p.to_string()));
+            }
+            return Err(format!(
+                "{s:?} is not a number prefix (digits, '*', '#', optional leading '+', then '*')"
+            ));
+        }
+        if let Some((lo, hi)) = s.split_once('-') {
+            let plain = |v: &str| {
+                let d = v.strip_prefix('+').unwrap_or(v);
+                !d.is_empty() && v.len() <= 32 && d.bytes().all(|b| b.is_ascii_digit())
+            };
+            if !plain(lo) || !plain(hi) {
+                return Err(format!(
+                    "{s:?} is not a range of numbers (digits, optional leading '+', as in 1000-1999)"
+                ));
+            }
+            if lo.len() != hi.len() || lo.starts_with('+') != hi.starts_with('+') {
+                return Err(format!(
+                    "{s:?}: the bounds of a range must have the same number of digits"
+                ));
+            }
+            if lo > hi {
+                return Err(format!("{s:?}: the range ends before it starts"));
+            }
+            return Ok(NumberPattern::Range {
+                lo: lo.to_string(),
+                hi: hi.to_string(),
+            });
+        }
+        if digits_ok(s) {
+            Ok(NumberPattern::Exact(s.to_string()))
+        } else {
+            Err(format!(
+                "{s:?} is not a number, a prefix (84243*) or a range (1000-1999)"
+            ))
+        }
+    }
+
+    pub fn matches(&self, number: &str) -> bool {
+        match self {
+            NumberPattern::Exact(n) => n == number,
+            NumberPattern::Prefix(p) => number.starts_with(p.as_str()),
+            // Equal-length digit strings compare as their numbers do.
+            NumberPattern::Range { lo, hi } => {
+                number.len() == lo.len()
+                    && number.starts_with('+') == lo.starts_with('+')
+                    && number
+                        .trim_start_matches('+')
+                        .bytes()
+                        .all(|b| b.is_ascii_digit())
+                    && lo.as_str() <= number
+                    && number <= hi.as_str()
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for NumberPattern {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NumberPattern::Exact(n) => f.write_str(n),
+            NumberPattern::Prefix(p) => write!(f, "{p}*"),
+            NumberPattern::Range { lo, hi } => write!(f, "{lo}-{hi}"),
+        }
+    }
+}
+
+/// The first pattern of `list` that `number` fits.
+pub fn number_in<'a>(list: &'a [NumberPattern], number: &str) -> Option<&'a NumberPattern> {
+    list.iter().find(|p| p.matches(number))
+}
+
+/// The caller-ID presented on calls that go out over a trunk (when the
+/// rule that routed the call sets none of its own).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum CallerIdPolicy {
+    /// The caller's own identity goes out unchanged.
+    #[default]
+    Pass,
+    /// Always this number (the city's main number, a carrier's pilot).
+    Replace(String),
+    /// These digits before the caller's number (its first number when it
+    /// is an endpoint, else the From user when that is a number): the
+    /// extension 1001 goes out as 842410001001 with `prefix:84241000`.
+    Prefix(String),
+}
+
+impl CallerIdPolicy {
+    /// `pass`, `replace:NUMBER` or `prefix:DIGITS`.
+    pub fn parse(s: &str) -> Result<CallerIdPolicy, String> {
+        if s == "pass" {
+            return Ok(CallerIdPolicy::Pass);
+        }
+        let number_ok = |v: &str| crate::parse::is_number(v);
+        if let Some(n) = s.strip_prefix("replace:") {
+            return if number_ok(n) {
+                Ok(CallerIdPolicy::Replace(n.to_string()))
+            } else {
+                Err(format!(
+                    "{n:?} is not a number (digits, '*', '#', optional leading '+')"
+                ))
+            };
+        }
+        if let Some(p) = s.strip_prefix("prefix:") {
+            return if number_ok(p) {
+                Ok(CallerIdPolicy::Prefix(p.to_string()))
+            } else {
+                Err(format!(
+                    "{p:?} is not a number prefix (digits, '*', '#', optional leading '+')"
+                ))
+            };
+        }
+        Err(format!(
+            "{s:?} is not a caller-ID policy: \"pass\", \"replace:NUMBER\" or \"prefix:DIGITS\""
+        ))
+    }
+}
+
+impl std::fmt::Display for CallerIdPolicy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CallerIdPolicy::Pass => f.write_str("pass"),
+            CallerIdPolicy::Replace(n) => write!(f, "replace:{n}"),
+            CallerIdPolicy::Prefix(p) => write!(f, "prefix:{p}"),
+        }
+    }
+}
+
 /// A SIP peer (carrier, another authority's bridge, a test tool).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Trunk {
@@ -189,6 +375,15 @@ pub struct Trunk {
     pub password: Option<String>,
     /// Unit that calls from this trunk are accounted to and scoped by.
     pub unit: Option<String>,
+    pub kind: TrunkKind,
+    /// What callers on this trunk may dial (`None`: anything); any other
+    /// target is refused with 403.
+    pub inbound_numbers: Option<Vec<NumberPattern>>,
+    /// What may be sent out over it, after rewriting (`None`: anything);
+    /// a rule routing another number here is refused with 403.
+    pub outbound_numbers: Option<Vec<NumberPattern>>,
+    /// Caller-ID of calls going out over it.
+    pub caller_id: CallerIdPolicy,
 }
 
 #[derive(Debug, Clone)]
@@ -329,6 +524,22 @@ pub struct Rule {
     pub encryption: Option<Encryption>,
     pub record: Option<bool>,
     pub max_duration_secs: Option<u64>,
+    /// Weekly windows, in the dialplan's time zone, outside which the rule
+    /// does not apply (empty: always applies).
+    pub windows: Vec<TimeWindow>,
+}
+
+impl Rule {
+    /// The first of the rule's windows that holds at `t`; `None` also when
+    /// it has no windows.
+    pub fn window_at(&self, t: LocalTime) -> Option<&TimeWindow> {
+        self.windows.iter().find(|w| w.holds(t))
+    }
+
+    /// Whether the rule's windows allow a call at `t`.
+    pub fn in_time(&self, t: LocalTime) -> bool {
+        self.windows.is_empty() || self.window_at(t).is_some()
+    }
 }
 
 /// A validated dialplan. Immutable: the runtime shares it behind an `Arc` and
@@ -337,6 +548,8 @@ pub struct Rule {
 #[derive(Debug, Clone)]
 pub struct Dialplan {
     pub(crate) gateway: GatewaySettings,
+    /// The zone rules' time windows are read in.
+    pub(crate) timezone: TimeZone,
     pub(crate) units: Vec<Unit>,
     pub(crate) endpoints: Vec<Endpoint>,
     pub(crate) trunks: Vec<Trunk>,
@@ -358,6 +571,11 @@ pub struct Dialplan {
 impl Dialplan {
     pub fn gateway(&self) -> &GatewaySettings {
         &self.gateway
+    }
+
+    /// The zone rules' time windows are read in (top-level `timezone`).
+    pub fn timezone(&self) -> &TimeZone {
+        &self.timezone
     }
 
     pub fn units(&self) -> &[Unit] {

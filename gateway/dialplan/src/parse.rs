@@ -12,6 +12,7 @@ use crate::error::{DialplanError, LineIndex};
 use crate::model::*;
 use crate::net::{Cidr, SipUri};
 use crate::template::Template;
+use crate::window::{TimeWindow, TimeZone};
 
 pub(crate) type S<T> = Spanned<T>;
 
@@ -20,6 +21,7 @@ pub(crate) type S<T> = Spanned<T>;
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawFile {
+    timezone: Option<S<String>>,
     gateway: Option<S<RawGateway>>,
     #[serde(default)]
     unit: Vec<S<RawUnit>>,
@@ -78,6 +80,10 @@ struct RawTrunk {
     username: Option<S<String>>,
     password: Option<S<String>>,
     unit: Option<S<String>>,
+    kind: Option<S<String>>,
+    inbound_numbers: Option<Vec<S<String>>>,
+    outbound_numbers: Option<Vec<S<String>>>,
+    caller_id: Option<S<String>>,
 }
 
 #[derive(Deserialize)]
@@ -109,6 +115,7 @@ struct RawRule {
     encryption: Option<S<String>>,
     record: Option<S<bool>>,
     max_duration_secs: Option<S<i64>>,
+    time: Option<Vec<S<String>>>,
 }
 
 pub(crate) struct Ctx<'a> {
@@ -195,6 +202,13 @@ pub(crate) fn parse(src: &str, file: &str) -> Result<Dialplan, Vec<DialplanError
     };
 
     let gateway = gateway_settings(&mut cx, raw.gateway.as_ref());
+    let timezone = match &raw.timezone {
+        None => TimeZone::default(),
+        Some(tz) => TimeZone::parse(tz.get_ref()).unwrap_or_else(|e| {
+            cx.err(tz.span(), "timezone", e);
+            TimeZone::default()
+        }),
+    };
     let (units, unit_index) = units(&mut cx, &raw.unit);
     let (endpoints, endpoint_index, user_index, h323_index) =
         endpoints(&mut cx, &raw.endpoint, &unit_index);
@@ -218,6 +232,7 @@ pub(crate) fn parse(src: &str, file: &str) -> Result<Dialplan, Vec<DialplanError
     let rule_index = crate::rule_index::RuleIndex::build(&rules, &units, &unit_index, &trunk_index);
     Ok(Dialplan {
         gateway,
+        timezone,
         rule_index,
         units,
         endpoints,
@@ -825,6 +840,31 @@ fn trunks(
                 );
             }
         }
+        let kind = match &r.kind {
+            None => TrunkKind::Carrier,
+            Some(k) => TrunkKind::parse(k.get_ref()).unwrap_or_else(|| {
+                let all: Vec<&str> = TrunkKind::ALL.iter().map(|k| k.as_str()).collect();
+                cx.err(
+                    k.span(),
+                    format!("{p}.kind"),
+                    format!(
+                        "unknown trunk kind {:?}; expected one of {}",
+                        k.get_ref(),
+                        all.join(", ")
+                    ),
+                );
+                TrunkKind::Carrier
+            }),
+        };
+        let inbound_numbers = number_list(cx, &r.inbound_numbers, &entry, &p, "inbound_numbers");
+        let outbound_numbers = number_list(cx, &r.outbound_numbers, &entry, &p, "outbound_numbers");
+        let caller_id = match &r.caller_id {
+            None => CallerIdPolicy::Pass,
+            Some(c) => CallerIdPolicy::parse(c.get_ref()).unwrap_or_else(|e| {
+                cx.err(c.span(), format!("{p}.caller_id"), e);
+                CallerIdPolicy::Pass
+            }),
+        };
         if !ok {
             continue;
         }
@@ -837,9 +877,41 @@ fn trunks(
             username: r.username.as_ref().map(|v| v.get_ref().clone()),
             password: r.password.as_ref().map(|v| v.get_ref().clone()),
             unit: r.unit.as_ref().map(|v| v.get_ref().clone()),
+            kind,
+            inbound_numbers,
+            outbound_numbers,
+            caller_id,
         });
     }
     (trunks, index)
+}
+
+/// A trunk's `inbound_numbers` / `outbound_numbers`: absent means no limit;
+/// an empty list is refused, since it would refuse every call.
+fn number_list(
+    cx: &mut Ctx,
+    raw: &Option<Vec<S<String>>>,
+    entry: &Range<usize>,
+    p: &str,
+    field: &str,
+) -> Option<Vec<NumberPattern>> {
+    let list = raw.as_ref()?;
+    if list.is_empty() {
+        cx.err(
+            entry.clone(),
+            format!("{p}.{field}"),
+            format!("`{field}` is empty, which would refuse every call; leave it out for no limit"),
+        );
+        return None;
+    }
+    let mut out = Vec::with_capacity(list.len());
+    for (k, n) in list.iter().enumerate() {
+        match NumberPattern::parse(n.get_ref()) {
+            Ok(pat) => out.push(pat),
+            Err(e) => cx.err(n.span(), format!("{p}.{field}[{k}]"), e),
+        }
+    }
+    Some(out)
 }
 
 fn rules(
@@ -1208,6 +1280,27 @@ fn rules(
                 }
             },
         };
+        let mut windows = Vec::new();
+        match &r.time {
+            Some(list) if list.is_empty() => {
+                cx.err(
+                    entry.clone(),
+                    format!("{p}.time"),
+                    "`time` is empty, so the rule would never apply; leave it out for always",
+                );
+                ok = false;
+            }
+            _ => {}
+        }
+        for (k, w) in r.time.iter().flatten().enumerate() {
+            match TimeWindow::parse(w.get_ref()) {
+                Ok(tw) => windows.push(tw),
+                Err(e) => {
+                    cx.err(w.span(), format!("{p}.time[{k}]"), e);
+                    ok = false;
+                }
+            }
+        }
         if !ok {
             continue;
         }
@@ -1221,6 +1314,7 @@ fn rules(
             encryption,
             record: r.record.as_ref().map(|v| *v.get_ref()),
             max_duration_secs,
+            windows,
         });
     }
     out

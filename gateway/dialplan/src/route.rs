@@ -8,6 +8,7 @@ use crate::model::*;
 use crate::net::{escape_user, SipUri};
 use crate::rule_index::{Decided, Scope};
 use crate::template::Template;
+use crate::window::LocalTime;
 
 /// Who is calling, as far as the signalling layer has established it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -30,6 +31,10 @@ pub struct RouteRequest {
     pub target: String,
     /// The call arrived over TLS (and will negotiate SRTP).
     pub transport_secure: bool,
+    /// When the call is placed, in seconds since the Unix epoch (UTC): rules
+    /// with time windows are read against it in the dialplan's time zone.
+    /// The caller reads the clock; routing never does.
+    pub at_unix_secs: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -78,7 +83,14 @@ pub struct RouteDecision {
 
 struct CallerFacts<'a> {
     unit: Option<&'a str>,
-    trunk: Option<&'a str>,
+    trunk: Option<&'a Trunk>,
+    /// The caller's number, for a trunk's `prefix:` caller-ID policy.
+    number: Option<&'a str>,
+}
+
+/// The From user when it is a number.
+fn number_of(from_user: &Option<String>) -> Option<&str> {
+    from_user.as_deref().filter(|u| crate::parse::is_number(u))
 }
 
 impl Dialplan {
@@ -130,6 +142,11 @@ impl Dialplan {
                 CallerFacts {
                     unit: Some(&ep.unit),
                     trunk: None,
+                    number: ep
+                        .numbers
+                        .first()
+                        .map(String::as_str)
+                        .or_else(|| number_of(&req.from_user)),
                 }
             }
             Caller::Trunk(name) => {
@@ -139,7 +156,8 @@ impl Dialplan {
                 trace.push(format!("caller is trunk {name}{}", unit_note(t)));
                 CallerFacts {
                     unit: t.unit.as_deref(),
-                    trunk: Some(&t.name),
+                    trunk: Some(t),
+                    number: number_of(&req.from_user),
                 }
             }
             Caller::Anonymous { source } => match self.trunk_acl_match(*source) {
@@ -151,7 +169,8 @@ impl Dialplan {
                     ));
                     CallerFacts {
                         unit: t.unit.as_deref(),
-                        trunk: Some(&t.name),
+                        trunk: Some(t),
+                        number: number_of(&req.from_user),
                     }
                 }
                 None => {
@@ -172,6 +191,28 @@ impl Dialplan {
         let target = req.target.as_str();
         if target.is_empty() {
             return reject(484, "Address Incomplete".into(), policy, trace);
+        }
+        if let Some(t) = facts.trunk {
+            if let Some(list) = &t.inbound_numbers {
+                match number_in(list, target) {
+                    Some(p) => trace.push(format!(
+                        "{target:?} is within trunk {}'s inbound_numbers ({p})",
+                        t.name
+                    )),
+                    None => {
+                        return reject(
+                            403,
+                            format!(
+                                "Trunk {} ({}) may not call {target}: not in its inbound_numbers",
+                                t.name,
+                                t.kind.as_str()
+                            ),
+                            policy,
+                            trace,
+                        );
+                    }
+                }
+            }
         }
 
         let outcome = if let Some(ep) = self.endpoint_by_user(target) {
@@ -202,7 +243,8 @@ impl Dialplan {
                 number: m.number.clone(),
             }
         } else {
-            match self.route_by_rules(target, &facts, &mut policy, &mut trace) {
+            let when = self.timezone.local(req.at_unix_secs);
+            match self.route_by_rules(target, &facts, when, &mut policy, &mut trace) {
                 Some(o) => o,
                 None => {
                     return reject(404, format!("No route to {target}"), policy, trace);
@@ -246,12 +288,16 @@ impl Dialplan {
         &self,
         target: &str,
         facts: &CallerFacts,
+        when: LocalTime,
         policy: &mut Policy,
         trace: &mut Vec<String>,
     ) -> Option<RouteOutcome> {
         let scope = self.rule_index.scope(
             facts.unit.and_then(|u| self.rule_index.unit_position(u)),
-            facts.trunk.and_then(|t| self.rule_index.trunk_position(t)),
+            facts
+                .trunk
+                .and_then(|t| self.rule_index.trunk_position(&t.name)),
+            when,
         );
         let decided = self.rule_index.decide(&self.rules, target, &scope);
         let before = decided
@@ -261,7 +307,7 @@ impl Dialplan {
         if let Some(rule) = self.rules.get(before) {
             prefetch_rule(rule);
         }
-        self.trace_skipped(target, facts, &scope, &decided, before, trace);
+        self.trace_skipped(target, facts, when, &scope, &decided, before, trace);
         let (i, groups) = decided.winner?;
         let rule = self.rules.get(i)?;
         let name = &rule.name;
@@ -297,6 +343,12 @@ impl Dialplan {
         line.push(' ');
         push_quoted(&mut line, pattern);
         trace.push(line);
+        if let Some(w) = rule.window_at(when) {
+            trace.push(format!(
+                "rule {name:?}: time window {:?} holds at {when} ({})",
+                w.text, self.timezone
+            ));
+        }
         if let Some(e) = rule.encryption {
             policy.encryption_required = e == Encryption::Required;
         }
@@ -325,6 +377,25 @@ impl Dialplan {
                 }
                 // Validated at parse time: a rule's trunk exists.
                 let t = self.fast_trunk(trunk)?;
+                if let Some(list) = &t.outbound_numbers {
+                    match number_in(list, &number) {
+                        Some(p) => trace.push(format!(
+                            "{number:?} is within trunk {}'s outbound_numbers ({p})",
+                            t.name
+                        )),
+                        None => {
+                            return Some(RouteOutcome::Reject {
+                                status: 403,
+                                reason: format!(
+                                    "{number} may not be sent over trunk {} ({}): not in its outbound_numbers",
+                                    t.name,
+                                    t.kind.as_str()
+                                ),
+                            });
+                        }
+                    }
+                }
+                self.apply_trunk_caller_id(t, facts, policy, trace);
                 RouteOutcome::Trunk {
                     name: t.name.clone(),
                     uri: t.uri.with_user(&number).to_string(),
@@ -352,16 +423,54 @@ impl Dialplan {
         Some(outcome)
     }
 
+    /// The trunk's caller-ID policy, when the rule that routed the call set
+    /// no caller-ID of its own (a rule names its one route; the trunk's
+    /// policy is the default for every route over it).
+    fn apply_trunk_caller_id(
+        &self,
+        t: &Trunk,
+        facts: &CallerFacts,
+        policy: &mut Policy,
+        trace: &mut Vec<String>,
+    ) {
+        if policy.caller_id.is_some() {
+            return;
+        }
+        match &t.caller_id {
+            CallerIdPolicy::Pass => {}
+            CallerIdPolicy::Replace(n) => {
+                trace.push(format!("caller-ID {n:?} (trunk {}: replace)", t.name));
+                policy.caller_id = Some(n.clone());
+            }
+            CallerIdPolicy::Prefix(p) => match facts.number {
+                Some(n) => {
+                    let id = format!("{p}{n}");
+                    trace.push(format!(
+                        "caller-ID {id:?} (trunk {}: prefix {p:?} before {n:?})",
+                        t.name
+                    ));
+                    policy.caller_id = Some(id);
+                }
+                None => trace.push(format!(
+                    "caller-ID passed unchanged (trunk {}: prefix {p:?}, but the caller has no number)",
+                    t.name
+                )),
+            },
+        }
+    }
+
     /// Explains the rules passed over before rule `before` (all of them when
     /// none applied). A small dialplan gets a line per rule, with the reason;
     /// a large one a single line: how many candidates the index offered that
     /// did not apply (the first few by name), and how many rules it left out
     /// (scoped to units the caller is not in, or unable to match the target). Formatting a reason per rule would cost more
     /// than the decision itself.
+    #[allow(clippy::too_many_arguments)]
     fn trace_skipped(
         &self,
         target: &str,
         facts: &CallerFacts,
+        when: LocalTime,
         scope: &Scope,
         decided: &Decided<'_, '_>,
         before: usize,
@@ -370,7 +479,7 @@ impl Dialplan {
         use std::fmt::Write as _;
         if self.rules.len() <= TRACE_EVERY_RULE_UP_TO {
             for rule in &self.rules[..before] {
-                trace.push(self.why_skipped(rule, target, facts));
+                trace.push(self.why_skipped(rule, target, facts, when));
             }
             return;
         }
@@ -387,7 +496,10 @@ impl Dialplan {
         let mut line = String::with_capacity(160 + target.len());
         let _ = write!(line, "{before} rules skipped: ");
         if candidates > 0 {
-            let _ = write!(line, "{candidates} whose scope or match did not hold (");
+            let _ = write!(
+                line,
+                "{candidates} whose scope, match or time window did not hold ("
+            );
             for (n, &i) in shown.iter().enumerate() {
                 if n > 0 {
                     line.push_str(", ");
@@ -409,7 +521,13 @@ impl Dialplan {
     }
 
     /// Why `rule` does not decide this call, in the order the checks apply.
-    fn why_skipped(&self, rule: &Rule, target: &str, facts: &CallerFacts) -> String {
+    fn why_skipped(
+        &self,
+        rule: &Rule,
+        target: &str,
+        facts: &CallerFacts,
+        when: LocalTime,
+    ) -> String {
         let name = &rule.name;
         if let Some(scope) = &rule.from_unit {
             match facts.unit {
@@ -427,9 +545,21 @@ impl Dialplan {
             }
         }
         if let Some(scope) = &rule.from_trunk {
-            if facts.trunk != Some(scope.as_str()) {
+            if facts.trunk.map(|t| t.name.as_str()) != Some(scope.as_str()) {
                 return format!("rule {name:?} skipped: call did not come from trunk {scope}");
             }
+        }
+        if !rule.in_time(when) && rule.matcher.captures(target).is_some() {
+            let windows: Vec<String> = rule
+                .windows
+                .iter()
+                .map(|w| format!("{:?}", w.text))
+                .collect();
+            return format!(
+                "rule {name:?} skipped: {when} ({}) is outside its time windows {}",
+                self.timezone,
+                windows.join(", ")
+            );
         }
         format!(
             "rule {name:?} skipped: {target:?} does not match {} {:?}",
@@ -491,8 +621,9 @@ fn push_quoted(out: &mut String, s: &str) {
 }
 
 fn unit_note(t: &Trunk) -> String {
+    let kind = t.kind.as_str();
     match &t.unit {
-        Some(u) => format!(" of unit {u}"),
-        None => String::new(),
+        Some(u) => format!(", a {kind} trunk of unit {u}"),
+        None => format!(", a {kind} trunk"),
     }
 }

@@ -41,6 +41,7 @@ use std::collections::HashMap;
 use std::hash::BuildHasher;
 
 use crate::model::{Match, Rule, Unit};
+use crate::window::LocalTime;
 
 /// The index's hasher: SipHash costs more than the rest of a probe for
 /// these short keys. The table is built from the dialplan, not from what
@@ -48,9 +49,15 @@ use crate::model::{Match, Rule, Unit};
 type Hasher = foldhash::fast::RandomState;
 type FastMap<K, V> = HashMap<K, V, Hasher>;
 
-/// "No scope" in a candidate's trunk field, and the unit of a key's
-/// unscoped entry in the table.
+/// The unit of a key's unscoped entry in the table.
 const NONE: u32 = u32::MAX;
+/// "No scope" in a candidate's trunk field (without `TIMED`), and the trunk
+/// of a caller that did not come from one.
+const NO_TRUNK: u32 = u32::MAX >> 1;
+/// Set in a candidate's trunk field when the rule has time windows: the
+/// slot has no room for another field, and trunk positions never reach
+/// this bit.
+const TIMED: u32 = 1 << 31;
 /// The unit of a key's unscoped entry when the key also has unit groups.
 const NONE_SCOPED: u32 = u32::MAX - 1;
 
@@ -70,7 +77,8 @@ const MAX_PROGRAM_AT: usize = (u32::MAX - 4) as usize;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Cand {
     rule: u32,
-    /// Position of the `from_trunk` trunk (`NONE`: unscoped).
+    /// Position of the `from_trunk` trunk (`NO_TRUNK`: unscoped), with
+    /// `TIMED` when the rule holds only within its time windows.
     trunk: u32,
     /// How the match is still checked: `NO_CHECK`, `RUN_REGEX`, or the
     /// position in `RuleIndex::ops` of the program that checks it.
@@ -78,10 +86,20 @@ struct Cand {
 }
 
 impl Cand {
-    /// Applies to every caller its list is offered to, whatever the target:
-    /// no later candidate of the list can decide.
+    /// Applies to every caller its list is offered to, whatever the target
+    /// and the time: no later candidate of the list can decide.
     fn unconditional(&self) -> bool {
-        self.trunk == NONE && self.check == NO_CHECK
+        self.trunk == NO_TRUNK && self.check == NO_CHECK
+    }
+
+    /// Whether the rule is scoped to a trunk other than the caller's.
+    fn other_trunk(&self, caller: u32) -> bool {
+        let t = self.trunk & !TIMED;
+        t != NO_TRUNK && t != caller
+    }
+
+    fn timed(&self) -> bool {
+        self.trunk & TIMED != 0
     }
 }
 
@@ -268,6 +286,8 @@ pub(crate) struct Scope {
     /// walked up the tree instead.
     deep: Option<usize>,
     trunk: u32,
+    /// The local time of the call, for rules with time windows.
+    when: LocalTime,
 }
 
 /// Units nest three deep in the city's structures; this leaves room.
@@ -338,7 +358,7 @@ impl RuleIndex {
     ) -> RuleIndex {
         let mut ix = RuleIndex::default();
         // A trunk that does not exist: a position no call comes from.
-        let unknown = NONE - 1;
+        let unknown = NO_TRUNK - 1;
         // Few, large allocations: a parse of a city plan leaves no trail of
         // small freed blocks behind in the heap the gateway goes on using.
         let mut keys: FastMap<(bool, Cow<'_, str>), u32> = FastMap::default();
@@ -356,10 +376,16 @@ impl RuleIndex {
                     _ => continue,
                 },
             };
-            let trunk = rule
-                .from_trunk
-                .as_deref()
-                .map_or(NONE, |t| trunk_index.get(t).map_or(unknown, |&n| n as u32));
+            let trunk = rule.from_trunk.as_deref().map_or(NO_TRUNK, |t| {
+                trunk_index
+                    .get(t)
+                    .map_or(unknown, |&n| trunk_pos(n).min(unknown))
+            });
+            let trunk = if rule.windows.is_empty() {
+                trunk
+            } else {
+                trunk | TIMED
+            };
             let mut cand = Cand {
                 rule: pos,
                 trunk,
@@ -547,14 +573,20 @@ impl RuleIndex {
     }
 
     /// The scope of a caller of unit position `unit` arriving from trunk
-    /// position `trunk`.
-    pub(crate) fn scope(&self, unit: Option<usize>, trunk: Option<usize>) -> Scope {
-        let trunk = trunk.map_or(NONE, |n| n as u32);
+    /// position `trunk`, at local time `when`.
+    pub(crate) fn scope(
+        &self,
+        unit: Option<usize>,
+        trunk: Option<usize>,
+        when: LocalTime,
+    ) -> Scope {
+        let trunk = trunk.map_or(NO_TRUNK, trunk_pos);
         let mut s = Scope {
             chain: [NONE; MAX_CHAIN],
             chain_len: 0,
             deep: None,
             trunk,
+            when,
         };
         let mut cur = unit;
         while let Some(u) = cur {
@@ -747,10 +779,19 @@ impl RuleIndex {
                 if c.rule >= best {
                     break;
                 }
-                if c.trunk != NONE && c.trunk != scope.trunk {
+                if c.other_trunk(scope.trunk) {
                     continue;
                 }
                 if let Some(groups) = self.check(rules, c, target) {
+                    // Windows filter the candidates whose match holds: the
+                    // rule itself is read only for those.
+                    if c.timed()
+                        && !rules
+                            .get(c.rule as usize)
+                            .is_some_and(|r| r.in_time(scope.when))
+                    {
+                        continue;
+                    }
                     best = c.rule;
                     best_groups = groups;
                     break;
@@ -800,6 +841,12 @@ impl RuleIndex {
 
 /// The groups of a match: `[0]` the whole target.
 pub(crate) type Groups<'t> = Vec<Option<&'t str>>;
+
+/// A trunk's position as a candidate's trunk field holds it (below `TIMED`;
+/// no dialplan has two thousand million trunks).
+fn trunk_pos(n: usize) -> u32 {
+    u32::try_from(n).map_or(NO_TRUNK - 1, |n| n.min(NO_TRUNK - 1))
+}
 
 /// The literal text every whole-target match of `pattern` starts with, or
 /// `None` when the pattern may match in ways the simple reading below cannot
@@ -1246,6 +1293,7 @@ mod tests {
                 from_user: None,
                 target: target.into(),
                 transport_secure: false,
+                at_unix_secs: 0,
             })
             .outcome
         {
@@ -1347,7 +1395,22 @@ unit = "001"
         pattern: String,
         unit: Option<usize>,
         trunk: Option<usize>,
+        /// One of `WINDOWS`.
+        window: Option<usize>,
     }
+
+    /// Windows of the generated rules: working days, a night across
+    /// midnight, the weekend, and a half hour every day.
+    const WINDOWS: [&str; 4] = [
+        "mon-fri 07:30-17:00",
+        "fri 22:00-06:00",
+        "sat,sun 00:00-24:00",
+        "daily 12:00-12:30",
+    ];
+
+    /// 2025-07-07T00:00:00+07:00, a Monday in Hà Nội: calls are placed in
+    /// the week after it.
+    const WEEK_START: i64 = 1_751_821_200;
 
     fn rule_strategy() -> impl Strategy<Value = R> {
         (
@@ -1355,12 +1418,14 @@ unit = "001"
             "[0-3]{0,4}",
             proptest::option::weighted(0.3, 0usize..4),
             proptest::option::weighted(0.2, 0usize..2),
+            proptest::option::weighted(0.3, 0usize..WINDOWS.len()),
         )
-            .prop_map(|(kind, pattern, unit, trunk)| R {
+            .prop_map(|(kind, pattern, unit, trunk, window)| R {
                 kind,
                 pattern,
                 unit,
                 trunk,
+                window,
             })
     }
 
@@ -1389,6 +1454,9 @@ unit = "001"
             if let Some(t) = r.trunk {
                 s.push_str(&format!("from_trunk = \"t{t}\"\n"));
             }
+            if let Some(w) = r.window {
+                s.push_str(&format!("time = [\"{}\"]\n", WINDOWS[w]));
+            }
         }
         s
     }
@@ -1399,7 +1467,9 @@ unit = "001"
         unit: Option<&str>,
         trunk: Option<&str>,
         target: &str,
+        at: i64,
     ) -> Option<usize> {
+        let when = d.timezone().local(at);
         d.rules().iter().position(|r| {
             let unit_ok = match (&r.from_unit, unit) {
                 (None, _) => true,
@@ -1407,7 +1477,7 @@ unit = "001"
                 (Some(_), None) => false,
             };
             let trunk_ok = r.from_trunk.is_none() || r.from_trunk.as_deref() == trunk;
-            unit_ok && trunk_ok && r.matcher.captures(target).is_some()
+            unit_ok && trunk_ok && r.matcher.captures(target).is_some() && r.in_time(when)
         })
     }
 
@@ -1436,18 +1506,26 @@ unit = "001"
 
     /// Routes every target for every caller and compares the decision, and
     /// the trace's account of the rules passed over, with a linear scan.
-    fn agrees_with_linear(rules: &[R], targets: &[String]) -> Result<(), TestCaseError> {
+    fn agrees_with_linear(
+        rules: &[R],
+        targets: &[String],
+        times: &[i64],
+    ) -> Result<(), TestCaseError> {
         let src = render(rules);
         let d =
             Dialplan::parse(&src, "p.toml").map_err(|e| TestCaseError::fail(format!("{e:?}")))?;
-        for t in targets {
+        let calls = targets
+            .iter()
+            .flat_map(|t| times.iter().map(move |&at| (t, at)));
+        for (t, at) in calls {
             for (caller, unit, trunk) in callers() {
-                let want = linear(&d, unit, trunk, t);
+                let want = linear(&d, unit, trunk, t, at);
                 let r = d.route(&RouteRequest {
                     caller,
                     from_user: None,
                     target: t.clone(),
                     transport_secure: false,
+                    at_unix_secs: at,
                 });
                 match want {
                     Some(i) => {
@@ -1496,7 +1574,7 @@ unit = "001"
                         .collect();
                     let more = if offered.len() > 8 { ", ..." } else { "" };
                     line.push_str(&format!(
-                        "{} whose scope or match did not hold ({}{more}), ",
+                        "{} whose scope, match or time window did not hold ({}{more}), ",
                         offered.len(),
                         names.join(", ")
                     ));
@@ -1519,12 +1597,14 @@ unit = "001"
             "[01]{0,19}",
             proptest::option::weighted(0.3, 0usize..4),
             proptest::option::weighted(0.2, 0usize..2),
+            proptest::option::weighted(0.3, 0usize..WINDOWS.len()),
         )
-            .prop_map(|(kind, pattern, unit, trunk)| R {
+            .prop_map(|(kind, pattern, unit, trunk, window)| R {
                 kind,
                 pattern,
                 unit,
                 trunk,
+                window,
             })
     }
 
@@ -1537,16 +1617,18 @@ unit = "001"
         fn index_agrees_with_a_linear_scan(
             rules in proptest::collection::vec(rule_strategy(), 1..160),
             targets in proptest::collection::vec("[0-3]{1,6}", 1..24),
+            times in proptest::collection::vec(WEEK_START..WEEK_START + 7 * 86_400, 1..4),
         ) {
-            agrees_with_linear(&rules, &targets)?;
+            agrees_with_linear(&rules, &targets, &times)?;
         }
 
         #[test]
         fn index_agrees_with_a_linear_scan_on_long_keys(
             rules in proptest::collection::vec(long_rule_strategy(), 1..160),
             targets in proptest::collection::vec("[01]{1,22}", 1..16),
+            times in proptest::collection::vec(WEEK_START..WEEK_START + 7 * 86_400, 1..3),
         ) {
-            agrees_with_linear(&rules, &targets)?;
+            agrees_with_linear(&rules, &targets, &times)?;
         }
     }
 
@@ -1560,6 +1642,7 @@ unit = "001"
                 pattern: format!("1{i}"),
                 unit: None,
                 trunk: None,
+                window: None,
             })
             .collect();
         rules.push(R {
@@ -1567,12 +1650,14 @@ unit = "001"
             pattern: "2".into(),
             unit: None,
             trunk: Some(0),
+            window: None,
         });
         rules.push(R {
             kind: 1,
             pattern: "23".into(),
             unit: None,
             trunk: None,
+            window: None,
         });
         let d = Dialplan::parse(&render(&rules), "big.toml").unwrap();
         let r = d.route(&RouteRequest {
@@ -1580,6 +1665,7 @@ unit = "001"
             from_user: None,
             target: "2345".into(),
             transport_secure: false,
+            at_unix_secs: 0,
         });
         assert!(
             r.trace.iter().any(|l| l.contains("\"r101\" matched")),
@@ -1589,7 +1675,7 @@ unit = "001"
         // One line: the candidate that did not apply by name, the rest counted.
         assert!(
             r.trace.iter().any(|l| l
-                == "101 rules skipped: 1 whose scope or match did not hold (\"r100\"), 100 scoped to other units or whose exact string, prefix or regex start cannot match \"2345\""),
+                == "101 rules skipped: 1 whose scope, match or time window did not hold (\"r100\"), 100 scoped to other units or whose exact string, prefix or regex start cannot match \"2345\""),
             "{:?}",
             r.trace
         );
@@ -1640,6 +1726,7 @@ mod deep_tests {
                 from_user: None,
                 target: "77".into(),
                 transport_secure: false,
+                at_unix_secs: 0,
             })
             .outcome
         {

@@ -136,8 +136,12 @@ fn req(caller: Caller, target: &str) -> RouteRequest {
         from_user: None,
         target: target.into(),
         transport_secure: false,
+        at_unix_secs: MONDAY_NOON,
     }
 }
+
+/// 2025-07-07T12:00:00+07:00, a Monday noon in Hà Nội.
+const MONDAY_NOON: i64 = 1_751_864_400;
 
 fn ep(id: &str) -> Caller {
     Caller::Endpoint(id.into())
@@ -944,4 +948,449 @@ fn h323_endpoint_mistakes_name_file_line_and_field() {
             .any(|e| e.contains("endpoint[1].transport: transport is a SIP setting")),
         "{errs:#?}"
     );
+}
+
+// ------------------------------------------------------------ time windows
+
+/// Rules on `5…` after BASE's: office hours, Friday night (crossing
+/// midnight), and a rule for the rest of the time.
+const WINDOWED_RULES: &str = r#"
+[[rule]]
+name = "office-hours"
+match = { prefix = "5" }
+action = "reject"
+status = 480
+reason = "Office hours"
+time = ["mon-fri 07:30-17:00", "sat 08:00-12:00"]
+
+[[rule]]
+name = "friday-night"
+match = { prefix = "5" }
+action = "reject"
+status = 481
+reason = "Friday night"
+time = ["fri 22:00-06:00"]
+
+[[rule]]
+name = "after-hours"
+match = { prefix = "5" }
+action = "reject"
+status = 482
+reason = "After hours"
+"#;
+
+const HOUR: i64 = 3600;
+const DAY: i64 = 24 * HOUR;
+
+fn windowed(head: &str) -> Dialplan {
+    let src = format!("{head}{BASE}{WINDOWED_RULES}");
+    Dialplan::parse(&src, "w.toml").unwrap_or_else(|e| panic!("{e:?}"))
+}
+
+fn status_at(d: &Dialplan, at: i64) -> (u16, Vec<String>) {
+    let mut q = req(ep("1001"), "5555");
+    q.at_unix_secs = at;
+    let r = d.route(&q);
+    match r.outcome {
+        RouteOutcome::Reject { status, .. } => (status, r.trace),
+        o => panic!("{o:?}"),
+    }
+}
+
+#[test]
+fn rules_apply_only_within_their_time_windows() {
+    let d = windowed("");
+    assert_eq!(d.timezone().name, "Asia/Ho_Chi_Minh");
+    assert_eq!(d.timezone().offset_secs, 7 * HOUR as i32);
+    assert_eq!(d.rules()[7].windows.len(), 2);
+    // Monday noon: office hours, and the trace names the window.
+    let (s, trace) = status_at(&d, MONDAY_NOON);
+    assert_eq!(s, 480);
+    assert!(
+        trace.iter().any(|l| l
+            == "rule \"office-hours\": time window \"mon-fri 07:30-17:00\" holds at Mon 12:00 (Asia/Ho_Chi_Minh)"),
+        "{trace:?}"
+    );
+    // Monday 07:29 and 17:00: outside, so the call falls through to the
+    // rule without windows.
+    assert_eq!(status_at(&d, MONDAY_NOON - 4 * HOUR - 31 * 60).0, 482);
+    assert_eq!(status_at(&d, MONDAY_NOON + 5 * HOUR).0, 482);
+    // Saturday 10:00: the second window.
+    let (s, trace) = status_at(&d, MONDAY_NOON + 5 * DAY - 2 * HOUR);
+    assert_eq!(s, 480);
+    assert!(
+        trace
+            .iter()
+            .any(|l| l.contains("\"sat 08:00-12:00\" holds")),
+        "{trace:?}"
+    );
+    // Saturday 13:00: both windowed rules are skipped, and say why.
+    let (s, trace) = status_at(&d, MONDAY_NOON + 5 * DAY + HOUR);
+    assert_eq!(s, 482);
+    assert!(
+        trace.iter().any(|l| l
+            == "rule \"office-hours\" skipped: Sat 13:00 (Asia/Ho_Chi_Minh) is outside its time windows \"mon-fri 07:30-17:00\", \"sat 08:00-12:00\""),
+        "{trace:?}"
+    );
+    assert!(
+        trace
+            .iter()
+            .any(|l| l.contains("\"friday-night\" skipped: Sat 13:00")),
+        "{trace:?}"
+    );
+    // A rule that does not match says so, not its windows.
+    let mut q = req(ep("1001"), "6666");
+    q.at_unix_secs = MONDAY_NOON;
+    let r = d.route(&q);
+    assert!(
+        r.trace
+            .iter()
+            .any(|l| l.contains("\"office-hours\" skipped: \"6666\" does not match prefix")),
+        "{:?}",
+        r.trace
+    );
+}
+
+#[test]
+fn windows_crossing_midnight_hold_into_the_next_morning() {
+    let d = windowed("");
+    let friday_23 = MONDAY_NOON + 4 * DAY + 11 * HOUR;
+    assert_eq!(status_at(&d, friday_23).0, 481);
+    // Saturday 03:00 and 05:59 belong to Friday night; 06:00 does not.
+    assert_eq!(status_at(&d, friday_23 + 4 * HOUR).0, 481);
+    assert_eq!(status_at(&d, friday_23 + 7 * HOUR - 60).0, 481);
+    assert_eq!(status_at(&d, friday_23 + 7 * HOUR).0, 482);
+    // Friday 05:00 follows a Thursday: not Friday night.
+    assert_eq!(status_at(&d, friday_23 - 18 * HOUR).0, 482);
+}
+
+#[test]
+fn windows_are_read_in_the_dialplans_time_zone() {
+    // Monday noon in Hà Nội is 05:00 in UTC: before office hours there.
+    let d = windowed("timezone = \"UTC\"\n");
+    assert_eq!(status_at(&d, MONDAY_NOON).0, 482);
+    assert_eq!(status_at(&d, MONDAY_NOON + 3 * HOUR).0, 480);
+    let d = windowed("timezone = \"+07:00\"\n");
+    assert_eq!(d.timezone().offset_secs, 25_200);
+    assert_eq!(status_at(&d, MONDAY_NOON).0, 480);
+}
+
+fn errors_in(src: &str) -> Vec<String> {
+    Dialplan::check(src, "t.toml")
+        .into_iter()
+        .map(|e| format!("{}:{} {}: {}", e.line, e.column, e.field, e.message))
+        .collect()
+}
+
+fn line_in(src: &str, needle: &str) -> usize {
+    src[..src.find(needle).expect("needle")]
+        .matches('\n')
+        .count()
+        + 1
+}
+
+#[test]
+fn bad_time_windows_and_zones_are_refused_with_their_place() {
+    for (window, msg) in [
+        ("mon-fry 07:30-17:00", "unknown day \"fry\""),
+        ("mon 07:30", "not a span of times"),
+        ("mon 07:30-24:30", "not a time HH:MM"),
+        ("mon 08:00-08:00", "is empty"),
+    ] {
+        let src = format!(
+            "{BASE}{}",
+            WINDOWED_RULES.replace("\"fri 22:00-06:00\"", &format!("\"{window}\""))
+        );
+        let errs = errors_in(&src);
+        assert_eq!(errs.len(), 1, "{errs:#?}");
+        let line = line_in(&src, window);
+        assert!(
+            errs[0].starts_with(&format!("{line}:")),
+            "want line {line}: {errs:?}"
+        );
+        assert!(errs[0].contains(" rule[8].time[0]: "), "{errs:?}");
+        assert!(errs[0].contains(msg), "want {msg:?}: {errs:?}");
+    }
+    // The second window of a list is named by its index.
+    let src = format!(
+        "{BASE}{}",
+        WINDOWED_RULES.replace("\"sat 08:00-12:00\"", "\"sat 8-12\"")
+    );
+    let errs = errors_in(&src);
+    assert!(
+        errs.len() == 1 && errs[0].contains(" rule[7].time[1]: "),
+        "{errs:?}"
+    );
+    // An empty list would never apply.
+    let src = format!(
+        "{BASE}{}",
+        WINDOWED_RULES.replace("time = [\"fri 22:00-06:00\"]", "time = []")
+    );
+    let errs = errors_in(&src);
+    assert!(
+        errs.len() == 1 && errs[0].contains(" rule[8].time: `time` is empty"),
+        "{errs:?}"
+    );
+    // Zones: only fixed offsets and the few names known without a database.
+    let src = format!("timezone = \"Europe/Paris\"\n{BASE}");
+    let errs = errors_in(&src);
+    assert!(
+        errs.len() == 1
+            && errs[0].starts_with("1:12 timezone: ")
+            && errs[0].contains("fixed offset"),
+        "{errs:?}"
+    );
+}
+
+// ------------------------------------------------------------------ trunks
+
+/// BASE with the carrier trunk limited inbound and outbound, with a caller-ID
+/// policy, and the edge trunk's lines appended after its ACL.
+fn with_trunks(carrier: &str, edge: &str) -> Result<Dialplan, Vec<String>> {
+    let src = BASE
+        .replacen("unit = \"01\"\n", &format!("unit = \"01\"\n{carrier}\n"), 1)
+        .replacen(
+            "acl = [\"10.0.0.7/32\"]\n",
+            &format!("acl = [\"10.0.0.7/32\"]\n{edge}\n"),
+            1,
+        );
+    Dialplan::parse(&src, "t.toml").map_err(|e| e.iter().map(|e| e.to_string()).collect())
+}
+
+#[test]
+fn trunk_kind_defaults_to_carrier() {
+    let d = plan();
+    assert_eq!(d.trunk("carrier").unwrap().kind, TrunkKind::Carrier);
+    assert_eq!(d.trunk("carrier").unwrap().inbound_numbers, None);
+    assert_eq!(d.trunk("carrier").unwrap().caller_id, CallerIdPolicy::Pass);
+    let d = with_trunks("kind = \"national\"", "kind = \"party\"").unwrap();
+    assert_eq!(d.trunk("carrier").unwrap().kind, TrunkKind::National);
+    assert_eq!(d.trunk("carrier-edge").unwrap().kind, TrunkKind::Party);
+    let r = d.route(&req(Caller::Trunk("carrier".into()), "1001"));
+    assert!(
+        r.trace[0].contains("caller is trunk carrier, a national trunk of unit 01"),
+        "{:?}",
+        r.trace
+    );
+}
+
+#[test]
+fn a_trunk_may_call_only_its_inbound_numbers() {
+    let d = with_trunks(
+        "kind = \"national\"\ninbound_numbers = [\"1001\", \"2410*\", \"1000-1099\"]",
+        "",
+    )
+    .unwrap();
+    let carrier = || Caller::Trunk("carrier".into());
+    // Exact, prefix and range.
+    let r = d.route(&req(carrier(), "1001"));
+    assert_eq!(r.outcome, RouteOutcome::Endpoint { id: "1001".into() });
+    assert!(
+        r.trace
+            .iter()
+            .any(|l| l == "\"1001\" is within trunk carrier's inbound_numbers (1001)"),
+        "{:?}",
+        r.trace
+    );
+    assert_eq!(
+        d.route(&req(carrier(), "241001")).outcome,
+        RouteOutcome::Endpoint { id: "1001".into() }
+    );
+    // 1050 is no endpoint: the from-carrier rule sends it to 1002.
+    assert_eq!(
+        d.route(&req(carrier(), "1050")).outcome,
+        RouteOutcome::Endpoint { id: "1002".into() }
+    );
+    // Anything else is refused before endpoints, meetings and rules.
+    let want = RouteOutcome::Reject {
+        status: 403,
+        reason: "Trunk carrier (national) may not call 5555: not in its inbound_numbers".into(),
+    };
+    assert_eq!(d.route(&req(carrier(), "5555")).outcome, want);
+    assert_eq!(d.route(&req(anon("10.0.0.9"), "5555")).outcome, want);
+    // A range is of numbers of its own length.
+    assert!(matches!(
+        d.route(&req(carrier(), "10500")).outcome,
+        RouteOutcome::Reject { status: 403, .. }
+    ));
+    assert!(matches!(
+        d.route(&req(carrier(), "1100")).outcome,
+        RouteOutcome::Reject { status: 403, .. }
+    ));
+    // Other callers are not limited by the trunk's list.
+    assert_eq!(
+        d.route(&req(ep("1002"), "1001")).outcome,
+        RouteOutcome::Endpoint { id: "1001".into() }
+    );
+}
+
+#[test]
+fn a_rule_may_send_out_over_a_trunk_only_its_outbound_numbers() {
+    // intl: 00 + number → carrier-edge as +number (encryption required);
+    // 1002 is outside Ba Đình, whose own rule takes 0… first.
+    let d = with_trunks("", "outbound_numbers = [\"+84*\", \"+1800-+1899\"]").unwrap();
+    let mut q = req(ep("1002"), "0084241234");
+    q.transport_secure = true;
+    let r = d.route(&q);
+    assert_eq!(
+        r.outcome,
+        RouteOutcome::Trunk {
+            name: "carrier-edge".into(),
+            uri: "sips:+84241234@edge.example.net".into()
+        }
+    );
+    assert!(
+        r.trace
+            .iter()
+            .any(|l| l == "\"+84241234\" is within trunk carrier-edge's outbound_numbers (+84*)"),
+        "{:?}",
+        r.trace
+    );
+    q.target = "0033123".into();
+    let r = d.route(&q);
+    assert_eq!(
+        r.outcome,
+        RouteOutcome::Reject {
+            status: 403,
+            reason:
+                "+33123 may not be sent over trunk carrier-edge (carrier): not in its outbound_numbers"
+                    .into()
+        }
+    );
+    assert!(
+        r.trace.last().unwrap().starts_with("reject 403 +33123"),
+        "{:?}",
+        r.trace
+    );
+    q.target = "001850".into();
+    assert!(matches!(d.route(&q).outcome, RouteOutcome::Trunk { .. }));
+}
+
+#[test]
+fn trunk_caller_id_policies() {
+    let out = |d: &Dialplan| {
+        let mut q = req(ep("1002"), "0084241234");
+        q.transport_secure = true;
+        d.route(&q)
+    };
+    // pass (the default): nothing presented instead.
+    assert_eq!(out(&plan()).policy.caller_id, None);
+    let d = with_trunks("", "caller_id = \"replace:+842438000000\"").unwrap();
+    let r = out(&d);
+    assert_eq!(r.policy.caller_id.as_deref(), Some("+842438000000"));
+    assert!(
+        r.trace
+            .iter()
+            .any(|l| l == "caller-ID \"+842438000000\" (trunk carrier-edge: replace)"),
+        "{:?}",
+        r.trace
+    );
+    // prefix: before the caller's first number.
+    let d = with_trunks("", "caller_id = \"prefix:+8424380\"").unwrap();
+    assert_eq!(out(&d).policy.caller_id.as_deref(), Some("+84243801002"));
+    // A trunk caller without a numeric From user has no number to prefix.
+    let mut q = req(Caller::Trunk("carrier-edge".into()), "0084241234");
+    q.transport_secure = true;
+    let r = d.route(&q);
+    assert_eq!(r.policy.caller_id, None);
+    assert!(
+        r.trace
+            .iter()
+            .any(|l| l.contains("the caller has no number")),
+        "{:?}",
+        r.trace
+    );
+    q.from_user = Some("0912345678".into());
+    assert_eq!(
+        d.route(&q).policy.caller_id.as_deref(),
+        Some("+84243800912345678")
+    );
+    // A rule's own caller_id wins over the trunk's policy.
+    let d = with_trunks("caller_id = \"replace:111\"", "").unwrap();
+    let r = d.route(&req(ep("1001"), "0912345"));
+    assert!(matches!(r.outcome, RouteOutcome::Trunk { ref name, .. } if name == "carrier"));
+    assert_eq!(r.policy.caller_id.as_deref(), Some("842438000000"));
+}
+
+#[test]
+fn trunk_kind_number_list_and_caller_id_errors() {
+    let carrier_line = line_of("unit = \"01\"\n") + 1;
+    for (text, field, msg) in [
+        (
+            "kind = \"telco\"",
+            "trunk[0].kind",
+            "unknown trunk kind \"telco\"; expected one of carrier, national, party, authority",
+        ),
+        (
+            "inbound_numbers = [\"1000-199\"]",
+            "trunk[0].inbound_numbers[0]",
+            "same number of digits",
+        ),
+        (
+            "inbound_numbers = [\"1\", \"1999-1000\"]",
+            "trunk[0].inbound_numbers[1]",
+            "ends before it starts",
+        ),
+        (
+            "outbound_numbers = [\"12a*\"]",
+            "trunk[0].outbound_numbers[0]",
+            "not a number prefix",
+        ),
+        (
+            "outbound_numbers = [\"abc\"]",
+            "trunk[0].outbound_numbers[0]",
+            "is not a number, a prefix",
+        ),
+        (
+            "outbound_numbers = [\"+1-2\"]",
+            "trunk[0].outbound_numbers[0]",
+            "same number of digits",
+        ),
+        (
+            "caller_id = \"replace:abc\"",
+            "trunk[0].caller_id",
+            "\"abc\" is not a number",
+        ),
+        (
+            "caller_id = \"spoof\"",
+            "trunk[0].caller_id",
+            "not a caller-ID policy",
+        ),
+    ] {
+        let errs = with_trunks(text, "").err().unwrap_or_default();
+        assert_eq!(errs.len(), 1, "{text}: {errs:#?}");
+        assert!(
+            errs[0].starts_with(&format!("t.toml:{carrier_line}:")),
+            "{text}: want line {carrier_line}: {errs:?}"
+        );
+        assert!(errs[0].contains(&format!(": {field}: ")), "{errs:?}");
+        assert!(errs[0].contains(msg), "{text}: want {msg:?}: {errs:?}");
+    }
+    // An empty list would refuse every call: reported at the trunk.
+    let errs = with_trunks("inbound_numbers = []", "")
+        .err()
+        .unwrap_or_default();
+    assert!(
+        errs.len() == 1
+            && errs[0].contains(": trunk[0].inbound_numbers: `inbound_numbers` is empty"),
+        "{errs:?}"
+    );
+}
+
+#[test]
+fn number_patterns() {
+    let p = |s: &str| NumberPattern::parse(s).unwrap();
+    assert!(p("84243*").matches("842431234"));
+    assert!(!p("84243*").matches("8424"));
+    assert!(p("*").matches("anything"));
+    assert!(p("1000-1999").matches("1500"));
+    assert!(p("1000-1999").matches("1999"));
+    assert!(!p("1000-1999").matches("2000"));
+    assert!(!p("1000-1999").matches("15000"));
+    assert!(!p("1000-1999").matches("1a00"));
+    assert!(p("+8400-+8499").matches("+8450"));
+    assert!(!p("+8400-+8499").matches("8450"));
+    assert!(p("#1").matches("#1") && !p("#1").matches("#12"));
+    assert_eq!(p("1000-1999").to_string(), "1000-1999");
+    assert_eq!(p("84243*").to_string(), "84243*");
 }

@@ -38,7 +38,7 @@ proptest! {
             Caller::Endpoint(target.clone()),
         ];
         for caller in callers {
-            let r = d.route(&RouteRequest { caller, from_user: None, target: target.clone(), transport_secure: secure });
+            let r = d.route(&RouteRequest { caller, from_user: None, target: target.clone(), transport_secure: secure, at_unix_secs: 0 });
             prop_assert!(!r.trace.is_empty());
             match &r.outcome {
                 RouteOutcome::Reject { status, .. } => prop_assert!((400..700).contains(status)),

@@ -94,6 +94,7 @@ fn hanoi_rules_route_as_documented() {
         from_user: None,
         target: "300070".into(),
         transport_secure: false,
+        at_unix_secs: 0,
     });
     assert_eq!(
         r.outcome,
@@ -110,6 +111,7 @@ fn hanoi_rules_route_as_documented() {
         from_user: Some("0912345678".into()),
         target: "9123456".into(),
         transport_secure: true,
+        at_unix_secs: 0,
     });
     assert_eq!(
         r.outcome,
@@ -124,17 +126,20 @@ fn hanoi_rules_route_as_documented() {
         from_user: None,
         target: "9123456".into(),
         transport_secure: false,
+        at_unix_secs: 0,
     });
     assert!(matches!(
         r.outcome,
         RouteOutcome::Reject { status: 488, .. }
     ));
-    // Carrier calls out to PSTN from the city's unit.
+    // The carrier calls out to PSTN from the city's unit, under the city's
+    // main number (the carrier trunk's caller-ID policy).
     let r = d.route(&RouteRequest {
-        caller: Caller::Trunk("thanh-uy".into()),
+        caller: Caller::Trunk("carrier".into()),
         from_user: None,
         target: "0912345678".into(),
         transport_secure: true,
+        at_unix_secs: 0,
     });
     assert_eq!(
         r.outcome,
@@ -143,4 +148,63 @@ fn hanoi_rules_route_as_documented() {
             uri: "sip:84912345678@sbc.carrier.example:5060;transport=tcp".into()
         }
     );
+    assert_eq!(r.policy.caller_id.as_deref(), Some("842400000000"));
+}
+
+#[test]
+fn hanoi_national_and_party_trunks_carry_their_kind_and_ranges() {
+    for (src, name) in [
+        (HANOI_2024, "dialplans/hanoi-2024.toml"),
+        (HANOI_2025, "dialplans/hanoi-2025.toml"),
+    ] {
+        let d = parse(src, name);
+        let kind = |t: &str| d.trunk(t).unwrap().kind;
+        assert_eq!(kind("chinh-phu"), TrunkKind::National);
+        assert_eq!(kind("thanh-uy"), TrunkKind::Party);
+        assert_eq!(kind("carrier"), TrunkKind::Carrier);
+        assert!(d.trunks().iter().all(|t| t.outbound_numbers.is_some()));
+        let call = |caller: &str, target: &str| {
+            d.route(&RouteRequest {
+                caller: Caller::Trunk(caller.into()),
+                from_user: None,
+                target: target.into(),
+                transport_secure: true,
+                at_unix_secs: 0,
+            })
+            .outcome
+        };
+        // Both may call the city's bridge points and meetings ...
+        assert_eq!(
+            call("chinh-phu", "100001"),
+            RouteOutcome::Endpoint { id: "bp-01".into() }
+        );
+        assert!(matches!(
+            call("thanh-uy", "9123456"),
+            RouteOutcome::Uri { .. }
+        ));
+        // ... but are no transit to the carrier.
+        assert_eq!(
+            call("thanh-uy", "0912345678"),
+            RouteOutcome::Reject {
+                status: 403,
+                reason:
+                    "Trunk thanh-uy (party) may not call 0912345678: not in its inbound_numbers"
+                        .into()
+            }
+        );
+        // The government bridge's conference numbers have four or six
+        // digits: five are refused by its outbound_numbers.
+        assert!(matches!(
+            call("carrier", "701234"),
+            RouteOutcome::Trunk { ref name, .. } if name == "chinh-phu"
+        ));
+        assert_eq!(
+            call("carrier", "7012345"),
+            RouteOutcome::Reject {
+                status: 403,
+                reason: "12345 may not be sent over trunk chinh-phu (national): not in its outbound_numbers"
+                    .into()
+            }
+        );
+    }
 }

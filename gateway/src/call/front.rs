@@ -45,13 +45,28 @@ impl Engine {
         };
         let from_user = from_na.uri.user.clone();
 
-        // Who is calling: a known endpoint must prove it with digest; any
-        // other caller must come from a trunk's address.
-        let caller = match from_user
+        // Who is calling: a room at its fixed address is that room (it does
+        // not register, so it has no digest secret to prove); any other
+        // known endpoint must prove it with digest; any other caller must
+        // come from a trunk's address.
+        let fixed = self
+            .registrar
+            .fixed_endpoint_at(from.addr)
+            .filter(|ep| self.dialplan.endpoint(ep).is_some())
+            .map(str::to_string);
+        let named = from_user
             .as_deref()
             .and_then(|u| self.dialplan.endpoint_by_user(u))
-            .map(|e| e.id.clone())
-        {
+            .map(|e| e.id.clone());
+        let caller = match named.or_else(|| fixed.clone()) {
+            Some(ep) if fixed.as_deref() == Some(ep.as_str()) => {
+                if let Err(refusal) = self.vetting.check(&ep) {
+                    info!(endpoint = %ep, state = refusal.state.as_str(), "refused: fixed-address room not approved");
+                    let cause = gateway_callmodel::Cause::from_sip_status(403, &refusal.text);
+                    return self.refuse_with_cause(now, id, &req, &cause);
+                }
+                Caller::Endpoint(ep)
+            }
             Some(ep) => {
                 if !self.check_digest(now, id, &req, &ep, true) {
                     return;

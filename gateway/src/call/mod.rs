@@ -61,14 +61,18 @@ pub fn auth_secret(
     c: &Credentials,
     algorithm: gateway_sip::auth::Algorithm,
 ) -> Option<gateway_sip::auth::UserSecret> {
+    use gateway_dialplan::Ha1Algorithm;
     use gateway_sip::auth::{Algorithm, UserSecret};
-    match (c, algorithm) {
-        (Credentials::Password(p), _) => Some(UserSecret::Password(p.clone())),
-        (Credentials::Ha1Md5(h), Algorithm::Md5) => Some(UserSecret::Ha1(h.clone())),
-        (Credentials::Ha1Sha256(h), Algorithm::Sha256) => Some(UserSecret::Ha1(h.clone())),
-        // An HA1 only answers for the algorithm it was computed with.
-        _ => None,
-    }
+    let form = match (c, algorithm) {
+        (Credentials::Password(p), _) => return Some(UserSecret::Password(p.clone())),
+        (_, Algorithm::Md5) => Ha1Algorithm::Md5,
+        (_, Algorithm::Sha256) => Ha1Algorithm::Sha256,
+        // A -sess HA1 depends on the nonce: only a password answers it.
+        _ => return None,
+    };
+    // An HA1 only answers for the algorithm it was computed with; the
+    // registry's endpoints may hold both forms.
+    c.ha1(form).map(|h| UserSecret::Ha1(h.to_string()))
 }
 
 fn outcome_of(status: u16) -> &'static str {
