@@ -94,11 +94,28 @@ pub struct Config {
     /// An outside gatekeeper the gateway registers with
     /// (`[h323_outside_gatekeeper]`).
     pub h323_outside_gatekeeper: Option<crate::h323::outside_gk::OutsideGatekeeperSettings>,
+    /// The web listener (WHIP `POST /whip/{number}`, WHEP `POST
+    /// /whep/{number}`): `ADDR:PORT`, or "off". HTTPS with `tls_cert` /
+    /// `tls_key`, else with the self-signed certificate kept in the data
+    /// directory. Unset: 0.0.0.0:8443, and a port already taken is then
+    /// only a warning (another gateway on the host serves the web), while a
+    /// configured address must bind.
+    pub web_listen: Option<String>,
+    /// Serve the web listener as plain HTTP: only behind a reverse proxy
+    /// that terminates TLS (browsers refuse WebRTC pages without it).
+    pub web_plain_http: bool,
+    /// The IP in the WebRTC legs' ICE host candidates: the address browsers
+    /// reach the gateway at (a NAT's public address). Default: the web
+    /// listener's IP, or `advertised_ip` when that is a wildcard.
+    pub webrtc_public_ip: Option<IpAddr>,
     /// Deprecated settings the file used, one line each, logged at start
     /// (not a key of the file).
     #[serde(skip)]
     pub warnings: Vec<String>,
 }
+
+/// The web listener (WHIP/WHEP) when `web_listen` is not set.
+pub const DEFAULT_WEB_LISTEN: &str = "0.0.0.0:8443";
 
 /// Where H.323 listens, from `h323_listen` and the two ports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -145,6 +162,9 @@ impl Default for Config {
             h323_lrq_timeout_secs: 4,
             h323_h235_window_secs: 600,
             h323_outside_gatekeeper: None,
+            web_listen: None,
+            web_plain_http: false,
+            webrtc_public_ip: None,
             warnings: Vec::new(),
         }
     }
@@ -286,8 +306,23 @@ impl Config {
         }))
     }
 
+    /// The web listener's address and whether the operator set it, or
+    /// `None` when it is "off".
+    pub fn web(&self) -> Result<Option<(SocketAddr, bool)>, ConfigError> {
+        match self.web_listen.as_deref().map(str::trim) {
+            None => Ok(Some((DEFAULT_WEB_LISTEN.parse().expect("literal"), false))),
+            Some("off") | Some("none") => Ok(None),
+            Some(text) => text.parse::<SocketAddr>().map(|a| Some((a, true))).map_err(|_| {
+                ConfigError::Invalid(format!(
+                    "web_listen: expected ADDR:PORT (e.g. {DEFAULT_WEB_LISTEN}) or \"off\", got {text:?}"
+                ))
+            }),
+        }
+    }
+
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.rtp_port_range()?;
+        self.web()?;
         self.h323()?;
         let gk = &self.h323_gatekeeper_id;
         if gk.is_empty() || gk.chars().count() > 128 || gk.chars().any(|c| c.is_control()) {
@@ -403,6 +438,31 @@ mod tests {
         .to_string();
         assert!(err.starts_with("gw.toml: 2:1: "), "{err}");
         assert!(err.contains("rtp_prots"), "{err}");
+    }
+
+    #[test]
+    fn web_listener_defaults_to_8443_and_can_be_turned_off() {
+        let c = Config::parse("", "x").unwrap();
+        assert_eq!(
+            c.web().unwrap(),
+            Some(("0.0.0.0:8443".parse().unwrap(), false))
+        );
+        assert!(!c.web_plain_http);
+        let c = Config::parse("web_listen = \"off\"\n", "x").unwrap();
+        assert_eq!(c.web().unwrap(), None);
+        let c = Config::parse(
+            "web_listen = \"127.0.0.1:9443\"\nweb_plain_http = true\nwebrtc_public_ip = \"192.0.2.7\"\n",
+            "x",
+        )
+        .unwrap();
+        assert_eq!(
+            c.web().unwrap(),
+            Some(("127.0.0.1:9443".parse().unwrap(), true))
+        );
+        assert!(c.web_plain_http);
+        assert_eq!(c.webrtc_public_ip, Some("192.0.2.7".parse().unwrap()));
+        let c = Config::parse("web_listen = \"8443\"\n", "x").unwrap();
+        assert!(c.validate().unwrap_err().to_string().contains("web_listen"));
     }
 
     #[test]

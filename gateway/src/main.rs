@@ -19,6 +19,7 @@ mod store_writer;
 mod vetting;
 #[cfg(test)]
 mod vetting_engine_tests;
+mod webrtc;
 
 use std::process::ExitCode;
 

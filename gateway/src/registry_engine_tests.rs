@@ -297,3 +297,78 @@ async fn a_room_at_a_fixed_address_is_called_there_and_calls_without_registering
     let out = h.out();
     assert!(responses(&out, other).iter().any(|r| r.status == 403));
 }
+
+/// The routing dialplan's rebuild at city scale: `REGISTRY_SCALE` endpoints
+/// (default 100 000) adopted from a generated file, then the time to read
+/// the registry and overlay it (what every endpoint change costs). Run with
+/// `cargo test -p gateway -- --ignored rebuild_at_city_scale --nocapture`.
+#[tokio::test]
+#[ignore]
+async fn rebuild_at_city_scale() {
+    use std::fmt::Write as _;
+    let n: usize = std::env::var("REGISTRY_SCALE")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000);
+    let dir = std::env::temp_dir().join(format!("gateway-registry-scale-{}", std::process::id()));
+    let _cleanup = TempDir(dir.clone());
+    let store = Store::connect(&format!("sqlite://{}", dir.join("gw.db").display()))
+        .await
+        .unwrap();
+    let mut text = String::from(
+        "[gateway]\nrealm = \"gateway.local\"\n\n[[unit]]\ncode = \"01\"\nname = \"Thành phố Hà Nội\"\nkind = \"city\"\n",
+    );
+    for i in 0..n {
+        let _ = write!(
+            text,
+            "\n[[endpoint]]\nid = \"e{i}\"\nunit = \"01\"\nha1_md5 = \"{i:032x}\"\nnumbers = [\"{}\"]\naliases = [\"room-{i}\"]\nvetted = true\n",
+            2_000_000 + i
+        );
+    }
+    let base = Dialplan::parse(&text, "city.toml").unwrap();
+    let cfg = Config::default();
+    let t = std::time::Instant::now();
+    store
+        .import_dialplan(&base, &text, "city.toml")
+        .await
+        .unwrap();
+    let import = t.elapsed();
+    let admin = start_admin(&cfg, &store, &base).await.unwrap();
+    let t = std::time::Instant::now();
+    adopt_dialplan(&cfg, &admin, &base).await.unwrap();
+    let first_adoption = t.elapsed();
+    let t = std::time::Instant::now();
+    adopt_dialplan(&cfg, &admin, &base).await.unwrap();
+    let again = t.elapsed();
+    let t = std::time::Instant::now();
+    let vetting = admin.vetting_snapshot().await.unwrap();
+    let vetting_read = t.elapsed();
+    assert_eq!(vetting.len(), n);
+    let t = std::time::Instant::now();
+    let registry = admin.routing_registry("gateway.local").await.unwrap();
+    let registry_read = t.elapsed();
+    let t = std::time::Instant::now();
+    let (overlaid, issues) = base
+        .clone()
+        .overlay_endpoints(registry.endpoints, &registry.removed);
+    let overlay = t.elapsed();
+    assert!(issues.is_empty());
+    assert_eq!(overlaid.endpoints().len(), n);
+    let t = std::time::Instant::now();
+    let routing = routing_dialplan(&cfg, &admin, &base).await.unwrap();
+    let rebuild = t.elapsed();
+    assert_eq!(routing.dialplan.endpoints().len(), n);
+    assert_eq!(
+        routing
+            .dialplan
+            .endpoint_by_user("room-7")
+            .map(|e| e.id.as_str()),
+        Some("e7")
+    );
+    eprintln!(
+        "{n} endpoints: import {import:?}, first adoption {first_adoption:?}, \
+         adoption with nothing new {again:?}; a registry change: vetting read \
+         {vetting_read:?}, registry read {registry_read:?}, clone + overlay {overlay:?}, \
+         routing_dialplan {rebuild:?}"
+    );
+}

@@ -41,6 +41,8 @@ pub enum RunError {
     Media(#[from] gateway_media::MediaError),
     #[error("{0}")]
     H323(String),
+    #[error("{0}")]
+    Web(String),
     #[error("admin listener {addr}: {source}")]
     Admin {
         addr: SocketAddr,
@@ -430,6 +432,14 @@ pub async fn run(cfg: Config) -> Result<(), RunError> {
         None => (None, None),
     };
 
+    // WHIP/WHEP web listener (issue 7): None when web_listen is off.
+    let mut webrtc_rx = match crate::webrtc::start(&cfg).await.map_err(RunError::Web)? {
+        Some((addr, rx)) => {
+            info!(web = %addr, "web listener bound");
+            Some(rx)
+        }
+        None => None,
+    };
     let udp_local = transports.local_addr(TransportKind::Udp);
     info!(
         sip_udp = ?udp_local,
@@ -517,6 +527,9 @@ pub async fn run(cfg: Config) -> Result<(), RunError> {
                 Err(tokio::sync::broadcast::error::RecvError::Closed) => vetting_open = false,
             },
             Some(d) = dtmf.recv() => engine.on_in_band_dtmf(Instant::now(), d),
+            Some(m) = async { webrtc_rx.as_mut()?.recv().await }, if webrtc_rx.is_some() => {
+                engine.webrtc_input(Instant::now(), m);
+            }
             Some(ev) = crate::h323::net::next_event(&mut h323_rx) => {
                 if let Some(input) = h323_net.as_mut().and_then(|n| n.on_event(ev)) {
                     engine.h323_input(Instant::now(), input);

@@ -108,6 +108,9 @@ class Gateway:
         self.dialplan = Path(dialplan)
         self.sip_port = ports.port()
         self.admin_port = ports.port()
+        # WHIP/WHEP listener: its own port, so parallel gateways never
+        # compete for the default 8443.
+        self.web_port = ports.port()
         # 4 ports per call (two legs, RTP+RTCP); the malformed test peaks
         # near 100 concurrent calls.
         self.rtp_low, self.rtp_high = ports.block(1600)
@@ -126,6 +129,8 @@ class Gateway:
             "--db", self.db_url,
             "--dialplan", str(self.dialplan),
             "--data-dir", str(self.data_dir),
+            *([] if "--web-listen" in self.extra_args
+              else ["--web-listen", f"127.0.0.1:{self.web_port}"]),
             *self.extra_args,
         ]
 

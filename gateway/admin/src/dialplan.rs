@@ -167,6 +167,10 @@ pub struct RouteQuery {
     pub source: Option<IpAddr>,
     #[serde(default)]
     pub from_user: Option<String>,
+    /// When to try the call (RFC 3339, e.g. `2025-07-07T18:30:00+07:00`),
+    /// for rules with time windows; now when absent.
+    #[serde(default)]
+    pub at: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -270,7 +274,7 @@ impl Admin {
         })
     }
 
-    async fn version_source(&self, version: i64) -> Result<VersionSource, AdminError> {
+    pub(crate) async fn version_source(&self, version: i64) -> Result<VersionSource, AdminError> {
         let not_found = || AdminError::NotFound(format!("dialplan version {version} not found"));
         let (file_name, source) = self
             .store()
@@ -401,7 +405,7 @@ impl Admin {
         .await
     }
 
-    async fn store_version(
+    pub(crate) async fn store_version(
         &self,
         actor: &Actor,
         dp: &Dialplan,
@@ -457,7 +461,10 @@ impl Admin {
 
     /// The codes of the units the actor sees in the dialplan's structure;
     /// `None` is everything.
-    async fn visible_codes(&self, actor: &Actor) -> Result<Option<HashSet<String>>, AdminError> {
+    pub(crate) async fn visible_codes(
+        &self,
+        actor: &Actor,
+    ) -> Result<Option<HashSet<String>>, AdminError> {
         let Some(root) = &actor.unit_scope else {
             return Ok(None);
         };
@@ -478,7 +485,7 @@ impl Admin {
         UnitRef::new(self.config().default_structure, code)
     }
 
-    fn meeting_view(&self, m: &gateway_dialplan::Meeting) -> MeetingView {
+    pub(crate) fn meeting_view(&self, m: &gateway_dialplan::Meeting) -> MeetingView {
         MeetingView {
             number: m.number.clone(),
             name: m.name.clone(),
@@ -608,6 +615,14 @@ impl Admin {
         if q.target.len() > 256 {
             return Err(AdminError::invalid("target", "longer than 256 bytes"));
         }
+        let at_unix_secs = match &q.at {
+            Some(at) => {
+                gateway_dialplan::parse_rfc3339(at).map_err(|e| AdminError::invalid("at", e))?
+            }
+            None => std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs() as i64),
+        };
         let caller = if q.caller == "anonymous" {
             if seen.is_some() {
                 return Err(AdminError::Forbidden(format!(
@@ -645,6 +660,7 @@ impl Admin {
             from_user: q.from_user.clone(),
             target: q.target.clone(),
             transport_secure: q.transport_secure,
+            at_unix_secs,
         };
         let mut decision = dp.route(&req);
         if let Caller::Endpoint(id) = &caller {
@@ -705,7 +721,7 @@ impl Admin {
 
 /// An object of `unit` (or of the whole network, `None`) is visible to an
 /// actor who sees `seen` (everything: `None`).
-fn visible_opt(seen: &Option<HashSet<String>>, unit: Option<&str>) -> bool {
+pub(crate) fn visible_opt(seen: &Option<HashSet<String>>, unit: Option<&str>) -> bool {
     match (seen, unit) {
         (None, _) => true,
         (Some(s), Some(u)) => s.contains(u),

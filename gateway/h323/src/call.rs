@@ -40,12 +40,14 @@ use crate::tpkt::{self, TpktFramer};
 mod control;
 mod h245_link;
 mod outgoing;
+mod redirect;
 mod slow_start;
 #[cfg(test)]
 mod tests;
 mod video;
 pub use h245_link::{H245Action, H245Transport};
 pub use outgoing::{OutgoingCall, OutgoingError};
+pub use redirect::Redirect;
 
 #[derive(Debug, Clone)]
 pub struct CallLegConfig {
@@ -229,6 +231,13 @@ pub struct H323CallLeg {
     /// follows it when we may choose, so the leg has one codec both ways.
     peer_audio: Option<AudioCodec>,
     video: video::VideoState,
+    /// A call we place: what it was placed with, to place it again where
+    /// a callee redirects it.
+    outgoing_call: Option<Box<OutgoingCall>>,
+    /// Redirects this call may still follow.
+    redirects_left: u8,
+    /// A redirect for the owner to follow (`take_redirect`).
+    redirect: Option<redirect::Redirect>,
 }
 
 const OUR_LCN: u16 = 1;
@@ -344,6 +353,9 @@ impl H323CallLeg {
             pending_peer_olc: None,
             peer_audio: None,
             video: video::VideoState::new(),
+            outgoing_call: None,
+            redirects_left: H323CallLeg::redirects_default(),
+            redirect: None,
         }
     }
 

@@ -485,3 +485,287 @@ fn cat_and_passwordless_endpoints() {
     assert_eq!(reg.authentication, None);
     assert_eq!(gk.stats().auth_failures, 0);
 }
+
+/// A reply of ours, checked as the endpoint checks it: an H.235.1 token
+/// naming it as recipient and us as sender, the HMAC over the whole reply.
+fn verify_reply(b: &[u8], password: &str, recipient: &str, wall_s: u64) -> h235::Verified {
+    let (_, sec) = RasMessage::decode_secured(b).unwrap();
+    let expect = h235::Expect {
+        password,
+        aliases: &[],
+        endpoint_identifier: Some("CITY-GK"),
+        gatekeeper_identifier: recipient,
+        unix_now: TS as u64 + wall_s,
+        window: Duration::from_secs(5),
+    };
+    h235::verify(&expect, &sec, b).unwrap_or_else(|e| panic!("reply does not verify: {e}"))
+}
+
+#[test]
+fn replies_to_an_h2351_room_are_signed_with_its_password() {
+    let t0 = Instant::now();
+    let mut gk = gatekeeper();
+    let mut replies: Vec<Vec<u8>> = Vec::new();
+    let mut one = |gk: &mut Gk, now: Instant, wall_s: u64, b: &[u8]| {
+        let out = gk.handle(now, wall(wall_s), addr(ROOM), b);
+        assert_eq!(out.len(), 1);
+        replies.push(out[0].1.clone());
+        out[0].1.clone()
+    };
+    let rcf = one(&mut gk, t0, 0, &h2351_bytes(&rrq(1, None), "pw", None, 1));
+    let RasMessage::RegistrationConfirm(r) = RasMessage::decode(&rcf).unwrap() else {
+        panic!("expected RCF")
+    };
+    let eid = r.endpoint_identifier;
+    let v = verify_reply(&rcf, "pw", &eid, 0);
+    assert_eq!((v.method, v.time_stamp), (AuthMethod::H2351, TS));
+    // another password does not verify it: the HMAC covers the reply
+    let (_, sec) = RasMessage::decode_secured(&rcf).unwrap();
+    let wrong = h235::Expect {
+        password: "guess",
+        aliases: &[],
+        endpoint_identifier: Some("CITY-GK"),
+        gatekeeper_identifier: &eid,
+        unix_now: TS as u64,
+        window: Duration::from_secs(5),
+    };
+    assert!(matches!(
+        h235::verify(&wrong, &sec, &rcf),
+        Err(AuthError::BadHash { .. })
+    ));
+    let mut tampered = rcf.clone();
+    let last = tampered.len() - 1;
+    tampered[last] ^= 1;
+    assert!(h235::verify(
+        &h235::Expect {
+            password: "pw",
+            ..wrong
+        },
+        &sec,
+        &tampered
+    )
+    .is_err());
+
+    let t1 = t0 + Duration::from_secs(3);
+    let acf = one(
+        &mut gk,
+        t1,
+        3,
+        &h2351_bytes(&arq(2, &eid), "pw", Some(&eid), 2),
+    );
+    assert!(matches!(
+        RasMessage::decode(&acf),
+        Ok(RasMessage::AdmissionConfirm(_))
+    ));
+    let a = verify_reply(&acf, "pw", &eid, 3);
+    assert_eq!(a.time_stamp, TS + 3, "our clock, as the request came");
+    assert_ne!(a.replay_key, v.replay_key, "a fresh random per reply");
+    let dcf = one(
+        &mut gk,
+        t1,
+        3,
+        &h2351_bytes(&drq(3, &eid, 2), "pw", Some(&eid), 3),
+    );
+    assert!(matches!(
+        RasMessage::decode(&dcf),
+        Ok(RasMessage::DisengageConfirm(_))
+    ));
+    verify_reply(&dcf, "pw", &eid, 3);
+    // a refusal after the token passed is signed too
+    let mut full = arq(4, &eid);
+    if let RasMessage::AdmissionRequest(a) = &mut full {
+        a.destination_info = None;
+    }
+    let arj = one(&mut gk, t1, 3, &h2351_bytes(&full, "pw", Some(&eid), 4));
+    assert!(matches!(
+        RasMessage::decode(&arj),
+        Ok(RasMessage::AdmissionReject(_))
+    ));
+    verify_reply(&arj, "pw", &eid, 3);
+    let ucf = one(
+        &mut gk,
+        t1,
+        3,
+        &h2351_bytes(&urq(5, &eid), "pw", Some(&eid), 5),
+    );
+    assert!(matches!(
+        RasMessage::decode(&ucf),
+        Ok(RasMessage::UnregistrationConfirm(_))
+    ));
+    verify_reply(&ucf, "pw", &eid, 3);
+    assert_eq!(gk.stats().signed_replies, 5);
+
+    // a refusal of a bad token is not signed (we cannot know the key is
+    // shared), nor is the reply to an MD5-authenticated room
+    let bad = gk.handle(
+        t1,
+        wall(3),
+        addr(ROOM),
+        &h2351_bytes(&rrq(6, None), "guess", None, 6),
+    );
+    let (_, sec) = RasMessage::decode_secured(&bad[0].1).unwrap();
+    assert_eq!(sec.crypto_tokens, None);
+    let md5_rcf = gk.handle(
+        t1,
+        wall(3),
+        addr(ROOM),
+        &rrq(7, None).encode_secured(&md5("pw", TS + 3)).unwrap(),
+    );
+    let (m, sec) = RasMessage::decode_secured(&md5_rcf[0].1).unwrap();
+    assert!(matches!(m, RasMessage::RegistrationConfirm(_)), "{m:?}");
+    assert_eq!(sec.crypto_tokens, None);
+
+    // pycrate reads every signed reply, token included
+    let input: String = replies
+        .iter()
+        .enumerate()
+        .map(|(i, b)| format!("r{i} {}\n", common::hex(b)))
+        .collect();
+    let checked = common::oracle("check", &input);
+    assert_eq!(checked.len(), 5);
+    for r in checked {
+        assert!(r.get("error").is_none(), "pycrate: {r}");
+        let text = r["value"].to_string();
+        assert!(
+            text.contains("cryptoTokens") && text.contains("nestedcryptoToken"),
+            "{text}"
+        );
+    }
+}
+
+const NB: &str = "203.0.113.10:1719";
+
+fn neighbour_gatekeeper(gatekeeper_identifier: Option<&str>) -> Gk {
+    let mut cfg = GatekeeperConfig::new("CITY-GK", addr("192.0.2.1:1719"), addr("192.0.2.1:1720"));
+    let mut nb = gateway_h323::neighbour::Neighbour::new(addr(NB));
+    nb.gatekeeper_identifier = gatekeeper_identifier.map(Into::into);
+    nb.password = Some("nb-secret".into());
+    cfg.neighbours = vec![nb];
+    RasGatekeeper::new(cfg, directory as Dir, admission as Adm)
+}
+
+fn lrq(seq: u16) -> RasMessage {
+    RasMessage::LocationRequest(LocationRequest {
+        request_seq_num: seq,
+        endpoint_identifier: None,
+        destination_info: vec![AliasAddress::H323Id("room-2001".into())],
+        non_standard_data: None,
+        reply_address: TransportAddress::ip([203, 0, 113, 10], 1719),
+        source_info: None,
+        can_map_alias: false,
+        gatekeeper_identifier: Some("CITY-GK".into()),
+        hop_count: None,
+        call_identifier: None,
+        band_width: None,
+        can_map_src_alias: false,
+    })
+}
+
+fn lrq_answer(gk: &mut Gk, bytes: &[u8]) -> (RasMessage, RasSecurity, Vec<u8>) {
+    let out = gk.handle(Instant::now(), wall(0), addr(NB), bytes);
+    assert_eq!(out.len(), 1);
+    let (m, sec) = RasMessage::decode_secured(&out[0].1).unwrap();
+    (m, sec, out[0].1.clone())
+}
+
+fn lrj_reason(m: &RasMessage) -> Option<LocationRejectReason> {
+    match m {
+        RasMessage::LocationReject(r) => Some(r.reject_reason.clone()),
+        _ => None,
+    }
+}
+
+#[test]
+fn a_neighbour_with_a_password_must_authenticate_its_lrqs() {
+    let mut gk = neighbour_gatekeeper(Some("GOV-GK"));
+    // room-2001 is registered, so a good LRQ gets an LCF
+    let mut reg = rrq(1, None);
+    if let RasMessage::RegistrationRequest(r) = &mut reg {
+        r.terminal_alias = Some(vec![AliasAddress::H323Id("room-2001".into())]);
+    }
+    let (m, _) = ask(&mut gk, Instant::now(), 0, ROOM, &reg.encode().unwrap());
+    assert!(matches!(m, RasMessage::RegistrationConfirm(_)));
+    assert!(matches!(
+        gk.poll_event(),
+        Some(GatekeeperEvent::Registered(_))
+    ));
+
+    // no token, a wrong password, a token naming another sender
+    let sign = |seq, pw: &str, sender: Option<&str>, random| {
+        let t = h235::h2351_token(Some("CITY-GK"), sender, TS, random);
+        let sec = RasSecurity {
+            crypto_tokens: Some(h235::encode_crypto_tokens(&[t]).unwrap()),
+            ..Default::default()
+        };
+        let mut b = lrq(seq).encode_secured(&sec).unwrap();
+        assert!(h235::h2351_sign(&mut b, pw));
+        b
+    };
+    for (bytes, why) in [
+        (lrq(2).encode().unwrap(), "Missing"),
+        (sign(3, "guess", Some("GOV-GK"), 1), "BadHash"),
+        (sign(4, "nb-secret", Some("OTHER-GK"), 2), "Identity"),
+    ] {
+        let (m, _, _) = lrq_answer(&mut gk, &bytes);
+        assert_eq!(
+            lrj_reason(&m),
+            Some(LocationRejectReason::SecurityDenial),
+            "{why}"
+        );
+        match gk.poll_event() {
+            Some(GatekeeperEvent::AuthenticationFailed {
+                directory_id,
+                request,
+                error,
+                ..
+            }) => {
+                assert_eq!(
+                    directory_id,
+                    format!("h323_neighbour {NB}"),
+                    "names the neighbour"
+                );
+                assert_eq!(request, "locationRequest");
+                assert!(format!("{error:?}").starts_with(why), "{why}: {error:?}");
+            }
+            other => panic!("{why}: {other:?}"),
+        }
+    }
+
+    // H.235.1 with the shared password: LCF, signed back to the neighbour
+    let (m, sec, raw) = lrq_answer(&mut gk, &sign(5, "nb-secret", Some("GOV-GK"), 3));
+    assert!(matches!(m, RasMessage::LocationConfirm(_)), "{m:?}");
+    assert!(sec.crypto_tokens.is_some());
+    verify_reply(&raw, "nb-secret", "GOV-GK", 0);
+    // MD5 and CAT name the neighbour by its gatekeeperIdentifier
+    let md5 =
+        h235::md5_password_token(&AliasAddress::H323Id("GOV-GK".into()), "nb-secret", TS).unwrap();
+    let sec = RasSecurity {
+        crypto_tokens: Some(h235::encode_crypto_tokens(&[md5]).unwrap()),
+        ..Default::default()
+    };
+    let (m, _, _) = lrq_answer(&mut gk, &lrq(6).encode_secured(&sec).unwrap());
+    assert!(matches!(m, RasMessage::LocationConfirm(_)), "MD5: {m:?}");
+    let cat = RasSecurity {
+        tokens: Some(
+            h235::encode_clear_tokens(&[h235::cat_token("GOV-GK", "nb-secret", TS, 7)]).unwrap(),
+        ),
+        ..Default::default()
+    };
+    let (m, _, _) = lrq_answer(&mut gk, &lrq(7).encode_secured(&cat).unwrap());
+    assert!(matches!(m, RasMessage::LocationConfirm(_)), "CAT: {m:?}");
+    // the same H.235.1 token again (not a retransmission: a new seq) is a replay
+    let (m, _, _) = lrq_answer(&mut gk, &sign(8, "nb-secret", Some("GOV-GK"), 3));
+    assert_eq!(lrj_reason(&m), Some(LocationRejectReason::SecurityDenial));
+    assert_eq!(gk.stats().auth_failures, 4);
+
+    // without a gatekeeper_id only H.235.1 can name the neighbour
+    let mut gk = neighbour_gatekeeper(None);
+    let (m, _, _) = lrq_answer(&mut gk, &lrq(9).encode_secured(&sec).unwrap());
+    assert_eq!(lrj_reason(&m), Some(LocationRejectReason::SecurityDenial));
+    let (m, _, _) = lrq_answer(&mut gk, &sign(10, "nb-secret", Some("ANY-GK"), 4));
+    assert_eq!(
+        lrj_reason(&m),
+        Some(LocationRejectReason::NotRegistered),
+        "authenticated, not ours"
+    );
+}

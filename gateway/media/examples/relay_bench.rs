@@ -13,6 +13,13 @@
 //! and adds `"a_srtp": {"suite", "a_send", "a_recv"}` (hex key‖salt) to
 //! each entry for the load generator: SRTP↔RTP through the relay.
 //!
+//! `--threads N` (default 2) relay threads, each with its own
+//! single-threaded runtime (the relay's thread-per-core mode);
+//! `--in-runtime` runs the sessions as tasks of one multi-threaded runtime
+//! with N workers instead, for comparison. `--coalesce-us U` sets how
+//! long a busy relay thread lets datagrams gather (the relay's default
+//! otherwise; 0: handle each at once).
+//!
 //! cargo run --release -p gateway-media --example relay_bench -- \
 //!     --sessions 50 --ports 20000-29999 --a-base 40000 --b-base 42000
 
@@ -32,6 +39,8 @@ struct Args {
     b_base: u16,
     duration: u64,
     threads: usize,
+    in_runtime: bool,
+    coalesce_us: Option<u64>,
     srtp: Option<SrtpSuite>,
 }
 
@@ -44,10 +53,16 @@ fn parse_args() -> Result<Args, String> {
         b_base: 42000,
         duration: 600,
         threads: 2,
+        in_runtime: false,
+        coalesce_us: None,
         srtp: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
+        if flag == "--in-runtime" {
+            a.in_runtime = true;
+            continue;
+        }
         let val = it.next().ok_or(format!("{flag} needs a value"))?;
         let num = |v: &str| v.parse::<u64>().map_err(|e| format!("{flag}: {e}"));
         match flag.as_str() {
@@ -60,6 +75,7 @@ fn parse_args() -> Result<Args, String> {
             "--a-base" => a.a_base = num(&val)? as u16,
             "--b-base" => a.b_base = num(&val)? as u16,
             "--duration" => a.duration = num(&val)?,
+            "--coalesce-us" => a.coalesce_us = Some(num(&val)?),
             "--threads" => a.threads = num(&val)?.max(1) as usize,
             "--srtp" => {
                 a.srtp = Some(SrtpSuite::from_sdes_name(&val).ok_or("--srtp: unknown suite")?)
@@ -78,17 +94,28 @@ fn main() {
             std::process::exit(2);
         }
     };
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(args.threads)
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
+    let rt = if args.in_runtime {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(args.threads)
+            .enable_all()
+            .build()
+    } else {
+        // Only control runs here; the relay threads carry the media.
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    }
+    .expect("tokio runtime");
     rt.block_on(run(args));
 }
 
 async fn run(args: Args) {
-    let relay = MediaRelay::with_config(RelayConfig::new(args.bind, args.ports.0..=args.ports.1))
-        .expect("port range");
+    let mut config = RelayConfig::new(args.bind, args.ports.0..=args.ports.1);
+    config.threads = Some(if args.in_runtime { 0 } else { args.threads });
+    if let Some(us) = args.coalesce_us {
+        config.coalesce = Duration::from_micros(us);
+    }
+    let relay = MediaRelay::with_config(config).expect("port range");
     let mut sessions = Vec::with_capacity(args.sessions);
     let mut streams = Vec::with_capacity(args.sessions);
     for i in 0..args.sessions {

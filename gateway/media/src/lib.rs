@@ -36,6 +36,7 @@ pub mod metrics;
 pub mod ogg;
 pub mod packet;
 pub mod ports;
+pub mod pt_map;
 pub mod quality;
 pub mod relay;
 mod relay_io;
@@ -50,6 +51,7 @@ pub use leg::{DropReason, Inbound, LatchReason, LegCounters, LegState, RemoteMed
 pub use metrics::{RelayMetrics, RelayMetricsSnapshot};
 pub use packet::{MalformedPacket, PacketClass, PacketInfo};
 pub use ports::{PortAllocator, PortPair, PortRangeError, PortsExhausted};
+pub use pt_map::PayloadTypeMap;
 pub use relay::{
     Direction, DirectionStats, Leg, MediaError, MediaRelay, MediaSession, Pipeline, RelayConfig,
     SessionStats,

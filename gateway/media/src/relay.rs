@@ -7,23 +7,34 @@
 //! without any shared map lookup or lock. Control (new SDP, transforms)
 //! reaches the task over a small channel; counters are relaxed atomics.
 //!
+//! Sessions run thread-per-core (see [`RelayConfig::threads`]): each
+//! relay thread drives its own single-threaded tokio runtime, a session
+//! lives on one of them for its whole life and its sockets are registered
+//! with that runtime's I/O driver, so a packet's wakeup is handled on the
+//! thread that waited for it. On a multi-threaded runtime the thread that
+//! polled epoll hands woken tasks to sleeping workers (a futex wake and a
+//! context switch each time), which cost more than the forwarding itself.
+//!
 //! Performance notes: a readable socket is drained in batches (one
 //! `recvmmsg`, one `sendmmsg` for the RTP forwarded, see [`crate::relay_io`]);
 //! sends never wait — if the kernel buffer is full the packet is dropped
 //! and counted, which is what a media path wants rather than stalling every
 //! other stream of the session.
 
+use std::cell::Cell;
 use std::future::poll_fn;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::ops::RangeInclusive;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::task::{Poll, Waker};
 use std::time::{Duration, Instant};
 
 use tokio::net::UdpSocket;
-use tokio::sync::mpsc;
+use tokio::runtime::{Handle, RuntimeFlavor};
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use crate::dtmf::DtmfEvent;
@@ -117,7 +128,32 @@ pub struct RelayConfig {
     pub max_streams: usize,
     /// Start the round-robin port walk at a random pair.
     pub random_start: bool,
+    /// Threads that relay sessions, each running a single-threaded tokio
+    /// runtime; a session is placed on the least loaded one when it is
+    /// allocated and stays there. `Some(0)`: sessions are tasks of the
+    /// runtime [`MediaRelay::allocate`] is called in. `None` (default): one
+    /// thread per core, except when `allocate` is called on a
+    /// current-thread runtime (tests, single-threaded tools), where the
+    /// sessions stay on it: a single thread has no cross-thread wakeups to
+    /// avoid, and its callers may expect a session to have run before they
+    /// look at its counters. The threads start with the first session and
+    /// stop once the relay and all its sessions are gone.
+    pub threads: Option<usize>,
+    /// How long a relay thread with traffic lets datagrams gather before it
+    /// handles them (zero: at once). The first datagram after a quiet spell
+    /// is handled at once; while datagrams keep coming, the thread sleeps
+    /// out the rest of this interval between rounds instead of waking for
+    /// each one, and each wakeup then handles many: at tens of thousands
+    /// of packets per second the wakeups cost more than the relaying. The
+    /// price is up to this much added delay (and jitter) per packet.
+    /// Applies to relay threads only, not to sessions on the caller's
+    /// runtime.
+    pub coalesce: Duration,
 }
+
+/// Default [`RelayConfig::coalesce`]: far below a packet time (10–60 ms)
+/// and what jitter buffers absorb.
+pub const DEFAULT_COALESCE: Duration = Duration::from_micros(500);
 
 impl RelayConfig {
     pub fn new(bind_ip: IpAddr, ports: RangeInclusive<u16>) -> Self {
@@ -127,6 +163,8 @@ impl RelayConfig {
             latch_window: DEFAULT_LATCH_WINDOW,
             max_streams: DEFAULT_MAX_STREAMS,
             random_start: true,
+            threads: None,
+            coalesce: DEFAULT_COALESCE,
         }
     }
 }
@@ -143,6 +181,120 @@ pub(crate) struct RelayInner {
     max_streams: usize,
     allocator: Mutex<PortAllocator>,
     pub(crate) metrics: RelayMetrics,
+    threads: Option<usize>,
+    coalesce: Duration,
+    /// Started by the first session that needs them; empty if they could
+    /// not be started.
+    workers: OnceLock<Box<[RelayWorker]>>,
+    /// Where the search for the least loaded worker starts, so that equal
+    /// loads are taken in turn.
+    next_worker: AtomicUsize,
+}
+
+/// One relay thread: the handle of its runtime and how many sessions it
+/// holds. Dropping it (with the relay) lets the thread finish once its
+/// last session has.
+struct RelayWorker {
+    handle: Handle,
+    sessions: Arc<AtomicUsize>,
+    _stop: oneshot::Sender<()>,
+}
+
+impl RelayWorker {
+    fn start(index: usize, coalesce: Duration) -> io::Result<RelayWorker> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let handle = runtime.handle().clone();
+        let (stop, stopped) = oneshot::channel::<()>();
+        std::thread::Builder::new()
+            .name(format!("media-relay-{index}"))
+            .spawn(move || {
+                if !coalesce.is_zero() {
+                    runtime.spawn(pace(coalesce));
+                }
+                // The sender goes with the relay; sessions keep the relay
+                // alive, so none is still running when this returns.
+                runtime.block_on(async {
+                    let _ = stopped.await;
+                });
+            })?;
+        Ok(RelayWorker {
+            handle,
+            sessions: Arc::default(),
+            _stop: stop,
+        })
+    }
+}
+
+thread_local! {
+    /// Datagrams the session tasks of this thread handled since the pacer
+    /// last looked, and the pacer's waker while it waits for traffic.
+    static HANDLED: Cell<usize> = const { Cell::new(0) };
+    static PACER: Cell<Option<Waker>> = const { Cell::new(None) };
+}
+
+/// Called by a session task after each poll: wakes this thread's pacer
+/// if it was waiting for traffic.
+pub(crate) fn note_handled(datagrams: usize) {
+    if datagrams == 0 {
+        return;
+    }
+    let _ = HANDLED.try_with(|h| h.set(h.get().saturating_add(datagrams)));
+    if let Some(w) = PACER.try_with(Cell::take).ok().flatten() {
+        w.wake();
+    }
+}
+
+/// The task that makes a relay thread with dense traffic wake once per
+/// `tick` rather than once per datagram (see [`RelayConfig::coalesce`]).
+/// It waits for a session to handle a datagram. If the thread had been
+/// idle for a tick or more, traffic is sparse and each datagram keeps
+/// being handled as it comes. Otherwise, for as long as each round handles
+/// some, it sleeps the thread for the rest of the tick — blocking on
+/// purpose: the runtime has nothing else to do on this thread but wait for
+/// what the sleep lets gather — and yields, which makes the runtime poll
+/// its I/O driver without waiting and run the sessions that became ready
+/// before this task looks again.
+async fn pace(tick: Duration) {
+    let mut idle_since = Instant::now();
+    loop {
+        poll_fn(|cx| {
+            if HANDLED.with(Cell::take) > 0 {
+                return Poll::Ready(());
+            }
+            PACER.with(|p| p.set(Some(cx.waker().clone())));
+            Poll::Pending
+        })
+        .await;
+        let mut round = Instant::now();
+        if round.duration_since(idle_since) >= tick {
+            idle_since = round;
+            continue;
+        }
+        loop {
+            let spent = round.elapsed();
+            if spent < tick {
+                std::thread::sleep(tick - spent);
+            }
+            round = Instant::now();
+            tokio::task::yield_now().await;
+            if HANDLED.with(Cell::take) == 0 {
+                break;
+            }
+        }
+        idle_since = Instant::now();
+    }
+}
+
+/// A session's place on a relay thread, given back when the session task
+/// ends.
+pub(crate) struct WorkerLoad(Arc<AtomicUsize>);
+
+impl Drop for WorkerLoad {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Relaxed);
+    }
 }
 
 impl RelayInner {
@@ -170,6 +322,10 @@ impl MediaRelay {
                 max_streams: config.max_streams,
                 allocator: Mutex::new(allocator),
                 metrics: RelayMetrics::default(),
+                threads: config.threads,
+                coalesce: config.coalesce,
+                workers: OnceLock::new(),
+                next_worker: AtomicUsize::new(0),
             }),
         })
     }
@@ -183,9 +339,10 @@ impl MediaRelay {
     }
 
     /// Bind sockets for `streams` streams (one per SDP m-line), each with an
-    /// RTP/RTCP port pair on leg A and on leg B, and start relaying. Must be
-    /// called inside a tokio runtime. A pair whose ports something else holds
-    /// is skipped.
+    /// RTP/RTCP port pair on leg A and on leg B, and start relaying on a
+    /// relay thread (or the caller's runtime, see [`RelayConfig::threads`];
+    /// `NoRuntime` if that is needed and there is none). A pair whose ports
+    /// something else holds is skipped.
     pub fn allocate(&self, call_label: &str, streams: usize) -> Result<MediaSession, MediaError> {
         if streams == 0 || streams > self.inner.max_streams {
             return Err(MediaError::InvalidStreamCount {
@@ -193,13 +350,13 @@ impl MediaRelay {
                 max: self.inner.max_streams,
             });
         }
-        let runtime = tokio::runtime::Handle::try_current().map_err(|_| MediaError::NoRuntime)?;
+        let (runtime, load) = self.place()?;
         let mut lease = PortLease::new(self.inner.clone());
         let mut relays = Vec::with_capacity(streams);
         let mut locals = Vec::with_capacity(streams);
         for _ in 0..streams {
-            let (a, a_addr) = self.bind_pair(&mut lease)?;
-            let (b, b_addr) = self.bind_pair(&mut lease)?;
+            let (a, a_addr) = self.bind_pair(&mut lease, &runtime)?;
+            let (b, b_addr) = self.bind_pair(&mut lease, &runtime)?;
             locals.push([a_addr, b_addr]);
             relays.push(StreamRelay {
                 legs: [
@@ -231,6 +388,7 @@ impl MediaRelay {
             quality_dirty: false,
             label: label.clone(),
             lease,
+            _load: load,
         };
         tracing::debug!(call = %label, streams, "media session allocated");
         let join = runtime.spawn(task.run());
@@ -248,8 +406,10 @@ impl MediaRelay {
     /// meeting bridge (see [`crate::meeting`]). The ports return to the
     /// pool when the returned value (or the bridge that took it) drops.
     pub fn bind_leg(&self) -> Result<crate::meeting::BoundLeg, MediaError> {
+        // The meeting bridge runs on the caller's runtime.
+        let runtime = Handle::try_current().map_err(|_| MediaError::NoRuntime)?;
         let mut lease = PortLease::uncounted(self.inner.clone());
-        let (sockets, local) = self.bind_pair(&mut lease)?;
+        let (sockets, local) = self.bind_pair(&mut lease, &runtime)?;
         Ok(crate::meeting::BoundLeg::new(sockets, local, lease))
     }
 
@@ -257,9 +417,45 @@ impl MediaRelay {
         &self.inner
     }
 
+    /// The runtime a new session runs on, and its count on a relay thread.
+    fn place(&self) -> Result<(Handle, Option<WorkerLoad>), MediaError> {
+        let caller = Handle::try_current().ok();
+        let dedicated = match self.inner.threads {
+            Some(0) => None,
+            Some(n) => Some(n),
+            None => match &caller {
+                Some(h) if h.runtime_flavor() == RuntimeFlavor::CurrentThread => None,
+                _ => Some(std::thread::available_parallelism().map_or(1, |n| n.get())),
+            },
+        };
+        let workers: &[RelayWorker] = match dedicated {
+            Some(n) => self
+                .inner
+                .workers
+                .get_or_init(|| start_workers(n, self.inner.coalesce)),
+            None => &[],
+        };
+        if workers.is_empty() {
+            return caller.map(|h| (h, None)).ok_or(MediaError::NoRuntime);
+        }
+        let start = self.inner.next_worker.fetch_add(1, Relaxed);
+        let worker = (0..workers.len())
+            .map(|i| &workers[(start + i) % workers.len()])
+            .min_by_key(|w| w.sessions.load(Relaxed))
+            .expect("at least one worker");
+        worker.sessions.fetch_add(1, Relaxed);
+        Ok((
+            worker.handle.clone(),
+            Some(WorkerLoad(worker.sessions.clone())),
+        ))
+    }
+
+    /// Bind a port pair; its sockets are registered with `runtime`'s I/O
+    /// driver, whose thread then handles their wakeups.
     fn bind_pair(
         &self,
         lease: &mut PortLease,
+        runtime: &Handle,
     ) -> Result<([UdpSocket; 2], (SocketAddr, SocketAddr)), MediaError> {
         let attempts = self.inner.allocator().capacity();
         for _ in 0..attempts {
@@ -272,7 +468,7 @@ impl MediaRelay {
                     .store(2 * alloc.pairs_in_use() as u64, Relaxed);
                 pair
             };
-            match bind_udp_pair(self.inner.bind_ip, pair) {
+            match bind_udp_pair(self.inner.bind_ip, pair, runtime) {
                 Ok(sockets) => {
                     lease.pairs.push(pair);
                     let addrs = (
@@ -297,7 +493,23 @@ impl MediaRelay {
     }
 }
 
-fn bind_udp_pair(ip: IpAddr, pair: PortPair) -> Result<[UdpSocket; 2], (SocketAddr, io::Error)> {
+/// Relay threads, or none (logged) if the system refuses them: sessions
+/// then run on the caller's runtime.
+fn start_workers(n: usize, coalesce: Duration) -> Box<[RelayWorker]> {
+    let workers: io::Result<Box<[RelayWorker]>> =
+        (0..n).map(|i| RelayWorker::start(i, coalesce)).collect();
+    workers.unwrap_or_else(|e| {
+        tracing::error!(threads = n, error = %e, "cannot start media relay threads; relaying on the caller's runtime");
+        Box::new([])
+    })
+}
+
+fn bind_udp_pair(
+    ip: IpAddr,
+    pair: PortPair,
+    runtime: &Handle,
+) -> Result<[UdpSocket; 2], (SocketAddr, io::Error)> {
+    let _driver = runtime.enter();
     let bind = |port| {
         let addr = SocketAddr::new(ip, port);
         let s = std::net::UdpSocket::bind(addr).map_err(|e| (addr, e))?;
@@ -836,6 +1048,8 @@ pub(crate) struct SessionTask {
     pub(crate) quality_dirty: bool,
     pub(crate) label: Arc<str>,
     pub(crate) lease: PortLease,
+    /// Counts this session on its relay thread, if it has one.
+    pub(crate) _load: Option<WorkerLoad>,
 }
 
 impl SessionTask {

@@ -317,6 +317,7 @@ impl SessionTask {
                 progressed = false;
             }
             if !progressed {
+                crate::relay::note_handled(handled);
                 self.tally.flush(&self.lease.inner.metrics);
                 self.publish_quality();
                 return Poll::Pending;

@@ -452,11 +452,166 @@ async fn transform_hook_applies_per_direction() {
 
 #[test]
 fn allocate_outside_a_runtime_is_an_error_not_a_panic() {
-    let relay = relay(21380, 21389);
+    let mut cfg = RelayConfig::new("127.0.0.1".parse().unwrap(), 21380..=21389);
+    cfg.random_start = false;
+    // On the caller's runtime, which is not there.
+    cfg.threads = Some(0);
+    let relay = MediaRelay::with_config(cfg).unwrap();
     assert!(matches!(
         relay.allocate("no-rt", 1),
         Err(MediaError::NoRuntime)
     ));
     assert_eq!(relay.metrics().ports_in_use, 0);
     assert_eq!(relay.metrics().sessions_active, 0);
+}
+
+mod relay_threads {
+    //! Sessions on the relay's own threads, driven from plain threads with
+    //! blocking sockets (no runtime of the caller's at all).
+
+    use std::net::UdpSocket;
+    use std::sync::{Arc, Mutex};
+    use std::thread::ThreadId;
+
+    use super::*;
+
+    /// Notes the thread every packet of one direction is handled on.
+    struct Where(Arc<Mutex<Vec<(ThreadId, Option<String>)>>>);
+    impl PacketTransform for Where {
+        fn transform(&mut self, _: PacketClass, _: &mut [u8], len: usize) -> Option<usize> {
+            let t = std::thread::current();
+            self.0
+                .lock()
+                .unwrap()
+                .push((t.id(), t.name().map(str::to_owned)));
+            Some(len)
+        }
+    }
+
+    fn endpoint() -> UdpSocket {
+        let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        s
+    }
+
+    fn threaded(low: u16, high: u16, threads: usize, coalesce: Duration) -> MediaRelay {
+        let mut cfg = RelayConfig::new("127.0.0.1".parse().unwrap(), low..=high);
+        cfg.random_start = false;
+        cfg.threads = Some(threads);
+        cfg.coalesce = coalesce;
+        MediaRelay::with_config(cfg).unwrap()
+    }
+
+    /// One session with A and B on loopback; returns what A sends to and
+    /// B's socket, and where the A-to-B packets were handled.
+    #[allow(clippy::type_complexity)]
+    fn call(
+        relay: &MediaRelay,
+        label: &str,
+    ) -> (
+        MediaSession,
+        UdpSocket,
+        SocketAddr,
+        UdpSocket,
+        Arc<Mutex<Vec<(ThreadId, Option<String>)>>>,
+    ) {
+        let s = relay.allocate(label, 1).unwrap();
+        let (a, b) = (endpoint(), endpoint());
+        s.set_remote(0, Leg::A, a.local_addr().unwrap(), None, false)
+            .unwrap();
+        s.set_remote(0, Leg::B, b.local_addr().unwrap(), None, false)
+            .unwrap();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        s.set_transform(0, Direction::AtoB, Box::new(Where(seen.clone())))
+            .unwrap();
+        let a_side = s.local_addr(0, Leg::A).unwrap().0;
+        (s, a, a_side, b, seen)
+    }
+
+    fn recv_seqs(b: &UdpSocket, n: usize) -> Vec<u16> {
+        let mut buf = [0u8; 2048];
+        (0..n)
+            .map(|_| {
+                let (len, _) = b.recv_from(&mut buf).expect("relay did not deliver");
+                assert_eq!(len, PKT_LEN);
+                u16::from_be_bytes([buf[2], buf[3]])
+            })
+            .collect()
+    }
+
+    #[test]
+    fn sessions_spread_over_the_relay_threads_and_stay_on_theirs() {
+        let relay = threaded(21390, 21429, 2, Duration::ZERO);
+        let calls: Vec<_> = ["t-1", "t-2"].iter().map(|l| call(&relay, l)).collect();
+        for round in 0..3u16 {
+            for (_, a, a_side, b, _) in &calls {
+                for seq in 0..4 {
+                    a.send_to(&rtp(5, round * 4 + seq), a_side).unwrap();
+                }
+                assert_eq!(
+                    recv_seqs(b, 4),
+                    (round * 4..round * 4 + 4).collect::<Vec<_>>()
+                );
+            }
+        }
+        let me = std::thread::current().id();
+        let mut homes = Vec::new();
+        for (_, _, _, _, seen) in &calls {
+            let seen = seen.lock().unwrap();
+            assert_eq!(seen.len(), 12);
+            let (home, name) = seen[0].clone();
+            assert_ne!(home, me);
+            assert!(name.is_some_and(|n| n.starts_with("media-relay-")));
+            assert!(seen.iter().all(|(t, _)| *t == home), "a session moved");
+            homes.push(home);
+        }
+        assert_ne!(homes[0], homes[1], "two sessions on two idle threads");
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        for (s, ..) in calls {
+            rt.block_on(s.close());
+        }
+        assert_eq!(relay.metrics().ports_in_use, 0);
+        assert_eq!(relay.metrics().sessions_active, 0);
+        // A closed session's thread takes the next one.
+        let (s, a, a_side, b, seen) = call(&relay, "t-3");
+        a.send_to(&rtp(6, 1), a_side).unwrap();
+        assert_eq!(recv_seqs(&b, 1), vec![1]);
+        assert!(homes.contains(&seen.lock().unwrap()[0].0));
+        drop(s);
+    }
+
+    #[test]
+    fn coalescing_threads_deliver_bursts_and_paced_streams_in_order() {
+        let relay = threaded(21430, 21469, 1, Duration::from_millis(2));
+        let (s, a, a_side, b, _) = call(&relay, "coalesce");
+        // A burst, then packets a little apart (each round of the busy
+        // thread then holds some), then a quiet spell, then one more.
+        for seq in 0..100u16 {
+            a.send_to(&rtp(7, seq), a_side).unwrap();
+        }
+        assert_eq!(recv_seqs(&b, 100), (0..100).collect::<Vec<_>>());
+        let reader = std::thread::spawn(move || {
+            let got = recv_seqs(&b, 201);
+            (b, got)
+        });
+        for seq in 100..300u16 {
+            a.send_to(&rtp(7, seq), a_side).unwrap();
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+        a.send_to(&rtp(7, 300), a_side).unwrap();
+        let (_b, got) = reader.join().unwrap();
+        assert_eq!(got, (100..301).collect::<Vec<_>>());
+        // Counted just after it is sent: wait (bounded) for the last count.
+        for _ in 0..500 {
+            if s.stats().a_to_b.packets == 301 {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let st = s.stats();
+        assert_eq!((st.a_to_b.packets, st.dropped()), (301, 0));
+    }
 }

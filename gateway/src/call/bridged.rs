@@ -554,6 +554,20 @@ impl Engine {
                 // 90 kHz marks video: jitter without a MOS.
                 m.set_clock_rate(VIDEO_STREAM, o_leg, 90_000)?;
                 m.set_clock_rate(VIDEO_STREAM, a_leg, 90_000)?;
+                // Renumbered where the legs' payload types differ; an
+                // identity transform clears an earlier plan's renumbering.
+                use gateway_media::relay::Direction as Towards;
+                let (to_answerer, to_offerer) = match o_leg {
+                    Leg::A => (Towards::AtoB, Towards::BtoA),
+                    Leg::B => (Towards::BtoA, Towards::AtoB),
+                };
+                for (dir, to_b) in [(to_answerer, true), (to_offerer, false)] {
+                    let t: Box<dyn gateway_media::PacketTransform> = match v.payload_types(to_b) {
+                        Some(map) => Box::new(map),
+                        None => Box::new(gateway_media::IdentityTransform),
+                    };
+                    m.set_transform(VIDEO_STREAM, dir, t)?;
+                }
             }
             Ok(())
         };

@@ -56,11 +56,51 @@ pub(crate) struct OfferState {
 /// A leg's telephone-event: payload type and clock.
 pub(crate) type TelephoneEvent = (u8, u32);
 
-/// Video forwarded between the legs: where each receives.
+/// Video forwarded between the legs: where each receives, and the payload
+/// type each numbers the format with (they may differ: RFC 3264 lets the
+/// answerer choose its own; the relay then renumbers, never decodes).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct VideoPlan {
     pub a_remote: (SocketAddr, Option<SocketAddr>, bool),
     pub b_remote: (SocketAddr, Option<SocketAddr>, bool),
+    pub a_pt: u8,
+    pub b_pt: u8,
+}
+
+impl VideoPlan {
+    /// The renumbering towards the answerer (`to_b`) or the offerer. A leg
+    /// may send with either number (its own or the one in the SDP it got),
+    /// so both arrive mapped to the receiver's.
+    pub fn payload_types(&self, to_b: bool) -> Option<gateway_media::PayloadTypeMap> {
+        if self.a_pt == self.b_pt {
+            return None;
+        }
+        let dest = if to_b { self.b_pt } else { self.a_pt };
+        Some(gateway_media::PayloadTypeMap::new(&[
+            (self.a_pt, dest),
+            (self.b_pt, dest),
+        ]))
+    }
+}
+
+/// The same video format: codec and clock and, for H.264, the
+/// packetization mode (RFC 6184: mode 0 and mode 1 streams are not
+/// interchangeable without repacketizing).
+fn same_video_format(a: &CodecCap, b: &CodecCap) -> bool {
+    let mode = |c: &CodecCap| {
+        c.fmtp
+            .as_deref()
+            .and_then(|f| {
+                f.split(';').find_map(|p| {
+                    let (k, v) = p.split_once('=')?;
+                    k.trim()
+                        .eq_ignore_ascii_case("packetization-mode")
+                        .then(|| v.trim().to_string())
+                })
+            })
+            .unwrap_or_else(|| "0".into())
+    };
+    same_codec(a, b) && (!a.name.eq_ignore_ascii_case("H264") || mode(a) == mode(b))
 }
 
 /// The path of the call's audio, once the callee answered.
@@ -434,7 +474,8 @@ pub(crate) fn plan_answer(
         None => MediaTransport::Rtp,
     };
     // Video: forwarded when the callee chose a format the caller offered
-    // with the same payload type; otherwise the caller's video is refused.
+    // (renumbered if its payload type differs); otherwise the caller's
+    // video is refused.
     let video = match (
         &offer.a_video,
         b_answer.first(MediaKind::Video),
@@ -443,22 +484,28 @@ pub(crate) fn plan_answer(
         (Some((vi, av)), Some((_, bv)), Some(local)) => bv
             .codecs
             .first()
-            .filter(|c| {
-                av.codecs
-                    .iter()
-                    .any(|a| same_codec(a, c) && a.payload_type == c.payload_type)
-            })
             .and_then(|c| {
+                // The caller's own entry, preferring its same number.
+                let mut same = av.codecs.iter().filter(|a| same_video_format(a, c));
+                let first = same.clone().next()?;
+                let a_codec = same
+                    .find(|a| a.payload_type == c.payload_type)
+                    .unwrap_or(first);
+                Some((c, a_codec))
+            })
+            .and_then(|(c, a_codec)| {
                 let plan = VideoPlan {
                     a_remote: remote_of(av)?,
                     b_remote: remote_of(bv)?,
+                    a_pt: a_codec.payload_type,
+                    b_pt: c.payload_type,
                 };
                 let answer = StreamCaps {
                     rtp: Some(local.rtp),
                     rtcp: Some(local.rtcp),
                     rtcp_mux: false,
                     direction: bv.direction,
-                    codecs: vec![c.clone()],
+                    codecs: vec![a_codec.clone()],
                     bandwidth_kbps: None,
                     ..av.clone()
                 };
@@ -738,11 +785,35 @@ mod tests {
             Some(addr("203.0.113.1:30006"))
         );
 
-        // The callee answers with another payload type: no forwarding.
+        assert!(plan.video.unwrap().payload_types(true).is_none());
+
+        // The callee numbers the same format 97: forwarded, renumbered both
+        // ways, and the caller's answer keeps the caller's 96.
         let b = with_video(
             audio(&[(0, "PCMU", 8000)], MediaTransport::Rtp),
             97,
             "packetization-mode=1",
+        );
+        let plan = plan_answer(&st, &a, &b, local(30002), Some(local(30006))).unwrap();
+        let v = plan.video.expect("forwarded");
+        assert_eq!((v.a_pt, v.b_pt), (96, 97));
+        assert_eq!(plan.a_answer.streams[1].codecs[0].payload_type, 96);
+        use gateway_media::{PacketClass, PacketTransform};
+        let mut pkt = [0x80u8, 0x80 | 96, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0x65];
+        v.payload_types(true)
+            .unwrap()
+            .transform(PacketClass::Rtp, &mut pkt, 13);
+        assert_eq!(pkt[1], 0x80 | 97, "to the callee: its number, marker kept");
+        v.payload_types(false)
+            .unwrap()
+            .transform(PacketClass::Rtp, &mut pkt, 13);
+        assert_eq!(pkt[1], 0x80 | 96, "to the caller: its number");
+
+        // Another packetization mode is another format: no forwarding.
+        let b = with_video(
+            audio(&[(0, "PCMU", 8000)], MediaTransport::Rtp),
+            96,
+            "packetization-mode=0",
         );
         let plan = plan_answer(&st, &a, &b, local(30002), Some(local(30006))).unwrap();
         assert!(plan.video.is_none());

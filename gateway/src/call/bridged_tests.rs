@@ -452,6 +452,72 @@ async fn video_in_the_same_format_is_forwarded_without_decoding() {
     assert_eq!(src.port(), ports[1]);
 }
 
+/// A callee that numbers the caller's H.264 format 97 (RFC 3264 lets it):
+/// still forwarded without decoding, the payload type renumbered each way.
+#[tokio::test]
+async fn video_numbered_differently_by_the_callee_is_renumbered_each_way() {
+    let mut h = neutral();
+    let a_video = tokio::net::UdpSocket::bind("127.0.0.5:0").await.unwrap();
+    let b_video = tokio::net::UdpSocket::bind("127.0.0.6:0").await.unwrap();
+    let (av_port, bv_port) = (
+        a_video.local_addr().unwrap().port(),
+        b_video.local_addr().unwrap().port(),
+    );
+    let video = |port: u16, pt: u8| {
+        format!("m=video {port} RTP/AVP {pt}\r\na=rtpmap:{pt} H264/90000\r\na=fmtp:{pt} packetization-mode=1\r\n")
+    };
+    let mut a = Caller::new(a_addr(), "9999", "5551234");
+    let offer = format!("{}{}", sdp("127.0.0.5", 30000, 1), video(av_port, 96));
+    let b_inv = place_call(&mut h, &mut a, b_addr(), &offer);
+    let text = String::from_utf8_lossy(&b_inv.body).to_string();
+    let gw_bv: u16 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("m=video "))
+        .and_then(|l| l.split_whitespace().next()?.parse().ok())
+        .expect("video offered to the callee");
+    let b_sdp = format!("{}{}", sdp("127.0.0.6", 30002, 1), video(bv_port, 97));
+    let ok = answer(&mut h, &mut a, &b_inv, "nb9", &b_sdp, &[]);
+    let to_a = String::from_utf8_lossy(&ok.body).to_string();
+    assert!(
+        to_a.contains("a=rtpmap:96 H264/90000"),
+        "the caller keeps 96: {to_a}"
+    );
+    let gw_av: u16 = to_a
+        .lines()
+        .find_map(|l| l.strip_prefix("m=video "))
+        .and_then(|l| l.split_whitespace().next()?.parse().ok())
+        .expect("the caller's video is answered");
+
+    let packet = |pt: u8| {
+        let mut p = vec![0x80u8, 0x80 | pt, 0, 7, 0, 0, 0, 90, 0xAA, 0xBB, 0xCC, 0xDD];
+        p.extend_from_slice(&[0x65, 1, 2, 3, 4, 5]);
+        p
+    };
+    let mut buf = [0u8; 2048];
+    a_video
+        .send_to(&packet(96), ("127.0.0.1", gw_av))
+        .await
+        .unwrap();
+    let (n, _) = tokio::time::timeout(Duration::from_secs(5), b_video.recv_from(&mut buf))
+        .await
+        .expect("video relayed to B")
+        .unwrap();
+    assert_eq!(
+        &buf[..n],
+        &packet(97)[..],
+        "the callee gets its 97, marker kept"
+    );
+    b_video
+        .send_to(&packet(97), ("127.0.0.1", gw_bv))
+        .await
+        .unwrap();
+    let (n, _) = tokio::time::timeout(Duration::from_secs(5), a_video.recv_from(&mut buf))
+        .await
+        .expect("video relayed to A")
+        .unwrap();
+    assert_eq!(&buf[..n], &packet(96)[..], "the caller gets its 96");
+}
+
 /// A body that is not SDP is no offer: the callee gets the bridge's own
 /// SDP offer, never the caller's body labelled as one.
 #[tokio::test]

@@ -47,6 +47,10 @@ pub(crate) struct RunArgs {
     /// H.323 call-signalling port (TCP, default 1720).
     #[arg(long)]
     h323_cs_port: Option<u16>,
+    /// Web listener for WHIP/WHEP (HTTPS unless web_plain_http), ADDR:PORT
+    /// or "off". Default 0.0.0.0:8443.
+    #[arg(long, value_name = "ADDR:PORT|off")]
+    web_listen: Option<String>,
 }
 
 fn build_config(args: RunArgs) -> Result<Config, String> {
@@ -86,6 +90,9 @@ fn build_config(args: RunArgs) -> Result<Config, String> {
     }
     if let Some(v) = args.h323_cs_port {
         cfg.h323_cs_port = v;
+    }
+    if let Some(v) = args.web_listen {
+        cfg.web_listen = Some(v);
     }
     cfg.validate().map_err(|e| e.to_string())?;
     Ok(cfg)

@@ -13,6 +13,7 @@ pub mod h323;
 pub(crate) mod recording;
 pub(crate) mod repair;
 pub mod sip;
+pub(crate) mod webrtc;
 
 use crate::engine::Engine;
 use crate::store_writer::StoreOp;
@@ -64,6 +65,7 @@ pub(crate) struct MeetingLeg {
 pub(crate) enum LegSignalling {
     Sip(Box<sip::SipMeetingLeg>),
     H323(Box<h323::H323MeetingLeg>),
+    WebRtc(Box<webrtc::WebrtcMeetingLeg>),
 }
 
 impl LegSignalling {
@@ -73,7 +75,7 @@ impl LegSignalling {
     fn keyframe_feedback(&self, pt: u8) -> KeyframeFeedback {
         match self {
             LegSignalling::Sip(s) => s.keyframe_feedback(pt),
-            LegSignalling::H323(_) => KeyframeFeedback::default(),
+            LegSignalling::H323(_) | LegSignalling::WebRtc(_) => KeyframeFeedback::default(),
         }
     }
 
@@ -538,6 +540,7 @@ impl Engine {
                 let conn = h.conn;
                 self.h323_leg_command(now, conn, cmd)
             }
+            LegSignalling::WebRtc(_) => self.webrtc_leg_command(r, cmd),
         }
     }
 
@@ -606,6 +609,9 @@ impl Engine {
                 self.meeting_tags.remove(s.tag());
             }
             LegSignalling::H323(h) => debug!(conn = h.conn, "H.323 leg out of the meeting"),
+            LegSignalling::WebRtc(w) => {
+                let _ = w.control.send(crate::webrtc::LegControl::Left);
+            }
         };
         self.metrics.calls_active.dec();
         let outcome = if cause.is_normal() {

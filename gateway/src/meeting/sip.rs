@@ -129,6 +129,7 @@ fn sip_leg(signalling: &mut LegSignalling) -> &mut SipMeetingLeg {
         LegSignalling::Sip(s) => s,
         // SIP dialog tags and SIP leg timers only ever name SIP legs.
         LegSignalling::H323(_) => unreachable!("an H.323 meeting leg reached the SIP adapter"),
+        LegSignalling::WebRtc(_) => unreachable!("a WebRTC meeting leg reached the SIP adapter"),
     }
 }
 

@@ -51,6 +51,8 @@ pub enum OutgoingError {
     NoFastStartAudio,
     #[error("our Setup could not be encoded")]
     Encode,
+    #[error("only a call we placed can be placed again")]
+    NotOutgoing,
 }
 
 fn transport_address(a: SocketAddr) -> Option<TransportAddress> {
@@ -97,6 +99,7 @@ impl H323CallLeg {
             .clone()
             .or_else(|| call.called_aliases.iter().find_map(alias_text));
         leg.tunnelling = leg.config.h245_tunnelling;
+        leg.outgoing_call = Some(Box::new(call.clone()));
         let fast_start = leg.propose(&call.offer)?;
         leg.fast_start = FastStart::Pending;
 
@@ -248,6 +251,11 @@ impl H323CallLeg {
 
     /// A message answering our Setup.
     pub(super) fn on_answer_message(&mut self, mt: MessageType, u: H323UserInformation) {
+        if let UuBody::Facility(f) = &u.pdu.body {
+            if self.on_redirect_facility(f) {
+                return;
+            }
+        }
         let (fast_start, refused) = match &u.pdu.body {
             UuBody::CallProceeding(p) | UuBody::Alerting(p) => {
                 (p.fast_start.as_deref(), p.fast_connect_refused)
@@ -331,8 +339,9 @@ impl H323CallLeg {
                     .push_back(LegEvent::Progress { early_media: media });
             }
             _ => {
-                // Facility: its fastStart is early media, the rest (call
-                // forwarding, routing to a gatekeeper) is not followed.
+                // Facility: its fastStart is early media (call forwarding
+                // and routing to a gatekeeper are redirects, see
+                // redirect.rs).
                 if let Some(caps) = media {
                     self.answer_reported = true;
                     self.events.push_back(LegEvent::Progress {

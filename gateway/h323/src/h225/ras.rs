@@ -782,8 +782,8 @@ pub struct RegistrationReject {
     pub gatekeeper_identifier: Option<String>,
 }
 
-impl PerType for RegistrationReject {
-    fn decode(d: &mut Decoder<'_>) -> Result<Self> {
+impl Secured for RegistrationReject {
+    fn decode_sec(d: &mut Decoder<'_>, sec: &mut RasSecurity) -> Result<Self> {
         let pre = d.preamble(true, 2)?;
         let m = RegistrationReject {
             request_seq_num: seq_num(d)?,
@@ -792,15 +792,15 @@ impl PerType for RegistrationReject {
             reject_reason: d.field("rejectReason", RegistrationRejectReason::decode)?,
             gatekeeper_identifier: opt(d, pre.has(1), "gatekeeperIdentifier", identifier)?,
         };
-        let ext = d.ext_bitmap(pre.extended)?;
-        d.skip_extensions(&ext)?;
+        crypto_tokens_only(d, pre.extended, 2, sec)?;
         Ok(m)
     }
 
-    fn encode(&self, e: &mut Encoder) -> Result<()> {
+    fn encode_sec(&self, e: &mut Encoder, sec: &RasSecurity) -> Result<()> {
+        let adds = crypto_adds(2, sec);
         e.preamble(
             true,
-            false,
+            any_ext(&adds),
             &[
                 self.non_standard_data.is_some(),
                 self.gatekeeper_identifier.is_some(),
@@ -815,9 +815,12 @@ impl PerType for RegistrationReject {
             "gatekeeperIdentifier",
             &self.gatekeeper_identifier,
             |e, v| put_identifier(e, v),
-        )
+        )?;
+        e.extensions(&adds)
     }
 }
+
+secured_per_type!(RegistrationReject);
 
 /// URQ
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -903,33 +906,72 @@ pub struct UnregistrationConfirm {
     pub non_standard_data: Option<NonStandardParameter>,
 }
 
-fn decode_seq_nsd(d: &mut Decoder<'_>) -> Result<(u16, Option<NonStandardParameter>)> {
+/// The extension additions of a reply whose only modelled one is
+/// cryptoTokens, at addition index `at` (the signature of a gatekeeper
+/// that signs its replies, H.235.1).
+fn crypto_tokens_only(
+    d: &mut Decoder<'_>,
+    extended: bool,
+    at: usize,
+    sec: &mut RasSecurity,
+) -> Result<()> {
+    for i in d.ext_bitmap(extended)?.indices() {
+        if i == at {
+            sec.crypto_tokens = Some(d.skip_open_type()?);
+        } else {
+            skip(d)?;
+        }
+    }
+    Ok(())
+}
+
+/// The additions [`crypto_tokens_only`] reads, for encoding.
+fn crypto_adds(at: usize, sec: &RasSecurity) -> Vec<Option<Vec<u8>>> {
+    let mut adds = vec![None; at + 1];
+    adds[at] = sec.crypto_tokens.clone();
+    adds
+}
+
+/// requestSeqNum and nonStandardData, cryptoTokens the second addition
+/// (UCF, DCF).
+fn decode_seq_nsd(
+    d: &mut Decoder<'_>,
+    sec: &mut RasSecurity,
+) -> Result<(u16, Option<NonStandardParameter>)> {
     let pre = d.preamble(true, 1)?;
     let s = seq_num(d)?;
     let n = nsd(d, pre.has(0))?;
-    let ext = d.ext_bitmap(pre.extended)?;
-    d.skip_extensions(&ext)?;
+    crypto_tokens_only(d, pre.extended, 1, sec)?;
     Ok((s, n))
 }
 
-fn encode_seq_nsd(e: &mut Encoder, s: u16, n: &Option<NonStandardParameter>) -> Result<()> {
-    e.preamble(true, false, &[n.is_some()]);
+fn encode_seq_nsd(
+    e: &mut Encoder,
+    s: u16,
+    n: &Option<NonStandardParameter>,
+    sec: &RasSecurity,
+) -> Result<()> {
+    let adds = crypto_adds(1, sec);
+    e.preamble(true, any_ext(&adds), &[n.is_some()]);
     put_seq_num(e, s)?;
-    put_nsd(e, n)
+    put_nsd(e, n)?;
+    e.extensions(&adds)
 }
 
-impl PerType for UnregistrationConfirm {
-    fn decode(d: &mut Decoder<'_>) -> Result<Self> {
-        let (request_seq_num, non_standard_data) = decode_seq_nsd(d)?;
+impl Secured for UnregistrationConfirm {
+    fn decode_sec(d: &mut Decoder<'_>, sec: &mut RasSecurity) -> Result<Self> {
+        let (request_seq_num, non_standard_data) = decode_seq_nsd(d, sec)?;
         Ok(UnregistrationConfirm {
             request_seq_num,
             non_standard_data,
         })
     }
-    fn encode(&self, e: &mut Encoder) -> Result<()> {
-        encode_seq_nsd(e, self.request_seq_num, &self.non_standard_data)
+    fn encode_sec(&self, e: &mut Encoder, sec: &RasSecurity) -> Result<()> {
+        encode_seq_nsd(e, self.request_seq_num, &self.non_standard_data, sec)
     }
 }
+
+secured_per_type!(UnregistrationConfirm);
 
 /// URJ
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -939,25 +981,28 @@ pub struct UnregistrationReject {
     pub non_standard_data: Option<NonStandardParameter>,
 }
 
-impl PerType for UnregistrationReject {
-    fn decode(d: &mut Decoder<'_>) -> Result<Self> {
+impl Secured for UnregistrationReject {
+    fn decode_sec(d: &mut Decoder<'_>, sec: &mut RasSecurity) -> Result<Self> {
         let pre = d.preamble(true, 1)?;
         let m = UnregistrationReject {
             request_seq_num: seq_num(d)?,
             reject_reason: d.field("rejectReason", UnregRejectReason::decode)?,
             non_standard_data: nsd(d, pre.has(0))?,
         };
-        let ext = d.ext_bitmap(pre.extended)?;
-        d.skip_extensions(&ext)?;
+        crypto_tokens_only(d, pre.extended, 2, sec)?;
         Ok(m)
     }
-    fn encode(&self, e: &mut Encoder) -> Result<()> {
-        e.preamble(true, false, &[self.non_standard_data.is_some()]);
+    fn encode_sec(&self, e: &mut Encoder, sec: &RasSecurity) -> Result<()> {
+        let adds = crypto_adds(2, sec);
+        e.preamble(true, any_ext(&adds), &[self.non_standard_data.is_some()]);
         put_seq_num(e, self.request_seq_num)?;
         e.field("rejectReason", |e| self.reject_reason.encode(e))?;
-        put_nsd(e, &self.non_standard_data)
+        put_nsd(e, &self.non_standard_data)?;
+        e.extensions(&adds)
     }
 }
+
+secured_per_type!(UnregistrationReject);
 
 /// ARQ
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -1260,25 +1305,28 @@ pub struct AdmissionReject {
     pub non_standard_data: Option<NonStandardParameter>,
 }
 
-impl PerType for AdmissionReject {
-    fn decode(d: &mut Decoder<'_>) -> Result<Self> {
+impl Secured for AdmissionReject {
+    fn decode_sec(d: &mut Decoder<'_>, sec: &mut RasSecurity) -> Result<Self> {
         let pre = d.preamble(true, 1)?;
         let m = AdmissionReject {
             request_seq_num: seq_num(d)?,
             reject_reason: d.field("rejectReason", AdmissionRejectReason::decode)?,
             non_standard_data: nsd(d, pre.has(0))?,
         };
-        let ext = d.ext_bitmap(pre.extended)?;
-        d.skip_extensions(&ext)?;
+        crypto_tokens_only(d, pre.extended, 2, sec)?;
         Ok(m)
     }
-    fn encode(&self, e: &mut Encoder) -> Result<()> {
-        e.preamble(true, false, &[self.non_standard_data.is_some()]);
+    fn encode_sec(&self, e: &mut Encoder, sec: &RasSecurity) -> Result<()> {
+        let adds = crypto_adds(2, sec);
+        e.preamble(true, any_ext(&adds), &[self.non_standard_data.is_some()]);
         put_seq_num(e, self.request_seq_num)?;
         e.field("rejectReason", |e| self.reject_reason.encode(e))?;
-        put_nsd(e, &self.non_standard_data)
+        put_nsd(e, &self.non_standard_data)?;
+        e.extensions(&adds)
     }
 }
+
+secured_per_type!(AdmissionReject);
 
 /// BRQ
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -1357,25 +1405,28 @@ pub struct BandwidthConfirm {
     pub non_standard_data: Option<NonStandardParameter>,
 }
 
-impl PerType for BandwidthConfirm {
-    fn decode(d: &mut Decoder<'_>) -> Result<Self> {
+impl Secured for BandwidthConfirm {
+    fn decode_sec(d: &mut Decoder<'_>, sec: &mut RasSecurity) -> Result<Self> {
         let pre = d.preamble(true, 1)?;
         let m = BandwidthConfirm {
             request_seq_num: seq_num(d)?,
             band_width: d.field("bandWidth", bandwidth)?,
             non_standard_data: nsd(d, pre.has(0))?,
         };
-        let ext = d.ext_bitmap(pre.extended)?;
-        d.skip_extensions(&ext)?;
+        crypto_tokens_only(d, pre.extended, 1, sec)?;
         Ok(m)
     }
-    fn encode(&self, e: &mut Encoder) -> Result<()> {
-        e.preamble(true, false, &[self.non_standard_data.is_some()]);
+    fn encode_sec(&self, e: &mut Encoder, sec: &RasSecurity) -> Result<()> {
+        let adds = crypto_adds(1, sec);
+        e.preamble(true, any_ext(&adds), &[self.non_standard_data.is_some()]);
         put_seq_num(e, self.request_seq_num)?;
         put_bandwidth(e, self.band_width)?;
-        put_nsd(e, &self.non_standard_data)
+        put_nsd(e, &self.non_standard_data)?;
+        e.extensions(&adds)
     }
 }
+
+secured_per_type!(BandwidthConfirm);
 
 /// BRJ
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -1386,8 +1437,8 @@ pub struct BandwidthReject {
     pub non_standard_data: Option<NonStandardParameter>,
 }
 
-impl PerType for BandwidthReject {
-    fn decode(d: &mut Decoder<'_>) -> Result<Self> {
+impl Secured for BandwidthReject {
+    fn decode_sec(d: &mut Decoder<'_>, sec: &mut RasSecurity) -> Result<Self> {
         let pre = d.preamble(true, 1)?;
         let m = BandwidthReject {
             request_seq_num: seq_num(d)?,
@@ -1395,18 +1446,21 @@ impl PerType for BandwidthReject {
             allowed_band_width: d.field("allowedBandWidth", bandwidth)?,
             non_standard_data: nsd(d, pre.has(0))?,
         };
-        let ext = d.ext_bitmap(pre.extended)?;
-        d.skip_extensions(&ext)?;
+        crypto_tokens_only(d, pre.extended, 2, sec)?;
         Ok(m)
     }
-    fn encode(&self, e: &mut Encoder) -> Result<()> {
-        e.preamble(true, false, &[self.non_standard_data.is_some()]);
+    fn encode_sec(&self, e: &mut Encoder, sec: &RasSecurity) -> Result<()> {
+        let adds = crypto_adds(2, sec);
+        e.preamble(true, any_ext(&adds), &[self.non_standard_data.is_some()]);
         put_seq_num(e, self.request_seq_num)?;
         e.field("rejectReason", |e| self.reject_reason.encode(e))?;
         put_bandwidth(e, self.allowed_band_width)?;
-        put_nsd(e, &self.non_standard_data)
+        put_nsd(e, &self.non_standard_data)?;
+        e.extensions(&adds)
     }
 }
+
+secured_per_type!(BandwidthReject);
 
 /// DRQ
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -1486,18 +1540,20 @@ pub struct DisengageConfirm {
     pub non_standard_data: Option<NonStandardParameter>,
 }
 
-impl PerType for DisengageConfirm {
-    fn decode(d: &mut Decoder<'_>) -> Result<Self> {
-        let (request_seq_num, non_standard_data) = decode_seq_nsd(d)?;
+impl Secured for DisengageConfirm {
+    fn decode_sec(d: &mut Decoder<'_>, sec: &mut RasSecurity) -> Result<Self> {
+        let (request_seq_num, non_standard_data) = decode_seq_nsd(d, sec)?;
         Ok(DisengageConfirm {
             request_seq_num,
             non_standard_data,
         })
     }
-    fn encode(&self, e: &mut Encoder) -> Result<()> {
-        encode_seq_nsd(e, self.request_seq_num, &self.non_standard_data)
+    fn encode_sec(&self, e: &mut Encoder, sec: &RasSecurity) -> Result<()> {
+        encode_seq_nsd(e, self.request_seq_num, &self.non_standard_data, sec)
     }
 }
+
+secured_per_type!(DisengageConfirm);
 
 /// DRJ
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -1507,25 +1563,28 @@ pub struct DisengageReject {
     pub non_standard_data: Option<NonStandardParameter>,
 }
 
-impl PerType for DisengageReject {
-    fn decode(d: &mut Decoder<'_>) -> Result<Self> {
+impl Secured for DisengageReject {
+    fn decode_sec(d: &mut Decoder<'_>, sec: &mut RasSecurity) -> Result<Self> {
         let pre = d.preamble(true, 1)?;
         let m = DisengageReject {
             request_seq_num: seq_num(d)?,
             reject_reason: d.field("rejectReason", DisengageRejectReason::decode)?,
             non_standard_data: nsd(d, pre.has(0))?,
         };
-        let ext = d.ext_bitmap(pre.extended)?;
-        d.skip_extensions(&ext)?;
+        crypto_tokens_only(d, pre.extended, 2, sec)?;
         Ok(m)
     }
-    fn encode(&self, e: &mut Encoder) -> Result<()> {
-        e.preamble(true, false, &[self.non_standard_data.is_some()]);
+    fn encode_sec(&self, e: &mut Encoder, sec: &RasSecurity) -> Result<()> {
+        let adds = crypto_adds(2, sec);
+        e.preamble(true, any_ext(&adds), &[self.non_standard_data.is_some()]);
         put_seq_num(e, self.request_seq_num)?;
         e.field("rejectReason", |e| self.reject_reason.encode(e))?;
-        put_nsd(e, &self.non_standard_data)
+        put_nsd(e, &self.non_standard_data)?;
+        e.extensions(&adds)
     }
 }
+
+secured_per_type!(DisengageReject);
 
 /// LRQ
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -1693,25 +1752,28 @@ pub struct LocationReject {
     pub non_standard_data: Option<NonStandardParameter>,
 }
 
-impl PerType for LocationReject {
-    fn decode(d: &mut Decoder<'_>) -> Result<Self> {
+impl Secured for LocationReject {
+    fn decode_sec(d: &mut Decoder<'_>, sec: &mut RasSecurity) -> Result<Self> {
         let pre = d.preamble(true, 1)?;
         let m = LocationReject {
             request_seq_num: seq_num(d)?,
             reject_reason: d.field("rejectReason", LocationRejectReason::decode)?,
             non_standard_data: nsd(d, pre.has(0))?,
         };
-        let ext = d.ext_bitmap(pre.extended)?;
-        d.skip_extensions(&ext)?;
+        crypto_tokens_only(d, pre.extended, 2, sec)?;
         Ok(m)
     }
-    fn encode(&self, e: &mut Encoder) -> Result<()> {
-        e.preamble(true, false, &[self.non_standard_data.is_some()]);
+    fn encode_sec(&self, e: &mut Encoder, sec: &RasSecurity) -> Result<()> {
+        let adds = crypto_adds(2, sec);
+        e.preamble(true, any_ext(&adds), &[self.non_standard_data.is_some()]);
         put_seq_num(e, self.request_seq_num)?;
         e.field("rejectReason", |e| self.reject_reason.encode(e))?;
-        put_nsd(e, &self.non_standard_data)
+        put_nsd(e, &self.non_standard_data)?;
+        e.extensions(&adds)
     }
 }
+
+secured_per_type!(LocationReject);
 
 /// IRQ
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -2058,15 +2120,6 @@ pub enum RasMessage {
 }
 
 impl Secured for GatekeeperReject {}
-impl Secured for RegistrationReject {}
-impl Secured for UnregistrationConfirm {}
-impl Secured for UnregistrationReject {}
-impl Secured for AdmissionReject {}
-impl Secured for BandwidthConfirm {}
-impl Secured for BandwidthReject {}
-impl Secured for DisengageConfirm {}
-impl Secured for DisengageReject {}
-impl Secured for LocationReject {}
 impl Secured for InfoRequest {}
 impl Secured for NonStandardMessage {}
 impl Secured for UnknownMessageResponse {}
