@@ -117,10 +117,41 @@ def test_md5_password_room(secured_gateway, procs, tmp_path):
     assert "1.2.840.113549.2.5" in modes.stdout.decode(), modes.stdout.decode()
 
 
+class Recording:
+    """The room's socket, keeping every datagram it receives."""
+
+    def __init__(self, sock):
+        self.sock = sock
+        self.received = []
+
+    def recvfrom(self, n):
+        buf, peer = self.sock.recvfrom(n)
+        self.received.append(buf)
+        return buf, peer
+
+    def __getattr__(self, name):
+        return getattr(self.sock, name)
+
+
+def signed_by_gateway(raw: bytes, eid: str) -> bool:
+    """The reply carries an H.235.1 token for `eid` from the gatekeeper
+    whose HMAC (hashlib) checks with the room's password, and only with it."""
+    kind, val = sim.decode(sim.RAS, raw)
+    tokens = val.get("cryptoTokens") or []
+    if not tokens:
+        return False
+    clear = tokens[0][1][1]["hashedVals"]
+    return (clear.get("generalID") == eid and clear.get("sendersID") == "gateway"
+            and abs(clear["timeStamp"] - time.time()) < 60
+            and sim_ras.h2351_valid(raw, tokens[0], PASSWORD)
+            and not sim_ras.h2351_valid(raw, tokens[0], "guessed"))
+
+
 def test_h2351_room(secured_gateway):
     gw = secured_gateway
     gk = ("127.0.0.1", gw.ras_port)
     room = sim_ras.AuthRas(gk, "room-2001", PASSWORD, method="h2351")
+    room.sock = Recording(room.sock)
     wrong = sim_ras.AuthRas(gk, "room-2001", "guessed", method="h2351")
     try:
         kind, gcf = room.grq_offering(ROOM, [sim_ras.OID_MD5, sim_ras.OID_U])
@@ -136,6 +167,12 @@ def test_h2351_room(secured_gateway):
         assert kind == "admissionConfirm", (kind, acf)
         kind, dcf = room.drq(eid, bytes([11]) * 16, bytes([12]) * 16, 11)
         assert kind == "disengageConfirm", (kind, dcf)
+        # the gatekeeper signs its replies the same way, so the room can
+        # check them: RCF, ACF and DCF (the GCF answers an unsigned GRQ)
+        by_kind = {sim.decode(sim.RAS, b)[0]: b for b in room.sock.received}
+        for name in ("registrationConfirm", "admissionConfirm", "disengageConfirm"):
+            assert signed_by_gateway(by_kind[name], eid), name
+        assert not sim.decode(sim.RAS, by_kind["gatekeeperConfirm"])[1].get("cryptoTokens")
     finally:
         room.close()
         wrong.close()

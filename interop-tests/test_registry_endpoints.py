@@ -9,6 +9,7 @@ administration's own copy)."""
 from __future__ import annotations
 
 import secrets
+import threading
 import time
 
 from harness import ports
@@ -123,32 +124,26 @@ def sipp_run(procs, workdir, name: str, xml: str, port: int, gw, timeout: int):
 
 def call(gw, caller: UdpUA, number: str, callee: UdpUA, wait: float = 3.0):
     """1001 calls `number`: the INVITE `callee` received (answered 486 so the
-    call ends at once), or None, and the caller's final status."""
+    call ends at once), or None, and the caller's final status. The caller
+    runs on a thread: it blocks on its final response while the callee
+    answers."""
     call_id = secrets.token_hex(8) + "@127.0.0.1"
     ruri = f"sip:{number}@{caller.server_hostport}"
-    got = []
-
-    def on_invite(m):
-        return (not m.is_response and m.method == "INVITE")
-
-    caller_final = {}
+    final = {}
 
     def place():
-        resp = caller.send_with_auth("INVITE", ruri, ruri, body=sdp_offer(41000 + len(got) * 2),
-                                     call_id=call_id, timeout=wait)
-        caller_final["resp"] = resp
+        final["resp"] = caller.send_with_auth("INVITE", ruri, ruri, body=sdp_offer(41000),
+                                              call_id=call_id, timeout=wait)
 
-    import threading
     t = threading.Thread(target=place)
     t.start()
-    inv = callee.recv(wait, on_invite)
+    inv = callee.recv(wait, lambda m: not m.is_response and m.method == "INVITE")
     if inv is not None:
-        got.append(inv)
         callee.respond(inv, 486, "Busy Here", to_tag=new_tag())
     t.join(wait + 6)
-    resp = caller_final.get("resp")
+    resp = final.get("resp")
     if resp is not None and resp.status >= 200:
-        # ACK the failure so the gateway stops retransmitting.
+        # ACK the failure so the gateway stops retransmitting it.
         caller.send(caller.ack_for(resp, ruri, caller.last_branch))
     return inv, (resp.status if resp is not None else None)
 

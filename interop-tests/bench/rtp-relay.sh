@@ -5,6 +5,7 @@
 #   interop-tests/bench/rtp-relay.sh                # defaults below
 #   STREAMS=100 RATES="50000 100000" DURATION=5 REPEAT=3 interop-tests/bench/rtp-relay.sh
 #   MODES=srtp interop-tests/bench/rtp-relay.sh     # SRTP<->RTP only
+#   VARIANTS="--threads 2;--threads 2 --in-runtime"  # several of ours, interleaved
 #
 # Each stream is one call with an audio m-line; the generator sends 172-byte
 # RTP packets both ways (2 flows per stream) at RATE packets/s in total, and
@@ -26,7 +27,9 @@
 # On a small shared box the generator competes with the relays for CPU: read
 # the highest rates as "what the box could push", us/pkt as the efficiency
 # figure. NICE=-10 runs relays and generator at that niceness (root), which
-# keeps other work on the box from skewing them. Needs: cargo, python3,
+# keeps other work on the box from skewing them. VARIANTS lists relay_bench
+# settings separated by ';' (default: --threads RELAY_THREADS); each runs
+# after rtpengine in every repeat and gets its own table. Needs: cargo, python3,
 # rtpengine (Debian package rtpengine-daemon). Builds the examples in release
 # mode.
 set -euo pipefail
@@ -38,6 +41,7 @@ DURATION=${DURATION:-5}
 REPEAT=${REPEAT:-3}
 RELAY_THREADS=${RELAY_THREADS:-2}
 NICE=${NICE:-0}
+VARIANTS=${VARIANTS:-"--threads $RELAY_THREADS"}
 SUITE=AES_CM_128_HMAC_SHA1_80
 A_BASE=25000          # load-generator endpoints, below the ephemeral range
 B_BASE=27000
@@ -59,7 +63,7 @@ command -v rtpengine >/dev/null || { echo "rtpengine not installed (apt-get inst
 
 echo "building relay_bench and rtp_load (release)..." >&2
 (cd "$ROOT" && cargo build -q --release -p gateway-media --example relay_bench --example rtp_load)
-BIN="$ROOT/target/release/examples"
+BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/examples"
 RUN=(nice -n "$NICE")
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
@@ -104,19 +108,21 @@ bench_rtpengine() {
     kill "$pid"; wait "$pid" 2>/dev/null || true
 }
 
+# bench_ours RATE MODE NAME ARGS...: one run of relay_bench with ARGS.
 bench_ours() {
-    local rate=$1 mode=$2 pid srtp=()
+    local rate=$1 mode=$2 name=$3 pid srtp=()
+    shift 3
     [[ $mode == srtp ]] && srtp=(--srtp "$SUITE")
     rm -f "$WORK/hold" "$WORK/ours.json"
     mkfifo "$WORK/hold"
     "${RUN[@]}" "$BIN/relay_bench" --sessions "$STREAMS" --ports 20000-24999 --a-base $A_BASE --b-base $B_BASE \
-        --threads "$RELAY_THREADS" --duration 3600 "${srtp[@]}" \
+        "$@" --duration 3600 "${srtp[@]}" \
         <"$WORK/hold" >"$WORK/ours.json" 2>>"$WORK/ours.log" &
     pid=$!
     PIDS+=("$pid")
     exec 3>"$WORK/hold"     # relay_bench runs until its stdin closes
     for _ in $(seq 100); do [[ -s "$WORK/ours.json" ]] && break; sleep 0.1; done
-    load gateway-media "$mode" "$pid" "$WORK/ours.json" "$rate"
+    load "$name" "$mode" "$pid" "$WORK/ours.json" "$rate"
     exec 3>&-
     wait "$pid" 2>/dev/null || true
 }
@@ -125,13 +131,17 @@ for _ in $(seq "$REPEAT"); do
     for rate in $RATES; do
         for mode in $MODES; do
             bench_rtpengine "$rate" "$mode"
-            bench_ours "$rate" "$mode"
+            IFS=';' read -ra variants <<<"$VARIANTS"
+            for i in "${!variants[@]}"; do
+                read -ra args <<<"${variants[$i]}"
+                bench_ours "$rate" "$mode" "gateway-media#$i" "${args[@]}"
+            done
         done
     done
 done
 
 # --- report -------------------------------------------------------------------
-python3 - "$WORK/results" "$STREAMS" "$DURATION" "$REPEAT" <<'PY'
+python3 - "$WORK/results" "$STREAMS" "$DURATION" "$REPEAT" "$VARIANTS" <<'PY'
 import statistics, sys
 rows = [l.split() for l in open(sys.argv[1])]
 runs = {}
@@ -151,24 +161,26 @@ def summary(mode, rate, name):
                 mis=sum(r["mis"] for r in rs), la=med(r["la"] for r in rs), n=len(rs))
 print(f"\nRTP relay benchmark: {sys.argv[2]} streams x 2 directions, 172-byte packets, "
       f"{sys.argv[3]} s per run, medians of {sys.argv[4]} runs")
-for mode in ("plain", "srtp"):
+variants = sys.argv[5].split(";")
+for (mode, v) in [(m, v) for v in range(len(variants)) for m in ("plain", "srtp")]:
+    ours = f"gateway-media#{v}"
     rates = sorted({k[1] for k in runs if k[0] == mode})
     if not rates:
         continue
-    print(f"\n{mode}:")
+    print(f"\n{mode}, ours with: {variants[v].strip()}")
     head = f"{'target pps':>10} {'load':>5} | {'rtpengine pps':>13} {'loss%':>6} {'cpu%':>5} {'us/pkt':>6} {'best':>5} | {'ours pps':>9} {'loss%':>6} {'cpu%':>5} {'us/pkt':>6} {'best':>5} | {'cpu x':>5} {'pps x':>5}"
     if mode == "srtp":
         head += f" | {'srtp/plain ours':>15} {'rtpengine':>9}"
     print(head)
     for rate in rates:
-        r, o = summary(mode, rate, "rtpengine"), summary(mode, rate, "gateway-media")
+        r, o = summary(mode, rate, "rtpengine"), summary(mode, rate, ours)
         if not (r and o):
             continue
         line = (f"{rate:>10} {max(r['la'], o['la']):>5.1f} | {r['dlv']:>13.0f} {r['loss']:>6.2f} {r['cpu']:>5.0f} {r['us']:>6.2f} {r['best']:>5.2f} | "
                 f"{o['dlv']:>9.0f} {o['loss']:>6.2f} {o['cpu']:>5.0f} {o['us']:>6.2f} {o['best']:>5.2f} | "
                 f"{r['us'] / o['us']:>5.2f} {o['dlv'] / r['dlv'] if r['dlv'] else float('nan'):>5.2f}")
         if mode == "srtp":
-            rp, op = summary("plain", rate, "rtpengine"), summary("plain", rate, "gateway-media")
+            rp, op = summary("plain", rate, "rtpengine"), summary("plain", rate, ours)
             ratio = lambda p, s: f"{p['us'] / s['us']:.2f}" if p else "-"
             line += f" | {ratio(op, o):>15} {ratio(rp, r):>9}"
         print(line)

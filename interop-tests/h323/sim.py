@@ -3,7 +3,9 @@ DRQ, URQ) over UDP, a call over TCP (Setup with Fast Start, tunnelled H.245
 answered like a room system does, UII digits, ReleaseComplete) and G.711
 RTP audio both ways. A room can also take calls (`Listener`): it accepts
 the gateway's Setup on the port it registered and answers CallProceeding,
-Alerting and Connect with a Fast Start answer. Everything is encoded and decoded with pycrate, an
+Alerting and Connect with a Fast Start answer. A room may also call with
+slow start (no fastStart: `Call.open_audio`, the gateway's channels acked
+with the room's RTP port). Everything is encoded and decoded with pycrate, an
 encoder independent of the gateway's own.
 
 Used as a library by test_h323_*.py; every wait is bounded in time."""
@@ -297,6 +299,72 @@ def olc_h264(lcn: int, host: str, rtp_port: int, receive: bool, pt: int = 109) -
     return encode(OLC, val)
 
 
+def olc_request(lcn: int, host: str, rtp_port: int, codec='g711Ulaw64k'):
+    """Slow start: the room opens its transmit channel over H.245 (the
+    gateway's ack names where to send)."""
+    h2250 = {'sessionID': 1, 'mediaControlChannel': h245_ip(host, rtp_port + 1),
+             'silenceSuppression': False}
+    return ('request', ('openLogicalChannel', {
+        'forwardLogicalChannelNumber': lcn,
+        'forwardLogicalChannelParameters': {
+            'dataType': ('audioData', (codec, 20)),
+            'multiplexParameters': ('h2250LogicalChannelParameters', h2250)}}))
+
+
+def olc_ack(lcn: int, host: str, rtp_port: int):
+    """The room accepts a channel the gateway opened: it receives at
+    rtp_port (RTCP one above)."""
+    return ('response', ('openLogicalChannelAck', {
+        'forwardLogicalChannelNumber': lcn,
+        'forwardMultiplexAckParameters': ('h2250LogicalChannelAckParameters', {
+            'sessionID': 1, 'mediaChannel': h245_ip(host, rtp_port),
+            'mediaControlChannel': h245_ip(host, rtp_port + 1), 'flowControlToZero': False})}))
+
+
+def unicast_of(a) -> tuple[str, int] | None:
+    """An H245 TransportAddress (unicastAddress iPAddress) as (host, port)."""
+    if a and a[0] == 'unicastAddress' and a[1][0] == 'iPAddress':
+        ip = a[1][1]
+        return socket.inet_ntoa(ip['network']), ip['tsapIdentifier']
+    return None
+
+
+class SlowStart:
+    """Slow start seen from the room: the channels the gateway opens
+    (acknowledged with where the room receives, when it has an RTP port)
+    and the gateway's acks of the room's channels."""
+
+    def __init__(self):
+        self.media_port: int | None = None
+        self.host = '127.0.0.1'
+        # the gateway's channels: (lcn, codec)
+        self.gw_channels: list[tuple[int, str]] = []
+        # the room's channels the gateway acked: lcn -> where to send
+        self.acked: dict[int, tuple[str, int] | None] = {}
+        self.rejected: list[int] = []
+
+    def on_pdu(self, kind, sub, body) -> list:
+        """Replies to one of the gateway's PDUs."""
+        if kind == 'request' and sub == 'openLogicalChannel':
+            fwd = body['forwardLogicalChannelParameters']
+            dt = fwd['dataType']
+            codec = dt[1][0] if dt[0] == 'audioData' and isinstance(dt[1], tuple) else dt[0]
+            lcn = body['forwardLogicalChannelNumber']
+            self.gw_channels.append((lcn, codec))
+            if self.media_port is not None and dt[0] == 'audioData':
+                return [olc_ack(lcn, self.host, self.media_port)]
+            return [('response', ('openLogicalChannelReject', {
+                'forwardLogicalChannelNumber': lcn,
+                'cause': ('dataTypeNotSupported', 0)}))]
+        if kind == 'response' and sub == 'openLogicalChannelAck':
+            ack = body.get('forwardMultiplexAckParameters')
+            h = ack[1] if ack else {}
+            self.acked[body['forwardLogicalChannelNumber']] = unicast_of(h.get('mediaChannel'))
+        if kind == 'response' and sub == 'openLogicalChannelReject':
+            self.rejected.append(body['forwardLogicalChannelNumber'])
+        return []
+
+
 def our_tcs(seq: int) -> dict:
     return ('request', ('terminalCapabilitySet', {
         'sequenceNumber': seq, 'protocolIdentifier': H245_V7,
@@ -436,6 +504,8 @@ class Call:
     from_destination: bool = False
     # False: H.245 runs on a connection of its own (H245Link)
     tunnelling: bool = True
+    # slow start: channels opened over (tunnelled) H.245
+    slow: SlowStart = field(default_factory=SlowStart)
 
     def connect(self, timeout: float = 5.0):
         self.sock = socket.create_connection(self.gw, timeout=timeout)
@@ -563,11 +633,27 @@ class Call:
                 # the decision names what the receiver (the gateway) is
                 replies.append(encode(MSC, ('response', ('masterSlaveDeterminationAck',
                                                          {'decision': ('master', 0)}))))
+            replies.extend(encode(MSC, r) for r in self.slow.on_pdu(kind, sub, body))
         if replies and not self.closed:
             try:
                 self.facility_h245(replies)
             except OSError:
                 pass
+
+    def open_audio(self, lcn: int, rtp: 'Rtp', codec='g711Ulaw64k'):
+        """Slow start: open the room's transmit channel (tunnelled); the
+        gateway's own channels are acked with `rtp`'s port from now on."""
+        self.slow.media_port = rtp.port
+        self.slow.host = self.host
+        self.facility_h245([encode(MSC, olc_request(lcn, self.host, rtp.port, codec))])
+
+    def wait_acked(self, lcn: int, timeout: float):
+        """Where the gateway receives the room's channel `lcn`, once it
+        acked it (tunnelled H.245)."""
+        deadline = time.monotonic() + timeout
+        while lcn not in self.slow.acked and time.monotonic() < deadline and not self.closed:
+            self.read_message(deadline - time.monotonic())
+        return self.slow.acked.get(lcn)
 
     def fast_start_answer(self):
         """(gateway RTP address we send to, codec) from the first message
@@ -666,6 +752,7 @@ class H245Link:
         self.raw: list[bytes] = []
         self.closed = False
         self._tcs_seq = 1
+        self.slow = SlowStart()
 
     @classmethod
     def listen(cls, host: str = '127.0.0.1') -> 'H245Link':
@@ -754,8 +841,21 @@ class H245Link:
                                         {'sequenceNumber': body['sequenceNumber']})))
             elif kind == 'request' and sub == 'masterSlaveDetermination':
                 self.send(('response', ('masterSlaveDeterminationAck', {'decision': ('master', 0)})))
+            for r in self.slow.on_pdu(kind, sub, body):
+                self.send(r)
         except OSError:
             pass
+
+    def open_audio(self, lcn: int, rtp: 'Rtp', codec='g711Ulaw64k'):
+        """Slow start on this connection: see `Call.open_audio`."""
+        self.slow.media_port = rtp.port
+        self.send(olc_request(lcn, self.slow.host, rtp.port, codec))
+
+    def wait_acked(self, lcn: int, timeout: float):
+        deadline = time.monotonic() + timeout
+        while lcn not in self.slow.acked and time.monotonic() < deadline and not self.closed:
+            self.read(deadline - time.monotonic())
+        return self.slow.acked.get(lcn)
 
     def close(self):
         for s in (self.sock, self.server):

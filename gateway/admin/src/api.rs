@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::*;
 use crate::ops::Admin;
-use crate::{AdminError, AdminUnit, Structure, UnitRef};
+use crate::{objects, AdminError, AdminUnit, Structure, UnitRef};
 
 mod strict;
 
@@ -293,10 +293,26 @@ pub fn router(admin: Admin) -> Router {
         .route("/versions/{n}", get(get_version))
         .route("/versions/{n}/diff/{m}", get(diff_versions))
         .route("/versions/{n}/restore", post(restore_version))
-        .route("/meetings", get(list_meetings))
-        .route("/meetings/{number}", get(get_meeting))
-        .route("/trunks", get(list_trunks))
-        .route("/rules", get(list_rules))
+        .route(
+            "/meetings",
+            get(list_meetings).post(objects::create_meeting),
+        )
+        .route(
+            "/meetings/{number}",
+            get(get_meeting)
+                .patch(objects::update_meeting)
+                .delete(objects::delete_meeting),
+        )
+        .route("/trunks", get(list_trunks).post(objects::create_trunk))
+        .route(
+            "/trunks/{name}",
+            axum::routing::patch(objects::update_trunk).delete(objects::delete_trunk),
+        )
+        .route("/rules", get(list_rules).post(objects::create_rule))
+        .route(
+            "/rules/{name}",
+            axum::routing::patch(objects::update_rule).delete(objects::delete_rule),
+        )
         .route("/route", post(try_route))
         // Before the fallbacks, which apply to the routes present when set.
         .merge(crate::recordings::routes())

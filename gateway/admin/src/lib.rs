@@ -11,6 +11,7 @@ mod dialplan;
 mod diff;
 mod error;
 mod model;
+mod objects;
 mod ops;
 mod recordings;
 pub mod reorganize;
@@ -27,6 +28,7 @@ pub use dialplan::{
 pub use error::AdminError;
 pub use gateway_store::{AdminUnit, Structure, UnitImport, UnitRef};
 pub use model::*;
+pub use objects::{Field, MeetingFields, ObjectChange, RuleFields, RuleMatch, TrunkFields};
 pub use ops::{
     Admin, AdminConfig, Clock, DeviceObservation, UnitDetail, VettingChange, SYSTEM_ACTOR,
 };

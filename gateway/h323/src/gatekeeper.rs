@@ -272,7 +272,8 @@ pub struct GatekeeperStats {
     pub auth_failures: u64,
     /// LRQs sent again to neighbours that had not answered.
     pub lrq_retransmissions: u64,
-    /// Replies signed with H.235.1 (the request was).
+    /// Messages signed with H.235.1: replies to requests that were, and
+    /// LRQs to neighbours with a password.
     pub signed_replies: u64,
 }
 
@@ -328,6 +329,20 @@ pub(crate) struct ReplySigning {
 }
 
 impl ReplySigning {
+    pub(crate) fn new(
+        password: &str,
+        recipient: Option<String>,
+        unix_at: u64,
+        at: Instant,
+    ) -> Self {
+        ReplySigning {
+            password: password.to_string(),
+            recipient,
+            unix_at,
+            at,
+        }
+    }
+
     fn unix_now(&self, now: Instant) -> u64 {
         self.unix_at + now.saturating_duration_since(self.at).as_secs()
     }

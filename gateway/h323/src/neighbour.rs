@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use crate::gatekeeper::{
     from_transport, to_transport, Admission, AdmittedCall, EndpointDirectory, LocationQuery,
-    RasGatekeeper,
+    RasGatekeeper, ReplySigning,
 };
 use crate::h225::*;
 
@@ -253,7 +253,15 @@ impl<D: EndpointDirectory, A: Admission> RasGatekeeper<D, A> {
                 band_width: Some(band_width),
                 can_map_src_alias: false,
             });
-            if let Ok(b) = lrq.encode() {
+            // A neighbour that wants our LRQs authenticated shares a
+            // password with us: they are signed with it (H.235.1), and
+            // repeated byte for byte, token included.
+            let signing = n
+                .password
+                .as_ref()
+                .map(|pw| ReplySigning::new(pw, n.gatekeeper_identifier.clone(), rx.unix_now, now));
+            let sec = RasSecurity::default();
+            if let Some(b) = self.encode_reply(now, &lrq, &sec, signing.as_ref()) {
                 self.extra_out.push((n.address, b.clone()));
                 waiting.push(AskedNeighbour {
                     address: n.address,

@@ -75,7 +75,11 @@ fn gatekeeper() -> Gk {
             gatekeeper_identifier: Some("HANOI-GOV".into()),
             password: None,
         },
-        Neighbour::new(addr(NB_B)),
+        Neighbour {
+            // wants our LRQs signed (H.235.1)
+            password: Some("b-secret".into()),
+            ..Neighbour::new(addr(NB_B))
+        },
         Neighbour {
             address: addr(NB_C),
             prefixes: vec!["9".into()],
@@ -204,10 +208,26 @@ fn ask(
     );
     let mut seq = None;
     let mut asked = Vec::new();
-    for (to, m) in &out[1..] {
+    for ((to, m), (_, bytes)) in out[1..].iter().zip(&raw[1..]) {
         let RasMessage::LocationRequest(l) = m else {
             panic!("expected LRQ, got {m:?}")
         };
+        let (_, sec) = RasMessage::decode_secured(bytes).unwrap();
+        if *to == addr(NB_B) {
+            let expect = gateway_h323::h235::Expect {
+                password: "b-secret",
+                aliases: &[],
+                endpoint_identifier: Some("CITY-GK"),
+                gatekeeper_identifier: "-",
+                unix_now: 1_700_000_000,
+                window: Duration::from_secs(1),
+            };
+            let v = gateway_h323::h235::verify(&expect, &sec, bytes)
+                .unwrap_or_else(|e| panic!("our LRQ to B does not verify: {e}"));
+            assert_eq!(v.method, gateway_h323::h235::AuthMethod::H2351);
+        } else {
+            assert_eq!(sec.crypto_tokens, None, "no password, no token");
+        }
         assert_eq!(l.reply_address, TransportAddress::ip([192, 0, 2, 1], 1719));
         assert_eq!(
             l.source_info,

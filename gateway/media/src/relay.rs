@@ -132,12 +132,17 @@ pub struct RelayConfig {
     /// runtime; a session is placed on the least loaded one when it is
     /// allocated and stays there. `Some(0)`: sessions are tasks of the
     /// runtime [`MediaRelay::allocate`] is called in. `None` (default): one
-    /// thread per core, except when `allocate` is called on a
-    /// current-thread runtime (tests, single-threaded tools), where the
-    /// sessions stay on it: a single thread has no cross-thread wakeups to
-    /// avoid, and its callers may expect a session to have run before they
-    /// look at its counters. The threads start with the first session and
-    /// stop once the relay and all its sessions are gone.
+    /// thread per two cores (at least one), except when `allocate` is
+    /// called on a current-thread runtime (tests, single-threaded tools),
+    /// where the sessions stay on it: a single thread has no cross-thread
+    /// wakeups to avoid, and its callers may expect a session to have run
+    /// before they look at its counters. Half the cores, not all: the
+    /// gateway's own runtime (signalling, meeting mixes) runs beside them,
+    /// and a busier relay thread gathers more datagrams per wakeup (with
+    /// [`coalesce`](Self::coalesce), one thread on two cores relayed at
+    /// about 2/3 of the CPU per packet of two). The threads start with the
+    /// first session and stop once the relay and all its sessions are
+    /// gone.
     pub threads: Option<usize>,
     /// How long a relay thread with traffic lets datagrams gather before it
     /// handles them (zero: at once). The first datagram after a quiet spell
@@ -425,7 +430,7 @@ impl MediaRelay {
             Some(n) => Some(n),
             None => match &caller {
                 Some(h) if h.runtime_flavor() == RuntimeFlavor::CurrentThread => None,
-                _ => Some(std::thread::available_parallelism().map_or(1, |n| n.get())),
+                _ => Some(std::thread::available_parallelism().map_or(1, |n| n.get().div_ceil(2))),
             },
         };
         let workers: &[RelayWorker] = match dedicated {

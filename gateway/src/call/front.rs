@@ -112,6 +112,7 @@ impl Engine {
             from_user: from_user.clone(),
             target: target.clone(),
             transport_secure: from.transport == Transport::Tls,
+            at_unix_secs: crate::engine::unix_now(),
         };
         let mut decision = self.dialplan.route(&route_req);
         if self.sdes_without_tls

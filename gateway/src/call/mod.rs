@@ -271,5 +271,6 @@ pub fn route_request_for_cli(
         from_user: from_uri.user,
         target,
         transport_secure: secure,
+        at_unix_secs: crate::engine::unix_now(),
     })
 }

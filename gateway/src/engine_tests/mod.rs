@@ -760,6 +760,8 @@ mod call_setup;
 #[cfg(test)]
 mod cancel_timeouts;
 #[cfg(test)]
+mod dialplan_windows;
+#[cfg(test)]
 mod in_dialog;
 #[cfg(test)]
 mod malformed;

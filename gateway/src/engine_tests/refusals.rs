@@ -36,6 +36,7 @@ async fn unregistered_target_unknown_number_and_unknown_caller_are_refused() {
         from_user: Some("1001".into()),
         target: "nobody-here".into(),
         transport_secure: false,
+        at_unix_secs: crate::engine::unix_now(),
     });
     let gateway_dialplan::RouteOutcome::Reject { status, reason } = expected.outcome else {
         panic!(

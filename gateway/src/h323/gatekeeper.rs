@@ -133,6 +133,7 @@ impl Admission for DialplanAdmission {
             from_user: None,
             target,
             transport_secure: false,
+            at_unix_secs: crate::engine::unix_now(),
         });
         match decision.outcome {
             // no route at all: neighbour gatekeepers may know the number
@@ -166,6 +167,7 @@ impl Admission for DialplanAdmission {
             from_user: None,
             target,
             transport_secure: false,
+            at_unix_secs: crate::engine::unix_now(),
         });
         matches!(
             decision.outcome,

@@ -231,6 +231,9 @@ impl Engine {
         while let Some(a) = c.leg.poll_h245_action() {
             self.h323.out.push_back(h245_output(conn, peer, a));
         }
+        if let Some(r) = c.leg.take_redirect() {
+            return self.h323_follow_redirect(now, conn, r);
+        }
         if c.leg.is_released() {
             let c = self.h323.conns.remove(&conn).expect("present above");
             self.h323.out.push_back(H323Output::Close { conn });
@@ -343,6 +346,7 @@ impl Engine {
             from_user,
             target: target.clone(),
             transport_secure: false,
+            at_unix_secs: crate::engine::unix_now(),
         });
         debug!(call_id = %label, caller = ?caller, target = %target, outcome = ?decision.outcome, trace = ?decision.trace, "routed");
         match &decision.outcome {
@@ -369,7 +373,18 @@ impl Engine {
             | RouteOutcome::Trunk { .. }
             | RouteOutcome::Uri { .. } => {
                 let caller = crate::call::caller_label(&caller);
-                match self.h323_call_to_sip(now, conn, &decision, caller, target.clone(), offer) {
+                let placed = match offer {
+                    Some(offer) => self.h323_call_to_sip(
+                        now,
+                        conn,
+                        &decision,
+                        caller,
+                        target.clone(),
+                        Some(offer),
+                    ),
+                    None => self.h323_slow_start_call(now, conn, &decision, caller, target.clone()),
+                };
+                match placed {
                     Ok(call) => {
                         if let Some(c) = self.h323.conns.get_mut(&conn) {
                             c.call = Some((call, crate::call::Side::A));
@@ -385,10 +400,140 @@ impl Engine {
         }
     }
 
+    /// A Setup without Fast Start (slow start): the call is placed as a
+    /// late offer, so the bridge offers the caller its media with the
+    /// answer, and the leg's channel acknowledged over H.245 is the
+    /// caller's answer to it (`LegEvent::Answer` from side A).
+    ///
+    /// `h323_call_to_sip` refuses a missing offer (it predates slow start
+    /// on this leg); this is the same placement with the offer left out.
+    fn h323_slow_start_call(
+        &mut self,
+        now: Instant,
+        conn: ConnId,
+        decision: &RouteDecision,
+        caller: String,
+        target: String,
+    ) -> Result<u64, Cause> {
+        let callee = self.resolve_callee(now, decision)?;
+        let (label, calling) = match self.h323.conns.get(&conn) {
+            Some(c) => (c.label.clone(), c.leg.calling_number().map(str::to_string)),
+            None => return Err(Cause::normal_clearing()),
+        };
+        let caller_number = decision
+            .policy
+            .caller_id
+            .clone()
+            .or(calling)
+            .unwrap_or_else(|| "anonymous".into());
+        info!(call_id = %label, %target, "H.323 call without Fast Start: media follows over H.245");
+        self.start_bridged_call(
+            now,
+            crate::call::bridged::NewCall {
+                label,
+                caller_leg: crate::call::bridged::LegSignalling::H323(conn),
+                offer: None,
+                decision,
+                callee,
+                caller_number: caller_number.clone(),
+                caller_display: None,
+                max_forwards: 70,
+                caller,
+                to_uri: format!("h323:{target}"),
+                target,
+                from_uri: format!("h323:{caller_number}"),
+            },
+        )
+    }
+
     /// The maximum duration of a leg the decision admitted.
     pub(crate) fn h323_set_max_duration(&mut self, now: Instant, conn: ConnId, secs: u64) {
         if let Some(c) = self.h323.conns.get_mut(&conn) {
             c.max_duration_at = Some(now + Duration::from_secs(secs.max(1)));
+        }
+    }
+}
+
+impl Engine {
+    /// The callee of a call we placed sent it elsewhere (Facility
+    /// callForwarded / routeCallToGatekeeper): the first connection is
+    /// closed (its ReleaseComplete is queued) and the same call is placed
+    /// on a new one under the same number, so the call's owner keeps its
+    /// handle. The target is the Facility's address, else the
+    /// registration holding one of its aliases; an address that is ours
+    /// (we are the gatekeeper it routes to) counts only through its
+    /// aliases. No target: the call ends, Q.850 3.
+    fn h323_follow_redirect(
+        &mut self,
+        now: Instant,
+        conn: ConnId,
+        r: gateway_h323::call::Redirect,
+    ) {
+        let own = self
+            .h323
+            .gatekeeper
+            .as_ref()
+            .map(|g| g.config().call_signal_address);
+        let by_alias = || {
+            let gk = self.h323.gatekeeper.as_ref()?;
+            gk.registrations()
+                .filter(|reg| reg.expires_at > now)
+                .find(|reg| r.aliases.iter().any(|a| reg.has_alias(a)))
+                .and_then(|reg| reg.call_signal_addresses.iter().find_map(from_transport))
+        };
+        let to = r
+            .address
+            .filter(|a| Some(*a) != own)
+            .or_else(by_alias)
+            .filter(|a| Some(*a) != own);
+        let Some(c) = self.h323.conns.get_mut(&conn) else {
+            return;
+        };
+        if matches!(
+            c.leg.h245_transport(),
+            H245Transport::Connecting | H245Transport::Listening(_) | H245Transport::Connected
+        ) {
+            self.h323.out.push_back(H323Output::H245Close { conn });
+        }
+        self.h323.out.push_back(H323Output::Close { conn });
+        let next = match to {
+            Some(to) => c
+                .leg
+                .redirected(to, &r.aliases)
+                .map(|leg| (to, leg))
+                .map_err(|e| {
+                    Cause::new(Q850::BEARER_CAPABILITY_NOT_AVAILABLE)
+                        .with_text(&format!("The redirected call could not be placed: {e}"))
+                }),
+            None => Err(
+                Cause::new(Q850::NO_ROUTE_TO_DESTINATION).with_text(&format!(
+                    "The callee redirected the call ({:?}) to no address we can reach",
+                    r.reason
+                )),
+            ),
+        };
+        match next {
+            Ok((to, leg)) => {
+                info!(call_id = %c.label, from = %c.peer, to = %to, reason = ?r.reason, "H.323 call redirected by the callee; placed again");
+                c.leg = leg;
+                c.peer = to;
+                c.connected = false;
+                c.opened = now;
+                self.h323
+                    .out
+                    .push_back(H323Output::Connect { conn, addr: to });
+                self.h323_pump(now, conn);
+            }
+            Err(cause) => {
+                info!(call_id = %c.label, peer = %c.peer, cause = %cause, "H.323 redirect not followed");
+                let c = self.h323.conns.remove(&conn).expect("present above");
+                if let Some(r) = c.meeting {
+                    self.on_meeting_leg_event(&r, LegEvent::Ended(cause.clone()));
+                }
+                if let Some((call, side)) = c.call {
+                    self.on_bridged_event(now, call, side, LegEvent::Ended(cause));
+                }
+            }
         }
     }
 }

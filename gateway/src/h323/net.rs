@@ -36,6 +36,14 @@ const H245_STRANGERS: usize = 8;
 /// Socket activity, before the runtime hands it to the engine.
 pub enum NetEvent {
     Input(H323Input),
+    /// What the tasks of a connection we opened report: `generation`
+    /// tells a redirected call's new connection from the one it replaced
+    /// under the same number (the old one's last bytes or close may still
+    /// be queued when the new one opens).
+    Outgoing {
+        generation: u64,
+        input: H323Input,
+    },
     /// A new connection's writer, kept by [`H323Net`].
     Writer {
         conn: ConnId,
@@ -47,6 +55,8 @@ pub enum NetEvent {
 struct ConnHandle {
     writer: mpsc::Sender<Vec<u8>>,
     reader: JoinHandle<()>,
+    /// Connections we opened: which one under this number (0: accepted).
+    generation: u64,
 }
 
 pub struct H323Net {
@@ -58,6 +68,8 @@ pub struct H323Net {
     h245: HashMap<ConnId, ConnHandle>,
     /// Where the tasks of connections we open report, as accepted ones do.
     events: mpsc::Sender<NetEvent>,
+    /// The last generation given to a connection we opened.
+    generation: u64,
 }
 
 /// Bind both sockets and start their tasks.
@@ -180,6 +192,7 @@ pub async fn start(
             conns: HashMap::new(),
             h245: HashMap::new(),
             events,
+            generation: 0,
         },
         rx,
     ))
@@ -194,8 +207,31 @@ impl H323Net {
                 writer,
                 reader,
             } => {
-                self.conns.insert(conn, ConnHandle { writer, reader });
+                self.conns.insert(
+                    conn,
+                    ConnHandle {
+                        writer,
+                        reader,
+                        generation: 0,
+                    },
+                );
                 None
+            }
+            NetEvent::Outgoing { generation, input } => {
+                let conn = match &input {
+                    H323Input::Connected { conn }
+                    | H323Input::Bytes { conn, .. }
+                    | H323Input::Closed { conn } => *conn,
+                    _ => return Some(input),
+                };
+                if self.conns.get(&conn).map(|h| h.generation) != Some(generation) {
+                    // a connection this number no longer means
+                    return None;
+                }
+                if matches!(input, H323Input::Closed { .. }) {
+                    self.conns.remove(&conn);
+                }
+                Some(input)
             }
             NetEvent::Input(H323Input::Closed { conn }) => {
                 self.conns.remove(&conn);
@@ -373,6 +409,7 @@ impl H323Net {
             ConnHandle {
                 writer: wtx,
                 reader,
+                generation: 0,
             },
         );
     }
@@ -387,6 +424,12 @@ impl H323Net {
     /// Setup the engine sends next waits in the queue until the socket is
     /// up; a connection that cannot be made is reported as Closed.
     fn connect(&mut self, conn: ConnId, addr: SocketAddr) {
+        // a redirected call opens its next connection under the same
+        // number: the one it replaces is gone
+        self.close(conn);
+        self.generation += 1;
+        let generation = self.generation;
+        let report = move |input: H323Input| NetEvent::Outgoing { generation, input };
         let (wtx, mut wrx) = mpsc::channel::<Vec<u8>>(WRITE_QUEUE);
         let (half_tx, half_rx) = oneshot::channel::<tokio::net::tcp::OwnedWriteHalf>();
         tokio::spawn(async move {
@@ -408,12 +451,12 @@ impl H323Net {
                 Ok(Ok(s)) => s,
                 Ok(Err(e)) => {
                     debug!(conn, peer = %addr, error = %e, "H.323 connection to the callee failed");
-                    let _ = tx.send(NetEvent::Input(H323Input::Closed { conn })).await;
+                    let _ = tx.send(report(H323Input::Closed { conn })).await;
                     return;
                 }
                 Err(_) => {
                     debug!(conn, peer = %addr, "H.323 connection to the callee timed out");
-                    let _ = tx.send(NetEvent::Input(H323Input::Closed { conn })).await;
+                    let _ = tx.send(report(H323Input::Closed { conn })).await;
                     return;
                 }
             };
@@ -421,7 +464,7 @@ impl H323Net {
             let (mut rd, wr) = stream.into_split();
             if half_tx.send(wr).is_err()
                 || tx
-                    .send(NetEvent::Input(H323Input::Connected { conn }))
+                    .send(report(H323Input::Connected { conn }))
                     .await
                     .is_err()
             {
@@ -432,7 +475,7 @@ impl H323Net {
                 match rd.read(&mut buf).await {
                     Ok(0) | Err(_) => break,
                     Ok(n) => {
-                        let ev = NetEvent::Input(H323Input::Bytes {
+                        let ev = report(H323Input::Bytes {
                             conn,
                             data: buf[..n].to_vec(),
                         });
@@ -442,13 +485,14 @@ impl H323Net {
                     }
                 }
             }
-            let _ = tx.send(NetEvent::Input(H323Input::Closed { conn })).await;
+            let _ = tx.send(report(H323Input::Closed { conn })).await;
         });
         self.conns.insert(
             conn,
             ConnHandle {
                 writer: wtx,
                 reader,
+                generation,
             },
         );
     }

@@ -163,6 +163,7 @@ async fn import_and_load(db: &TestDb) {
         from_user: None,
         target: "1002".into(),
         transport_secure: false,
+        at_unix_secs: 0,
     });
     assert_eq!(r.outcome, RouteOutcome::Endpoint { id: "1002".into() });
 
