@@ -964,6 +964,17 @@ class IncomingCall(Call):
             multiplexParameters=('h2250LogicalChannelParameters', rh)))
         return [encode(OLC, tx), encode(OLC, rx)], gw_rtp
 
+    def forward(self, to: tuple[str, int], reason: str = 'callForwarded', aliases=None):
+        """Answer the Setup with a Facility sending the call elsewhere
+        (alternativeAddress `to`, alternativeAliasAddress `aliases`)."""
+        body = {'protocolIdentifier': V4, 'alternativeAddress': ras_ip(*to),
+                'reason': (reason, 0), 'callIdentifier': {'guid': self.call_id},
+                'multipleCalls': False, 'maintainConnection': False}
+        if aliases:
+            body['alternativeAliasAddress'] = aliases
+        self.send_frame(q931(FACILITY, self.crv, uu_ie(self.uu(('facility', body))),
+                             from_destination=True))
+
     def connect_answer(self, fast_start: list[bytes] | None):
         extra = {'conferenceID': self.conf_id}
         if fast_start:

@@ -201,6 +201,8 @@ pub struct H323CallLeg {
     msd_deadline: Option<Instant>,
     /// T103: our slow-start audio channel unanswered.
     olc_deadline: Option<Instant>,
+    /// T103: our slow-start video channel unanswered.
+    video_olc_deadline: Option<Instant>,
     remote_tcs: Option<TerminalCapabilitySet>,
     paused: bool,
     msd: Msd,
@@ -336,6 +338,7 @@ impl H323CallLeg {
             tcs_deadline: None,
             msd_deadline: None,
             olc_deadline: None,
+            video_olc_deadline: None,
             remote_tcs: None,
             paused: false,
             msd: Msd::Idle,
@@ -435,6 +438,7 @@ impl H323CallLeg {
             self.tcs_deadline,
             self.msd_deadline,
             self.olc_deadline,
+            self.video_olc_deadline,
         ]
         .into_iter()
         .flatten()

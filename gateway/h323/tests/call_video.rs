@@ -765,6 +765,46 @@ fn slow_start_opens_our_video_next_to_audio_and_answers_once_both_are_settled() 
         "{ev:?}"
     );
 
+    // video never answered: T103 closes it and audio alone is the answer
+    let mut leg = outgoing(vec![h264.clone()]);
+    room.drain(&mut leg);
+    leg.handle_bytes(
+        t0,
+        &room.connect(
+            None,
+            vec![H245Message::TerminalCapabilitySet(room_tcs(true))],
+        ),
+    );
+    room.drain(&mut leg);
+    leg.handle_bytes(
+        t0,
+        &room.facility(vec![
+            ack(1, 1, ROOM_RTP, ROOM_RTCP),
+            H245Message::TerminalCapabilitySetAck(1),
+            H245Message::MasterSlaveDeterminationAck(MsdDecision::Slave),
+        ]),
+    );
+    room.drain(&mut leg);
+    assert!(events(&mut leg).is_empty(), "the answer waits for video");
+    let t103 = leg.poll_timeout().expect("T103 on the video channel");
+    assert_eq!(t103, t0 + std::time::Duration::from_secs(30));
+    leg.handle_timeout(t103);
+    let got = room.drain(&mut leg);
+    assert!(got.iter().flat_map(|g| g.h245.iter()).any(|m| matches!(
+        m,
+        H245Message::CloseLogicalChannel {
+            forward_logical_channel_number: 2,
+            ..
+        }
+    )));
+    let ev = events(&mut leg);
+    assert!(
+        matches!(&ev[..], [LegEvent::Answer(c), LegEvent::Answered] if c.streams.len() == 1),
+        "{ev:?}"
+    );
+    assert!(!leg.is_released(), "the call goes on with audio");
+    assert_eq!(leg.stats().h245_timeouts, 1);
+
     // a room that receives no video gets no video channel
     let mut leg = outgoing(vec![h264]);
     room.drain(&mut leg);

@@ -18,6 +18,8 @@
 
 use std::net::{SocketAddr, UdpSocket};
 use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use gateway_srtp::{SrtpContext, SrtpKey, SrtpOptions, SrtpSuite};
@@ -133,8 +135,15 @@ fn main() {
         }
     }
     let total = (rate * duration) as u64;
-    let stop_at = Instant::now() + Duration::from_secs_f64(duration + 1.0);
-    let receiving = std::thread::spawn(move || receive(receivers, stop_at));
+    // The receiver stops a second after the LAST send, not after the
+    // planned end: a generator starved of CPU sends past its duration, and
+    // what it sent late would otherwise be counted as lost.
+    let base = Instant::now();
+    let stop_ns = Arc::new(AtomicU64::new(u64::MAX));
+    let receiving = {
+        let stop_ns = stop_ns.clone();
+        std::thread::spawn(move || receive(receivers, base, &stop_ns))
+    };
 
     let mut pkt = Vec::with_capacity(2048);
     let start = Instant::now();
@@ -166,6 +175,8 @@ fn main() {
         }
     }
     let send_secs = start.elapsed().as_secs_f64();
+    let stop = base.elapsed() + Duration::from_secs(1);
+    stop_ns.store(stop.as_nanos() as u64, Ordering::Release);
     let (received, misrouted) = receiving.join().expect("receiver thread");
     let loss = if sent > 0 {
         100.0 * (sent.saturating_sub(received)) as f64 / sent as f64
@@ -188,10 +199,11 @@ fn main() {
     );
 }
 
-/// Count what the endpoints receive until `stop_at`: one thread, one
+/// Count what the endpoints receive until `stop_ns` after `base` (set
+/// once the sender is done): one thread, one
 /// `poll(2)` over every socket, each readable socket drained. Returns
 /// (packets with the expected SSRC that authenticate, all others).
-fn receive(mut receivers: Vec<Receiver>, stop_at: Instant) -> (u64, u64) {
+fn receive(mut receivers: Vec<Receiver>, base: Instant, stop_ns: &AtomicU64) -> (u64, u64) {
     let mut fds: Vec<libc::pollfd> = receivers
         .iter()
         .map(|r| {
@@ -220,7 +232,11 @@ fn receive(mut receivers: Vec<Receiver>, stop_at: Instant) -> (u64, u64) {
     let mut pkt = Vec::with_capacity(2048);
     let (mut ok, mut wrong) = (0u64, 0u64);
     loop {
-        let left = stop_at.saturating_duration_since(Instant::now());
+        let stop = match stop_ns.load(Ordering::Acquire) {
+            u64::MAX => Duration::MAX,
+            ns => Duration::from_nanos(ns),
+        };
+        let left = stop.saturating_sub(base.elapsed());
         if left.is_zero() {
             break;
         }

@@ -475,8 +475,11 @@ mod relay_threads {
 
     use super::*;
 
+    /// The threads (id, name) packets were handled on, in order.
+    type Seen = Arc<Mutex<Vec<(ThreadId, Option<String>)>>>;
+
     /// Notes the thread every packet of one direction is handled on.
-    struct Where(Arc<Mutex<Vec<(ThreadId, Option<String>)>>>);
+    struct Where(Seen);
     impl PacketTransform for Where {
         fn transform(&mut self, _: PacketClass, _: &mut [u8], len: usize) -> Option<usize> {
             let t = std::thread::current();
@@ -504,17 +507,10 @@ mod relay_threads {
 
     /// One session with A and B on loopback; returns what A sends to and
     /// B's socket, and where the A-to-B packets were handled.
-    #[allow(clippy::type_complexity)]
     fn call(
         relay: &MediaRelay,
         label: &str,
-    ) -> (
-        MediaSession,
-        UdpSocket,
-        SocketAddr,
-        UdpSocket,
-        Arc<Mutex<Vec<(ThreadId, Option<String>)>>>,
-    ) {
+    ) -> (MediaSession, UdpSocket, SocketAddr, UdpSocket, Seen) {
         let s = relay.allocate(label, 1).unwrap();
         let (a, b) = (endpoint(), endpoint());
         s.set_remote(0, Leg::A, a.local_addr().unwrap(), None, false)

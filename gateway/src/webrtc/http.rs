@@ -362,6 +362,10 @@ pub(crate) async fn spawn(
         None if addr.ip().is_unspecified() => cfg.advertised_ip(),
         None => addr.ip(),
     };
+    if candidate_ip.is_loopback() && !addr.ip().is_loopback() {
+        // Every browser not on this host would be told to send media to itself.
+        warn!(web = %addr, candidate_ip = %candidate_ip, "WebRTC host candidates name a loopback address: set webrtc_public_ip (or advertised_ip)");
+    }
     let state = Arc::new(WebState {
         engine,
         bind_ip: addr.ip(),

@@ -294,3 +294,46 @@ fn problem_bodies_are_json_with_the_detail_escaped() {
         r#"{"type":"about:blank","title":"Forbidden","status":403,"detail":"Meeting \"8001\" is secret\n"}"#
     );
 }
+
+#[test]
+fn a_peer_that_goes_silent_is_reported_disconnected() {
+    let now = Instant::now();
+    let (mut peer, offer, pending, _mid) = client(now, Direction::SendOnly);
+    let (mut leg, answer) =
+        WebrtcLeg::accept(now, LegMode::Publish, &offer, SERVER.parse().unwrap()).unwrap();
+    peer.sdp_api()
+        .accept_answer(pending, SdpAnswer::from_sdp_string(&answer).unwrap())
+        .unwrap();
+    let (seen, _) = run(
+        now,
+        &mut peer,
+        &mut leg,
+        |_, _, _| {},
+        |seen| {
+            seen.iter()
+                .any(|o| matches!(o, LegOutput::State(LegState::Connected)))
+        },
+    );
+    assert!(!seen.is_empty());
+    // the peer vanishes: only our timers run from here on
+    let mut t = now + Duration::from_secs(10);
+    let mut states = Vec::new();
+    for _ in 0..600 {
+        t += Duration::from_millis(100);
+        leg.timeout(t).unwrap();
+        loop {
+            match leg.poll().unwrap() {
+                LegOutput::Timeout(_) => break,
+                LegOutput::State(s) => states.push(s),
+                _ => {}
+            }
+        }
+        if states.contains(&LegState::Ice("disconnected")) {
+            break;
+        }
+    }
+    assert!(
+        states.contains(&LegState::Ice("disconnected")),
+        "states after silence: {states:?}"
+    );
+}

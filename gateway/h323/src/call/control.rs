@@ -327,6 +327,9 @@ impl H323CallLeg {
         if self.slow_start_opened() && self.olc_deadline.is_none() {
             self.olc_deadline = Some(now + t);
         }
+        if self.slow_video_opened() && self.video_olc_deadline.is_none() {
+            self.video_olc_deadline = Some(now + t);
+        }
     }
 
     /// H.245 C.4.4.2 and C.2.4.2: an unanswered TCS or MSD is released
@@ -347,6 +350,13 @@ impl H323CallLeg {
                 self.msd = Msd::Idle;
                 self.stats.h245_timeouts += 1;
                 self.queue_h245(&H245Message::MasterSlaveDeterminationRelease);
+            }
+        }
+        if self.video_olc_deadline.is_some_and(|d| d <= now) {
+            self.video_olc_deadline = None;
+            if self.slow_video_opened() {
+                self.stats.h245_timeouts += 1;
+                self.slow_video_timed_out();
             }
         }
         if self.olc_deadline.is_some_and(|d| d <= now) {

@@ -636,6 +636,22 @@ impl H323CallLeg {
         self.video.slow = SlowVideo::Opened(codec);
     }
 
+    pub(super) fn slow_video_opened(&self) -> bool {
+        matches!(self.video.slow, SlowVideo::Opened(_))
+    }
+
+    /// T103 expired on our video channel (H.245 C.5.4): it is closed and
+    /// the call goes on with audio alone, as if the peer had refused it.
+    pub(super) fn slow_video_timed_out(&mut self) {
+        self.queue_h245(&H245Message::CloseLogicalChannel {
+            forward_logical_channel_number: OUR_VIDEO_LCN,
+            source_user: false,
+            reason: None,
+        });
+        self.video.slow = SlowVideo::Refused;
+        self.slow_start_finish();
+    }
+
     /// The callee acknowledged or refused our slow-start video channel;
     /// false when `lcn` is not it.
     pub(super) fn on_video_olc_answer(
@@ -649,6 +665,7 @@ impl H323CallLeg {
         if lcn != OUR_VIDEO_LCN {
             return false;
         }
+        self.video_olc_deadline = None;
         let h = ack.and_then(|a| a.h2250_ack.as_ref());
         self.video.slow = match h.and_then(|h| unicast(&h.media_channel)) {
             Some(rtp) => SlowVideo::Established {
