@@ -51,25 +51,6 @@ def gateway_factory(procs, tmp_path):
 
 
 @pytest.fixture
-def make_gateway(gateway_factory, tmp_path):
-    """Start a gateway whose SIP-to-SIP calls take `model`: "neutral" (two
-    SIP legs and a bridge, the default and the path H.323 and WebRTC legs
-    take) or "b2bua" (the older SIP B2BUA, still selectable)."""
-
-    def make(model: str = "neutral", extra_args=None, **kw) -> Gateway:
-        extra = list(extra_args or [])
-        if model == "b2bua":
-            cfg = tmp_path / "b2bua-calls.toml"
-            cfg.write_text("neutral_sip_calls = false\n")
-            extra += ["--config", str(cfg)]
-        gw = gateway_factory(extra_args=extra, **kw)
-        gw.start()
-        return gw
-
-    return make
-
-
-@pytest.fixture
 def gateway(gateway_factory) -> Gateway:
     gw = gateway_factory()
     gw.start()

@@ -1,5 +1,6 @@
 """DTMF between a leg that sends RFC 2833/4733 events and one that only
-does SIP INFO, both ways, through the SIP B2BUA.
+does SIP INFO, both ways, through the neutral call model (two SIP legs and
+a bridge).
 
 The caller is SIPp (PCMA with telephone-event 101): it plays audio, then
 SIPp's own `dtmf_2833_1.pcap`. The callee is a small Python UA on the

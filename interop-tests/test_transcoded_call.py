@@ -16,12 +16,10 @@ CODECS = {
 }
 
 
-@pytest.mark.parametrize("caller,callee,model", [
-    ("opus", "pcmu", "b2bua"), ("g722", "pcmu", "b2bua"), ("pcmu", "opus", "b2bua"),
-    ("opus", "pcmu", "neutral"), ("pcmu", "opus", "neutral"),
+@pytest.mark.parametrize("caller,callee", [
+    ("opus", "pcmu"), ("g722", "pcmu"), ("pcmu", "opus"),
 ])
-def test_transcoded_call(make_gateway, procs, tmp_path, caller, callee, model):
-    gateway = make_gateway(model)
+def test_transcoded_call(gateway, procs, tmp_path, caller, callee):
     ca, rate_a, ch_a, mod_a = CODECS[caller]
     cb, rate_b, ch_b, mod_b = CODECS[callee]
     tone_a = make_tone(tmp_path / "a440.wav", 440, 6, rate=rate_a, channels=ch_a)

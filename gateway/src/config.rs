@@ -49,10 +49,11 @@ pub struct Config {
     pub qualify_interval_secs: u64,
     /// Seconds an outgoing INVITE may stay unanswered (Timer C-like).
     pub ring_timeout_secs: u64,
-    /// SIP-to-SIP calls through the protocol-neutral call owner (the one
-    /// H.323 and WebRTC legs use; the default) or, when false, through the
-    /// older SIP B2BUA, kept for one release as a fallback.
-    pub neutral_sip_calls: bool,
+    /// Deprecated, without effect: SIP-to-SIP calls always go through the
+    /// protocol-neutral call owner (the one H.323 and WebRTC legs use).
+    /// `true` is accepted with a warning at start; `false`, which chose the
+    /// SIP B2BUA, is refused since that B2BUA was retired.
+    pub neutral_sip_calls: Option<bool>,
     /// Where a call or meeting requires encryption, SDES-SRTP legs whose
     /// signalling is not TLS count as encrypted. Off: SDES keys sent in
     /// clear protect nothing, so such legs are refused with 488.
@@ -107,6 +108,10 @@ pub struct Config {
     /// reach the gateway at (a NAT's public address). Default: the web
     /// listener's IP, or `advertised_ip` when that is a wildcard.
     pub webrtc_public_ip: Option<IpAddr>,
+    /// Deprecated settings the file used, one line each, logged at start
+    /// (not a key of the file).
+    #[serde(skip)]
+    pub warnings: Vec<String>,
 }
 
 /// The web listener (WHIP/WHEP) when `web_listen` is not set.
@@ -142,7 +147,7 @@ impl Default for Config {
             default_expires: 3600,
             qualify_interval_secs: 30,
             ring_timeout_secs: 120,
-            neutral_sip_calls: true,
+            neutral_sip_calls: None,
             sdes_without_tls: false,
             log_format: "text".into(),
             max_message_bytes: 32 * 1024,
@@ -160,6 +165,7 @@ impl Default for Config {
             web_listen: None,
             web_plain_http: false,
             webrtc_public_ip: None,
+            warnings: Vec::new(),
         }
     }
 }
@@ -201,7 +207,7 @@ impl Config {
     }
 
     pub fn parse(text: &str, path: &str) -> Result<Config, ConfigError> {
-        toml::from_str(text).map_err(|e| {
+        let mut cfg: Config = toml::from_str(text).map_err(|e| {
             // toml reports a byte span; turn it into line:column for humans.
             let at = e
                 .span()
@@ -216,7 +222,29 @@ impl Config {
                 path: path.to_string(),
                 message: format!("{at}{}", e.message()),
             }
-        })
+        })?;
+        // The key outlives the SIP B2BUA it chose, so that a file written
+        // for either model fails loudly rather than silently changing model.
+        match cfg.neutral_sip_calls {
+            Some(false) => {
+                let line = text
+                    .lines()
+                    .position(|l| l.trim_start().starts_with("neutral_sip_calls"))
+                    .map(|i| format!("{}:1: ", i + 1))
+                    .unwrap_or_default();
+                return Err(ConfigError::Parse {
+                    path: path.to_string(),
+                    message: format!(
+                        "{line}neutral_sip_calls = false: the SIP B2BUA was retired; remove neutral_sip_calls"
+                    ),
+                });
+            }
+            Some(true) => cfg.warnings.push(format!(
+                "{path}: neutral_sip_calls is deprecated (SIP calls always use the neutral call model); remove it"
+            )),
+            None => {}
+        }
+        Ok(cfg)
     }
 
     pub fn rtp_port_range(&self) -> Result<RangeInclusive<u16>, ConfigError> {
@@ -474,6 +502,27 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("h323_listen"));
+    }
+
+    #[test]
+    fn the_retired_b2bua_is_refused_and_true_only_warned_about() {
+        let err = Config::parse("realm = \"x\"\nneutral_sip_calls = false\n", "gw.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("gw.toml: 2:1: "), "{err}");
+        assert!(
+            err.contains("the SIP B2BUA was retired; remove neutral_sip_calls"),
+            "{err}"
+        );
+        let c = Config::parse("neutral_sip_calls = true\n", "gw.toml").unwrap();
+        c.validate().unwrap();
+        assert_eq!(c.warnings.len(), 1);
+        assert!(
+            c.warnings[0].starts_with("gw.toml: neutral_sip_calls is deprecated"),
+            "{:?}",
+            c.warnings
+        );
+        assert!(Config::parse("", "gw.toml").unwrap().warnings.is_empty());
     }
 
     #[test]

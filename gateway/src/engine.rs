@@ -4,9 +4,11 @@
 //! output the runtime puts on the wire.
 //!
 //! Requests are dispatched here (REGISTER, OPTIONS, new INVITEs, in-dialog
-//! requests by our local tag); the call logic itself is in `call/`.
+//! requests, ACKs and CANCELs by our local tag or their INVITE's
+//! transaction, to a meeting or a call); the call logic itself is in
+//! `call/`, `meeting/` and `h323/`.
 
-use crate::call::{Call, CallRef, ClientPurpose, Side};
+use crate::call::Side;
 use crate::metrics::{MethodLabel, Metrics};
 use crate::registrar::{BindingChange, Refusal, Registrar, RegistrarLimits};
 use crate::store_writer::StoreOp;
@@ -17,8 +19,8 @@ use gateway_sip::headers::{NameAddr, Via};
 use gateway_sip::message::{HeaderName, Message, Method, Request, Response};
 use gateway_sip::parse::parse_message;
 use gateway_sip::transaction::{
-    make_response, ClientTxId, PeerAddr, ServerTxId, TimerConfig, TransactionLayer, Transport,
-    TxEvent, TxId,
+    make_response, CancelTarget, ClientTxId, PeerAddr, ServerTxId, TimerConfig, TransactionLayer,
+    Transport, TxEvent, TxId,
 };
 use rand::RngCore;
 use std::cmp::Reverse;
@@ -69,14 +71,6 @@ impl EngineConfig {
 /// Timers the engine itself keeps (transaction timers live in the layer).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum EngineTimer {
-    /// The callee did not answer in time.
-    Ring(u64),
-    /// The call reached its maximum duration.
-    MaxDuration(u64),
-    /// A leg's session timer (RFC 4028) may need a refresh or has expired.
-    Session(u64),
-    /// A response to the caller may need retransmitting.
-    Retransmit(u64, crate::call::CallerRetransmit),
     /// A meeting leg's 2xx may need retransmitting (no ACK yet).
     MeetingAnswer(u64),
     /// A meeting leg reached its maximum duration.
@@ -102,11 +96,6 @@ pub struct Engine {
     pub(crate) media: MediaRelay,
     pub(crate) store: mpsc::UnboundedSender<StoreOp>,
     pub(crate) metrics: Metrics,
-    pub(crate) calls: HashMap<u64, Call>,
-    /// Our local tag (A side: To tag we gave; B side: From tag we sent) → call.
-    pub(crate) by_tag: HashMap<String, CallRef>,
-    pub(crate) by_server_tx: HashMap<ServerTxId, CallRef>,
-    pub(crate) by_client_tx: HashMap<ClientTxId, (u64, ClientPurpose)>,
     /// Meetings in progress, by number.
     pub(crate) meetings: HashMap<String, crate::meeting::Meeting>,
     /// Our To tag of a meeting leg → the leg.
@@ -129,9 +118,6 @@ pub struct Engine {
     pub(crate) vetting: crate::vetting::VettingGate,
     /// Calls owned by the neutral call model (legs and a bridge).
     pub(crate) bridged: crate::call::bridged::BridgedCalls,
-    /// SIP-to-SIP calls go through the neutral owner too, instead of the
-    /// SIP B2BUA (which relays in-dialog requests end to end).
-    pub(crate) neutral_sip_calls: bool,
     /// SDES keys may travel over UDP/TCP signalling (see `Config`).
     pub(crate) sdes_without_tls: bool,
     /// The gatekeeper and the H.323 call-signalling connections.
@@ -184,10 +170,6 @@ impl Engine {
             media,
             store,
             metrics,
-            calls: HashMap::new(),
-            by_tag: HashMap::new(),
-            by_server_tx: HashMap::new(),
-            by_client_tx: HashMap::new(),
             meetings: HashMap::new(),
             meeting_tags: HashMap::new(),
             meeting_legs: HashMap::new(),
@@ -201,7 +183,6 @@ impl Engine {
             now,
             vetting: Default::default(),
             bridged: Default::default(),
-            neutral_sip_calls: true,
             sdes_without_tls: false,
             h323: Default::default(),
         };
@@ -242,16 +223,11 @@ impl Engine {
         // Timers are deleted lazily, and a call's max-duration timer lies
         // hours ahead: drop the entries of ended calls once they outnumber
         // the live ones, so the heap stays proportional to calls in progress.
-        let live = self.calls.len() + self.meeting_legs.len() + self.bridged.calls.len();
+        let live = self.meeting_legs.len() + self.bridged.calls.len();
         if self.timers.len() > 1024 + 8 * live {
-            let calls = &self.calls;
             let legs = &self.meeting_legs;
             let bridged = &self.bridged.calls;
             self.timers.retain(|Reverse((_, t))| match *t {
-                EngineTimer::Ring(c)
-                | EngineTimer::MaxDuration(c)
-                | EngineTimer::Session(c)
-                | EngineTimer::Retransmit(c, _) => calls.contains_key(&c),
                 EngineTimer::MeetingAnswer(l) | EngineTimer::MeetingMaxDuration(l) => {
                     legs.contains_key(&l)
                 }
@@ -321,10 +297,6 @@ impl Engine {
                 break;
             };
             match t {
-                EngineTimer::Ring(call) => self.on_ring_timeout(now, call),
-                EngineTimer::MaxDuration(call) => self.on_max_duration(now, call),
-                EngineTimer::Session(call) => self.on_session_timer(now, call),
-                EngineTimer::Retransmit(call, kind) => self.on_caller_retransmit(now, call, kind),
                 EngineTimer::MeetingAnswer(leg) => self.on_meeting_answer_timer(now, leg),
                 EngineTimer::MeetingMaxDuration(leg) => self.on_meeting_max_duration(now, leg),
                 EngineTimer::BridgedAnswer(call, side) => {
@@ -401,7 +373,7 @@ impl Engine {
         while let Some(ev) = self.tx.poll_event() {
             match ev {
                 TxEvent::Request { id, req, from } => self.on_request(now, id, req, from),
-                TxEvent::Ack { req, from } => self.on_ack(now, req, from),
+                TxEvent::Ack { req, .. } => self.on_ack(now, req),
                 TxEvent::Response { id, resp } => self.on_response(now, id, resp),
                 TxEvent::Timeout { id } | TxEvent::TransportError { id } => {
                     self.on_tx_failure(now, id)
@@ -421,11 +393,8 @@ impl Engine {
 
     fn on_tx_terminated(&mut self, id: TxId) {
         match id {
-            TxId::Server(s) => {
-                self.by_server_tx.remove(&s);
-            }
+            TxId::Server(_) => {}
             TxId::Client(c) => {
-                self.by_client_tx.remove(&c);
                 self.bridged.client_tx.remove(&c);
                 self.bridged.orphans.remove(&c);
                 self.qualify.remove(&c);
@@ -447,18 +416,14 @@ impl Engine {
                     }
                     return;
                 }
-                if let Some((call, purpose)) = self.by_client_tx.remove(&c) {
-                    self.on_client_failure(now, call, purpose);
-                } else if let Some(r) = self.bridged.client_tx.remove(&c) {
+                if let Some(r) = self.bridged.client_tx.remove(&c) {
                     self.on_sip_leg_failure(now, r, c);
                 }
             }
-            TxId::Server(s) => {
-                if let Some(r) = self.by_server_tx.remove(&s) {
-                    // Timer H: the caller never ACKed our final response.
-                    self.on_ack_timeout(now, r.call);
-                }
-            }
+            // A call's SIP leg watches for the ACK of its 2xx itself
+            // (`EngineTimer::BridgedAnswer`); other server transactions
+            // leave nothing behind when they fail.
+            TxId::Server(_) => {}
         }
     }
 
@@ -521,15 +486,11 @@ impl Engine {
             if let Some(r) = self.bridged.tags.get(&tag).copied() {
                 return self.on_sip_leg_request(now, r, id, req);
             }
-            return match self.by_tag.get(&tag).copied() {
-                Some(r) => self.on_in_dialog_request(now, r, id, req, from),
-                None if req.method == Method::Options => self.on_options(now, id, req),
-                None => {
-                    let tag_for_log = tag.clone();
-                    debug!(method = %req.method, tag = %tag_for_log, "request for unknown dialog");
-                    self.reply(now, id, &req, 481, "Call/Transaction Does Not Exist", None)
-                }
-            };
+            if req.method == Method::Options {
+                return self.on_options(now, id, req);
+            }
+            debug!(method = %req.method, %tag, "request for unknown dialog");
+            return self.reply(now, id, &req, 481, "Call/Transaction Does Not Exist", None);
         }
         match req.method {
             Method::Register => self.on_register(now, id, req, from),
@@ -542,6 +503,33 @@ impl Engine {
                 let mut resp = make_response(&req, 405, None);
                 resp.headers.push(HeaderName::Allow, ALLOW);
                 self.respond(now, id, resp);
+            }
+        }
+    }
+
+    fn on_ack(&mut self, now: Instant, req: Request) {
+        let Some(tag) = req.to().ok().and_then(|t| t.tag().map(str::to_string)) else {
+            return;
+        };
+        if let Some(r) = self.meeting_tags.get(&tag).cloned() {
+            return self.on_meeting_ack(&r);
+        }
+        if let Some(r) = self.bridged.tags.get(&tag).copied() {
+            self.on_sip_leg_ack(now, r, &req);
+        }
+    }
+
+    fn on_cancel(&mut self, now: Instant, id: ServerTxId, req: Request) {
+        match self.tx.invite_for_cancel(&req) {
+            CancelTarget::NotFound => {
+                self.reply(now, id, &req, 481, "Call/Transaction Does Not Exist", None)
+            }
+            CancelTarget::AlreadyAnswered(_) => self.reply(now, id, &req, 200, "OK", None),
+            CancelTarget::Pending(invite_tx) => {
+                self.reply(now, id, &req, 200, "OK", None);
+                if let Some(call) = self.bridged.server_tx.get(&invite_tx).copied() {
+                    self.on_sip_leg_cancel(now, call);
+                }
             }
         }
     }
@@ -854,17 +842,9 @@ impl Engine {
             }
             return;
         }
-        match self.by_client_tx.get(&id).copied() {
-            Some((call, purpose)) => {
-                if resp.status >= 200 && !(purpose == ClientPurpose::Invite && resp.status < 300) {
-                    self.by_client_tx.remove(&id);
-                }
-                self.on_call_response(now, call, purpose, id, resp)
-            }
-            None => match self.bridged.client_tx.get(&id).copied() {
-                Some(r) => self.on_sip_leg_response(now, r, id, resp),
-                None => debug!(status = resp.status, "response for a finished call ignored"),
-            },
+        match self.bridged.client_tx.get(&id).copied() {
+            Some(r) => self.on_sip_leg_response(now, r, id, resp),
+            None => debug!(status = resp.status, "response for a finished call ignored"),
         }
     }
 

@@ -1,4 +1,4 @@
-//! In-dialog offers through the B2BUA: re-INVITEs relayed both ways and
+//! In-dialog offers of a SIP-to-SIP call: re-INVITEs passed on both ways and
 //! glare, offerless re-INVITEs answered locally, and session timers per
 //! leg (RFC 4028). The harness is in `engine_tests`.
 

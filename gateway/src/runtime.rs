@@ -279,6 +279,9 @@ fn spawn_device_observer(admin: Admin) -> mpsc::Sender<crate::vetting::DeviceSee
 
 pub async fn run(cfg: Config) -> Result<(), RunError> {
     cfg.validate()?;
+    for w in &cfg.warnings {
+        warn!("{w}");
+    }
     std::fs::create_dir_all(&cfg.data_dir).map_err(|source| RunError::DataDir {
         path: cfg.data_dir.display().to_string(),
         source,
@@ -404,7 +407,6 @@ pub async fn run(cfg: Config) -> Result<(), RunError> {
         metrics.clone(),
         now,
     );
-    engine.neutral_sip_calls = cfg.neutral_sip_calls;
     engine.sdes_without_tls = cfg.sdes_without_tls;
     engine.set_recordings_dir(cfg.data_dir.join("recordings"));
     let mut dtmf = engine.take_dtmf_events().expect("taken once, here");

@@ -5,9 +5,8 @@
 //! asks which protocol a leg speaks: SIP legs today ([`super::sip_leg`]),
 //! H.323 and WebRTC legs through the same [`Engine::on_bridged_event`].
 //!
-//! Calls between two SIP legs run through this owner too; the older
-//! SIP-only B2BUA ([`super`]) is used only when `neutral_sip_calls` is
-//! turned off.
+//! Calls between two SIP legs run through this owner too: every new SIP
+//! INVITE that is not for a meeting comes here from [`super::front`].
 
 use super::bridged_media::{self, BridgePlan, LocalMedia, OfferState, AUDIO_STREAM, VIDEO_STREAM};
 use super::cdr;

@@ -4,9 +4,8 @@
 //! and what the caller is answered. Pure functions over [`MediaCaps`]: no
 //! SDP, no H.245, no sockets.
 
-use super::encryption::SrtpLegs;
+use super::media_path::{SrtpLegs, TranscodePlan};
 use super::sdes::{self, LegKeys};
-use super::transcode::TranscodePlan;
 use gateway_callmodel::{
     AudioCodec, Cause, CodecCap, Direction, MediaCaps, MediaKind, MediaTransport, StreamCaps,
 };

@@ -1,15 +1,13 @@
 //! SIP-to-SIP calls through the neutral owner (two SIP legs and a bridge):
-//! the same wire behaviour the B2BUA gives, reached through neutral leg
-//! events and commands. H.323 and WebRTC legs reach the owner the same way.
+//! the wire behaviour of each leg, reached through neutral leg events and
+//! commands. H.323 and WebRTC legs reach the owner the same way.
 
 use crate::engine_tests::*;
 use gateway_sip::message::{HeaderName, Method};
 use std::time::Duration;
 
 fn neutral() -> Harness {
-    let mut h = Harness::new();
-    h.e.neutral_sip_calls = true;
-    h
+    Harness::new()
 }
 
 fn sdp_codecs(ip: &str, port: u16, codecs: &[(u8, &str)]) -> String {
@@ -302,7 +300,6 @@ async fn a_trunk_challenge_is_answered_once_with_its_credentials() {
         "name = \"loopback-trunk\"\nusername = \"gw\"\npassword = \"s3cret\"",
     );
     let mut h = Harness::with(test_config(), &dialplan);
-    h.e.neutral_sip_calls = true;
     let mut a = Caller::new(a_addr(), "9999", "5551234");
     let b_inv = place_call(&mut h, &mut a, b_addr(), &sdp("127.0.0.5", 30000, 1));
     let challenge = ["WWW-Authenticate: Digest realm=\"carrier\", nonce=\"n1\"".to_string()];

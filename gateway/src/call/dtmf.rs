@@ -1,15 +1,11 @@
-//! Digits a leg signals by SIP INFO (`application/dtmf-relay`,
-//! `application/dtmf`) toward a leg that negotiated telephone-event: the
-//! relay plays them as RFC 4733 events into the audio going to that leg
-//! (see `gateway_media::dtmf_inject`), and the INFO is answered here.
-//! Where the far leg has no telephone-event either, INFOs pass end to end
-//! as before; the reverse way (in-band events → INFO) is in
-//! [`super::media_path`].
+//! Reading an INFO a SIP leg answers itself: a digit (`application/
+//! dtmf-relay`, `application/dtmf`) becomes the leg's neutral DTMF event,
+//! a keyframe request (`application/media_control+xml`) or an empty body
+//! goes on, and other bodies are refused (see `sip_leg::info`). The
+//! reverse way, digits taken out of the media, is in [`super::media_path`].
 
-use super::*;
 use gateway_media::dtmf::{parse_application_dtmf, parse_dtmf_relay, DtmfEvent};
 use gateway_media::dtmf_inject::DEFAULT_DURATION_MS;
-use gateway_media::Direction;
 
 /// What an INFO the gateway terminates asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,63 +56,6 @@ pub(crate) fn read_info(content_type: Option<&str>, body: &[u8]) -> InfoRequest 
         },
         "application/media_control+xml" => InfoRequest::PassOn,
         _ => InfoRequest::Unsupported,
-    }
-}
-
-impl Engine {
-    /// An in-dialog INFO from `r.side`. True when it was answered here
-    /// (its digit played toward the other leg, or refused); false when it
-    /// should go end to end as any other in-dialog request.
-    pub(crate) fn on_info_dtmf(
-        &mut self,
-        now: Instant,
-        r: CallRef,
-        id: ServerTxId,
-        req: &Request,
-    ) -> bool {
-        let Some(call) = self.calls.get(&r.call) else {
-            return false;
-        };
-        let Some(media) = call.media.as_ref() else {
-            return false;
-        };
-        let stream = call.audio_index();
-        let direction = match r.side {
-            Side::A => Direction::AtoB,
-            Side::B => Direction::BtoA,
-        };
-        if !media.can_inject_dtmf(stream, direction) {
-            return false;
-        }
-        let label = call.label.clone();
-        match read_info(req.headers.get(&HeaderName::ContentType), &req.body) {
-            InfoRequest::PassOn => false,
-            InfoRequest::Digit(event, ms) => {
-                match media.inject_dtmf(stream, direction, event, ms) {
-                    Ok(()) => {
-                        info!(call_id = %label, side = ?r.side, digit = %event, duration_ms = ms, "INFO DTMF played as RFC 4733");
-                        self.reply(now, id, req, 200, "OK", None);
-                    }
-                    Err(e) => {
-                        warn!(call_id = %label, error = %e, "INFO DTMF not played");
-                        self.reply(now, id, req, 503, "DTMF Not Playable Now", None);
-                    }
-                }
-                true
-            }
-            InfoRequest::Malformed(why) => {
-                self.reply(now, id, req, 400, &format!("Bad DTMF Body ({why})"), None);
-                true
-            }
-            InfoRequest::Unsupported => {
-                let mut resp = make_response(req, 415, None);
-                resp.reason = "Unsupported Media Type".into();
-                resp.headers.push(HeaderName::Accept, INFO_ACCEPT);
-                resp.headers.push(HeaderName::Server, USER_AGENT);
-                self.respond(now, id, resp);
-                true
-            }
-        }
     }
 }
 

@@ -55,7 +55,7 @@ async fn a_plain_offer_is_refused_with_the_reason() {
     let r = resp(&out, a.addr, 488);
     assert!(r.reason.contains("Encryption required"), "{}", r.reason);
     assert!(r.headers.get(&HeaderName::Warning).is_some());
-    assert!(h.e.calls.is_empty());
+    assert!(h.e.bridged.calls.is_empty());
 }
 
 #[tokio::test]

@@ -1,31 +1,35 @@
 //! The media path of a two-leg call: which transforms each direction of
 //! the audio stream runs (SRTP decrypt, DTMF tap, transcode, SRTP encrypt),
 //! what the relay is told about each leg for its quality estimate, and
-//! digits taken out of the media that go on as SIP INFO (the other way,
-//! INFO digits played into the media, is in [`super::dtmf`]).
+//! digits taken out of the media, which go to the call as leg events (the
+//! other way, INFO digits played into the media, is in `sip_leg::info`).
 
-use super::*;
+use super::sdes::{self, LegKeys};
+use super::Side;
+use crate::engine::Engine;
 use gateway_media::dtmf_tap::{DtmfDigit, DtmfTap};
-
+use gateway_media::transcode::CodecEnd;
+use gateway_media::{Leg, MediaSession};
+use std::time::Instant;
 use tokio::sync::mpsc;
+use tracing::{info, warn};
 
-/// Whether an SDP body is an offer or an answer (RFC 3264): the caller
-/// knows from the message that carried it.
+/// A transcoded audio stream: the offerer keeps its own codec, the
+/// answerer's differs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum SdpKind {
-    Offer,
-    Answer,
+pub struct TranscodePlan {
+    pub index: usize,
+    pub offerer: CodecEnd,
+    pub answerer: CodecEnd,
 }
 
-impl Engine {
-    /// B's provisional and 2xx carry the answer, or the offer when A's
-    /// INVITE had none.
-    pub(super) fn sdp_kind_from_b(&self, call_id: u64) -> SdpKind {
-        match self.calls.get(&call_id) {
-            Some(c) if c.late_offer => SdpKind::Offer,
-            _ => SdpKind::Answer,
-        }
-    }
+/// Both legs' SRTP keys once the answer came (`None`: that leg is plain
+/// RTP): the relay decrypts what arrives and encrypts what leaves.
+#[derive(Debug, Clone)]
+pub struct SrtpLegs {
+    pub index: usize,
+    pub offerer: Option<LegKeys>,
+    pub answerer: Option<LegKeys>,
 }
 
 /// Where in-band digits are taken out: (call, side sending them, their
@@ -39,8 +43,8 @@ pub(super) fn install_media(
     label: &str,
     media: &MediaSession,
     offerer: Side,
-    plan: Option<&transcode::TranscodePlan>,
-    srtp: Option<&(Side, encryption::SrtpLegs)>,
+    plan: Option<&TranscodePlan>,
+    srtp: Option<&(Side, SrtpLegs)>,
     tap: Option<DtmfTapSpec>,
 ) {
     use gateway_media::dtmf::EventForwarder;
@@ -150,9 +154,8 @@ pub(super) fn install_media(
 }
 
 impl Engine {
-    /// A digit the relay took out of one leg's media: the other leg gets it
-    /// as SIP INFO (`application/dtmf-relay`, the form room systems and
-    /// PBXs read).
+    /// A digit the relay took out of one leg's media: an event of that leg
+    /// for its call, which signals it to the other leg its own way.
     pub fn on_in_band_dtmf(&mut self, now: Instant, d: DtmfDigit) {
         let from = match d.from {
             Leg::A => Side::A,
@@ -163,27 +166,8 @@ impl Engine {
                 digit: d.digit,
                 duration_ms: d.duration_ms,
             };
-            return self.on_bridged_event(now, d.key, from, ev);
+            self.on_bridged_event(now, d.key, from, ev);
         }
-        let Some(call) = self.calls.get(&d.key) else {
-            return;
-        };
-        if !matches!(call.state, CallState::Answered | CallState::Confirmed) {
-            return;
-        }
-        let Some(event) = gateway_media::dtmf::DtmfEvent::from_char(d.digit) else {
-            return;
-        };
-        info!(call_id = %call.label, digit = %d.digit, duration_ms = d.duration_ms, "in-band DTMF relayed as INFO");
-        let body = gateway_media::dtmf::format_dtmf_relay(event, d.duration_ms);
-        self.send_in_dialog(
-            now,
-            d.key,
-            from.other(),
-            Method::Info,
-            Some(("application/dtmf-relay".into(), body.into_bytes())),
-            ClientPurpose::Dtmf,
-        );
     }
 }
 

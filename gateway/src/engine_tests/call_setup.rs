@@ -192,49 +192,6 @@ async fn endpoint_call_goes_to_registered_source_address() {
 }
 
 #[tokio::test]
-async fn late_offer_answer_travels_in_the_acks() {
-    let mut h = Harness::new();
-    // B2BUA semantics: the B2BUA passes the offerless INVITE on; the neutral owner offers B itself (call::bridged_tests).
-    h.e.neutral_sip_calls = false;
-    let mut a = Caller::new(a_addr(), "9999", "5551234");
-    let b_inv = place_call(&mut h, &mut a, b_addr(), "");
-    assert!(b_inv.body.is_empty(), "no offer invented for B");
-    h.send(
-        b_addr(),
-        &response_text(
-            &b_inv,
-            200,
-            "OK",
-            Some("bt17"),
-            Some("<sip:callee@127.0.0.1:5070>"),
-            &[],
-            &sdp("127.0.0.6", 30002, 1),
-        ),
-    );
-    let out = h.out();
-    let ok = resp(&out, a.addr, 200);
-    let (ip, port) = sdp_media(&ok.body);
-    assert_eq!(ip, "127.0.0.1");
-    assert!(h.in_range(port));
-    no_request(&out, b_addr(), Method::Ack);
-    a.learn(&ok);
-    let mut ack = a.ack_2xx();
-    ack = ack.replace("Content-Length: 0\r\n\r\n", "");
-    let answer = sdp("127.0.0.5", 30000, 1);
-    ack.push_str(&format!(
-        "Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{answer}",
-        answer.len()
-    ));
-    h.send(a.addr, &ack);
-    let out = h.out();
-    let b_ack = req(&out, b_addr(), Method::Ack);
-    let (ip, port) = sdp_media(&b_ack.body);
-    assert_eq!(ip, "127.0.0.1");
-    assert!(h.in_range(port));
-    assert!(!c_lines(&b_ack.body).contains("127.0.0.5"));
-}
-
-#[tokio::test]
 async fn bye_from_callee_reaches_caller() {
     let mut h = Harness::new();
     let (a, b_inv, _ok) = established(&mut h, "bt18", &[]);
@@ -508,31 +465,6 @@ async fn multipart_sdp_with_isup_from_a_trunk() {
     let b_text = String::from_utf8_lossy(&b_inv.body).to_string();
     assert!(!c_lines(&b_inv.body).contains("127.0.0.5"), "{b_text}");
     assert!(b_text.contains("c=IN IP4 127.0.0.1"), "{b_text}");
-}
-
-/// A body that is not SDP is no offer: the call proceeds as a late offer
-/// instead of failing SDP parsing.
-#[tokio::test]
-async fn non_sdp_body_is_not_an_offer() {
-    let mut h = Harness::new();
-    // B2BUA semantics: the neutral owner offers B its own SDP (call::bridged_tests).
-    h.e.neutral_sip_calls = false;
-    let mut a = Caller::new(a_addr(), "9999", "5551234");
-    let body = "<presence/>";
-    let text = a.invite(&[], "").replace(
-        "Content-Length: 0\r\n\r\n",
-        &format!(
-            "Content-Type: application/pidf+xml\r\nContent-Length: {}\r\n\r\n{body}",
-            body.len()
-        ),
-    );
-    h.send(a.addr, &text);
-    let out = h.out();
-    let b_inv = req(&out, b_addr(), Method::Invite);
-    assert_ne!(
-        b_inv.headers.get(&HeaderName::ContentType),
-        Some("application/sdp")
-    );
 }
 
 /// A display name whose text begins with a quote character must still be

@@ -93,37 +93,6 @@ async fn bye_during_pending_reinvite_answers_it() {
     assert_eq!(pending.cseq().unwrap().seq, reinvite_cseq);
 }
 
-#[tokio::test]
-async fn info_is_relayed_end_to_end() {
-    let mut h = Harness::new();
-    // B2BUA semantics: the neutral owner answers a DTMF INFO itself and signals the digit on (call::bridged_tests).
-    h.e.neutral_sip_calls = false;
-    let (mut a, _b_inv, _ok) = established(&mut h, "bt28", &[]);
-    let body = "Signal=5\r\nDuration=160\r\n";
-    let text = a.in_dialog("INFO", "").replace(
-        "Content-Length: 0\r\n\r\n",
-        &format!(
-            "Content-Type: application/dtmf-relay\r\nContent-Length: {}\r\n\r\n{body}",
-            body.len()
-        ),
-    );
-    h.send(a.addr, &text);
-    let out = h.out();
-    let info = req(&out, b_addr(), Method::Info);
-    assert_eq!(info.body, body.as_bytes());
-    assert_eq!(
-        info.headers.get(&HeaderName::ContentType),
-        Some("application/dtmf-relay")
-    );
-    h.send(
-        b_addr(),
-        &response_text(&info, 200, "OK", None, None, &[], ""),
-    );
-    let out = h.out();
-    let r = resp(&out, a.addr, 200);
-    assert_eq!(cseq_method(&r), Method::Info);
-}
-
 /// A relayed in-dialog request carries the caller's Max-Forwards less one;
 /// one that arrives with 0 is refused with 483 and not relayed.
 #[tokio::test]

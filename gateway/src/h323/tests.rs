@@ -507,9 +507,6 @@ async fn a_sip_caller_reaches_the_registered_room_by_its_number() {
     use crate::engine_tests::{resp, Caller};
     use gateway_sip::message::Method;
     let mut h = harness(gateway_dialplan::SAMPLE_DIALPLAN);
-    // Even with SIP-to-SIP calls on the B2BUA, an H.323 callee takes the
-    // neutral owner.
-    h.e.neutral_sip_calls = false;
     // The caller's RTP socket: digits from the room arrive here in band.
     let caller_rtp = tokio::net::UdpSocket::bind("127.0.0.5:0").await.unwrap();
     let sdp = format!(
