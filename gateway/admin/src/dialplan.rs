@@ -377,6 +377,7 @@ impl Admin {
             &file_name,
             "dialplan.apply",
             serde_json::json!({}),
+            None,
         )
         .await
     }
@@ -401,6 +402,7 @@ impl Admin {
             &file_name,
             "dialplan.restore",
             serde_json::json!({"restored_from": version}),
+            None,
         )
         .await
     }
@@ -413,6 +415,7 @@ impl Admin {
         file_name: &str,
         action: &str,
         detail: serde_json::Value,
+        unit: Option<&str>,
     ) -> Result<VersionChange, AdminError> {
         let audit = DialplanAudit {
             at_ms: self.now_ms(),
@@ -420,6 +423,12 @@ impl Admin {
             actor_role: actor.role.as_str().to_string(),
             action: action.to_string(),
             detail,
+            unit: unit.map(|code| {
+                (
+                    self.config().default_structure.to_string(),
+                    code.to_string(),
+                )
+            }),
         };
         let done = self
             .store()

@@ -513,6 +513,11 @@ impl Admin {
                     "object_before": before,
                     "object_after": after.map(|(a, _)| a),
                 }),
+                // The owner's subtree sees the row (as for endpoints); the
+                // old owner's when the object left it or was deleted.
+                owner_after
+                    .as_deref()
+                    .or(e.existing.as_ref().and_then(|(_, o)| o.as_deref())),
             )
             .await?;
         if change.created && change.previous != Some(version) {

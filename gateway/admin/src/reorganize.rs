@@ -1348,6 +1348,7 @@ impl Admin {
                             "reorganised_from": version,
                             "map_sha256": req.map.sha256,
                         }),
+                        unit: None,
                     },
                 )
                 .await?;

@@ -208,6 +208,18 @@ async fn district_admin_changes_its_meetings_and_rules(w: World) {
     assert_eq!(after["version"], v1);
     assert_eq!(after["object_after"]["number"], "8102");
     assert_eq!(after["object_before"], Value::Null);
+    // The row belongs to the meeting's unit: Ba Đình's administrator reads
+    // its own write in the audit log, as it does its endpoints' changes.
+    let (st, _, log) = w
+        .call(Method::GET, "/api/v1/audit", Some("bd-admin"), None)
+        .await;
+    assert_eq!(st, StatusCode::OK, "{log}");
+    let row = log
+        .as_array()
+        .or_else(|| log["entries"].as_array())
+        .and_then(|rows| rows.iter().find(|r| r["action"] == "meeting.create"))
+        .unwrap_or_else(|| panic!("meeting.create visible to bd-admin: {log}"));
+    assert_eq!(row["unit"]["code"], "00001", "{row}");
     let (st, _, m) = w
         .call(
             Method::GET,

@@ -121,6 +121,7 @@ pub(crate) fn dialplan(cmd: DialplanCmd) -> ExitCode {
                     actor_role: gateway_admin::Role::CityAdmin.as_str().to_string(),
                     action: "dialplan.import".to_string(),
                     detail: serde_json::json!({}),
+                    unit: None,
                 };
                 store
                     .import_dialplan_audited(&dp, &text, &file.display().to_string(), &audit)

@@ -41,6 +41,11 @@ pub struct DialplanAudit {
     /// Members added to the audit row's `after` object (which always holds
     /// `version`, `file_name` and `sha256`), e.g. `{"restored_from": 3}`.
     pub detail: serde_json::Value,
+    /// The unit (structure, code) the change belongs to, when it is one
+    /// unit's object (a meeting, trunk or rule it owns): the audit row is
+    /// then visible to that unit's subtree, as endpoint changes are.
+    /// `None`: a whole-network change (an upload, a restore, an import).
+    pub unit: Option<(String, String)>,
 }
 
 /// What [`Store::import_dialplan_audited`] did.
@@ -366,7 +371,7 @@ impl Store {
             sqlx::query(
                 "INSERT INTO adm_audit (id, at_ms, actor, actor_role, action, object_kind, object_id, \
                  unit_structure, unit_code, before_json, after_json) \
-                 VALUES ($1, $2, $3, $4, $5, 'dialplan', $6, NULL, NULL, $7, $8)",
+                 VALUES ($1, $2, $3, $4, $5, 'dialplan', $6, $7, $8, $9, $10)",
             )
             .bind(id)
             .bind(a.at_ms)
@@ -374,6 +379,8 @@ impl Store {
             .bind(a.actor_role.as_str())
             .bind(a.action.as_str())
             .bind(next.to_string())
+            .bind(a.unit.as_ref().map(|u| u.0.as_str()))
+            .bind(a.unit.as_ref().map(|u| u.1.as_str()))
             .bind(before.map(|b| b.to_string()))
             .bind(after.to_string())
             .execute(&mut *tx)

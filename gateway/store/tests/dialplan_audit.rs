@@ -14,6 +14,7 @@ fn audit(action: &str) -> DialplanAudit {
         actor_role: "city-admin".into(),
         action: action.into(),
         detail: serde_json::json!({"restored_from": 1}),
+        unit: None,
     }
 }
 
