@@ -108,6 +108,14 @@ pub struct TrunkView {
     /// The trunk authenticates with digest credentials.
     pub authenticates: bool,
     pub unit: Option<UnitRef>,
+    /// `carrier`, `national`, `party` or `authority`.
+    pub kind: &'static str,
+    /// What callers on the trunk may dial (`null`: anything).
+    pub inbound_numbers: Option<Vec<String>>,
+    /// What may be sent out over it (`null`: anything).
+    pub outbound_numbers: Option<Vec<String>>,
+    /// `pass`, `replace:NUMBER` or `prefix:DIGITS`.
+    pub caller_id: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -149,6 +157,8 @@ pub struct RuleView {
     pub encryption: Option<&'static str>,
     pub record: Option<bool>,
     pub max_duration_secs: Option<u64>,
+    /// The rule's time windows as written (empty: always).
+    pub time: Vec<String>,
 }
 
 /// "Try a call".
@@ -549,6 +559,16 @@ impl Admin {
                 username: t.username.clone(),
                 authenticates: t.password.is_some(),
                 unit: t.unit.as_deref().map(|u| self.unit_ref(u)),
+                kind: t.kind.as_str(),
+                inbound_numbers: t
+                    .inbound_numbers
+                    .as_ref()
+                    .map(|l| l.iter().map(|n| n.to_string()).collect()),
+                outbound_numbers: t
+                    .outbound_numbers
+                    .as_ref()
+                    .map(|l| l.iter().map(|n| n.to_string()).collect()),
+                caller_id: t.caller_id.to_string(),
             })
             .collect())
     }
@@ -584,6 +604,7 @@ impl Admin {
                     encryption: r.encryption.map(|e| e.as_str()),
                     record: r.record,
                     max_duration_secs: r.max_duration_secs,
+                    time: r.windows.iter().map(|w| w.text.clone()).collect(),
                 };
                 let rewrite = |w: &gateway_dialplan::Rewrite| RewriteView {
                     template: w.template.as_ref().map(|t| t.as_str().to_string()),

@@ -301,13 +301,15 @@ async fn district_admin_changes_its_meetings_and_rules(w: World) {
                 "action": "reject",
                 "status": 403,
                 "reason": "Call the police from a phone",
-                "position": 0
+                "position": 0,
+                "time": ["daily 00:00-24:00"]
             })),
         )
         .await;
     assert_eq!(st, StatusCode::CREATED, "{body}");
     assert_eq!(body["object"]["position"], 0);
     assert_eq!(body["object"]["status"], 403);
+    assert_eq!(body["object"]["time"], json!(["daily 00:00-24:00"]));
     let (_, _, rules) = w
         .call(Method::GET, "/api/v1/rules", Some("city"), None)
         .await;
@@ -412,6 +414,10 @@ async fn trunks_are_written_without_leaking_passwords(w: World) {
     assert_eq!(st, StatusCode::CREATED, "{body}");
     assert_eq!(h["location"], "/api/v1/trunks/bd-backup");
     assert_eq!(body["object"]["authenticates"], true);
+    assert_eq!(body["object"]["kind"], "carrier");
+    assert_eq!(body["object"]["outbound_numbers"], json!(["0*"]));
+    assert_eq!(body["object"]["inbound_numbers"], Value::Null);
+    assert_eq!(body["object"]["caller_id"], "pass");
     assert!(!body.to_string().contains("backup-secret"), "{body}");
     let (action, _, after) = last_audit(&w).await;
     assert_eq!(action, "trunk.create");
