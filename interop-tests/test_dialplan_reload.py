@@ -1,7 +1,9 @@
 """SIGHUP reloads the dialplan: an endpoint added to the file can register
 afterwards, and a broken file is refused while the running dialplan stays."""
 
+import json
 import signal
+import sqlite3
 import time
 
 from harness.gateway import LOOPBACK_DIALPLAN
@@ -45,6 +47,18 @@ def test_sighup_reloads_the_dialplan(gateway_factory, tmp_path):
     dialplan.write_text(added)
     _hup_and_wait(gateway, "dialplan reloaded")
     assert _register_status(gateway, "1004", "pass1004") == 200
+
+    # Both versions (the start's and the SIGHUP's) are in the audit log,
+    # by the file they came from.
+    db = sqlite3.connect(str(gateway.data_dir / "gw.db"))
+    try:
+        rows = db.execute(
+            "SELECT actor, after_json FROM adm_audit WHERE action = 'dialplan.import' ORDER BY id"
+        ).fetchall()
+    finally:
+        db.close()
+    assert [actor for actor, _ in rows] == [f"file:{dialplan}"] * 2, rows
+    assert [json.loads(after)["version"] for _, after in rows] == [1, 2], rows
 
     # A broken file is refused; 1004 keeps working under the running dialplan.
     dialplan.write_text(added + '\n[[endpoint]]\nid = "1004"\nunit = "no-such-unit"\npassword = "x"\n')

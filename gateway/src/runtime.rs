@@ -66,11 +66,17 @@ pub async fn load_dialplan(cfg: &Config, store: &Store) -> Result<Dialplan, RunE
                     .join("\n"),
             )
         })?;
-        let version = store
-            .import_dialplan(&dp, &text, &name)
+        // A changed file becomes a new version like any other change: in
+        // the audit log, by the gateway on behalf of whoever edited it.
+        let done = store
+            .import_dialplan_audited(&dp, &text, &name, &file_import_audit(&name))
             .await
             .map_err(|e| RunError::Store(e.to_string()))?;
-        info!(file = %name, version, "dialplan imported");
+        if done.created {
+            info!(file = %name, version = done.version, "dialplan file imported as a new version (audited)");
+        } else {
+            info!(file = %name, version = done.version, "dialplan file unchanged since the stored version");
+        }
         return Ok(dp);
     }
     if let Some(dp) = store
@@ -90,6 +96,22 @@ pub async fn load_dialplan(cfg: &Config, store: &Store) -> Result<Dialplan, RunE
         .map_err(|e| RunError::Store(e.to_string()))?;
     info!("first start: embedded sample dialplan imported");
     Ok(dp)
+}
+
+/// The audit row of a dialplan file imported at start or on SIGHUP: the
+/// actor names the file (and the node's process), since whoever edited the
+/// file is not known to the gateway.
+fn file_import_audit(file: &str) -> gateway_store::DialplanAudit {
+    gateway_store::DialplanAudit {
+        at_ms: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64),
+        actor: format!("file:{file}"),
+        actor_role: gateway_admin::Role::CityAdmin.as_str().to_string(),
+        action: "dialplan.import".to_string(),
+        detail: serde_json::json!({"by": "gateway", "pid": std::process::id()}),
+        unit: None,
+    }
 }
 
 /// The unit structure the dialplan's codes refer to: the configured one,
