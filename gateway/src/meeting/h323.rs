@@ -4,7 +4,8 @@
 //! element), and the leg's events (UII digits, videoFastUpdatePicture as
 //! keyframe requests, release) reach the meeting through the H.323 leg in
 //! `crate::h323::leg`; the switch's keyframe requests go back to the room
-//! as videoFastUpdatePicture.
+//! as videoFastUpdatePicture. A Setup without Fast Start joins on the
+//! meeting's offer instead (see [`slow_start_offer`]).
 //!
 //! H.323 legs carry plain RTP (no H.235 media security), so a classified
 //! meeting refuses them with the H.225 reason `securityDenied`.
@@ -12,8 +13,12 @@
 use super::{JoinRequest, LegSignalling};
 use crate::engine::Engine;
 use crate::h323::ConnId;
-use gateway_callmodel::{Cause, H225ReleaseReason, LegCommand, MediaCaps, Q850};
+use gateway_callmodel::{
+    Cause, CodecCap, Direction, H225ReleaseReason, LegCommand, MediaCaps, MediaKind,
+    MediaTransport, StreamCaps,
+};
 use gateway_dialplan::RouteDecision;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 use tracing::info;
 
@@ -68,11 +73,11 @@ impl Engine {
             let cause = self.h323_plain_leg_refusal(number);
             return self.h323_leg_command(now, conn, LegCommand::End(cause));
         }
-        let Some(offer) = offer else {
-            let cause = Cause::new(Q850::BEARER_CAPABILITY_NOT_AVAILABLE)
-                .with_text("A meeting needs Fast Start audio in the Setup");
-            return self.h323_leg_command(now, conn, LegCommand::End(cause));
-        };
+        let peer_ip = c.peer.ip();
+        let offer = offer.unwrap_or_else(|| {
+            info!(call_id = %label, meeting = %number, "H.323 leg without Fast Start: the meeting offers its audio over H.245");
+            slow_start_offer(peer_ip)
+        });
         let admitted = self.admit_to_meeting(
             now,
             JoinRequest {
@@ -105,5 +110,40 @@ impl Engine {
             }
             Err(cause) => self.h323_leg_command(now, conn, LegCommand::End(cause)),
         }
+    }
+}
+
+/// What the meeting takes from a room whose Setup had no Fast Start: the
+/// room learns our address and codec from the answer (the leg opens its
+/// channel with it), and tells where it receives only in the
+/// OpenLogicalChannelAck, which the meeting applies as the leg's new
+/// remote (`LegEvent::Answer`). Until then media goes to the room's
+/// signalling host, so RTP from that host latches at once.
+///
+/// One codec only: a meeting leg mixes one codec both ways, and the leg
+/// opens its channel with the first of the answer the room receives, which
+/// must be the one the mixer was given. G.711 is the audio every H.323
+/// terminal must receive, and µ-law is the mixer's first codec.
+fn slow_start_offer(room: IpAddr) -> MediaCaps {
+    MediaCaps {
+        streams: vec![StreamCaps {
+            kind: MediaKind::Audio,
+            // the discard port: nothing listens there, and the room's own
+            // address replaces it once it acks our channel
+            rtp: Some(SocketAddr::new(room, 9)),
+            rtcp: None,
+            rtcp_mux: false,
+            transport: MediaTransport::Rtp,
+            direction: Direction::SendRecv,
+            codecs: vec![CodecCap {
+                payload_type: 0,
+                name: "PCMU".into(),
+                clock_rate: 8000,
+                channels: 1,
+                fmtp: None,
+            }],
+            ptime_ms: Some(20),
+            bandwidth_kbps: None,
+        }],
     }
 }

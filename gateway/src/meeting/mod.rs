@@ -561,7 +561,9 @@ impl Engine {
             return;
         };
         match event {
-            LegEvent::Offer(caps) => {
+            // an Answer: a leg that joined on the meeting's offer (an H.323
+            // room without Fast Start) says where it receives only now
+            LegEvent::Offer(caps) | LegEvent::Answer(caps) => {
                 if let Some((_, v)) = caps.first(MediaKind::Video) {
                     if let Some(rtp) = v.rtp {
                         let _ = meeting
