@@ -541,3 +541,65 @@ fn slow_start_refusals_and_t103() {
     assert_eq!(leg.stats().h245_timeouts, 1);
     room.pycrate_accepts();
 }
+
+/// The room opened its channel in G.722 while the call rang; the answer
+/// carries G.711 µ-law only (a meeting's offer): that channel is refused as
+/// a data type we do not take, never acknowledged into a leg nobody
+/// decodes, and ours opens in µ-law.
+#[test]
+fn a_room_channel_outside_the_answer_is_refused() {
+    let t0 = Instant::now();
+    let mut room = Room::new(true);
+    let mut leg = H323CallLeg::new_incoming(config());
+    let tcs = H245Message::TerminalCapabilitySet(room_tcs(&[
+        FramedAudio::G722_64k,
+        FramedAudio::G711Ulaw64k,
+    ]));
+    leg.handle_bytes(
+        t0,
+        &room.setup(
+            None,
+            vec![
+                tcs,
+                H245Message::OpenLogicalChannel(room_olc(5, FramedAudio::G722_64k)),
+            ],
+        ),
+    );
+    events(&mut leg);
+    let sent = room.drain(&mut leg);
+    assert!(ack_for(&sent, 5).is_none(), "held while ringing");
+    leg.handle_command(t0, LegCommand::Answer(our_offer(vec![cap(0, "PCMU")])));
+    let sent = room.drain(&mut leg);
+    assert!(
+        ack_for(&sent, 5).is_none(),
+        "a G.722 channel into a µ-law leg"
+    );
+    assert!(
+        sent.h245.iter().any(|m| matches!(
+            m,
+            H245Message::OpenLogicalChannelReject {
+                forward_logical_channel_number: 5,
+                cause: OlcRejectCause::DataTypeNotSupported,
+            }
+        )),
+        "{:?}",
+        sent.h245
+    );
+    let olc = our_olc(&sent).expect("our channel opened");
+    assert_eq!(
+        olc.forward.data_type,
+        DataType::Audio(AudioCapability::Framed(FramedAudio::G711Ulaw64k, 20))
+    );
+    // A second try in µ-law is acknowledged.
+    room.h245(
+        &mut leg,
+        t0,
+        vec![H245Message::OpenLogicalChannel(room_olc(
+            6,
+            FramedAudio::G711Ulaw64k,
+        ))],
+    );
+    let sent = room.drain(&mut leg);
+    assert!(ack_for(&sent, 6).is_some(), "{:?}", sent.h245);
+    room.pycrate_accepts();
+}

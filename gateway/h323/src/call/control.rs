@@ -156,7 +156,15 @@ impl H323CallLeg {
             DataType::Audio(c) => codec_of(c),
             _ => None,
         };
-        let supported = codec.is_some();
+        // A call we answered without Fast Start carries the answer's codecs
+        // and no other (one codec both ways per leg is what the bridge and
+        // a meeting expect): a channel in another codec is refused, so the
+        // room may open one in a codec of the answer instead of sending
+        // what nobody decodes.
+        let answered_other = !self.outgoing
+            && !self.answer_codecs.is_empty()
+            && codec.is_some_and(|c| !self.answer_codecs.contains(&c));
+        let supported = codec.is_some() && !answered_other;
         let unanswered = !self.outgoing
             && matches!(self.state, CallState::Proceeding | CallState::Ringing)
             && olc.reverse.is_none();
