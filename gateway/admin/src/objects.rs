@@ -231,6 +231,26 @@ struct Edit<'a> {
     actor: &'a Actor,
 }
 
+impl<'a> Edit<'a> {
+    /// A create (`existing` none) or an update of the body's fields.
+    fn put(
+        kind: Kind,
+        existing: Option<(String, Option<String>)>,
+        entries: Vec<(&'static str, Field<Value>)>,
+        position: Option<usize>,
+        actor: &'a Actor,
+    ) -> Edit<'a> {
+        Edit {
+            kind,
+            existing,
+            entries,
+            delete: false,
+            position,
+            actor,
+        }
+    }
+}
+
 // Object writes are serialised with each other, so two of them cannot both
 // edit the same base version and the second silently undo the first.
 static EDITS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -595,14 +615,7 @@ impl Admin {
     ) -> Result<ObjectChange<MeetingView>, AdminError> {
         let number = body.number.clone().flatten();
         let done = self
-            .edit_object(Edit {
-                kind: MEETING,
-                existing: None,
-                entries: body.entries(),
-                delete: false,
-                position: None,
-                actor,
-            })
+            .edit_object(Edit::put(MEETING, None, body.entries(), None, actor))
             .await?;
         let view = self
             .get_meeting(actor, number.as_deref().unwrap_or(""))
@@ -620,14 +633,13 @@ impl Admin {
         let existing = self.meeting_owner(number).await?;
         let now = body.number.clone().flatten().unwrap_or(existing.0.clone());
         let done = self
-            .edit_object(Edit {
-                kind: MEETING,
-                existing: Some(existing),
-                entries: body.entries(),
-                delete: false,
-                position: None,
+            .edit_object(Edit::put(
+                MEETING,
+                Some(existing),
+                body.entries(),
+                None,
                 actor,
-            })
+            ))
             .await?;
         let view = self.get_meeting(actor, &now).await?;
         Ok(self.change(done, Some(view)))
@@ -669,14 +681,7 @@ impl Admin {
     ) -> Result<ObjectChange<TrunkView>, AdminError> {
         let name = body.name.clone().flatten().unwrap_or_default();
         let done = self
-            .edit_object(Edit {
-                kind: TRUNK,
-                existing: None,
-                entries: body.entries(),
-                delete: false,
-                position: None,
-                actor,
-            })
+            .edit_object(Edit::put(TRUNK, None, body.entries(), None, actor))
             .await?;
         let view = self.trunk_view(actor, &name).await?;
         Ok(self.change(done, Some(view)))
@@ -692,14 +697,13 @@ impl Admin {
         let existing = self.trunk_owner(name).await?;
         let now = body.name.clone().flatten().unwrap_or(existing.0.clone());
         let done = self
-            .edit_object(Edit {
-                kind: TRUNK,
-                existing: Some(existing),
-                entries: body.entries(),
-                delete: false,
-                position: None,
+            .edit_object(Edit::put(
+                TRUNK,
+                Some(existing),
+                body.entries(),
+                None,
                 actor,
-            })
+            ))
             .await?;
         let view = self.trunk_view(actor, &now).await?;
         Ok(self.change(done, Some(view)))
@@ -724,14 +728,7 @@ impl Admin {
     ) -> Result<ObjectChange<RuleView>, AdminError> {
         let name = body.name.clone().flatten().unwrap_or_default();
         let done = self
-            .edit_object(Edit {
-                kind: RULE,
-                existing: None,
-                entries: body.entries(),
-                delete: false,
-                position: body.position,
-                actor,
-            })
+            .edit_object(Edit::put(RULE, None, body.entries(), body.position, actor))
             .await?;
         let view = self.rule_view(actor, &name).await?;
         Ok(self.change(done, Some(view)))
@@ -747,14 +744,13 @@ impl Admin {
         let existing = self.rule_owner(name).await?;
         let now = body.name.clone().flatten().unwrap_or(existing.0.clone());
         let done = self
-            .edit_object(Edit {
-                kind: RULE,
-                existing: Some(existing),
-                entries: body.entries(),
-                delete: false,
-                position: body.position,
+            .edit_object(Edit::put(
+                RULE,
+                Some(existing),
+                body.entries(),
+                body.position,
                 actor,
-            })
+            ))
             .await?;
         let view = self.rule_view(actor, &now).await?;
         Ok(self.change(done, Some(view)))
