@@ -380,16 +380,8 @@ impl Admin {
             ));
         }
         let dp = Dialplan::parse(source, &file_name).map_err(|e| issues_error(&e))?;
-        self.store_version(
-            actor,
-            &dp,
-            source,
-            &file_name,
-            "dialplan.apply",
-            serde_json::json!({}),
-            None,
-        )
-        .await
+        let audit = self.version_audit(actor, "dialplan.apply", serde_json::json!({}), None);
+        self.store_version(&dp, source, &file_name, audit).await
     }
 
     /// Makes an earlier version current again, as a new version with its
@@ -405,29 +397,22 @@ impl Admin {
         // Stored versions parsed when they were stored; a format change
         // since may have made one invalid, and that is the answer then.
         let dp = Dialplan::parse(&old.source, &file_name).map_err(|e| issues_error(&e))?;
-        self.store_version(
-            actor,
-            &dp,
-            &old.source,
-            &file_name,
-            "dialplan.restore",
-            serde_json::json!({"restored_from": version}),
-            None,
-        )
-        .await
+        let detail = serde_json::json!({"restored_from": version});
+        let audit = self.version_audit(actor, "dialplan.restore", detail, None);
+        self.store_version(&dp, &old.source, &file_name, audit)
+            .await
     }
 
-    pub(crate) async fn store_version(
+    /// The audit row of a version `actor` stores; `unit` is the owning unit
+    /// of a one-object change (`None`: a whole-network one).
+    pub(crate) fn version_audit(
         &self,
         actor: &Actor,
-        dp: &Dialplan,
-        source: &str,
-        file_name: &str,
         action: &str,
         detail: serde_json::Value,
         unit: Option<&str>,
-    ) -> Result<VersionChange, AdminError> {
-        let audit = DialplanAudit {
+    ) -> DialplanAudit {
+        DialplanAudit {
             at_ms: self.now_ms(),
             actor: actor.user.clone(),
             actor_role: actor.role.as_str().to_string(),
@@ -439,7 +424,16 @@ impl Admin {
                     code.to_string(),
                 )
             }),
-        };
+        }
+    }
+
+    pub(crate) async fn store_version(
+        &self,
+        dp: &Dialplan,
+        source: &str,
+        file_name: &str,
+        audit: DialplanAudit,
+    ) -> Result<VersionChange, AdminError> {
         let done = self
             .store()
             .import_dialplan_audited(dp, source, file_name, &audit)

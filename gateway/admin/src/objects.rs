@@ -520,25 +520,20 @@ impl Admin {
                 (Some(_), true) => "delete",
             }
         );
+        let detail = serde_json::json!({
+            "object": what,
+            "id": id_after.or_else(|| e.existing.as_ref().map(|(id, _)| id.clone().into())),
+            "object_before": before,
+            "object_after": after.map(|(a, _)| a),
+        });
+        // The owner's subtree sees the row (as for endpoints); the old
+        // owner's when the object left it or was deleted.
+        let unit = owner_after
+            .as_deref()
+            .or(e.existing.as_ref().and_then(|(_, o)| o.as_deref()));
+        let audit = self.version_audit(e.actor, &action, detail, unit);
         let change = self
-            .store_version(
-                e.actor,
-                &dp,
-                &source,
-                &old.version.file_name,
-                &action,
-                serde_json::json!({
-                    "object": what,
-                    "id": id_after.or_else(|| e.existing.as_ref().map(|(id, _)| id.clone().into())),
-                    "object_before": before,
-                    "object_after": after.map(|(a, _)| a),
-                }),
-                // The owner's subtree sees the row (as for endpoints); the
-                // old owner's when the object left it or was deleted.
-                owner_after
-                    .as_deref()
-                    .or(e.existing.as_ref().and_then(|(_, o)| o.as_deref())),
-            )
+            .store_version(&dp, &source, &old.version.file_name, audit)
             .await?;
         if change.created && change.previous != Some(version) {
             tracing::warn!(
