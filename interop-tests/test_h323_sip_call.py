@@ -13,23 +13,14 @@ import sys
 import time
 from pathlib import Path
 
-from harness import ports
 from harness.phones import Baresip, make_tone, tone_levels
 from harness.procs import wait_until
+from harness.gateway import start_h323_gateway
 
 sys.path.insert(0, str(Path(__file__).parent / "h323"))
 import sim  # noqa: E402
 
 ROOM = [("h323-ID", "room-2001"), ("dialledDigits", "2001")]
-
-
-def start_h323_gateway(gateway_factory):
-    ras, cs = ports.port(), ports.port()
-    gw = gateway_factory(extra_args=[
-        "--h323-listen", "127.0.0.1", "--h323-ras-port", str(ras), "--h323-cs-port", str(cs)])
-    gw.ras_port, gw.cs_port = ras, cs
-    gw.start()
-    return gw
 
 
 def dial(gw, eid: str, dest: str, rtp: sim.Rtp) -> sim.Call:

@@ -21,21 +21,13 @@ from pathlib import Path
 from harness import ports
 from harness.capture import start_capture
 from harness.procs import require_tool, run, wait_until
+from harness.gateway import start_h323_gateway
 
 sys.path.insert(0, str(Path(__file__).parent / "h323"))
 import sim  # noqa: E402
 
 SCENARIO = Path(__file__).parent / "sipp" / "uac_dtmf_2833.xml"
 ROOM = [("h323-ID", "room-2001"), ("dialledDigits", "2001")]
-
-
-def start_h323_gateway(gateway_factory):
-    ras, cs = ports.port(), ports.port()
-    gw = gateway_factory(extra_args=[
-        "--h323-listen", "127.0.0.1", "--h323-ras-port", str(ras), "--h323-cs-port", str(cs)])
-    gw.ras_port, gw.cs_port = ras, cs
-    gw.start()
-    return gw
 
 
 def tshark_rows(pcap: Path, display_filter: str, fields: list[str]) -> list[list[str]]:

@@ -218,3 +218,14 @@ class Gateway:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+def start_h323_gateway(gateway_factory):
+    """A started gateway with H.323 on loopback at ports of its own
+    (`gw.ras_port`, `gw.cs_port`)."""
+    ras, cs = ports.port(), ports.port()
+    gw = gateway_factory(extra_args=[
+        "--h323-listen", "127.0.0.1", "--h323-ras-port", str(ras), "--h323-cs-port", str(cs)])
+    gw.ras_port, gw.cs_port = ras, cs
+    gw.start()
+    return gw
